@@ -1,0 +1,263 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Reads /etc/otad/otad.conf with libinih into struct cfg (see cfg.h) and
+ * checks every value, so `otad-* -t` reports each problem on its own line
+ * and a daemon never starts on a half-understood file.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ini.h>
+
+#include "cfg.h"
+#include "netaddr.h"
+#include "util.h"
+
+struct cfg_parse {
+	struct cfg	*cfg;
+	FILE		*errs;
+	int		 problems;
+};
+
+enum cfg_kind { CFG_STR, CFG_UINT, CFG_SIZE, CFG_LISTEN, CFG_ACL, CFG_URL };
+
+struct cfg_key {
+	const char	*section;
+	const char	*name;
+	enum cfg_kind	 kind;
+	size_t		 offset;
+	const char	*def;
+};
+
+#define K(sec, name, kind, member, def) \
+	{ sec, name, kind, offsetof(struct cfg, member), def }
+
+static const struct cfg_key cfg_keys[] = {
+	K("otad", "state_dir", CFG_STR, state_dir, "/var/lib/otad"),
+	K("otad", "control_socket", CFG_STR, control_socket,
+	    "/run/otad/control.sock"),
+	K("hwd", "listen", CFG_LISTEN, hwd.listen, "[::]:8442"),
+	K("hwd", "tls_listen", CFG_LISTEN, hwd.tls_listen, ""),
+	K("hwd", "tls_cert", CFG_STR, hwd.tls_cert, ""),
+	K("hwd", "tls_key", CFG_STR, hwd.tls_key, ""),
+	K("hwd", "max_connections", CFG_UINT, hwd.max_connections, "200000"),
+	K("hwd", "login_timeout", CFG_UINT, hwd.login_timeout, "10"),
+	K("hwd", "idle_timeout", CFG_UINT, hwd.idle_timeout, "23"),
+	K("hwd", "max_body", CFG_UINT, hwd.max_body, "4096"),
+	K("admind", "listen", CFG_LISTEN, admind.listen, "[::]:9443"),
+	K("admind", "tls_cert", CFG_STR, admind.tls_cert, ""),
+	K("admind", "tls_key", CFG_STR, admind.tls_key, ""),
+	K("admind", "admins_file", CFG_STR, admind.admins_file,
+	    "/etc/otad/admins"),
+	K("admind", "allowed_ips", CFG_ACL, admind.allowed_ips,
+	    "127.0.0.0/8, ::1"),
+	K("admind", "max_firmware_size", CFG_SIZE, admind.max_firmware_size,
+	    "16M"),
+	K("fwstore", "listen", CFG_LISTEN, fwstore.listen, "[::]:8080"),
+	K("fwstore", "public_url", CFG_URL, fwstore.public_url, ""),
+	K("fwstore", "max_downloads", CFG_UINT, fwstore.max_downloads, "1000"),
+};
+
+int
+cfg_parse_size(const char *s, uint64_t *out)
+{
+	unsigned long long v;
+	char	*end;
+	int	 shift = 0;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		return -1;
+	switch (*end) {
+	case 'k': case 'K': shift = 10; end++; break;
+	case 'm': case 'M': shift = 20; end++; break;
+	case 'g': case 'G': shift = 30; end++; break;
+	}
+	if (*end == 'B' || *end == 'b')
+		end++;
+	if (*end != '\0' || v > (UINT64_MAX >> shift))
+		return -1;
+	*out = (uint64_t)v << shift;
+	return 0;
+}
+
+static int
+cfg_check(const struct cfg_key *k, const char *value, char *err,
+    size_t errlen)
+{
+	struct sockaddr_storage ss[NETADDR_MAX_LISTEN];
+	struct netaddr_acl acl;
+	uint64_t	 v;
+
+	switch (k->kind) {
+	case CFG_UINT:
+		if (util_parse_u64(value, &v) == -1 || v > UINT_MAX) {
+			snprintf(err, errlen, "\"%s\" is not a whole number",
+			    value);
+			return -1;
+		}
+		return 0;
+	case CFG_SIZE:
+		if (cfg_parse_size(value, &v) == -1 || v == 0) {
+			snprintf(err, errlen, "\"%s\" is not a size such as "
+			    "16M or 512K", value);
+			return -1;
+		}
+		return 0;
+	case CFG_LISTEN:
+		if (*value == '\0' && strcmp(k->name, "tls_listen") == 0)
+			return 0;
+		return netaddr_parse_list(value, ss, NETADDR_MAX_LISTEN, err,
+		    errlen) == -1 ? -1 : 0;
+	case CFG_ACL:
+		if (netaddr_acl_parse(&acl, value, err, errlen) == -1)
+			return -1;
+		netaddr_acl_free(&acl);
+		return 0;
+	case CFG_URL:
+		if (*value && strncmp(value, "http://", 7) != 0 &&
+		    strncmp(value, "https://", 8) != 0) {
+			snprintf(err, errlen, "\"%s\" must start with http:// "
+			    "(e.g. http://ota.example.com:8080)", value);
+			return -1;
+		}
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+static int
+cfg_set(struct cfg *cfg, const struct cfg_key *k, const char *value)
+{
+	char		*p = (char *)cfg + k->offset;
+	uint64_t	 v = 0;
+	char		*s;
+
+	switch (k->kind) {
+	case CFG_UINT:
+		util_parse_u64(value, &v);
+		*(unsigned *)(void *)p = (unsigned)v;
+		return 0;
+	case CFG_SIZE:
+		cfg_parse_size(value, &v);
+		*(uint64_t *)(void *)p = v;
+		return 0;
+	default:
+		if ((s = strdup(value)) == NULL)
+			return -1;
+		free(*(char **)(void *)p);
+		*(char **)(void *)p = s;
+		return 0;
+	}
+}
+
+static const struct cfg_key *
+cfg_find(const char *section, const char *name)
+{
+	for (size_t i = 0; i < nitems(cfg_keys); i++)
+		if (strcmp(cfg_keys[i].section, section) == 0 &&
+		    strcmp(cfg_keys[i].name, name) == 0)
+			return &cfg_keys[i];
+	return NULL;
+}
+
+static int
+cfg_handler(void *user, const char *section, const char *name,
+    const char *value)
+{
+	struct cfg_parse	*cp = user;
+	const struct cfg_key	*k;
+	char			 err[256];
+
+	if ((k = cfg_find(section, name)) == NULL) {
+		fprintf(cp->errs, "%s: unknown key \"%s\" in section [%s]\n",
+		    cp->cfg->path, name, section);
+		cp->problems++;
+		return 1;
+	}
+	if (cfg_check(k, value, err, sizeof(err)) == -1) {
+		fprintf(cp->errs, "%s: [%s] %s: %s\n", cp->cfg->path, section,
+		    name, err);
+		cp->problems++;
+		return 1;
+	}
+	if (cfg_set(cp->cfg, k, value) == -1)
+		cp->problems++;
+	return 1;
+}
+
+void
+cfg_defaults(struct cfg *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	for (size_t i = 0; i < nitems(cfg_keys); i++)
+		cfg_set(cfg, &cfg_keys[i], cfg_keys[i].def);
+}
+
+int
+cfg_load(struct cfg *cfg, const char *path, FILE *errs)
+{
+	struct cfg_parse cp = { cfg, errs, 0 };
+	int		 rc;
+
+	cfg_defaults(cfg);
+	cfg->path = strdup(path);
+	rc = ini_parse(path, cfg_handler, &cp);
+	if (rc == -1) {
+		fprintf(errs, "%s: cannot open: %s\n", path, strerror(errno));
+		return cp.problems + 1;
+	}
+	if (rc > 0) {
+		fprintf(errs, "%s: line %d: not a \"key = value\" line or "
+		    "[section] header\n", path, rc);
+		cp.problems++;
+	}
+	if (*cfg->hwd.tls_listen && (*cfg->hwd.tls_cert == '\0' ||
+	    *cfg->hwd.tls_key == '\0')) {
+		fprintf(errs, "%s: [hwd] tls_listen needs tls_cert and "
+		    "tls_key\n", path);
+		cp.problems++;
+	}
+	return cp.problems;
+}
+
+void
+cfg_free(struct cfg *cfg)
+{
+	for (size_t i = 0; i < nitems(cfg_keys); i++)
+		if (cfg_keys[i].kind != CFG_UINT &&
+		    cfg_keys[i].kind != CFG_SIZE)
+			free(*(char **)(void *)((char *)cfg +
+			    cfg_keys[i].offset));
+	free(cfg->path);
+	memset(cfg, 0, sizeof(*cfg));
+}
+
+char *
+cfg_firmware_dir(const struct cfg *cfg)
+{
+	char	*p;
+
+	if (asprintf(&p, "%s/firmware", cfg->state_dir) == -1)
+		return NULL;
+	return p;
+}
+
+int
+cfg_fwstore_port(const struct cfg *cfg)
+{
+	struct sockaddr_storage ss[NETADDR_MAX_LISTEN];
+	char	 err[128];
+
+	if (netaddr_parse_list(cfg->fwstore.listen, ss, NETADDR_MAX_LISTEN,
+	    err, sizeof(err)) < 1)
+		return 8080;
+	return netaddr_port((struct sockaddr *)&ss[0]);
+}

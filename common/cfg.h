@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The configuration file /etc/otad/otad.conf (INI, read with libinih): one
+ * section per daemon plus [otad].  Every key has a default that works; all
+ * three daemons read the same file.
+ */
+#ifndef OTAD_CFG_H
+#define OTAD_CFG_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#define CFG_DEFAULT_PATH	"/etc/otad/otad.conf"
+
+struct cfg {
+	char	*path;
+	char	*state_dir;		/* database and firmware/ */
+	char	*control_socket;
+	struct {
+		char		*listen;
+		char		*tls_listen;
+		char		*tls_cert;
+		char		*tls_key;
+		unsigned	 max_connections;
+		unsigned	 login_timeout;		/* seconds */
+		unsigned	 idle_timeout;		/* seconds, before info */
+		unsigned	 max_body;		/* declared frame body */
+	} hwd;
+	struct {
+		char		*listen;
+		char		*tls_cert;		/* empty: state_dir */
+		char		*tls_key;
+		char		*admins_file;
+		char		*allowed_ips;
+		uint64_t	 max_firmware_size;
+	} admind;
+	struct {
+		char		*listen;
+		char		*public_url;
+		unsigned	 max_downloads;
+	} fwstore;
+};
+
+/* Fills defaults, then reads path.  Prints one line per problem to errs;
+ * returns the number of problems (0: good).  A missing file is a problem. */
+int	 cfg_load(struct cfg *, const char *path, FILE *errs);
+void	 cfg_defaults(struct cfg *);
+void	 cfg_free(struct cfg *);
+/* "16M", "512K", "1G", "1048576" -> bytes; -1 on error. */
+int	 cfg_parse_size(const char *, uint64_t *);
+/* state_dir/firmware, allocated. */
+char	*cfg_firmware_dir(const struct cfg *);
+/* Port of the first address in fwstore.listen (for download URLs). */
+int	 cfg_fwstore_port(const struct cfg *);
+
+#endif

@@ -1,0 +1,470 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The control protocol's transport over libuv pipes (see ctl_conn.h).
+ * admind runs the listening side, which takes each peer's hello before
+ * anything else; hwd and fwstore run the reconnecting client.  A malformed
+ * or unexpected message closes that peer with a log line, never the daemon.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <uv.h>
+
+#include "ctl.h"
+#include "ctl_conn.h"
+#include "log.h"
+
+#define CTL_READ_CHUNK		(64 * 1024)
+#define CTL_BACKOFF_MIN_MS	100
+#define CTL_BACKOFF_MAX_MS	5000
+
+struct ctl_pending {
+	struct ctl_pending	*next;
+	uint32_t		 reqid;
+	ctl_reply_cb		 cb;
+	void			*arg;
+};
+
+struct ctl_write {
+	uv_write_t		 req;
+	struct ctl_conn		*conn;
+	size_t			 len;
+	char			 bytes[];
+};
+
+static void	ctl_client_connect(struct ctl_client *);
+static void	ctl_client_schedule(struct ctl_client *);
+
+static void
+ctl_alloc(uv_handle_t *h, size_t hint, uv_buf_t *out)
+{
+	struct ctl_conn	*c = h->data;
+
+	if (buf_reserve(&c->in, CTL_READ_CHUNK) == -1) {
+		*out = uv_buf_init(NULL, 0);
+		return;
+	}
+	*out = uv_buf_init(c->in.data + c->in.len, CTL_READ_CHUNK);
+}
+
+static void
+ctl_closed(uv_handle_t *h)
+{
+	struct ctl_conn		*c = h->data;
+	struct ctl_pending	*p;
+
+	while ((p = c->pending) != NULL) {
+		c->pending = p->next;
+		p->cb(p->arg, 0, NULL);
+		free(p);
+	}
+	if (c->ops && c->ops->on_close)
+		c->ops->on_close(c);
+	buf_free(&c->in);
+	if (c->freed_on_close)
+		free(c);
+}
+
+void
+ctl_conn_close(struct ctl_conn *c)
+{
+	if (c->closing)
+		return;
+	c->closing = 1;
+	if (!uv_is_closing((uv_handle_t *)&c->pipe))
+		uv_close((uv_handle_t *)&c->pipe, ctl_closed);
+}
+
+static void
+ctl_written(uv_write_t *req, int status)
+{
+	struct ctl_write *w = (struct ctl_write *)req;
+
+	w->conn->queued -= w->len;
+	if (status < 0 && status != UV_ECANCELED) {
+		log_warnx("control connection (%s): write: %s",
+		    w->conn->role[0] ? w->conn->role : "peer",
+		    uv_strerror(status));
+		ctl_conn_close(w->conn);
+	}
+	free(w);
+}
+
+static int
+ctl_write_frame(struct ctl_conn *c, uint16_t type, uint32_t reqid,
+    const struct buf *payload)
+{
+	struct buf	 frame = BUF_INIT;
+	struct ctl_write *w;
+	uv_buf_t	 ub;
+	size_t		 plen = payload ? payload->len : 0;
+
+	if (c->closing)
+		return -1;
+	if (ctl_frame_encode(&frame, type, reqid, payload ? payload->data : "",
+	    plen) == -1) {
+		buf_free(&frame);
+		log_warnx("control message %s too large", ctl_type_name(type));
+		return -1;
+	}
+	if (c->queued + frame.len > CTL_MAX_QUEUE) {
+		log_warnx("control connection (%s) stuck: %zu bytes unsent, "
+		    "closing", c->role[0] ? c->role : "peer", c->queued);
+		buf_free(&frame);
+		ctl_conn_close(c);
+		return -1;
+	}
+	if ((w = malloc(sizeof(*w) + frame.len)) == NULL) {
+		buf_free(&frame);
+		return -1;
+	}
+	memcpy(w->bytes, frame.data, frame.len);
+	w->conn = c;
+	w->len = frame.len;
+	buf_free(&frame);
+	ub = uv_buf_init(w->bytes, (unsigned)w->len);
+	if (uv_write(&w->req, (uv_stream_t *)&c->pipe, &ub, 1, ctl_written)) {
+		free(w);
+		ctl_conn_close(c);
+		return -1;
+	}
+	c->queued += w->len;
+	return 0;
+}
+
+int
+ctl_send(struct ctl_conn *c, uint16_t type, uint32_t reqid,
+    const struct buf *payload)
+{
+	return ctl_write_frame(c, type, reqid, payload);
+}
+
+int
+ctl_request(struct ctl_conn *c, uint16_t type, const struct buf *payload,
+    ctl_reply_cb cb, void *arg)
+{
+	struct ctl_pending *p;
+
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		return -1;
+	if (++c->next_reqid == 0)
+		c->next_reqid = 1;
+	p->reqid = c->next_reqid;
+	p->cb = cb;
+	p->arg = arg;
+	if (ctl_write_frame(c, type, p->reqid, payload) == -1) {
+		free(p);
+		return -1;
+	}
+	p->next = c->pending;
+	c->pending = p;
+	return 0;
+}
+
+static int
+ctl_dispatch_reply(struct ctl_conn *c, const struct ctl_frame *f)
+{
+	struct ctl_pending **pp, *p;
+	struct ctl_reader r;
+
+	for (pp = &c->pending; (p = *pp) != NULL; pp = &p->next) {
+		if (p->reqid != f->reqid)
+			continue;
+		*pp = p->next;
+		ctl_reader_init(&r, f->payload, f->len);
+		p->cb(p->arg, f->type, &r);
+		free(p);
+		return 0;
+	}
+	log_warnx("control connection (%s): reply %s to no request",
+	    c->role[0] ? c->role : "peer", ctl_type_name(f->type));
+	return -1;
+}
+
+static int
+ctl_dispatch(struct ctl_conn *c, const struct ctl_frame *f)
+{
+	struct ctl_reader r;
+
+	if (f->type >= CTL_REPLY_BASE)
+		return ctl_dispatch_reply(c, f);
+	ctl_reader_init(&r, f->payload, f->len);
+	if (c->ops == NULL || c->ops->on_msg == NULL)
+		return -1;
+	return c->ops->on_msg(c, f->type, f->reqid, &r);
+}
+
+static void
+ctl_read(uv_stream_t *s, ssize_t n, const uv_buf_t *ub)
+{
+	struct ctl_conn	*c = s->data;
+	struct ctl_frame f;
+	long		 used;
+	size_t		 off = 0;
+
+	if (n < 0) {
+		if (n != UV_EOF)
+			log_warnx("control connection (%s): read: %s",
+			    c->role[0] ? c->role : "peer", uv_strerror((int)n));
+		ctl_conn_close(c);
+		return;
+	}
+	c->in.len += (size_t)n;
+	while (!c->closing &&
+	    (used = ctl_frame_decode(c->in.data + off, c->in.len - off, &f)) > 0) {
+		if (ctl_dispatch(c, &f) == -1) {
+			log_warnx("control connection (%s): bad or unexpected "
+			    "%s message, closing", c->role[0] ? c->role : "peer",
+			    ctl_type_name(f.type));
+			ctl_conn_close(c);
+			return;
+		}
+		off += (size_t)used;
+	}
+	if (used < 0 && !c->closing) {
+		log_warnx("control connection (%s): malformed frame header, "
+		    "closing", c->role[0] ? c->role : "peer");
+		ctl_conn_close(c);
+		return;
+	}
+	buf_consume(&c->in, off);
+}
+
+static int
+ctl_conn_start(struct ctl_conn *c)
+{
+	c->pipe.data = c;
+	return uv_read_start((uv_stream_t *)&c->pipe, ctl_alloc, ctl_read);
+}
+
+/* admind's side: the first message must be a hello. */
+
+static int
+ctl_server_hello(struct ctl_conn *c, uint16_t type, uint32_t reqid,
+    struct ctl_reader *r)
+{
+	struct ctl_server *srv = c->data;
+	struct buf	 reply = BUF_INIT;
+	uint32_t	 version;
+	char		*role = NULL;
+	int		 ok;
+
+	if (type != CTL_HELLO || reqid == 0 || ctl_get_u32(r, &version) == -1 ||
+	    ctl_get_str(r, &role) == -1 || ctl_get_end(r) == -1) {
+		free(role);
+		return -1;
+	}
+	ok = version == CTL_VERSION &&
+	    (strcmp(role, "hwd") == 0 || strcmp(role, "fwstore") == 0);
+	if (!ok) {
+		log_warnx("control peer uid %u: refused hello (role \"%s\", "
+		    "version %u; this admind speaks version %u)",
+		    (unsigned)c->peer_uid, role, version, CTL_VERSION);
+		ctl_put_str(&reply, "unknown role or protocol version");
+		ctl_send(c, CTL_ERROR, reqid, &reply);
+		buf_free(&reply);
+		free(role);
+		return -1;
+	}
+	snprintf(c->role, sizeof(c->role), "%s", role);
+	free(role);
+	c->ops = srv->ops;
+	c->data = NULL;
+	ctl_send(c, CTL_OK, reqid, NULL);
+	log_info("control peer %s connected (uid %u)", c->role,
+	    (unsigned)c->peer_uid);
+	if (srv->on_accept)
+		srv->on_accept(c);
+	return 0;
+}
+
+static const struct ctl_conn_ops ctl_hello_ops = {
+	.on_msg = ctl_server_hello,
+};
+
+static void
+ctl_server_conn(uv_stream_t *server, int status)
+{
+	struct ctl_server *srv = server->data;
+	struct ctl_conn	*c;
+	struct ucred	 cred;
+	socklen_t	 len = sizeof(cred);
+	uv_os_fd_t	 fd;
+
+	if (status < 0 || (c = calloc(1, sizeof(*c))) == NULL)
+		return;
+	c->freed_on_close = 1;
+	uv_pipe_init(server->loop, &c->pipe, 0);
+	c->pipe.data = c;
+	if (uv_accept(server, (uv_stream_t *)&c->pipe) != 0) {
+		ctl_conn_close(c);
+		return;
+	}
+	c->peer_uid = (uid_t)-1;
+	if (uv_fileno((uv_handle_t *)&c->pipe, &fd) == 0 &&
+	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0)
+		c->peer_uid = cred.uid;
+	c->ops = &ctl_hello_ops;
+	c->data = srv;
+	if (ctl_conn_start(c) != 0)
+		ctl_conn_close(c);
+}
+
+int
+ctl_server_listen(uv_loop_t *loop, struct ctl_server *srv, const char *path)
+{
+	int	 rc;
+
+	unlink(path);
+	uv_pipe_init(loop, &srv->pipe, 0);
+	srv->pipe.data = srv;
+	if ((rc = uv_pipe_bind(&srv->pipe, path)) != 0 ||
+	    (rc = uv_listen((uv_stream_t *)&srv->pipe, 64,
+	    ctl_server_conn)) != 0) {
+		log_warnx("control socket %s: %s", path, uv_strerror(rc));
+		return -1;
+	}
+	return 0;
+}
+
+/* hwd's and fwstore's side: connect, hello, reconnect with backoff. */
+
+static void
+ctl_client_conn_closed(struct ctl_conn *c)
+{
+	struct ctl_client *cl = c->data;
+
+	if (cl->conn != c)
+		return;
+	cl->conn = NULL;
+	if (cl->ready) {
+		cl->ready = 0;
+		log_warnx("lost the control connection to admind; "
+		    "reconnecting");
+		if (cl->on_down)
+			cl->on_down(cl);
+	}
+	ctl_client_schedule(cl);
+}
+
+static int
+ctl_client_msg(struct ctl_conn *c, uint16_t type, uint32_t reqid,
+    struct ctl_reader *r)
+{
+	struct ctl_client *cl = c->data;
+
+	if (!cl->ready || cl->ops == NULL || cl->ops->on_msg == NULL)
+		return -1;
+	return cl->ops->on_msg(c, type, reqid, r);
+}
+
+static const struct ctl_conn_ops ctl_client_conn_ops = {
+	.on_msg = ctl_client_msg,
+	.on_close = ctl_client_conn_closed,
+};
+
+static void
+ctl_client_hello_reply(void *arg, uint16_t type, struct ctl_reader *r)
+{
+	struct ctl_client *cl = arg;
+
+	if (type != CTL_OK) {
+		if (type != 0)
+			log_warnx("admind refused our hello (role %s)",
+			    cl->role);
+		if (type != 0 && cl->conn)
+			ctl_conn_close(cl->conn);
+		return;
+	}
+	cl->ready = 1;
+	cl->backoff_ms = 0;
+	log_info("connected to admind at %s", cl->path);
+	if (cl->on_ready)
+		cl->on_ready(cl);
+}
+
+static void
+ctl_client_connected(uv_connect_t *req, int status)
+{
+	struct ctl_conn	*c = req->data;
+	struct ctl_client *cl = c->data;
+	struct buf	 hello = BUF_INIT;
+
+	free(req);
+	if (status < 0) {
+		if (cl->backoff_ms >= CTL_BACKOFF_MAX_MS)
+			log_debug("admind not reachable at %s: %s", cl->path,
+			    uv_strerror(status));
+		ctl_conn_close(c);
+		return;
+	}
+	if (ctl_conn_start(c) != 0) {
+		ctl_conn_close(c);
+		return;
+	}
+	ctl_put_u32(&hello, CTL_VERSION);
+	ctl_put_str(&hello, cl->role);
+	ctl_request(c, CTL_HELLO, &hello, ctl_client_hello_reply, cl);
+	buf_free(&hello);
+}
+
+static void
+ctl_client_connect(struct ctl_client *cl)
+{
+	struct ctl_conn	*c;
+	uv_connect_t	*req;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL ||
+	    (req = calloc(1, sizeof(*req))) == NULL) {
+		free(c);
+		ctl_client_schedule(cl);
+		return;
+	}
+	c->freed_on_close = 1;
+	c->ops = &ctl_client_conn_ops;
+	c->data = cl;
+	snprintf(c->role, sizeof(c->role), "admind");
+	uv_pipe_init(cl->loop, &c->pipe, 0);
+	c->pipe.data = c;
+	req->data = c;
+	cl->conn = c;
+	uv_pipe_connect(req, &c->pipe, cl->path, ctl_client_connected);
+}
+
+static void
+ctl_client_retry(uv_timer_t *t)
+{
+	ctl_client_connect(t->data);
+}
+
+static void
+ctl_client_schedule(struct ctl_client *cl)
+{
+	if (cl->backoff_ms == 0)
+		cl->backoff_ms = CTL_BACKOFF_MIN_MS;
+	else if ((cl->backoff_ms *= 2) > CTL_BACKOFF_MAX_MS)
+		cl->backoff_ms = CTL_BACKOFF_MAX_MS;
+	uv_timer_start(&cl->retry, ctl_client_retry, cl->backoff_ms, 0);
+}
+
+int
+ctl_client_start(uv_loop_t *loop, struct ctl_client *cl, const char *path,
+    const char *role)
+{
+	cl->loop = loop;
+	if ((cl->path = strdup(path)) == NULL)
+		return -1;
+	cl->role = role;
+	cl->conn = NULL;
+	cl->ready = 0;
+	cl->backoff_ms = 0;
+	uv_timer_init(loop, &cl->retry);
+	cl->retry.data = cl;
+	/* Keep the loop alive only through real work, not the retry timer. */
+	uv_unref((uv_handle_t *)&cl->retry);
+	ctl_client_connect(cl);
+	return 0;
+}

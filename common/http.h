@@ -1,0 +1,136 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * HTTP/1.x server glue over llhttp (compiled from /usr/share/llhttp), for
+ * admind (over TLS) and fwstore (plain).  Parses one request at a time with
+ * limits on every field, hands the handler the request head, then its body
+ * in pieces, and writes responses with the status line and every header in
+ * a single write.  Supports Expect: 100-continue (sent only when the handler
+ * accepts the body) and a lingering close after early refusals, so curl
+ * sees a 401 or 413 instead of a connection reset.
+ */
+#ifndef OTAD_HTTP_H
+#define OTAD_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "llhttp.h"
+#include <uv.h>
+
+#include "buf.h"
+#include "stream.h"
+
+#define HTTP_MAX_HEADERS	48
+#define HTTP_MAX_URL		4096
+#define HTTP_MAX_HEAD		(16 * 1024)	/* all header bytes together */
+
+struct http_header {
+	char	*name;		/* lower-cased */
+	char	*value;		/* leading/trailing blanks removed */
+};
+
+struct http_request {
+	llhttp_method_t		 method;
+	const char		*method_name;	/* "GET" */
+	char			*target;	/* as sent: path?query */
+	char			*path;		/* percent-decoded path */
+	char			*query;		/* raw, after '?', or "" */
+	int			 http_major, http_minor;
+	struct http_header	 headers[HTTP_MAX_HEADERS];
+	size_t			 nheaders;
+	int			 has_length;	/* Content-Length present */
+	uint64_t		 content_length;
+	int			 chunked;
+	int			 keep_alive;	/* per version and Connection */
+	int			 expect_continue;
+};
+
+struct http_conn;
+
+struct http_handler {
+	/* Head complete.  The handler either answers now (http_respond /
+	 * http_refuse) or calls http_accept_body() to receive the body;
+	 * a request without a body may also be answered later. */
+	void	(*on_request)(struct http_conn *, struct http_request *);
+	/* A piece of the body (only after http_accept_body). */
+	int	(*on_body)(struct http_conn *, const char *, size_t);
+	/* The whole body arrived (or there was none and the handler has not
+	 * answered yet).  The handler must answer, now or later. */
+	void	(*on_complete)(struct http_conn *);
+	/* The response body written with http_stream_* drained. */
+	void	(*on_drain)(struct http_conn *);
+	/* The connection is going away; free the request state in data. */
+	void	(*on_close)(struct http_conn *);
+};
+
+struct http_server {
+	uv_loop_t		*loop;
+	uv_tcp_t		 listeners[8];
+	int			 nlisteners;
+	SSL_CTX			*tls;		/* NULL: plain HTTP; may be
+						 * swapped for reloads */
+	const struct http_handler *handler;
+	void			*data;		/* owner's */
+	unsigned		 max_conns;
+	unsigned		 nconns;
+	unsigned		 head_timeout_ms;	/* whole head must come */
+	unsigned		 idle_timeout_ms;	/* keep-alive / body stall */
+};
+
+struct http_conn {
+	struct stream		 stream;
+	struct http_server	*server;
+	llhttp_t		 parser;
+	struct http_request	 req;
+	void			*data;		/* handler's, per request */
+	struct sockaddr_storage	 peer;
+	struct sockaddr_storage	 local;
+	char			 peer_str[64];	/* printable, IPv4 unmapped */
+	/* internal */
+	struct buf		 field, value;
+	size_t			 head_bytes;
+	uv_timer_t		 timer;
+	unsigned		 state;
+	unsigned		 body_accepted:1;
+	unsigned		 responded:1;
+	unsigned		 close_after:1;
+	unsigned		 lingering:1;
+	unsigned		 streaming:1;
+};
+
+/* Starts listening on a netaddr list; -1 with a sentence in err. */
+int	 http_server_start(struct http_server *, const char *listen,
+	    char *err, size_t errlen);
+
+const char *http_header(const struct http_request *, const char *lcname);
+
+/* The handler wants the body: sends "100 Continue" when the client
+ * expects it. */
+void	 http_accept_body(struct http_conn *);
+
+/* A whole response in one write: status line, Date, Server, Content-Length,
+ * Connection, Content-Type (when given), extra_headers ("Name: v\r\n"...,
+ * may be NULL) and the body (omitted for HEAD).  After it the connection
+ * is kept for the next request or closed, per keep_alive. */
+int	 http_respond(struct http_conn *, int status, const char *content_type,
+	    const char *extra_headers, const void *body, size_t len);
+/* As http_respond, then close with a lingering close (the request body is
+ * not wanted: read and discard for a bounded time and size). */
+int	 http_refuse(struct http_conn *, int status, const char *content_type,
+	    const char *extra_headers, const void *body, size_t len);
+
+/* Streaming: the head (with Content-Length total) now, the body through
+ * http_stream_write; on_drain asks for more.  http_stream_end when all of
+ * total was written. */
+int	 http_stream_begin(struct http_conn *, int status,
+	    const char *content_type, const char *extra_headers,
+	    uint64_t total);
+int	 http_stream_write(struct http_conn *, const void *, size_t);
+void	 http_stream_end(struct http_conn *);
+/* Abort: close the connection now. */
+void	 http_conn_close(struct http_conn *);
+
+const char *http_status_text(int);
+
+#endif

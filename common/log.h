@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Logging for all daemons: levels, errno variants, fatal exits, and one
+ * structured call whose fields become journal fields (DEVICE_ID=42) and are
+ * shown in brackets on a terminal.  Never pass a token, password or key.
+ */
+#ifndef OTAD_LOG_H
+#define OTAD_LOG_H
+
+#include <syslog.h>
+
+void	log_init(const char *ident, int verbose);
+int	log_verbose(void);
+
+void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	fatal(const char *, ...) __attribute__((format(printf, 1, 2), noreturn));
+void	fatalx(const char *, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+/*
+ * Structured line: fields is a NULL-terminated array of "KEY=value"
+ * strings (journal field names: upper case, digits, underscore).
+ *	log_fields(LOG_INFO, (const char *[]){ "DEVICE_ID=42", NULL },
+ *	    "device %s online", name);
+ */
+void	log_fields(int prio, const char *const *fields, const char *, ...)
+	    __attribute__((format(printf, 3, 4)));
+
+#endif

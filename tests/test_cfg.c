@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: MIT */
+/* Unit test: the configuration file (common/cfg.c). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cfg.h"
+#include "check.h"
+
+static int
+load(const char *text, struct cfg *cfg, char *errs, size_t errlen)
+{
+	char	 path[] = "/tmp/otad-test-cfg-XXXXXX";
+	int	 fd = mkstemp(path), problems;
+	FILE	*err = fmemopen(errs, errlen, "w");
+
+	write(fd, text, strlen(text));
+	close(fd);
+	problems = cfg_load(cfg, path, err);
+	fclose(err);
+	unlink(path);
+	return problems;
+}
+
+int
+main(void)
+{
+	struct cfg	 cfg;
+	char		 errs[2048];
+	uint64_t	 v;
+
+	/* Every key has a default. */
+	CHECK(load("", &cfg, errs, sizeof(errs)) == 0);
+	CHECK(strcmp(cfg.hwd.listen, "[::]:8442") == 0);
+	CHECK(strcmp(cfg.admind.listen, "[::]:9443") == 0);
+	CHECK(strcmp(cfg.fwstore.listen, "[::]:8080") == 0);
+	CHECK(strcmp(cfg.state_dir, "/var/lib/otad") == 0);
+	CHECK(cfg.admind.max_firmware_size == 16 * 1024 * 1024);
+	CHECK(cfg.fwstore.max_downloads == 1000);
+	CHECK(cfg_fwstore_port(&cfg) == 8080);
+	cfg_free(&cfg);
+
+	CHECK(load("[otad]\nstate_dir = /srv/otad\n[fwstore]\n"
+	    "listen = 127.0.0.1:18080\npublic_url = http://ota.example.com:8080"
+	    "\n[admind]\nmax_firmware_size = 512K\n", &cfg, errs,
+	    sizeof(errs)) == 0);
+	CHECK(strcmp(cfg.state_dir, "/srv/otad") == 0);
+	CHECK(cfg_fwstore_port(&cfg) == 18080);
+	CHECK(cfg.admind.max_firmware_size == 512 * 1024);
+	char *fw = cfg_firmware_dir(&cfg);
+	CHECK(strcmp(fw, "/srv/otad/firmware") == 0);
+	free(fw);
+	cfg_free(&cfg);
+
+	/* One line per problem, naming the key and the fix. */
+	CHECK(load("[hwd]\nlisten = 8442\nmax_connections = lots\nbogus = 1\n"
+	    "[admind]\nallowed_ips = 10.0.0.0/40\n[fwstore]\npublic_url = "
+	    "ota.example.com\n", &cfg, errs, sizeof(errs)) == 5);
+	CHECK(strstr(errs, "[hwd] listen: \"8442\" is not an address:port") !=
+	    NULL);
+	CHECK(strstr(errs, "[hwd] max_connections: \"lots\" is not a whole "
+	    "number") != NULL);
+	CHECK(strstr(errs, "unknown key \"bogus\" in section [hwd]") != NULL);
+	CHECK(strstr(errs, "[admind] allowed_ips:") != NULL);
+	CHECK(strstr(errs, "must start with http://") != NULL);
+	cfg_free(&cfg);
+
+	CHECK(load("[hwd]\ntls_listen = [::]:8441\n", &cfg, errs,
+	    sizeof(errs)) == 1);
+	CHECK(strstr(errs, "tls_listen needs tls_cert and tls_key") != NULL);
+	cfg_free(&cfg);
+
+	CHECK(cfg_load(&cfg, "/nonexistent/otad.conf", fmemopen(errs,
+	    sizeof(errs), "w")) == 1);
+	cfg_free(&cfg);
+
+	CHECK(cfg_parse_size("16M", &v) == 0 && v == 16777216);
+	CHECK(cfg_parse_size("1g", &v) == 0 && v == 1073741824);
+	CHECK(cfg_parse_size("12", &v) == 0 && v == 12);
+	CHECK(cfg_parse_size("M", &v) == -1);
+	CHECK(cfg_parse_size("12Q", &v) == -1);
+	return check_exit();
+}

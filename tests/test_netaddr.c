@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: MIT */
+/* Unit test: listen lists, address formatting and allow-lists
+ * (common/netaddr.c). */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <string.h>
+
+#include "netaddr.h"
+#include "check.h"
+
+static struct sockaddr_storage
+addr(const char *host)
+{
+	struct sockaddr_storage ss;
+
+	memset(&ss, 0, sizeof(ss));
+	if (inet_pton(AF_INET, host,
+	    &((struct sockaddr_in *)&ss)->sin_addr) == 1)
+		ss.ss_family = AF_INET;
+	else if (inet_pton(AF_INET6, host,
+	    &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1)
+		ss.ss_family = AF_INET6;
+	return ss;
+}
+
+int
+main(void)
+{
+	struct sockaddr_storage ss[4], a;
+	struct netaddr_acl acl;
+	char	 err[200], out[NETADDR_STRLEN];
+
+	CHECK(netaddr_parse_list("[::]:8442, 127.0.0.1:9000", ss, 4, err,
+	    sizeof(err)) == 2);
+	CHECK(ss[0].ss_family == AF_INET6 && netaddr_port((void *)&ss[0]) ==
+	    8442);
+	netaddr_format((void *)&ss[1], out, sizeof(out), 1);
+	CHECK(strcmp(out, "127.0.0.1:9000") == 0);
+	netaddr_format((void *)&ss[0], out, sizeof(out), 0);
+	CHECK(strcmp(out, "[::]") == 0);
+	CHECK(netaddr_parse_list("localhost:1", ss, 4, err, sizeof(err)) == 1);
+	CHECK(netaddr_parse_list("8442", ss, 4, err, sizeof(err)) == -1);
+	CHECK(strstr(err, "\"8442\" is not an address:port") != NULL);
+	CHECK(netaddr_parse_list("1.2.3.4:70000", ss, 4, err,
+	    sizeof(err)) == -1);
+	CHECK(netaddr_parse_list("", ss, 4, err, sizeof(err)) == -1);
+
+	a = addr("::ffff:127.0.0.1");
+	netaddr_format((void *)&a, out, sizeof(out), 0);
+	CHECK(strcmp(out, "127.0.0.1") == 0);
+
+	CHECK(netaddr_acl_parse(&acl, "127.0.0.0/8, ::1", err,
+	    sizeof(err)) == 0);
+	a = addr("127.0.0.1");
+	CHECK(netaddr_acl_match(&acl, (void *)&a));
+	a = addr("::ffff:127.0.0.5");
+	CHECK(netaddr_acl_match(&acl, (void *)&a));
+	a = addr("::1");
+	CHECK(netaddr_acl_match(&acl, (void *)&a));
+	a = addr("128.0.0.1");
+	CHECK(!netaddr_acl_match(&acl, (void *)&a));
+	a = addr("::2");
+	CHECK(!netaddr_acl_match(&acl, (void *)&a));
+	netaddr_acl_free(&acl);
+
+	CHECK(netaddr_acl_parse(&acl, "10.1.0.0/17 fd00::/8", err,
+	    sizeof(err)) == 0);
+	a = addr("10.1.127.255");
+	CHECK(netaddr_acl_match(&acl, (void *)&a));
+	a = addr("10.1.128.0");
+	CHECK(!netaddr_acl_match(&acl, (void *)&a));
+	a = addr("fdab::1");
+	CHECK(netaddr_acl_match(&acl, (void *)&a));
+	netaddr_acl_free(&acl);
+	CHECK(netaddr_acl_parse(&acl, "10.0.0.0/33", err, sizeof(err)) == -1);
+	CHECK(strstr(err, "10.0.0.0/33") != NULL);
+	return check_exit();
+}
