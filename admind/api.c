@@ -1,1 +1,280 @@
-/* placeholder: being written */
+/* SPDX-License-Identifier: MIT */
+/*
+ * admind's HTTP router: every request passes the IP allow-list and HTTP
+ * Basic auth before anything else (so a refused upload is never read or
+ * stored), then goes to its resource.  Also the JSON response and error
+ * helpers every handler uses: errors are {"error":{"code","message"}}.
+ */
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "admind.h"
+#include "json.h"
+#include "log.h"
+
+#define API_MAX_JSON_BODY	(1024 * 1024)
+
+enum api_route {
+	ROUTE_NONE,
+	ROUTE_OTA_START,
+	ROUTE_OTA_STOP,
+	ROUTE_DEVICES_CREATE,
+};
+
+static void
+api_req_free(struct api_req *ar)
+{
+	if (ar == NULL)
+		return;
+	if (ar->upload)
+		upload_free(ar->upload);
+	buf_free(&ar->body);
+	free(ar);
+}
+
+int
+api_json(struct http_conn *c, int status, struct buf *body)
+{
+	buf_addc(body, '\n');
+	return http_respond(c, status, "application/json", NULL, body->data,
+	    body->len);
+}
+
+static int
+api_error_v(struct http_conn *c, int status, const char *code,
+    const char *extra_headers, int refuse, const char *fmt, va_list ap)
+{
+	struct buf	 msg = BUF_INIT, body = BUF_INIT;
+	int		 rc;
+
+	buf_vprintf(&msg, fmt, ap);
+	buf_adds(&body, "{\"error\":{\"code\":");
+	json_str(&body, code);
+	buf_adds(&body, ",\"message\":");
+	json_str(&body, buf_cstr(&msg));
+	buf_adds(&body, "}}\n");
+	if (refuse)
+		rc = http_refuse(c, status, "application/json", extra_headers,
+		    body.data, body.len);
+	else
+		rc = http_respond(c, status, "application/json", extra_headers,
+		    body.data, body.len);
+	buf_free(&msg);
+	buf_free(&body);
+	return rc;
+}
+
+int
+api_error(struct http_conn *c, int status, const char *code,
+    const char *fmt, ...)
+{
+	va_list		 ap;
+	int		 rc;
+
+	/* Errors end the connection with a lingering close: a request body
+	 * may still be on its way, and curl must see the answer. */
+	va_start(ap, fmt);
+	rc = api_error_v(c, status, code, NULL, 1, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+int
+api_error_h(struct http_conn *c, int status, const char *code,
+    const char *headers, const char *fmt, ...)
+{
+	va_list	 ap;
+	int	 rc;
+
+	va_start(ap, fmt);
+	rc = api_error_v(c, status, code, headers, 1, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+static int
+api_hexval(int ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	ch = tolower(ch);
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	return -1;
+}
+
+static char *
+api_unescape(const char *s, size_t n)
+{
+	char	*out = malloc(n + 1), *o = out;
+
+	if (out == NULL)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '+') {
+			*o++ = ' ';
+		} else if (s[i] == '%' && i + 2 < n &&
+		    api_hexval(s[i + 1]) >= 0 && api_hexval(s[i + 2]) >= 0) {
+			*o++ = (char)(api_hexval(s[i + 1]) * 16 +
+			    api_hexval(s[i + 2]));
+			i += 2;
+		} else {
+			*o++ = s[i];
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+char *
+api_query(const struct http_request *req, const char *name)
+{
+	const char	*p = req->query, *amp, *eq;
+	size_t		 nlen = strlen(name);
+
+	while (p && *p) {
+		amp = strchr(p, '&');
+		if (amp == NULL)
+			amp = p + strlen(p);
+		eq = memchr(p, '=', (size_t)(amp - p));
+		if ((size_t)((eq ? eq : amp) - p) == nlen &&
+		    strncmp(p, name, nlen) == 0)
+			return eq ? api_unescape(eq + 1, (size_t)(amp - eq - 1))
+			    : strdup("");
+		p = *amp ? amp + 1 : amp;
+	}
+	return NULL;
+}
+
+static void
+api_health(struct http_conn *c)
+{
+	struct buf	 b = BUF_INIT;
+
+	buf_printf(&b, "{\"status\":\"ok\",\"version\":\"%s\","
+	    "\"hwd_connected\":%s,\"fwstore_connected\":%s,"
+	    "\"devices_online\":%zu}", OTAD_VERSION,
+	    env->hwd ? "true" : "false", env->fwstore ? "true" : "false",
+	    env->nonline);
+	api_json(c, 200, &b);
+	buf_free(&b);
+}
+
+static int
+api_is(const struct http_request *req, const char *method, const char *path)
+{
+	return strcmp(req->method_name, method) == 0 &&
+	    strcmp(req->path, path) == 0;
+}
+
+static void
+api_route(struct http_conn *c, struct http_request *req, struct api_req *ar)
+{
+	if (api_is(req, "POST", "/admin/ota/start")) {
+		ar->route = ROUTE_OTA_START;
+		api_ota_start_request(c, req, ar);
+	} else if (api_is(req, "GET", "/admin/ota/stop") ||
+	    api_is(req, "POST", "/admin/ota/stop")) {
+		ar->route = ROUTE_OTA_STOP;
+		http_accept_body(c);
+	} else if (api_is(req, "POST", "/admin/devices")) {
+		ar->route = ROUTE_DEVICES_CREATE;
+		if (req->has_length && req->content_length > API_MAX_JSON_BODY) {
+			api_error(c, 413, "request.too_large", "The request "
+			    "body is over %d bytes.", API_MAX_JSON_BODY);
+			return;
+		}
+		http_accept_body(c);
+	} else if (api_is(req, "GET", "/admin/devices")) {
+		api_devices_list(c, req);
+	} else {
+		api_error(c, 404, "not_found", "There is no %s %s. The admin "
+		    "API lives under /admin/ (for example GET /admin/devices, "
+		    "POST /admin/ota/start); see the README.",
+		    req->method_name, req->path);
+	}
+}
+
+static void
+api_on_request(struct http_conn *c, struct http_request *req)
+{
+	struct api_req	*ar;
+
+	api_req_free(c->data);
+	c->data = NULL;
+	if (!auth_ip_allowed(c))
+		return;
+	if (api_is(req, "GET", "/admin/health")) {
+		api_health(c);
+		return;
+	}
+	if ((ar = calloc(1, sizeof(*ar))) == NULL) {
+		api_error(c, 500, "internal", "Out of memory; try again.");
+		return;
+	}
+	c->data = ar;
+	if (auth_check(c, req, ar->user, sizeof(ar->user)) != 1)
+		return;
+	api_route(c, req, ar);
+}
+
+static int
+api_on_body(struct http_conn *c, const char *p, size_t n)
+{
+	struct api_req	*ar = c->data;
+
+	if (ar == NULL || c->responded)
+		return 0;
+	if (ar->upload) {
+		if (upload_feed(ar->upload, p, n) == -1)
+			api_error(c, upload_status(ar->upload),
+			    upload_code(ar->upload), "%s",
+			    upload_message(ar->upload));
+		return 0;
+	}
+	if (ar->body.len + n > API_MAX_JSON_BODY) {
+		api_error(c, 413, "request.too_large", "The request body is "
+		    "over %d bytes.", API_MAX_JSON_BODY);
+		return 0;
+	}
+	buf_add(&ar->body, p, n);
+	return 0;
+}
+
+static void
+api_on_complete(struct http_conn *c)
+{
+	struct api_req	*ar = c->data;
+
+	if (ar == NULL || c->responded)
+		return;
+	switch (ar->route) {
+	case ROUTE_OTA_START:
+		api_ota_start_complete(c, ar);
+		break;
+	case ROUTE_OTA_STOP:
+		api_ota_stop(c, ar);
+		break;
+	case ROUTE_DEVICES_CREATE:
+		api_devices_create(c, ar);
+		break;
+	default:
+		break;
+	}
+}
+
+static void
+api_on_close(struct http_conn *c)
+{
+	api_req_free(c->data);
+	c->data = NULL;
+}
+
+const struct http_handler admind_api_handler = {
+	.on_request = api_on_request,
+	.on_body = api_on_body,
+	.on_complete = api_on_complete,
+	.on_close = api_on_close,
+};

@@ -1,1 +1,259 @@
-/* placeholder: being written */
+/* SPDX-License-Identifier: MIT */
+/*
+ * The legacy OTA endpoints of admind, as curl users type them:
+ * POST /admin/ota/start[?token=T] uploads an image and creates a job for
+ * one device or for all (including devices that connect later);
+ * GET or POST /admin/ota/stop stops every active job.  Answers are JSON
+ * with a "message" sentence for people reading curl -v.
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "admind.h"
+#include "json.h"
+#include "log.h"
+#include "util.h"
+
+#define OTA_MULTIPART_SLACK	(64 * 1024)	/* boundaries, part headers */
+#define OTA_DEFAULT_PARALLEL	100
+#define OTA_DEFAULT_ATTEMPTS	3
+
+static void
+api_kv_str(struct buf *b, const char *key, const char *value, int comma)
+{
+	json_key(b, key);
+	json_str(b, value ? value : "");
+	if (comma)
+		buf_addc(b, ',');
+}
+
+void
+api_firmware_json(struct buf *b, const struct firmware *fw)
+{
+	char	 when[21];
+
+	util_iso8601((time_t)fw->uploaded_at, when);
+	buf_printf(b, "{\"id\":%" PRId64 ",", fw->id);
+	api_kv_str(b, "filename", fw->filename, 1);
+	buf_printf(b, "\"size\":%" PRIu64 ",", fw->size);
+	api_kv_str(b, "sha256", fw->sha256, 1);
+	api_kv_str(b, "md5", fw->md5, 1);
+	api_kv_str(b, "format", fw->format, 1);
+	api_kv_str(b, "chip", fw->chip, 1);
+	api_kv_str(b, "version", fw->version, 1);
+	api_kv_str(b, "build", fw->build, 1);
+	api_kv_str(b, "fw_type", fw->fw_type, 1);
+	api_kv_str(b, "board", fw->board, 1);
+	api_kv_str(b, "uploaded_at", when, 1);
+	api_kv_str(b, "uploaded_by", fw->uploaded_by, 0);
+	buf_addc(b, '}');
+}
+
+void
+api_job_json(struct buf *b, const struct job *job)
+{
+	static const char *kinds[] = { "devices", "tag", "all" };
+	char	 when[21];
+
+	util_iso8601((time_t)job->created_at, when);
+	buf_printf(b, "{\"id\":%" PRId64 ",\"firmware_id\":%" PRId64 ",",
+	    job->id, job->firmware_id);
+	api_kv_str(b, "target_kind", kinds[job->target_kind], 1);
+	api_kv_str(b, "target", job->target, 1);
+	buf_printf(b, "\"force\":%s,\"max_parallel\":%d,\"attempt_limit\":%d,"
+	    "\"failure_threshold\":%d,", job->force ? "true" : "false",
+	    job->max_parallel, job->attempt_limit, job->failure_threshold);
+	api_kv_str(b, "state", job->state, 1);
+	api_kv_str(b, "created_at", when, 1);
+	api_kv_str(b, "created_by", job->created_by, 0);
+	buf_addc(b, '}');
+}
+
+void
+api_ota_start_request(struct http_conn *c, struct http_request *req,
+    struct api_req *ar)
+{
+	struct device	 dev;
+	char		*token, *force, hash[65], err[256];
+	uint64_t	 max = env->cfg.admind.max_firmware_size;
+	int		 found;
+
+	if ((force = api_query(req, "force")) != NULL) {
+		ar->force = strcmp(force, "true") == 0 ||
+		    strcmp(force, "1") == 0;
+		free(force);
+	}
+	if ((token = api_query(req, "token")) != NULL) {
+		util_sha256_hex(token, hash);
+		free(token);
+		found = store_device_by_token(env->store, hash, &dev);
+		if (found != 1) {
+			api_error(c, found == 0 ? 404 : 500, found == 0 ?
+			    "device.not_found" : "internal", found == 0 ?
+			    "No device has the token given in ?token=. Create "
+			    "the device first (POST /admin/devices), or leave "
+			    "out ?token= to update every device." :
+			    "The database could not be read; see the log.");
+			return;
+		}
+		ar->device_id = dev.id;
+		device_free(&dev);
+	}
+	if (req->has_length && req->content_length > max + OTA_MULTIPART_SLACK) {
+		api_error(c, 413, "firmware.too_large", "The upload (%" PRIu64
+		    " bytes) is larger than max_firmware_size (%" PRIu64
+		    " bytes). Raise max_firmware_size in [admind] if this "
+		    "image is right.", req->content_length, max);
+		return;
+	}
+	ar->upload = upload_new(http_header(req, "content-type"), max, err,
+	    sizeof(err));
+	if (ar->upload == NULL) {
+		api_error(c, 415, "upload.content_type", "The image must be "
+		    "sent as multipart/form-data with the field \"file\" "
+		    "(curl -F file=@fw.bin ...): %s.", err);
+		return;
+	}
+	http_accept_body(c);
+}
+
+static int
+api_ota_job(struct api_req *ar, int64_t firmware_id, struct job *job)
+{
+	char	 target[32] = "";
+
+	memset(job, 0, sizeof(*job));
+	job->firmware_id = firmware_id;
+	if (ar->device_id) {
+		job->target_kind = JOB_TARGET_DEVICES;
+		snprintf(target, sizeof(target), "%" PRId64, ar->device_id);
+	} else {
+		job->target_kind = JOB_TARGET_ALL;
+	}
+	job->target = target;
+	job->force = ar->force;
+	job->max_parallel = OTA_DEFAULT_PARALLEL;
+	job->attempt_limit = OTA_DEFAULT_ATTEMPTS;
+	job->state = "active";
+	job->created_at = time(NULL);
+	job->created_by = ar->user;
+	if (store_job_create(env->store, job, &job->id) == -1)
+		return -1;
+	job->target = NULL;
+	return 0;
+}
+
+static int
+api_ota_targets(struct api_req *ar, int64_t **ids, size_t *n)
+{
+	if (ar->device_id) {
+		if ((*ids = malloc(sizeof(**ids))) == NULL)
+			return -1;
+		(*ids)[0] = ar->device_id;
+		*n = 1;
+		return 0;
+	}
+	return store_device_ids(env->store, ids, n);
+}
+
+static void
+api_ota_started(struct http_conn *c, const struct firmware *fw,
+    const struct job *job, int targeted)
+{
+	struct buf	 b = BUF_INIT, msg = BUF_INIT;
+
+	buf_printf(&msg, "Job %" PRId64 " created: %s (%s, %" PRIu64 " bytes%s"
+	    "%s) goes to %s%d device%s; each gets it when it is online.",
+	    job->id, fw->filename, fw->format, fw->size,
+	    *fw->build ? ", build " : "", fw->build,
+	    job->target_kind == JOB_TARGET_ALL ? "all " : "", targeted,
+	    targeted == 1 ? "" : "s");
+	if (job->target_kind == JOB_TARGET_ALL)
+		buf_adds(&msg, " Devices added later get it too.");
+	buf_adds(&b, "{");
+	api_kv_str(&b, "message", buf_cstr(&msg), 1);
+	json_key(&b, "job");
+	api_job_json(&b, job);
+	buf_adds(&b, ",");
+	json_key(&b, "firmware");
+	api_firmware_json(&b, fw);
+	buf_printf(&b, ",\"devices_targeted\":%d}", targeted);
+	api_json(c, 201, &b);
+	buf_free(&b);
+	buf_free(&msg);
+}
+
+void
+api_ota_start_complete(struct http_conn *c, struct api_req *ar)
+{
+	struct firmware	 fw, stored;
+	struct job	 job;
+	int64_t		*ids = NULL;
+	size_t		 n = 0;
+	int		 created, targeted;
+
+	if (upload_finish(ar->upload, ar->force, &fw) == -1) {
+		api_error(c, upload_status(ar->upload), upload_code(ar->upload),
+		    "%s", upload_message(ar->upload));
+		return;
+	}
+	fw.uploaded_at = time(NULL);
+	fw.uploaded_by = ar->user;
+	if (store_begin(env->store) == -1 ||
+	    store_firmware_add(env->store, &fw, &fw.id, &created) == -1 ||
+	    api_ota_job(ar, fw.id, &job) == -1 ||
+	    api_ota_targets(ar, &ids, &n) == -1 ||
+	    store_event(env->store, "job.created", ar->user, c->peer_str,
+	    ar->device_id, job.id, fw.sha256) == -1 ||
+	    store_commit(env->store) == -1) {
+		store_rollback(env->store);
+		free(ids);
+		api_error(c, 500, "internal", "The job could not be saved; see "
+		    "the log of otad-admind.");
+		return;
+	}
+	log_fields(LOG_INFO, NULL, "%s from %s uploaded %s (%s, sha256 %s) "
+	    "and created job %" PRId64, ar->user, c->peer_str, fw.filename,
+	    fw.format, fw.sha256, job.id);
+	targeted = sched_job_start(&job, ids, n);
+	free(ids);
+	if (store_firmware_get(env->store, fw.id, &stored) == 1) {
+		api_ota_started(c, &stored, &job, targeted);
+		firmware_free(&stored);
+	} else {
+		api_ota_started(c, &fw, &job, targeted);
+	}
+}
+
+void
+api_ota_stop(struct http_conn *c, struct api_req *ar)
+{
+	struct buf	 b = BUF_INIT;
+	int64_t		*ids = NULL;
+	size_t		 n = 0;
+	int		 canceled, total = 0;
+
+	if (store_jobs_active(env->store, &ids, &n) == -1) {
+		api_error(c, 500, "internal", "The database could not be read; "
+		    "see the log of otad-admind.");
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		canceled = 0;
+		if (store_job_set_state(env->store, ids[i], "stopped",
+		    &canceled) == 0)
+			total += canceled;
+		store_event(env->store, "job.stopped", ar->user, c->peer_str,
+		    0, ids[i], "");
+	}
+	log_info("%s from %s stopped %zu jobs (%d deliveries canceled)",
+	    ar->user, c->peer_str, n, total);
+	buf_printf(&b, "{\"message\":\"Stopped %zu job%s; %d pending "
+	    "deliver%s canceled.\",\"jobs_stopped\":%zu,"
+	    "\"deliveries_canceled\":%d}", n, n == 1 ? "" : "s", total,
+	    total == 1 ? "y" : "ies", n, total);
+	api_json(c, 200, &b);
+	buf_free(&b);
+	free(ids);
+}

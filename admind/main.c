@@ -1,1 +1,152 @@
-/* placeholder: being written */
+/* SPDX-License-Identifier: MIT */
+/*
+ * otad-admind: the admin daemon.  Reads the configuration, opens the
+ * database (running migrations), loads the admins file and the TLS
+ * certificate (making a self-signed one in state_dir when none is set),
+ * then serves the HTTPS admin API and the control socket until SIGTERM.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <uv.h>
+
+#include "admind.h"
+#include "log.h"
+#include "tls.h"
+#include "util.h"
+
+struct admind	*env;
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: otad-admind [-tv] [-c file]\n");
+	exit(2);
+}
+
+static SSL_CTX *
+admind_tls(const struct cfg *cfg)
+{
+	char	 cert[PATH_MAX], key[PATH_MAX], host[256], err[512];
+	SSL_CTX	*ctx;
+
+	if (*cfg->admind.tls_cert && *cfg->admind.tls_key) {
+		snprintf(cert, sizeof(cert), "%s", cfg->admind.tls_cert);
+		snprintf(key, sizeof(key), "%s", cfg->admind.tls_key);
+	} else {
+		snprintf(cert, sizeof(cert), "%s/admin.crt", cfg->state_dir);
+		snprintf(key, sizeof(key), "%s/admin.key", cfg->state_dir);
+		if (access(cert, R_OK) == -1 || access(key, R_OK) == -1) {
+			if (gethostname(host, sizeof(host)) == -1)
+				snprintf(host, sizeof(host), "localhost");
+			if (tls_make_self_signed(cert, key, host, err,
+			    sizeof(err)) == -1)
+				fatalx("%s", err);
+			log_info("no tls_cert configured: made a self-signed "
+			    "certificate %s", cert);
+		}
+	}
+	if ((ctx = tls_server_ctx(cert, key, err, sizeof(err))) == NULL)
+		fatalx("%s", err);
+	return ctx;
+}
+
+static void
+admind_signal(uv_signal_t *s, int signum)
+{
+	log_info("signal %d: stopping", signum);
+	uv_stop(s->loop);
+}
+
+static void
+admind_open(struct admind *a)
+{
+	char	 path[PATH_MAX], err[512];
+
+	if (util_mkdirs(a->cfg.state_dir, 0750) == -1)
+		fatal("state_dir %s", a->cfg.state_dir);
+	if ((a->firmware_dir = cfg_firmware_dir(&a->cfg)) == NULL ||
+	    util_mkdirs(a->firmware_dir, 0750) == -1)
+		fatal("firmware directory %s/firmware", a->cfg.state_dir);
+	snprintf(path, sizeof(path), "%s/otad.db", a->cfg.state_dir);
+	if ((a->store = store_open(path, err, sizeof(err))) == NULL)
+		fatalx("%s", err);
+	if ((a->admins = admins_load(a->cfg.admind.admins_file, err,
+	    sizeof(err))) == NULL)
+		fatalx("%s", err);
+	if (netaddr_acl_parse(&a->acl, a->cfg.admind.allowed_ips, err,
+	    sizeof(err)) == -1)
+		fatalx("allowed_ips: %s", err);
+}
+
+static void
+admind_listen(struct admind *a)
+{
+	char	 err[512];
+
+	a->http.loop = a->loop;
+	a->http.tls = admind_tls(&a->cfg);
+	a->http.handler = &admind_api_handler;
+	a->http.data = a;
+	a->http.max_conns = 1024;
+	a->http.head_timeout_ms = 30000;
+	a->http.idle_timeout_ms = 60000;
+	if (http_server_start(&a->http, a->cfg.admind.listen, err,
+	    sizeof(err)) == -1)
+		fatalx("admin API listen %s: %s", a->cfg.admind.listen, err);
+	a->ctl.ops = &admind_peer_ops;
+	a->ctl.on_accept = peers_accept;
+	a->ctl.data = a;
+	if (ctl_server_listen(a->loop, &a->ctl, a->cfg.control_socket) == -1)
+		fatalx("cannot listen on the control socket %s",
+		    a->cfg.control_socket);
+}
+
+int
+main(int argc, char *argv[])
+{
+	static struct admind a;
+	const char	*conf = CFG_DEFAULT_PATH;
+	uv_signal_t	 sigint, sigterm;
+	int		 ch, check = 0, verbose = 0;
+
+	while ((ch = getopt(argc, argv, "c:tv")) != -1) {
+		switch (ch) {
+		case 'c': conf = optarg; break;
+		case 't': check = 1; break;
+		case 'v': verbose++; break;
+		default: usage();
+		}
+	}
+	log_init("otad-admind", verbose);
+	if (cfg_load(&a.cfg, conf, stderr) != 0)
+		exit(1);
+	if (check) {
+		printf("%s: configuration OK\n", conf);
+		exit(0);
+	}
+	signal(SIGPIPE, SIG_IGN);
+	env = &a;
+	a.loop = uv_default_loop();
+	a.online_buckets = 4096;
+	if ((a.online = calloc(a.online_buckets, sizeof(*a.online))) == NULL)
+		fatal("calloc");
+	admind_open(&a);
+	admind_listen(&a);
+	uv_signal_init(a.loop, &sigint);
+	uv_signal_start(&sigint, admind_signal, SIGINT);
+	uv_signal_init(a.loop, &sigterm);
+	uv_signal_start(&sigterm, admind_signal, SIGTERM);
+	log_info("admin API on %s, control socket %s, database %s/otad.db",
+	    a.cfg.admind.listen, a.cfg.control_socket, a.cfg.state_dir);
+	uv_run(a.loop, UV_RUN_DEFAULT);
+	unlink(a.cfg.control_socket);
+	store_close(a.store);
+	return 0;
+}

@@ -21,7 +21,9 @@ struct multipart_part {
 };
 
 struct multipart_cb {
-	/* A part's headers are complete.  Return -1 to stop parsing. */
+	/* A part's headers are complete.  Return -1 to stop parsing.  The
+	 * part's strings stay valid until the next on_part or
+	 * multipart_free: copy what you keep. */
 	int	(*on_part)(void *arg, const struct multipart_part *);
 	/* Part content bytes (any number of calls). */
 	int	(*on_data)(void *arg, const char *, size_t);
@@ -41,6 +43,8 @@ struct multipart *multipart_new(const char *content_type,
 int	 multipart_feed(struct multipart *, const char *, size_t);
 /* 1 when the closing boundary was seen, 0 otherwise (a truncated body). */
 int	 multipart_done(const struct multipart *);
+/* The sentence for the -1, or NULL when there was none (no error, or a
+ * callback stopped the parse). */
 const char *multipart_error(const struct multipart *);
 void	 multipart_free(struct multipart *);
 

@@ -1,1 +1,273 @@
-/* placeholder: being written */
+/* SPDX-License-Identifier: MIT */
+/*
+ * admind's side of the control socket: the messages hwd and fwstore may
+ * send, each accepted only from its own role (a compromised front end can
+ * only say what the protocol lets it say), and the OTA commands admind
+ * sends to hwd.
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "admind.h"
+#include "log.h"
+#include "util.h"
+
+#define PEER_MAX_INFO_PAIRS	64
+
+static void
+peers_closed(struct ctl_conn *c)
+{
+	if (env->hwd == c) {
+		env->hwd = NULL;
+		online_clear();
+		log_warnx("hwd disconnected from the control socket");
+	}
+	if (env->fwstore == c) {
+		env->fwstore = NULL;
+		log_warnx("fwstore disconnected from the control socket");
+	}
+}
+
+void
+peers_accept(struct ctl_conn *c)
+{
+	struct ctl_conn **slot = strcmp(c->role, "hwd") == 0 ? &env->hwd :
+	    &env->fwstore;
+
+	if (*slot)
+		ctl_conn_close(*slot);
+	*slot = c;
+}
+
+static int
+peers_auth(struct ctl_conn *c, uint32_t reqid, struct ctl_reader *r)
+{
+	struct buf	 reply = BUF_INIT;
+	struct device	 dev;
+	char		*token = NULL, *remote = NULL, hash[65];
+	int		 found;
+
+	if (ctl_get_str(r, &token) == -1 || ctl_get_str(r, &remote) == -1 ||
+	    ctl_get_end(r) == -1 || reqid == 0) {
+		free(token);
+		free(remote);
+		return -1;
+	}
+	util_sha256_hex(token, hash);
+	free(token);
+	found = store_device_by_token(env->store, hash, &dev);
+	ctl_put_u8(&reply, found == 1 ? CTL_AUTH_OK : found == 0 ?
+	    CTL_AUTH_UNKNOWN : CTL_AUTH_FAULT);
+	ctl_put_u64(&reply, found == 1 ? (uint64_t)dev.id : 0);
+	ctl_put_str(&reply, found == 1 ? dev.name : "");
+	if (found == 0)
+		log_fields(LOG_WARNING, NULL, "login from %s with an unknown "
+		    "token", remote);
+	ctl_send(c, CTL_AUTH_REPLY, reqid, &reply);
+	if (found == 1)
+		device_free(&dev);
+	buf_free(&reply);
+	free(remote);
+	return 0;
+}
+
+static int
+peers_online(struct ctl_reader *r)
+{
+	uint64_t	 id, conn;
+	char		*remote = NULL, *local = NULL;
+
+	if (ctl_get_u64(r, &id) == -1 || ctl_get_u64(r, &conn) == -1 ||
+	    ctl_get_str(r, &remote) == -1 || ctl_get_str(r, &local) == -1 ||
+	    ctl_get_end(r) == -1) {
+		free(remote);
+		free(local);
+		return -1;
+	}
+	if (online_add((int64_t)id, remote) != NULL) {
+		store_device_seen(env->store, (int64_t)id, remote, time(NULL));
+		sched_device_online((int64_t)id, remote);
+	}
+	free(remote);
+	free(local);
+	return 0;
+}
+
+static const char *
+peers_pair(char **keys, char **values, uint32_t n, const char *key)
+{
+	for (uint32_t i = 0; i < n; i++)
+		if (strcmp(keys[i], key) == 0)
+			return values[i];
+	return NULL;
+}
+
+/* PROTOCOL.md 1.4: parse by key; the firmware version is mcu, else fw;
+ * the library version is blynk, else ver. */
+static void
+peers_store_info(int64_t id, char **k, char **v, uint32_t n)
+{
+	const char *fw = peers_pair(k, v, n, "mcu");
+	const char *lib = peers_pair(k, v, n, "blynk");
+
+	if (fw == NULL)
+		fw = peers_pair(k, v, n, "fw");
+	if (lib == NULL)
+		lib = peers_pair(k, v, n, "ver");
+	store_device_set_info(env->store, id, fw ? fw : "",
+	    peers_pair(k, v, n, "build") ? peers_pair(k, v, n, "build") : "",
+	    peers_pair(k, v, n, "fw-type") ? peers_pair(k, v, n, "fw-type") :
+	    "", peers_pair(k, v, n, "dev") ? peers_pair(k, v, n, "dev") : "",
+	    lib ? lib : "");
+}
+
+static int
+peers_info(struct ctl_reader *r)
+{
+	uint64_t	 id, conn;
+	uint32_t	 n, i = 0;
+	char		*keys[PEER_MAX_INFO_PAIRS], *values[PEER_MAX_INFO_PAIRS];
+	int		 rc = -1;
+
+	if (ctl_get_u64(r, &id) == -1 || ctl_get_u64(r, &conn) == -1 ||
+	    ctl_get_u32(r, &n) == -1 || n > PEER_MAX_INFO_PAIRS)
+		return -1;
+	for (; i < n; i++) {
+		values[i] = NULL;
+		if (ctl_get_str(r, &keys[i]) == -1 ||
+		    ctl_get_str(r, &values[i]) == -1) {
+			free(keys[i]);
+			free(values[i]);
+			goto out;
+		}
+	}
+	if (ctl_get_end(r) == -1)
+		goto out;
+	rc = 0;
+	if (online_get((int64_t)id) == NULL)
+		goto out;
+	peers_store_info((int64_t)id, keys, values, n);
+	online_get((int64_t)id)->has_info = 1;
+	sched_device_info((int64_t)id);
+out:
+	while (i-- > 0) {
+		free(keys[i]);
+		free(values[i]);
+	}
+	return rc;
+}
+
+static int
+peers_offline(struct ctl_reader *r)
+{
+	uint64_t	 id, conn;
+
+	if (ctl_get_u64(r, &id) == -1 || ctl_get_u64(r, &conn) == -1 ||
+	    ctl_get_end(r) == -1)
+		return -1;
+	if (online_remove((int64_t)id))
+		sched_device_offline((int64_t)id);
+	return 0;
+}
+
+static int
+peers_ota_sent(struct ctl_reader *r)
+{
+	uint64_t	 id, delivery;
+	uint32_t	 reached;
+	char		*error = NULL;
+
+	if (ctl_get_u64(r, &id) == -1 || ctl_get_u64(r, &delivery) == -1 ||
+	    ctl_get_u32(r, &reached) == -1 || ctl_get_str(r, &error) == -1 ||
+	    ctl_get_end(r) == -1) {
+		free(error);
+		return -1;
+	}
+	sched_ota_sent((int64_t)id, (int64_t)delivery, reached, error);
+	free(error);
+	return 0;
+}
+
+static int
+peers_event(struct ctl_reader *r)
+{
+	uint64_t	 id;
+	char		*name = NULL, *text = NULL, field[64];
+
+	if (ctl_get_u64(r, &id) == -1 || ctl_get_str(r, &name) == -1 ||
+	    ctl_get_str(r, &text) == -1 || ctl_get_end(r) == -1) {
+		free(name);
+		free(text);
+		return -1;
+	}
+	snprintf(field, sizeof(field), "DEVICE_ID=%" PRIu64, id);
+	log_fields(LOG_INFO, (const char *[]){ field, NULL },
+	    "device %" PRIu64 " event %s: %s", id, name, text);
+	store_event(env->store, name, "device", "", (int64_t)id, 0, text);
+	free(name);
+	free(text);
+	return 0;
+}
+
+static int
+peers_dispatch_hwd(struct ctl_conn *c, uint16_t type, uint32_t reqid,
+    struct ctl_reader *r)
+{
+	switch (type) {
+	case CTL_AUTH:
+		return peers_auth(c, reqid, r);
+	case CTL_ONLINE_RESET:
+		if (ctl_get_end(r) == -1)
+			return -1;
+		online_clear();
+		return 0;
+	case CTL_ONLINE:
+		return peers_online(r);
+	case CTL_INFO:
+		return peers_info(r);
+	case CTL_OFFLINE:
+		return peers_offline(r);
+	case CTL_OTA_SENT:
+		return peers_ota_sent(r);
+	case CTL_EVENT:
+		return peers_event(r);
+	default:
+		return -1;
+	}
+}
+
+static int
+peers_msg(struct ctl_conn *c, uint16_t type, uint32_t reqid,
+    struct ctl_reader *r)
+{
+	if (c == env->hwd)
+		return peers_dispatch_hwd(c, type, reqid, r);
+	if (c == env->fwstore)
+		return grant_dispatch(c, type, reqid, r);
+	return -1;
+}
+
+const struct ctl_conn_ops admind_peer_ops = {
+	.on_msg = peers_msg,
+	.on_close = peers_closed,
+};
+
+int
+peers_send_ota(int64_t device_id, int64_t delivery_id, const char *ticket)
+{
+	struct buf	 b = BUF_INIT;
+	char		 path[80];
+	int		 rc;
+
+	if (env->hwd == NULL)
+		return -1;
+	snprintf(path, sizeof(path), "/ota/%s", ticket);
+	ctl_put_u64(&b, (uint64_t)device_id);
+	ctl_put_u64(&b, (uint64_t)delivery_id);
+	ctl_put_str(&b, path);
+	rc = ctl_send(env->hwd, CTL_OTA_SEND, 0, &b);
+	buf_free(&b);
+	return rc;
+}

@@ -1,1 +1,341 @@
-/* placeholder: being written */
+/* SPDX-License-Identifier: MIT */
+/*
+ * admind's OTA scheduler (DESIGN.md section 4): decides, when a device is
+ * online and has said what it runs, whether its pending delivery is
+ * already current, incompatible, or sent now; verifies the update when the
+ * device returns; retries up to the job's attempt limit.  Every transition
+ * is committed to the database before it is acted on.
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "admind.h"
+#include "log.h"
+#include "util.h"
+
+#define SCHED_TICKET_LEN	32
+
+struct sched_ctx {
+	struct delivery	 d;
+	struct job	 job;
+	struct firmware	 fw;
+	struct device	 dev;
+};
+
+static void	sched_run(int64_t device_id);
+
+void
+delivery_transition(const struct delivery *d, const char *state,
+    const char *ticket, const char *error, int attempt_inc)
+{
+	char	 fdev[48], fjob[48], fstate[48];
+
+	if (store_delivery_update(env->store, d->id, state, ticket, error,
+	    attempt_inc) == -1)
+		return;
+	store_event(env->store, "delivery.transition", "otad", "",
+	    d->device_id, d->job_id, state);
+	snprintf(fdev, sizeof(fdev), "DEVICE_ID=%" PRId64, d->device_id);
+	snprintf(fjob, sizeof(fjob), "JOB_ID=%" PRId64, d->job_id);
+	snprintf(fstate, sizeof(fstate), "OTA_STATE=%s", state);
+	log_fields(LOG_INFO, (const char *[]){ fdev, fjob, fstate, NULL },
+	    "device %" PRId64 " job %" PRId64 ": %s -> %s%s%s", d->device_id,
+	    d->job_id, d->state, state, error && *error ? ": " : "",
+	    error ? error : "");
+}
+
+static void
+sched_ctx_free(struct sched_ctx *x)
+{
+	delivery_free(&x->d);
+	job_free(&x->job);
+	firmware_free(&x->fw);
+	device_free(&x->dev);
+}
+
+static int
+sched_load(int64_t device_id, struct sched_ctx *x)
+{
+	memset(x, 0, sizeof(*x));
+	if (store_delivery_pending(env->store, device_id, &x->d) != 1)
+		return -1;
+	if (store_job_get(env->store, x->d.job_id, &x->job) != 1 ||
+	    store_firmware_get(env->store, x->job.firmware_id, &x->fw) != 1 ||
+	    store_device_get(env->store, device_id, &x->dev) != 1) {
+		sched_ctx_free(x);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+sched_runs_image(const struct device *dev, const struct firmware *fw)
+{
+	if (*fw->build)
+		return strcmp(dev->build, fw->build) == 0 &&
+		    (*fw->version == '\0' ||
+		    strcmp(dev->fw_version, fw->version) == 0);
+	return *fw->version && strcmp(dev->fw_version, fw->version) == 0;
+}
+
+/* Why the image does not fit the device, or NULL. */
+static const char *
+sched_mismatch(const struct device *dev, const struct firmware *fw,
+    char *why, size_t len)
+{
+	if (*fw->fw_type && *dev->fw_type &&
+	    strcmp(fw->fw_type, dev->fw_type) != 0) {
+		snprintf(why, len, "the image is for fw-type %s, the device "
+		    "reports %s (use force to send it anyway)", fw->fw_type,
+		    dev->fw_type);
+		return why;
+	}
+	if (*fw->board && *dev->board && strcmp(fw->board, dev->board) != 0) {
+		snprintf(why, len, "the image is for board %s, the device is "
+		    "%s (use force to send it anyway)", fw->board, dev->board);
+		return why;
+	}
+	return NULL;
+}
+
+struct sched_count {
+	int64_t	 busy;
+};
+
+static void
+sched_count_cb(void *arg, const char *state, int64_t count)
+{
+	struct sched_count *c = arg;
+
+	if (strcmp(state, "sent") == 0 || strcmp(state, "downloading") == 0)
+		c->busy += count;
+}
+
+static int
+sched_has_slot(const struct job *job)
+{
+	struct sched_count c = { 0 };
+
+	if (store_job_counts(env->store, job->id, sched_count_cb, &c) == -1)
+		return 0;
+	return c.busy < job->max_parallel;
+}
+
+static void
+sched_send(struct sched_ctx *x)
+{
+	char	 ticket[SCHED_TICKET_LEN + 1];
+
+	if (*x->d.ticket)
+		snprintf(ticket, sizeof(ticket), "%s", x->d.ticket);
+	else if (util_random_token(ticket, SCHED_TICKET_LEN) == -1)
+		return;
+	if (strcmp(x->d.state, "queued") == 0)
+		delivery_transition(&x->d, "sent", ticket, "", 1);
+	peers_send_ota(x->d.device_id, x->d.id, ticket);
+}
+
+static void
+sched_queued(struct sched_ctx *x)
+{
+	char	 why[256];
+
+	if (sched_runs_image(&x->dev, &x->fw)) {
+		delivery_transition(&x->d, "already-current", "", "", 0);
+		return;
+	}
+	if (!x->job.force && sched_mismatch(&x->dev, &x->fw, why,
+	    sizeof(why))) {
+		delivery_transition(&x->d, "incompatible", "", why, 0);
+		return;
+	}
+	if (sched_has_slot(&x->job))
+		sched_send(x);
+}
+
+/* The device came back after downloading: did the update take? */
+static void
+sched_verify(struct sched_ctx *x)
+{
+	char	 why[256];
+
+	if (sched_runs_image(&x->dev, &x->fw)) {
+		delivery_transition(&x->d, "succeeded", "", "", 0);
+	} else if (*x->fw.build == '\0' && *x->fw.version == '\0') {
+		delivery_transition(&x->d, "succeeded", "", "unverified: the "
+		    "image carries no version or build to compare", 0);
+	} else if (x->d.attempts >= x->job.attempt_limit) {
+		snprintf(why, sizeof(why), "came back on build %s after "
+		    "downloading; attempt %d of %d, giving up",
+		    *x->dev.build ? x->dev.build : "(unknown)", x->d.attempts,
+		    x->job.attempt_limit);
+		delivery_transition(&x->d, "failed", "", why, 0);
+	} else {
+		snprintf(why, sizeof(why), "came back on build %s after "
+		    "downloading; attempt %d of %d",
+		    *x->dev.build ? x->dev.build : "(unknown)", x->d.attempts,
+		    x->job.attempt_limit);
+		delivery_transition(&x->d, "queued", "", why, 0);
+		return;		/* the caller decides again */
+	}
+	sched_job_kick(x->job.id);
+}
+
+static void
+sched_run(int64_t device_id)
+{
+	struct sched_ctx x;
+	struct online	*o = online_get(device_id);
+	int		 again, rounds = 0;
+
+	if (o == NULL)
+		return;
+	o->decided = 1;
+	do {
+		again = 0;
+		if (sched_load(device_id, &x) == -1)
+			return;
+		if (strcmp(x.d.state, "queued") == 0) {
+			sched_queued(&x);
+		} else if (strcmp(x.d.state, "downloaded") == 0) {
+			sched_verify(&x);
+			again = 1;
+		} else {
+			/* sent or downloading when the device logged in
+			 * again: it did not get or finish the command. */
+			sched_send(&x);
+		}
+		sched_ctx_free(&x);
+	} while (again && ++rounds < 3);
+}
+
+static void
+sched_info_timeout(uv_timer_t *t)
+{
+	struct online	*o = t->data;
+
+	if (!o->decided)
+		sched_run(o->device_id);
+}
+
+void
+sched_device_online(int64_t device_id, const char *remote)
+{
+	struct online	*o = online_get(device_id);
+
+	if (o == NULL || o->conns > 1)
+		return;
+	o->decided = 0;
+	o->has_info = 0;
+	if (o->info_wait == NULL) {
+		if ((o->info_wait = malloc(sizeof(*o->info_wait))) == NULL)
+			return;
+		uv_timer_init(env->loop, o->info_wait);
+		o->info_wait->data = o;
+	}
+	uv_timer_start(o->info_wait, sched_info_timeout, ADMIND_INFO_WAIT_MS,
+	    0);
+}
+
+void
+sched_device_info(int64_t device_id)
+{
+	struct online	*o = online_get(device_id);
+
+	if (o == NULL)
+		return;
+	if (o->info_wait)
+		uv_timer_stop(o->info_wait);
+	sched_run(device_id);
+}
+
+void
+sched_device_offline(int64_t device_id)
+{
+	(void)device_id;	/* sent deliveries wait for the device */
+}
+
+int
+sched_job_start(const struct job *job, const int64_t *devices, size_t n)
+{
+	int64_t	 id;
+	int	 created = 0;
+
+	store_begin(env->store);
+	for (size_t i = 0; i < n; i++) {
+		store_delivery_cancel_older(env->store, devices[i], job->id,
+		    NULL);
+		if (store_delivery_create(env->store, job->id, devices[i],
+		    &id) == 0)
+			created++;
+	}
+	if (store_commit(env->store) == -1) {
+		store_rollback(env->store);
+		return 0;
+	}
+	sched_job_kick(job->id);
+	return created;
+}
+
+void
+sched_job_kick(int64_t job_id)
+{
+	struct delivery	*ds = NULL;
+	struct online	*o;
+	size_t		 n = 0;
+
+	if (store_job_deliveries(env->store, job_id, &ds, &n) == -1)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(ds[i].state, "queued") != 0)
+			continue;
+		if ((o = online_get(ds[i].device_id)) == NULL)
+			continue;
+		if (o->has_info || o->decided)
+			sched_run(ds[i].device_id);
+	}
+	delivery_list_free(ds, n);
+}
+
+void
+sched_device_created(int64_t device_id)
+{
+	struct job	 job;
+	int64_t		*ids = NULL, id;
+	size_t		 n = 0;
+
+	if (store_jobs_active(env->store, &ids, &n) == -1)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		if (store_job_get(env->store, ids[i], &job) != 1)
+			continue;
+		if (job.target_kind == JOB_TARGET_ALL) {
+			store_delivery_cancel_older(env->store, device_id,
+			    job.id, NULL);
+			store_delivery_create(env->store, job.id, device_id,
+			    &id);
+		}
+		job_free(&job);
+	}
+	free(ids);
+}
+
+void
+sched_ota_sent(int64_t device_id, int64_t delivery_id, unsigned reached,
+    const char *error)
+{
+	struct delivery	 d;
+
+	if (reached > 0 || *error == '\0')
+		return;
+	if (store_delivery_get(env->store, delivery_id, &d) != 1)
+		return;
+	if (d.device_id == device_id && strcmp(d.state, "sent") == 0) {
+		if (strcmp(error, "device offline") == 0)
+			delivery_transition(&d, "queued", NULL, error, -1);
+		else
+			delivery_transition(&d, "failed", "", error, 0);
+	}
+	delivery_free(&d);
+}

@@ -1,1 +1,1143 @@
-/* placeholder: being written */
+/* SPDX-License-Identifier: MIT */
+/*
+ * admind's SQLite store (see store.h): opens the database in WAL mode with
+ * synchronous=FULL so that every committed transition survives a crash,
+ * runs the schema migrations, and answers the queries of the admin API and
+ * the OTA scheduler through per-store cached prepared statements.  Only
+ * admind (and `otad init`) link it; the database has a single connection.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sqlite3.h>
+
+#include "log.h"
+#include "store.h"
+#include "util.h"
+
+#define STORE_BUSY_MS	5000
+#define UNFINISHED	"('queued', 'sent', 'downloading', 'downloaded')"
+
+#define DEVICE_COLS	"id, name, tags, created_at, last_seen, " \
+			"last_addr, fw_version, build, fw_type, board, " \
+			"lib_version"
+#define FIRMWARE_COLS	"id, sha256, sha256_b64, md5, size, filename, " \
+			"uploaded_at, uploaded_by, format, chip, version, " \
+			"build, fw_type, board, project"
+#define JOB_COLS	"id, firmware_id, target_kind, target, force, " \
+			"max_parallel, attempt_limit, failure_threshold, " \
+			"state, created_at, created_by"
+#define DELIVERY_COLS	"d.id, d.job_id, d.device_id, d.state, " \
+			"d.attempts, d.ticket, d.bytes_sent, d.created_at, " \
+			"d.updated_at, d.last_error"
+
+/*
+ * Migration N (1-based) is store_migrations[N - 1]; each runs in its own
+ * transaction together with PRAGMA user_version = N.  Never edit one that
+ * has shipped: append a new one.
+ */
+static const char *const store_migrations[] = {
+	/* 1: the initial schema (DESIGN.md section 3). */
+	"CREATE TABLE devices ("
+	" id INTEGER PRIMARY KEY,"
+	" name TEXT NOT NULL,"
+	" token_sha256 TEXT UNIQUE NOT NULL,"
+	" tags TEXT NOT NULL DEFAULT '',"
+	" created_at INTEGER NOT NULL,"
+	" last_seen INTEGER NOT NULL DEFAULT 0,"
+	" last_addr TEXT NOT NULL DEFAULT '',"
+	" fw_version TEXT NOT NULL DEFAULT '',"
+	" build TEXT NOT NULL DEFAULT '',"
+	" fw_type TEXT NOT NULL DEFAULT '',"
+	" board TEXT NOT NULL DEFAULT '',"
+	" lib_version TEXT NOT NULL DEFAULT '');"
+	"CREATE TABLE firmware ("
+	" id INTEGER PRIMARY KEY,"
+	" sha256 TEXT UNIQUE NOT NULL,"
+	" sha256_b64 TEXT NOT NULL,"
+	" md5 TEXT NOT NULL,"
+	" size INTEGER NOT NULL,"
+	" filename TEXT NOT NULL DEFAULT '',"
+	" uploaded_at INTEGER NOT NULL,"
+	" uploaded_by TEXT NOT NULL DEFAULT '',"
+	" format TEXT NOT NULL,"
+	" chip TEXT NOT NULL DEFAULT '',"
+	" version TEXT NOT NULL DEFAULT '',"
+	" build TEXT NOT NULL DEFAULT '',"
+	" fw_type TEXT NOT NULL DEFAULT '',"
+	" board TEXT NOT NULL DEFAULT '',"
+	" project TEXT NOT NULL DEFAULT '');"
+	"CREATE TABLE jobs ("
+	" id INTEGER PRIMARY KEY,"
+	" firmware_id INTEGER NOT NULL REFERENCES firmware(id),"
+	" target_kind TEXT NOT NULL"
+	"  CHECK (target_kind IN ('devices', 'tag', 'all')),"
+	" target TEXT NOT NULL DEFAULT '',"
+	" force INTEGER NOT NULL DEFAULT 0,"
+	" max_parallel INTEGER NOT NULL,"
+	" attempt_limit INTEGER NOT NULL,"
+	" failure_threshold INTEGER NOT NULL DEFAULT 0,"
+	" state TEXT NOT NULL"
+	"  CHECK (state IN ('active', 'paused', 'stopped', 'finished')),"
+	" created_at INTEGER NOT NULL,"
+	" created_by TEXT NOT NULL DEFAULT '');"
+	"CREATE TABLE deliveries ("
+	" id INTEGER PRIMARY KEY,"
+	" job_id INTEGER NOT NULL REFERENCES jobs(id),"
+	" device_id INTEGER NOT NULL REFERENCES devices(id) ON DELETE CASCADE,"
+	" state TEXT NOT NULL CHECK (state IN ('queued', 'sent', 'downloading',"
+	"  'downloaded', 'succeeded', 'failed', 'already-current',"
+	"  'incompatible', 'canceled')),"
+	" attempts INTEGER NOT NULL DEFAULT 0,"
+	" ticket TEXT UNIQUE,"
+	" bytes_sent INTEGER NOT NULL DEFAULT 0,"
+	" created_at INTEGER NOT NULL,"
+	" updated_at INTEGER NOT NULL,"
+	" last_error TEXT NOT NULL DEFAULT '',"
+	" UNIQUE (job_id, device_id));"
+	/* by ticket and by job: the UNIQUE constraints' own indexes. */
+	"CREATE INDEX deliveries_device_state ON deliveries (device_id, state);"
+	"CREATE INDEX jobs_state ON jobs (state);"
+	"CREATE TABLE events ("
+	" id INTEGER PRIMARY KEY,"
+	" at INTEGER NOT NULL,"
+	" kind TEXT NOT NULL,"
+	" actor TEXT NOT NULL DEFAULT '',"
+	" remote TEXT NOT NULL DEFAULT '',"
+	" device_id INTEGER,"
+	" job_id INTEGER,"
+	" text TEXT NOT NULL DEFAULT '');",
+};
+
+enum store_q {
+	Q_BEGIN, Q_COMMIT, Q_ROLLBACK, Q_USER_VERSION,
+	Q_DEVICE_CREATE, Q_DEVICE_GET, Q_DEVICE_BY_TOKEN, Q_DEVICE_LIST,
+	Q_DEVICE_COUNT, Q_DEVICE_SEEN, Q_DEVICE_SET_INFO, Q_DEVICE_IDS,
+	Q_FIRMWARE_ADD, Q_FIRMWARE_BY_SHA, Q_FIRMWARE_GET,
+	Q_JOB_CREATE, Q_JOB_GET, Q_JOBS_ACTIVE, Q_JOB_SET_STATE, Q_JOB_CANCEL,
+	Q_DELIVERY_CREATE, Q_DELIVERY_GET, Q_DELIVERY_BY_TICKET,
+	Q_DELIVERY_PENDING, Q_DELIVERY_UPDATE, Q_DELIVERY_PROGRESS,
+	Q_DELIVERY_CANCEL_OLDER, Q_JOB_DELIVERIES, Q_JOB_COUNTS,
+	Q_EVENT,
+	Q_MAX
+};
+
+struct store_query {
+	const char	*name;		/* for log lines */
+	const char	*sql;
+	int		 unique_ok;	/* UNIQUE violation: -2, not logged */
+};
+
+static const struct store_query store_queries[Q_MAX] = {
+	[Q_BEGIN] = { "begin", "BEGIN IMMEDIATE" },
+	[Q_COMMIT] = { "commit", "COMMIT" },
+	[Q_ROLLBACK] = { "rollback", "ROLLBACK" },
+	[Q_USER_VERSION] = { "schema version", "PRAGMA user_version" },
+	[Q_DEVICE_CREATE] = { "device create",
+	    "INSERT INTO devices (name, token_sha256, tags, created_at)"
+	    " VALUES (?, ?, ?, ?)", 1 },
+	[Q_DEVICE_GET] = { "device get",
+	    "SELECT " DEVICE_COLS " FROM devices WHERE id = ?" },
+	[Q_DEVICE_BY_TOKEN] = { "device by token",
+	    "SELECT " DEVICE_COLS " FROM devices WHERE token_sha256 = ?" },
+	[Q_DEVICE_LIST] = { "device list",
+	    "SELECT " DEVICE_COLS " FROM devices ORDER BY id"
+	    " LIMIT ? OFFSET ?" },
+	[Q_DEVICE_COUNT] = { "device count", "SELECT count(*) FROM devices" },
+	[Q_DEVICE_SEEN] = { "device seen",
+	    "UPDATE devices SET last_seen = ?, last_addr = ? WHERE id = ?" },
+	[Q_DEVICE_SET_INFO] = { "device info",
+	    "UPDATE devices SET fw_version = ?, build = ?, fw_type = ?,"
+	    " board = ?, lib_version = ? WHERE id = ?" },
+	[Q_DEVICE_IDS] = { "device ids",
+	    "SELECT id FROM devices ORDER BY id" },
+	[Q_FIRMWARE_ADD] = { "firmware add",
+	    "INSERT INTO firmware (sha256, sha256_b64, md5, size, filename,"
+	    " uploaded_at, uploaded_by, format, chip, version, build, fw_type,"
+	    " board, project)"
+	    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+	    " ON CONFLICT (sha256) DO NOTHING" },
+	[Q_FIRMWARE_BY_SHA] = { "firmware by sha256",
+	    "SELECT id FROM firmware WHERE sha256 = ?" },
+	[Q_FIRMWARE_GET] = { "firmware get",
+	    "SELECT " FIRMWARE_COLS " FROM firmware WHERE id = ?" },
+	[Q_JOB_CREATE] = { "job create",
+	    "INSERT INTO jobs (firmware_id, target_kind, target, force,"
+	    " max_parallel, attempt_limit, failure_threshold, state,"
+	    " created_at, created_by)"
+	    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" },
+	[Q_JOB_GET] = { "job get",
+	    "SELECT " JOB_COLS " FROM jobs WHERE id = ?" },
+	[Q_JOBS_ACTIVE] = { "active jobs",
+	    "SELECT id FROM jobs WHERE state = 'active' ORDER BY id" },
+	[Q_JOB_SET_STATE] = { "job state",
+	    "UPDATE jobs SET state = ? WHERE id = ?" },
+	[Q_JOB_CANCEL] = { "job cancel",
+	    "UPDATE deliveries SET state = 'canceled', ticket = NULL,"
+	    " updated_at = ? WHERE job_id = ? AND state IN " UNFINISHED },
+	[Q_DELIVERY_CREATE] = { "delivery create",
+	    "INSERT INTO deliveries (job_id, device_id, state, created_at,"
+	    " updated_at) VALUES (?1, ?2, 'queued', ?3, ?3)" },
+	[Q_DELIVERY_GET] = { "delivery get",
+	    "SELECT " DELIVERY_COLS " FROM deliveries d WHERE d.id = ?" },
+	[Q_DELIVERY_BY_TICKET] = { "delivery by ticket",
+	    "SELECT " DELIVERY_COLS " FROM deliveries d WHERE d.ticket = ?" },
+	[Q_DELIVERY_PENDING] = { "pending delivery",
+	    "SELECT " DELIVERY_COLS " FROM deliveries d"
+	    " JOIN jobs j ON j.id = d.job_id"
+	    " WHERE d.device_id = ? AND d.state IN " UNFINISHED
+	    " AND j.state = 'active' ORDER BY d.id DESC LIMIT 1" },
+	[Q_DELIVERY_UPDATE] = { "delivery update",
+	    "UPDATE deliveries SET state = coalesce(?1, state),"
+	    " ticket = CASE WHEN ?2 IS NULL THEN ticket"
+	    "  ELSE nullif(?2, '') END,"
+	    " last_error = coalesce(?3, last_error),"
+	    " attempts = attempts + ?4, updated_at = ?5 WHERE id = ?6" },
+	[Q_DELIVERY_PROGRESS] = { "delivery progress",
+	    "UPDATE deliveries SET bytes_sent = ?, updated_at = ?"
+	    " WHERE id = ?" },
+	[Q_DELIVERY_CANCEL_OLDER] = { "cancel older deliveries",
+	    "UPDATE deliveries SET state = 'canceled', ticket = NULL,"
+	    " updated_at = ? WHERE device_id = ? AND job_id <> ?"
+	    " AND state IN " UNFINISHED },
+	[Q_JOB_DELIVERIES] = { "job deliveries",
+	    "SELECT " DELIVERY_COLS " FROM deliveries d WHERE d.job_id = ?"
+	    " ORDER BY d.id" },
+	[Q_JOB_COUNTS] = { "job counts",
+	    "SELECT state, count(*) FROM deliveries WHERE job_id = ?"
+	    " GROUP BY state ORDER BY state" },
+	[Q_EVENT] = { "event",
+	    "INSERT INTO events (at, kind, actor, remote, device_id, job_id,"
+	    " text) VALUES (?, ?, ?, ?, ?, ?, ?)" },
+};
+
+struct store {
+	sqlite3		*db;
+	sqlite3_stmt	*stmt[Q_MAX];
+};
+
+/* How to read one result row into a struct, and free it again. */
+struct store_row {
+	size_t	 size;
+	int	(*read)(sqlite3_stmt *, void *);
+	void	(*free)(void *);
+};
+
+static int	 store_pragmas(struct store *, const char *, char *, size_t);
+static int	 store_migrate(struct store *, const char *, char *, size_t);
+static int	 store_migrate_one(struct store *, int, const char *, char *,
+		    size_t);
+static sqlite3_stmt *store_prepare(struct store *, enum store_q,
+		    const char *, va_list);
+static int	 store_bind(struct store *, enum store_q, const char *,
+		    va_list);
+static sqlite3_stmt *store_start(struct store *, enum store_q,
+		    const char *, ...);
+static int	 store_step(struct store *, enum store_q);
+static void	 store_done(struct store *, enum store_q);
+static int	 store_run(struct store *, enum store_q, const char *, ...);
+static int	 store_one(struct store *, enum store_q,
+		    const struct store_row *, void *, const char *, ...);
+static int	 store_list(struct store *, enum store_q,
+		    const struct store_row *, void *, size_t *,
+		    const char *, ...);
+static int	 store_tx_open(struct store *, int *);
+static int	 store_tx_close(struct store *, int, int);
+static int	 store_fail(struct store *, enum store_q);
+static int	 store_nomem(void);
+static int64_t	 store_now(void);
+static char	*col_text(sqlite3_stmt *, int, int *);
+static void	 col_copy(sqlite3_stmt *, int, char *, size_t);
+static int	 device_read(sqlite3_stmt *, void *);
+static void	 device_free_row(void *);
+static int	 firmware_read(sqlite3_stmt *, void *);
+static void	 firmware_free_row(void *);
+static int	 job_read(sqlite3_stmt *, void *);
+static void	 job_free_row(void *);
+static int	 delivery_read(sqlite3_stmt *, void *);
+static void	 delivery_free_row(void *);
+static int	 id_read(sqlite3_stmt *, void *);
+
+static const struct store_row device_row =
+    { sizeof(struct device), device_read, device_free_row };
+static const struct store_row firmware_row =
+    { sizeof(struct firmware), firmware_read, firmware_free_row };
+static const struct store_row job_row =
+    { sizeof(struct job), job_read, job_free_row };
+static const struct store_row delivery_row =
+    { sizeof(struct delivery), delivery_read, delivery_free_row };
+static const struct store_row id_row =
+    { sizeof(int64_t), id_read, NULL };
+
+static const char *const job_targets[] = {
+	[JOB_TARGET_DEVICES] = "devices",
+	[JOB_TARGET_TAG] = "tag",
+	[JOB_TARGET_ALL] = "all",
+};
+
+struct store *
+store_open(const char *path, char *err, size_t errlen)
+{
+	struct store	*st;
+	int		 rc;
+
+	if ((st = calloc(1, sizeof(*st))) == NULL) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		return NULL;
+	}
+	rc = sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", path, st->db != NULL ?
+		    sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
+		goto fail;
+	}
+	sqlite3_extended_result_codes(st->db, 1);
+	if (store_pragmas(st, path, err, errlen) == -1 ||
+	    store_migrate(st, path, err, errlen) == -1)
+		goto fail;
+	return st;
+ fail:
+	store_close(st);
+	return NULL;
+}
+
+void
+store_close(struct store *st)
+{
+	size_t	 i;
+
+	if (st == NULL)
+		return;
+	for (i = 0; i < Q_MAX; i++)
+		sqlite3_finalize(st->stmt[i]);
+	if (st->db != NULL && sqlite3_close(st->db) != SQLITE_OK)
+		log_warnx("store: close: %s", sqlite3_errmsg(st->db));
+	free(st);
+}
+
+int
+store_begin(struct store *st)
+{
+	return store_run(st, Q_BEGIN, "");
+}
+
+int
+store_commit(struct store *st)
+{
+	return store_run(st, Q_COMMIT, "");
+}
+
+/* A failed statement may have rolled back already: then nothing to do. */
+int
+store_rollback(struct store *st)
+{
+	if (sqlite3_get_autocommit(st->db))
+		return 0;
+	return store_run(st, Q_ROLLBACK, "");
+}
+
+int
+store_schema_version(struct store *st)
+{
+	int64_t	 version;
+
+	if (store_one(st, Q_USER_VERSION, &id_row, &version, "") != 1)
+		return -1;
+	return (int)version;
+}
+
+int
+store_device_create(struct store *st, const char *name,
+    const char *token_sha256, const char *tags, int64_t *id)
+{
+	int	 rv;
+
+	rv = store_run(st, Q_DEVICE_CREATE, "sssI", name, token_sha256, tags,
+	    store_now());
+	if (rv == 0)
+		*id = sqlite3_last_insert_rowid(st->db);
+	return rv;
+}
+
+int
+store_device_get(struct store *st, int64_t id, struct device *d)
+{
+	return store_one(st, Q_DEVICE_GET, &device_row, d, "I", id);
+}
+
+int
+store_device_by_token(struct store *st, const char *token_sha256,
+    struct device *d)
+{
+	return store_one(st, Q_DEVICE_BY_TOKEN, &device_row, d, "s",
+	    token_sha256);
+}
+
+int
+store_device_list(struct store *st, int64_t limit, int64_t offset,
+    struct device **out, size_t *n, int64_t *total)
+{
+	int64_t	 count;
+
+	*out = NULL;
+	*n = 0;
+	if (store_one(st, Q_DEVICE_COUNT, &id_row, &count, "") != 1)
+		return -1;
+	if (total != NULL)
+		*total = count;
+	return store_list(st, Q_DEVICE_LIST, &device_row, out, n, "II",
+	    limit < 0 ? (int64_t)-1 : limit, offset < 0 ? (int64_t)0 : offset);
+}
+
+int
+store_device_seen(struct store *st, int64_t id, const char *addr,
+    int64_t when)
+{
+	return store_run(st, Q_DEVICE_SEEN, "IsI", when, addr, id);
+}
+
+int
+store_device_set_info(struct store *st, int64_t id, const char *fw_version,
+    const char *build, const char *fw_type, const char *board,
+    const char *lib_version)
+{
+	return store_run(st, Q_DEVICE_SET_INFO, "sssssI", fw_version, build,
+	    fw_type, board, lib_version, id);
+}
+
+int
+store_device_ids(struct store *st, int64_t **ids, size_t *n)
+{
+	return store_list(st, Q_DEVICE_IDS, &id_row, ids, n, "");
+}
+
+void
+device_free(struct device *d)
+{
+	free(d->name);
+	free(d->tags);
+	free(d->last_addr);
+	free(d->fw_version);
+	free(d->build);
+	free(d->fw_type);
+	free(d->board);
+	free(d->lib_version);
+	memset(d, 0, sizeof(*d));
+}
+
+void
+device_list_free(struct device *d, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		device_free(&d[i]);
+	free(d);
+}
+
+int
+store_firmware_add(struct store *st, const struct firmware *f, int64_t *id,
+    int *created)
+{
+	int64_t	 at = f->uploaded_at > 0 ? f->uploaded_at : store_now();
+
+	if (store_run(st, Q_FIRMWARE_ADD, "sssUsIssssssss", f->sha256,
+	    f->sha256_b64, f->md5, f->size, f->filename, at, f->uploaded_by,
+	    f->format, f->chip, f->version, f->build, f->fw_type, f->board,
+	    f->project) == -1)
+		return -1;
+	if (sqlite3_changes(st->db) == 1) {
+		*id = sqlite3_last_insert_rowid(st->db);
+		*created = 1;
+		return 0;
+	}
+	*created = 0;
+	switch (store_one(st, Q_FIRMWARE_BY_SHA, &id_row, id, "s", f->sha256)) {
+	case 1:
+		return 0;
+	case 0:
+		log_warnx("store: firmware add: %s neither added nor found",
+		    f->sha256);
+		return -1;
+	default:
+		return -1;
+	}
+}
+
+int
+store_firmware_get(struct store *st, int64_t id, struct firmware *f)
+{
+	return store_one(st, Q_FIRMWARE_GET, &firmware_row, f, "I", id);
+}
+
+void
+firmware_free(struct firmware *f)
+{
+	free(f->filename);
+	free(f->uploaded_by);
+	free(f->format);
+	free(f->chip);
+	free(f->version);
+	free(f->build);
+	free(f->fw_type);
+	free(f->board);
+	free(f->project);
+	memset(f, 0, sizeof(*f));
+}
+
+int
+store_job_create(struct store *st, const struct job *j, int64_t *id)
+{
+	const char	*state = j->state;
+	int64_t		 at = j->created_at > 0 ? j->created_at : store_now();
+
+	if ((unsigned)j->target_kind >= nitems(job_targets)) {
+		log_warnx("store: job create: bad target kind %d",
+		    (int)j->target_kind);
+		return -1;
+	}
+	if (state == NULL || *state == '\0')
+		state = "active";
+	if (store_run(st, Q_JOB_CREATE, "Issiiiisis", j->firmware_id,
+	    job_targets[j->target_kind], j->target, j->force, j->max_parallel,
+	    j->attempt_limit, j->failure_threshold, state, at,
+	    j->created_by) == -1)
+		return -1;
+	*id = sqlite3_last_insert_rowid(st->db);
+	return 0;
+}
+
+int
+store_job_get(struct store *st, int64_t id, struct job *j)
+{
+	return store_one(st, Q_JOB_GET, &job_row, j, "I", id);
+}
+
+int
+store_jobs_active(struct store *st, int64_t **ids, size_t *n)
+{
+	return store_list(st, Q_JOBS_ACTIVE, &id_row, ids, n, "");
+}
+
+int
+store_job_set_state(struct store *st, int64_t id, const char *state,
+    int *canceled)
+{
+	int	 own, rv, n = 0;
+
+	if (canceled != NULL)
+		*canceled = 0;
+	if (state == NULL) {
+		log_warnx("store: job state: no state given");
+		return -1;
+	}
+	if (store_tx_open(st, &own) == -1)
+		return -1;
+	rv = store_run(st, Q_JOB_SET_STATE, "sI", state, id);
+	if (rv == 0 && strcmp(state, "stopped") == 0) {
+		rv = store_run(st, Q_JOB_CANCEL, "II", store_now(), id);
+		n = sqlite3_changes(st->db);
+	}
+	if (store_tx_close(st, own, rv) == -1)
+		return -1;
+	if (canceled != NULL)
+		*canceled = n;
+	return 0;
+}
+
+void
+job_free(struct job *j)
+{
+	free(j->target);
+	free(j->state);
+	free(j->created_by);
+	memset(j, 0, sizeof(*j));
+}
+
+int
+store_delivery_create(struct store *st, int64_t job_id, int64_t device_id,
+    int64_t *id)
+{
+	if (store_run(st, Q_DELIVERY_CREATE, "III", job_id, device_id,
+	    store_now()) == -1)
+		return -1;
+	*id = sqlite3_last_insert_rowid(st->db);
+	return 0;
+}
+
+int
+store_delivery_get(struct store *st, int64_t id, struct delivery *dl)
+{
+	return store_one(st, Q_DELIVERY_GET, &delivery_row, dl, "I", id);
+}
+
+int
+store_delivery_by_ticket(struct store *st, const char *ticket,
+    struct delivery *dl)
+{
+	memset(dl, 0, sizeof(*dl));
+	if (ticket == NULL || *ticket == '\0')
+		return 0;
+	return store_one(st, Q_DELIVERY_BY_TICKET, &delivery_row, dl, "s",
+	    ticket);
+}
+
+int
+store_delivery_pending(struct store *st, int64_t device_id,
+    struct delivery *dl)
+{
+	return store_one(st, Q_DELIVERY_PENDING, &delivery_row, dl, "I",
+	    device_id);
+}
+
+int
+store_delivery_update(struct store *st, int64_t id, const char *state,
+    const char *ticket, const char *last_error, int attempt_inc)
+{
+	return store_run(st, Q_DELIVERY_UPDATE, "nnniII", state, ticket,
+	    last_error, attempt_inc, store_now(), id);
+}
+
+int
+store_delivery_progress(struct store *st, int64_t id, uint64_t bytes)
+{
+	return store_run(st, Q_DELIVERY_PROGRESS, "UII", bytes, store_now(),
+	    id);
+}
+
+int
+store_delivery_cancel_older(struct store *st, int64_t device_id,
+    int64_t keep_job, int *canceled)
+{
+	if (canceled != NULL)
+		*canceled = 0;
+	if (store_run(st, Q_DELIVERY_CANCEL_OLDER, "III", store_now(),
+	    device_id, keep_job) == -1)
+		return -1;
+	if (canceled != NULL)
+		*canceled = sqlite3_changes(st->db);
+	return 0;
+}
+
+int
+store_job_deliveries(struct store *st, int64_t job_id, struct delivery **out,
+    size_t *n)
+{
+	return store_list(st, Q_JOB_DELIVERIES, &delivery_row, out, n, "I",
+	    job_id);
+}
+
+/* cb must not call store_job_counts itself: the statement is in use. */
+int
+store_job_counts(struct store *st, int64_t job_id,
+    void (*cb)(void *, const char *, int64_t), void *arg)
+{
+	sqlite3_stmt	*s;
+	int		 rc;
+
+	if ((s = store_start(st, Q_JOB_COUNTS, "I", job_id)) == NULL)
+		return -1;
+	while ((rc = store_step(st, Q_JOB_COUNTS)) == SQLITE_ROW)
+		cb(arg, (const char *)sqlite3_column_text(s, 0),
+		    sqlite3_column_int64(s, 1));
+	store_done(st, Q_JOB_COUNTS);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+void
+delivery_free(struct delivery *dl)
+{
+	free(dl->state);
+	free(dl->last_error);
+	memset(dl, 0, sizeof(*dl));
+}
+
+void
+delivery_list_free(struct delivery *dl, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		delivery_free(&dl[i]);
+	free(dl);
+}
+
+int
+store_event(struct store *st, const char *kind, const char *actor,
+    const char *remote, int64_t device_id, int64_t job_id, const char *text)
+{
+	return store_run(st, Q_EVENT, "IsssNNs", store_now(), kind, actor,
+	    remote, device_id, job_id, text);
+}
+
+/* Connection settings; the first read also tells a non-database file. */
+static int
+store_pragmas(struct store *st, const char *path, char *err, size_t errlen)
+{
+	sqlite3_stmt	*s = NULL;
+	const char	*mode;
+	int		 rc;
+
+	if ((rc = sqlite3_busy_timeout(st->db, STORE_BUSY_MS)) != SQLITE_OK ||
+	    (rc = sqlite3_prepare_v2(st->db, "PRAGMA journal_mode = WAL", -1,
+	    &s, NULL)) != SQLITE_OK ||
+	    (rc = sqlite3_step(s)) != SQLITE_ROW) {
+		snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(st->db));
+		sqlite3_finalize(s);
+		return -1;
+	}
+	mode = (const char *)sqlite3_column_text(s, 0);
+	if (mode == NULL || strcmp(mode, "wal") != 0) {
+		snprintf(err, errlen, "%s: cannot use WAL journal mode "
+		    "(got %s)", path, mode != NULL ? mode : "nothing");
+		sqlite3_finalize(s);
+		return -1;
+	}
+	sqlite3_finalize(s);
+	if (sqlite3_exec(st->db, "PRAGMA synchronous = FULL;"
+	    "PRAGMA foreign_keys = ON;", NULL, NULL, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(st->db));
+		return -1;
+	}
+	return 0;
+}
+
+static int
+store_migrate(struct store *st, const char *path, char *err, size_t errlen)
+{
+	const int	 known = nitems(store_migrations);
+	int64_t		 version;
+	int		 v;
+
+	if (store_one(st, Q_USER_VERSION, &id_row, &version, "") != 1) {
+		snprintf(err, errlen, "%s: cannot read the schema version: %s",
+		    path, sqlite3_errmsg(st->db));
+		return -1;
+	}
+	if (version > known) {
+		snprintf(err, errlen, "%s: the database has schema version "
+		    "%lld, newer than this otad knows (%d); run a newer otad "
+		    "or restore a backup", path, (long long)version, known);
+		return -1;
+	}
+	for (v = (int)version; v < known; v++)
+		if (store_migrate_one(st, v, path, err, errlen) == -1)
+			return -1;
+	return 0;
+}
+
+/* Runs migration v + 1 and records it, all or nothing. */
+static int
+store_migrate_one(struct store *st, int v, const char *path, char *err,
+    size_t errlen)
+{
+	char	 sql[64];
+
+	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", v + 1);
+	if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) ==
+	    SQLITE_OK &&
+	    sqlite3_exec(st->db, store_migrations[v], NULL, NULL, NULL) ==
+	    SQLITE_OK &&
+	    sqlite3_exec(st->db, sql, NULL, NULL, NULL) == SQLITE_OK &&
+	    sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
+		return 0;
+	snprintf(err, errlen, "%s: schema migration to version %d failed: %s",
+	    path, v + 1, sqlite3_errmsg(st->db));
+	if (!sqlite3_get_autocommit(st->db))
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+}
+
+/* The cached statement for q, prepared on first use, with fmt bound. */
+static sqlite3_stmt *
+store_prepare(struct store *st, enum store_q q, const char *fmt, va_list ap)
+{
+	if (st->stmt[q] == NULL && sqlite3_prepare_v3(st->db,
+	    store_queries[q].sql, -1, SQLITE_PREPARE_PERSISTENT, &st->stmt[q],
+	    NULL) != SQLITE_OK) {
+		store_fail(st, q);
+		return NULL;
+	}
+	if (store_bind(st, q, fmt, ap) == -1) {
+		store_done(st, q);
+		return NULL;
+	}
+	return st->stmt[q];
+}
+
+/*
+ * Binds parameters 1, 2, ... from ap, one per fmt character:
+ *	i int, I int64_t, U uint64_t, N int64_t id (<= 0 binds NULL),
+ *	s text (NULL binds ""), n text (NULL binds NULL).
+ * Text is bound without a copy: it must live until store_done().
+ */
+static int
+store_bind(struct store *st, enum store_q q, const char *fmt, va_list ap)
+{
+	sqlite3_stmt	*s = st->stmt[q];
+	const char	*str;
+	int64_t		 v;
+	int		 i, rc = SQLITE_OK;
+
+	for (i = 1; fmt[i - 1] != '\0' && rc == SQLITE_OK; i++) {
+		switch (fmt[i - 1]) {
+		case 'i':
+			rc = sqlite3_bind_int(s, i, va_arg(ap, int));
+			break;
+		case 'I':
+			rc = sqlite3_bind_int64(s, i, va_arg(ap, int64_t));
+			break;
+		case 'U':
+			rc = sqlite3_bind_int64(s, i,
+			    (int64_t)va_arg(ap, uint64_t));
+			break;
+		case 'N':
+			v = va_arg(ap, int64_t);
+			rc = v > 0 ? sqlite3_bind_int64(s, i, v) :
+			    sqlite3_bind_null(s, i);
+			break;
+		case 's':
+			str = va_arg(ap, const char *);
+			rc = sqlite3_bind_text(s, i, str != NULL ? str : "", -1,
+			    SQLITE_STATIC);
+			break;
+		case 'n':
+			str = va_arg(ap, const char *);
+			rc = str != NULL ? sqlite3_bind_text(s, i, str, -1,
+			    SQLITE_STATIC) : sqlite3_bind_null(s, i);
+			break;
+		default:
+			log_warnx("store: %s: bad bind format '%c'",
+			    store_queries[q].name, fmt[i - 1]);
+			return -1;
+		}
+	}
+	if (rc != SQLITE_OK)
+		return store_fail(st, q);
+	return 0;
+}
+
+static sqlite3_stmt *
+store_start(struct store *st, enum store_q q, const char *fmt, ...)
+{
+	sqlite3_stmt	*s;
+	va_list		 ap;
+
+	va_start(ap, fmt);
+	s = store_prepare(st, q, fmt, ap);
+	va_end(ap);
+	return s;
+}
+
+/* SQLITE_ROW, SQLITE_DONE, -2 for an expected UNIQUE violation, or -1. */
+static int
+store_step(struct store *st, enum store_q q)
+{
+	int	 rc;
+
+	rc = sqlite3_step(st->stmt[q]);
+	if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+		return rc;
+	if (rc == SQLITE_CONSTRAINT_UNIQUE && store_queries[q].unique_ok)
+		return -2;
+	return store_fail(st, q);
+}
+
+static void
+store_done(struct store *st, enum store_q q)
+{
+	sqlite3_reset(st->stmt[q]);
+	sqlite3_clear_bindings(st->stmt[q]);
+}
+
+/* Runs a statement that returns no rows: 0, -2 (see store_step) or -1. */
+static int
+store_run(struct store *st, enum store_q q, const char *fmt, ...)
+{
+	va_list	 ap;
+	int	 rc;
+
+	va_start(ap, fmt);
+	if (store_prepare(st, q, fmt, ap) == NULL) {
+		va_end(ap);
+		return -1;
+	}
+	va_end(ap);
+	rc = store_step(st, q);
+	store_done(st, q);
+	if (rc == SQLITE_ROW) {
+		log_warnx("store: %s: unexpected row", store_queries[q].name);
+		return -1;
+	}
+	return rc == SQLITE_DONE ? 0 : rc;
+}
+
+/* Reads the first row into out (zeroed first): 1 found, 0 none, -1. */
+static int
+store_one(struct store *st, enum store_q q, const struct store_row *row,
+    void *out, const char *fmt, ...)
+{
+	va_list	 ap;
+	int	 rc;
+
+	memset(out, 0, row->size);
+	va_start(ap, fmt);
+	if (store_prepare(st, q, fmt, ap) == NULL) {
+		va_end(ap);
+		return -1;
+	}
+	va_end(ap);
+	rc = store_step(st, q);
+	if (rc == SQLITE_ROW)
+		rc = row->read(st->stmt[q], out) == -1 ? -1 : 1;
+	else if (rc == SQLITE_DONE)
+		rc = 0;
+	store_done(st, q);
+	return rc;
+}
+
+/* Reads every row into a malloc'd array at *(void **)out. */
+static int
+store_list(struct store *st, enum store_q q, const struct store_row *row,
+    void *out, size_t *n, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*arr = NULL, *p;
+	size_t	 cap = 0, cnt = 0, i;
+	int	 rc;
+
+	*(void **)out = NULL;
+	*n = 0;
+	va_start(ap, fmt);
+	if (store_prepare(st, q, fmt, ap) == NULL) {
+		va_end(ap);
+		return -1;
+	}
+	va_end(ap);
+	while ((rc = store_step(st, q)) == SQLITE_ROW) {
+		if (cnt == cap) {
+			cap = cap ? cap * 2 : 16;
+			if ((p = reallocarray(arr, cap, row->size)) == NULL) {
+				rc = store_nomem();
+				break;
+			}
+			arr = p;
+		}
+		if (row->read(st->stmt[q], arr + cnt * row->size) == -1) {
+			rc = -1;
+			break;
+		}
+		cnt++;
+	}
+	store_done(st, q);
+	if (rc != SQLITE_DONE) {
+		for (i = 0; row->free != NULL && i < cnt; i++)
+			row->free(arr + i * row->size);
+		free(arr);
+		return -1;
+	}
+	*(void **)out = arr;
+	*n = cnt;
+	return 0;
+}
+
+/* Opens a transaction unless the caller holds one; *own says which. */
+static int
+store_tx_open(struct store *st, int *own)
+{
+	*own = sqlite3_get_autocommit(st->db) != 0;
+	return *own ? store_begin(st) : 0;
+}
+
+/* Commits an own transaction when rv is 0, else rolls it back. */
+static int
+store_tx_close(struct store *st, int own, int rv)
+{
+	if (!own)
+		return rv;
+	if (rv == 0 && store_commit(st) == 0)
+		return 0;
+	store_rollback(st);
+	return -1;
+}
+
+static int
+store_fail(struct store *st, enum store_q q)
+{
+	log_warnx("store: %s: %s", store_queries[q].name,
+	    sqlite3_errmsg(st->db));
+	return -1;
+}
+
+static int
+store_nomem(void)
+{
+	log_warnx("store: out of memory");
+	return -1;
+}
+
+static int64_t
+store_now(void)
+{
+	return (int64_t)time(NULL);
+}
+
+/* A malloc'd copy of a text column, "" for NULL; sets *fail on ENOMEM. */
+static char *
+col_text(sqlite3_stmt *s, int i, int *fail)
+{
+	const unsigned char	*t = sqlite3_column_text(s, i);
+	char			*p;
+
+	if ((p = strdup(t != NULL ? (const char *)t : "")) == NULL)
+		*fail = 1;
+	return p;
+}
+
+static void
+col_copy(sqlite3_stmt *s, int i, char *buf, size_t size)
+{
+	const unsigned char	*t = sqlite3_column_text(s, i);
+
+	snprintf(buf, size, "%s", t != NULL ? (const char *)t : "");
+}
+
+static int
+device_read(sqlite3_stmt *s, void *p)
+{
+	struct device	*d = p;
+	int		 fail = 0;
+
+	d->id = sqlite3_column_int64(s, 0);
+	d->name = col_text(s, 1, &fail);
+	d->tags = col_text(s, 2, &fail);
+	d->created_at = sqlite3_column_int64(s, 3);
+	d->last_seen = sqlite3_column_int64(s, 4);
+	d->last_addr = col_text(s, 5, &fail);
+	d->fw_version = col_text(s, 6, &fail);
+	d->build = col_text(s, 7, &fail);
+	d->fw_type = col_text(s, 8, &fail);
+	d->board = col_text(s, 9, &fail);
+	d->lib_version = col_text(s, 10, &fail);
+	if (fail) {
+		device_free(d);
+		return store_nomem();
+	}
+	return 0;
+}
+
+static void
+device_free_row(void *p)
+{
+	device_free(p);
+}
+
+static int
+firmware_read(sqlite3_stmt *s, void *p)
+{
+	struct firmware	*f = p;
+	int		 fail = 0;
+
+	f->id = sqlite3_column_int64(s, 0);
+	col_copy(s, 1, f->sha256, sizeof(f->sha256));
+	col_copy(s, 2, f->sha256_b64, sizeof(f->sha256_b64));
+	col_copy(s, 3, f->md5, sizeof(f->md5));
+	f->size = (uint64_t)sqlite3_column_int64(s, 4);
+	f->filename = col_text(s, 5, &fail);
+	f->uploaded_at = sqlite3_column_int64(s, 6);
+	f->uploaded_by = col_text(s, 7, &fail);
+	f->format = col_text(s, 8, &fail);
+	f->chip = col_text(s, 9, &fail);
+	f->version = col_text(s, 10, &fail);
+	f->build = col_text(s, 11, &fail);
+	f->fw_type = col_text(s, 12, &fail);
+	f->board = col_text(s, 13, &fail);
+	f->project = col_text(s, 14, &fail);
+	if (fail) {
+		firmware_free(f);
+		return store_nomem();
+	}
+	return 0;
+}
+
+static void
+firmware_free_row(void *p)
+{
+	firmware_free(p);
+}
+
+static int
+job_read(sqlite3_stmt *s, void *p)
+{
+	struct job	*j = p;
+	const char	*kind = (const char *)sqlite3_column_text(s, 2);
+	int		 fail = 0;
+
+	j->id = sqlite3_column_int64(s, 0);
+	j->firmware_id = sqlite3_column_int64(s, 1);
+	if (kind != NULL && strcmp(kind, "tag") == 0)
+		j->target_kind = JOB_TARGET_TAG;
+	else if (kind != NULL && strcmp(kind, "all") == 0)
+		j->target_kind = JOB_TARGET_ALL;
+	else
+		j->target_kind = JOB_TARGET_DEVICES;
+	j->target = col_text(s, 3, &fail);
+	j->force = sqlite3_column_int(s, 4);
+	j->max_parallel = sqlite3_column_int(s, 5);
+	j->attempt_limit = sqlite3_column_int(s, 6);
+	j->failure_threshold = sqlite3_column_int(s, 7);
+	j->state = col_text(s, 8, &fail);
+	j->created_at = sqlite3_column_int64(s, 9);
+	j->created_by = col_text(s, 10, &fail);
+	if (fail) {
+		job_free(j);
+		return store_nomem();
+	}
+	return 0;
+}
+
+static void
+job_free_row(void *p)
+{
+	job_free(p);
+}
+
+static int
+delivery_read(sqlite3_stmt *s, void *p)
+{
+	struct delivery	*dl = p;
+	int		 fail = 0;
+
+	dl->id = sqlite3_column_int64(s, 0);
+	dl->job_id = sqlite3_column_int64(s, 1);
+	dl->device_id = sqlite3_column_int64(s, 2);
+	dl->state = col_text(s, 3, &fail);
+	dl->attempts = sqlite3_column_int(s, 4);
+	col_copy(s, 5, dl->ticket, sizeof(dl->ticket));
+	dl->bytes_sent = (uint64_t)sqlite3_column_int64(s, 6);
+	dl->created_at = sqlite3_column_int64(s, 7);
+	dl->updated_at = sqlite3_column_int64(s, 8);
+	dl->last_error = col_text(s, 9, &fail);
+	if (fail) {
+		delivery_free(dl);
+		return store_nomem();
+	}
+	return 0;
+}
+
+static void
+delivery_free_row(void *p)
+{
+	delivery_free(p);
+}
+
+static int
+id_read(sqlite3_stmt *s, void *p)
+{
+	*(int64_t *)p = sqlite3_column_int64(s, 0);
+	return 0;
+}

@@ -376,7 +376,8 @@ fail:
 static int
 json_escape(struct json_reader *r, struct buf *b)
 {
-	static const char	 from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
+	static const char	 from[] = "\"\\/bfnrt";
+	static const char	 to[] = "\"\\/\b\f\n\r\t";
 	const char		*e;
 	uint32_t		 cp, lo;
 
@@ -582,19 +583,23 @@ static int
 json_utf8_encode(uint32_t cp, struct buf *b)
 {
 	unsigned char	 s[4];
-	size_t		 n;
+	size_t		 n, i;
 
 	if (cp < 0x80) {
-		s[0] = cp; n = 1;
+		s[0] = (unsigned char)cp;
+		n = 1;
 	} else if (cp < 0x800) {
-		s[0] = 0xc0 | (cp >> 6); s[1] = 0x80 | (cp & 0x3f); n = 2;
+		s[0] = (unsigned char)(0xc0 | cp >> 6);
+		n = 2;
 	} else if (cp < 0x10000) {
-		s[0] = 0xe0 | (cp >> 12); s[1] = 0x80 | ((cp >> 6) & 0x3f);
-		s[2] = 0x80 | (cp & 0x3f); n = 3;
+		s[0] = (unsigned char)(0xe0 | cp >> 12);
+		n = 3;
 	} else {
-		s[0] = 0xf0 | (cp >> 18); s[1] = 0x80 | ((cp >> 12) & 0x3f);
-		s[2] = 0x80 | ((cp >> 6) & 0x3f); s[3] = 0x80 | (cp & 0x3f);
+		s[0] = (unsigned char)(0xf0 | cp >> 18);
 		n = 4;
 	}
+	/* Continuation bytes, six bits each, last first. */
+	for (i = n - 1; i > 0; i--, cp >>= 6)
+		s[i] = (unsigned char)(0x80 | (cp & 0x3f));
 	return buf_add(b, s, n);
 }

@@ -41,7 +41,8 @@ struct json_value {
 /* NULL on error with a sentence naming the offset in err. */
 struct json_value *json_parse(const char *, size_t, char *err, size_t errlen);
 void	 json_free(struct json_value *);
-/* Member of an object, or NULL. */
+/* Member of an object, or NULL.  Duplicate keys are kept by the reader;
+ * json_get returns the last one (the last duplicate wins). */
 const struct json_value *json_get(const struct json_value *, const char *);
 /* String member or NULL when absent or not a string. */
 const char *json_get_str(const struct json_value *, const char *);

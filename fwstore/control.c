@@ -19,24 +19,20 @@
 
 static int	fwstore_ctl_on_msg(struct ctl_conn *, uint16_t, uint32_t,
 		    struct ctl_reader *);
-static void	fwstore_ctl_on_close(struct ctl_conn *);
-static void	fwstore_ctl_on_ready(struct ctl_client *);
-static void	fwstore_ctl_on_down(struct ctl_client *);
 static int	fwstore_ctl_device_header(const char *);
 static int	fwstore_ctl_put_headers(struct buf *,
 		    const struct http_request *);
 
 static const struct ctl_conn_ops fwstore_ctl_ops = {
 	.on_msg = fwstore_ctl_on_msg,
-	.on_close = fwstore_ctl_on_close,
 };
 
 int
 fwstore_ctl_start(struct fwstore *fw)
 {
+	/* ctl_conn logs connects and losses; while admind is away new
+	 * downloads get 503 and those under way go on. */
 	fw->ctl.ops = &fwstore_ctl_ops;
-	fw->ctl.on_ready = fwstore_ctl_on_ready;
-	fw->ctl.on_down = fwstore_ctl_on_down;
 	fw->ctl.data = fw;
 	if (ctl_client_start(fw->loop, &fw->ctl, fw->cfg->control_socket,
 	    "fwstore") == -1) {
@@ -149,31 +145,13 @@ fwstore_ctl_malformed(struct fwstore *fw)
 		ctl_conn_close(fw->ctl.conn);
 }
 
-/* admind sends fwstore nothing but replies. */
+/* admind sends fwstore nothing but replies: anything else closes the
+ * connection (ctl_conn logs it). */
 static int
 fwstore_ctl_on_msg(struct ctl_conn *c, uint16_t type, uint32_t reqid,
     struct ctl_reader *r)
 {
-	log_warnx("unexpected %s from admind", ctl_type_name(type));
 	return -1;
-}
-
-static void
-fwstore_ctl_on_close(struct ctl_conn *c)
-{
-}
-
-static void
-fwstore_ctl_on_ready(struct ctl_client *client)
-{
-	log_info("connected to admind");
-}
-
-static void
-fwstore_ctl_on_down(struct ctl_client *client)
-{
-	log_warnx("lost the connection to admind: downloads under way go "
-	    "on, new ones get 503 until it is back");
 }
 
 /* The headers admind decides with: the updater's own and User-Agent. */

@@ -1,1 +1,131 @@
-/* placeholder: being written */
+/* SPDX-License-Identifier: MIT */
+/*
+ * otad-fwstore: the firmware download daemon.  Reads the configuration,
+ * connects to admind over the control socket, serves firmware downloads on
+ * cfg.fwstore.listen until SIGINT or SIGTERM.  Runs as user otad-fw with
+ * read-only access to the firmware directory.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <systemd/sd-daemon.h>
+#include <uv.h>
+
+#include "cfg.h"
+#include "log.h"
+
+#include "fwstore.h"
+
+static void	fwstore_usage(void) __attribute__((noreturn));
+static int	fwstore_check(struct cfg *, const char *, int);
+static void	fwstore_on_signal(uv_signal_t *, int);
+static void	fwstore_signals(struct fwstore *);
+
+int
+main(int argc, char *argv[])
+{
+	struct fwstore	 fw;
+	struct cfg	 cfg;
+	const char	*path = CFG_DEFAULT_PATH;
+	char		 err[256];
+	int		 ch, check = 0, verbose = 0;
+
+	while ((ch = getopt(argc, argv, "c:tv")) != -1) {
+		switch (ch) {
+		case 'c':
+			path = optarg;
+			break;
+		case 't':
+			check = 1;
+			break;
+		case 'v':
+			verbose++;
+			break;
+		default:
+			fwstore_usage();
+		}
+	}
+	if (optind != argc)
+		fwstore_usage();
+	log_init("otad-fwstore", verbose);
+	if (fwstore_check(&cfg, path, check) == -1)
+		return 1;
+	if (check) {
+		cfg_free(&cfg);
+		return 0;
+	}
+
+	memset(&fw, 0, sizeof(fw));
+	fw.loop = uv_default_loop();
+	fw.cfg = &cfg;
+	if ((fw.firmware_dir = cfg_firmware_dir(&cfg)) == NULL)
+		fatalx("cannot name the firmware directory");
+	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
+		fatal("signal");
+	fwstore_signals(&fw);
+	if (fwstore_ctl_start(&fw) == -1)
+		fatalx("cannot start the control client");
+	if (fwstore_download_start(&fw, err, sizeof(err)) == -1)
+		fatalx("%s", err);
+	log_info("serving firmware from %s on %s", fw.firmware_dir,
+	    cfg.fwstore.listen);
+	(void)sd_notify(0, "READY=1");
+
+	uv_run(fw.loop, UV_RUN_DEFAULT);
+
+	(void)sd_notify(0, "STOPPING=1");
+	log_info("stopped");
+	free(fw.firmware_dir);
+	cfg_free(&cfg);
+	return 0;
+}
+
+static void
+fwstore_usage(void)
+{
+	fprintf(stderr, "usage: otad-fwstore [-tv] [-c file]\n");
+	exit(1);
+}
+
+/* Loads the configuration; with -t says so and the caller exits. */
+static int
+fwstore_check(struct cfg *cfg, const char *path, int check)
+{
+	int	 problems;
+
+	if ((problems = cfg_load(cfg, path, stderr)) != 0) {
+		fprintf(stderr, "otad-fwstore: %s: %d problem%s\n", path,
+		    problems, problems == 1 ? "" : "s");
+		cfg_free(cfg);
+		return -1;
+	}
+	if (check)
+		fprintf(stderr, "otad-fwstore: %s: configuration OK\n", path);
+	return 0;
+}
+
+static void
+fwstore_signals(struct fwstore *fw)
+{
+	if (uv_signal_init(fw->loop, &fw->sigint) != 0 ||
+	    uv_signal_init(fw->loop, &fw->sigterm) != 0)
+		fatalx("cannot watch signals");
+	fw->sigint.data = fw->sigterm.data = fw;
+	if (uv_signal_start(&fw->sigint, fwstore_on_signal, SIGINT) != 0 ||
+	    uv_signal_start(&fw->sigterm, fwstore_on_signal, SIGTERM) != 0)
+		fatalx("cannot watch signals");
+}
+
+/* Downloads under way are cut: the devices retry, admind hears nothing
+ * more and times them out. */
+static void
+fwstore_on_signal(uv_signal_t *sig, int signum)
+{
+	struct fwstore	*fw = sig->data;
+
+	log_info("%s: stopping", strsignal(signum));
+	uv_stop(fw->loop);
+}

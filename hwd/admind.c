@@ -1,1 +1,275 @@
-/* placeholder: being written */
+/* SPDX-License-Identifier: MIT */
+/*
+ * otad-hwd's link to admind over the control socket: token checks for
+ * logins, online/offline/info/event reports, and admind's OTA commands.
+ * Devices stay connected while admind is away; after each (re)connect hwd
+ * tells admind again which devices are online.
+ */
+#include <sys/queue.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <uv.h>
+
+#include "ctl.h"
+#include "ctl_conn.h"
+#include "hwd.h"
+#include "log.h"
+#include "proto.h"
+
+static int	hwd_dispatch_admind(struct ctl_conn *, uint16_t, uint32_t,
+		    struct ctl_reader *);
+static void	hwd_admind_ready(struct ctl_client *);
+
+static const struct ctl_conn_ops hwd_admind_ops = {
+	.on_msg = hwd_dispatch_admind,
+};
+
+int
+hwd_admind_start(void)
+{
+	struct ctl_client *cl = &hwd_env.ctl;
+
+	cl->ops = &hwd_admind_ops;
+	cl->on_ready = hwd_admind_ready;
+	cl->on_down = NULL;
+	if (ctl_client_start(hwd_env.loop, cl, hwd_env.cfg.control_socket,
+	    "hwd") == -1) {
+		log_warnx("cannot start the control client");
+		return -1;
+	}
+	return 0;
+}
+
+void
+hwd_admind_stop(void)
+{
+	struct ctl_client *cl = &hwd_env.ctl;
+
+	/* Close the retry timer first: a closing connection re-arms it. */
+	if (!uv_is_closing((uv_handle_t *)&cl->retry))
+		uv_close((uv_handle_t *)&cl->retry, NULL);
+	if (cl->conn != NULL)
+		ctl_conn_close(cl->conn);
+}
+
+/* The connection when admind accepted our hello, else NULL. */
+static struct ctl_conn *
+hwd_admind_conn(void)
+{
+	struct ctl_client *cl = &hwd_env.ctl;
+
+	return cl->ready && cl->conn != NULL && !cl->conn->closing ?
+	    cl->conn : NULL;
+}
+
+/* A notification; dropped while admind is away (it hears the whole state
+ * again on reconnect). */
+static void
+hwd_admind_send(uint16_t type, struct buf *payload)
+{
+	struct ctl_conn	*cc = hwd_admind_conn();
+
+	if (cc != NULL)
+		ctl_send(cc, type, 0, payload);
+	buf_free(payload);
+}
+
+static void
+hwd_admind_auth_reply(void *arg, uint16_t type, struct ctl_reader *r)
+{
+	struct hwd_conn	*c = arg;
+	uint8_t		 result = CTL_AUTH_FAULT;
+	uint64_t	 device_id = 0;
+	char		*name = NULL;
+
+	if (type == CTL_AUTH_REPLY) {
+		if (ctl_get_u8(r, &result) == -1 ||
+		    ctl_get_u64(r, &device_id) == -1 ||
+		    ctl_get_str(r, &name) == -1 || ctl_get_end(r) == -1) {
+			log_warnx("malformed auth reply from admind, closing "
+			    "the control connection");
+			result = CTL_AUTH_FAULT;
+			if (hwd_env.ctl.conn != NULL)
+				ctl_conn_close(hwd_env.ctl.conn);
+		}
+	} else if (type != 0)
+		log_warnx("admind answered %s to a token check",
+		    ctl_type_name(type));
+	hwd_conn_auth_done(c, result, device_id, name);
+	free(name);
+}
+
+/* Asks admind about a login token; -1 when admind is not connected. */
+int
+hwd_admind_auth(struct hwd_conn *c, const char *token, size_t len)
+{
+	struct ctl_conn	*cc = hwd_admind_conn();
+	struct buf	 p = BUF_INIT;
+	char		 addr[NETADDR_STRLEN];
+	int		 rc = -1;
+
+	if (cc == NULL)
+		return -1;
+	hwd_conn_remote(c, addr, sizeof(addr));
+	if (ctl_put_strn(&p, token, len) == 0 && ctl_put_str(&p, addr) == 0)
+		rc = ctl_request(cc, CTL_AUTH, &p, hwd_admind_auth_reply, c);
+	buf_free(&p);
+	return rc;
+}
+
+static void
+hwd_admind_put_conn(struct buf *p, struct hwd_conn *c)
+{
+	ctl_put_u64(p, c->device->id);
+	ctl_put_u64(p, c->id);
+}
+
+void
+hwd_admind_online(struct hwd_conn *c)
+{
+	struct buf	 p = BUF_INIT;
+	char		 remote[NETADDR_STRLEN], local[NETADDR_STRLEN];
+
+	hwd_conn_remote(c, remote, sizeof(remote));
+	hwd_conn_local(c, local, sizeof(local));
+	hwd_admind_put_conn(&p, c);
+	ctl_put_str(&p, remote);
+	ctl_put_str(&p, local);
+	hwd_admind_send(CTL_ONLINE, &p);
+}
+
+/* The hardware info pairs exactly as the device sent them. */
+void
+hwd_admind_info(struct hwd_conn *c)
+{
+	struct buf	 p = BUF_INIT;
+	const char	*key, *value;
+	size_t		 pos = 0;
+	uint32_t	 n = 0;
+
+	if (c->info == NULL)
+		return;
+	while (hwd_proto_info_next(c->info, c->info_len, &pos, &key, &value))
+		n++;
+	hwd_admind_put_conn(&p, c);
+	ctl_put_u32(&p, n);
+	pos = 0;
+	while (hwd_proto_info_next(c->info, c->info_len, &pos, &key, &value)) {
+		ctl_put_str(&p, key);
+		ctl_put_str(&p, value);
+	}
+	hwd_admind_send(CTL_INFO, &p);
+}
+
+void
+hwd_admind_offline(struct hwd_conn *c)
+{
+	struct buf	 p = BUF_INIT;
+
+	hwd_admind_put_conn(&p, c);
+	hwd_admind_send(CTL_OFFLINE, &p);
+}
+
+void
+hwd_admind_event(struct hwd_conn *c, const char *name,
+    const char *description)
+{
+	struct buf	 p = BUF_INIT;
+
+	ctl_put_u64(&p, c->device->id);
+	ctl_put_str(&p, name);
+	ctl_put_str(&p, description);
+	hwd_admind_send(CTL_EVENT, &p);
+}
+
+static void
+hwd_admind_replay_device(struct hwd_device *d, void *arg)
+{
+	struct hwd_conn	*c;
+	size_t		*n = arg;
+
+	LIST_FOREACH(c, &d->conns, dev_entry) {
+		hwd_admind_online(c);
+		hwd_admind_info(c);
+		(*n)++;
+	}
+}
+
+/* After each accepted hello: admind forgets, then hears who is online. */
+static void
+hwd_admind_ready(struct ctl_client *cl)
+{
+	struct buf	 p = BUF_INIT;
+	size_t		 n = 0;
+
+	hwd_admind_send(CTL_ONLINE_RESET, &p);
+	hwd_devices_foreach(hwd_admind_replay_device, &n);
+	log_info("told admind about %zu online connection%s of %zu device%s",
+	    n, n == 1 ? "" : "s", hwd_devices_count(),
+	    hwd_devices_count() == 1 ? "" : "s");
+}
+
+static void
+hwd_admind_ota_sent(uint64_t device_id, uint64_t delivery_id,
+    uint32_t reached, const char *error)
+{
+	struct buf	 p = BUF_INIT;
+
+	ctl_put_u64(&p, device_id);
+	ctl_put_u64(&p, delivery_id);
+	ctl_put_u32(&p, reached);
+	ctl_put_str(&p, error);
+	hwd_admind_send(CTL_OTA_SENT, &p);
+}
+
+/* CTL_OTA_SEND: the command to every connection of the device. */
+static void
+hwd_admind_ota(uint64_t device_id, uint64_t delivery_id, const char *path)
+{
+	struct hwd_device *d = hwd_devices_find(device_id);
+	struct hwd_conn	  *c, *next;
+	char		   err[256] = "device offline";
+	uint32_t	   reached = 0;
+
+	if (d == NULL)
+		log_info("OTA for delivery %llu: device %llu is offline",
+		    (unsigned long long)delivery_id,
+		    (unsigned long long)device_id);
+	else {
+		/* A failed write closes its connection (and may free d). */
+		for (c = LIST_FIRST(&d->conns); c != NULL; c = next) {
+			next = LIST_NEXT(c, dev_entry);
+			if (hwd_conn_ota(c, delivery_id, path, err,
+			    sizeof(err)) == 0)
+				reached++;
+		}
+	}
+	hwd_admind_ota_sent(device_id, delivery_id, reached,
+	    reached > 0 ? "" : err);
+}
+
+static int
+hwd_dispatch_admind(struct ctl_conn *cc, uint16_t type, uint32_t reqid,
+    struct ctl_reader *r)
+{
+	uint64_t	 device_id, delivery_id;
+	char		*path = NULL;
+
+	if (type != CTL_OTA_SEND) {
+		log_warnx("unexpected %s message from admind",
+		    ctl_type_name(type));
+		return -1;
+	}
+	if (ctl_get_u64(r, &device_id) == -1 ||
+	    ctl_get_u64(r, &delivery_id) == -1 ||
+	    ctl_get_str(r, &path) == -1 || ctl_get_end(r) == -1 ||
+	    path[0] != '/') {
+		free(path);
+		return -1;
+	}
+	hwd_admind_ota(device_id, delivery_id, path);
+	free(path);
+	return 0;
+}

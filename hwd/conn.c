@@ -1,1 +1,746 @@
-/* placeholder: being written */
+/* SPDX-License-Identifier: MIT */
+/*
+ * otad-hwd's device connections: the TCP and TLS listeners, and per
+ * connection the Blynk state machine of PROTOCOL.md section 1 (login
+ * through admind, ping, hardware info, the messages a sketch sends, the OTA
+ * command).  Before login only a login is accepted; every frame hwd sends
+ * goes out in one write.
+ */
+#include <sys/queue.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/ssl.h>
+#include <uv.h>
+
+#include "hwd.h"
+#include "log.h"
+#include "proto.h"
+#include "tls.h"
+
+#define HWD_QUEUE_LIMIT		(64 * 1024)	/* unsent bytes per device */
+#define HWD_LINGER		2		/* s to drain a last reply */
+#define HWD_MAX_TOKEN		256
+#define HWD_REFUSE_LOG_S	10
+
+struct hwd_listener {
+	uv_tcp_t	 tcp[NETADDR_MAX_LISTEN];
+	int		 n;
+	SSL_CTX		*ctx;		/* NULL: plain TCP */
+};
+
+static void	hwd_conn_accept(uv_stream_t *, int);
+static void	hwd_conn_read(struct stream *, const char *, size_t);
+static void	hwd_conn_eof(struct stream *);
+static void	hwd_conn_closed(struct stream *);
+static void	hwd_conn_carry_frames(struct hwd_conn *);
+static long	hwd_conn_frames(struct hwd_conn *, const char *, size_t);
+static int	hwd_conn_dispatch(struct hwd_conn *, const struct hwd_frame *);
+static void	hwd_conn_close(struct hwd_conn *);
+static void	hwd_conn_finish(struct hwd_conn *);
+static void	hwd_conn_detach(struct hwd_conn *);
+
+static const struct stream_ops hwd_conn_ops = {
+	.on_read = hwd_conn_read,
+	.on_eof = hwd_conn_eof,
+	.on_close = hwd_conn_closed,
+};
+
+static struct hwd_listener hwd_plain, hwd_tls;
+static LIST_HEAD(, hwd_conn) hwd_conns = LIST_HEAD_INITIALIZER(hwd_conns);
+static unsigned		 hwd_nconns;
+static uint64_t		 hwd_next_conn_id;
+static uint16_t		 hwd_next_msg_id;
+static int		 hwd_fwstore_port;
+
+static int
+hwd_conn_listen_on(struct hwd_listener *l, const char *list, const char *what)
+{
+	char	 err[256];
+
+	l->n = stream_listen(hwd_env.loop, list, l->tcp, NETADDR_MAX_LISTEN,
+	    hwd_conn_accept, l, err, sizeof(err));
+	if (l->n == -1) {
+		log_warnx("%s: %s", what, err);
+		return -1;
+	}
+	log_info("listening for devices on %s%s", list,
+	    l->ctx ? " (TLS)" : "");
+	return 0;
+}
+
+int
+hwd_conn_listen(void)
+{
+	struct cfg	*cfg = &hwd_env.cfg;
+	char		 err[256];
+
+	hwd_fwstore_port = cfg_fwstore_port(cfg);
+	if (*cfg->hwd.listen != '\0' &&
+	    hwd_conn_listen_on(&hwd_plain, cfg->hwd.listen, "[hwd] listen") == -1)
+		return -1;
+	if (*cfg->hwd.tls_listen == '\0')
+		return 0;
+	if ((hwd_tls.ctx = tls_server_ctx(cfg->hwd.tls_cert, cfg->hwd.tls_key,
+	    err, sizeof(err))) == NULL) {
+		log_warnx("[hwd] tls_listen: %s", err);
+		return -1;
+	}
+	return hwd_conn_listen_on(&hwd_tls, cfg->hwd.tls_listen,
+	    "[hwd] tls_listen");
+}
+
+static void
+hwd_conn_unlisten(struct hwd_listener *l)
+{
+	for (int i = 0; i < l->n; i++)
+		if (!uv_is_closing((uv_handle_t *)&l->tcp[i]))
+			uv_close((uv_handle_t *)&l->tcp[i], NULL);
+	l->n = 0;
+}
+
+/* Stops accepting and closes every device connection. */
+void
+hwd_conn_stop(void)
+{
+	struct hwd_conn	*c;
+
+	hwd_conn_unlisten(&hwd_plain);
+	hwd_conn_unlisten(&hwd_tls);
+	LIST_FOREACH(c, &hwd_conns, all_entry)
+		hwd_conn_close(c);
+	SSL_CTX_free(hwd_tls.ctx);
+	hwd_tls.ctx = NULL;
+}
+
+static void
+hwd_conn_refused_closed(uv_handle_t *h)
+{
+	free(h);
+}
+
+/* Past max_connections: take the connection off the queue and close it. */
+static void
+hwd_conn_refuse(uv_stream_t *server)
+{
+	static uint64_t	 last_log;
+	uv_tcp_t	*t;
+	uint64_t	 now = uv_now(hwd_env.loop);
+
+	if ((t = malloc(sizeof(*t))) == NULL)
+		return;
+	uv_tcp_init(hwd_env.loop, t);
+	uv_accept(server, (uv_stream_t *)t);
+	uv_close((uv_handle_t *)t, hwd_conn_refused_closed);
+	if (!hwd_env.stopping &&
+	    (last_log == 0 || now - last_log >= HWD_REFUSE_LOG_S * 1000)) {
+		log_warnx("max_connections (%u) reached: refusing devices",
+		    hwd_env.cfg.hwd.max_connections);
+		last_log = now;
+	}
+}
+
+static void
+hwd_conn_accept(uv_stream_t *server, int status)
+{
+	struct hwd_listener	*l = server->data;
+	struct hwd_conn		*c;
+	struct sockaddr_storage	 ss;
+	char			 addr[NETADDR_STRLEN];
+
+	if (status < 0) {
+		log_warnx("accept: %s", uv_strerror(status));
+		return;
+	}
+	if (hwd_env.stopping || hwd_nconns >= hwd_env.cfg.hwd.max_connections ||
+	    (c = calloc(1, sizeof(*c))) == NULL) {
+		hwd_conn_refuse(server);
+		return;
+	}
+	if (stream_accept(server, &c->stream, l->ctx, &hwd_conn_ops, c) == -1) {
+		free(c);
+		return;
+	}
+	c->id = ++hwd_next_conn_id;
+	c->state = HWD_CONN_NEW;
+	c->since = hwd_timeout_now();
+	c->buff_in = HWD_PROTO_DEFAULT_BUFF_IN;
+	c->stream.queue_limit = HWD_QUEUE_LIMIT;
+	if (stream_peer_addr(&c->stream, &ss) == 0)
+		memcpy(&c->remote, &ss, sizeof(c->remote));
+	LIST_INSERT_HEAD(&hwd_conns, c, all_entry);
+	hwd_nconns++;
+	hwd_timeout_add(c);
+	if (log_verbose()) {
+		hwd_conn_remote(c, addr, sizeof(addr));
+		log_debug("connection %llu from %s%s", (unsigned long long)c->id,
+		    addr, l->ctx ? " (TLS)" : "");
+	}
+}
+
+void
+hwd_conn_remote(struct hwd_conn *c, char *out, size_t len)
+{
+	if (c->remote.sa.sa_family == 0)
+		snprintf(out, len, "unknown");
+	else
+		netaddr_format(&c->remote.sa, out, len, 1);
+}
+
+void
+hwd_conn_local(struct hwd_conn *c, char *out, size_t len)
+{
+	struct sockaddr_storage	 ss;
+
+	if (stream_local_addr(&c->stream, &ss) == -1)
+		snprintf(out, len, "unknown");
+	else
+		netaddr_format((struct sockaddr *)&ss, out, len, 1);
+}
+
+/* Device text as a log line or journal field value: no control bytes. */
+static void
+hwd_conn_clean(const char *in, char *out, size_t len)
+{
+	size_t	 i;
+
+	unsigned char	 ch;
+
+	for (i = 0; in[i] != '\0' && i + 1 < len; i++) {
+		ch = (unsigned char)in[i];
+		out[i] = (ch < 0x20 || ch == 0x7f) ? '?' : (char)ch;
+	}
+	out[i] = '\0';
+}
+
+/* A line with the DEVICE_ID, DEVICE_NAME and REMOTE_ADDR fields. */
+void
+hwd_conn_log(struct hwd_conn *c, int prio, const char *fmt, ...)
+{
+	char		 msg[1024], idf[48], namef[160], addrf[96];
+	char		 addr[NETADDR_STRLEN], name[128];
+	const char	*fields[4];
+	int		 n = 0;
+	va_list		 ap;
+
+	if (prio == LOG_DEBUG && !log_verbose())
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	hwd_conn_clean(msg, msg, sizeof(msg));	/* device text: one line */
+	if (c->device != NULL) {
+		snprintf(idf, sizeof(idf), "DEVICE_ID=%llu",
+		    (unsigned long long)c->device->id);
+		hwd_conn_clean(c->device->name, name, sizeof(name));
+		snprintf(namef, sizeof(namef), "DEVICE_NAME=%s", name);
+		fields[n++] = idf;
+		fields[n++] = namef;
+	}
+	hwd_conn_remote(c, addr, sizeof(addr));
+	snprintf(addrf, sizeof(addrf), "REMOTE_ADDR=%s", addr);
+	fields[n++] = addrf;
+	fields[n] = NULL;
+	log_fields(prio, fields, "%s", msg);
+}
+
+/* Timeouts (timeout.c asks). */
+uint32_t
+hwd_conn_deadline(struct hwd_conn *c)
+{
+	const struct cfg *cfg = &hwd_env.cfg;
+
+	switch (c->state) {
+	case HWD_CONN_NEW:
+	case HWD_CONN_AUTH:
+		return c->since + cfg->hwd.login_timeout;
+	case HWD_CONN_ONLINE:
+		return c->since +
+		    hwd_proto_idle_timeout(c->h_beat, cfg->hwd.idle_timeout);
+	default:
+		return c->since + HWD_LINGER;
+	}
+}
+
+void
+hwd_conn_expire(struct hwd_conn *c)
+{
+	switch (c->state) {
+	case HWD_CONN_NEW:
+	case HWD_CONN_AUTH:
+		hwd_conn_log(c, LOG_DEBUG, "no login within %u s, closing",
+		    hwd_env.cfg.hwd.login_timeout);
+		break;
+	case HWD_CONN_ONLINE:
+		hwd_conn_log(c, LOG_INFO, "device silent for %u s, closing",
+		    hwd_proto_idle_timeout(c->h_beat,
+		    hwd_env.cfg.hwd.idle_timeout));
+		break;
+	}
+	hwd_conn_close(c);
+}
+
+/* Closing: report the logout, then close the handle; freed in closed(). */
+static void
+hwd_conn_close(struct hwd_conn *c)
+{
+	hwd_conn_detach(c);
+	c->state = HWD_CONN_CLOSING;
+	hwd_timeout_remove(c);
+	stream_close(&c->stream);
+}
+
+/* Lets the last reply drain, then closes (on EOF or after HWD_LINGER). */
+static void
+hwd_conn_finish(struct hwd_conn *c)
+{
+	hwd_conn_detach(c);
+	c->state = HWD_CONN_CLOSING;
+	c->since = hwd_timeout_now();
+	hwd_timeout_add(c);
+	stream_shutdown(&c->stream);
+}
+
+static void
+hwd_conn_detach(struct hwd_conn *c)
+{
+	if (c->device == NULL)
+		return;
+	hwd_conn_log(c, LOG_INFO, "device logged out");
+	hwd_admind_offline(c);
+	hwd_devices_detach(c);
+}
+
+static void
+hwd_conn_free(struct hwd_conn *c)
+{
+	buf_free(&c->carry);
+	free(c->info);
+	free(c);
+}
+
+static void
+hwd_conn_closed(struct stream *s)
+{
+	struct hwd_conn	*c = s->data;
+
+	hwd_conn_detach(c);
+	hwd_timeout_remove(c);
+	LIST_REMOVE(c, all_entry);
+	hwd_nconns--;
+	c->closed = 1;
+	c->state = HWD_CONN_CLOSING;
+	if (log_verbose())
+		log_debug("connection %llu closed", (unsigned long long)c->id);
+	if (!c->auth_pending)
+		hwd_conn_free(c);
+}
+
+static void
+hwd_conn_eof(struct stream *s)
+{
+	hwd_conn_close(s->data);
+}
+
+static int
+hwd_conn_write(struct hwd_conn *c, const void *p, size_t len)
+{
+	if (stream_write(&c->stream, p, len) == -1) {
+		if (c->state != HWD_CONN_CLOSING)
+			hwd_conn_log(c, LOG_DEBUG, "cannot write to the "
+			    "device (%zu bytes queued), closing",
+			    c->stream.queued);
+		hwd_conn_close(c);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+hwd_conn_respond(struct hwd_conn *c, uint16_t msg_id, uint16_t status)
+{
+	uint8_t	 frame[HWD_PROTO_HEADER_LEN];
+
+	hwd_proto_response(frame, msg_id, status);
+	return hwd_conn_write(c, frame, sizeof(frame));
+}
+
+static uint16_t
+hwd_conn_msg_id(void)
+{
+	if (++hwd_next_msg_id == 0)
+		hwd_next_msg_id = 1;
+	return hwd_next_msg_id;
+}
+
+/* Reading: frames straight from the loop's buffer, a split one carried. */
+
+static size_t
+hwd_conn_carry_max(void)
+{
+	/* a partial frame, plus one read that arrived while paused */
+	return HWD_PROTO_HEADER_LEN + hwd_env.cfg.hwd.max_body + 128 * 1024;
+}
+
+static void
+hwd_conn_read(struct stream *s, const char *p, size_t len)
+{
+	struct hwd_conn	*c = s->data;
+	long		 used;
+
+	if (c->state == HWD_CONN_CLOSING)
+		return;			/* draining: discard */
+	if (c->state == HWD_CONN_ONLINE)
+		c->since = hwd_timeout_now();
+	if (c->carry.len == 0 && c->state != HWD_CONN_AUTH) {
+		if ((used = hwd_conn_frames(c, p, len)) == -1)
+			return;
+		p += used;
+		len -= (size_t)used;
+		if (len == 0)
+			return;
+	}
+	if (c->carry.len + len > hwd_conn_carry_max() ||
+	    buf_add(&c->carry, p, len) == -1) {
+		hwd_conn_log(c, LOG_DEBUG, "too much unread input, closing");
+		hwd_conn_close(c);
+		return;
+	}
+	if (c->state != HWD_CONN_AUTH)
+		hwd_conn_carry_frames(c);
+}
+
+/* Handles the whole frames of the carry buffer. */
+static void
+hwd_conn_carry_frames(struct hwd_conn *c)
+{
+	long	 used;
+
+	if ((used = hwd_conn_frames(c, c->carry.data, c->carry.len)) == -1)
+		return;
+	buf_consume(&c->carry, (size_t)used);
+	if (c->carry.len == 0)
+		buf_free(&c->carry);	/* idle again: hold no memory */
+}
+
+/* Bytes of whole frames handled, or -1 when the connection closed. */
+static long
+hwd_conn_frames(struct hwd_conn *c, const char *p, size_t len)
+{
+	struct hwd_frame f;
+	size_t		 off = 0;
+	long		 n;
+
+	while (off < len && c->state != HWD_CONN_AUTH) {
+		n = hwd_proto_decode(p + off, len - off,
+		    hwd_env.cfg.hwd.max_body, &f);
+		if (n == 0)
+			break;
+		if (n < 0) {
+			hwd_conn_log(c, LOG_DEBUG, "%s, closing",
+			    n == HWD_PROTO_EMSGID ? "frame with msg_id 0" :
+			    "frame body over max_body");
+			hwd_conn_close(c);
+			return -1;
+		}
+		if (hwd_conn_dispatch(c, &f) == -1 ||
+		    c->state == HWD_CONN_CLOSING)
+			return -1;
+		off += (size_t)n;
+	}
+	return (long)off;
+}
+
+/* Login. */
+
+static int
+hwd_conn_login(struct hwd_conn *c, const struct hwd_frame *f)
+{
+	size_t	 len = f->len;
+
+	if (c->state == HWD_CONN_ONLINE)
+		return hwd_conn_respond(c, f->msg_id,
+		    HWD_STATUS_ALREADY_REGISTERED);
+	/* Some clients end the token with a NUL. */
+	if (len > 0 && f->body[len - 1] == '\0')
+		len--;
+	c->login_msg_id = f->msg_id;
+	if (len == 0 || len > HWD_MAX_TOKEN || memchr(f->body, '\0', len)) {
+		/* no token of ours looks like this: really unknown */
+		hwd_conn_log(c, LOG_INFO, "login with a malformed token");
+		hwd_conn_respond(c, f->msg_id, HWD_STATUS_INVALID_TOKEN);
+		hwd_conn_finish(c);
+		return -1;
+	}
+	if (hwd_admind_auth(c, f->body, len) == -1) {
+		hwd_conn_log(c, LOG_INFO, "login refused for now: admind "
+		    "is not connected");
+		hwd_conn_respond(c, f->msg_id, HWD_STATUS_SERVER_ERROR);
+		hwd_conn_finish(c);
+		return -1;
+	}
+	c->auth_pending = 1;
+	c->state = HWD_CONN_AUTH;
+	stream_pause(&c->stream);
+	return 0;
+}
+
+static void
+hwd_conn_online(struct hwd_conn *c, uint64_t device_id, const char *name)
+{
+	if (hwd_devices_attach(c, device_id, name) == -1) {
+		log_warnx("out of memory registering a device");
+		hwd_conn_respond(c, c->login_msg_id, HWD_STATUS_SERVER_ERROR);
+		hwd_conn_finish(c);
+		return;
+	}
+	c->state = HWD_CONN_ONLINE;
+	c->since = hwd_timeout_now();
+	hwd_timeout_add(c);
+	if (hwd_conn_respond(c, c->login_msg_id, HWD_STATUS_OK) == -1)
+		return;
+	hwd_conn_log(c, LOG_INFO, "device logged in (%u connection%s)",
+	    c->device->nconns, c->device->nconns == 1 ? "" : "s");
+	hwd_admind_online(c);
+	/* Frames that came behind the login. */
+	stream_resume(&c->stream);
+	if (c->carry.len > 0)
+		hwd_conn_carry_frames(c);
+}
+
+/* admind's answer to the login (admind.c); result is enum ctl_auth_result. */
+void
+hwd_conn_auth_done(struct hwd_conn *c, int result, uint64_t device_id,
+    const char *name)
+{
+	c->auth_pending = 0;
+	if (c->closed) {
+		hwd_conn_free(c);
+		return;
+	}
+	if (c->state != HWD_CONN_AUTH)
+		return;
+	switch (result) {
+	case CTL_AUTH_OK:
+		hwd_conn_online(c, device_id, name);
+		break;
+	case CTL_AUTH_UNKNOWN:
+		hwd_conn_log(c, LOG_INFO, "login with an unknown token");
+		hwd_conn_respond(c, c->login_msg_id, HWD_STATUS_INVALID_TOKEN);
+		hwd_conn_finish(c);
+		break;
+	default:
+		hwd_conn_log(c, LOG_INFO, "login could not be checked now");
+		hwd_conn_respond(c, c->login_msg_id, HWD_STATUS_SERVER_ERROR);
+		hwd_conn_finish(c);
+		break;
+	}
+}
+
+/* After login. */
+
+static int
+hwd_conn_info(struct hwd_conn *c, const struct hwd_frame *f)
+{
+	struct hwd_info	 info;
+	char		*body;
+
+	if ((body = malloc(f->len + 1)) == NULL)
+		return hwd_conn_respond(c, f->msg_id, HWD_STATUS_SERVER_ERROR);
+	memcpy(body, f->body, f->len);
+	body[f->len] = '\0';
+	if (hwd_proto_info_parse(&info, body, f->len) == 0) {
+		free(body);
+		hwd_conn_log(c, LOG_DEBUG, "INTERNAL message ignored");
+		return 0;
+	}
+	free(c->info);
+	c->info = body;
+	c->info_len = (uint16_t)f->len;
+	c->buff_in = (uint16_t)info.buff_in;
+	c->h_beat = (uint16_t)info.h_beat;
+	hwd_timeout_add(c);
+	hwd_conn_log(c, LOG_DEBUG, "hardware info: firmware %s, build %s, "
+	    "board %s, library %s, h-beat %u, buff-in %u",
+	    info.fw_version ? info.fw_version : "-",
+	    info.build ? info.build : "-", info.board ? info.board : "-",
+	    info.lib_version ? info.lib_version : "-", info.h_beat,
+	    info.buff_in);
+	if (hwd_conn_respond(c, f->msg_id, HWD_STATUS_OK) == -1)
+		return -1;
+	hwd_admind_info(c);
+	return 0;
+}
+
+/* "rtc": the device asks for the time; answer "rtc\0<unix seconds>". */
+static int
+hwd_conn_rtc(struct hwd_conn *c, const struct hwd_frame *f)
+{
+	struct buf	 frame = BUF_INIT;
+	char		 body[32];
+	int		 n, rc;
+
+	n = snprintf(body, sizeof(body), "rtc%c%lld", '\0',
+	    (long long)time(NULL));
+	if (hwd_proto_encode(&frame, HWD_CMD_INTERNAL, f->msg_id, body,
+	    (size_t)n) == -1) {
+		buf_free(&frame);
+		return 0;
+	}
+	rc = hwd_conn_write(c, frame.data, frame.len);
+	buf_free(&frame);
+	return rc;
+}
+
+static int
+hwd_conn_internal(struct hwd_conn *c, const struct hwd_frame *f)
+{
+	if ((f->len == 3 || (f->len > 3 && f->body[3] == '\0')) &&
+	    memcmp(f->body, "rtc", 3) == 0)
+		return hwd_conn_rtc(c, f);
+	return hwd_conn_info(c, f);
+}
+
+/* "name[\0description]": sys_ota and the sketch's own events. */
+static int
+hwd_conn_event(struct hwd_conn *c, const struct hwd_frame *f)
+{
+	char		*body;
+	const char	*desc;
+	size_t		 nlen;
+
+	if ((body = malloc(f->len + 2)) == NULL)
+		return hwd_conn_respond(c, f->msg_id, HWD_STATUS_SERVER_ERROR);
+	memcpy(body, f->body, f->len);
+	body[f->len] = body[f->len + 1] = '\0';
+	nlen = strlen(body);
+	desc = nlen < f->len ? body + nlen + 1 : "";
+	if (*body != '\0') {
+		hwd_conn_log(c, strcmp(body, "sys_ota") == 0 ? LOG_INFO :
+		    LOG_DEBUG, "event %s: %s", body, desc);
+		hwd_admind_event(c, body, desc);
+	}
+	free(body);
+	return hwd_conn_respond(c, f->msg_id, HWD_STATUS_OK);
+}
+
+/* BRIDGE "pin\0i\0token" sets a bridge up and is answered; writes over
+ * a bridge are not forwarded (hwd keeps no pins). */
+static int
+hwd_conn_bridge(struct hwd_conn *c, const struct hwd_frame *f)
+{
+	const char	*nul = memchr(f->body, '\0', f->len);
+	size_t		 rest;
+
+	if (nul == NULL)
+		return 0;
+	rest = f->len - (size_t)(nul + 1 - f->body);
+	if ((rest == 1 || (rest > 1 && nul[2] == '\0')) && nul[1] == 'i')
+		return hwd_conn_respond(c, f->msg_id, HWD_STATUS_OK);
+	return 0;
+}
+
+static int
+hwd_conn_dispatch(struct hwd_conn *c, const struct hwd_frame *f)
+{
+	if (c->state == HWD_CONN_NEW && f->cmd != HWD_CMD_LOGIN &&
+	    f->cmd != HWD_CMD_HW_LOGIN) {
+		hwd_conn_log(c, LOG_DEBUG, "%s (%u) before login, closing",
+		    hwd_proto_cmd_name(f->cmd), f->cmd);
+		hwd_conn_close(c);
+		return -1;
+	}
+	switch (f->cmd) {
+	case HWD_CMD_LOGIN:
+	case HWD_CMD_HW_LOGIN:
+		return hwd_conn_login(c, f);
+	case HWD_CMD_RESPONSE:
+	case HWD_CMD_HARDWARE:
+	case HWD_CMD_HARDWARE_SYNC:
+		return 0;
+	case HWD_CMD_PING:
+	case HWD_CMD_PROPERTY:
+	case HWD_CMD_TWEET:
+	case HWD_CMD_EMAIL:
+	case HWD_CMD_NOTIFY:
+	case HWD_CMD_SMS:
+		return hwd_conn_respond(c, f->msg_id, HWD_STATUS_OK);
+	case HWD_CMD_INTERNAL:
+		return hwd_conn_internal(c, f);
+	case HWD_CMD_BRIDGE:
+		return hwd_conn_bridge(c, f);
+	case HWD_CMD_EVENT_LOG:
+		return hwd_conn_event(c, f);
+	default:
+		hwd_conn_log(c, LOG_DEBUG, "command %u not handled",
+		    f->cmd);
+		return hwd_conn_respond(c, f->msg_id,
+		    HWD_STATUS_ILLEGAL_COMMAND);
+	}
+}
+
+/* The OTA command (PROTOCOL.md 1.6) to one connection. */
+
+/* public_url, else http://<address the device connected to>:<port>. */
+static void
+hwd_conn_ota_base(struct hwd_conn *c, struct buf *url)
+{
+	const char	*pub = hwd_env.cfg.fwstore.public_url;
+	size_t		 len = strlen(pub);
+	struct sockaddr_storage ss;
+	char		 host[NETADDR_STRLEN];
+
+	if (len > 0) {
+		if (pub[len - 1] == '/')
+			len--;
+		buf_add(url, pub, len);
+		return;
+	}
+	if (stream_local_addr(&c->stream, &ss) == -1)
+		snprintf(host, sizeof(host), "localhost");
+	else
+		netaddr_format((struct sockaddr *)&ss, host, sizeof(host), 0);
+	buf_printf(url, "http://%s:%d", host, hwd_fwstore_port);
+}
+
+int
+hwd_conn_ota(struct hwd_conn *c, uint64_t delivery_id, const char *path,
+    char *err, size_t errlen)
+{
+	struct buf	 url = BUF_INIT, frame = BUF_INIT;
+	size_t		 baselen;
+	int		 rc;
+
+	hwd_conn_ota_base(c, &url);
+	baselen = url.len;
+	if (buf_adds(&url, path) == -1 || buf_cstr(&url) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		buf_free(&url);
+		return -1;
+	}
+	rc = hwd_proto_ota(&frame, hwd_conn_msg_id(), url.data, c->buff_in);
+	if (rc == HWD_PROTO_ETOOBIG)
+		snprintf(err, errlen, "OTA command too large for the device: "
+		    "%zu bytes, buff-in %u", hwd_proto_ota_body_len(url.data),
+		    c->buff_in);
+	else if (rc == -1)
+		snprintf(err, errlen, "out of memory");
+	else if ((rc = hwd_conn_write(c, frame.data, frame.len)) == -1)
+		snprintf(err, errlen, "device connection failed");
+	/* the path holds the download ticket: log the host only */
+	url.data[baselen] = '\0';
+	if (rc == 0)
+		hwd_conn_log(c, LOG_INFO, "OTA command for delivery %llu sent "
+		    "(download from %s)", (unsigned long long)delivery_id,
+		    url.data);
+	else
+		hwd_conn_log(c, LOG_WARNING, "OTA command for delivery %llu "
+		    "not sent: %s", (unsigned long long)delivery_id, err);
+	buf_free(&url);
+	buf_free(&frame);
+	return rc == 0 ? 0 : -1;
+}

@@ -1,1 +1,173 @@
-/* placeholder: being written */
+/* SPDX-License-Identifier: MIT */
+/*
+ * otad-hwd's table of logged-in devices: a hash table from device id to the
+ * list of that device's connections (several may log in with one token, and
+ * an OTA command goes to all of them).  Entries exist only while a device
+ * has a connection.
+ */
+#include <sys/queue.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hwd.h"
+#include "log.h"
+
+#define HWD_DEVICES_MIN_BUCKETS	256
+
+static struct hwd_device **hwd_buckets;
+static size_t		   hwd_nbuckets;
+static size_t		   hwd_ndevices;
+
+static size_t
+hwd_devices_hash(uint64_t id)
+{
+	/* splitmix64's finaliser */
+	id ^= id >> 30;
+	id *= 0xbf58476d1ce4e5b9ULL;
+	id ^= id >> 27;
+	id *= 0x94d049bb133111ebULL;
+	id ^= id >> 31;
+	return (size_t)id & (hwd_nbuckets - 1);
+}
+
+static int
+hwd_devices_grow(void)
+{
+	struct hwd_device **old = hwd_buckets, *d, *next;
+	size_t		    oldn = hwd_nbuckets, n, h;
+
+	n = oldn ? oldn * 2 : HWD_DEVICES_MIN_BUCKETS;
+	if ((hwd_buckets = calloc(n, sizeof(*hwd_buckets))) == NULL) {
+		hwd_buckets = old;
+		return oldn ? 0 : -1;	/* longer chains still work */
+	}
+	hwd_nbuckets = n;
+	for (size_t i = 0; i < oldn; i++) {
+		for (d = old[i]; d != NULL; d = next) {
+			next = d->next;
+			h = hwd_devices_hash(d->id);
+			d->next = hwd_buckets[h];
+			hwd_buckets[h] = d;
+		}
+	}
+	free(old);
+	return 0;
+}
+
+struct hwd_device *
+hwd_devices_find(uint64_t id)
+{
+	struct hwd_device *d;
+
+	if (hwd_nbuckets == 0)
+		return NULL;
+	for (d = hwd_buckets[hwd_devices_hash(id)]; d != NULL; d = d->next)
+		if (d->id == id)
+			return d;
+	return NULL;
+}
+
+static struct hwd_device *
+hwd_devices_new(uint64_t id)
+{
+	struct hwd_device *d;
+	size_t		   h;
+
+	if ((hwd_nbuckets == 0 || hwd_ndevices >= hwd_nbuckets) &&
+	    hwd_devices_grow() == -1)
+		return NULL;
+	if ((d = calloc(1, sizeof(*d))) == NULL)
+		return NULL;
+	d->id = id;
+	LIST_INIT(&d->conns);
+	h = hwd_devices_hash(id);
+	d->next = hwd_buckets[h];
+	hwd_buckets[h] = d;
+	hwd_ndevices++;
+	return d;
+}
+
+/* Registers c under device id; the name is updated (a rename in admind
+ * shows at the next login). */
+int
+hwd_devices_attach(struct hwd_conn *c, uint64_t id, const char *name)
+{
+	struct hwd_device *d;
+	char		  *copy;
+
+	if ((copy = strdup(name ? name : "")) == NULL)
+		return -1;
+	if ((d = hwd_devices_find(id)) == NULL &&
+	    (d = hwd_devices_new(id)) == NULL) {
+		free(copy);
+		return -1;
+	}
+	free(d->name);
+	d->name = copy;
+	LIST_INSERT_HEAD(&d->conns, c, dev_entry);
+	d->nconns++;
+	c->device = d;
+	return 0;
+}
+
+static void
+hwd_devices_unlink(struct hwd_device *d)
+{
+	struct hwd_device **pp;
+
+	for (pp = &hwd_buckets[hwd_devices_hash(d->id)]; *pp != NULL;
+	    pp = &(*pp)->next) {
+		if (*pp == d) {
+			*pp = d->next;
+			hwd_ndevices--;
+			return;
+		}
+	}
+}
+
+void
+hwd_devices_detach(struct hwd_conn *c)
+{
+	struct hwd_device *d = c->device;
+
+	if (d == NULL)
+		return;
+	LIST_REMOVE(c, dev_entry);
+	c->device = NULL;
+	if (--d->nconns > 0)
+		return;
+	hwd_devices_unlink(d);
+	free(d->name);
+	free(d);
+}
+
+void
+hwd_devices_foreach(void (*cb)(struct hwd_device *, void *), void *arg)
+{
+	struct hwd_device *d, *next;
+
+	for (size_t i = 0; i < hwd_nbuckets; i++)
+		for (d = hwd_buckets[i]; d != NULL; d = next) {
+			next = d->next;
+			cb(d, arg);
+		}
+}
+
+size_t
+hwd_devices_count(void)
+{
+	return hwd_ndevices;
+}
+
+/* At exit, after every connection is gone. */
+void
+hwd_devices_free(void)
+{
+	if (hwd_ndevices != 0)
+		log_debug("%zu devices left in the table at exit",
+		    hwd_ndevices);
+	free(hwd_buckets);
+	hwd_buckets = NULL;
+	hwd_nbuckets = 0;
+}

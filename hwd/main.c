@@ -1,1 +1,152 @@
-/* placeholder: being written */
+/* SPDX-License-Identifier: MIT */
+/*
+ * otad-hwd: the device-connection daemon.  It holds the TCP and TLS
+ * connections of the ESP devices (the Blynk hardware protocol), checks
+ * their tokens with admind and sends them the OTA commands admind asks for.
+ * It keeps no state on disk; this file starts it and stops it.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/ssl.h>
+#include <systemd/sd-daemon.h>
+#include <uv.h>
+
+#include "cfg.h"
+#include "hwd.h"
+#include "log.h"
+#include "tls.h"
+
+#define HWD_STOP_GRACE_MS	3000
+
+struct hwd		 hwd_env;
+
+static uv_signal_t	 hwd_sigint, hwd_sigterm;
+static uv_timer_t	 hwd_stop_timer;
+
+static void __attribute__((noreturn))
+hwd_usage(void)
+{
+	fprintf(stderr, "usage: otad-hwd [-tv] [-c file]\n");
+	exit(1);
+}
+
+/* -t: the configuration, and the TLS files hwd would load. */
+static int
+hwd_check(struct cfg *cfg, int problems)
+{
+	SSL_CTX	*ctx;
+	char	 err[256];
+
+	if (problems == 0 && *cfg->hwd.tls_listen != '\0') {
+		if ((ctx = tls_server_ctx(cfg->hwd.tls_cert, cfg->hwd.tls_key,
+		    err, sizeof(err))) == NULL) {
+			fprintf(stderr, "%s: [hwd] %s\n", cfg->path, err);
+			problems++;
+		}
+		SSL_CTX_free(ctx);
+	}
+	if (problems == 0)
+		fprintf(stderr, "%s: configuration OK\n", cfg->path);
+	return problems == 0 ? 0 : 1;
+}
+
+static void
+hwd_stop_timeout(uv_timer_t *t)
+{
+	log_warnx("still busy %d ms after the stop request; leaving",
+	    HWD_STOP_GRACE_MS);
+	uv_stop(hwd_env.loop);
+}
+
+static void
+hwd_signal(uv_signal_t *sig, int signum)
+{
+	if (hwd_env.stopping)
+		return;
+	hwd_env.stopping = 1;
+	log_info("stopping on %s", strsignal(signum));
+	hwd_conn_stop();
+	hwd_admind_stop();
+	hwd_timeout_stop();
+	uv_close((uv_handle_t *)&hwd_sigint, NULL);
+	uv_close((uv_handle_t *)&hwd_sigterm, NULL);
+	/* The loop ends when every handle is closed; this bounds the wait. */
+	uv_timer_init(hwd_env.loop, &hwd_stop_timer);
+	uv_timer_start(&hwd_stop_timer, hwd_stop_timeout, HWD_STOP_GRACE_MS,
+	    0);
+	uv_unref((uv_handle_t *)&hwd_stop_timer);
+}
+
+static void
+hwd_close_handle(uv_handle_t *h, void *arg)
+{
+	if (!uv_is_closing(h))
+		uv_close(h, NULL);
+}
+
+static void
+hwd_run(void)
+{
+	uv_signal_init(hwd_env.loop, &hwd_sigint);
+	uv_signal_init(hwd_env.loop, &hwd_sigterm);
+	uv_signal_start(&hwd_sigint, hwd_signal, SIGINT);
+	uv_signal_start(&hwd_sigterm, hwd_signal, SIGTERM);
+	sd_notify(0, "READY=1");
+	log_info("otad-hwd %s started", OTAD_VERSION);
+	uv_run(hwd_env.loop, UV_RUN_DEFAULT);
+	sd_notify(0, "STOPPING=1");
+	/* Whatever is still open (a stuck handle, a reconnect in flight). */
+	uv_walk(hwd_env.loop, hwd_close_handle, NULL);
+	uv_run(hwd_env.loop, UV_RUN_DEFAULT);
+	if (uv_loop_close(hwd_env.loop) != 0)
+		log_debug("event loop not empty at exit");
+}
+
+int
+main(int argc, char *argv[])
+{
+	const char	*path = CFG_DEFAULT_PATH;
+	int		 ch, check = 0, verbose = 0, problems;
+
+	while ((ch = getopt(argc, argv, "c:tv")) != -1) {
+		switch (ch) {
+		case 'c':
+			path = optarg;
+			break;
+		case 't':
+			check = 1;
+			break;
+		case 'v':
+			verbose++;
+			break;
+		default:
+			hwd_usage();
+		}
+	}
+	if (optind != argc)
+		hwd_usage();
+	log_init("otad-hwd", verbose);
+	problems = cfg_load(&hwd_env.cfg, path, stderr);
+	if (check)
+		return hwd_check(&hwd_env.cfg, problems);
+	if (problems)
+		fatalx("%s: %d configuration problem%s", path, problems,
+		    problems == 1 ? "" : "s");
+	signal(SIGPIPE, SIG_IGN);
+	hwd_env.loop = uv_default_loop();
+	hwd_timeout_start();
+	if (hwd_conn_listen() == -1)
+		exit(1);
+	if (hwd_admind_start() == -1)
+		exit(1);
+	hwd_run();
+	hwd_devices_free();
+	free(hwd_env.ctl.path);
+	cfg_free(&hwd_env.cfg);
+	log_info("stopped");
+	return 0;
+}

@@ -1,1 +1,216 @@
-/* placeholder: being written */
+/* SPDX-License-Identifier: MIT */
+/*
+ * The Blynk frame codec and hardware info parser of otad-hwd (see proto.h
+ * and PROTOCOL.md section 1).  It only turns bytes into frames and frames
+ * into bytes; the connection logic that uses it lives in conn.c.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto.h"
+
+#define HWD_OTA_PREFIX		"ota"
+#define HWD_OTA_PREFIX_LEN	4	/* "ota" and its NUL */
+
+static const char *
+hwd_proto_token(const char *body, size_t len, size_t *pos)
+{
+	const char	*tok = body + *pos;
+	const char	*nul;
+
+	nul = memchr(tok, '\0', len - *pos);
+	*pos = nul ? (size_t)(nul - body) + 1 : len + 1;
+	return tok;
+}
+
+long
+hwd_proto_decode(const void *in, size_t len, size_t max_body,
+    struct hwd_frame *f)
+{
+	const uint8_t	*p = in;
+	uint16_t	 field;
+
+	if (len < HWD_PROTO_HEADER_LEN)
+		return 0;
+	f->cmd = p[0];
+	f->msg_id = (uint16_t)(p[1] << 8 | p[2]);
+	field = (uint16_t)(p[3] << 8 | p[4]);
+	if (f->msg_id == 0)
+		return HWD_PROTO_EMSGID;
+	f->body = (const char *)p + HWD_PROTO_HEADER_LEN;
+	if (f->cmd == HWD_CMD_RESPONSE) {
+		f->status = field;
+		f->len = 0;
+		return HWD_PROTO_HEADER_LEN;
+	}
+	f->status = 0;
+	f->len = field;
+	if (f->len > max_body)
+		return HWD_PROTO_ETOOBIG;
+	if (len - HWD_PROTO_HEADER_LEN < f->len)
+		return 0;
+	return (long)(HWD_PROTO_HEADER_LEN + f->len);
+}
+
+void
+hwd_proto_response(uint8_t out[HWD_PROTO_HEADER_LEN], uint16_t msg_id,
+    uint16_t status)
+{
+	out[0] = HWD_CMD_RESPONSE;
+	out[1] = (uint8_t)(msg_id >> 8);
+	out[2] = (uint8_t)msg_id;
+	out[3] = (uint8_t)(status >> 8);
+	out[4] = (uint8_t)status;
+}
+
+int
+hwd_proto_encode(struct buf *out, uint8_t cmd, uint16_t msg_id,
+    const void *body, size_t len)
+{
+	uint8_t	 h[HWD_PROTO_HEADER_LEN];
+
+	if (len > HWD_PROTO_MAX_BODY)
+		return -1;
+	h[0] = cmd;
+	h[1] = (uint8_t)(msg_id >> 8);
+	h[2] = (uint8_t)msg_id;
+	h[3] = (uint8_t)(len >> 8);
+	h[4] = (uint8_t)len;
+	if (buf_reserve(out, sizeof(h) + len) == -1 ||
+	    buf_add(out, h, sizeof(h)) == -1 || buf_add(out, body, len) == -1)
+		return -1;
+	return 0;
+}
+
+size_t
+hwd_proto_ota_body_len(const char *url)
+{
+	return HWD_OTA_PREFIX_LEN + strlen(url);
+}
+
+int
+hwd_proto_ota(struct buf *out, uint16_t msg_id, const char *url,
+    unsigned buff_in)
+{
+	struct buf	 body = BUF_INIT;
+	int		 rc;
+
+	if (hwd_proto_ota_body_len(url) > buff_in ||
+	    hwd_proto_ota_body_len(url) > HWD_PROTO_MAX_BODY)
+		return HWD_PROTO_ETOOBIG;
+	if (buf_add(&body, HWD_OTA_PREFIX, HWD_OTA_PREFIX_LEN) == -1 ||
+	    buf_adds(&body, url) == -1) {
+		buf_free(&body);
+		return -1;
+	}
+	rc = hwd_proto_encode(out, HWD_CMD_INTERNAL, msg_id, body.data,
+	    body.len);
+	buf_free(&body);
+	return rc;
+}
+
+int
+hwd_proto_info_next(const char *body, size_t len, size_t *pos,
+    const char **key, const char **value)
+{
+	if (*pos >= len)
+		return 0;
+	*key = hwd_proto_token(body, len, pos);
+	if (*pos >= len)
+		return 0;	/* a key without a value */
+	*value = hwd_proto_token(body, len, pos);
+	return 1;
+}
+
+/* A positive decimal up to 65535, else 0. */
+static unsigned
+hwd_proto_info_uint(const char *s)
+{
+	char	*end;
+	long	 v;
+
+	if (*s < '0' || *s > '9')
+		return 0;
+	v = strtol(s, &end, 10);
+	if (*end != '\0' || v <= 0 || v > HWD_PROTO_MAX_BODY)
+		return 0;
+	return (unsigned)v;
+}
+
+static int
+hwd_proto_info_key(struct hwd_info *info, const char *key, const char *value)
+{
+	/* "mcu" and "blynk" win over "fw" and "ver" in any order. */
+	if (strcmp(key, "mcu") == 0)
+		info->fw_version = value;
+	else if (strcmp(key, "fw") == 0) {
+		if (info->fw_version == NULL)
+			info->fw_version = value;
+	} else if (strcmp(key, "blynk") == 0)
+		info->lib_version = value;
+	else if (strcmp(key, "ver") == 0) {
+		if (info->lib_version == NULL)
+			info->lib_version = value;
+	} else if (strcmp(key, "build") == 0)
+		info->build = value;
+	else if (strcmp(key, "fw-type") == 0)
+		info->fw_type = value;
+	else if (strcmp(key, "dev") == 0)
+		info->board = value;
+	else if (strcmp(key, "buff-in") == 0)
+		info->buff_in = hwd_proto_info_uint(value);
+	else if (strcmp(key, "h-beat") == 0)
+		info->h_beat = hwd_proto_info_uint(value);
+	else if (strcmp(key, "cpu") != 0 && strcmp(key, "con") != 0 &&
+	    strcmp(key, "conn") != 0 && strcmp(key, "tmpl") != 0)
+		return 0;
+	return 1;
+}
+
+size_t
+hwd_proto_info_parse(struct hwd_info *info, const char *body, size_t len)
+{
+	const char	*key, *value;
+	size_t		 pos = 0;
+
+	memset(info, 0, sizeof(*info));
+	while (hwd_proto_info_next(body, len, &pos, &key, &value)) {
+		info->npairs++;
+		info->nknown += (size_t)hwd_proto_info_key(info, key, value);
+	}
+	if (info->buff_in == 0)
+		info->buff_in = HWD_PROTO_DEFAULT_BUFF_IN;
+	return info->nknown;
+}
+
+unsigned
+hwd_proto_idle_timeout(unsigned h_beat, unsigned fallback)
+{
+	if (h_beat == 0)
+		return fallback;
+	return (h_beat * 23 + 9) / 10;
+}
+
+const char *
+hwd_proto_cmd_name(uint8_t cmd)
+{
+	switch (cmd) {
+	case HWD_CMD_RESPONSE:		return "RESPONSE";
+	case HWD_CMD_LOGIN:		return "LOGIN";
+	case HWD_CMD_PING:		return "PING";
+	case HWD_CMD_TWEET:		return "TWEET";
+	case HWD_CMD_EMAIL:		return "EMAIL";
+	case HWD_CMD_NOTIFY:		return "NOTIFY";
+	case HWD_CMD_BRIDGE:		return "BRIDGE";
+	case HWD_CMD_HARDWARE_SYNC:	return "HARDWARE_SYNC";
+	case HWD_CMD_INTERNAL:		return "INTERNAL";
+	case HWD_CMD_SMS:		return "SMS";
+	case HWD_CMD_PROPERTY:		return "PROPERTY";
+	case HWD_CMD_HARDWARE:		return "HARDWARE";
+	case HWD_CMD_HW_LOGIN:		return "HW_LOGIN";
+	case HWD_CMD_REDIRECT:		return "REDIRECT";
+	case HWD_CMD_DEBUG_PRINT:	return "DEBUG_PRINT";
+	case HWD_CMD_EVENT_LOG:		return "EVENT_LOG";
+	default:			return "unknown";
+	}
+}

@@ -1,1 +1,54 @@
-/* placeholder: being written */
+/* SPDX-License-Identifier: MIT */
+/*
+ * Entry point of the `otad` command: picks the subcommand (init, run,
+ * version) and hands it its arguments.  The daemons themselves are the
+ * otad-hwd, otad-admind and otad-fwstore binaries.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "otad.h"
+
+static const char usage_text[] =
+    "usage: otad init [--force] DIR\n"
+    "       otad run [-v] [-c FILE]\n"
+    "       otad version\n"
+    "\n"
+    "  init DIR   write a working configuration into DIR (otad.conf, a\n"
+    "             self-signed certificate, an admin password and a demo\n"
+    "             device); --force overwrites an existing one\n"
+    "  run        run otad-admind, otad-hwd and otad-fwstore in the\n"
+    "             foreground, restart one that dies, stop all on Ctrl-C;\n"
+    "             -c FILE (default /etc/otad/otad.conf), -v more logs\n"
+    "  version    print the version\n";
+
+void
+otad_usage(int status)
+{
+	fputs(usage_text, status == 0 ? stdout : stderr);
+	exit(status);
+}
+
+int
+main(int argc, char **argv)
+{
+	const char	*cmd;
+
+	if (argc < 2)
+		otad_usage(2);
+	cmd = argv[1];
+	if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 ||
+	    strcmp(cmd, "help") == 0)
+		otad_usage(0);
+	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+		printf("otad %s\n", OTAD_VERSION);
+		return 0;
+	}
+	if (strcmp(cmd, "init") == 0)
+		return otad_init(argc - 1, argv + 1);
+	if (strcmp(cmd, "run") == 0)
+		return otad_run(argc - 1, argv + 1);
+	fprintf(stderr, "otad: unknown command \"%s\"\n", cmd);
+	otad_usage(2);
+}

@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * admind's private header: the daemon's state and the prototypes of its
+ * files.  admind is the control plane: the only process that opens the
+ * database or writes firmware files, serving the HTTPS admin API and the
+ * control socket that hwd and fwstore talk to.
+ */
+#ifndef OTAD_ADMIND_H
+#define OTAD_ADMIND_H
+
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "admins.h"
+#include "buf.h"
+#include "cfg.h"
+#include "ctl_conn.h"
+#include "http.h"
+#include "netaddr.h"
+#include "store.h"
+
+#define ADMIND_INFO_WAIT_MS	3000	/* decide without hardware info */
+
+/* A device hwd reports online, with what it told us of itself. */
+struct online {
+	struct online	*next;		/* hash chain */
+	int64_t		 device_id;
+	unsigned	 conns;		/* hwd connections logged in */
+	int		 has_info;
+	int		 decided;	/* a decision ran since login */
+	char		 remote[NETADDR_STRLEN];
+	uv_timer_t	*info_wait;
+};
+
+struct admind {
+	uv_loop_t		*loop;
+	struct cfg		 cfg;
+	struct store		*store;
+	struct admins		*admins;
+	struct netaddr_acl	 acl;
+	char			*firmware_dir;
+	struct http_server	 http;
+	struct ctl_server	 ctl;
+	struct ctl_conn		*hwd;		/* NULL while not connected */
+	struct ctl_conn		*fwstore;
+	struct online		**online;	/* hash by device id */
+	size_t			 online_buckets;
+	size_t			 nonline;
+};
+
+extern struct admind	*env;
+
+/* api.c */
+extern const struct http_handler admind_api_handler;
+/* The authenticated admin of a request ("admin"), set by the router. */
+struct api_req {
+	char		 user[64];
+	void		*upload;	/* struct upload *, for POST uploads */
+	struct buf	 body;		/* small JSON bodies */
+	int		 route;
+	int64_t		 device_id;	/* ?token= of /admin/ota/start */
+	int		 force;		/* ?force=true */
+};
+int	 api_json(struct http_conn *, int status, struct buf *body);
+int	 api_error(struct http_conn *, int status, const char *code,
+	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* The same, with extra headers ("WWW-Authenticate: ...\r\n"). */
+int	 api_error_h(struct http_conn *, int status, const char *code,
+	    const char *headers, const char *fmt, ...)
+	    __attribute__((format(printf, 5, 6)));
+/* The value of a query parameter (decoded), or NULL; caller frees. */
+char	*api_query(const struct http_request *, const char *name);
+
+/* auth.c */
+/* 1 authorised (user filled), 0 refused (response sent). */
+int	 auth_check(struct http_conn *, struct http_request *, char *user,
+	    size_t userlen);
+int	 auth_ip_allowed(struct http_conn *);
+
+/* api_devices.c */
+void	 api_devices_create(struct http_conn *, struct api_req *);
+void	 api_devices_list(struct http_conn *, struct http_request *);
+void	 api_device_json(struct buf *, const struct device *);
+
+/* api_ota.c */
+void	 api_ota_start_request(struct http_conn *, struct http_request *,
+	    struct api_req *);
+void	 api_ota_start_complete(struct http_conn *, struct api_req *);
+void	 api_ota_stop(struct http_conn *, struct api_req *);
+void	 api_firmware_json(struct buf *, const struct firmware *);
+void	 api_job_json(struct buf *, const struct job *);
+
+/* upload.c */
+struct upload;
+struct upload *upload_new(const char *content_type, uint64_t max_size,
+	    char *err, size_t errlen);
+/* -1: the upload is refused; code/message tell why. */
+int	 upload_feed(struct upload *, const char *, size_t);
+/* Finishes: the file is fsynced and renamed to its SHA-256; fw filled
+ * (strings borrowed from the upload).  -1 with code/message. */
+int	 upload_finish(struct upload *, int allow_unknown, struct firmware *);
+int	 upload_status(const struct upload *);	/* HTTP status on error */
+const char *upload_code(const struct upload *);
+const char *upload_message(const struct upload *);
+void	 upload_free(struct upload *);
+
+/* sched.c */
+void	 sched_device_online(int64_t device_id, const char *remote);
+void	 sched_device_info(int64_t device_id);
+void	 sched_device_offline(int64_t device_id);
+/* Deliveries for a new job's targets; returns how many. */
+int	 sched_job_start(const struct job *, const int64_t *devices, size_t n);
+void	 sched_job_kick(int64_t job_id);
+void	 sched_device_created(int64_t device_id);
+void	 sched_ota_sent(int64_t device_id, int64_t delivery_id,
+	    unsigned reached, const char *error);
+void	 delivery_transition(const struct delivery *, const char *state,
+	    const char *ticket, const char *error, int attempt_inc);
+
+/* grant.c */
+int	 grant_dispatch(struct ctl_conn *, uint16_t type, uint32_t reqid,
+	    struct ctl_reader *);
+
+/* online.c */
+struct online *online_get(int64_t device_id);
+struct online *online_add(int64_t device_id, const char *remote);
+int	 online_remove(int64_t device_id);
+void	 online_clear(void);
+
+/* peers.c */
+extern const struct ctl_conn_ops admind_peer_ops;
+void	 peers_accept(struct ctl_conn *);
+int	 peers_send_ota(int64_t device_id, int64_t delivery_id,
+	    const char *ticket);
+
+#endif

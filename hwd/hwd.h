@@ -1,0 +1,117 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * otad-hwd's private header: the device connection, the devices table, the
+ * link to admind and the timeout wheel, shared by the files of the daemon
+ * only.  The Blynk codec has its own header, proto.h.
+ */
+#ifndef OTAD_HWD_H
+#define OTAD_HWD_H
+
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "buf.h"
+#include "cfg.h"
+#include "ctl_conn.h"
+#include "netaddr.h"
+#include "stream.h"
+
+enum hwd_conn_state {
+	HWD_CONN_NEW,		/* accepted, waiting for LOGIN */
+	HWD_CONN_AUTH,		/* LOGIN asked admind; reading paused */
+	HWD_CONN_ONLINE,	/* logged in, registered under its device */
+	HWD_CONN_CLOSING,	/* last reply draining, then closed */
+};
+
+struct hwd_device;
+
+/* One device connection.  Small on purpose: no read buffer while idle,
+ * carry holds only a partial frame, info only what the device reported. */
+struct hwd_conn {
+	struct stream		 stream;
+	LIST_ENTRY(hwd_conn)	 all_entry;	/* every connection */
+	LIST_ENTRY(hwd_conn)	 dev_entry;	/* its device's connections */
+	LIST_ENTRY(hwd_conn)	 wheel_entry;	/* timeout wheel slot */
+	struct hwd_device	*device;	/* NULL until logged in */
+	uint64_t		 id;
+	struct buf		 carry;		/* a frame split over reads */
+	char			*info;		/* hardware info body, NUL-ended */
+	uint16_t		 info_len;
+	uint16_t		 buff_in;
+	uint16_t		 h_beat;
+	uint16_t		 login_msg_id;
+	uint32_t		 since;		/* clock s: accept, last frame,
+						 * or start of the closing */
+	uint8_t			 state;		/* enum hwd_conn_state */
+	unsigned		 in_wheel:1;
+	unsigned		 auth_pending:1; /* auth reply holds it */
+	unsigned		 closed:1;	/* stream handle closed */
+	union {
+		struct sockaddr		sa;
+		struct sockaddr_in	sin;
+		struct sockaddr_in6	sin6;
+	}			 remote;
+};
+
+/* The logged-in connections of one device id. */
+struct hwd_device {
+	struct hwd_device	*next;		/* hash chain */
+	uint64_t		 id;
+	char			*name;
+	LIST_HEAD(, hwd_conn)	 conns;
+	unsigned		 nconns;
+};
+
+struct hwd {
+	uv_loop_t		*loop;
+	struct cfg		 cfg;
+	struct ctl_client	 ctl;
+	int			 stopping;
+};
+
+extern struct hwd	 hwd_env;
+
+/* conn.c */
+int	 hwd_conn_listen(void);
+void	 hwd_conn_stop(void);
+void	 hwd_conn_auth_done(struct hwd_conn *, int result, uint64_t device_id,
+	    const char *name);
+uint32_t hwd_conn_deadline(struct hwd_conn *);
+void	 hwd_conn_expire(struct hwd_conn *);
+int	 hwd_conn_ota(struct hwd_conn *, uint64_t delivery_id,
+	    const char *path, char *err, size_t errlen);
+void	 hwd_conn_remote(struct hwd_conn *, char *, size_t);
+void	 hwd_conn_local(struct hwd_conn *, char *, size_t);
+void	 hwd_conn_log(struct hwd_conn *, int prio, const char *, ...)
+	    __attribute__((format(printf, 3, 4)));
+
+/* devices.c */
+struct hwd_device *hwd_devices_find(uint64_t);
+int	 hwd_devices_attach(struct hwd_conn *, uint64_t id, const char *name);
+void	 hwd_devices_detach(struct hwd_conn *);
+void	 hwd_devices_foreach(void (*)(struct hwd_device *, void *), void *);
+size_t	 hwd_devices_count(void);
+void	 hwd_devices_free(void);
+
+/* admind.c */
+int	 hwd_admind_start(void);
+void	 hwd_admind_stop(void);
+int	 hwd_admind_auth(struct hwd_conn *, const char *token, size_t len);
+void	 hwd_admind_online(struct hwd_conn *);
+void	 hwd_admind_info(struct hwd_conn *);
+void	 hwd_admind_offline(struct hwd_conn *);
+void	 hwd_admind_event(struct hwd_conn *, const char *name,
+	    const char *description);
+
+/* timeout.c */
+void	 hwd_timeout_start(void);
+void	 hwd_timeout_stop(void);
+uint32_t hwd_timeout_now(void);
+void	 hwd_timeout_add(struct hwd_conn *);
+void	 hwd_timeout_remove(struct hwd_conn *);
+
+#endif

@@ -1,0 +1,318 @@
+# SPDX-License-Identifier: MIT
+"""Fixtures for the end-to-end tests: a real otad (`otad init`, then `otad run`) on free
+loopback ports in a temporary directory.
+
+OTAD_BUILD names the meson build directory (default /work/main/build). Tests that need
+the daemons are skipped, with the reason, when the binaries are missing. Each test module
+gets its own server; tests create their own devices and do not rely on each other.
+"""
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+import admin as admin_mod
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+BUILD = os.path.abspath(os.environ.get(
+    "OTAD_BUILD", os.path.join(os.path.dirname(os.path.dirname(HERE)), "build")))
+BINARIES = {
+    "otad": os.path.join(BUILD, "otad", "otad"),
+    "otad-hwd": os.path.join(BUILD, "hwd", "otad-hwd"),
+    "otad-admind": os.path.join(BUILD, "admind", "otad-admind"),
+    "otad-fwstore": os.path.join(BUILD, "fwstore", "otad-fwstore"),
+}
+START_TIMEOUT = 10.0
+STOP_TIMEOUT = 5.0
+
+_running = []       # servers alive now, for the failure report
+
+
+def missing_binaries():
+    return [p for p in BINARIES.values() if not os.access(p, os.X_OK)]
+
+
+def require_binaries():
+    miss = missing_binaries()
+    if miss:
+        pytest.skip("otad binaries not built (OTAD_BUILD=%s): missing %s"
+                    % (BUILD, ", ".join(miss)))
+
+
+def ipv6_loopback():
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+def free_ports(n, dual=()):
+    """n distinct free TCP ports on 127.0.0.1; those whose index is in dual are free
+    on ::1 as well."""
+    held, ports = [], []
+    try:
+        while len(ports) < n:
+            s = socket.socket(socket.AF_INET)
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+            if len(ports) in dual:
+                s6 = socket.socket(socket.AF_INET6)
+                try:
+                    s6.bind(("::1", port))
+                except OSError:
+                    s.close()
+                    s6.close()
+                    continue
+                held.append(s6)
+            held.append(s)
+            ports.append(port)
+    finally:
+        for s in held:
+            s.close()
+    return ports
+
+
+def rewrite_ini(path, updates):
+    """Set keys in sections of an INI file, keeping everything else as it was."""
+    with open(path) as f:
+        lines = f.read().splitlines()
+    todo = {sec: dict(kv) for sec, kv in updates.items()}
+    out, section = [], None
+
+    def flush(sec):
+        for k, v in todo.pop(sec, {}).items():
+            out.append("%s = %s" % (k, v))
+
+    for line in lines:
+        m = re.match(r"\s*\[([^\]]+)\]", line)
+        if m:
+            if section is not None:
+                flush(section)
+            section = m.group(1).strip()
+            out.append(line)
+            continue
+        m = re.match(r"\s*([A-Za-z0-9_.-]+)\s*=", line)
+        if m and section in todo and m.group(1) in todo[section]:
+            out.append("%s = %s" % (m.group(1), todo[section].pop(m.group(1))))
+            continue
+        out.append(line)
+    if section is not None:
+        flush(section)
+    for sec in list(todo):
+        out.append("")
+        out.append("[%s]" % sec)
+        flush(sec)
+    with open(path, "w") as f:
+        f.write("\n".join(out) + "\n")
+
+
+class OtadServer:
+    """One `otad run` with its temporary directory, ports and credentials."""
+
+    def __init__(self, admind_hosts=("127.0.0.1",), name="otad"):
+        self.admind_hosts = list(admind_hosts)
+        self.name = name
+        self.dir = tempfile.mkdtemp(prefix="otad-e2e-")
+        os.chmod(self.dir, 0o755)
+        self.conf = os.path.join(self.dir, "otad.conf")
+        self.log_path = os.path.join(self.dir, "otad-run.log")
+        self.proc = None
+        self.host = "127.0.0.1"
+        self.user = "admin"
+        self.password = None
+        self.demo_token = None
+        self.init_output = ""
+
+    # -- life cycle ---------------------------------------------------------
+    def init(self):
+        r = subprocess.run([BINARIES["otad"], "init", self.dir], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=30, env=self._env())
+        out = r.stdout.decode("utf-8", "replace")
+        err = r.stderr.decode("utf-8", "replace")
+        self.init_output = "--- stdout\n%s--- stderr\n%s" % (out, err)
+        if r.returncode != 0:
+            pytest.fail("`otad init %s` exited %d\n%s" % (self.dir, r.returncode,
+                                                          self.init_output))
+        for attr, rx in (("user", r"admin user:[ \t]+(\S+)"),
+                         ("password", r"admin password:[ \t]+(\S+)"),
+                         ("demo_token", r"demo device token:[ \t]+(\S+)")):
+            m = re.search(rx, out)
+            if not m:
+                pytest.fail("`otad init` printed no line matching %r\n%s"
+                            % (rx, self.init_output))
+            setattr(self, attr, m.group(1))
+        for f in ("otad.conf", "admins"):
+            if not os.path.exists(os.path.join(self.dir, f)):
+                pytest.fail("`otad init` did not write %s\n%s" % (f, self.init_output))
+
+    def configure(self):
+        dual = (1,) if any(":" in h for h in self.admind_hosts) else ()
+        self.hwd_port, self.admin_port, self.fw_port = free_ports(3, dual=dual)
+        admind_listen = ", ".join("%s:%d" % (h, self.admin_port) for h in self.admind_hosts)
+        rewrite_ini(self.conf, {
+            "otad": {"control_socket": os.path.join(self.dir, "control.sock")},
+            "hwd": {"listen": "127.0.0.1:%d" % self.hwd_port},
+            "admind": {"listen": admind_listen},
+            "fwstore": {"listen": "127.0.0.1:%d" % self.fw_port, "public_url": ""},
+        })
+
+    def _env(self):
+        env = dict(os.environ)
+        env["OTAD_SBINDIR"] = self.sbindir if hasattr(self, "sbindir") else ""
+        return env
+
+    def start(self):
+        self.sbindir = os.path.join(self.dir, "sbin")
+        os.mkdir(self.sbindir)
+        for name in ("otad-hwd", "otad-admind", "otad-fwstore"):
+            os.symlink(BINARIES[name], os.path.join(self.sbindir, name))
+        self.init()
+        self.configure()
+        self.log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen([BINARIES["otad"], "run", "-c", self.conf],
+                                     stdin=subprocess.DEVNULL, stdout=self.log,
+                                     stderr=subprocess.STDOUT, env=self._env(),
+                                     cwd=self.dir, start_new_session=True)
+        _running.append(self)
+        deadline = time.monotonic() + START_TIMEOUT
+        waiting = {"hwd": self.hwd_port, "admind": self.admin_port, "fwstore": self.fw_port}
+        while waiting:
+            if self.proc.poll() is not None:
+                self.stop()
+                pytest.fail("`otad run` exited %d before its ports opened\n%s"
+                            % (self.proc.returncode, self.log_tail()))
+            for name, port in list(waiting.items()):
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                    del waiting[name]
+                except OSError:
+                    pass
+            if waiting and time.monotonic() > deadline:
+                self.stop()
+                pytest.fail("`otad run`: %s not listening after %.0f s\n%s"
+                            % (", ".join("%s on %d" % kv for kv in waiting.items()),
+                               START_TIMEOUT, self.log_tail()))
+            time.sleep(0.05)
+        # admind answers only once its own start-up is through
+        return self
+
+    def stop(self):
+        """SIGTERM, wait, SIGKILL after STOP_TIMEOUT; returns what was left over."""
+        leftovers = []
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                leftovers.append("otad run did not exit within %.0f s of SIGTERM"
+                                 % STOP_TIMEOUT)
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc is not None:
+            # children started by `otad run` share its process group
+            pgid = self.proc.pid
+            deadline = time.monotonic() + 2.0
+            while self._group_alive(pgid) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            if self._group_alive(pgid):
+                leftovers.append("daemons still running after otad run exited")
+                try:
+                    os.killpg(pgid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        if self in _running:
+            _running.remove(self)
+        if getattr(self, "log", None):
+            self.log.close()
+        return leftovers
+
+    @staticmethod
+    def _group_alive(pgid):
+        try:
+            os.killpg(pgid, 0)
+            return True
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+
+    def cleanup(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def log_tail(self, lines=80):
+        try:
+            with open(self.log_path, "rb") as f:
+                data = f.read().decode("utf-8", "replace").splitlines()
+        except OSError:
+            return "(no log)"
+        return "--- otad run log %s (last %d lines)\n%s" % (
+            self.log_path, lines, "\n".join(data[-lines:]))
+
+    # -- clients ------------------------------------------------------------
+    def admin(self, **kw):
+        kw.setdefault("password", self.password)
+        kw.setdefault("user", self.user)
+        return admin_mod.Admin(self.host, self.admin_port, **kw)
+
+
+def start_server(**kw):
+    require_binaries()
+    srv = OtadServer(**kw)
+    try:
+        srv.start()
+    except BaseException:
+        srv.stop()
+        if os.environ.get("OTAD_E2E_KEEP") is None:
+            srv.cleanup()
+        raise
+    return srv
+
+
+@pytest.fixture(scope="module")
+def otad():
+    """A running otad for this test module."""
+    srv = start_server()
+    yield srv
+    srv.stop()
+    if os.environ.get("OTAD_E2E_KEEP") is None:
+        srv.cleanup()
+
+
+@pytest.fixture(scope="module")
+def otad_dual():
+    """otad whose admind listens on [::1] and 127.0.0.1 (same port)."""
+    if not ipv6_loopback():
+        pytest.skip("no IPv6 loopback (::1) on this machine")
+    srv = start_server(admind_hosts=("[::1]", "127.0.0.1"), name="otad-dual")
+    yield srv
+    srv.stop()
+    if os.environ.get("OTAD_E2E_KEEP") is None:
+        srv.cleanup()
+
+
+@pytest.fixture
+def admin(otad):
+    return otad.admin()
+
+
+@pytest.fixture
+def workdir(tmp_path):
+    return str(tmp_path)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    if rep.failed and _running:
+        for srv in _running:
+            rep.sections.append(("otad log (%s)" % srv.name, srv.log_tail()))

@@ -1,0 +1,568 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Unit test for admind's SQLite store (admind/store.c): schema creation
+ * and reopening, devices, firmware dedupe, jobs, the delivery lifecycle
+ * with tickets and cancellation, and refusal of foreign or future files.
+ * Runs in a fresh temporary directory; exit 0 on success.
+ */
+#include <sys/wait.h>
+
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "store.h"
+
+#define CHECK(c) do {							\
+	if (!(c)) {							\
+		fprintf(stderr, "%s:%d: check failed: %s\n",		\
+		    __FILE__, __LINE__, #c);				\
+		exit(1);						\
+	}								\
+} while (0)
+#define CHECK_STR(a, b) do {						\
+	const char *a_ = (a), *b_ = (b);				\
+	if (a_ == NULL || strcmp(a_, b_) != 0) {			\
+		fprintf(stderr, "%s:%d: %s is \"%s\", want \"%s\"\n",	\
+		    __FILE__, __LINE__, #a, a_ ? a_ : "(null)", b_);	\
+		exit(1);						\
+	}								\
+} while (0)
+
+static char	 dir[PATH_MAX - 64];
+static char	 dbpath[PATH_MAX];
+
+struct counts {
+	int64_t	 queued, canceled, succeeded, other;
+	int	 calls;
+};
+
+static struct store *
+open_ok(void)
+{
+	struct store	*st;
+	char		 err[256];
+
+	st = store_open(dbpath, err, sizeof(err));
+	if (st == NULL) {
+		fprintf(stderr, "store_open: %s\n", err);
+		exit(1);
+	}
+	return st;
+}
+
+static void
+count_cb(void *arg, const char *state, int64_t n)
+{
+	struct counts	*c = arg;
+
+	c->calls++;
+	if (strcmp(state, "queued") == 0)
+		c->queued = n;
+	else if (strcmp(state, "canceled") == 0)
+		c->canceled = n;
+	else if (strcmp(state, "succeeded") == 0)
+		c->succeeded = n;
+	else
+		c->other += n;
+}
+
+static void
+test_devices(struct store *st)
+{
+	struct device	 d, *list;
+	size_t		 n;
+	int64_t		 id, id2, total, *ids;
+	char		 name[32], tok[65];
+	int		 i;
+
+	CHECK(store_device_create(st, "kitchen", "aa11", "home,esp32",
+	    &id) == 0);
+	CHECK(id == 1);
+	CHECK(store_device_create(st, "other", "aa11", NULL, &id2) == -2);
+	CHECK(store_device_get(st, id, &d) == 1);
+	CHECK(d.id == 1);
+	CHECK_STR(d.name, "kitchen");
+	CHECK_STR(d.tags, "home,esp32");
+	CHECK_STR(d.last_addr, "");
+	CHECK_STR(d.fw_version, "");
+	CHECK(d.last_seen == 0);
+	CHECK(d.created_at > 0);
+	device_free(&d);
+	CHECK(store_device_get(st, 99, &d) == 0);
+	device_free(&d);
+
+	CHECK(store_device_seen(st, id, "192.0.2.7:5123", 1700000000) == 0);
+	CHECK(store_device_set_info(st, id, "1.2.3", "Jan  1 2024", "kitchen",
+	    "ESP32", "1.3.2") == 0);
+	CHECK(store_device_by_token(st, "aa11", &d) == 1);
+	CHECK(d.id == 1);
+	CHECK(d.last_seen == 1700000000);
+	CHECK_STR(d.last_addr, "192.0.2.7:5123");
+	CHECK_STR(d.fw_version, "1.2.3");
+	CHECK_STR(d.build, "Jan  1 2024");
+	CHECK_STR(d.fw_type, "kitchen");
+	CHECK_STR(d.board, "ESP32");
+	CHECK_STR(d.lib_version, "1.3.2");
+	device_free(&d);
+	CHECK(store_device_by_token(st, "nope", &d) == 0);
+	device_free(&d);
+
+	/* Devices 2..5, then paging. */
+	for (i = 2; i <= 5; i++) {
+		snprintf(name, sizeof(name), "dev%d", i);
+		snprintf(tok, sizeof(tok), "tok%d", i);
+		CHECK(store_device_create(st, name, tok, "", &id2) == 0);
+		CHECK(id2 == i);
+	}
+	CHECK(store_device_list(st, 2, 1, &list, &n, &total) == 0);
+	CHECK(n == 2);
+	CHECK(total == 5);
+	CHECK(list[0].id == 2);
+	CHECK_STR(list[0].name, "dev2");
+	CHECK(list[1].id == 3);
+	CHECK_STR(list[1].tags, "");
+	device_list_free(list, n);
+	CHECK(store_device_list(st, -1, 0, &list, &n, &total) == 0);
+	CHECK(n == 5);
+	CHECK(total == 5);
+	CHECK(list[4].id == 5);
+	device_list_free(list, n);
+	CHECK(store_device_list(st, 10, 5, &list, &n, &total) == 0);
+	CHECK(n == 0);
+	CHECK(total == 5);
+	device_list_free(list, n);
+
+	CHECK(store_device_ids(st, &ids, &n) == 0);
+	CHECK(n == 5);
+	for (i = 0; i < 5; i++)
+		CHECK(ids[i] == i + 1);
+	free(ids);
+}
+
+static int64_t
+test_firmware(struct store *st)
+{
+	struct firmware	 f, g;
+	int64_t		 id, id2;
+	int		 created;
+
+	memset(&f, 0, sizeof(f));
+	memset(f.sha256, 'a', 64);
+	snprintf(f.sha256_b64, sizeof(f.sha256_b64), "%s",
+	    "qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqo=");
+	memset(f.md5, 'b', 32);
+	f.size = 1048576;
+	f.filename = "fw.bin";
+	f.uploaded_at = 1700000100;
+	f.uploaded_by = "admin";
+	f.format = "esp32";
+	f.chip = "esp32";
+	f.version = "2.0.0";
+	f.build = "Feb  2 2024";
+	f.fw_type = "kitchen";
+	f.board = "ESP32";
+	f.project = "blynk";
+	CHECK(store_firmware_add(st, &f, &id, &created) == 0);
+	CHECK(id == 1);
+	CHECK(created == 1);
+	f.filename = "again.bin";
+	CHECK(store_firmware_add(st, &f, &id2, &created) == 0);
+	CHECK(id2 == 1);
+	CHECK(created == 0);
+
+	CHECK(store_firmware_get(st, id, &g) == 1);
+	CHECK(g.id == 1);
+	CHECK(strlen(g.sha256) == 64 && g.sha256[63] == 'a');
+	CHECK_STR(g.sha256_b64, f.sha256_b64);
+	CHECK(strlen(g.md5) == 32);
+	CHECK(g.size == 1048576);
+	CHECK_STR(g.filename, "fw.bin");
+	CHECK(g.uploaded_at == 1700000100);
+	CHECK_STR(g.uploaded_by, "admin");
+	CHECK_STR(g.format, "esp32");
+	CHECK_STR(g.version, "2.0.0");
+	CHECK_STR(g.project, "blynk");
+	firmware_free(&g);
+	CHECK(store_firmware_get(st, 7, &g) == 0);
+	firmware_free(&g);
+
+	/* Absent text comes back as "". */
+	memset(&f, 0, sizeof(f));
+	memset(f.sha256, 'c', 64);
+	f.format = "unknown";
+	CHECK(store_firmware_add(st, &f, &id2, &created) == 0);
+	CHECK(id2 == 2 && created == 1);
+	CHECK(store_firmware_get(st, id2, &g) == 1);
+	CHECK_STR(g.version, "");
+	CHECK_STR(g.filename, "");
+	CHECK(g.uploaded_at > 0);
+	firmware_free(&g);
+	return id;
+}
+
+static int64_t
+job_new(struct store *st, int64_t fw, enum job_target kind,
+    const char *target)
+{
+	struct job	 j;
+	int64_t		 id;
+
+	memset(&j, 0, sizeof(j));
+	j.firmware_id = fw;
+	j.target_kind = kind;
+	j.target = (char *)target;
+	j.max_parallel = 10;
+	j.attempt_limit = 3;
+	j.failure_threshold = 20;
+	j.created_by = "admin";
+	CHECK(store_job_create(st, &j, &id) == 0);
+	return id;
+}
+
+static void
+test_jobs(struct store *st, int64_t fw)
+{
+	struct job	 j;
+	int64_t		 id, *ids;
+	size_t		 n;
+
+	id = job_new(st, fw, JOB_TARGET_DEVICES, "1,2,3");
+	CHECK(id == 1);
+	CHECK(store_job_get(st, id, &j) == 1);
+	CHECK(j.id == 1);
+	CHECK(j.firmware_id == fw);
+	CHECK(j.target_kind == JOB_TARGET_DEVICES);
+	CHECK_STR(j.target, "1,2,3");
+	CHECK(j.force == 0);
+	CHECK(j.max_parallel == 10);
+	CHECK(j.attempt_limit == 3);
+	CHECK(j.failure_threshold == 20);
+	CHECK_STR(j.state, "active");
+	CHECK_STR(j.created_by, "admin");
+	CHECK(j.created_at > 0);
+	job_free(&j);
+	CHECK(store_job_get(st, 42, &j) == 0);
+	job_free(&j);
+
+	/* A job for unknown firmware breaks the foreign key. */
+	memset(&j, 0, sizeof(j));
+	j.firmware_id = 99;
+	j.target_kind = JOB_TARGET_ALL;
+	j.max_parallel = 1;
+	j.attempt_limit = 1;
+	CHECK(store_job_create(st, &j, &id) == -1);
+
+	id = job_new(st, fw, JOB_TARGET_TAG, "home");
+	CHECK(id == 2);
+	CHECK(store_job_get(st, id, &j) == 1);
+	CHECK(j.target_kind == JOB_TARGET_TAG);
+	job_free(&j);
+	CHECK(store_jobs_active(st, &ids, &n) == 0);
+	CHECK(n == 2 && ids[0] == 1 && ids[1] == 2);
+	free(ids);
+	CHECK(store_job_set_state(st, 2, "paused", NULL) == 0);
+	CHECK(store_jobs_active(st, &ids, &n) == 0);
+	CHECK(n == 1 && ids[0] == 1);
+	free(ids);
+	CHECK(store_job_set_state(st, 2, "bogus", NULL) == -1);
+}
+
+static void
+test_deliveries(struct store *st, int64_t fw)
+{
+	struct delivery	 dl, *list;
+	struct counts	 c;
+	size_t		 n;
+	int64_t		 d1, d2, d3, d4, job3;
+	int		 canceled;
+
+	/* Job 1 targets devices 1, 2, 3. */
+	CHECK(store_delivery_create(st, 1, 1, &d1) == 0);
+	CHECK(store_delivery_create(st, 1, 2, &d2) == 0);
+	CHECK(store_delivery_create(st, 1, 3, &d3) == 0);
+	CHECK(d1 == 1 && d2 == 2 && d3 == 3);
+	CHECK(store_delivery_create(st, 1, 3, &d4) == -1);	/* twice */
+
+	CHECK(store_delivery_get(st, d1, &dl) == 1);
+	CHECK(dl.id == d1 && dl.job_id == 1 && dl.device_id == 1);
+	CHECK_STR(dl.state, "queued");
+	CHECK(dl.attempts == 0);
+	CHECK_STR(dl.ticket, "");
+	CHECK(dl.bytes_sent == 0);
+	CHECK_STR(dl.last_error, "");
+	CHECK(dl.created_at > 0 && dl.updated_at == dl.created_at);
+	delivery_free(&dl);
+
+	CHECK(store_delivery_pending(st, 1, &dl) == 1);
+	CHECK(dl.id == d1);
+	delivery_free(&dl);
+	CHECK(store_delivery_pending(st, 5, &dl) == 0);
+	delivery_free(&dl);
+
+	/* Sent with a ticket, then progress. */
+	CHECK(store_delivery_update(st, d1, "sent",
+	    "T1aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", NULL, 1) == 0);
+	CHECK(store_delivery_by_ticket(st, "T1aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+	    &dl) == 1);
+	CHECK(dl.id == d1);
+	CHECK_STR(dl.state, "sent");
+	CHECK(dl.attempts == 1);
+	CHECK_STR(dl.ticket, "T1aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+	delivery_free(&dl);
+	CHECK(store_delivery_by_ticket(st, "unknown", &dl) == 0);
+	delivery_free(&dl);
+	CHECK(store_delivery_by_ticket(st, "", &dl) == 0);
+	delivery_free(&dl);
+	/* A ticket is unique. */
+	CHECK(store_delivery_update(st, d2, "sent",
+	    "T1aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", NULL, 1) == -1);
+
+	CHECK(store_delivery_update(st, d1, "downloading", NULL, NULL,
+	    0) == 0);
+	CHECK(store_delivery_progress(st, d1, 65536) == 0);
+	CHECK(store_delivery_get(st, d1, &dl) == 1);
+	CHECK_STR(dl.state, "downloading");
+	CHECK_STR(dl.ticket, "T1aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+	CHECK(dl.bytes_sent == 65536);
+	CHECK(dl.attempts == 1);
+	delivery_free(&dl);
+
+	/* Device 2 fails once with an error, then succeeds. */
+	CHECK(store_delivery_update(st, d2, "sent", "T2", "timeout", 1) == 0);
+	CHECK(store_delivery_update(st, d2, "succeeded", "", NULL, 0) == 0);
+	CHECK(store_delivery_get(st, d2, &dl) == 1);
+	CHECK_STR(dl.state, "succeeded");
+	CHECK_STR(dl.ticket, "");
+	CHECK_STR(dl.last_error, "timeout");
+	CHECK(dl.attempts == 1);
+	delivery_free(&dl);
+	CHECK(store_delivery_by_ticket(st, "T2", &dl) == 0);
+	delivery_free(&dl);
+	CHECK(store_delivery_update(st, d2, "nonsense", NULL, NULL, 0) == -1);
+
+	memset(&c, 0, sizeof(c));
+	CHECK(store_job_counts(st, 1, count_cb, &c) == 0);
+	CHECK(c.calls == 3);
+	CHECK(c.queued == 1 && c.succeeded == 1 && c.other == 1);
+
+	/* A newer job (3) for device 1 cancels job 1's delivery. */
+	job3 = job_new(st, fw, JOB_TARGET_DEVICES, "1");
+	CHECK(job3 == 3);
+	CHECK(store_delivery_create(st, job3, 1, &d4) == 0);
+	CHECK(store_delivery_pending(st, 1, &dl) == 1);
+	CHECK(dl.id == d4);
+	delivery_free(&dl);
+	CHECK(store_delivery_cancel_older(st, 1, job3, &canceled) == 0);
+	CHECK(canceled == 1);
+	CHECK(store_delivery_get(st, d1, &dl) == 1);
+	CHECK_STR(dl.state, "canceled");
+	CHECK_STR(dl.ticket, "");
+	delivery_free(&dl);
+	CHECK(store_delivery_by_ticket(st,
+	    "T1aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", &dl) == 0);
+	delivery_free(&dl);
+	CHECK(store_delivery_cancel_older(st, 1, job3, &canceled) == 0);
+	CHECK(canceled == 0);
+
+	/* Paused jobs have no pending deliveries. */
+	CHECK(store_job_set_state(st, job3, "paused", NULL) == 0);
+	CHECK(store_delivery_pending(st, 1, &dl) == 0);
+	delivery_free(&dl);
+	CHECK(store_job_set_state(st, job3, "active", NULL) == 0);
+
+	/* Stopping job 1 cancels device 3's queued one and its ticket. */
+	CHECK(store_delivery_update(st, d3, "downloaded", "T3", NULL, 1) == 0);
+	CHECK(store_job_set_state(st, 1, "stopped", &canceled) == 0);
+	CHECK(canceled == 1);
+	CHECK(store_delivery_by_ticket(st, "T3", &dl) == 0);
+	delivery_free(&dl);
+	CHECK(store_delivery_get(st, d3, &dl) == 1);
+	CHECK_STR(dl.state, "canceled");
+	CHECK_STR(dl.ticket, "");
+	delivery_free(&dl);
+	CHECK(store_delivery_pending(st, 3, &dl) == 0);
+	delivery_free(&dl);
+
+	memset(&c, 0, sizeof(c));
+	CHECK(store_job_counts(st, 1, count_cb, &c) == 0);
+	CHECK(c.calls == 2);
+	CHECK(c.canceled == 2 && c.succeeded == 1 && c.queued == 0);
+
+	CHECK(store_job_deliveries(st, 1, &list, &n) == 0);
+	CHECK(n == 3);
+	CHECK(list[0].id == d1 && list[1].id == d2 && list[2].id == d3);
+	CHECK_STR(list[1].state, "succeeded");
+	delivery_list_free(list, n);
+
+	/* Stopping inside the caller's transaction, then rolling back. */
+	CHECK(store_begin(st) == 0);
+	CHECK(store_job_set_state(st, job3, "stopped", &canceled) == 0);
+	CHECK(canceled == 1);
+	CHECK(store_rollback(st) == 0);
+	CHECK(store_delivery_pending(st, 1, &dl) == 1);
+	CHECK(dl.id == d4);
+	CHECK_STR(dl.state, "queued");
+	delivery_free(&dl);
+
+	CHECK(store_event(st, "job.stop", "admin", "127.0.0.1", 0, 1,
+	    "stopped by admin") == 0);
+	CHECK(store_event(st, "delivery", "", "", 1, job3, "queued") == 0);
+}
+
+static void
+check_events(void)
+{
+	sqlite3		*db;
+	sqlite3_stmt	*s;
+
+	CHECK(sqlite3_open(dbpath, &db) == SQLITE_OK);
+	CHECK(sqlite3_prepare_v2(db, "SELECT count(*), "
+	    "sum(device_id IS NULL), sum(job_id) FROM events", -1, &s,
+	    NULL) == SQLITE_OK);
+	CHECK(sqlite3_step(s) == SQLITE_ROW);
+	CHECK(sqlite3_column_int(s, 0) == 2);
+	CHECK(sqlite3_column_int(s, 1) == 1);
+	CHECK(sqlite3_column_int(s, 2) == 4);
+	sqlite3_finalize(s);
+	CHECK(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &s,
+	    NULL) == SQLITE_OK);
+	CHECK(sqlite3_step(s) == SQLITE_ROW);
+	CHECK_STR((const char *)sqlite3_column_text(s, 0), "wal");
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+}
+
+static void
+set_user_version(int v)
+{
+	sqlite3	*db;
+	char	 sql[64];
+
+	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", v);
+	CHECK(sqlite3_open(dbpath, &db) == SQLITE_OK);
+	CHECK(sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK);
+	sqlite3_close(db);
+}
+
+static void
+test_refusals(void)
+{
+	char	 path[PATH_MAX + 16], err[512];
+	FILE	*fp;
+	int	 i;
+
+	set_user_version(5);
+	CHECK(store_open(dbpath, err, sizeof(err)) == NULL);
+	fprintf(stderr, "future: %s\n", err);
+	CHECK(strncmp(err, dbpath, strlen(dbpath)) == 0);
+	CHECK(strstr(err, "schema version 5, newer than this otad knows (1)")
+	    != NULL);
+	set_user_version(1);
+
+	snprintf(path, sizeof(path), "%s/garbage.db", dir);
+	CHECK((fp = fopen(path, "w")) != NULL);
+	for (i = 0; i < 200; i++)
+		fputs("this is not a database at all\n", fp);
+	CHECK(fclose(fp) == 0);
+	CHECK(store_open(path, err, sizeof(err)) == NULL);
+	fprintf(stderr, "garbage: %s\n", err);
+	snprintf(path + strlen(path), sizeof(path) - strlen(path),
+	    ": file is not a database");
+	CHECK_STR(err, path);
+
+	snprintf(path, sizeof(path), "%s/nodir/otad.db", dir);
+	CHECK(store_open(path, err, sizeof(err)) == NULL);
+	fprintf(stderr, "missing dir: %s\n", err);
+	CHECK(strncmp(err, path, strlen(path)) == 0);
+}
+
+/* A committed transition survives kill -9 of the process right after. */
+static void
+test_kill(void)
+{
+	struct store	*st;
+	struct delivery	 dl;
+	pid_t		 pid;
+	int		 status;
+
+	CHECK((pid = fork()) != -1);
+	if (pid == 0) {
+		st = open_ok();
+		if (store_delivery_update(st, 4, "sent", "TK", NULL, 1) != 0)
+			_exit(1);
+		raise(SIGKILL);
+		_exit(1);
+	}
+	CHECK(waitpid(pid, &status, 0) == pid);
+	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	st = open_ok();
+	CHECK(store_delivery_by_ticket(st, "TK", &dl) == 1);
+	CHECK(dl.id == 4);
+	CHECK_STR(dl.state, "sent");
+	CHECK(dl.attempts == 1);
+	delivery_free(&dl);
+	store_close(st);
+}
+
+static void
+cleanup(void)
+{
+	const char	*names[] = { "otad.db", "otad.db-wal", "otad.db-shm",
+			    "garbage.db" };
+	char		 path[PATH_MAX + 16];
+	size_t		 i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		unlink(path);
+	}
+	rmdir(dir);
+}
+
+int
+main(void)
+{
+	struct store	*st;
+	struct device	 d;
+	struct delivery	 dl;
+	int64_t		 fw;
+	const char	*tmp = getenv("TMPDIR");
+
+	snprintf(dir, sizeof(dir), "%s/test_store.XXXXXX",
+	    tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(dbpath, sizeof(dbpath), "%s/otad.db", dir);
+
+	st = open_ok();
+	CHECK(store_schema_version(st) == 1);
+	test_devices(st);
+	fw = test_firmware(st);
+	test_jobs(st, fw);
+	test_deliveries(st, fw);
+	store_close(st);
+	check_events();
+
+	/* Reopening keeps everything, and migrates nothing. */
+	st = open_ok();
+	CHECK(store_schema_version(st) == 1);
+	CHECK(store_device_get(st, 1, &d) == 1);
+	CHECK_STR(d.name, "kitchen");
+	CHECK_STR(d.fw_version, "1.2.3");
+	device_free(&d);
+	CHECK(store_delivery_pending(st, 1, &dl) == 1);
+	CHECK(dl.job_id == 3);
+	delivery_free(&dl);
+	store_close(st);
+
+	test_kill();
+	test_refusals();
+	cleanup();
+	printf("test_store: ok\n");
+	return 0;
+}
