@@ -202,7 +202,7 @@ ctl_read(uv_stream_t *s, ssize_t n, const uv_buf_t *ub)
 {
 	struct ctl_conn	*c = s->data;
 	struct ctl_frame f;
-	long		 used;
+	long		 used = 0;
 	size_t		 off = 0;
 
 	if (n < 0) {

@@ -822,8 +822,7 @@ http_kick_cb(uv_timer_t *t)
 
 	XCONN(c)->kick_pending = 0;
 	http_proceed(c);
-	if (!c->stream.closing && !c->lingering)
-		http_arm(c);
+	http_arm(c);
 }
 
 static int

@@ -246,7 +246,7 @@ fwstore_download_check(struct fwstore *fw, struct http_conn *conn,
 
 	if (!fwstore_ctl_ready(fw)) {
 		log_debug("admind away: 503 to %s", conn->peer_str);
-		fwstore_reply(conn, 503, "firmware service starting, retry "
+		fwstore_reply(conn, 503, "firmware service unavailable, retry "
 		    "later");
 		return;
 	}

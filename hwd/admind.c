@@ -18,6 +18,9 @@
 #include "log.h"
 #include "proto.h"
 
+/* admind takes at most 64 pairs; real devices send about 10. */
+#define HWD_INFO_MAX_PAIRS	64
+
 static int	hwd_dispatch_admind(struct ctl_conn *, uint16_t, uint32_t,
 		    struct ctl_reader *);
 static void	hwd_admind_ready(struct ctl_client *);
@@ -47,9 +50,11 @@ hwd_admind_stop(void)
 {
 	struct ctl_client *cl = &hwd_env.ctl;
 
-	/* Close the retry timer first: a closing connection re-arms it. */
+	/* Close the retry timer first: a closing connection re-arms it.
+	 * Not ready any more: a stop is not a lost connection. */
 	if (!uv_is_closing((uv_handle_t *)&cl->retry))
 		uv_close((uv_handle_t *)&cl->retry, NULL);
+	cl->ready = 0;
 	if (cl->conn != NULL)
 		ctl_conn_close(cl->conn);
 }
@@ -140,7 +145,8 @@ hwd_admind_online(struct hwd_conn *c)
 	hwd_admind_send(CTL_ONLINE, &p);
 }
 
-/* The hardware info pairs exactly as the device sent them. */
+/* The hardware info pairs exactly as the device sent them (the first
+ * HWD_INFO_MAX_PAIRS). */
 void
 hwd_admind_info(struct hwd_conn *c)
 {
@@ -151,12 +157,14 @@ hwd_admind_info(struct hwd_conn *c)
 
 	if (c->info == NULL)
 		return;
-	while (hwd_proto_info_next(c->info, c->info_len, &pos, &key, &value))
+	while (n < HWD_INFO_MAX_PAIRS &&
+	    hwd_proto_info_next(c->info, c->info_len, &pos, &key, &value))
 		n++;
 	hwd_admind_put_conn(&p, c);
 	ctl_put_u32(&p, n);
 	pos = 0;
-	while (hwd_proto_info_next(c->info, c->info_len, &pos, &key, &value)) {
+	for (uint32_t i = 0; i < n; i++) {
+		hwd_proto_info_next(c->info, c->info_len, &pos, &key, &value);
 		ctl_put_str(&p, key);
 		ctl_put_str(&p, value);
 	}

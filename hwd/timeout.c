@@ -24,6 +24,7 @@ static uint64_t		 hwd_wheel_epoch;	/* uv_now() at start */
 static void	hwd_timeout_tick(uv_timer_t *);
 static void	hwd_timeout_run_slot(unsigned, uint32_t);
 static void	hwd_timeout_file(struct hwd_conn *, uint32_t);
+static uint32_t	hwd_timeout_due(struct hwd_conn *);
 
 void
 hwd_timeout_start(void)
@@ -53,12 +54,23 @@ hwd_timeout_now(void)
 	return (uint32_t)((uv_now(hwd_env.loop) - hwd_wheel_epoch) / 1000);
 }
 
+/*
+ * The second whose tick may close c.  Stamps are whole seconds, so the
+ * deadline second itself may be up to a second early: wait one more, and
+ * a timeout is never cut short (it may run up to two seconds long).
+ */
+static uint32_t
+hwd_timeout_due(struct hwd_conn *c)
+{
+	return hwd_conn_deadline(c) + 1;
+}
+
 /* Files c by its current deadline, moving it if it was filed already. */
 void
 hwd_timeout_add(struct hwd_conn *c)
 {
 	hwd_timeout_remove(c);
-	hwd_timeout_file(c, hwd_conn_deadline(c));
+	hwd_timeout_file(c, hwd_timeout_due(c));
 }
 
 void
@@ -111,7 +123,7 @@ hwd_timeout_run_slot(unsigned slot, uint32_t now)
 	while ((c = LIST_FIRST(&due)) != NULL) {
 		LIST_REMOVE(c, wheel_entry);
 		c->in_wheel = 0;
-		deadline = hwd_conn_deadline(c);
+		deadline = hwd_timeout_due(c);
 		if (deadline <= now)
 			hwd_conn_expire(c);
 		else

@@ -202,8 +202,31 @@ class OtadServer:
                             % (", ".join("%s on %d" % kv for kv in waiting.items()),
                                START_TIMEOUT, self.log_tail()))
             time.sleep(0.05)
-        # admind answers only once its own start-up is through
+        self._wait_ready(deadline)
         return self
+
+    def _wait_ready(self, deadline):
+        """Open ports are not enough: hwd answers logins with 19 (SERVER_ERROR) until
+        its control link to admind is up. Wait, as a device would retry, until the demo
+        token logs in and the admin API answers."""
+        import blynk
+        last = None
+        while True:
+            try:
+                with blynk.BlynkClient(self.host, self.hwd_port, timeout=2).connect() as c:
+                    last = "demo token login answered %r" % (c.login(self.demo_token),)
+                    if last.endswith(" 200"):
+                        r = self.admin(timeout=2).request("GET", "/admin/devices")
+                        last = "GET /admin/devices answered %d" % r.status
+                        if r.status == 200:
+                            return
+            except (OSError, blynk.ProtocolError) as e:
+                last = "%s: %s" % (type(e).__name__, e)
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                pytest.fail("otad not ready within %.0f s (%s)\n%s"
+                            % (START_TIMEOUT, last, self.log_tail()))
+            time.sleep(0.1)
 
     def stop(self):
         """SIGTERM, wait, SIGKILL after STOP_TIMEOUT; returns what was left over."""
