@@ -80,6 +80,7 @@ static int	http_cb_message_complete(llhttp_t *);
 static void	http_feed(struct http_conn *, const char *, size_t);
 static void	http_parse_error(struct http_conn *, llhttp_errno_t);
 static void	http_discard(struct http_conn *, size_t);
+static int	http_head_grow(struct http_conn *, size_t);
 static int	http_make_request(struct http_conn *);
 static int	http_split_target(struct http_xconn *, const char *);
 static int	http_decode_path(char *);

@@ -12,6 +12,30 @@ SEED_FILE = "Template_ESP8266.ino.nodemcu.bin"
 OLD_INFO = dict(blynk.DEFAULT_INFO)                       # what the device runs now
 
 
+def state_dir(srv):
+    """state_dir from the server's otad.conf."""
+    import configparser
+    c = configparser.ConfigParser(inline_comment_prefixes=(";",))
+    c.read(srv.conf)
+    return c.get("otad", "state_dir", fallback=os.path.join(srv.dir, "state"))
+
+
+def stored_copies(srv, img):
+    """Files under the server's state directory whose bytes are exactly img."""
+    found = []
+    for root, _, files in os.walk(state_dir(srv)):
+        for name in files:
+            p = os.path.join(root, name)
+            try:
+                if os.path.getsize(p) == len(img):
+                    with open(p, "rb") as f:
+                        if f.read() == img:
+                            found.append(p)
+            except OSError:
+                pass
+    return found
+
+
 def write_seed_image(workdir, img):
     path = os.path.join(workdir, SEED_FILE)
     with open(path, "wb") as f:

@@ -10,6 +10,7 @@ import pytest
 import admin as admin_mod
 import blynk
 import checks
+import esphttp
 import images
 
 
@@ -41,6 +42,23 @@ def test_form_field_without_at_gets_400_naming_it(otad, admin, workdir):
     assert isinstance(err, dict) and err.get("code"), res.describe()
     assert "@" in err.get("message", ""), \
         "400 message does not name the missing '@'\n" + res.describe()
+
+
+def test_guessed_ticket_gets_no_firmware(otad, admin, workdir):
+    """PROTOCOL.md section 5: firmware only for a device with a delivery for it."""
+    img = images.esp8266_image(build="Dec 11 2026 11:11:11")
+    checks.write_seed_image(workdir, img)
+    res = admin_mod.run_curl(admin_mod.seed_curl_line(
+        "127.0.0.1", otad.admin_port, otad.password,
+        token=admin.create_device()["token"]), cwd=workdir)
+    assert res.status in (200, 201), res.describe()
+    for path in ("/ota/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "/ota/",
+                 "/" + images.digests(img)["sha256"],
+                 "/firmware/" + images.digests(img)["sha256"],
+                 "/static/ota/" + checks.SEED_FILE):
+        r = esphttp.esp8266_get("http://127.0.0.1:%d%s" % (otad.fw_port, path))
+        assert r.status in (403, 404), "GET %s -> %r" % (path, r)
+        assert r.body != img
 
 
 def _devices_snapshot(adm):
@@ -79,6 +97,7 @@ def test_wrong_credentials_store_and_send_nothing(otad, admin, workdir, who):
         f = c.wait_for_ota_frame(timeout=2)
         assert f is None, "rejected upload still sent the OTA: %r" % f
     assert _devices_snapshot(admin) == before, "device list changed after a rejected upload"
+    assert checks.stored_copies(otad, img) == [], "rejected upload was stored"
 
 
 def test_wrong_credentials_on_json_api(otad, admin):

@@ -8,6 +8,7 @@ import pytest
 import admin as admin_mod
 import blynk
 import checks
+import esphttp
 import images
 
 
@@ -40,6 +41,9 @@ def test_seed_curl_with_token(otad, admin, workdir, auth_query):
     with logged_in(otad, dev["token"]) as c:
         res = seed_upload(otad, workdir, img, token=dev["token"])
         checks.check_upload_answer(res, img, targeted=1)
+        # DESIGN.md 3: the bytes live in the firmware directory (the negative
+        # checks in test_errors.py rely on this finding them)
+        assert checks.stored_copies(otad, img), "uploaded image not found under state_dir"
         f = c.wait_for_ota_frame(timeout=10)
         assert f is not None, "device got no ota frame within 10 s of the upload"
         url = checks.check_ota_frame(f, "127.0.0.1", otad.fw_port)
@@ -49,14 +53,20 @@ def test_seed_curl_with_token(otad, admin, workdir, auth_query):
     checks.check_download(url, img)
 
 
-def test_no_token_device_connecting_after_upload(otad, admin, workdir, stop_jobs):
-    dev = admin.create_device()
-    img = new_image("01:00")
+@pytest.mark.parametrize("created", ["before", "after"])
+def test_no_token_device_connecting_after_upload(otad, admin, workdir, stop_jobs, created):
+    """The job without ?token= is for all devices, also those that connect later
+    (created before the upload but offline, or created after it)."""
+    dev = admin.create_device() if created == "before" else None
+    img = new_image("01:0%d" % (created == "after"))
     res = seed_upload(otad, workdir, img)
     obj = checks.check_upload_answer(res, img)
-    assert obj["devices_targeted"] >= 1, \
-        "job for all devices targets %r devices, device %d exists" % (
-            obj["devices_targeted"], dev["id"])
+    if dev is not None:
+        assert obj["devices_targeted"] >= 1, \
+            "job for all devices targets %r devices, device %d exists" % (
+                obj["devices_targeted"], dev["id"])
+    else:
+        dev = admin.create_device()
     with blynk.BlynkClient("127.0.0.1", otad.hwd_port).connect() as c:
         assert c.login(dev["token"]) == 200
         assert c.send_info(checks.OLD_INFO) == 200
@@ -101,3 +111,20 @@ def test_seed_curl_localhost_dual_stack(otad_dual, workdir, host):
         url = checks.check_ota_frame(c.wait_for_ota_frame(timeout=10), "127.0.0.1",
                                      srv.fw_port)
     checks.check_download(url, img)
+
+
+@pytest.mark.parametrize("runs", ["sketch-md5", "version"])
+def test_device_already_running_image_gets_304(otad, admin, workdir, runs):
+    """PROTOCOL.md 2.1: 304 when the updater's sketch MD5 or version is the image's."""
+    dev = admin.create_device()
+    img = new_image("05:0%d" % (runs == "version"))
+    with logged_in(otad, dev["token"]) as c:
+        checks.check_upload_answer(seed_upload(otad, workdir, img, token=dev["token"]), img)
+        url = checks.check_ota_frame(c.wait_for_ota_frame(timeout=10), "127.0.0.1",
+                                     otad.fw_port)
+    if runs == "sketch-md5":
+        r = esphttp.esp8266_get(url, sketch_md5=images.digests(img)["md5"])
+    else:
+        r = esphttp.esp8266_get(url, version=images.parse_tag(img)["mcu"])
+    assert r.status == 304, "expected 304 (no updates), got %r" % r
+    assert r.body == b""
