@@ -53,12 +53,17 @@ extern struct admind	*env;
 
 /* api.c */
 extern const struct http_handler admind_api_handler;
-/* The authenticated admin of a request ("admin"), set by the router. */
+/* One API request's state, kept in http_conn->data. */
+struct api_route;
 struct api_req {
-	char		 user[64];
-	void		*upload;	/* struct upload *, for POST uploads */
-	struct buf	 body;		/* small JSON bodies */
-	int		 route;
+	char		 user[64];	/* the authenticated admin */
+	const struct api_route *route;
+	struct http_request *req;	/* valid until the response */
+	int64_t		 id;		/* the {id} of the route's path */
+	struct buf	 body;		/* BODY_JSON routes: the whole body */
+	void		*upload;	/* struct upload *, BODY_STREAM routes */
+	/* BODY_STREAM: called when the body is complete. */
+	void		(*finish)(struct http_conn *, struct api_req *);
 	int64_t		 device_id;	/* ?token= of /admin/ota/start */
 	int		 force;		/* ?force=true */
 };
@@ -79,15 +84,17 @@ int	 auth_check(struct http_conn *, struct http_request *, char *user,
 int	 auth_ip_allowed(struct http_conn *);
 
 /* api_devices.c */
-void	 api_devices_create(struct http_conn *, struct api_req *);
-void	 api_devices_list(struct http_conn *, struct http_request *);
+void	 api_devices_create(struct http_conn *, struct http_request *,
+	    struct api_req *);
+void	 api_devices_list(struct http_conn *, struct http_request *,
+	    struct api_req *);
 void	 api_device_json(struct buf *, const struct device *);
 
 /* api_ota.c */
 void	 api_ota_start_request(struct http_conn *, struct http_request *,
 	    struct api_req *);
-void	 api_ota_start_complete(struct http_conn *, struct api_req *);
-void	 api_ota_stop(struct http_conn *, struct api_req *);
+void	 api_ota_stop(struct http_conn *, struct http_request *,
+	    struct api_req *);
 void	 api_firmware_json(struct buf *, const struct firmware *);
 void	 api_job_json(struct buf *, const struct job *);
 

@@ -13,15 +13,9 @@
 #include "admind.h"
 #include "json.h"
 #include "log.h"
+#include "util.h"
 
 #define API_MAX_JSON_BODY	(1024 * 1024)
-
-enum api_route {
-	ROUTE_NONE,
-	ROUTE_OTA_START,
-	ROUTE_OTA_STOP,
-	ROUTE_DEVICES_CREATE,
-};
 
 static void
 api_req_free(struct api_req *ar)
@@ -162,38 +156,107 @@ api_health(struct http_conn *c)
 	buf_free(&b);
 }
 
+/*
+ * The routes.  A pattern segment "{id}" matches a decimal id, passed to
+ * the handler in ar->id.  BODY_NONE handlers answer at once; BODY_JSON
+ * handlers get the body (at most API_MAX_JSON_BODY) in ar->body when it
+ * is complete; BODY_STREAM handlers set up ar->upload themselves.
+ */
+enum api_body { BODY_NONE, BODY_JSON, BODY_STREAM };
+
+struct api_route {
+	const char	*method;
+	const char	*pattern;
+	enum api_body	 body;
+	void		(*handler)(struct http_conn *, struct http_request *,
+			    struct api_req *);
+};
+
+static const struct api_route api_routes[] = {
+	{ "POST", "/admin/ota/start", BODY_STREAM, api_ota_start_request },
+	{ "GET", "/admin/ota/stop", BODY_NONE, api_ota_stop },
+	{ "POST", "/admin/ota/stop", BODY_JSON, api_ota_stop },
+	{ "GET", "/admin/devices", BODY_NONE, api_devices_list },
+	{ "POST", "/admin/devices", BODY_JSON, api_devices_create },
+};
+
 static int
-api_is(const struct http_request *req, const char *method, const char *path)
+api_match(const char *pattern, const char *path, int64_t *id)
 {
-	return strcmp(req->method_name, method) == 0 &&
-	    strcmp(req->path, path) == 0;
+	uint64_t	 v;
+	char		 seg[32];
+	size_t		 n;
+
+	while (*pattern && *path) {
+		if (strncmp(pattern, "{id}", 4) == 0) {
+			n = strcspn(path, "/");
+			if (n == 0 || n >= sizeof(seg))
+				return 0;
+			memcpy(seg, path, n);
+			seg[n] = '\0';
+			if (util_parse_u64(seg, &v) == -1 || v > INT64_MAX)
+				return 0;
+			*id = (int64_t)v;
+			pattern += 4;
+			path += n;
+			continue;
+		}
+		if (*pattern++ != *path++)
+			return 0;
+	}
+	return *pattern == '\0' && *path == '\0';
+}
+
+static const struct api_route *
+api_find(const struct http_request *req, int64_t *id, int *path_known)
+{
+	*path_known = 0;
+	for (size_t i = 0; i < nitems(api_routes); i++) {
+		if (!api_match(api_routes[i].pattern, req->path, id))
+			continue;
+		*path_known = 1;
+		if (strcmp(api_routes[i].method, req->method_name) == 0)
+			return &api_routes[i];
+	}
+	return NULL;
 }
 
 static void
 api_route(struct http_conn *c, struct http_request *req, struct api_req *ar)
 {
-	if (api_is(req, "POST", "/admin/ota/start")) {
-		ar->route = ROUTE_OTA_START;
-		api_ota_start_request(c, req, ar);
-	} else if (api_is(req, "GET", "/admin/ota/stop") ||
-	    api_is(req, "POST", "/admin/ota/stop")) {
-		ar->route = ROUTE_OTA_STOP;
-		http_accept_body(c);
-	} else if (api_is(req, "POST", "/admin/devices")) {
-		ar->route = ROUTE_DEVICES_CREATE;
+	const struct api_route *r;
+	int		 known;
+
+	if ((r = api_find(req, &ar->id, &known)) == NULL) {
+		if (known)
+			api_error(c, 405, "method_not_allowed", "%s is not "
+			    "allowed on %s; see the README for the methods "
+			    "each resource takes.", req->method_name,
+			    req->path);
+		else
+			api_error(c, 404, "not_found", "There is no %s %s. The "
+			    "admin API lives under /admin/ (for example GET "
+			    "/admin/devices, POST /admin/ota/start); see the "
+			    "README.", req->method_name, req->path);
+		return;
+	}
+	ar->route = r;
+	switch (r->body) {
+	case BODY_NONE:
+		r->handler(c, req, ar);
+		break;
+	case BODY_JSON:
 		if (req->has_length && req->content_length > API_MAX_JSON_BODY) {
 			api_error(c, 413, "request.too_large", "The request "
 			    "body is over %d bytes.", API_MAX_JSON_BODY);
 			return;
 		}
+		ar->req = req;
 		http_accept_body(c);
-	} else if (api_is(req, "GET", "/admin/devices")) {
-		api_devices_list(c, req);
-	} else {
-		api_error(c, 404, "not_found", "There is no %s %s. The admin "
-		    "API lives under /admin/ (for example GET /admin/devices, "
-		    "POST /admin/ota/start); see the README.",
-		    req->method_name, req->path);
+		break;
+	case BODY_STREAM:
+		r->handler(c, req, ar);
+		break;
 	}
 }
 
@@ -206,7 +269,8 @@ api_on_request(struct http_conn *c, struct http_request *req)
 	c->data = NULL;
 	if (!auth_ip_allowed(c))
 		return;
-	if (api_is(req, "GET", "/admin/health")) {
+	if (strcmp(req->method_name, "GET") == 0 &&
+	    strcmp(req->path, "/admin/health") == 0) {
 		api_health(c);
 		return;
 	}
@@ -248,21 +312,12 @@ api_on_complete(struct http_conn *c)
 {
 	struct api_req	*ar = c->data;
 
-	if (ar == NULL || c->responded)
+	if (ar == NULL || c->responded || ar->route == NULL)
 		return;
-	switch (ar->route) {
-	case ROUTE_OTA_START:
-		api_ota_start_complete(c, ar);
-		break;
-	case ROUTE_OTA_STOP:
-		api_ota_stop(c, ar);
-		break;
-	case ROUTE_DEVICES_CREATE:
-		api_devices_create(c, ar);
-		break;
-	default:
-		break;
-	}
+	if (ar->route->body == BODY_JSON)
+		ar->route->handler(c, ar->req, ar);
+	else if (ar->route->body == BODY_STREAM && ar->finish)
+		ar->finish(c, ar);
 }
 
 static void

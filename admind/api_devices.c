@@ -116,7 +116,8 @@ api_device_input(struct http_conn *c, struct api_req *ar, char *name,
 }
 
 void
-api_devices_create(struct http_conn *c, struct api_req *ar)
+api_devices_create(struct http_conn *c, struct http_request *req,
+    struct api_req *ar)
 {
 	char		 name[DEVICE_MAX_NAME + 1], token[DEVICE_MAX_TOKEN + 1];
 	char		 tags[256], hash[65];
@@ -163,7 +164,8 @@ api_devices_create(struct http_conn *c, struct api_req *ar)
 }
 
 void
-api_devices_list(struct http_conn *c, struct http_request *req)
+api_devices_list(struct http_conn *c, struct http_request *req,
+    struct api_req *ar)
 {
 	struct device	*devs = NULL;
 	struct buf	 b = BUF_INIT;

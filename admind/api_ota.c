@@ -70,6 +70,8 @@ api_job_json(struct buf *b, const struct job *job)
 	buf_addc(b, '}');
 }
 
+static void	api_ota_start_complete(struct http_conn *, struct api_req *);
+
 void
 api_ota_start_request(struct http_conn *c, struct http_request *req,
     struct api_req *ar)
@@ -115,6 +117,7 @@ api_ota_start_request(struct http_conn *c, struct http_request *req,
 		    "(curl -F file=@fw.bin ...): %s.", err);
 		return;
 	}
+	ar->finish = api_ota_start_complete;
 	http_accept_body(c);
 }
 
@@ -184,7 +187,7 @@ api_ota_started(struct http_conn *c, const struct firmware *fw,
 	buf_free(&msg);
 }
 
-void
+static void
 api_ota_start_complete(struct http_conn *c, struct api_req *ar)
 {
 	struct firmware	 fw, stored;
@@ -227,7 +230,7 @@ api_ota_start_complete(struct http_conn *c, struct api_req *ar)
 }
 
 void
-api_ota_stop(struct http_conn *c, struct api_req *ar)
+api_ota_stop(struct http_conn *c, struct http_request *req, struct api_req *ar)
 {
 	struct buf	 b = BUF_INIT;
 	int64_t		*ids = NULL;

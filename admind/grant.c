@@ -162,7 +162,8 @@ grant_progress(int64_t delivery_id, uint8_t what, uint64_t bytes,
 	store_delivery_progress(env->store, delivery_id, bytes);
 	if (what == CTL_PROGRESS_STARTED && strcmp(d.state, "sent") == 0) {
 		delivery_transition(&d, "downloading", NULL, "", 0);
-	} else if (what == CTL_PROGRESS_COMPLETE) {
+	} else if (what == CTL_PROGRESS_COMPLETE &&
+	    strcmp(d.state, "downloaded") != 0) {
 		delivery_transition(&d, "downloaded", NULL, "", 0);
 		sched_job_kick(d.job_id);
 	} else if (what == CTL_PROGRESS_ABORTED &&

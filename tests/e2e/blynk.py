@@ -125,6 +125,7 @@ class BlynkClient:
         self.pending = []         # frames received but not yet consumed
         self.next_id = 1
         self.closed = False
+        self.segments = []        # every recv() result, to check single writes
 
     # -- connection ---------------------------------------------------------
     def connect(self):
@@ -176,6 +177,7 @@ class BlynkClient:
         if not data:
             self.closed = True
             raise Closed("server closed the connection")
+        self.segments.append(data)
         self.parser.feed(data)
         return True
 
@@ -258,6 +260,10 @@ class BlynkClient:
         """The INTERNAL ota frame, or None when none arrives in time."""
         return self.wait_for(lambda f: f.cmd == INTERNAL and f.body[:4] == b"ota\0",
                              timeout, "ota command")
+
+    def arrived_in_one_piece(self, f):
+        """True when frame f's header and body came in a single recv()."""
+        return any(f.encode() in seg for seg in self.segments)
 
     def wait_for_ota(self, timeout=10.0):
         """The URL of the next ota command, or None when none arrives in time."""

@@ -188,3 +188,25 @@ def test_msg_id_never_zero():
     c.next_id = 0xFFFF
     assert c._msg_id() == 0xFFFF
     assert c._msg_id() == 1
+
+
+def test_arrived_in_one_piece():
+    ota = blynk.frame(17, 9, b"ota\0" + URL.encode())
+
+    def handler(conn):
+        read_frame(conn)
+        conn.sendall(blynk.response(1, 200))
+        time.sleep(0.05)
+        conn.sendall(ota)
+        time.sleep(0.05)
+        dribble(conn, blynk.frame(17, 10, b"ota\0" + URL.encode()))
+        conn.recv(1)
+
+    srv = FakeServer(handler)
+    with blynk.BlynkClient("127.0.0.1", srv.port).connect() as c:
+        assert c.login(TOKEN) == 200
+        f1 = c.wait_for_ota_frame(2)
+        f2 = c.wait_for_ota_frame(2)
+        assert c.arrived_in_one_piece(f1)
+        assert not c.arrived_in_one_piece(f2)
+    srv.join()

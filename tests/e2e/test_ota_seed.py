@@ -47,6 +47,9 @@ def test_seed_curl_with_token(otad, admin, workdir, auth_query):
         f = c.wait_for_ota_frame(timeout=10)
         assert f is not None, "device got no ota frame within 10 s of the upload"
         url = checks.check_ota_frame(f, "127.0.0.1", otad.fw_port)
+        # PROTOCOL.md 1.1: one write per frame (the Linux client drops a split frame)
+        assert c.arrived_in_one_piece(f), "ota frame split over several segments: %r" % (
+            c.segments[-4:],)
     # like the sketch: disconnect, then download
     if auth_query:
         url += "?auth=" + dev["token"]
