@@ -29,6 +29,7 @@ struct online {
 	unsigned	 conns;		/* hwd connections logged in */
 	int		 has_info;
 	int		 decided;	/* a decision ran since login */
+	int		 resync;	/* reported by hwd's resync, not a login */
 	char		 remote[NETADDR_STRLEN];
 	uv_timer_t	*info_wait;
 };
@@ -47,6 +48,8 @@ struct admind {
 	struct online		**online;	/* hash by device id */
 	size_t			 online_buckets;
 	size_t			 nonline;
+	uint64_t		 resync_until;	/* ms: ONLINE is a resync */
+	uv_timer_t		 sweep;		/* sent deliveries timing out */
 };
 
 extern struct admind	*env;
@@ -66,6 +69,7 @@ struct api_req {
 	void		(*finish)(struct http_conn *, struct api_req *);
 	int64_t		 device_id;	/* ?token= of /admin/ota/start */
 	int		 force;		/* ?force=true */
+	void		*sse;		/* GET /admin/events subscription */
 };
 int	 api_json(struct http_conn *, int status, struct buf *body);
 int	 api_error(struct http_conn *, int status, const char *code,
@@ -89,6 +93,24 @@ void	 api_devices_create(struct http_conn *, struct http_request *,
 void	 api_devices_list(struct http_conn *, struct http_request *,
 	    struct api_req *);
 void	 api_device_json(struct buf *, const struct device *);
+
+/* api_jobs.c */
+void	 api_jobs_create(struct http_conn *, struct http_request *,
+	    struct api_req *);
+void	 api_jobs_list(struct http_conn *, struct http_request *,
+	    struct api_req *);
+void	 api_jobs_get(struct http_conn *, struct http_request *,
+	    struct api_req *);
+void	 api_jobs_deliveries(struct http_conn *, struct http_request *,
+	    struct api_req *);
+void	 api_jobs_stop(struct http_conn *, struct http_request *,
+	    struct api_req *);
+void	 api_jobs_pause(struct http_conn *, struct http_request *,
+	    struct api_req *);
+void	 api_jobs_resume(struct http_conn *, struct http_request *,
+	    struct api_req *);
+void	 api_delivery_json(struct buf *, const struct delivery *,
+	    uint64_t size);
 
 /* api_ota.c */
 void	 api_ota_start_request(struct http_conn *, struct http_request *,
@@ -120,10 +142,24 @@ void	 sched_device_offline(int64_t device_id);
 int	 sched_job_start(const struct job *, const int64_t *devices, size_t n);
 void	 sched_job_kick(int64_t job_id);
 void	 sched_device_created(int64_t device_id);
+void	 sched_start(void);
+/* Stop, pause or resume ("active"); returns deliveries canceled, or -1. */
+int	 sched_job_state(int64_t job_id, const char *state);
 void	 sched_ota_sent(int64_t device_id, int64_t delivery_id,
 	    unsigned reached, const char *error);
 void	 delivery_transition(const struct delivery *, const char *state,
 	    const char *ticket, const char *error, int attempt_inc);
+
+/* events.c */
+void	 api_events(struct http_conn *, struct http_request *,
+	    struct api_req *);
+/* data is a JSON object; sent to the subscribers whose filter matches. */
+void	 events_publish(const char *kind, int64_t device_id, int64_t job_id,
+	    const char *data);
+void	 events_unsubscribe(void *);
+/* An admin action or a notable fact: events table, log, event stream. */
+void	 audit(const char *kind, const char *actor, const char *remote,
+	    int64_t device_id, int64_t job_id, const char *text);
 
 /* grant.c */
 int	 grant_dispatch(struct ctl_conn *, uint16_t type, uint32_t reqid,

@@ -24,6 +24,8 @@ api_req_free(struct api_req *ar)
 		return;
 	if (ar->upload)
 		upload_free(ar->upload);
+	if (ar->sse)
+		events_unsubscribe(ar->sse);
 	buf_free(&ar->body);
 	free(ar);
 }
@@ -178,6 +180,14 @@ static const struct api_route api_routes[] = {
 	{ "POST", "/admin/ota/stop", BODY_JSON, api_ota_stop },
 	{ "GET", "/admin/devices", BODY_NONE, api_devices_list },
 	{ "POST", "/admin/devices", BODY_JSON, api_devices_create },
+	{ "GET", "/admin/events", BODY_NONE, api_events },
+	{ "POST", "/admin/jobs", BODY_JSON, api_jobs_create },
+	{ "GET", "/admin/jobs", BODY_NONE, api_jobs_list },
+	{ "GET", "/admin/jobs/{id}", BODY_NONE, api_jobs_get },
+	{ "GET", "/admin/jobs/{id}/deliveries", BODY_NONE, api_jobs_deliveries },
+	{ "POST", "/admin/jobs/{id}/stop", BODY_JSON, api_jobs_stop },
+	{ "POST", "/admin/jobs/{id}/pause", BODY_JSON, api_jobs_pause },
+	{ "POST", "/admin/jobs/{id}/resume", BODY_JSON, api_jobs_resume },
 };
 
 static int

@@ -243,12 +243,10 @@ api_ota_stop(struct http_conn *c, struct http_request *req, struct api_req *ar)
 		return;
 	}
 	for (size_t i = 0; i < n; i++) {
-		canceled = 0;
-		if (store_job_set_state(env->store, ids[i], "stopped",
-		    &canceled) == 0)
+		if ((canceled = sched_job_state(ids[i], "stopped")) > 0)
 			total += canceled;
-		store_event(env->store, "job.stopped", ar->user, c->peer_str,
-		    0, ids[i], "");
+		audit("job.stopped", ar->user, c->peer_str, 0, ids[i],
+		    "stopped with GET/POST /admin/ota/stop");
 	}
 	log_info("%s from %s stopped %zu jobs (%d deliveries canceled)",
 	    ar->user, c->peer_str, n, total);

@@ -139,6 +139,7 @@ main(int argc, char *argv[])
 		fatal("calloc");
 	admind_open(&a);
 	admind_listen(&a);
+	sched_start();
 	uv_signal_init(a.loop, &sigint);
 	uv_signal_start(&sigint, admind_signal, SIGINT);
 	uv_signal_init(a.loop, &sigterm);

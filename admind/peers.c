@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "admind.h"
+#include "json.h"
 #include "log.h"
 #include "util.h"
 
@@ -73,11 +74,24 @@ peers_auth(struct ctl_conn *c, uint32_t reqid, struct ctl_reader *r)
 	return 0;
 }
 
+static void
+peers_publish(const char *kind, int64_t id, const char *remote)
+{
+	struct buf	 b = BUF_INIT;
+
+	buf_printf(&b, "{\"device_id\":%" PRId64 ",\"remote\":", id);
+	json_str(&b, remote);
+	buf_addc(&b, '}');
+	events_publish(kind, id, 0, buf_cstr(&b));
+	buf_free(&b);
+}
+
 static int
 peers_online(struct ctl_reader *r)
 {
 	uint64_t	 id, conn;
 	char		*remote = NULL, *local = NULL;
+	struct online	*o;
 
 	if (ctl_get_u64(r, &id) == -1 || ctl_get_u64(r, &conn) == -1 ||
 	    ctl_get_str(r, &remote) == -1 || ctl_get_str(r, &local) == -1 ||
@@ -86,8 +100,10 @@ peers_online(struct ctl_reader *r)
 		free(local);
 		return -1;
 	}
-	if (online_add((int64_t)id, remote) != NULL) {
+	if ((o = online_add((int64_t)id, remote)) != NULL) {
+		o->resync = util_now_ms() < env->resync_until;
 		store_device_seen(env->store, (int64_t)id, remote, time(NULL));
+		peers_publish("device.online", (int64_t)id, remote);
 		sched_device_online((int64_t)id, remote);
 	}
 	free(remote);
@@ -167,8 +183,10 @@ peers_offline(struct ctl_reader *r)
 	if (ctl_get_u64(r, &id) == -1 || ctl_get_u64(r, &conn) == -1 ||
 	    ctl_get_end(r) == -1)
 		return -1;
-	if (online_remove((int64_t)id))
+	if (online_remove((int64_t)id)) {
+		peers_publish("device.offline", (int64_t)id, "");
 		sched_device_offline((int64_t)id);
+	}
 	return 0;
 }
 
@@ -222,6 +240,7 @@ peers_dispatch_hwd(struct ctl_conn *c, uint16_t type, uint32_t reqid,
 		if (ctl_get_end(r) == -1)
 			return -1;
 		online_clear();
+		env->resync_until = util_now_ms() + 1000;
 		return 0;
 	case CTL_ONLINE:
 		return peers_online(r);

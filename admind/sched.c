@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "admind.h"
+#include "json.h"
 #include "log.h"
 #include "util.h"
 
@@ -24,6 +25,37 @@ struct sched_ctx {
 };
 
 static void	sched_run(int64_t device_id);
+static void	sched_job_settle(int64_t job_id);
+
+static int
+sched_terminal(const char *state)
+{
+	return strcmp(state, "succeeded") == 0 ||
+	    strcmp(state, "failed") == 0 ||
+	    strcmp(state, "already-current") == 0 ||
+	    strcmp(state, "incompatible") == 0 ||
+	    strcmp(state, "canceled") == 0;
+}
+
+static void
+sched_publish(const struct delivery *d, const char *state, const char *error,
+    int attempt_inc)
+{
+	struct buf	 b = BUF_INIT;
+
+	buf_printf(&b, "{\"delivery_id\":%" PRId64 ",\"device_id\":%" PRId64
+	    ",\"job_id\":%" PRId64 ",\"from\":", d->id, d->device_id,
+	    d->job_id);
+	json_str(&b, d->state);
+	buf_adds(&b, ",\"state\":");
+	json_str(&b, state);
+	buf_printf(&b, ",\"attempts\":%d,\"bytes_sent\":%" PRIu64
+	    ",\"error\":", d->attempts + attempt_inc, d->bytes_sent);
+	json_str(&b, error ? error : d->last_error);
+	buf_addc(&b, '}');
+	events_publish("delivery", d->device_id, d->job_id, buf_cstr(&b));
+	buf_free(&b);
+}
 
 void
 delivery_transition(const struct delivery *d, const char *state,
@@ -43,6 +75,9 @@ delivery_transition(const struct delivery *d, const char *state,
 	    "device %" PRId64 " job %" PRId64 ": %s -> %s%s%s", d->device_id,
 	    d->job_id, d->state, state, error && *error ? ": " : "",
 	    error ? error : "");
+	sched_publish(d, state, error, attempt_inc);
+	if (sched_terminal(state))
+		sched_job_settle(d->job_id);
 }
 
 static void
@@ -160,9 +195,7 @@ sched_verify(struct sched_ctx *x)
 {
 	char	 why[256];
 
-	if (sched_runs_image(&x->dev, &x->fw)) {
-		delivery_transition(&x->d, "succeeded", "", "", 0);
-	} else if (*x->fw.build == '\0' && *x->fw.version == '\0') {
+	if (*x->fw.build == '\0' && *x->fw.version == '\0') {
 		delivery_transition(&x->d, "succeeded", "", "unverified: the "
 		    "image carries no version or build to compare", 0);
 	} else if (x->d.attempts >= x->job.attempt_limit) {
@@ -182,6 +215,29 @@ sched_verify(struct sched_ctx *x)
 	sched_job_kick(x->job.id);
 }
 
+/* A delivery in flight (sent, downloading, downloaded) whose device is
+ * back.  A login after the command without the image: send it again (the
+ * same ticket); a resync after admind restarted: wait, nothing is sent
+ * twice. */
+static int
+sched_in_flight(struct sched_ctx *x, const struct online *o)
+{
+	if (sched_runs_image(&x->dev, &x->fw)) {
+		delivery_transition(&x->d, "succeeded", "", "", 0);
+		sched_job_kick(x->job.id);
+		return 1;
+	}
+	if (o->resync)
+		return 0;
+	if (strcmp(x->d.state, "downloaded") == 0) {
+		sched_verify(x);
+		return 1;
+	}
+	if (!o->resync)
+		sched_send(x);
+	return 0;
+}
+
 static void
 sched_run(int64_t device_id)
 {
@@ -193,18 +249,13 @@ sched_run(int64_t device_id)
 		return;
 	o->decided = 1;
 	do {
-		again = 0;
 		if (sched_load(device_id, &x) == -1)
 			return;
 		if (strcmp(x.d.state, "queued") == 0) {
 			sched_queued(&x);
-		} else if (strcmp(x.d.state, "downloaded") == 0) {
-			sched_verify(&x);
-			again = 1;
+			again = 0;
 		} else {
-			/* sent or downloading when the device logged in
-			 * again: it did not get or finish the command. */
-			sched_send(&x);
+			again = sched_in_flight(&x, o);
 		}
 		sched_ctx_free(&x);
 	} while (again && ++rounds < 3);
@@ -338,4 +389,132 @@ sched_ota_sent(int64_t device_id, int64_t delivery_id, unsigned reached,
 			delivery_transition(&d, "failed", "", error, 0);
 	}
 	delivery_free(&d);
+}
+
+struct sched_tally {
+	int64_t	 failed;
+	int64_t	 finished;	/* terminal, but not canceled */
+	int64_t	 unfinished;
+};
+
+static void
+sched_tally_cb(void *arg, const char *state, int64_t count)
+{
+	struct sched_tally *t = arg;
+
+	if (strcmp(state, "failed") == 0)
+		t->failed += count;
+	if (strcmp(state, "canceled") == 0)
+		return;
+	if (sched_terminal(state))
+		t->finished += count;
+	else
+		t->unfinished += count;
+}
+
+/* After a delivery ended: pause the job when too many failed (rollout
+ * safety), finish it when nothing is left to do. */
+static void
+sched_job_settle(int64_t job_id)
+{
+	struct sched_tally t = { 0, 0, 0 };
+	struct job	 job;
+	char		 why[160];
+
+	if (store_job_get(env->store, job_id, &job) != 1)
+		return;
+	if (strcmp(job.state, "active") != 0 ||
+	    store_job_counts(env->store, job_id, sched_tally_cb, &t) == -1) {
+		job_free(&job);
+		return;
+	}
+	if (job.failure_threshold > 0 && t.finished > 0 &&
+	    t.failed * 100 > (int64_t)job.failure_threshold * t.finished) {
+		store_job_set_state(env->store, job_id, "paused", NULL);
+		snprintf(why, sizeof(why), "job paused itself: %" PRId64 " of %"
+		    PRId64 " finished deliveries failed, over its failure "
+		    "threshold of %d%%; resume or stop it", t.failed,
+		    t.finished, job.failure_threshold);
+		audit("job.paused", "otad", "", 0, job_id, why);
+	} else if (t.unfinished == 0 && job.target_kind != JOB_TARGET_ALL) {
+		store_job_set_state(env->store, job_id, "finished", NULL);
+		audit("job.finished", "otad", "", 0, job_id, "every delivery "
+		    "ended");
+	}
+	job_free(&job);
+}
+
+/* The API changes a job's state: stopped cancels its unfinished
+ * deliveries (their tickets stop working at once), active resumes it. */
+int
+sched_job_state(int64_t job_id, const char *state)
+{
+	struct delivery	*ds = NULL;
+	size_t		 n = 0;
+	int		 canceled = 0;
+
+	if (strcmp(state, "stopped") == 0 &&
+	    store_job_deliveries(env->store, job_id, &ds, &n) == 0) {
+		for (size_t i = 0; i < n; i++)
+			if (!sched_terminal(ds[i].state))
+				sched_publish(&ds[i], "canceled", "the job was "
+				    "stopped", 0);
+		delivery_list_free(ds, n);
+	}
+	if (store_job_set_state(env->store, job_id, state, &canceled) == -1)
+		return -1;
+	if (strcmp(state, "active") == 0)
+		sched_job_kick(job_id);
+	return canceled;
+}
+
+/* A command that led to no download within sent_timeout (the device may
+ * have missed it), or a download that stopped reporting: back to queued,
+ * and that attempt counts. */
+static void
+sched_sweep_state(const char *state, int64_t before)
+{
+	struct delivery	*ds = NULL;
+	struct job	 job;
+	size_t		 n = 0;
+	char		 why[200];
+
+	if (store_deliveries_stale(env->store, state, before, &ds, &n) == -1)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		if (store_job_get(env->store, ds[i].job_id, &job) != 1)
+			continue;
+		snprintf(why, sizeof(why), "no %s within %u s of the command; "
+		    "attempt %d of %d%s", strcmp(state, "sent") == 0 ?
+		    "download" : "progress", env->cfg.admind.sent_timeout,
+		    ds[i].attempts, job.attempt_limit,
+		    ds[i].attempts >= job.attempt_limit ? ", giving up" : "");
+		delivery_transition(&ds[i], ds[i].attempts >= job.attempt_limit ?
+		    "failed" : "queued", "", why, 0);
+		sched_job_kick(job.id);
+		job_free(&job);
+	}
+	delivery_list_free(ds, n);
+}
+
+static void
+sched_sweep(uv_timer_t *t)
+{
+	int64_t	 before = (int64_t)time(NULL) -
+	    (int64_t)env->cfg.admind.sent_timeout;
+
+	sched_sweep_state("sent", before);
+	sched_sweep_state("downloading", before);
+}
+
+void
+sched_start(void)
+{
+	uint64_t every = env->cfg.admind.sent_timeout * 1000 / 4;
+
+	if (every < 250)
+		every = 250;
+	uv_timer_init(env->loop, &env->sweep);
+	uv_unref((uv_handle_t *)&env->sweep);
+	uv_timer_start(&env->sweep, sched_sweep, every, every);
 }

@@ -33,6 +33,16 @@
 #define DELIVERY_COLS	"d.id, d.job_id, d.device_id, d.state, " \
 			"d.attempts, d.ticket, d.bytes_sent, d.created_at, " \
 			"d.updated_at, d.last_error"
+#define TOKEN_COLS	"id, name, created_at, created_by, last_used_at"
+/* ?1 tag (one of the comma-separated tags), ?2 fw_version, ?3 board;
+ * "" matches all. */
+#define DEVICE_FILTER	" WHERE (?1 = '' OR" \
+			" instr(',' || tags || ',', ',' || ?1 || ',') > 0)" \
+			" AND (?2 = '' OR fw_version = ?2)" \
+			" AND (?3 = '' OR board = ?3)"
+/* Live firmware; ?1 format, ?2 board, "" matches all. */
+#define FIRMWARE_FILTER	" WHERE deleted_at = 0 AND (?1 = '' OR format = ?1)" \
+			" AND (?2 = '' OR board = ?2)"
 
 /*
  * Migration N (1-based) is store_migrations[N - 1]; each runs in its own
@@ -110,6 +120,15 @@ static const char *const store_migrations[] = {
 	" device_id INTEGER,"
 	" job_id INTEGER,"
 	" text TEXT NOT NULL DEFAULT '');",
+	/* 2: API tokens for scripts; firmware deleted while jobs name it. */
+	"CREATE TABLE api_tokens ("
+	" id INTEGER PRIMARY KEY,"
+	" name TEXT NOT NULL,"
+	" token_sha256 TEXT UNIQUE NOT NULL,"
+	" created_at INTEGER NOT NULL,"
+	" created_by TEXT NOT NULL DEFAULT '',"
+	" last_used_at INTEGER NOT NULL DEFAULT 0);"
+	"ALTER TABLE firmware ADD COLUMN deleted_at INTEGER NOT NULL DEFAULT 0;",
 };
 
 enum store_q {
@@ -122,6 +141,17 @@ enum store_q {
 	Q_DELIVERY_PENDING, Q_DELIVERY_UPDATE, Q_DELIVERY_PROGRESS,
 	Q_DELIVERY_CANCEL_OLDER, Q_JOB_DELIVERIES, Q_JOB_COUNTS,
 	Q_EVENT,
+	/* jobs and the OTA lifecycle (sched.c, api_jobs.c) */
+	Q_JOB_LIST, Q_JOB_LIST_COUNT, Q_DELIVERIES_STALE, Q_JOB_UNFINISHED,
+	/* devices, firmware, API tokens, metrics (api_devices.c,
+	 * api_firmware.c, api_tokens.c, api_metrics.c) */
+	Q_DEVICE_SEARCH, Q_DEVICE_SEARCH_COUNT, Q_DEVICE_UPDATE,
+	Q_DEVICE_SET_TOKEN, Q_DEVICE_DELETE, Q_DEVICE_HISTORY, Q_DEVICE_IDS_BY_TAG,
+	Q_FIRMWARE_LIST, Q_FIRMWARE_COUNT, Q_FIRMWARE_JOBS, Q_FIRMWARE_IN_USE,
+	Q_FIRMWARE_REFS, Q_FIRMWARE_DELETE, Q_FIRMWARE_SET_DELETED,
+	Q_FIRMWARE_DELETED_AT, Q_DELIVERY_STATES, Q_JOB_STATES,
+	Q_TOKEN_CREATE, Q_TOKEN_LIST, Q_TOKEN_GET, Q_TOKEN_BY_HASH, Q_TOKEN_DELETE,
+	Q_TOKEN_USED,
 	Q_MAX
 };
 
@@ -209,9 +239,80 @@ static const struct store_query store_queries[Q_MAX] = {
 	[Q_JOB_COUNTS] = { "job counts",
 	    "SELECT state, count(*) FROM deliveries WHERE job_id = ?"
 	    " GROUP BY state ORDER BY state" },
+	[Q_JOB_LIST] = { "job list",
+	    "SELECT " JOB_COLS " FROM jobs WHERE ?1 = '' OR state = ?1"
+	    " ORDER BY id DESC LIMIT ?2 OFFSET ?3" },
+	[Q_JOB_LIST_COUNT] = { "job count",
+	    "SELECT count(*) FROM jobs WHERE ?1 = '' OR state = ?1" },
+	[Q_DELIVERIES_STALE] = { "stale deliveries",
+	    "SELECT " DELIVERY_COLS " FROM deliveries d"
+	    " JOIN jobs j ON j.id = d.job_id"
+	    " WHERE d.state = ?1 AND d.updated_at < ?2 AND j.state = 'active'"
+	    " ORDER BY d.id" },
+	[Q_JOB_UNFINISHED] = { "job unfinished",
+	    "SELECT count(*) FROM deliveries WHERE job_id = ?"
+	    " AND state IN " UNFINISHED },
 	[Q_EVENT] = { "event",
 	    "INSERT INTO events (at, kind, actor, remote, device_id, job_id,"
 	    " text) VALUES (?, ?, ?, ?, ?, ?, ?)" },
+	[Q_DEVICE_SEARCH] = { "device search",
+	    "SELECT " DEVICE_COLS " FROM devices" DEVICE_FILTER
+	    " ORDER BY id LIMIT ?4 OFFSET ?5" },
+	[Q_DEVICE_SEARCH_COUNT] = { "device search count",
+	    "SELECT count(*) FROM devices" DEVICE_FILTER },
+	[Q_DEVICE_UPDATE] = { "device update",
+	    "UPDATE devices SET name = coalesce(?2, name),"
+	    " tags = coalesce(?3, tags) WHERE id = ?1" },
+	[Q_DEVICE_SET_TOKEN] = { "device token",
+	    "UPDATE devices SET token_sha256 = ?2 WHERE id = ?1", 1 },
+	[Q_DEVICE_DELETE] = { "device delete",
+	    "DELETE FROM devices WHERE id = ?" },
+	[Q_DEVICE_HISTORY] = { "device history",
+	    "SELECT " DELIVERY_COLS ", j.firmware_id, f.version, f.filename"
+	    " FROM deliveries d JOIN jobs j ON j.id = d.job_id"
+	    " JOIN firmware f ON f.id = j.firmware_id"
+	    " WHERE d.device_id = ? ORDER BY d.id DESC LIMIT ?" },
+	[Q_DEVICE_IDS_BY_TAG] = { "device ids by tag",
+	    "SELECT id FROM devices"
+	    " WHERE instr(',' || tags || ',', ',' || ?1 || ',') > 0"
+	    " ORDER BY id" },
+	[Q_FIRMWARE_LIST] = { "firmware list",
+	    "SELECT " FIRMWARE_COLS " FROM firmware" FIRMWARE_FILTER
+	    " ORDER BY id DESC LIMIT ?3 OFFSET ?4" },
+	[Q_FIRMWARE_COUNT] = { "firmware count",
+	    "SELECT count(*) FROM firmware" FIRMWARE_FILTER },
+	[Q_FIRMWARE_JOBS] = { "firmware jobs",
+	    "SELECT " JOB_COLS " FROM jobs WHERE firmware_id = ?"
+	    " ORDER BY id DESC" },
+	[Q_FIRMWARE_IN_USE] = { "firmware in use",
+	    "SELECT id FROM jobs WHERE firmware_id = ?"
+	    " AND state IN ('active', 'paused') ORDER BY id" },
+	[Q_FIRMWARE_REFS] = { "firmware references",
+	    "SELECT count(*) FROM jobs WHERE firmware_id = ?" },
+	[Q_FIRMWARE_DELETE] = { "firmware delete",
+	    "DELETE FROM firmware WHERE id = ?" },
+	[Q_FIRMWARE_SET_DELETED] = { "firmware deleted",
+	    "UPDATE firmware SET deleted_at = ?2 WHERE id = ?1" },
+	[Q_FIRMWARE_DELETED_AT] = { "firmware deleted at",
+	    "SELECT deleted_at FROM firmware WHERE id = ?" },
+	[Q_DELIVERY_STATES] = { "delivery states",
+	    "SELECT state, count(*) FROM deliveries GROUP BY state" },
+	[Q_JOB_STATES] = { "job states",
+	    "SELECT state, count(*) FROM jobs GROUP BY state" },
+	[Q_TOKEN_CREATE] = { "API token create",
+	    "INSERT INTO api_tokens (name, token_sha256, created_by,"
+	    " created_at) VALUES (?, ?, ?, ?)", 1 },
+	[Q_TOKEN_LIST] = { "API token list",
+	    "SELECT " TOKEN_COLS " FROM api_tokens ORDER BY id" },
+	[Q_TOKEN_GET] = { "API token get",
+	    "SELECT " TOKEN_COLS " FROM api_tokens WHERE id = ?" },
+	[Q_TOKEN_BY_HASH] = { "API token by hash",
+	    "SELECT " TOKEN_COLS " FROM api_tokens WHERE token_sha256 = ?" },
+	[Q_TOKEN_DELETE] = { "API token delete",
+	    "DELETE FROM api_tokens WHERE id = ?" },
+	[Q_TOKEN_USED] = { "API token used",
+	    "UPDATE api_tokens SET last_used_at = ?2"
+	    " WHERE id = ?1 AND last_used_at < ?2 - 60" },
 };
 
 struct store {
@@ -1140,4 +1241,377 @@ id_read(sqlite3_stmt *s, void *p)
 {
 	*(int64_t *)p = sqlite3_column_int64(s, 0);
 	return 0;
+}
+
+/* Jobs and the OTA lifecycle: the job list, deliveries stuck in a state,
+ * and whether a job has work left. */
+
+int
+store_job_list(struct store *st, const char *state, int64_t limit,
+    int64_t offset, struct job **out, size_t *n, int64_t *total)
+{
+	int64_t	 count = 0;
+
+	if (state == NULL)
+		state = "";
+	if (store_one(st, Q_JOB_LIST_COUNT, &id_row, &count, "s", state) == -1)
+		return -1;
+	if (total != NULL)
+		*total = count;
+	return store_list(st, Q_JOB_LIST, &job_row, out, n, "sII", state,
+	    limit, offset);
+}
+
+void
+job_list_free(struct job *jobs, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		job_free(&jobs[i]);
+	free(jobs);
+}
+
+int
+store_deliveries_stale(struct store *st, const char *state, int64_t before,
+    struct delivery **out, size_t *n)
+{
+	return store_list(st, Q_DELIVERIES_STALE, &delivery_row, out, n, "sI",
+	    state, before);
+}
+
+int
+store_job_unfinished(struct store *st, int64_t job_id, int64_t *count)
+{
+	*count = 0;
+	return store_one(st, Q_JOB_UNFINISHED, &id_row, count, "I", job_id) ==
+	    -1 ? -1 : 0;
+}
+
+/* Devices, firmware, API tokens and metrics of the admin API
+ * (api_devices.c, api_firmware.c, api_tokens.c, api_metrics.c). */
+
+static int	 device_history_read(sqlite3_stmt *, void *);
+static void	 device_history_free_row(void *);
+static int	 api_token_read(sqlite3_stmt *, void *);
+static void	 api_token_free_row(void *);
+
+static const struct store_row device_history_row = { sizeof(struct
+    device_delivery), device_history_read, device_history_free_row };
+static const struct store_row api_token_row =
+    { sizeof(struct api_token), api_token_read, api_token_free_row };
+
+int
+store_device_search(struct store *st, const struct device_filter *f,
+    int64_t limit, int64_t offset, struct device **out, size_t *n,
+    int64_t *total)
+{
+	int64_t	 count = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (store_one(st, Q_DEVICE_SEARCH_COUNT, &id_row, &count, "sss",
+	    f->tag, f->fw_version, f->board) == -1)
+		return -1;
+	if (total != NULL)
+		*total = count;
+	return store_list(st, Q_DEVICE_SEARCH, &device_row, out, n, "sssII",
+	    f->tag, f->fw_version, f->board, limit < 0 ? (int64_t)-1 : limit,
+	    offset < 0 ? (int64_t)0 : offset);
+}
+
+int
+store_device_count(struct store *st, int64_t *count)
+{
+	*count = 0;
+	return store_one(st, Q_DEVICE_COUNT, &id_row, count, "") == -1 ? -1 : 0;
+}
+
+/* 1 updated, 0 no such device, -1. */
+int
+store_device_update(struct store *st, int64_t id, const char *name,
+    const char *tags)
+{
+	if (store_run(st, Q_DEVICE_UPDATE, "Inn", id, name, tags) == -1)
+		return -1;
+	return sqlite3_changes(st->db) > 0;
+}
+
+/* 1 set, 0 no such device, -2 the hash belongs to another device, -1. */
+int
+store_device_set_token(struct store *st, int64_t id, const char *token_sha256)
+{
+	int	 rv;
+
+	if ((rv = store_run(st, Q_DEVICE_SET_TOKEN, "Is", id,
+	    token_sha256)) != 0)
+		return rv;
+	return sqlite3_changes(st->db) > 0;
+}
+
+/* 1 deleted (with its deliveries), 0 no such device, -1. */
+int
+store_device_delete(struct store *st, int64_t id)
+{
+	if (store_run(st, Q_DEVICE_DELETE, "I", id) == -1)
+		return -1;
+	return sqlite3_changes(st->db) > 0;
+}
+
+int
+store_device_history(struct store *st, int64_t device_id, int64_t limit,
+    struct device_delivery **out, size_t *n)
+{
+	return store_list(st, Q_DEVICE_HISTORY, &device_history_row, out, n,
+	    "II", device_id, limit < 0 ? (int64_t)-1 : limit);
+}
+
+void
+device_history_free(struct device_delivery *h, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		device_history_free_row(&h[i]);
+	free(h);
+}
+
+int
+store_device_ids_by_tag(struct store *st, const char *tag, int64_t **ids,
+    size_t *n)
+{
+	return store_list(st, Q_DEVICE_IDS_BY_TAG, &id_row, ids, n, "s", tag);
+}
+
+int
+store_firmware_list(struct store *st, const char *format, const char *board,
+    int64_t limit, int64_t offset, struct firmware **out, size_t *n,
+    int64_t *total)
+{
+	int64_t	 count = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (store_one(st, Q_FIRMWARE_COUNT, &id_row, &count, "ss", format,
+	    board) == -1)
+		return -1;
+	if (total != NULL)
+		*total = count;
+	return store_list(st, Q_FIRMWARE_LIST, &firmware_row, out, n, "ssII",
+	    format, board, limit < 0 ? (int64_t)-1 : limit,
+	    offset < 0 ? (int64_t)0 : offset);
+}
+
+void
+firmware_list_free(struct firmware *f, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		firmware_free(&f[i]);
+	free(f);
+}
+
+/* Jobs that use the firmware, newest first. */
+int
+store_firmware_jobs(struct store *st, int64_t firmware_id, struct job **out,
+    size_t *n)
+{
+	return store_list(st, Q_FIRMWARE_JOBS, &job_row, out, n, "I",
+	    firmware_id);
+}
+
+/* Ids of the active or paused jobs that use the firmware. */
+int
+store_firmware_in_use(struct store *st, int64_t firmware_id, int64_t **ids,
+    size_t *n)
+{
+	return store_list(st, Q_FIRMWARE_IN_USE, &id_row, ids, n, "I",
+	    firmware_id);
+}
+
+/* The deletion time of a firmware row, 0 while it is live. 1 found. */
+int
+store_firmware_deleted_at(struct store *st, int64_t id, int64_t *when)
+{
+	return store_one(st, Q_FIRMWARE_DELETED_AT, &id_row, when, "I", id);
+}
+
+/*
+ * Deletes a firmware row, or, when jobs still name it (their history must
+ * stay readable), marks it deleted.  The caller removes the file.
+ */
+int
+store_firmware_delete(struct store *st, int64_t id)
+{
+	int64_t	 refs = 0;
+	int	 own, rv;
+
+	if (store_tx_open(st, &own) == -1)
+		return -1;
+	rv = store_one(st, Q_FIRMWARE_REFS, &id_row, &refs, "I", id) == -1 ?
+	    -1 : 0;
+	if (rv == 0 && refs == 0)
+		rv = store_run(st, Q_FIRMWARE_DELETE, "I", id);
+	else if (rv == 0)
+		rv = store_run(st, Q_FIRMWARE_SET_DELETED, "II", id,
+		    store_now());
+	return store_tx_close(st, own, rv);
+}
+
+/* An identical image uploaded again brings a deleted row back. */
+int
+store_firmware_restore(struct store *st, int64_t id)
+{
+	return store_run(st, Q_FIRMWARE_SET_DELETED, "II", id, (int64_t)0);
+}
+
+static int
+store_count_states(struct store *st, enum store_q q,
+    void (*cb)(void *, const char *, int64_t), void *arg)
+{
+	sqlite3_stmt	*s;
+	int		 rc;
+
+	if ((s = store_start(st, q, "")) == NULL)
+		return -1;
+	while ((rc = store_step(st, q)) == SQLITE_ROW)
+		cb(arg, (const char *)sqlite3_column_text(s, 0),
+		    sqlite3_column_int64(s, 1));
+	store_done(st, q);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int
+store_delivery_states(struct store *st,
+    void (*cb)(void *, const char *, int64_t), void *arg)
+{
+	return store_count_states(st, Q_DELIVERY_STATES, cb, arg);
+}
+
+int
+store_job_states(struct store *st, void (*cb)(void *, const char *, int64_t),
+    void *arg)
+{
+	return store_count_states(st, Q_JOB_STATES, cb, arg);
+}
+
+int
+store_firmware_count(struct store *st, int64_t *count)
+{
+	*count = 0;
+	return store_one(st, Q_FIRMWARE_COUNT, &id_row, count, "ss", "", "") ==
+	    -1 ? -1 : 0;
+}
+
+/* -2 when the hash exists already. */
+int
+store_api_token_create(struct store *st, const char *name,
+    const char *token_sha256, const char *created_by, int64_t *id)
+{
+	int	 rv;
+
+	if ((rv = store_run(st, Q_TOKEN_CREATE, "sssI", name, token_sha256,
+	    created_by, store_now())) == 0)
+		*id = sqlite3_last_insert_rowid(st->db);
+	return rv;
+}
+
+int
+store_api_token_list(struct store *st, struct api_token **out, size_t *n)
+{
+	return store_list(st, Q_TOKEN_LIST, &api_token_row, out, n, "");
+}
+
+int
+store_api_token_get(struct store *st, int64_t id, struct api_token *t)
+{
+	return store_one(st, Q_TOKEN_GET, &api_token_row, t, "I", id);
+}
+
+int
+store_api_token_by_hash(struct store *st, const char *token_sha256,
+    struct api_token *t)
+{
+	return store_one(st, Q_TOKEN_BY_HASH, &api_token_row, t, "s",
+	    token_sha256);
+}
+
+/* 1 deleted, 0 no such token, -1. */
+int
+store_api_token_delete(struct store *st, int64_t id)
+{
+	if (store_run(st, Q_TOKEN_DELETE, "I", id) == -1)
+		return -1;
+	return sqlite3_changes(st->db) > 0;
+}
+
+/* Records a use, at most one write a minute per token. */
+int
+store_api_token_used(struct store *st, int64_t id)
+{
+	return store_run(st, Q_TOKEN_USED, "II", id, store_now());
+}
+
+void
+api_token_free(struct api_token *t)
+{
+	free(t->name);
+	free(t->created_by);
+	memset(t, 0, sizeof(*t));
+}
+
+void
+api_token_list_free(struct api_token *t, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		api_token_free(&t[i]);
+	free(t);
+}
+
+static int
+device_history_read(sqlite3_stmt *s, void *p)
+{
+	struct device_delivery	*h = p;
+	int			 fail = 0;
+
+	if (delivery_read(s, &h->delivery) == -1)
+		return -1;
+	h->firmware_id = sqlite3_column_int64(s, 10);
+	h->fw_version = col_text(s, 11, &fail);
+	h->fw_filename = col_text(s, 12, &fail);
+	if (fail) {
+		device_history_free_row(h);
+		return store_nomem();
+	}
+	return 0;
+}
+
+static void
+device_history_free_row(void *p)
+{
+	struct device_delivery	*h = p;
+
+	delivery_free(&h->delivery);
+	free(h->fw_version);
+	free(h->fw_filename);
+	memset(h, 0, sizeof(*h));
+}
+
+static int
+api_token_read(sqlite3_stmt *s, void *p)
+{
+	struct api_token	*t = p;
+	int			 fail = 0;
+
+	t->id = sqlite3_column_int64(s, 0);
+	t->name = col_text(s, 1, &fail);
+	t->created_at = sqlite3_column_int64(s, 2);
+	t->created_by = col_text(s, 3, &fail);
+	t->last_used_at = sqlite3_column_int64(s, 4);
+	if (fail) {
+		api_token_free(t);
+		return store_nomem();
+	}
+	return 0;
+}
+
+static void
+api_token_free_row(void *p)
+{
+	api_token_free(p);
 }

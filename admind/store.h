@@ -154,4 +154,91 @@ int	 store_event(struct store *, const char *kind, const char *actor,
 	    const char *remote, int64_t device_id, int64_t job_id,
 	    const char *text);
 
+/* Jobs and the OTA lifecycle. */
+/* Jobs newest first; state NULL or "" for all; limit < 0 for all. */
+int	 store_job_list(struct store *, const char *state, int64_t limit,
+	    int64_t offset, struct job **out, size_t *n, int64_t *total);
+void	 job_list_free(struct job *, size_t);
+/* Deliveries of active jobs in state whose updated_at is before. */
+int	 store_deliveries_stale(struct store *, const char *state,
+	    int64_t before, struct delivery **out, size_t *n);
+/* How many of the job's deliveries are unfinished. */
+int	 store_job_unfinished(struct store *, int64_t job_id, int64_t *count);
+
+/* Devices, firmware, API tokens and metrics of the admin API. */
+struct device_filter {
+	const char	*tag;		/* "" matches all */
+	const char	*fw_version;
+	const char	*board;
+};
+/* Devices matching f ordered by id, limit < 0 for all; *total counts the
+ * matches. */
+int	 store_device_search(struct store *, const struct device_filter *f,
+	    int64_t limit, int64_t offset, struct device **out, size_t *n,
+	    int64_t *total);
+int	 store_device_count(struct store *, int64_t *count);
+/* name or tags NULL: unchanged.  1 updated, 0 no such device. */
+int	 store_device_update(struct store *, int64_t id, const char *name,
+	    const char *tags);
+/* 1 set, 0 no such device, -2 another device has this token. */
+int	 store_device_set_token(struct store *, int64_t id,
+	    const char *token_sha256);
+/* 1 deleted with its deliveries, 0 no such device. */
+int	 store_device_delete(struct store *, int64_t id);
+/* Ids of the devices with the tag, ascending. */
+int	 store_device_ids_by_tag(struct store *, const char *tag,
+	    int64_t **ids, size_t *n);
+/* A device's deliveries newest first, with the firmware of their job. */
+struct device_delivery {
+	struct delivery	 delivery;
+	int64_t		 firmware_id;
+	char		*fw_version;
+	char		*fw_filename;
+};
+int	 store_device_history(struct store *, int64_t device_id,
+	    int64_t limit, struct device_delivery **out, size_t *n);
+void	 device_history_free(struct device_delivery *, size_t);
+
+/* Live (not deleted) firmware newest first; format, board "" for all. */
+int	 store_firmware_list(struct store *, const char *format,
+	    const char *board, int64_t limit, int64_t offset,
+	    struct firmware **out, size_t *n, int64_t *total);
+void	 firmware_list_free(struct firmware *, size_t);
+int	 store_firmware_count(struct store *, int64_t *count);
+int	 store_firmware_jobs(struct store *, int64_t firmware_id,
+	    struct job **out, size_t *n);
+/* Ids of the active or paused jobs using the firmware. */
+int	 store_firmware_in_use(struct store *, int64_t firmware_id,
+	    int64_t **ids, size_t *n);
+/* Deleted firmware keeps its row while jobs name it (deleted_at set);
+ * store_firmware_get still finds it: check store_firmware_deleted_at
+ * (1 found, *when 0 while live) before starting a job on a firmware id. */
+int	 store_firmware_deleted_at(struct store *, int64_t id, int64_t *when);
+int	 store_firmware_delete(struct store *, int64_t id);
+int	 store_firmware_restore(struct store *, int64_t id);
+/* Counts per state over all deliveries / jobs. */
+int	 store_delivery_states(struct store *,
+	    void (*cb)(void *, const char *state, int64_t count), void *arg);
+int	 store_job_states(struct store *,
+	    void (*cb)(void *, const char *state, int64_t count), void *arg);
+
+/* API tokens for scripts (Authorization: Bearer), stored as SHA-256. */
+struct api_token {
+	int64_t	 id;
+	char	*name;
+	int64_t	 created_at;
+	char	*created_by;
+	int64_t	 last_used_at;	/* 0: never; updated at most each minute */
+};
+int	 store_api_token_create(struct store *, const char *name,
+	    const char *token_sha256, const char *created_by, int64_t *id);
+int	 store_api_token_list(struct store *, struct api_token **, size_t *);
+int	 store_api_token_get(struct store *, int64_t id, struct api_token *);
+int	 store_api_token_by_hash(struct store *, const char *token_sha256,
+	    struct api_token *);					/* 1 */
+int	 store_api_token_delete(struct store *, int64_t id);	/* 1 */
+int	 store_api_token_used(struct store *, int64_t id);
+void	 api_token_free(struct api_token *);
+void	 api_token_list_free(struct api_token *, size_t);
+
 #endif

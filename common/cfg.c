@@ -56,6 +56,7 @@ static const struct cfg_key cfg_keys[] = {
 	    "127.0.0.0/8, ::1"),
 	K("admind", "max_firmware_size", CFG_SIZE, admind.max_firmware_size,
 	    "16M"),
+	K("admind", "sent_timeout", CFG_UINT, admind.sent_timeout, "300"),
 	K("fwstore", "listen", CFG_LISTEN, fwstore.listen, "[::]:8080"),
 	K("fwstore", "public_url", CFG_URL, fwstore.public_url, ""),
 	K("fwstore", "max_downloads", CFG_UINT, fwstore.max_downloads, "1000"),

@@ -33,6 +33,7 @@ struct cfg {
 		char		*admins_file;
 		char		*allowed_ips;
 		uint64_t	 max_firmware_size;
+		unsigned	 sent_timeout;	/* s: command without download */
 	} admind;
 	struct {
 		char		*listen;

@@ -214,7 +214,7 @@ http_stream_begin(struct http_conn *c, int status, const char *content_type,
 
 	if (!http_can_respond(c))
 		return -1;
-	keep = http_keep(c);
+	keep = total != HTTP_LENGTH_UNKNOWN && http_keep(c);
 	rc = http_head(c, &b, status, content_type, extra_headers, total,
 	    keep);
 	if (rc == 0)
@@ -976,7 +976,8 @@ http_head(struct http_conn *c, struct buf *b, int status, const char *ctype,
 
 	rc = buf_printf(b, "HTTP/1.1 %d %s\r\nDate: %s\r\nServer: otad\r\n",
 	    status, http_status_text(status), http_date());
-	if (rc == 0 && status >= 200 && status != 204)
+	if (rc == 0 && status >= 200 && status != 204 &&
+	    len != HTTP_LENGTH_UNKNOWN)
 		rc = buf_printf(b, "Content-Length: %" PRIu64 "\r\n", len);
 	if (rc == 0)
 		rc = buf_printf(b, "Connection: %s\r\n", keep ? "keep-alive" :

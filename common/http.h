@@ -122,7 +122,10 @@ int	 http_refuse(struct http_conn *, int status, const char *content_type,
 
 /* Streaming: the head (with Content-Length total) now, the body through
  * http_stream_write; on_drain asks for more.  http_stream_end when all of
- * total was written. */
+ * total was written.  total HTTP_LENGTH_UNKNOWN (server-sent events, never
+ * to a device): no Content-Length, and the body ends when the connection
+ * closes. */
+#define HTTP_LENGTH_UNKNOWN	UINT64_MAX
 int	 http_stream_begin(struct http_conn *, int status,
 	    const char *content_type, const char *extra_headers,
 	    uint64_t total);

@@ -1,0 +1,444 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * admind's jobs resource: POST /admin/jobs rolls a stored firmware out to
+ * devices (a list of ids or tokens, a tag, or all devices including those
+ * added later) with its options; GET lists jobs, shows one with its
+ * deliveries counted per state, and lists its deliveries; stop, pause and
+ * resume change its course.
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "admind.h"
+#include "json.h"
+#include "log.h"
+#include "util.h"
+
+#define JOB_MAX_TARGETS		100000
+
+struct job_input {
+	struct job	 job;
+	int64_t		*ids;
+	size_t		 n;
+	char		 target[256];
+};
+
+void
+api_delivery_json(struct buf *b, const struct delivery *d, uint64_t size)
+{
+	char	 created[21], updated[21];
+
+	util_iso8601((time_t)d->created_at, created);
+	util_iso8601((time_t)d->updated_at, updated);
+	buf_printf(b, "{\"id\":%" PRId64 ",\"job_id\":%" PRId64 ",\"device_id\":%"
+	    PRId64 ",\"state\":", d->id, d->job_id, d->device_id);
+	json_str(b, d->state);
+	buf_printf(b, ",\"attempts\":%d,\"bytes_sent\":%" PRIu64 ",\"percent\":%d,"
+	    "\"created_at\":\"%s\",\"updated_at\":\"%s\",\"last_error\":",
+	    d->attempts, d->bytes_sent, size ? (int)(d->bytes_sent * 100 /
+	    size) : 0, created, updated);
+	json_str(b, d->last_error);
+	buf_addc(b, '}');
+}
+
+static int
+job_tags_match(const char *tags, const char *tag)
+{
+	size_t	 n = strlen(tag);
+
+	for (const char *p = tags; p && *p; p = strchr(p, ',') ?
+	    strchr(p, ',') + 1 : NULL)
+		if (strncmp(p, tag, n) == 0 && (p[n] == ',' || p[n] == '\0'))
+			return 1;
+	return 0;
+}
+
+static int
+job_add_id(struct job_input *in, int64_t id)
+{
+	int64_t	*p;
+
+	if (in->n >= JOB_MAX_TARGETS ||
+	    (p = reallocarray(in->ids, in->n + 1, sizeof(*p))) == NULL)
+		return -1;
+	in->ids = p;
+	in->ids[in->n++] = id;
+	return 0;
+}
+
+static int
+job_targets_tag(struct job_input *in, const char *tag)
+{
+	struct device	*devs = NULL;
+	size_t		 n = 0;
+	int		 rc = 0;
+
+	if (store_device_list(env->store, -1, 0, &devs, &n, NULL) == -1)
+		return -1;
+	for (size_t i = 0; i < n && rc == 0; i++)
+		if (job_tags_match(devs[i].tags, tag))
+			rc = job_add_id(in, devs[i].id);
+	device_list_free(devs, n);
+	return rc;
+}
+
+/* One target form: "devices" (ids), "tokens", "tag" or "all": true.
+ * Answers 400/404 itself and returns -1. */
+static int
+job_targets(struct http_conn *c, const struct json_value *v,
+    struct job_input *in)
+{
+	const struct json_value *devs = json_get(v, "devices");
+	const struct json_value *toks = json_get(v, "tokens");
+	const struct json_value *all = json_get(v, "all");
+	const char	*tag = json_get_str(v, "tag");
+	struct device	 d;
+	char		 hash[65];
+	int		 forms = (devs != NULL) + (toks != NULL) + (tag != NULL) +
+			    (all != NULL && all->kind == JSON_TRUE);
+
+	if (forms != 1) {
+		api_error(c, 400, "job.target", "Say which devices get the "
+		    "update with exactly one of \"devices\": [ids], \"tokens\": "
+		    "[tokens], \"tag\": \"name\" or \"all\": true.");
+		return -1;
+	}
+	if (all) {
+		in->job.target_kind = JOB_TARGET_ALL;
+		return store_device_ids(env->store, &in->ids, &in->n);
+	}
+	if (tag) {
+		in->job.target_kind = JOB_TARGET_TAG;
+		snprintf(in->target, sizeof(in->target), "%s", tag);
+		return job_targets_tag(in, tag);
+	}
+	in->job.target_kind = JOB_TARGET_DEVICES;
+	v = devs ? devs : toks;
+	if (v->kind != JSON_ARRAY || v->n == 0) {
+		api_error(c, 400, "job.target", "\"%s\" must be a non-empty "
+		    "list.", devs ? "devices" : "tokens");
+		return -1;
+	}
+	for (size_t i = 0; i < v->n; i++) {
+		const struct json_value *e = &v->items[i];
+		int found;
+
+		if (devs && e->kind == JSON_NUMBER && e->num >= 1)
+			found = store_device_get(env->store, (int64_t)e->num, &d);
+		else if (toks && e->kind == JSON_STRING) {
+			util_sha256_hex(e->str, hash);
+			found = store_device_by_token(env->store, hash, &d);
+		} else
+			found = 0;
+		if (found != 1) {
+			api_error(c, 404, "device.not_found", "Target %zu of "
+			    "\"%s\" is not a known device%s.", i + 1, devs ?
+			    "devices" : "tokens", devs ? " id" : " token");
+			return -1;
+		}
+		job_add_id(in, d.id);
+		device_free(&d);
+	}
+	return 0;
+}
+
+static int
+job_option(struct http_conn *c, const struct json_value *v, const char *name,
+    int min, int max, int *out)
+{
+	const struct json_value *o = json_get(v, name);
+
+	if (o == NULL)
+		return 0;
+	if (o->kind != JSON_NUMBER || o->num < min || o->num > max ||
+	    o->num != (int)o->num) {
+		api_error(c, 400, "job.option", "\"%s\" must be a whole number "
+		    "from %d to %d.", name, min, max);
+		return -1;
+	}
+	*out = (int)o->num;
+	return 0;
+}
+
+static int
+job_input(struct http_conn *c, struct api_req *ar, struct job_input *in)
+{
+	struct json_value *v;
+	const struct json_value *fid, *force;
+	struct firmware	 fw;
+	char		 err[200];
+	int		 rc = -1;
+
+	memset(in, 0, sizeof(*in));
+	in->job.max_parallel = 100;
+	in->job.attempt_limit = 3;
+	if ((v = json_parse(ar->body.data ? ar->body.data : "", ar->body.len,
+	    err, sizeof(err))) == NULL || v->kind != JSON_OBJECT) {
+		api_error(c, 400, "request.bad_json", "The body must be a JSON "
+		    "object such as {\"firmware_id\": 1, \"all\": true}%s%s.",
+		    v ? "" : ": ", v ? "" : err);
+		goto out;
+	}
+	fid = json_get(v, "firmware_id");
+	if (fid == NULL || fid->kind != JSON_NUMBER || fid->num < 1 ||
+	    store_firmware_get(env->store, (int64_t)fid->num, &fw) != 1) {
+		api_error(c, fid ? 404 : 400, "firmware.not_found", "Give "
+		    "\"firmware_id\", the id of an uploaded image (GET "
+		    "/admin/firmware lists them).");
+		goto out;
+	}
+	in->job.firmware_id = fw.id;
+	firmware_free(&fw);
+	force = json_get(v, "force");
+	in->job.force = force && force->kind == JSON_TRUE;
+	if (job_option(c, v, "max_parallel", 1, 100000,
+	    &in->job.max_parallel) == -1 ||
+	    job_option(c, v, "attempt_limit", 1, 100,
+	    &in->job.attempt_limit) == -1 ||
+	    job_option(c, v, "failure_threshold", 0, 100,
+	    &in->job.failure_threshold) == -1 ||
+	    job_targets(c, v, in) == -1)
+		goto out;
+	rc = 0;
+out:
+	json_free(v);
+	return rc;
+}
+
+static void
+api_job_view(struct buf *b, const struct job *job);
+
+void
+api_jobs_create(struct http_conn *c, struct http_request *req,
+    struct api_req *ar)
+{
+	struct job_input in;
+	struct buf	 b = BUF_INIT;
+	char		 loc[64], text[128];
+	int		 created;
+
+	if (job_input(c, ar, &in) == -1) {
+		free(in.ids);
+		return;
+	}
+	in.job.target = in.target;
+	in.job.state = "active";
+	in.job.created_by = ar->user;
+	in.job.created_at = time(NULL);
+	if (store_job_create(env->store, &in.job, &in.job.id) == -1) {
+		free(in.ids);
+		api_error(c, 500, "internal", "The job could not be saved; see "
+		    "the log of otad-admind.");
+		return;
+	}
+	created = sched_job_start(&in.job, in.ids, in.n);
+	free(in.ids);
+	snprintf(text, sizeof(text), "created for firmware %" PRId64 ", %d "
+	    "device%s", in.job.firmware_id, created, created == 1 ? "" : "s");
+	audit("job.created", ar->user, c->peer_str, 0, in.job.id, text);
+	api_job_view(&b, &in.job);
+	buf_addc(&b, '\n');
+	snprintf(loc, sizeof(loc), "Location: /admin/jobs/%" PRId64 "\r\n",
+	    in.job.id);
+	http_respond(c, 201, "application/json", loc, b.data, b.len);
+	buf_free(&b);
+}
+
+struct job_counts {
+	struct buf	*b;
+	int		 first;
+	int64_t		 total;
+};
+
+static void
+job_count_cb(void *arg, const char *state, int64_t count)
+{
+	struct job_counts *jc = arg;
+
+	buf_printf(jc->b, "%s\"%s\":%" PRId64, jc->first ? "" : ",", state,
+	    count);
+	jc->first = 0;
+	jc->total += count;
+}
+
+/* The job, its firmware, and its deliveries counted per state. */
+static void
+api_job_view(struct buf *b, const struct job *job)
+{
+	struct job_counts jc = { b, 1, 0 };
+	struct job	 stored;
+	struct firmware	 fw;
+
+	if (store_job_get(env->store, job->id, &stored) != 1)
+		return;
+	api_job_json(b, &stored);
+	b->len--;	/* reopen the object */
+	if (store_firmware_get(env->store, stored.firmware_id, &fw) == 1) {
+		buf_adds(b, ",\"firmware\":");
+		api_firmware_json(b, &fw);
+		firmware_free(&fw);
+	}
+	buf_adds(b, ",\"counts\":{");
+	store_job_counts(env->store, job->id, job_count_cb, &jc);
+	buf_printf(b, "},\"deliveries\":%" PRId64 "}", jc.total);
+	job_free(&stored);
+}
+
+void
+api_jobs_list(struct http_conn *c, struct http_request *req,
+    struct api_req *ar)
+{
+	struct job	*jobs = NULL;
+	struct buf	 b = BUF_INIT;
+	size_t		 n = 0;
+	int64_t		 total = 0, limit = 100, offset = 0;
+	uint64_t	 v;
+	char		*state = api_query(req, "state"), *s;
+
+	if ((s = api_query(req, "limit")) && util_parse_u64(s, &v) == 0)
+		limit = (int64_t)v;
+	free(s);
+	if ((s = api_query(req, "offset")) && util_parse_u64(s, &v) == 0)
+		offset = (int64_t)v;
+	free(s);
+	if (store_job_list(env->store, state, limit, offset, &jobs, &n,
+	    &total) == -1) {
+		free(state);
+		api_error(c, 500, "internal", "The database could not be read; "
+		    "see the log of otad-admind.");
+		return;
+	}
+	buf_adds(&b, "{\"jobs\":[");
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			buf_addc(&b, ',');
+		api_job_view(&b, &jobs[i]);
+	}
+	buf_printf(&b, "],\"total\":%" PRId64 "}", total);
+	api_json(c, 200, &b);
+	buf_free(&b);
+	job_list_free(jobs, n);
+	free(state);
+}
+
+static int
+job_load(struct http_conn *c, int64_t id, struct job *job)
+{
+	if (store_job_get(env->store, id, job) == 1)
+		return 0;
+	api_error(c, 404, "job.not_found", "There is no job %" PRId64 "; GET "
+	    "/admin/jobs lists them.", id);
+	return -1;
+}
+
+void
+api_jobs_get(struct http_conn *c, struct http_request *req,
+    struct api_req *ar)
+{
+	struct job	 job;
+	struct buf	 b = BUF_INIT;
+
+	if (job_load(c, ar->id, &job) == -1)
+		return;
+	api_job_view(&b, &job);
+	api_json(c, 200, &b);
+	buf_free(&b);
+	job_free(&job);
+}
+
+void
+api_jobs_deliveries(struct http_conn *c, struct http_request *req,
+    struct api_req *ar)
+{
+	struct delivery	*ds = NULL;
+	struct firmware	 fw;
+	struct job	 job;
+	struct buf	 b = BUF_INIT;
+	size_t		 n = 0, shown = 0;
+	char		*state = api_query(req, "state");
+	char		*dev = api_query(req, "device");
+	uint64_t	 devid = 0, size = 0;
+
+	if (dev)
+		util_parse_u64(dev, &devid);
+	if (job_load(c, ar->id, &job) == -1)
+		goto out;
+	if (store_firmware_get(env->store, job.firmware_id, &fw) == 1) {
+		size = fw.size;
+		firmware_free(&fw);
+	}
+	store_job_deliveries(env->store, ar->id, &ds, &n);
+	buf_adds(&b, "{\"deliveries\":[");
+	for (size_t i = 0; i < n; i++) {
+		if (state && strcmp(state, ds[i].state) != 0)
+			continue;
+		if (devid && (uint64_t)ds[i].device_id != devid)
+			continue;
+		if (shown++)
+			buf_addc(&b, ',');
+		api_delivery_json(&b, &ds[i], size);
+	}
+	buf_printf(&b, "],\"total\":%zu}", shown);
+	api_json(c, 200, &b);
+	buf_free(&b);
+	delivery_list_free(ds, n);
+	job_free(&job);
+out:
+	free(state);
+	free(dev);
+}
+
+static void
+api_jobs_change(struct http_conn *c, struct api_req *ar, const char *to,
+    const char *verb)
+{
+	struct job	 job;
+	struct buf	 b = BUF_INIT;
+	int		 canceled;
+
+	if (job_load(c, ar->id, &job) == -1)
+		return;
+	if (strcmp(job.state, "stopped") == 0 ||
+	    strcmp(job.state, "finished") == 0 ||
+	    (strcmp(to, "active") == 0 && strcmp(job.state, "paused") != 0) ||
+	    (strcmp(to, "paused") == 0 && strcmp(job.state, "active") != 0)) {
+		api_error(c, 409, "job.state", "Job %" PRId64 " is %s; it cannot "
+		    "be %s.", job.id, job.state, verb);
+		job_free(&job);
+		return;
+	}
+	canceled = sched_job_state(job.id, to);
+	audit(strcmp(to, "active") == 0 ? "job.resumed" : strcmp(to,
+	    "paused") == 0 ? "job.paused" : "job.stopped", ar->user,
+	    c->peer_str, 0, job.id, verb);
+	api_job_view(&b, &job);
+	if (canceled > 0) {
+		b.len--;
+		buf_printf(&b, ",\"deliveries_canceled\":%d}", canceled);
+	}
+	api_json(c, 200, &b);
+	buf_free(&b);
+	job_free(&job);
+}
+
+void
+api_jobs_stop(struct http_conn *c, struct http_request *req,
+    struct api_req *ar)
+{
+	api_jobs_change(c, ar, "stopped", "stopped");
+}
+
+void
+api_jobs_pause(struct http_conn *c, struct http_request *req,
+    struct api_req *ar)
+{
+	api_jobs_change(c, ar, "paused", "paused");
+}
+
+void
+api_jobs_resume(struct http_conn *c, struct http_request *req,
+    struct api_req *ar)
+{
+	api_jobs_change(c, ar, "active", "resumed");
+}

@@ -1,0 +1,175 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * admind's live event stream, GET /admin/events (server-sent events):
+ * delivery transitions, devices going online and offline, uploads and
+ * admin actions, each as one JSON "data:" line, filterable by job or
+ * device.  A subscriber that stops reading is dropped, never buffered
+ * without limit; a comment line every 15 s keeps idle streams open.
+ * Also audit(), the one call that records an admin action in the events
+ * table, the log and the stream.
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "admind.h"
+#include "json.h"
+#include "log.h"
+#include "util.h"
+
+#define EVENTS_MAX_QUEUED	(1024 * 1024)
+#define EVENTS_KEEPALIVE_MS	15000
+#define EVENTS_MAX_SUBSCRIBERS	256
+
+struct events_sub {
+	struct events_sub	*next;
+	struct http_conn	*conn;
+	int64_t			 job_id;	/* 0: all */
+	int64_t			 device_id;	/* 0: all */
+};
+
+static struct events_sub *events_subs;
+static unsigned		 events_nsubs;
+static uint64_t		 events_seq;
+static uv_timer_t	 events_timer;
+static int		 events_timer_on;
+
+static void
+events_send(struct events_sub *s, const char *text, size_t len)
+{
+	if (s->conn->stream.queued > EVENTS_MAX_QUEUED) {
+		log_warnx("event stream to %s: client stopped reading, "
+		    "closing it", s->conn->peer_str);
+		http_conn_close(s->conn);
+		return;
+	}
+	http_stream_write(s->conn, text, len);
+}
+
+static void
+events_keepalive(uv_timer_t *t)
+{
+	for (struct events_sub *s = events_subs; s; s = s->next)
+		events_send(s, ": keep-alive\n\n", 14);
+}
+
+void
+events_publish(const char *kind, int64_t device_id, int64_t job_id,
+    const char *data)
+{
+	struct buf	 b = BUF_INIT;
+
+	if (events_subs == NULL)
+		return;
+	buf_printf(&b, "id: %" PRIu64 "\nevent: %s\ndata: %s\n\n",
+	    ++events_seq, kind, data);
+	for (struct events_sub *s = events_subs; s; s = s->next) {
+		if (s->job_id && s->job_id != job_id)
+			continue;
+		if (s->device_id && s->device_id != device_id)
+			continue;
+		events_send(s, b.data, b.len);
+	}
+	buf_free(&b);
+}
+
+void
+events_unsubscribe(void *sub)
+{
+	struct events_sub **pp, *s;
+
+	for (pp = &events_subs; (s = *pp) != NULL; pp = &s->next) {
+		if (s != sub)
+			continue;
+		*pp = s->next;
+		free(s);
+		events_nsubs--;
+		break;
+	}
+	if (events_subs == NULL && events_timer_on)
+		uv_timer_stop(&events_timer);
+}
+
+static int64_t
+events_filter(struct http_request *req, const char *name)
+{
+	uint64_t	 v = 0;
+	char		*s = api_query(req, name);
+
+	if (s && util_parse_u64(s, &v) == -1)
+		v = 0;
+	free(s);
+	return (int64_t)v;
+}
+
+void
+api_events(struct http_conn *c, struct http_request *req, struct api_req *ar)
+{
+	struct events_sub *s;
+
+	if (events_nsubs >= EVENTS_MAX_SUBSCRIBERS) {
+		api_error(c, 503, "events.too_many", "%u event streams are "
+		    "open already; close one and try again.", events_nsubs);
+		return;
+	}
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		api_error(c, 500, "internal", "Out of memory; try again.");
+		return;
+	}
+	s->conn = c;
+	s->job_id = events_filter(req, "job");
+	s->device_id = events_filter(req, "device");
+	if (http_stream_begin(c, 200, "text/event-stream",
+	    "Cache-Control: no-cache\r\n", HTTP_LENGTH_UNKNOWN) == -1) {
+		free(s);
+		return;
+	}
+	s->next = events_subs;
+	events_subs = s;
+	events_nsubs++;
+	ar->sse = s;
+	if (!events_timer_on) {
+		uv_timer_init(env->loop, &events_timer);
+		uv_unref((uv_handle_t *)&events_timer);
+		events_timer_on = 1;
+	}
+	if (!uv_is_active((uv_handle_t *)&events_timer))
+		uv_timer_start(&events_timer, events_keepalive,
+		    EVENTS_KEEPALIVE_MS, EVENTS_KEEPALIVE_MS);
+	http_stream_write(c, ": otad events\n\n", 15);
+}
+
+void
+audit(const char *kind, const char *actor, const char *remote,
+    int64_t device_id, int64_t job_id, const char *text)
+{
+	struct buf	 b = BUF_INIT;
+	char		 fdev[40] = "", fjob[40] = "", when[21];
+	const char	*fields[3] = { NULL, NULL, NULL };
+	int		 n = 0;
+
+	store_event(env->store, kind, actor, remote, device_id, job_id, text);
+	if (device_id) {
+		snprintf(fdev, sizeof(fdev), "DEVICE_ID=%" PRId64, device_id);
+		fields[n++] = fdev;
+	}
+	if (job_id) {
+		snprintf(fjob, sizeof(fjob), "JOB_ID=%" PRId64, job_id);
+		fields[n++] = fjob;
+	}
+	log_fields(LOG_INFO, fields, "%s: %s by %s from %s", kind, text, actor,
+	    remote);
+	util_iso8601(time(NULL), when);
+	buf_adds(&b, "{\"kind\":");
+	json_str(&b, kind);
+	buf_adds(&b, ",\"actor\":");
+	json_str(&b, actor);
+	buf_adds(&b, ",\"remote\":");
+	json_str(&b, remote);
+	buf_printf(&b, ",\"device_id\":%" PRId64 ",\"job_id\":%" PRId64
+	    ",\"text\":", device_id, job_id);
+	json_str(&b, text);
+	buf_printf(&b, ",\"at\":\"%s\"}", when);
+	events_publish("audit", device_id, job_id, buf_cstr(&b));
+	buf_free(&b);
+}
