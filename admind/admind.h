@@ -48,7 +48,8 @@ struct admind {
 	struct online		**online;	/* hash by device id */
 	size_t			 online_buckets;
 	size_t			 nonline;
-	uint64_t		 resync_until;	/* ms: ONLINE is a resync */
+	int			 resyncing;	/* hwd replays who is online */
+	uint64_t		 resync_since;	/* ms */
 	uv_timer_t		 sweep;		/* sent deliveries timing out */
 };
 
@@ -69,6 +70,7 @@ struct api_req {
 	void		(*finish)(struct http_conn *, struct api_req *);
 	int64_t		 device_id;	/* ?token= of /admin/ota/start */
 	int		 force;		/* ?force=true */
+	char		 tag[65];	/* ?tag= of /admin/ota/start */
 	void		*sse;		/* GET /admin/events subscription */
 };
 int	 api_json(struct http_conn *, int status, struct buf *body);
@@ -86,6 +88,11 @@ char	*api_query(const struct http_request *, const char *name);
 int	 auth_check(struct http_conn *, struct http_request *, char *user,
 	    size_t userlen);
 int	 auth_ip_allowed(struct http_conn *);
+/* Since start: authenticated requests, failed and throttled logins. */
+struct auth_counters {
+	uint64_t	 ok, failed, throttled;
+};
+const struct auth_counters *auth_stats(void);
 
 /* api_devices.c */
 void	 api_devices_create(struct http_conn *, struct http_request *,
@@ -93,6 +100,40 @@ void	 api_devices_create(struct http_conn *, struct http_request *,
 void	 api_devices_list(struct http_conn *, struct http_request *,
 	    struct api_req *);
 void	 api_device_json(struct buf *, const struct device *);
+void	 api_devices_import(struct http_conn *, struct http_request *,
+	    struct api_req *);
+void	 api_device_get(struct http_conn *, struct http_request *,
+	    struct api_req *);
+void	 api_device_update(struct http_conn *, struct http_request *,
+	    struct api_req *);
+void	 api_device_token(struct http_conn *, struct http_request *,
+	    struct api_req *);
+void	 api_device_delete(struct http_conn *, struct http_request *,
+	    struct api_req *);
+/* ?limit= and ?offset= (limit -1: all); -1 after answering 400. */
+int	 api_paging(struct http_conn *, struct http_request *, int64_t *limit,
+	    int64_t *offset);
+
+/* api_firmware.c */
+void	 api_firmware_upload(struct http_conn *, struct http_request *,
+	    struct api_req *);
+void	 api_firmware_list(struct http_conn *, struct http_request *,
+	    struct api_req *);
+void	 api_firmware_get(struct http_conn *, struct http_request *,
+	    struct api_req *);
+void	 api_firmware_delete(struct http_conn *, struct http_request *,
+	    struct api_req *);
+
+/* api_tokens.c */
+void	 api_tokens_create(struct http_conn *, struct http_request *,
+	    struct api_req *);
+void	 api_tokens_list(struct http_conn *, struct http_request *,
+	    struct api_req *);
+void	 api_tokens_delete(struct http_conn *, struct http_request *,
+	    struct api_req *);
+
+/* api_metrics.c */
+void	 api_metrics(struct http_conn *);
 
 /* api_jobs.c */
 void	 api_jobs_create(struct http_conn *, struct http_request *,

@@ -5,6 +5,7 @@
  * certificate (making a self-signed one in state_dir when none is set),
  * then serves the HTTPS admin API and the control socket until SIGTERM.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -64,6 +65,28 @@ admind_signal(uv_signal_t *s, int signum)
 	uv_stop(s->loop);
 }
 
+/* Uploads cut short by a crash leave .upload-* temporaries: never half
+ * visible, and gone at the next start. */
+static void
+admind_sweep_uploads(const char *dir)
+{
+	struct dirent	*de;
+	DIR		*d;
+	char		 path[PATH_MAX];
+
+	if ((d = opendir(dir)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, ".upload-", 8) != 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (unlink(path) == 0)
+			log_info("removed %s, left by an interrupted upload",
+			    path);
+	}
+	closedir(d);
+}
+
 static void
 admind_open(struct admind *a)
 {
@@ -74,6 +97,7 @@ admind_open(struct admind *a)
 	if ((a->firmware_dir = cfg_firmware_dir(&a->cfg)) == NULL ||
 	    util_mkdirs(a->firmware_dir, 0750) == -1)
 		fatal("firmware directory %s/firmware", a->cfg.state_dir);
+	admind_sweep_uploads(a->firmware_dir);
 	snprintf(path, sizeof(path), "%s/otad.db", a->cfg.state_dir);
 	if ((a->store = store_open(path, err, sizeof(err))) == NULL)
 		fatalx("%s", err);

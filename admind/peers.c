@@ -101,7 +101,9 @@ peers_online(struct ctl_reader *r)
 		return -1;
 	}
 	if ((o = online_add((int64_t)id, remote)) != NULL) {
-		o->resync = util_now_ms() < env->resync_until;
+		/* bounded: a lost ONLINE_DONE must not hold deliveries */
+		o->resync = env->resyncing &&
+		    util_now_ms() < env->resync_since + 10000;
 		store_device_seen(env->store, (int64_t)id, remote, time(NULL));
 		peers_publish("device.online", (int64_t)id, remote);
 		sched_device_online((int64_t)id, remote);
@@ -240,7 +242,13 @@ peers_dispatch_hwd(struct ctl_conn *c, uint16_t type, uint32_t reqid,
 		if (ctl_get_end(r) == -1)
 			return -1;
 		online_clear();
-		env->resync_until = util_now_ms() + 1000;
+		env->resyncing = 1;
+		env->resync_since = util_now_ms();
+		return 0;
+	case CTL_ONLINE_DONE:
+		if (ctl_get_end(r) == -1)
+			return -1;
+		env->resyncing = 0;
 		return 0;
 	case CTL_ONLINE:
 		return peers_online(r);

@@ -166,8 +166,9 @@ sched_send(struct sched_ctx *x)
 		snprintf(ticket, sizeof(ticket), "%s", x->d.ticket);
 	else if (util_random_token(ticket, SCHED_TICKET_LEN) == -1)
 		return;
+	/* The last error stays visible while the delivery is retried. */
 	if (strcmp(x->d.state, "queued") == 0)
-		delivery_transition(&x->d, "sent", ticket, "", 1);
+		delivery_transition(&x->d, "sent", ticket, NULL, 1);
 	peers_send_ota(x->d.device_id, x->d.id, ticket);
 }
 

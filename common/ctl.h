@@ -37,7 +37,8 @@ enum ctl_type {
 	 * (re)connect, followed by CTL_ONLINE and CTL_INFO for each) */
 	CTL_ONLINE_RESET = 11,
 	/* hwd -> admind: u64 device_id, u64 conn_id, str remote_addr,
-	 * str local_addr (the address the device connected to) */
+	 * str local_addr (the address the device connected to).  Between
+	 * CTL_ONLINE_RESET and CTL_ONLINE_DONE it is a resync, not a login. */
 	CTL_ONLINE = 12,
 	/* hwd -> admind: u64 device_id, u64 conn_id, u32 n, n x (str key,
 	 * str value): the hardware info exactly as the device sent it */
@@ -49,6 +50,9 @@ enum ctl_type {
 	CTL_OTA_SENT = 15,
 	/* hwd -> admind: u64 device_id, str name, str description */
 	CTL_EVENT = 16,
+	/* hwd -> admind: the resync list that CTL_ONLINE_RESET began is
+	 * complete (empty payload) */
+	CTL_ONLINE_DONE = 17,
 
 	/* admind -> hwd: u64 device_id, u64 delivery_id, str path
 	 * ("/ota/<ticket>"); hwd answers with CTL_OTA_SENT */
@@ -61,6 +65,13 @@ enum ctl_type {
 	/* fwstore -> admind: u64 delivery_id, u8 ctl_progress, u64 bytes
 	 * sent, u64 total */
 	CTL_FW_PROGRESS = 31,
+	/* fwstore -> admind, request: GET /update?auth=<token> of a plain
+	 * ESP8266httpUpdate/HTTPUpdate fleet.  Payload as CTL_FW_CHECK with
+	 * the device token in place of the ticket; reply CTL_FW_GRANT (304:
+	 * nothing pending; 200: the device's pending delivery, now sent).
+	 * In both, a header named ":auth" carries the request's ?auth=
+	 * query parameter when present. */
+	CTL_FW_POLL = 32,
 
 	CTL_REPLY_BASE = 0x8000,
 	/* empty */
@@ -69,7 +80,7 @@ enum ctl_type {
 	CTL_ERROR = CTL_REPLY_BASE + 2,
 	/* u8 ctl_auth_result, u64 device_id, str device name */
 	CTL_AUTH_REPLY = CTL_REPLY_BASE + 3,
-	/* u16 http status (200, 304, 403, 404, 503), str reason (one line
+	/* u16 http status (200, 304, 403, 404, 409, 413, 503), str reason (one line
 	 * for the device), u64 delivery_id, str sha256 hex (the file name),
 	 * u64 size, str md5 hex, str sha256 base64, str version,
 	 * u64 uploaded_at (unix seconds) */

@@ -214,6 +214,7 @@ hwd_admind_ready(struct ctl_client *cl)
 
 	hwd_admind_send(CTL_ONLINE_RESET, &p);
 	hwd_devices_foreach(hwd_admind_replay_device, &n);
+	hwd_admind_send(CTL_ONLINE_DONE, &p);
 	log_info("told admind about %zu online connection%s of %zu device%s",
 	    n, n == 1 ? "" : "s", hwd_devices_count(),
 	    hwd_devices_count() == 1 ? "" : "s");

@@ -118,8 +118,11 @@ def rewrite_ini(path, updates):
 class OtadServer:
     """One `otad run` with its temporary directory, ports and credentials."""
 
-    def __init__(self, admind_hosts=("127.0.0.1",), name="otad"):
+    def __init__(self, admind_hosts=("127.0.0.1",), name="otad", config=None):
+        """config: {"section": {"key": "value"}} applied over the defaults,
+        e.g. start_server(config={"admind": {"sent_timeout": "2"}})."""
         self.admind_hosts = list(admind_hosts)
+        self.config = config or {}
         self.name = name
         self.dir = tempfile.mkdtemp(prefix="otad-e2e-")
         os.chmod(self.dir, 0o755)
@@ -164,6 +167,8 @@ class OtadServer:
             "admind": {"listen": admind_listen},
             "fwstore": {"listen": "127.0.0.1:%d" % self.fw_port, "public_url": ""},
         })
+        if self.config:
+            rewrite_ini(self.conf, self.config)
 
     def _env(self):
         env = dict(os.environ)
