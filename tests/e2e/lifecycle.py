@@ -188,3 +188,7 @@ def read_event(resp):
             data = json.loads(line[6:])
         elif line == "" and kind is not None:
             return kind, data
+
+
+def download_status(url):
+    return esphttp.esp8266_get(url).status

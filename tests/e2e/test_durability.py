@@ -58,7 +58,7 @@ def wait_admin(admin, timeout=15.0):
 
 
 def test_admind_killed_after_the_command(otad, admin, image):
-    dev = Device(otad, admin).connect()
+    dev = login_until_accepted(Device(otad, admin))
     fw = lc.upload(admin, image, token=dev.token)
     url = dev.wait_ota()
     lc.kill9(otad, "admind")
@@ -76,7 +76,7 @@ def test_admind_killed_after_the_command(otad, admin, image):
 
 
 def test_hwd_killed_after_the_command(otad, admin, image):
-    dev = Device(otad, admin).connect()
+    dev = login_until_accepted(Device(otad, admin))
     fw = lc.upload(admin, image, token=dev.token)
     url = dev.wait_ota()
     lc.kill9(otad, "hwd")
@@ -93,7 +93,7 @@ def test_hwd_killed_after_the_command(otad, admin, image):
 
 def test_fwstore_killed_mid_download(otad, admin):
     big = lc.new_image(size=4 * 1024 * 1024, seed="big")
-    dev = Device(otad, admin).connect()
+    dev = login_until_accepted(Device(otad, admin))
     fw = lc.upload(admin, big, token=dev.token)
     url = dev.wait_ota()
     host, port, path = __import__("esphttp").split_url(url)
@@ -111,7 +111,7 @@ def test_fwstore_killed_mid_download(otad, admin):
 
 
 def test_admind_killed_while_the_device_reboots(otad, admin, image):
-    dev = Device(otad, admin).connect()
+    dev = login_until_accepted(Device(otad, admin))
     fw = lc.upload(admin, image, token=dev.token)
     url = dev.wait_ota()
     assert dev.download(url).body == image
@@ -144,3 +144,32 @@ def test_admind_killed_during_an_upload_stores_nothing(otad, admin, workdir):
     assert admin.request("GET", "/admin/jobs").json()["total"] == before
     fwdir = os.path.join(otad.dir, "state", "firmware")
     assert not [n for n in os.listdir(fwdir) if n.startswith(".upload-")]
+
+
+def test_admind_killed_mid_download(otad, admin):
+    """fwstore finishes a transfer it already started while admind is away."""
+    big = lc.new_image(size=2 * 1024 * 1024, seed="mid")
+    dev = login_until_accepted(Device(otad, admin))
+    fw = lc.upload(admin, big, token=dev.token)
+    url = dev.wait_ota()
+    import socket
+    import esphttp
+    host, port, _ = esphttp.split_url(url)
+    s = socket.create_connection((host, port))
+    s.sendall(esphttp.esp8266_request(url))
+    data = s.recv(65536)
+    lc.kill9(otad, "admind", wait_back=False)
+    while True:
+        c = s.recv(1 << 16)
+        if not c:
+            break
+        data += c
+    s.close()
+    assert data.partition(b"\r\n\r\n")[2] == big
+    dev.close()
+    dev.version, dev.build = NEW_VERSION, NEW_BUILD
+    login_until_accepted(dev)                   # 19 until admind is back
+    wait_admin(admin)
+    d = lc.wait_delivery(admin, fw["job"]["id"], dev.id, "succeeded", timeout=15)
+    assert d["state"] == "succeeded", d
+    dev.close()
