@@ -47,6 +47,7 @@ static const struct cfg_key cfg_keys[] = {
 	K("hwd", "login_timeout", CFG_UINT, hwd.login_timeout, "10"),
 	K("hwd", "idle_timeout", CFG_UINT, hwd.idle_timeout, "23"),
 	K("hwd", "max_body", CFG_UINT, hwd.max_body, "4096"),
+	K("hwd", "rate_limit", CFG_UINT, hwd.rate_limit, "100"),
 	K("admind", "listen", CFG_LISTEN, admind.listen, "[::]:9443"),
 	K("admind", "tls_cert", CFG_STR, admind.tls_cert, ""),
 	K("admind", "tls_key", CFG_STR, admind.tls_key, ""),
@@ -60,6 +61,10 @@ static const struct cfg_key cfg_keys[] = {
 	K("fwstore", "listen", CFG_LISTEN, fwstore.listen, "[::]:8080"),
 	K("fwstore", "public_url", CFG_URL, fwstore.public_url, ""),
 	K("fwstore", "max_downloads", CFG_UINT, fwstore.max_downloads, "1000"),
+	K("fwstore", "stall_timeout", CFG_UINT, fwstore.stall_timeout, "60"),
+	K("fwstore", "tls_listen", CFG_LISTEN, fwstore.tls_listen, ""),
+	K("fwstore", "tls_cert", CFG_STR, fwstore.tls_cert, ""),
+	K("fwstore", "tls_key", CFG_STR, fwstore.tls_key, ""),
 };
 
 int

@@ -25,6 +25,7 @@ struct cfg {
 		unsigned	 login_timeout;		/* seconds */
 		unsigned	 idle_timeout;		/* seconds, before info */
 		unsigned	 max_body;		/* declared frame body */
+		unsigned	 rate_limit;		/* messages/s, 0: off */
 	} hwd;
 	struct {
 		char		*listen;
@@ -39,6 +40,10 @@ struct cfg {
 		char		*listen;
 		char		*public_url;
 		unsigned	 max_downloads;
+		unsigned	 stall_timeout;	/* s without progress */
+		char		*tls_listen;	/* HTTPS for ESP32 clients */
+		char		*tls_cert;
+		char		*tls_key;
 	} fwstore;
 };
 

@@ -81,18 +81,19 @@ hwd_admind_send(uint16_t type, struct buf *payload)
 	buf_free(payload);
 }
 
-static void
-hwd_admind_auth_reply(void *arg, uint16_t type, struct ctl_reader *r)
+/* An auth reply: the result, CTL_AUTH_FAULT when admind could not say. */
+static int
+hwd_admind_auth_result(uint16_t type, struct ctl_reader *r,
+    uint64_t *device_id, char **name)
 {
-	struct hwd_conn	*c = arg;
 	uint8_t		 result = CTL_AUTH_FAULT;
-	uint64_t	 device_id = 0;
-	char		*name = NULL;
 
+	*device_id = 0;
+	*name = NULL;
 	if (type == CTL_AUTH_REPLY) {
 		if (ctl_get_u8(r, &result) == -1 ||
-		    ctl_get_u64(r, &device_id) == -1 ||
-		    ctl_get_str(r, &name) == -1 || ctl_get_end(r) == -1) {
+		    ctl_get_u64(r, device_id) == -1 ||
+		    ctl_get_str(r, name) == -1 || ctl_get_end(r) == -1) {
 			log_warnx("malformed auth reply from admind, closing "
 			    "the control connection");
 			result = CTL_AUTH_FAULT;
@@ -102,13 +103,25 @@ hwd_admind_auth_reply(void *arg, uint16_t type, struct ctl_reader *r)
 	} else if (type != 0)
 		log_warnx("admind answered %s to a token check",
 		    ctl_type_name(type));
+	return result;
+}
+
+static void
+hwd_admind_auth_reply(void *arg, uint16_t type, struct ctl_reader *r)
+{
+	struct hwd_conn	*c = arg;
+	uint64_t	 device_id;
+	char		*name;
+	int		 result;
+
+	result = hwd_admind_auth_result(type, r, &device_id, &name);
 	hwd_conn_auth_done(c, result, device_id, name);
 	free(name);
 }
 
-/* Asks admind about a login token; -1 when admind is not connected. */
-int
-hwd_admind_auth(struct hwd_conn *c, const char *token, size_t len)
+static int
+hwd_admind_token(struct hwd_conn *c, const char *token, size_t len,
+    ctl_reply_cb cb, void *arg)
 {
 	struct ctl_conn	*cc = hwd_admind_conn();
 	struct buf	 p = BUF_INIT;
@@ -119,9 +132,60 @@ hwd_admind_auth(struct hwd_conn *c, const char *token, size_t len)
 		return -1;
 	hwd_conn_remote(c, addr, sizeof(addr));
 	if (ctl_put_strn(&p, token, len) == 0 && ctl_put_str(&p, addr) == 0)
-		rc = ctl_request(cc, CTL_AUTH, &p, hwd_admind_auth_reply, c);
+		rc = ctl_request(cc, CTL_AUTH, &p, cb, arg);
 	buf_free(&p);
 	return rc;
+}
+
+/* Asks admind about a login token; -1 when admind is not connected. */
+int
+hwd_admind_auth(struct hwd_conn *c, const char *token, size_t len)
+{
+	return hwd_admind_token(c, token, len, hwd_admind_auth_reply, c);
+}
+
+/* A BRIDGE channel being opened, waiting for admind's answer. */
+struct hwd_bridge_req {
+	struct hwd_conn	*c;
+	uint16_t	 msg_id;
+	char		 channel[8];
+};
+
+static void
+hwd_admind_bridge_reply(void *arg, uint16_t type, struct ctl_reader *r)
+{
+	struct hwd_bridge_req *br = arg;
+	uint64_t	 device_id;
+	char		*name;
+	int		 result;
+
+	result = hwd_admind_auth_result(type, r, &device_id, &name);
+	free(name);
+	if (hwd_conn_release(br->c) == 0)
+		hwd_bridge_auth_done(br->c, result, device_id, br->channel,
+		    br->msg_id);
+	free(br);
+}
+
+/* Asks admind about a bridge's token; -1 when admind is not connected. */
+int
+hwd_admind_bridge_auth(struct hwd_conn *c, const char *token, size_t len,
+    const char *channel, uint16_t msg_id)
+{
+	struct hwd_bridge_req *br;
+
+	if (strlen(channel) >= sizeof(br->channel) ||
+	    (br = calloc(1, sizeof(*br))) == NULL)
+		return -1;
+	br->c = c;
+	br->msg_id = msg_id;
+	memcpy(br->channel, channel, strlen(channel) + 1);
+	if (hwd_admind_token(c, token, len, hwd_admind_bridge_reply,
+	    br) == -1) {
+		free(br);
+		return -1;
+	}
+	return 0;
 }
 
 static void
@@ -198,10 +262,12 @@ hwd_admind_replay_device(struct hwd_device *d, void *arg)
 	struct hwd_conn	*c;
 	size_t		*n = arg;
 
+	if (d->nconns > 0)
+		n[1]++;
 	LIST_FOREACH(c, &d->conns, dev_entry) {
 		hwd_admind_online(c);
 		hwd_admind_info(c);
-		(*n)++;
+		n[0]++;
 	}
 }
 
@@ -210,14 +276,13 @@ static void
 hwd_admind_ready(struct ctl_client *cl)
 {
 	struct buf	 p = BUF_INIT;
-	size_t		 n = 0;
+	size_t		 n[2] = { 0, 0 };	/* connections, devices */
 
 	hwd_admind_send(CTL_ONLINE_RESET, &p);
-	hwd_devices_foreach(hwd_admind_replay_device, &n);
+	hwd_devices_foreach(hwd_admind_replay_device, n);
 	hwd_admind_send(CTL_ONLINE_DONE, &p);
 	log_info("told admind about %zu online connection%s of %zu device%s",
-	    n, n == 1 ? "" : "s", hwd_devices_count(),
-	    hwd_devices_count() == 1 ? "" : "s");
+	    n[0], n[0] == 1 ? "" : "s", n[1], n[1] == 1 ? "" : "s");
 }
 
 static void

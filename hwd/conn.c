@@ -4,9 +4,12 @@
  * connection the Blynk state machine of PROTOCOL.md section 1 (login
  * through admind, ping, hardware info, the messages a sketch sends, the OTA
  * command).  Before login only a login is accepted; every frame hwd sends
- * goes out in one write.
+ * goes out in one write; a connection's unsent output and its message rate
+ * are bounded.
  */
 #include <sys/queue.h>
+#include <sys/socket.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -22,10 +25,18 @@
 #include "proto.h"
 #include "tls.h"
 
-#define HWD_QUEUE_LIMIT		(64 * 1024)	/* unsent bytes per device */
+/*
+ * Output: the kernel holds at most HWD_SNDBUF (doubled by Linux) per
+ * device, libuv at most HWD_QUEUE_LIMIT more; a device that stops reading
+ * is closed when both are full, never buffered without limit.
+ */
+#define HWD_QUEUE_LIMIT		(16 * 1024)	/* bytes libuv holds */
+#define HWD_SNDBUF		(16 * 1024)
 #define HWD_LINGER		2		/* s to drain a last reply */
 #define HWD_MAX_TOKEN		256
+#define HWD_PRELOGIN_MAX_BODY	(HWD_MAX_TOKEN + 64)
 #define HWD_REFUSE_LOG_S	10
+#define HWD_QUOTA_REPEAT_S	60		/* RESPONSE 1 at most this often */
 
 struct hwd_listener {
 	uv_tcp_t	 tcp[NETADDR_MAX_LISTEN];
@@ -53,6 +64,7 @@ static const struct stream_ops hwd_conn_ops = {
 static struct hwd_listener hwd_plain, hwd_tls;
 static LIST_HEAD(, hwd_conn) hwd_conns = LIST_HEAD_INITIALIZER(hwd_conns);
 static unsigned		 hwd_nconns;
+static uint64_t		 hwd_refused;		/* past max_connections */
 static uint64_t		 hwd_next_conn_id;
 static uint16_t		 hwd_next_msg_id;
 static int		 hwd_fwstore_port;
@@ -136,12 +148,29 @@ hwd_conn_refuse(uv_stream_t *server)
 	uv_tcp_init(hwd_env.loop, t);
 	uv_accept(server, (uv_stream_t *)t);
 	uv_close((uv_handle_t *)t, hwd_conn_refused_closed);
-	if (!hwd_env.stopping &&
-	    (last_log == 0 || now - last_log >= HWD_REFUSE_LOG_S * 1000)) {
-		log_warnx("max_connections (%u) reached: refusing devices",
-		    hwd_env.cfg.hwd.max_connections);
+	if (hwd_env.stopping)
+		return;
+	hwd_refused++;
+	if (last_log == 0 || now - last_log >= HWD_REFUSE_LOG_S * 1000) {
+		log_warnx("max_connections (%u) reached: refusing devices "
+		    "(%llu refused since start)",
+		    hwd_env.cfg.hwd.max_connections,
+		    (unsigned long long)hwd_refused);
 		last_log = now;
 	}
+}
+
+/* A small kernel send buffer: device frames are tiny, and a device that
+ * stops reading must show in write_queue_size soon. */
+static void
+hwd_conn_sndbuf(struct hwd_conn *c)
+{
+	uv_os_fd_t	 fd;
+	int		 size = HWD_SNDBUF;
+
+	if (uv_fileno((uv_handle_t *)&c->stream.tcp, &fd) == 0 &&
+	    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size)) == -1)
+		log_debug("SO_SNDBUF: %s", strerror(errno));
 }
 
 static void
@@ -169,7 +198,7 @@ hwd_conn_accept(uv_stream_t *server, int status)
 	c->state = HWD_CONN_NEW;
 	c->since = hwd_timeout_now();
 	c->buff_in = HWD_PROTO_DEFAULT_BUFF_IN;
-	c->stream.queue_limit = HWD_QUEUE_LIMIT;
+	hwd_conn_sndbuf(c);
 	if (stream_peer_addr(&c->stream, &ss) == 0)
 		memcpy(&c->remote, &ss, sizeof(c->remote));
 	LIST_INSERT_HEAD(&hwd_conns, c, all_entry);
@@ -319,6 +348,7 @@ static void
 hwd_conn_free(struct hwd_conn *c)
 {
 	buf_free(&c->carry);
+	hwd_bridge_free(c);
 	free(c->info);
 	free(c);
 }
@@ -340,33 +370,57 @@ hwd_conn_closed(struct stream *s)
 		hwd_conn_free(c);
 }
 
+/* An admind reply that held c came: 0 when c is still open, -1 when it
+ * was closed meanwhile (and is freed now). */
+int
+hwd_conn_release(struct hwd_conn *c)
+{
+	c->auth_pending = 0;
+	if (c->closed) {
+		hwd_conn_free(c);
+		return -1;
+	}
+	return c->state == HWD_CONN_CLOSING ? -1 : 0;
+}
+
 static void
 hwd_conn_eof(struct stream *s)
 {
 	hwd_conn_close(s->data);
 }
 
-static int
-hwd_conn_write(struct hwd_conn *c, const void *p, size_t len)
+/* One frame in one write; -1 when the connection closed. */
+int
+hwd_conn_send(struct hwd_conn *c, const void *p, size_t len)
 {
+	size_t	 held;
+
+	if (c->state == HWD_CONN_CLOSING && c->stream.write_shut)
+		return -1;
+	held = uv_stream_get_write_queue_size((uv_stream_t *)&c->stream.tcp);
+	if (held + len > HWD_QUEUE_LIMIT) {
+		hwd_conn_log(c, LOG_INFO, "device stopped reading (%zu bytes "
+		    "unsent), closing", held);
+		hwd_conn_close(c);
+		return -1;
+	}
 	if (stream_write(&c->stream, p, len) == -1) {
 		if (c->state != HWD_CONN_CLOSING)
 			hwd_conn_log(c, LOG_DEBUG, "cannot write to the "
-			    "device (%zu bytes queued), closing",
-			    c->stream.queued);
+			    "device, closing");
 		hwd_conn_close(c);
 		return -1;
 	}
 	return 0;
 }
 
-static int
+int
 hwd_conn_respond(struct hwd_conn *c, uint16_t msg_id, uint16_t status)
 {
 	uint8_t	 frame[HWD_PROTO_HEADER_LEN];
 
 	hwd_proto_response(frame, msg_id, status);
-	return hwd_conn_write(c, frame, sizeof(frame));
+	return hwd_conn_send(c, frame, sizeof(frame));
 }
 
 static uint16_t
@@ -396,7 +450,7 @@ hwd_conn_read(struct stream *s, const char *p, size_t len)
 		return;			/* draining: discard */
 	if (c->state == HWD_CONN_ONLINE)
 		c->since = hwd_timeout_now();
-	if (c->carry.len == 0 && c->state != HWD_CONN_AUTH) {
+	if (c->carry.len == 0 && !c->auth_pending) {
 		if ((used = hwd_conn_frames(c, p, len)) == -1)
 			return;
 		p += used;
@@ -410,7 +464,7 @@ hwd_conn_read(struct stream *s, const char *p, size_t len)
 		hwd_conn_close(c);
 		return;
 	}
-	if (c->state != HWD_CONN_AUTH)
+	if (!c->auth_pending)
 		hwd_conn_carry_frames(c);
 }
 
@@ -435,8 +489,9 @@ hwd_conn_frames(struct hwd_conn *c, const char *p, size_t len)
 	size_t		 off = 0;
 	long		 n;
 
-	while (off < len && c->state != HWD_CONN_AUTH) {
+	while (off < len && !c->auth_pending) {
 		n = hwd_proto_decode(p + off, len - off,
+		    c->state == HWD_CONN_NEW ? HWD_PRELOGIN_MAX_BODY :
 		    hwd_env.cfg.hwd.max_body, &f);
 		if (n == 0)
 			break;
@@ -506,7 +561,16 @@ hwd_conn_online(struct hwd_conn *c, uint64_t device_id, const char *name)
 	hwd_conn_log(c, LOG_INFO, "device logged in (%u connection%s)",
 	    c->device->nconns, c->device->nconns == 1 ? "" : "s");
 	hwd_admind_online(c);
-	/* Frames that came behind the login. */
+	hwd_conn_continue(c);
+}
+
+/* Reading again after an admind reply: first the frames that came behind
+ * the request. */
+void
+hwd_conn_continue(struct hwd_conn *c)
+{
+	if (c->state == HWD_CONN_CLOSING || c->auth_pending)
+		return;
 	stream_resume(&c->stream);
 	if (c->carry.len > 0)
 		hwd_conn_carry_frames(c);
@@ -517,12 +581,7 @@ void
 hwd_conn_auth_done(struct hwd_conn *c, int result, uint64_t device_id,
     const char *name)
 {
-	c->auth_pending = 0;
-	if (c->closed) {
-		hwd_conn_free(c);
-		return;
-	}
-	if (c->state != HWD_CONN_AUTH)
+	if (hwd_conn_release(c) == -1 || c->state != HWD_CONN_AUTH)
 		return;
 	switch (result) {
 	case CTL_AUTH_OK:
@@ -591,7 +650,7 @@ hwd_conn_rtc(struct hwd_conn *c, const struct hwd_frame *f)
 		buf_free(&frame);
 		return 0;
 	}
-	rc = hwd_conn_write(c, frame.data, frame.len);
+	rc = hwd_conn_send(c, frame.data, frame.len);
 	buf_free(&frame);
 	return rc;
 }
@@ -628,20 +687,37 @@ hwd_conn_event(struct hwd_conn *c, const struct hwd_frame *f)
 	return hwd_conn_respond(c, f->msg_id, HWD_STATUS_OK);
 }
 
-/* BRIDGE "pin\0i\0token" sets a bridge up and is answered; writes over
- * a bridge are not forwarded (hwd keeps no pins). */
+/*
+ * The legacy rate limit (PROTOCOL.md 1.7): at most rate_limit messages per
+ * second per logged-in connection; past it messages are dropped, and the
+ * device hears RESPONSE 1 (QUOTA_LIMIT) at most once a minute.  1 when f
+ * is to be dropped.
+ */
 static int
-hwd_conn_bridge(struct hwd_conn *c, const struct hwd_frame *f)
+hwd_conn_over_rate(struct hwd_conn *c, const struct hwd_frame *f)
 {
-	const char	*nul = memchr(f->body, '\0', f->len);
-	size_t		 rest;
+	unsigned	 limit = hwd_env.cfg.hwd.rate_limit;
+	uint32_t	 now = hwd_timeout_now();
 
-	if (nul == NULL)
+	if (limit == 0 || c->state != HWD_CONN_ONLINE)
 		return 0;
-	rest = f->len - (size_t)(nul + 1 - f->body);
-	if ((rest == 1 || (rest > 1 && nul[2] == '\0')) && nul[1] == 'i')
-		return hwd_conn_respond(c, f->msg_id, HWD_STATUS_OK);
-	return 0;
+	if (c->rate_second != now) {
+		c->rate_second = now;
+		c->rate_count = 0;
+	}
+	if (c->rate_count < limit) {
+		if (c->rate_count < UINT16_MAX)
+			c->rate_count++;
+		return 0;
+	}
+	if (c->quota_told && now - c->quota_at < HWD_QUOTA_REPEAT_S)
+		return 1;
+	c->quota_told = 1;
+	c->quota_at = now;
+	hwd_conn_log(c, LOG_INFO, "over %u messages a second: dropping "
+	    "messages", limit);
+	hwd_conn_respond(c, f->msg_id, HWD_STATUS_QUOTA_LIMIT);
+	return 1;
 }
 
 static int
@@ -654,14 +730,18 @@ hwd_conn_dispatch(struct hwd_conn *c, const struct hwd_frame *f)
 		hwd_conn_close(c);
 		return -1;
 	}
+	if (hwd_conn_over_rate(c, f))
+		return c->state == HWD_CONN_CLOSING ? -1 : 0;
 	switch (f->cmd) {
 	case HWD_CMD_LOGIN:
 	case HWD_CMD_HW_LOGIN:
 		return hwd_conn_login(c, f);
 	case HWD_CMD_RESPONSE:
-	case HWD_CMD_HARDWARE:
-	case HWD_CMD_HARDWARE_SYNC:
 		return 0;
+	case HWD_CMD_HARDWARE:
+		return hwd_pins_hardware(c, f->body, f->len);
+	case HWD_CMD_HARDWARE_SYNC:
+		return hwd_pins_sync(c, f->msg_id, f->body, f->len);
 	case HWD_CMD_PING:
 	case HWD_CMD_PROPERTY:
 	case HWD_CMD_TWEET:
@@ -672,7 +752,7 @@ hwd_conn_dispatch(struct hwd_conn *c, const struct hwd_frame *f)
 	case HWD_CMD_INTERNAL:
 		return hwd_conn_internal(c, f);
 	case HWD_CMD_BRIDGE:
-		return hwd_conn_bridge(c, f);
+		return hwd_bridge_message(c, f->msg_id, f->body, f->len);
 	case HWD_CMD_EVENT_LOG:
 		return hwd_conn_event(c, f);
 	default:
@@ -729,7 +809,7 @@ hwd_conn_ota(struct hwd_conn *c, uint64_t delivery_id, const char *path,
 		    c->buff_in);
 	else if (rc == -1)
 		snprintf(err, errlen, "out of memory");
-	else if ((rc = hwd_conn_write(c, frame.data, frame.len)) == -1)
+	else if ((rc = hwd_conn_send(c, frame.data, frame.len)) == -1)
 		snprintf(err, errlen, "device connection failed");
 	/* the path holds the download ticket: log the host only */
 	url.data[baselen] = '\0';

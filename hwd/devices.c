@@ -2,8 +2,8 @@
 /*
  * otad-hwd's table of logged-in devices: a hash table from device id to the
  * list of that device's connections (several may log in with one token, and
- * an OTA command goes to all of them).  Entries exist only while a device
- * has a connection.
+ * an OTA command goes to all of them).  An entry exists while its device
+ * has a connection or kept pin values (pins.c).
  */
 #include <sys/queue.h>
 #include <stdint.h>
@@ -135,7 +135,15 @@ hwd_devices_detach(struct hwd_conn *c)
 		return;
 	LIST_REMOVE(c, dev_entry);
 	c->device = NULL;
-	if (--d->nconns > 0)
+	d->nconns--;
+	hwd_devices_release(d);
+}
+
+/* Frees d when nothing holds it: no connection, no pin value. */
+void
+hwd_devices_release(struct hwd_device *d)
+{
+	if (d->nconns > 0 || d->npins > 0)
 		return;
 	hwd_devices_unlink(d);
 	free(d->name);
@@ -164,9 +172,19 @@ hwd_devices_count(void)
 void
 hwd_devices_free(void)
 {
-	if (hwd_ndevices != 0)
-		log_debug("%zu devices left in the table at exit",
-		    hwd_ndevices);
+	struct hwd_device *d, *next;
+
+	for (size_t i = 0; i < hwd_nbuckets; i++)
+		for (d = hwd_buckets[i]; d != NULL; d = next) {
+			next = d->next;
+			if (d->nconns != 0)
+				log_debug("device %llu still connected at exit",
+				    (unsigned long long)d->id);
+			hwd_pins_free(d);
+			free(d->name);
+			free(d);
+		}
+	hwd_ndevices = 0;
 	free(hwd_buckets);
 	hwd_buckets = NULL;
 	hwd_nbuckets = 0;

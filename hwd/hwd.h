@@ -28,6 +28,7 @@ enum hwd_conn_state {
 };
 
 struct hwd_device;
+struct hwd_bridge;
 
 /* One device connection.  Small on purpose: no read buffer while idle,
  * carry holds only a partial frame, info only what the device reported. */
@@ -37,6 +38,7 @@ struct hwd_conn {
 	LIST_ENTRY(hwd_conn)	 dev_entry;	/* its device's connections */
 	LIST_ENTRY(hwd_conn)	 wheel_entry;	/* timeout wheel slot */
 	struct hwd_device	*device;	/* NULL until logged in */
+	struct hwd_bridge	*bridges;	/* BRIDGE channels, NULL: none */
 	uint64_t		 id;
 	struct buf		 carry;		/* a frame split over reads */
 	char			*info;		/* hardware info body, NUL-ended */
@@ -46,9 +48,15 @@ struct hwd_conn {
 	uint16_t		 login_msg_id;
 	uint32_t		 since;		/* clock s: accept, last frame,
 						 * or start of the closing */
+	uint32_t		 rate_second;	/* clock s of rate_count */
+	uint32_t		 quota_at;	/* clock s of the last RESPONSE 1 */
+	uint16_t		 rate_count;	/* messages in rate_second */
 	uint8_t			 state;		/* enum hwd_conn_state */
+	uint8_t			 nbridges;
 	unsigned		 in_wheel:1;
-	unsigned		 auth_pending:1; /* auth reply holds it */
+	unsigned		 auth_pending:1; /* an admind reply holds it,
+						 * reading paused */
+	unsigned		 quota_told:1;	/* quota_at is set */
 	unsigned		 closed:1;	/* stream handle closed */
 	union {
 		struct sockaddr		sa;
@@ -57,13 +65,26 @@ struct hwd_conn {
 	}			 remote;
 };
 
-/* The logged-in connections of one device id. */
+/* The last value the device wrote to one of its pins (pins.c). */
+struct hwd_pin {
+	char			 type;		/* 'v', 'd', 'a' */
+	uint8_t			 pin;
+	uint16_t		 len;
+	char			*value;
+};
+
+/* The logged-in connections of one device id, and its pins.  The entry
+ * outlives its connections while it holds pin values, so that a device
+ * that reboots gets them back with HARDWARE_SYNC. */
 struct hwd_device {
 	struct hwd_device	*next;		/* hash chain */
 	uint64_t		 id;
 	char			*name;
 	LIST_HEAD(, hwd_conn)	 conns;
 	unsigned		 nconns;
+	struct hwd_pin		*pins;
+	uint16_t		 npins;
+	uint16_t		 pins_bytes;	/* sum of the values' lengths */
 };
 
 struct hwd {
@@ -88,11 +109,30 @@ void	 hwd_conn_remote(struct hwd_conn *, char *, size_t);
 void	 hwd_conn_local(struct hwd_conn *, char *, size_t);
 void	 hwd_conn_log(struct hwd_conn *, int prio, const char *, ...)
 	    __attribute__((format(printf, 3, 4)));
+int	 hwd_conn_send(struct hwd_conn *, const void *, size_t);
+int	 hwd_conn_respond(struct hwd_conn *, uint16_t msg_id, uint16_t status);
+int	 hwd_conn_release(struct hwd_conn *);
+void	 hwd_conn_continue(struct hwd_conn *);
+
+/* pins.c */
+int	 hwd_pins_hardware(struct hwd_conn *, const char *, size_t);
+int	 hwd_pins_store(struct hwd_device *, const char *, size_t);
+int	 hwd_pins_sync(struct hwd_conn *, uint16_t msg_id, const char *,
+	    size_t);
+void	 hwd_pins_free(struct hwd_device *);
+
+/* bridge.c */
+int	 hwd_bridge_message(struct hwd_conn *, uint16_t msg_id, const char *,
+	    size_t);
+void	 hwd_bridge_auth_done(struct hwd_conn *, int result,
+	    uint64_t device_id, const char *channel, uint16_t msg_id);
+void	 hwd_bridge_free(struct hwd_conn *);
 
 /* devices.c */
 struct hwd_device *hwd_devices_find(uint64_t);
 int	 hwd_devices_attach(struct hwd_conn *, uint64_t id, const char *name);
 void	 hwd_devices_detach(struct hwd_conn *);
+void	 hwd_devices_release(struct hwd_device *);
 void	 hwd_devices_foreach(void (*)(struct hwd_device *, void *), void *);
 size_t	 hwd_devices_count(void);
 void	 hwd_devices_free(void);
@@ -101,6 +141,8 @@ void	 hwd_devices_free(void);
 int	 hwd_admind_start(void);
 void	 hwd_admind_stop(void);
 int	 hwd_admind_auth(struct hwd_conn *, const char *token, size_t len);
+int	 hwd_admind_bridge_auth(struct hwd_conn *, const char *token,
+	    size_t len, const char *channel, uint16_t msg_id);
 void	 hwd_admind_online(struct hwd_conn *);
 void	 hwd_admind_info(struct hwd_conn *);
 void	 hwd_admind_offline(struct hwd_conn *);

@@ -4,6 +4,7 @@
  * and PROTOCOL.md section 1).  It only turns bytes into frames and frames
  * into bytes; the connection logic that uses it lives in conn.c.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -181,6 +182,105 @@ hwd_proto_info_parse(struct hwd_info *info, const char *body, size_t len)
 	if (info->buff_in == 0)
 		info->buff_in = HWD_PROTO_DEFAULT_BUFF_IN;
 	return info->nknown;
+}
+
+/* A pin number: 1-3 digits, at most HWD_PROTO_MAX_PIN; -1 otherwise. */
+static int
+hwd_proto_pin_number(const char *s, size_t len)
+{
+	unsigned	 v = 0;
+
+	if (len == 0 || len > 3)
+		return -1;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (unsigned)(s[i] - '0');
+	}
+	return v > HWD_PROTO_MAX_PIN ? -1 : (int)v;
+}
+
+static int
+hwd_proto_pin_type(char c)
+{
+	return c == 'v' || c == 'd' || c == 'a';
+}
+
+int
+hwd_proto_pin_write(const char *body, size_t len, struct hwd_pin_write *w)
+{
+	const char	*nul;
+	int		 pin;
+
+	if (len < 5 || !hwd_proto_pin_type(body[0]) || body[1] != 'w' ||
+	    body[2] != '\0')
+		return -1;
+	if ((nul = memchr(body + 3, '\0', len - 3)) == NULL)
+		return -1;		/* no value */
+	if ((pin = hwd_proto_pin_number(body + 3,
+	    (size_t)(nul - body) - 3)) == -1)
+		return -1;
+	w->type = body[0];
+	w->pin = (unsigned)pin;
+	w->value = nul + 1;
+	w->len = len - (size_t)(nul + 1 - body);
+	return 0;
+}
+
+int
+hwd_proto_pin_read(const char *body, size_t len, char *type, size_t *pos)
+{
+	if (len < 2 || !hwd_proto_pin_type(body[0]) || body[1] != 'r' ||
+	    (len > 2 && body[2] != '\0'))
+		return -1;
+	*type = body[0];
+	*pos = 3;
+	return 0;
+}
+
+int
+hwd_proto_pin_next(const char *body, size_t len, size_t *pos, unsigned *pin)
+{
+	const char	*tok, *nul;
+	size_t		 n;
+	int		 v;
+
+	while (*pos < len) {
+		tok = body + *pos;
+		nul = memchr(tok, '\0', len - *pos);
+		n = nul ? (size_t)(nul - tok) : len - *pos;
+		*pos += n + 1;
+		if ((v = hwd_proto_pin_number(tok, n)) != -1) {
+			*pin = (unsigned)v;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+size_t
+hwd_proto_hardware_len(unsigned pin, size_t vlen)
+{
+	return 3 + (pin >= 100 ? 3 : pin >= 10 ? 2 : 1) + 1 + vlen;
+}
+
+int
+hwd_proto_hardware(struct buf *out, uint16_t msg_id, char type,
+    unsigned pin, const char *value, size_t vlen)
+{
+	struct buf	 body = BUF_INIT;
+	char		 head[8];
+	int		 n, rc = -1;
+
+	/* "vw", NUL, the pin, NUL: the NULs are written by hand */
+	n = snprintf(head, sizeof(head), "%cw_%u_", type, pin % 1000);
+	head[2] = head[n - 1] = '\0';
+	if (buf_add(&body, head, (size_t)n) != -1 &&
+	    buf_add(&body, value, vlen) != -1)
+		rc = hwd_proto_encode(out, HWD_CMD_HARDWARE, msg_id, body.data,
+		    body.len);
+	buf_free(&body);
+	return rc;
 }
 
 unsigned

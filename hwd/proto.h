@@ -106,6 +106,39 @@ size_t	 hwd_proto_info_parse(struct hwd_info *, const char *body, size_t len);
  * starts at 0. */
 int	 hwd_proto_info_next(const char *body, size_t len, size_t *pos,
 	    const char **key, const char **value);
+/*
+ * Pins (HARDWARE and HARDWARE_SYNC bodies).  A write is "vw", "dw" or "aw",
+ * NUL, the pin number (0-255), NUL, the value: everything after that NUL,
+ * embedded NULs included (a multi-value write).  A read list is "vr", "dr"
+ * or "ar" followed by NUL-separated pin numbers.
+ */
+#define HWD_PROTO_MAX_PIN	255
+
+struct hwd_pin_write {
+	char		 type;		/* 'v', 'd' or 'a' */
+	unsigned	 pin;
+	const char	*value;		/* points into the body */
+	size_t		 len;
+};
+
+/* 0 for a pin write (w filled in), -1 for any other body (pm, vr, junk). */
+int	 hwd_proto_pin_write(const char *body, size_t len,
+	    struct hwd_pin_write *w);
+/* For "vr\0pin...": the pin type, with *pos at the first pin; -1 when the
+ * body is not a read list. */
+int	 hwd_proto_pin_read(const char *body, size_t len, char *type,
+	    size_t *pos);
+/* The next pin number of a read list: 1 with *pin set, 0 at the end;
+ * entries that are not a pin number are skipped. */
+int	 hwd_proto_pin_next(const char *body, size_t len, size_t *pos,
+	    unsigned *pin);
+/* Body length of HARDWARE "<type>w\0<pin>\0<value>". */
+size_t	 hwd_proto_hardware_len(unsigned pin, size_t vlen);
+/* Appends HARDWARE "<type>w\0<pin>\0<value>"; -1 on allocation failure
+ * or a body over 65535 bytes. */
+int	 hwd_proto_hardware(struct buf *, uint16_t msg_id, char type,
+	    unsigned pin, const char *value, size_t vlen);
+
 /* ceil(h_beat * 2.3) seconds, or fallback when h_beat is 0. */
 unsigned hwd_proto_idle_timeout(unsigned h_beat, unsigned fallback);
 const char *hwd_proto_cmd_name(uint8_t);

@@ -3,7 +3,8 @@
  * Unit test of otad-hwd's Blynk codec (hwd/proto.c): frame decoding fed
  * whole, byte by byte and several frames at once, the frames hwd writes
  * (the OTA command byte for byte as PROTOCOL.md 1.6 shows it), and the
- * hardware info key sets of every library generation (PROTOCOL.md 1.4).
+ * hardware info key sets of every library generation (PROTOCOL.md 1.4),
+ * the pin bodies of HARDWARE and HARDWARE_SYNC, and random bytes.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -328,6 +329,93 @@ test_info_walk(void)
 	CHECK(n == 2);
 }
 
+static void
+test_pins(void)
+{
+	struct hwd_pin_write w;
+	struct buf	 b = BUF_INIT;
+	size_t		 pos;
+	unsigned	 pin, pins[4], n = 0;
+	char		 type;
+	const char	 multi[] = "vw\0" "12\0" "a\0" "b";
+	const uint8_t	 want[] = { 0x14, 0x00, 0x07, 0x00, 0x0a,
+	    'v', 'w', 0, '1', '2', 0, 'a', 0, 'b', 0 };
+
+	CHECK(hwd_proto_pin_write("vw\0" "1\0" "42", 7, &w) == 0);
+	CHECK(w.type == 'v' && w.pin == 1 && w.len == 2 &&
+	    memcmp(w.value, "42", 2) == 0);
+	/* a multi-value write keeps its NULs */
+	CHECK(hwd_proto_pin_write(multi, sizeof(multi) - 1, &w) == 0);
+	CHECK(w.pin == 12 && w.len == 3 && memcmp(w.value, "a\0b", 3) == 0);
+	CHECK(hwd_proto_pin_write("dw\0" "13\0" "", 6, &w) == 0 &&
+	    w.type == 'd' && w.len == 0);
+	CHECK(hwd_proto_pin_write("aw\0" "255\0" "1", 8, &w) == 0);
+	/* not writes: pm, vr, no value, a bad pin */
+	CHECK(hwd_proto_pin_write("pm\0" "13\0" "out", 9, &w) == -1);
+	CHECK(hwd_proto_pin_write("vr\0" "1", 4, &w) == -1);
+	CHECK(hwd_proto_pin_write("vw\0" "1", 4, &w) == -1);
+	CHECK(hwd_proto_pin_write("vw\0" "256\0" "1", 8, &w) == -1);
+	CHECK(hwd_proto_pin_write("vw\0" "x\0" "1", 6, &w) == -1);
+	CHECK(hwd_proto_pin_write("vw\0" "\0" "1", 5, &w) == -1);
+	CHECK(hwd_proto_pin_write("", 0, &w) == -1);
+
+	/* read lists: junk entries skipped */
+	CHECK(hwd_proto_pin_read("vr\0" "1\0" "x\0" "300\0" "7\0", 15,
+	    &type, &pos) == 0 && type == 'v');
+	while (n < 4 && hwd_proto_pin_next("vr\0" "1\0" "x\0" "300\0" "7\0",
+	    15, &pos, &pin))
+		pins[n++] = pin;
+	CHECK(n == 2 && pins[0] == 1 && pins[1] == 7);
+	CHECK(hwd_proto_pin_read("dr", 2, &type, &pos) == 0 && type == 'd');
+	CHECK(!hwd_proto_pin_next("dr", 2, &pos, &pin));
+	CHECK(hwd_proto_pin_read("vw\0" "1", 4, &type, &pos) == -1);
+	CHECK(hwd_proto_pin_read("vrx", 3, &type, &pos) == -1);
+
+	/* the HARDWARE frame a sync sends */
+	CHECK(hwd_proto_hardware_len(12, 4) == 10);
+	CHECK(hwd_proto_hardware(&b, 7, 'v', 12, "a\0b\0", 4) == 0);
+	CHECK(b.len == sizeof(want) && memcmp(b.data, want, b.len) == 0);
+	buf_reset(&b);
+	CHECK(hwd_proto_hardware(&b, 1, 'd', 0, "1", 1) == 0);
+	CHECK(b.len == 5 + 6 && memcmp(b.data + 5, "dw\0" "0\0" "1", 6) == 0);
+	CHECK(hwd_proto_hardware_len(0, 1) == 6);
+	buf_free(&b);
+}
+
+/* Random bytes through the decoder and the parsers: no crash, results in
+ * bounds. */
+static void
+test_garbage(void)
+{
+	uint8_t		 in[512];
+	struct hwd_frame f;
+	struct hwd_info	 info;
+	struct hwd_pin_write w;
+	char		 body[513];
+	unsigned	 seed = 12345, pin;
+	size_t		 len, pos;
+	long		 rc;
+	char		 type;
+
+	for (int round = 0; round < 20000; round++) {
+		len = (size_t)(rand_r(&seed) % sizeof(in));
+		for (size_t i = 0; i < len; i++)
+			in[i] = (uint8_t)rand_r(&seed);
+		rc = hwd_proto_decode(in, len, 256, &f);
+		CHECK(rc <= (long)len);
+		CHECK(rc <= 0 || f.len <= 256);
+		memcpy(body, in, len);
+		body[len] = '\0';
+		hwd_proto_info_parse(&info, body, len);
+		CHECK(info.buff_in > 0 && info.buff_in <= 65535);
+		if (hwd_proto_pin_write(body, len, &w) == 0)
+			CHECK(w.value + w.len == body + len && w.pin <= 255);
+		if (hwd_proto_pin_read(body, len, &type, &pos) == 0)
+			while (hwd_proto_pin_next(body, len, &pos, &pin))
+				CHECK(pin <= 255);
+	}
+}
+
 int
 main(void)
 {
@@ -344,6 +432,8 @@ main(void)
 	test_info_linux_python();
 	test_info_order_and_defaults();
 	test_info_walk();
+	test_pins();
+	test_garbage();
 	if (failures) {
 		fprintf(stderr, "test_blynk: %d failure(s)\n", failures);
 		return 1;

@@ -133,6 +133,19 @@ class BlynkClient:
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return self
 
+    def connect_tls(self, context=None):
+        """Like connect(), over TLS (hwd's tls_listen); the certificate is not
+        checked unless a context says so."""
+        import ssl
+        if context is None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        raw = socket.create_connection((self.host, self.port), timeout=self.timeout)
+        raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sock = context.wrap_socket(raw)
+        return self
+
     def close(self):
         if self.sock is not None:
             try:
