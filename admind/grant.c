@@ -1,28 +1,103 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * admind's answers to fwstore: may this download go ahead (the ticket is
- * the credential; the device's own headers can show it already runs the
- * image), and the progress of downloads that did, which moves a delivery
- * from sent to downloading to downloaded.
+ * admind's answers to fwstore: may this download go ahead (CTL_FW_CHECK,
+ * the ticket is the credential; CTL_FW_POLL, the device token of a plain
+ * ESP8266httpUpdate/HTTPUpdate fleet asking whether it has an update), and
+ * the progress of downloads that did, which moves a delivery from sent to
+ * downloading to downloaded.  The updater's own headers can show that the
+ * device already runs the image (304, already-current) or cannot take it
+ * (other chip family, too little space, file-system mode: refused, and the
+ * delivery becomes incompatible with the reason).
  */
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "admind.h"
 #include "log.h"
+#include "util.h"
 
-#define GRANT_MAX_HEADERS	32
+#define GRANT_MAX_HEADERS	64	/* > HTTP_MAX_HEADERS + 1 */
+#define GRANT_TICKET_LEN	32	/* as the scheduler's */
 
 struct grant_req {
-	char	*ticket;
+	char	*ticket;	/* CTL_FW_POLL: the device token */
 	char	*remote;
 	uint8_t	 head;
 	uint32_t nheaders;
 	char	*names[GRANT_MAX_HEADERS];
 	char	*values[GRANT_MAX_HEADERS];
+	int	 quiet;		/* HEAD or a version check: no transitions */
 };
+
+static void	grant_req_free(struct grant_req *);
+static int	grant_decode(struct ctl_reader *, struct grant_req *);
+static const char *grant_header(const struct grant_req *, const char *);
+static const char *grant_hdr2(const struct grant_req *, const char *);
+static const char *grant_req_family(const struct grant_req *);
+static const char *grant_fw_family(const struct firmware *);
+static int	grant_not_modified(const struct grant_req *,
+		    const struct firmware *);
+static int	grant_refusal(const struct grant_req *, const struct firmware *,
+		    char *, size_t);
+static void	grant_reply(struct ctl_conn *, uint32_t, int, const char *,
+		    int64_t, const struct firmware *);
+static int	grant_usable(const struct delivery *);
+static int	grant_unfinished(const struct delivery *);
+static int	grant_current(struct ctl_conn *, uint32_t,
+		    const struct grant_req *, const struct delivery *,
+		    const struct firmware *);
+static int	grant_refuse(struct ctl_conn *, uint32_t,
+		    const struct grant_req *, const struct delivery *,
+		    const struct firmware *);
+static int	grant_other_device(const struct grant_req *,
+		    const struct delivery *);
+static void	grant_check(struct ctl_conn *, uint32_t,
+		    const struct grant_req *);
+static void	grant_poll(struct ctl_conn *, uint32_t,
+		    const struct grant_req *);
+static void	grant_poll_record(const struct grant_req *,
+		    const struct device *);
+static int	grant_poll_send(struct ctl_conn *, uint32_t,
+		    const struct delivery *, const struct job *);
+static void	grant_progress(int64_t, uint8_t, uint64_t, uint64_t);
+
+int
+grant_dispatch(struct ctl_conn *c, uint16_t type, uint32_t reqid,
+    struct ctl_reader *r)
+{
+	struct grant_req g;
+	uint64_t	 id, bytes, total;
+	uint8_t		 what;
+
+	switch (type) {
+	case CTL_FW_CHECK:
+	case CTL_FW_POLL:
+		if (reqid == 0 || grant_decode(r, &g) == -1) {
+			grant_req_free(&g);
+			return -1;
+		}
+		if (type == CTL_FW_CHECK)
+			grant_check(c, reqid, &g);
+		else
+			grant_poll(c, reqid, &g);
+		grant_req_free(&g);
+		return 0;
+	case CTL_FW_PROGRESS:
+		if (ctl_get_u64(r, &id) == -1 || ctl_get_u8(r, &what) == -1 ||
+		    ctl_get_u64(r, &bytes) == -1 ||
+		    ctl_get_u64(r, &total) == -1 || ctl_get_end(r) == -1 ||
+		    what > CTL_PROGRESS_ABORTED)
+			return -1;
+		grant_progress((int64_t)id, what, bytes, total);
+		return 0;
+	default:
+		return -1;
+	}
+}
 
 static void
 grant_req_free(struct grant_req *g)
@@ -38,6 +113,8 @@ grant_req_free(struct grant_req *g)
 static int
 grant_decode(struct ctl_reader *r, struct grant_req *g)
 {
+	const char	*mode;
+
 	memset(g, 0, sizeof(*g));
 	if (ctl_get_str(r, &g->ticket) == -1 ||
 	    ctl_get_str(r, &g->remote) == -1 || ctl_get_u8(r, &g->head) == -1 ||
@@ -53,6 +130,8 @@ grant_decode(struct ctl_reader *r, struct grant_req *g)
 			return -1;
 		}
 	}
+	mode = grant_hdr2(g, "mode");
+	g->quiet = g->head || (mode != NULL && strcasecmp(mode, "version") == 0);
 	return ctl_get_end(r);
 }
 
@@ -65,21 +144,93 @@ grant_header(const struct grant_req *g, const char *name)
 	return NULL;
 }
 
+/* x-ESP8266-<name>, else x-ESP32-<name>. */
+static const char *
+grant_hdr2(const struct grant_req *g, const char *name)
+{
+	char		 h[64];
+	const char	*v;
+
+	snprintf(h, sizeof(h), "x-esp8266-%s", name);
+	if ((v = grant_header(g, h)) != NULL)
+		return v;
+	snprintf(h, sizeof(h), "x-esp32-%s", name);
+	return grant_header(g, h);
+}
+
+/* The chip family of the updater asking, or NULL when it does not say
+ * (Edgent, curl). */
+static const char *
+grant_req_family(const struct grant_req *g)
+{
+	const char	*ua = grant_header(g, "user-agent");
+
+	if (ua != NULL && strncasecmp(ua, "ESP8266-http-Update", 19) == 0)
+		return "esp8266";
+	if (ua != NULL && strncasecmp(ua, "ESP32-http-Update", 17) == 0)
+		return "esp32";
+	for (uint32_t i = 0; i < g->nheaders; i++) {
+		if (strncasecmp(g->names[i], "x-esp8266-", 10) == 0)
+			return "esp8266";
+		if (strncasecmp(g->names[i], "x-esp32-", 8) == 0)
+			return "esp32";
+	}
+	return NULL;
+}
+
+static const char *
+grant_fw_family(const struct firmware *fw)
+{
+	if (strncmp(fw->format, "esp8266", 7) == 0)
+		return "esp8266";
+	if (strncmp(fw->format, "esp32", 5) == 0)
+		return "esp32";
+	return NULL;
+}
+
 /* The device already runs the image, by its updater's own headers. */
 static int
 grant_not_modified(const struct grant_req *g, const struct firmware *fw)
 {
 	const char *md5 = grant_header(g, "x-esp8266-sketch-md5");
 	const char *sha = grant_header(g, "x-esp32-sketch-sha256");
-	const char *ver = grant_header(g, "x-esp8266-version");
+	const char *ver = grant_hdr2(g, "version");
 
-	if (ver == NULL)
-		ver = grant_header(g, "x-esp32-version");
 	if (md5 && strcasecmp(md5, fw->md5) == 0)
 		return 1;
 	if (sha && strcasecmp(sha, fw->sha256) == 0)
 		return 1;
 	return ver && *fw->version && strcmp(ver, fw->version) == 0;
+}
+
+/* Why the updater cannot take the image, with the HTTP status to answer,
+ * or 0. */
+static int
+grant_refusal(const struct grant_req *g, const struct firmware *fw,
+    char *why, size_t len)
+{
+	const char	*mode = grant_hdr2(g, "mode");
+	const char	*free_space = grant_hdr2(g, "free-space");
+	const char	*want = grant_req_family(g), *have = grant_fw_family(fw);
+	uint64_t	 room;
+
+	if (want != NULL && have != NULL && strcmp(want, have) != 0) {
+		snprintf(why, len, "The image is for %s, the device is an %s.",
+		    have, want);
+		return 409;
+	}
+	if (mode != NULL && strcasecmp(mode, "spiffs") == 0) {
+		snprintf(why, len, "The device asked for a file-system image, "
+		    "this is a sketch.");
+		return 409;
+	}
+	if (free_space != NULL && util_parse_u64(free_space, &room) == 0 &&
+	    fw->size > room) {
+		snprintf(why, len, "The image is %" PRIu64 " bytes, the device "
+		    "has %" PRIu64 " bytes free.", fw->size, room);
+		return 413;
+	}
+	return 0;
 }
 
 static void
@@ -97,8 +248,15 @@ grant_reply(struct ctl_conn *c, uint32_t reqid, int status,
 	ctl_put_str(&b, fw ? fw->sha256_b64 : "");
 	ctl_put_str(&b, fw ? fw->version : "");
 	ctl_put_u64(&b, fw ? (uint64_t)fw->uploaded_at : 0);
-	ctl_send(c, CTL_FW_GRANT, reqid, &b);
+	if (ctl_send(c, CTL_FW_GRANT, reqid, &b) == -1)
+		log_warnx("cannot answer fwstore's firmware check");
 	buf_free(&b);
+}
+
+static int
+grant_unfinished(const struct delivery *d)
+{
+	return strcmp(d->state, "queued") == 0 || grant_usable(d);
 }
 
 static int
@@ -109,6 +267,64 @@ grant_usable(const struct delivery *d)
 	    strcmp(d->state, "downloaded") == 0;
 }
 
+/*
+ * 304 when the device runs the image: after a complete download the update
+ * took (succeeded), before it the device needed none (already-current).
+ * The ticket is kept, so that a later request still hears 304.
+ */
+static int
+grant_current(struct ctl_conn *c, uint32_t reqid, const struct grant_req *g,
+    const struct delivery *d, const struct firmware *fw)
+{
+	int	 done = strcmp(d->state, "already-current") == 0 ||
+		    strcmp(d->state, "succeeded") == 0;
+
+	if ((!done && !grant_unfinished(d)) || !grant_not_modified(g, fw))
+		return 0;
+	if (!g->quiet && !done && strcmp(d->state, "downloaded") == 0)
+		delivery_transition(d, "succeeded", NULL, "", 0);
+	else if (!g->quiet && !done)
+		delivery_transition(d, "already-current", NULL, "the device's "
+		    "updater reports it runs this image", 0);
+	grant_reply(c, reqid, 304, "Already up to date.", d->id, fw);
+	return 1;
+}
+
+/* The updater cannot take the image: the delivery is incompatible. */
+static int
+grant_refuse(struct ctl_conn *c, uint32_t reqid, const struct grant_req *g,
+    const struct delivery *d, const struct firmware *fw)
+{
+	char	 why[200];
+	int	 status;
+
+	if ((status = grant_refusal(g, fw, why, sizeof(why))) == 0)
+		return 0;
+	if (!g->quiet)
+		delivery_transition(d, "incompatible", NULL, why, 0);
+	grant_reply(c, reqid, status, why, d->id, NULL);
+	return 1;
+}
+
+/* A ?auth= token of a known device other than the delivery's. */
+static int
+grant_other_device(const struct grant_req *g, const struct delivery *d)
+{
+	const char	*auth = grant_header(g, ":auth");
+	struct device	 dev;
+	char		 hash[65];
+	int		 other;
+
+	if (auth == NULL || *auth == '\0')
+		return 0;
+	util_sha256_hex(auth, hash);
+	if (store_device_by_token(env->store, hash, &dev) != 1)
+		return 0;
+	other = dev.id != d->device_id;
+	device_free(&dev);
+	return other;
+}
+
 static void
 grant_check(struct ctl_conn *c, uint32_t reqid, const struct grant_req *g)
 {
@@ -117,33 +333,137 @@ grant_check(struct ctl_conn *c, uint32_t reqid, const struct grant_req *g)
 	struct firmware	 fw;
 	char		 why[160];
 
+	memset(&job, 0, sizeof(job));
+	memset(&fw, 0, sizeof(fw));
 	if (store_delivery_by_ticket(env->store, g->ticket, &d) != 1) {
-		grant_reply(c, reqid, 404, "Unknown download ticket: it was "
-		    "never issued, or its update was canceled.", 0, NULL);
+		grant_reply(c, reqid, 404, "Unknown download ticket.", 0, NULL);
 		return;
 	}
-	if (!grant_usable(&d) || store_job_get(env->store, d.job_id,
-	    &job) != 1) {
+	if (grant_other_device(g, &d)) {
+		grant_reply(c, reqid, 403, "This download is for another "
+		    "device.", d.id, NULL);
+	} else if (store_job_get(env->store, d.job_id, &job) != 1 ||
+	    store_firmware_get(env->store, job.firmware_id, &fw) != 1) {
+		grant_reply(c, reqid, 404, "The firmware is gone.", d.id, NULL);
+	} else if (grant_current(c, reqid, g, &d, &fw)) {
+		;
+	} else if (!grant_usable(&d)) {
 		snprintf(why, sizeof(why), "This download is no longer valid: "
 		    "the update is %s.", d.state);
 		grant_reply(c, reqid, 403, why, d.id, NULL);
-		delivery_free(&d);
-		return;
-	}
-	if (store_firmware_get(env->store, job.firmware_id, &fw) != 1) {
-		grant_reply(c, reqid, 404, "The firmware file is gone.", d.id,
-		    NULL);
-	} else if (grant_not_modified(g, &fw)) {
-		if (!g->head)
-			delivery_transition(&d, "already-current", "", "the "
-			    "device's updater reports it runs this image", 0);
-		grant_reply(c, reqid, 304, "Already up to date.", d.id, &fw);
-	} else {
+	} else if (!grant_refuse(c, reqid, g, &d, &fw)) {
 		grant_reply(c, reqid, 200, "", d.id, &fw);
 	}
 	firmware_free(&fw);
 	job_free(&job);
 	delivery_free(&d);
+}
+
+/*
+ * GET /update?auth=<token>: the device's pending delivery, if any, decided
+ * as the scheduler would for a device online, and sent now.
+ */
+static void
+grant_poll(struct ctl_conn *c, uint32_t reqid, const struct grant_req *g)
+{
+	struct device	 dev;
+	struct delivery	 d;
+	struct job	 job;
+	struct firmware	 fw;
+	char		 hash[65];
+
+	memset(&job, 0, sizeof(job));
+	memset(&fw, 0, sizeof(fw));
+	util_sha256_hex(g->ticket, hash);
+	if (*g->ticket == '\0' ||
+	    store_device_by_token(env->store, hash, &dev) != 1) {
+		grant_reply(c, reqid, 403, "Unknown device token.", 0, NULL);
+		return;
+	}
+	if (!g->quiet)
+		grant_poll_record(g, &dev);
+	if (store_delivery_pending(env->store, dev.id, &d) != 1) {
+		grant_reply(c, reqid, 304, "No update pending.", 0, NULL);
+		device_free(&dev);
+		return;
+	}
+	if (store_job_get(env->store, d.job_id, &job) != 1 ||
+	    store_firmware_get(env->store, job.firmware_id, &fw) != 1)
+		grant_reply(c, reqid, 404, "The firmware is gone.", d.id, NULL);
+	else if (grant_current(c, reqid, g, &d, &fw) ||
+	    grant_refuse(c, reqid, g, &d, &fw))
+		;
+	else if (g->quiet || grant_poll_send(c, reqid, &d, &job) == 0)
+		grant_reply(c, reqid, 200, "", d.id, &fw);
+	firmware_free(&fw);
+	job_free(&job);
+	delivery_free(&d);
+	device_free(&dev);
+}
+
+/* The updater's headers as the device's hardware info: its version and
+ * updater in the device row, the whole set in an event when they change. */
+static void
+grant_poll_record(const struct grant_req *g, const struct device *dev)
+{
+	const char	*ver = grant_hdr2(g, "version");
+	const char	*md5 = grant_header(g, "x-esp8266-sketch-md5");
+	const char	*sha = grant_header(g, "x-esp32-sketch-sha256");
+	const char	*ua = grant_header(g, "user-agent");
+	const char	*sdk = grant_hdr2(g, "sdk-version");
+	const char	*family = grant_req_family(g);
+	char		 lib[160], text[400];
+
+	store_device_seen(env->store, dev->id, g->remote, time(NULL));
+	snprintf(lib, sizeof(lib), "%s%s%s", ua ? ua : "", sdk ? " " : "",
+	    sdk ? sdk : "");
+	if (ver == NULL)
+		ver = dev->fw_version;
+	if (strcmp(ver, dev->fw_version) == 0 &&
+	    strcmp(lib, dev->lib_version) == 0)
+		return;
+	store_device_set_info(env->store, dev->id, ver, dev->build,
+	    dev->fw_type, dev->board, lib);
+	snprintf(text, sizeof(text), "updater poll: version %s, sketch %s, "
+	    "chip %s, %s", *ver ? ver : "-", md5 ? md5 : sha ? sha : "-",
+	    family ? family : "-", *lib ? lib : "-");
+	store_event(env->store, "device.info", "otad", g->remote, dev->id, 0,
+	    text);
+}
+
+/*
+ * The delivery goes out now: queued gets a ticket and becomes sent; after
+ * a complete download the device still runs the old image, so the attempt
+ * failed: again while attempts remain, else failed (304: nothing to do).
+ * 0 when the image is to be sent.
+ */
+static int
+grant_poll_send(struct ctl_conn *c, uint32_t reqid, const struct delivery *d,
+    const struct job *job)
+{
+	char	 ticket[GRANT_TICKET_LEN + 1], why[160];
+
+	if (strcmp(d->state, "queued") != 0 &&
+	    strcmp(d->state, "downloaded") != 0)
+		return 0;
+	if (strcmp(d->state, "downloaded") == 0 &&
+	    d->attempts >= job->attempt_limit) {
+		snprintf(why, sizeof(why), "still on the old image after "
+		    "downloading; attempt %d of %d, giving up", d->attempts,
+		    job->attempt_limit);
+		delivery_transition(d, "failed", NULL, why, 0);
+		grant_reply(c, reqid, 304, "No update pending.", d->id, NULL);
+		return -1;
+	}
+	if (*d->ticket != '\0')
+		snprintf(ticket, sizeof(ticket), "%s", d->ticket);
+	else if (util_random_token(ticket, GRANT_TICKET_LEN) == -1) {
+		grant_reply(c, reqid, 503, "Try again later.", d->id, NULL);
+		return -1;
+	}
+	delivery_transition(d, "sent", ticket, strcmp(d->state, "queued") == 0 ?
+	    "" : "still on the old image after downloading; again", 1);
+	return 0;
 }
 
 static void
@@ -173,34 +493,4 @@ grant_progress(int64_t delivery_id, uint8_t what, uint64_t bytes,
 		delivery_transition(&d, "sent", NULL, why, 0);
 	}
 	delivery_free(&d);
-}
-
-int
-grant_dispatch(struct ctl_conn *c, uint16_t type, uint32_t reqid,
-    struct ctl_reader *r)
-{
-	struct grant_req g;
-	uint64_t	 id, bytes, total;
-	uint8_t		 what;
-
-	switch (type) {
-	case CTL_FW_CHECK:
-		if (reqid == 0 || grant_decode(r, &g) == -1) {
-			grant_req_free(&g);
-			return -1;
-		}
-		grant_check(c, reqid, &g);
-		grant_req_free(&g);
-		return 0;
-	case CTL_FW_PROGRESS:
-		if (ctl_get_u64(r, &id) == -1 || ctl_get_u8(r, &what) == -1 ||
-		    ctl_get_u64(r, &bytes) == -1 ||
-		    ctl_get_u64(r, &total) == -1 || ctl_get_end(r) == -1 ||
-		    what > CTL_PROGRESS_ABORTED)
-			return -1;
-		grant_progress((int64_t)id, what, bytes, total);
-		return 0;
-	default:
-		return -1;
-	}
 }

@@ -19,6 +19,7 @@
 
 #include "admind.h"
 #include "log.h"
+#include "sandbox.h"
 #include "tls.h"
 #include "util.h"
 
@@ -56,6 +57,36 @@ admind_tls(const struct cfg *cfg)
 	if ((ctx = tls_server_ctx(cert, key, err, sizeof(err))) == NULL)
 		fatalx("%s", err);
 	return ctx;
+}
+
+/*
+ * SIGHUP: read the TLS certificate and key again, so that a certbot
+ * deploy hook renews them without a restart.  New connections get the
+ * new context (each open one keeps a reference to its own); when the
+ * files do not load, the old context stays and the log says why.
+ */
+static void
+admind_reload_tls(uv_signal_t *s, int signum)
+{
+	const struct cfg *cfg = &env->cfg;
+	char	 cert[PATH_MAX], key[PATH_MAX], err[512];
+	SSL_CTX	*ctx;
+
+	if (*cfg->admind.tls_cert && *cfg->admind.tls_key) {
+		snprintf(cert, sizeof(cert), "%s", cfg->admind.tls_cert);
+		snprintf(key, sizeof(key), "%s", cfg->admind.tls_key);
+	} else {
+		snprintf(cert, sizeof(cert), "%s/admin.crt", cfg->state_dir);
+		snprintf(key, sizeof(key), "%s/admin.key", cfg->state_dir);
+	}
+	if ((ctx = tls_server_ctx(cert, key, err, sizeof(err))) == NULL) {
+		log_warnx("SIGHUP: kept the current TLS certificate: %s", err);
+		return;
+	}
+	SSL_CTX_free(env->http.tls);
+	env->http.tls = ctx;
+	log_info("SIGHUP: reloaded the TLS certificate %s and key %s", cert,
+	    key);
 }
 
 static void
@@ -137,7 +168,7 @@ main(int argc, char *argv[])
 {
 	static struct admind a;
 	const char	*conf = CFG_DEFAULT_PATH;
-	uv_signal_t	 sigint, sigterm;
+	uv_signal_t	 sigint, sigterm, sighup;
 	int		 ch, check = 0, verbose = 0;
 
 	while ((ch = getopt(argc, argv, "c:tv")) != -1) {
@@ -161,16 +192,27 @@ main(int argc, char *argv[])
 	a.online_buckets = 4096;
 	if ((a.online = calloc(a.online_buckets, sizeof(*a.online))) == NULL)
 		fatal("calloc");
+	/* As root: the state must belong to otad-admin from the start. */
+	sandbox_drop(SANDBOX_USER_ADMIND);
 	admind_open(&a);
 	admind_listen(&a);
+	/* hwd and fwstore (their own users) may connect and read firmware. */
+	if (sandbox_share(a.cfg.control_socket, SANDBOX_GROUP_CONTROL,
+	    0660) == -1 || sandbox_share(a.firmware_dir,
+	    SANDBOX_GROUP_FIRMWARE, 02750) == -1)
+		exit(1);
 	sched_start();
 	uv_signal_init(a.loop, &sigint);
 	uv_signal_start(&sigint, admind_signal, SIGINT);
 	uv_signal_init(a.loop, &sigterm);
 	uv_signal_start(&sigterm, admind_signal, SIGTERM);
+	uv_signal_init(a.loop, &sighup);
+	uv_signal_start(&sighup, admind_reload_tls, SIGHUP);
 	log_info("admin API on %s, control socket %s, database %s/otad.db",
 	    a.cfg.admind.listen, a.cfg.control_socket, a.cfg.state_dir);
+	sandbox_ready(a.loop, "admin API on %s", a.cfg.admind.listen);
 	uv_run(a.loop, UV_RUN_DEFAULT);
+	sandbox_stopping();
 	unlink(a.cfg.control_socket);
 	store_close(a.store);
 	return 0;

@@ -206,7 +206,7 @@ static const struct store_query store_queries[Q_MAX] = {
 	[Q_JOB_SET_STATE] = { "job state",
 	    "UPDATE jobs SET state = ? WHERE id = ?" },
 	[Q_JOB_CANCEL] = { "job cancel",
-	    "UPDATE deliveries SET state = 'canceled', ticket = NULL,"
+	    "UPDATE deliveries SET state = 'canceled',"
 	    " updated_at = ? WHERE job_id = ? AND state IN " UNFINISHED },
 	[Q_DELIVERY_CREATE] = { "delivery create",
 	    "INSERT INTO deliveries (job_id, device_id, state, created_at,"
@@ -230,7 +230,7 @@ static const struct store_query store_queries[Q_MAX] = {
 	    "UPDATE deliveries SET bytes_sent = ?, updated_at = ?"
 	    " WHERE id = ?" },
 	[Q_DELIVERY_CANCEL_OLDER] = { "cancel older deliveries",
-	    "UPDATE deliveries SET state = 'canceled', ticket = NULL,"
+	    "UPDATE deliveries SET state = 'canceled',"
 	    " updated_at = ? WHERE device_id = ? AND job_id <> ?"
 	    " AND state IN " UNFINISHED },
 	[Q_JOB_DELIVERIES] = { "job deliveries",

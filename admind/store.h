@@ -118,7 +118,8 @@ int	 store_job_get(struct store *, int64_t id, struct job *);	/* 1 */
 /* Ids of jobs in state active, ascending. */
 int	 store_jobs_active(struct store *, int64_t **ids, size_t *n);
 /* Sets state; for "stopped" also cancels the job's unfinished deliveries
- * (clearing their tickets).  *canceled gets how many (may be NULL). */
+ * (keeping their tickets, which fwstore then answers 403).  *canceled gets
+ * how many (may be NULL). */
 int	 store_job_set_state(struct store *, int64_t id, const char *state,
 	    int *canceled);
 void	 job_free(struct job *);

@@ -1,29 +1,38 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Logging for all daemons (see log.h).  When stderr is connected to the
- * journal (JOURNAL_STREAM names it) lines go out through the native journal
- * protocol with their structured fields; otherwise they are plain lines on
- * stderr, with the fields shown in brackets.
+ * journal (JOURNAL_STREAM names it), or goes nowhere (closed, /dev/null)
+ * while the journal socket exists, lines go out through the native journal
+ * protocol with their structured fields, over a datagram socket connected
+ * once in log_init (before any sandbox) and never waited on: under a flood
+ * lines are dropped and counted, and one line says how many.  Otherwise
+ * they are plain lines on stderr, with the fields shown in brackets.
  */
+#include <endian.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/uio.h>
+#include <sys/un.h>
 #include <unistd.h>
-
-#define SD_JOURNAL_SUPPRESS_LOCATION
-#include <systemd/sd-journal.h>
 
 #include "log.h"
 
 #define LOG_MAX_FIELDS	16
+#define LOG_JOURNAL_SOCKET	"/run/systemd/journal/socket"
+#define LOG_JOURNAL_SNDBUF	(8 * 1024 * 1024)
 
 static const char	*log_ident = "otad";
 static int		 log_verbosity;
 static int		 log_to_journal;
+static int		 log_journal_fd = -1;
+static unsigned long	 log_dropped;
 
 static void	log_emit(int, const char *const *, const char *, va_list)
 		    __attribute__((format(printf, 3, 0)));
@@ -42,12 +51,45 @@ log_stderr_is_journal(void)
 	return st.st_dev == (dev_t)dev && st.st_ino == (ino_t)ino;
 }
 
+/* stderr closed or /dev/null: nobody would read plain lines. */
+static int
+log_stderr_is_nowhere(void)
+{
+	struct stat	 st;
+
+	if (fstat(STDERR_FILENO, &st) == -1)
+		return errno == EBADF;
+	return S_ISCHR(st.st_mode) && st.st_rdev == makedev(1, 3);
+}
+
+static int
+log_journal_connect(void)
+{
+	struct sockaddr_un	 sun = { .sun_family = AF_UNIX };
+	int			 fd, sndbuf = LOG_JOURNAL_SNDBUF;
+
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", LOG_JOURNAL_SOCKET);
+	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+	    0)) == -1)
+		return -1;
+	(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 void
 log_init(const char *ident, int verbose)
 {
 	log_ident = ident;
 	log_verbosity = verbose;
-	log_to_journal = log_stderr_is_journal();
+	if (log_journal_fd != -1 || (!log_stderr_is_journal() &&
+	    !log_stderr_is_nowhere()))
+		return;
+	log_journal_fd = log_journal_connect();
+	log_to_journal = log_journal_fd != -1;
 }
 
 int
@@ -73,22 +115,78 @@ log_level_name(int prio)
 	}
 }
 
-static void
-log_journal(int prio, const char *const *fields, const char *msg)
+/* One field; a value with a line break takes the binary form
+ * (NAME\n, 64-bit little-endian length, value\n). */
+static int
+log_journal_field(struct iovec *iov, uint64_t *len_le, const char *f)
 {
-	struct iovec	 iov[LOG_MAX_FIELDS + 3];
+	const char	*eq = strchr(f, '=');
+	size_t		 vlen;
+	uint64_t	 v;
+
+	if (eq == NULL || strchr(eq, '\n') == NULL) {
+		iov[0] = (struct iovec){ (void *)f, strlen(f) };
+		iov[1] = (struct iovec){ "\n", 1 };
+		return 2;
+	}
+	vlen = strlen(eq + 1);
+	v = htole64((uint64_t)vlen);
+	memcpy(len_le, &v, sizeof(v));
+	iov[0] = (struct iovec){ (void *)f, (size_t)(eq - f) };
+	iov[1] = (struct iovec){ "\n", 1 };
+	iov[2] = (struct iovec){ len_le, sizeof(*len_le) };
+	iov[3] = (struct iovec){ (void *)(eq + 1), vlen };
+	iov[4] = (struct iovec){ "\n", 1 };
+	return 5;
+}
+
+/* 0 sent, -1 not sent (counted by the caller). */
+static int
+log_journal_send(int prio, const char *const *fields, const char *msg)
+{
+	struct iovec	 iov[(LOG_MAX_FIELDS + 3) * 5];
+	uint64_t	 lens[LOG_MAX_FIELDS + 3];
+	struct msghdr	 mh;
 	char		 pbuf[32], mbuf[4096], ibuf[64];
-	int		 n = 0;
+	const char	*all[LOG_MAX_FIELDS + 4];
+	int		 n = 0, k = 0;
 
 	snprintf(pbuf, sizeof(pbuf), "PRIORITY=%d", prio);
 	snprintf(mbuf, sizeof(mbuf), "MESSAGE=%s", msg);
 	snprintf(ibuf, sizeof(ibuf), "SYSLOG_IDENTIFIER=%s", log_ident);
-	iov[n++] = (struct iovec){ pbuf, strlen(pbuf) };
-	iov[n++] = (struct iovec){ mbuf, strlen(mbuf) };
-	iov[n++] = (struct iovec){ ibuf, strlen(ibuf) };
-	for (; fields && *fields && n < LOG_MAX_FIELDS + 3; fields++)
-		iov[n++] = (struct iovec){ (void *)*fields, strlen(*fields) };
-	sd_journal_sendv(iov, n);
+	all[k++] = pbuf;
+	all[k++] = mbuf;
+	all[k++] = ibuf;
+	for (; fields && *fields && k < LOG_MAX_FIELDS + 3; fields++)
+		all[k++] = *fields;
+	for (int i = 0; i < k; i++)
+		n += log_journal_field(iov + n, &lens[i], all[i]);
+	memset(&mh, 0, sizeof(mh));
+	mh.msg_iov = iov;
+	mh.msg_iovlen = (size_t)n;
+	return sendmsg(log_journal_fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) ==
+	    -1 ? -1 : 0;
+}
+
+/* Never waits: a busy journal costs lines, counted and reported once it
+ * takes lines again. */
+static void
+log_journal(int prio, const char *const *fields, const char *msg)
+{
+	char	 note[128];
+
+	if (log_dropped > 0) {
+		snprintf(note, sizeof(note), "dropped %lu log line%s: the "
+		    "journal was busy", log_dropped, log_dropped == 1 ? "" :
+		    "s");
+		if (log_journal_send(LOG_WARNING, NULL, note) == -1) {
+			log_dropped++;
+			return;
+		}
+		log_dropped = 0;
+	}
+	if (log_journal_send(prio, fields, msg) == -1)
+		log_dropped++;
 }
 
 static void

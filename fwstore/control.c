@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * otad-fwstore's side of the control protocol: the reconnecting client to
- * admind, the CTL_FW_CHECK request sent for each download, the decoding of
- * admind's CTL_FW_GRANT, and the CTL_FW_PROGRESS notifications.
+ * admind, the CTL_FW_CHECK (or CTL_FW_POLL) request sent for each download,
+ * the decoding of admind's CTL_FW_GRANT, and the CTL_FW_PROGRESS
+ * notifications.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +22,7 @@ static int	fwstore_ctl_on_msg(struct ctl_conn *, uint16_t, uint32_t,
 		    struct ctl_reader *);
 static int	fwstore_ctl_device_header(const char *);
 static int	fwstore_ctl_put_headers(struct buf *,
-		    const struct http_request *);
+		    const struct http_request *, const char *);
 
 static const struct ctl_conn_ops fwstore_ctl_ops = {
 	.on_msg = fwstore_ctl_on_msg,
@@ -50,13 +51,14 @@ fwstore_ctl_ready(struct fwstore *fw)
 }
 
 /*
- * CTL_FW_CHECK: str ticket, str remote_addr, u8 head, u32 n, n x (str name,
- * str value).
+ * CTL_FW_CHECK (or CTL_FW_POLL with the device token for ticket): str
+ * ticket, str remote_addr, u8 head, u32 n, n x (str name, str value); a
+ * ":auth" entry carries the request's ?auth= when present.
  */
 int
-fwstore_ctl_check(struct fwstore *fw, const struct http_request *req,
-    const char *ticket, const char *remote_addr, int head, ctl_reply_cb cb,
-    void *arg)
+fwstore_ctl_check(struct fwstore *fw, uint16_t type,
+    const struct http_request *req, const char *ticket, const char *auth,
+    const char *remote_addr, int head, ctl_reply_cb cb, void *arg)
 {
 	struct buf	 p = BUF_INIT;
 	int		 rv = -1;
@@ -66,10 +68,9 @@ fwstore_ctl_check(struct fwstore *fw, const struct http_request *req,
 	if (ctl_put_str(&p, ticket) == -1 ||
 	    ctl_put_str(&p, remote_addr) == -1 ||
 	    ctl_put_u8(&p, head ? 1 : 0) == -1 ||
-	    fwstore_ctl_put_headers(&p, req) == -1)
+	    fwstore_ctl_put_headers(&p, req, auth) == -1)
 		log_warnx("cannot encode a firmware check");
-	else if ((rv = ctl_request(fw->ctl.conn, CTL_FW_CHECK, &p, cb,
-	    arg)) == -1)
+	else if ((rv = ctl_request(fw->ctl.conn, type, &p, cb, arg)) == -1)
 		log_warnx("cannot send a firmware check to admind");
 	buf_free(&p);
 	return rv;
@@ -164,15 +165,19 @@ fwstore_ctl_device_header(const char *lcname)
 }
 
 static int
-fwstore_ctl_put_headers(struct buf *p, const struct http_request *req)
+fwstore_ctl_put_headers(struct buf *p, const struct http_request *req,
+    const char *auth)
 {
-	uint32_t	 n = 0;
+	uint32_t	 n = auth != NULL ? 1 : 0;
 	size_t		 i;
 
 	for (i = 0; i < req->nheaders; i++)
 		if (fwstore_ctl_device_header(req->headers[i].name))
 			n++;
 	if (ctl_put_u32(p, n) == -1)
+		return -1;
+	if (auth != NULL && (ctl_put_str(p, ":auth") == -1 ||
+	    ctl_put_str(p, auth) == -1))
 		return -1;
 	for (i = 0; i < req->nheaders; i++) {
 		if (!fwstore_ctl_device_header(req->headers[i].name))

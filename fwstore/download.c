@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Firmware downloads in otad-fwstore: routes GET and HEAD /ota/<ticket>,
- * asks admind whether the ticket may download (CTL_FW_CHECK), then answers
- * admind's status or streams the granted file in 64 KiB chunks, one write
- * in flight, reporting progress to admind as it goes.
+ * Firmware download requests in otad-fwstore: routes GET and HEAD
+ * /ota/<ticket> and the /update?auth=<token> poll, asks admind whether the
+ * download may go ahead (CTL_FW_CHECK, CTL_FW_POLL), then answers admind's
+ * status, a version check, a HEAD, a range, or hands the body to send.c.
+ * Every answer goes out as one write with a one-line text body.
  */
 #include <errno.h>
 #include <limits.h>
@@ -11,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <uv.h>
@@ -19,65 +21,55 @@
 #include "ctl_conn.h"
 #include "http.h"
 #include "log.h"
+#include "tls.h"
 #include "util.h"
 
 #include "fwstore.h"
 
 #define FWSTORE_PREFIX		"/ota/"
+#define FWSTORE_POLL		"/update"
+#define FWSTORE_AUTH_MAX	128
 #define FWSTORE_REASON_MAX	200
 #define FWSTORE_HEAD_TIMEOUT	10000	/* ms for the whole request head */
-#define FWSTORE_IDLE_TIMEOUT	60000	/* ms of keep-alive or stall */
 #define FWSTORE_SPARE_CONNS	256	/* beyond max_downloads, to say 503 */
 #define FWSTORE_NO_BODY		"a download request has no body\n"
+#define FWSTORE_UNAVAILABLE	"firmware service unavailable, retry later"
 
-/* One request on /ota/<ticket>, from the check to the last byte. */
-struct fwstore_download {
-	struct fwstore		*fw;
-	struct http_conn	*conn;		/* NULL once the client left */
-	int			 fd;
-	unsigned		 head:1;
-	unsigned		 pending:1;	/* FW_CHECK awaits its reply */
-	unsigned		 slot:1;	/* counted in ndownloads */
-	unsigned		 streaming:1;
-	uint64_t		 delivery_id;
-	uint64_t		 size;
-	uint64_t		 written;	/* handed to the connection */
-	uint64_t		 sent;		/* reached the kernel */
-	unsigned		 step;		/* last 10% step reported */
-	uint64_t		 started_ms;
-	char			 sha256[65];
-	char			 remote[64];
+/* What a request asks for. */
+struct fwstore_route {
+	uint16_t	 type;		/* CTL_FW_CHECK or CTL_FW_POLL */
+	const char	*ticket;	/* or the device token */
+	char		 auth[FWSTORE_AUTH_MAX + 1];	/* ?auth=, or "" */
 };
 
+static int	fwstore_listen(struct fwstore *, struct http_server *,
+		    const char *, SSL_CTX *, char *, size_t);
 static void	fwstore_on_request(struct http_conn *, struct http_request *);
 static void	fwstore_on_complete(struct http_conn *);
 static void	fwstore_on_drain(struct http_conn *);
 static void	fwstore_on_close(struct http_conn *);
-static int	fwstore_route(const struct http_request *, const char **);
+static int	fwstore_route(const struct http_request *,
+		    struct fwstore_route *);
+static int	fwstore_route_ticket(const char *);
+static void	fwstore_query_auth(const char *, char *, size_t);
+static int	fwstore_quiet(const struct http_request *);
 static void	fwstore_reply(struct http_conn *, int, const char *);
 static void	fwstore_download_check(struct fwstore *, struct http_conn *,
-		    struct http_request *, const char *);
+		    struct http_request *, const struct fwstore_route *);
 static void	fwstore_download_on_grant(void *, uint16_t,
 		    struct ctl_reader *);
 static void	fwstore_download_orphan(struct fwstore_download *, uint16_t,
 		    struct ctl_reader *);
 static void	fwstore_download_granted(struct fwstore_download *,
 		    const struct fwstore_grant *);
+static void	fwstore_download_answer(struct fwstore_download *,
+		    const struct fwstore_grant *);
+static void	fwstore_download_headers_only(struct fwstore_download *,
+		    int, const char *, uint64_t);
 static void	fwstore_download_refused(struct fwstore_download *,
 		    const struct fwstore_grant *);
-static int	fwstore_download_begin(struct fwstore_download *,
-		    const struct fwstore_grant *);
-static void	fwstore_download_send(struct fwstore_download *);
-static void	fwstore_download_step(struct fwstore_download *);
-static void	fwstore_download_finish(struct fwstore_download *);
-static void	fwstore_download_abort(struct fwstore_download *,
-		    const char *);
 static void	fwstore_download_fail(struct fwstore_download *, int,
 		    const char *);
-static struct http_conn *fwstore_download_detach(struct fwstore_download *);
-static void	fwstore_download_free(struct fwstore_download *);
-static void	fwstore_download_log(struct fwstore_download *, const char *,
-		    ...) __attribute__((format(printf, 2, 3)));
 
 static const struct http_handler fwstore_handler = {
 	.on_request = fwstore_on_request,
@@ -86,36 +78,62 @@ static const struct http_handler fwstore_handler = {
 	.on_close = fwstore_on_close,
 };
 
-/* Starts serving cfg.fwstore.listen; -1 with a sentence in err. */
+/* Starts serving cfg.fwstore.listen, and tls_listen when set; -1 with a
+ * sentence in err. */
 int
 fwstore_download_start(struct fwstore *fw, char *err, size_t errlen)
 {
-	struct http_server	*srv = &fw->http;
-	unsigned		 max = fw->cfg->fwstore.max_downloads;
+	struct cfg	*cfg = fw->cfg;
+	SSL_CTX		*ctx;
+	char		 why[256];
+
+	if (fwstore_listen(fw, &fw->http, cfg->fwstore.listen, NULL, err,
+	    errlen) == -1)
+		return -1;
+	if (*cfg->fwstore.tls_listen == '\0')
+		return 0;
+	if ((ctx = tls_server_ctx(cfg->fwstore.tls_cert, cfg->fwstore.tls_key,
+	    why, sizeof(why))) == NULL) {
+		snprintf(err, errlen, "[fwstore] tls_listen: %s", why);
+		return -1;
+	}
+	return fwstore_listen(fw, &fw->https, cfg->fwstore.tls_listen, ctx,
+	    err, errlen);
+}
+
+static int
+fwstore_listen(struct fwstore *fw, struct http_server *srv,
+    const char *listen, SSL_CTX *ctx, char *err, size_t errlen)
+{
+	unsigned	 max = fw->cfg->fwstore.max_downloads;
+	unsigned	 stall = fw->cfg->fwstore.stall_timeout;
 
 	srv->loop = fw->loop;
-	srv->tls = NULL;
+	srv->tls = ctx;
 	srv->handler = &fwstore_handler;
 	srv->data = fw;
 	/* Room past the download limit, so that the next clients hear 503
 	 * with Retry-After instead of a closed connection. */
 	srv->max_conns = max > UINT_MAX / 2 ? max : max + FWSTORE_SPARE_CONNS;
 	srv->head_timeout_ms = FWSTORE_HEAD_TIMEOUT;
-	srv->idle_timeout_ms = FWSTORE_IDLE_TIMEOUT;
-	return http_server_start(srv, fw->cfg->fwstore.listen, err, errlen);
+	/* keep-alive, and a stalled body written through the connection */
+	srv->idle_timeout_ms = (stall == 0 || stall > UINT_MAX / 1000 ? 60 :
+	    stall) * 1000;
+	return http_server_start(srv, listen, err, errlen);
 }
 
 static void
 fwstore_on_request(struct http_conn *conn, struct http_request *req)
 {
-	struct fwstore	*fw = conn->server->data;
-	const char	*ticket;
-	int		 status;
+	struct fwstore		*fw = conn->server->data;
+	struct fwstore_route	 route;
+	int			 status;
 
-	if ((status = fwstore_route(req, &ticket)) != 0) {
+	if ((status = fwstore_route(req, &route)) != 0) {
 		log_debug("%s request from %s: %d", req->method_name,
 		    conn->peer_str, status);
-		fwstore_reply(conn, status, NULL);
+		fwstore_reply(conn, status, status == 403 ? "missing ?auth=<"
+		    "device token>" : status == 404 ? "no such file" : NULL);
 		return;
 	}
 	if (req->chunked || (req->has_length && req->content_length > 0)) {
@@ -126,13 +144,13 @@ fwstore_on_request(struct http_conn *conn, struct http_request *req)
 			http_conn_close(conn);
 		return;
 	}
-	if (req->method == HTTP_GET &&
+	if (!fwstore_quiet(req) &&
 	    fw->ndownloads >= fw->cfg->fwstore.max_downloads) {
 		log_debug("download limit reached: 503 to %s", conn->peer_str);
 		fwstore_reply(conn, 503, "too many downloads, retry later");
 		return;
 	}
-	fwstore_download_check(fw, conn, req, ticket);
+	fwstore_download_check(fw, conn, req, &route);
 }
 
 /* Nothing to do: the answer waits for admind's reply. */
@@ -146,15 +164,8 @@ fwstore_on_drain(struct http_conn *conn)
 {
 	struct fwstore_download	*dl = conn->data;
 
-	if (dl == NULL || !dl->streaming)
-		return;
-	dl->sent = dl->written;
-	if (dl->sent == dl->size) {
-		fwstore_download_finish(dl);
-		return;
-	}
-	fwstore_download_step(dl);
-	fwstore_download_send(dl);
+	if (dl != NULL && dl->streaming)
+		fwstore_send_drain(dl);
 }
 
 static void
@@ -165,45 +176,90 @@ fwstore_on_close(struct http_conn *conn)
 	if (dl == NULL)
 		return;
 	fwstore_download_detach(dl);
-	if (dl->pending)
-		return;		/* freed when admind's reply comes */
-	if (dl->streaming) {
-		fwstore_ctl_progress(dl->fw, dl->delivery_id,
-		    CTL_PROGRESS_ABORTED, dl->sent, dl->size);
-		fwstore_download_log(dl, "download of delivery %llu aborted "
-		    "by the client after %llu of %llu bytes",
-		    (unsigned long long)dl->delivery_id,
-		    (unsigned long long)dl->sent, (unsigned long long)dl->size);
-	}
-	fwstore_download_free(dl);
+	if (dl->streaming)
+		fwstore_send_lost(dl);
+	fwstore_download_release(dl);
 }
 
 /*
- * 0 and the ticket for GET or HEAD /ota/<ticket>, else the status to
- * answer.  The query string never takes part (req->path holds none).
+ * 0 with the route for GET or HEAD /ota/<ticket> and /update?auth=, else
+ * the status to answer.  The query string never changes which file is
+ * served (req->path holds none).
  */
 static int
-fwstore_route(const struct http_request *req, const char **ticket)
+fwstore_route(const struct http_request *req, struct fwstore_route *r)
 {
-	const char	*t;
-	size_t		 i;
-
-	if (strncmp(req->path, FWSTORE_PREFIX, strlen(FWSTORE_PREFIX)) != 0)
+	memset(r, 0, sizeof(*r));
+	fwstore_query_auth(req->query, r->auth, sizeof(r->auth));
+	if (strcmp(req->path, FWSTORE_POLL) == 0) {
+		if (r->auth[0] == '\0')
+			return 403;
+		r->type = CTL_FW_POLL;
+		r->ticket = r->auth;
+	} else if (strncmp(req->path, FWSTORE_PREFIX,
+	    strlen(FWSTORE_PREFIX)) == 0 &&
+	    fwstore_route_ticket(req->path + strlen(FWSTORE_PREFIX))) {
+		r->type = CTL_FW_CHECK;
+		r->ticket = req->path + strlen(FWSTORE_PREFIX);
+	} else
 		return 404;
-	t = req->path + strlen(FWSTORE_PREFIX);
+	if (req->method != HTTP_GET && req->method != HTTP_HEAD)
+		return 405;
+	return 0;
+}
+
+/* 1 for 1 to FWSTORE_TICKET_MAX letters and digits. */
+static int
+fwstore_route_ticket(const char *t)
+{
+	size_t	 i;
+
 	for (i = 0; t[i] != '\0'; i++) {
 		if (i == FWSTORE_TICKET_MAX ||
 		    !((t[i] >= 'A' && t[i] <= 'Z') ||
 		    (t[i] >= 'a' && t[i] <= 'z') ||
 		    (t[i] >= '0' && t[i] <= '9')))
-			return 404;
+			return 0;
 	}
-	if (i == 0)
-		return 404;
-	if (req->method != HTTP_GET && req->method != HTTP_HEAD)
-		return 405;
-	*ticket = t;
-	return 0;
+	return i > 0;
+}
+
+/* The auth parameter of a query string: letters, digits, '-' and '_'
+ * only (device tokens); anything else leaves out empty. */
+static void
+fwstore_query_auth(const char *q, char *out, size_t outlen)
+{
+	size_t	 n;
+
+	out[0] = '\0';
+	while (q != NULL && *q != '\0') {
+		if (strncmp(q, "auth=", 5) == 0) {
+			q += 5;
+			n = strcspn(q, "&");
+			if (n == 0 || n >= outlen ||
+			    strspn(q, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklm"
+			    "nopqrstuvwxyz0123456789-_") < n)
+				return;
+			memcpy(out, q, n);
+			out[n] = '\0';
+			return;
+		}
+		q += strcspn(q, "&");
+		if (*q == '&')
+			q++;
+	}
+}
+
+/* HEAD, or an updater's version check: headers only, no download slot. */
+static int
+fwstore_quiet(const struct http_request *req)
+{
+	const char	*mode = http_header(req, "x-esp8266-mode");
+
+	if (mode == NULL)
+		mode = http_header(req, "x-esp32-mode");
+	return req->method == HTTP_HEAD ||
+	    (mode != NULL && strcasecmp(mode, "version") == 0);
 }
 
 /*
@@ -239,15 +295,13 @@ fwstore_reply(struct http_conn *conn, int status, const char *reason)
 /* Asks admind; the connection waits (its parser paused) for the reply. */
 static void
 fwstore_download_check(struct fwstore *fw, struct http_conn *conn,
-    struct http_request *req, const char *ticket)
+    struct http_request *req, const struct fwstore_route *route)
 {
 	struct fwstore_download	*dl;
-	int			 head = req->method == HTTP_HEAD;
 
 	if (!fwstore_ctl_ready(fw)) {
 		log_debug("admind away: 503 to %s", conn->peer_str);
-		fwstore_reply(conn, 503, "firmware service unavailable, retry "
-		    "later");
+		fwstore_reply(conn, 503, FWSTORE_UNAVAILABLE);
 		return;
 	}
 	if ((dl = calloc(1, sizeof(*dl))) == NULL) {
@@ -257,26 +311,26 @@ fwstore_download_check(struct fwstore *fw, struct http_conn *conn,
 	}
 	dl->fw = fw;
 	dl->conn = conn;
-	dl->fd = -1;
-	dl->head = head;
+	dl->fd = dl->sock = -1;
+	dl->head = req->method == HTTP_HEAD;
+	dl->quiet = fwstore_quiet(req);
 	dl->pending = 1;
 	(void)snprintf(dl->remote, sizeof(dl->remote), "%s", conn->peer_str);
-	if (fwstore_ctl_check(fw, req, ticket, dl->remote, head,
-	    fwstore_download_on_grant, dl) == -1) {
+	if (fwstore_ctl_check(fw, route->type, req, route->ticket,
+	    route->type == CTL_FW_CHECK && route->auth[0] ? route->auth : NULL,
+	    dl->remote, dl->quiet, fwstore_download_on_grant, dl) == -1) {
 		free(dl);
-		fwstore_reply(conn, 503, "firmware service unavailable, retry "
-		    "later");
+		fwstore_reply(conn, 503, FWSTORE_UNAVAILABLE);
 		return;
 	}
-	if (!head) {
+	if (!dl->quiet) {
 		dl->slot = 1;
 		fw->ndownloads++;
 	}
 	conn->data = dl;
 }
 
-/* admind's reply to CTL_FW_CHECK, or type 0 when the control connection
- * went away first. */
+/* admind's reply, or type 0 when the control connection went away. */
 static void
 fwstore_download_on_grant(void *arg, uint16_t type, struct ctl_reader *r)
 {
@@ -311,27 +365,22 @@ fwstore_download_on_grant(void *arg, uint16_t type, struct ctl_reader *r)
 		    "later");
 		break;
 	default:
-		fwstore_download_fail(dl, 503, "firmware service unavailable, "
-		    "retry later");
+		fwstore_download_fail(dl, 503, FWSTORE_UNAVAILABLE);
 		break;
 	}
 }
 
-/* The client left while admind was deciding: a granted GET is over before
- * it began, which admind must hear. */
+/* The client left while admind was deciding: nothing was sent, nothing
+ * started, so admind need not hear of it. */
 static void
 fwstore_download_orphan(struct fwstore_download *dl, uint16_t type,
     struct ctl_reader *r)
 {
 	struct fwstore_grant	 g;
 
-	if (type == CTL_FW_GRANT && fwstore_ctl_grant(r, &g) == 0) {
-		if (g.status == 200 && !dl->head)
-			fwstore_ctl_progress(dl->fw, g.delivery_id,
-			    CTL_PROGRESS_ABORTED, 0, g.size);
+	if (type == CTL_FW_GRANT && fwstore_ctl_grant(r, &g) == 0)
 		fwstore_ctl_grant_free(&g);
-	}
-	fwstore_download_free(dl);
+	fwstore_download_release(dl);
 }
 
 static void
@@ -342,13 +391,68 @@ fwstore_download_granted(struct fwstore_download *dl,
 	dl->size = g->size;
 	(void)snprintf(dl->sha256, sizeof(dl->sha256), "%s",
 	    g->sha256 ? g->sha256 : "");
-	if ((dl->fd = fwstore_firmware_open(dl->fw, g)) == -1 ||
-	    fwstore_download_begin(dl, g) == -1) {
-		if (!dl->head)
-			fwstore_ctl_progress(dl->fw, dl->delivery_id,
-			    CTL_PROGRESS_ABORTED, 0, dl->size);
+	if ((dl->fd = fwstore_firmware_open(dl->fw, g)) == -1) {
 		fwstore_download_fail(dl, 500, "firmware unavailable");
+		return;
 	}
+	fwstore_download_answer(dl, g);
+}
+
+/* A granted image: the version check, HEAD, 416, or the body. */
+static void
+fwstore_download_answer(struct fwstore_download *dl,
+    const struct fwstore_grant *g)
+{
+	const struct http_request *req = &dl->conn->req;
+	char			 headers[768], *h;
+	size_t			 hlen;
+	int			 status;
+
+	if (fwstore_firmware_headers(g, headers, sizeof(headers) - 80) == -1) {
+		fwstore_download_fail(dl, 500, "firmware unavailable");
+		return;
+	}
+	if (dl->quiet && !dl->head) {		/* x-ESP8266-mode: version */
+		fwstore_download_headers_only(dl, 200, headers, 0);
+		return;
+	}
+	status = fwstore_firmware_range(req, g, &dl->first, &dl->end);
+	hlen = strlen(headers);
+	h = headers + hlen;
+	if (status == 206)
+		(void)snprintf(h, sizeof(headers) - hlen, "Content-Range: "
+		    "bytes %llu-%llu/%llu\r\n", (unsigned long long)dl->first,
+		    (unsigned long long)dl->end - 1,
+		    (unsigned long long)dl->size);
+	else if (status == 416)
+		(void)snprintf(h, sizeof(headers) - hlen, "Content-Range: "
+		    "bytes */%llu\r\n", (unsigned long long)dl->size);
+	if (status == 416) {
+		fwstore_download_fail(dl, 416, "range not satisfiable");
+		return;
+	}
+	if (dl->head) {
+		fwstore_download_headers_only(dl, status, headers,
+		    dl->end - dl->first);
+		return;
+	}
+	if (fwstore_send_begin(dl, status, headers) == -1)
+		fwstore_download_fail(dl, 500, "firmware unavailable");
+}
+
+/* The image's headers with Content-Length len and no body. */
+static void
+fwstore_download_headers_only(struct fwstore_download *dl, int status,
+    const char *headers, uint64_t len)
+{
+	struct http_conn	*conn = fwstore_download_detach(dl);
+
+	fwstore_download_release(dl);
+	/* HEAD: Content-Length of the image, no body; a version check:
+	 * Content-Length 0 */
+	if (http_stream_begin(conn, status, "application/octet-stream",
+	    headers, len) == 0)
+		http_stream_end(conn);
 }
 
 static void
@@ -361,7 +465,7 @@ fwstore_download_refused(struct fwstore_download *dl,
 	switch (g->status) {
 	case 304:
 		conn = fwstore_download_detach(dl);
-		fwstore_download_free(dl);
+		fwstore_download_release(dl);
 		etag[0] = '\0';
 		if (fwstore_is_hex(g->sha256, 64))
 			(void)snprintf(etag, sizeof(etag), "ETag: \"%s\"\r\n",
@@ -372,6 +476,8 @@ fwstore_download_refused(struct fwstore_download *dl,
 		break;
 	case 403:
 	case 404:
+	case 409:
+	case 413:
 	case 503:
 		fwstore_download_fail(dl, g->status, g->reason);
 		break;
@@ -383,138 +489,32 @@ fwstore_download_refused(struct fwstore_download *dl,
 	}
 }
 
-/*
- * The head goes out in one write with Content-Length.  HEAD ends there;
- * GET streams from the first chunk on.  -1 when nothing was written.
- */
-static int
-fwstore_download_begin(struct fwstore_download *dl,
-    const struct fwstore_grant *g)
-{
-	struct http_conn	*conn;
-	char			 headers[512];
-
-	if (fwstore_firmware_headers(g, headers, sizeof(headers)) == -1)
-		return -1;
-	if (dl->head) {
-		conn = fwstore_download_detach(dl);
-		fwstore_download_free(dl);
-		if (http_stream_begin(conn, 200, "application/octet-stream",
-		    headers, g->size) == -1)
-			http_conn_close(conn);
-		else
-			http_stream_end(conn);
-		return 0;
-	}
-	if (http_stream_begin(dl->conn, 200, "application/octet-stream",
-	    headers, dl->size) == -1)
-		return -1;
-	dl->streaming = 1;
-	dl->started_ms = util_now_ms();
-	fwstore_ctl_progress(dl->fw, dl->delivery_id, CTL_PROGRESS_STARTED, 0,
-	    dl->size);
-	fwstore_download_log(dl, "download of delivery %llu started: %llu "
-	    "bytes to %s", (unsigned long long)dl->delivery_id,
-	    (unsigned long long)dl->size, dl->remote);
-	if (dl->size == 0)
-		fwstore_download_finish(dl);
-	else
-		fwstore_download_send(dl);
-	return 0;
-}
-
-/* The next chunk; on_drain calls again once it reached the kernel. */
-static void
-fwstore_download_send(struct fwstore_download *dl)
-{
-	static char	 chunk[FWSTORE_CHUNK];
-	uint64_t	 left = dl->size - dl->written;
-	size_t		 want = left < sizeof(chunk) ? (size_t)left :
-			    sizeof(chunk);
-	ssize_t		 n;
-
-	if (dl->written != dl->sent)
-		return;		/* a write is still in flight */
-	do {
-		n = pread(dl->fd, chunk, want, (off_t)dl->written);
-	} while (n == -1 && errno == EINTR);
-	if (n <= 0) {
-		if (n == -1)
-			log_warn("firmware %s: read", dl->sha256);
-		else
-			log_warnx("firmware %s: shorter than its grant",
-			    dl->sha256);
-		fwstore_download_abort(dl, "a read failed");
-		return;
-	}
-	dl->written += (uint64_t)n;
-	if (http_stream_write(dl->conn, chunk, (size_t)n) == -1)
-		fwstore_download_abort(dl, "a write failed");
-}
-
-/* RUNNING once per 10% step crossed (several steps crossed in one drain
- * make one report). */
-static void
-fwstore_download_step(struct fwstore_download *dl)
-{
-	unsigned	 step = (unsigned)(dl->sent * 10 / dl->size);
-
-	if (step <= dl->step)
-		return;
-	dl->step = step;
-	fwstore_ctl_progress(dl->fw, dl->delivery_id, CTL_PROGRESS_RUNNING,
-	    dl->sent, dl->size);
-}
-
-/* Every byte reached the kernel. */
-static void
-fwstore_download_finish(struct fwstore_download *dl)
-{
-	struct http_conn	*conn;
-	uint64_t		 ms = util_now_ms() - dl->started_ms;
-
-	fwstore_ctl_progress(dl->fw, dl->delivery_id, CTL_PROGRESS_COMPLETE,
-	    dl->size, dl->size);
-	fwstore_download_log(dl, "download of delivery %llu complete: %llu "
-	    "bytes in %llu.%03llu s", (unsigned long long)dl->delivery_id,
-	    (unsigned long long)dl->size, (unsigned long long)(ms / 1000),
-	    (unsigned long long)(ms % 1000));
-	conn = fwstore_download_detach(dl);
-	fwstore_download_free(dl);
-	http_stream_end(conn);
-}
-
-/* A fault on our side mid-stream: the client cannot be told but by
- * closing before Content-Length was reached. */
-static void
-fwstore_download_abort(struct fwstore_download *dl, const char *why)
-{
-	struct http_conn	*conn;
-
-	fwstore_ctl_progress(dl->fw, dl->delivery_id, CTL_PROGRESS_ABORTED,
-	    dl->sent, dl->size);
-	fwstore_download_log(dl, "download of delivery %llu aborted after "
-	    "%llu of %llu bytes: %s", (unsigned long long)dl->delivery_id,
-	    (unsigned long long)dl->sent, (unsigned long long)dl->size, why);
-	conn = fwstore_download_detach(dl);
-	fwstore_download_free(dl);
-	http_conn_close(conn);
-}
-
 /* Answers status with a one-line reason; the download is over. */
 static void
 fwstore_download_fail(struct fwstore_download *dl, int status,
     const char *reason)
 {
 	struct http_conn	*conn;
+	char			 range[80] = "";
+	char			 body[FWSTORE_REASON_MAX + 2];
+	int			 n;
 
 	log_debug("download from %s: %d", dl->remote, status);
+	if (status == 416)
+		(void)snprintf(range, sizeof(range), "Content-Range: bytes "
+		    "*/%llu\r\n", (unsigned long long)dl->size);
 	conn = fwstore_download_detach(dl);
-	fwstore_download_free(dl);
-	fwstore_reply(conn, status, reason);
+	fwstore_download_release(dl);
+	if (status != 416) {
+		fwstore_reply(conn, status, reason);
+		return;
+	}
+	n = snprintf(body, sizeof(body), "%s\n", reason);
+	if (http_respond(conn, 416, "text/plain", range, body, (size_t)n) == -1)
+		http_conn_close(conn);
 }
 
-static struct http_conn *
+struct http_conn *
 fwstore_download_detach(struct fwstore_download *dl)
 {
 	struct http_conn	*conn = dl->conn;
@@ -525,17 +525,32 @@ fwstore_download_detach(struct fwstore_download *dl)
 	return conn;
 }
 
-static void
-fwstore_download_free(struct fwstore_download *dl)
+/* The download no longer counts against max_downloads. */
+void
+fwstore_download_unslot(struct fwstore_download *dl)
 {
+	if (dl->slot) {
+		dl->slot = 0;
+		dl->fw->ndownloads--;
+	}
+}
+
+/* Frees the download once nothing refers to it: no connection, no reply
+ * awaited, no open handle. */
+void
+fwstore_download_release(struct fwstore_download *dl)
+{
+	if (dl->conn != NULL || dl->pending || dl->handles > 0)
+		return;
+	fwstore_download_unslot(dl);
 	if (dl->fd != -1)
 		close(dl->fd);
-	if (dl->slot)
-		dl->fw->ndownloads--;
+	if (dl->sock != -1)
+		close(dl->sock);
 	free(dl);
 }
 
-static void
+void
 fwstore_download_log(struct fwstore_download *dl, const char *fmt, ...)
 {
 	char		 remote[96], sha[96], msg[512];

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Private header of otad-fwstore, the firmware download daemon: serves
- * GET and HEAD /ota/<ticket> over plain HTTP, asking admind over the
- * control socket whether each download may go ahead and reporting its
- * progress back.
+ * GET and HEAD /ota/<ticket> and the /update?auth=<token> poll over HTTP
+ * (and HTTPS when configured), asking admind over the control socket
+ * whether each download may go ahead and reporting its progress back.
  */
 #ifndef OTAD_FWSTORE_H
 #define OTAD_FWSTORE_H
@@ -26,12 +26,13 @@ struct fwstore {
 	struct cfg		*cfg;
 	char			*firmware_dir;
 	struct http_server	 http;
+	struct http_server	 https;		/* tls_listen, when set */
 	struct ctl_client	 ctl;
 	unsigned		 ndownloads;	/* GETs holding a slot */
 	uv_signal_t		 sigint, sigterm;
 };
 
-/* What admind answered to CTL_FW_CHECK. */
+/* What admind answered to CTL_FW_CHECK or CTL_FW_POLL. */
 struct fwstore_grant {
 	uint16_t	 status;
 	char		*reason;
@@ -44,12 +45,45 @@ struct fwstore_grant {
 	uint64_t	 uploaded_at;	/* unix seconds */
 };
 
+/*
+ * One request on /ota/<ticket> or /update, from admind's check to the last
+ * byte.  The body goes out through the connection (TLS, or a client that
+ * keeps the connection), or with sendfile(2) on a duplicate of the socket
+ * once the head reached the kernel and the HTTP connection was let go.
+ */
+struct fwstore_download {
+	struct fwstore		*fw;
+	struct http_conn	*conn;		/* NULL once let go */
+	int			 fd;		/* the firmware file */
+	int			 sock;		/* sendfile: the socket, or -1 */
+	uv_poll_t		 poll;		/* sendfile: writable, linger */
+	uv_timer_t		 timer;		/* sendfile: stall, linger */
+	unsigned		 handles;	/* open uv handles above */
+	unsigned		 head:1;
+	unsigned		 quiet:1;	/* HEAD or a version check */
+	unsigned		 pending:1;	/* admind's reply awaited */
+	unsigned		 slot:1;	/* counted in ndownloads */
+	unsigned		 streaming:1;	/* body under way */
+	unsigned		 zerocopy:1;	/* body by sendfile */
+	unsigned		 lingering:1;	/* sendfile: body done */
+	uint64_t		 delivery_id;
+	uint64_t		 size;		/* of the file */
+	uint64_t		 first, end;	/* the bytes to send: [first, end) */
+	uint64_t		 written;	/* offset handed to the connection */
+	uint64_t		 sent;		/* offset that reached the kernel */
+	uint64_t		 discarded;	/* linger: bytes read and dropped */
+	unsigned		 step;		/* last 10% step reported */
+	uint64_t		 started_ms;
+	char			 sha256[65];
+	char			 remote[64];
+};
+
 /* control.c */
 int	 fwstore_ctl_start(struct fwstore *);
 int	 fwstore_ctl_ready(struct fwstore *);
-int	 fwstore_ctl_check(struct fwstore *, const struct http_request *,
-	    const char *ticket, const char *remote_addr, int head,
-	    ctl_reply_cb, void *);
+int	 fwstore_ctl_check(struct fwstore *, uint16_t type,
+	    const struct http_request *, const char *ticket, const char *auth,
+	    const char *remote_addr, int head, ctl_reply_cb, void *);
 int	 fwstore_ctl_grant(struct ctl_reader *, struct fwstore_grant *);
 void	 fwstore_ctl_grant_free(struct fwstore_grant *);
 void	 fwstore_ctl_progress(struct fwstore *, uint64_t delivery_id,
@@ -58,11 +92,24 @@ void	 fwstore_ctl_malformed(struct fwstore *);
 
 /* download.c */
 int	 fwstore_download_start(struct fwstore *, char *err, size_t errlen);
+void	 fwstore_download_log(struct fwstore_download *, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+struct http_conn *fwstore_download_detach(struct fwstore_download *);
+void	 fwstore_download_unslot(struct fwstore_download *);
+void	 fwstore_download_release(struct fwstore_download *);
+
+/* send.c */
+int	 fwstore_send_begin(struct fwstore_download *, int status,
+	    const char *headers);
+void	 fwstore_send_drain(struct fwstore_download *);
+void	 fwstore_send_lost(struct fwstore_download *);
 
 /* firmware.c */
 int	 fwstore_firmware_open(struct fwstore *, const struct fwstore_grant *);
 int	 fwstore_firmware_headers(const struct fwstore_grant *, char *out,
 	    size_t outlen);
+int	 fwstore_firmware_range(const struct http_request *,
+	    const struct fwstore_grant *, uint64_t *first, uint64_t *end);
 int	 fwstore_is_hex(const char *, size_t len);
 
 #endif

@@ -2,8 +2,8 @@
 /*
  * otad-fwstore: the firmware download daemon.  Reads the configuration,
  * connects to admind over the control socket, serves firmware downloads on
- * cfg.fwstore.listen until SIGINT or SIGTERM.  Runs as user otad-fw with
- * read-only access to the firmware directory.
+ * cfg.fwstore.listen (and HTTPS on tls_listen) until SIGINT or SIGTERM.
+ * Runs as user otad-fw with read-only access to the firmware directory.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -11,11 +11,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <systemd/sd-daemon.h>
 #include <uv.h>
 
 #include "cfg.h"
 #include "log.h"
+#include "tls.h"
+#include "sandbox.h"
 
 #include "fwstore.h"
 
@@ -70,13 +71,15 @@ main(int argc, char *argv[])
 		fatalx("cannot start the control client");
 	if (fwstore_download_start(&fw, err, sizeof(err)) == -1)
 		fatalx("%s", err);
+	sandbox_drop(SANDBOX_USER_FWSTORE);
+	sandbox_landlock((const char *[]){ fw.firmware_dir, NULL });
 	log_info("serving firmware from %s on %s", fw.firmware_dir,
 	    cfg.fwstore.listen);
-	(void)sd_notify(0, "READY=1");
+	sandbox_ready(fw.loop, "serving firmware on %s", cfg.fwstore.listen);
 
 	uv_run(fw.loop, UV_RUN_DEFAULT);
 
-	(void)sd_notify(0, "STOPPING=1");
+	sandbox_stopping();
 	log_info("stopped");
 	free(fw.firmware_dir);
 	cfg_free(&cfg);
@@ -90,10 +93,13 @@ fwstore_usage(void)
 	exit(1);
 }
 
-/* Loads the configuration; with -t says so and the caller exits. */
+/* Loads the configuration; with -t also the TLS files of tls_listen, says
+ * so, and the caller exits. */
 static int
 fwstore_check(struct cfg *cfg, const char *path, int check)
 {
+	SSL_CTX	*ctx;
+	char	 err[256];
 	int	 problems;
 
 	if ((problems = cfg_load(cfg, path, stderr)) != 0) {
@@ -101,6 +107,16 @@ fwstore_check(struct cfg *cfg, const char *path, int check)
 		    problems, problems == 1 ? "" : "s");
 		cfg_free(cfg);
 		return -1;
+	}
+	if (check && *cfg->fwstore.tls_listen != '\0') {
+		if ((ctx = tls_server_ctx(cfg->fwstore.tls_cert,
+		    cfg->fwstore.tls_key, err, sizeof(err))) == NULL) {
+			fprintf(stderr, "otad-fwstore: %s: [fwstore] %s\n",
+			    path, err);
+			cfg_free(cfg);
+			return -1;
+		}
+		SSL_CTX_free(ctx);
 	}
 	if (check)
 		fprintf(stderr, "otad-fwstore: %s: configuration OK\n", path);

@@ -12,12 +12,12 @@
 #include <unistd.h>
 
 #include <openssl/ssl.h>
-#include <systemd/sd-daemon.h>
 #include <uv.h>
 
 #include "cfg.h"
 #include "hwd.h"
 #include "log.h"
+#include "sandbox.h"
 #include "tls.h"
 
 #define HWD_STOP_GRACE_MS	3000
@@ -95,10 +95,11 @@ hwd_run(void)
 	uv_signal_init(hwd_env.loop, &hwd_sigterm);
 	uv_signal_start(&hwd_sigint, hwd_signal, SIGINT);
 	uv_signal_start(&hwd_sigterm, hwd_signal, SIGTERM);
-	sd_notify(0, "READY=1");
+	sandbox_ready(hwd_env.loop, "serving devices on %s",
+	    hwd_env.cfg.hwd.listen);
 	log_info("otad-hwd %s started", OTAD_VERSION);
 	uv_run(hwd_env.loop, UV_RUN_DEFAULT);
-	sd_notify(0, "STOPPING=1");
+	sandbox_stopping();
 	/* Whatever is still open (a stuck handle, a reconnect in flight). */
 	uv_walk(hwd_env.loop, hwd_close_handle, NULL);
 	uv_run(hwd_env.loop, UV_RUN_DEFAULT);
@@ -143,6 +144,9 @@ main(int argc, char *argv[])
 		exit(1);
 	if (hwd_admind_start() == -1)
 		exit(1);
+	/* Sockets bound, TLS key read: nothing on disk from here on. */
+	sandbox_drop(SANDBOX_USER_HWD);
+	sandbox_landlock(NULL);
 	hwd_run();
 	hwd_devices_free();
 	free(hwd_env.ctl.path);

@@ -111,3 +111,76 @@ def esp8266_get(url, timeout=10.0, request=None, **kw):
     if not chunks:
         raise ValueError("server closed %s without a response" % url)
     return Response(b"".join(chunks), chunks[0])
+
+
+# -- more updaters and raw exchanges (fwstore tests) ---------------------------
+
+ESP32_HEADERS = [
+    ("User-Agent", "ESP32-http-Update"),
+    ("Connection", "close"),
+    ("x-ESP32-STA-MAC", "24:0A:C4:00:01:10"),
+    ("x-ESP32-AP-MAC", "24:0A:C4:00:01:11"),
+    ("x-ESP32-free-space", "1310720"),
+    ("x-ESP32-sketch-size", "800000"),
+    ("x-ESP32-sketch-md5", "00112233445566778899aabbccddeeff"),
+    ("x-ESP32-sketch-sha256",
+     "0011223344556677889900AABBCCDDEEFF0011223344556677889900AABBCCDD"),
+    ("x-ESP32-chip-size", "4194304"),
+    ("x-ESP32-sdk-version", "v4.4.4"),
+    ("x-ESP32-mode", "sketch"),
+]
+
+
+def raw_request(url, method="GET", version="HTTP/1.0", headers=(), host=None):
+    """A request for url with exactly the given header lines (list of pairs), in
+    order; host=None writes Host as ESP8266HTTPClient does, host="" leaves it out."""
+    h, port, path = split_url(url)
+    if host is None:
+        host = h if port in (80, 443) else "%s:%d" % (h, port)
+    lines = ["%s %s %s" % (method, path, version)]
+    if host:
+        lines.append("Host: %s" % host)
+    lines += ["%s: %s" % kv for kv in headers]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("ascii")
+
+
+def esp8266_request_with(url, drop=(), set_=(), method="GET"):
+    """The PROTOCOL.md 2.1 request with some headers dropped or replaced."""
+    hdrs = [(k, v) for k, v in ESP8266_HEADERS if k not in drop]
+    for k, v in set_:
+        hdrs = [(a, b) for a, b in hdrs if a.lower() != k.lower()] + [(k, v)]
+    return raw_request(url, method=method, headers=hdrs + [("Content-Length", "0")])
+
+
+def esp32_request(url, sha256=None, version=None, method="GET"):
+    hdrs = list(ESP32_HEADERS)
+    if sha256 is not None:
+        hdrs = [(k, sha256 if k == "x-ESP32-sketch-sha256" else v) for k, v in hdrs]
+    if version is not None:
+        hdrs.append(("x-ESP32-version", version))
+    return raw_request(url, method=method, version="HTTP/1.1", headers=hdrs)
+
+
+def read_response(sock, head_only=False, timeout=10.0):
+    """One response off a kept connection: the head, then Content-Length bytes
+    (none when head_only, as for HEAD and 304)."""
+    deadline = time.monotonic() + timeout
+    data = b""
+    while b"\r\n\r\n" not in data:
+        sock.settimeout(max(0.01, deadline - time.monotonic()))
+        c = sock.recv(65536)
+        if not c:
+            raise ValueError("connection closed inside a response head: %r" % data[:300])
+        data += c
+    head, _, rest = data.partition(b"\r\n\r\n")
+    r = Response(head + b"\r\n\r\n", data)
+    n = 0 if head_only or r.status in (204, 304) else int(r.header("Content-Length") or 0)
+    while len(rest) < n:
+        sock.settimeout(max(0.01, deadline - time.monotonic()))
+        c = sock.recv(65536)
+        if not c:
+            break
+        rest += c
+    r.body = rest[:n]
+    r.extra = rest[n:]
+    return r
