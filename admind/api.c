@@ -188,6 +188,18 @@ static const struct api_route api_routes[] = {
 	{ "POST", "/admin/jobs/{id}/stop", BODY_JSON, api_jobs_stop },
 	{ "POST", "/admin/jobs/{id}/pause", BODY_JSON, api_jobs_pause },
 	{ "POST", "/admin/jobs/{id}/resume", BODY_JSON, api_jobs_resume },
+	{ "POST", "/admin/devices/import", BODY_JSON, api_devices_import },
+	{ "GET", "/admin/devices/{id}", BODY_NONE, api_device_get },
+	{ "PATCH", "/admin/devices/{id}", BODY_JSON, api_device_update },
+	{ "DELETE", "/admin/devices/{id}", BODY_NONE, api_device_delete },
+	{ "POST", "/admin/devices/{id}/token", BODY_JSON, api_device_token },
+	{ "POST", "/admin/firmware", BODY_STREAM, api_firmware_upload },
+	{ "GET", "/admin/firmware", BODY_NONE, api_firmware_list },
+	{ "GET", "/admin/firmware/{id}", BODY_NONE, api_firmware_get },
+	{ "DELETE", "/admin/firmware/{id}", BODY_NONE, api_firmware_delete },
+	{ "POST", "/admin/tokens", BODY_JSON, api_tokens_create },
+	{ "GET", "/admin/tokens", BODY_NONE, api_tokens_list },
+	{ "DELETE", "/admin/tokens/{id}", BODY_NONE, api_tokens_delete },
 };
 
 static int
@@ -282,6 +294,11 @@ api_on_request(struct http_conn *c, struct http_request *req)
 	if (strcmp(req->method_name, "GET") == 0 &&
 	    strcmp(req->path, "/admin/health") == 0) {
 		api_health(c);
+		return;
+	}
+	if (strcmp(req->method_name, "GET") == 0 &&
+	    strcmp(req->path, "/metrics") == 0) {
+		api_metrics(c);		/* like health: allowed_ips only */
 		return;
 	}
 	if ((ar = calloc(1, sizeof(*ar))) == NULL) {

@@ -72,6 +72,42 @@ api_job_json(struct buf *b, const struct job *job)
 
 static void	api_ota_start_complete(struct http_conn *, struct api_req *);
 
+/* ?tag=T: the job goes to the devices with tag T; -1 after answering. */
+static int
+api_ota_tag(struct http_conn *c, struct http_request *req, struct api_req *ar)
+{
+	char	*tag = api_query(req, "tag");
+	int64_t	*ids = NULL;
+	size_t	 n = 0;
+	int	 rc = -1;
+
+	if (tag == NULL)
+		return 0;
+	if (ar->device_id)
+		api_error(c, 400, "request.conflicting_targets", "Give ?token= "
+		    "for one device or ?tag= for the devices with a tag, not "
+		    "both.");
+	else if (*tag == '\0' || strlen(tag) >= sizeof(ar->tag) ||
+	    strchr(tag, ',') != NULL)
+		api_error(c, 400, "device.bad_tags", "?tag= names one tag, "
+		    "1 to %zu characters without commas.",
+		    sizeof(ar->tag) - 1);
+	else if (store_device_ids_by_tag(env->store, tag, &ids, &n) == -1)
+		api_error(c, 500, "internal", "The database could not be read; "
+		    "see the log of otad-admind.");
+	else if (n == 0)
+		api_error(c, 404, "tag.no_devices", "No device has the tag "
+		    "\"%s\". Tag devices with PATCH /admin/devices/ID "
+		    "{\"tags\": [\"%s\"]}, or check the spelling.", tag, tag);
+	else {
+		snprintf(ar->tag, sizeof(ar->tag), "%s", tag);
+		rc = 0;
+	}
+	free(ids);
+	free(tag);
+	return rc;
+}
+
 void
 api_ota_start_request(struct http_conn *c, struct http_request *req,
     struct api_req *ar)
@@ -102,6 +138,8 @@ api_ota_start_request(struct http_conn *c, struct http_request *req,
 		ar->device_id = dev.id;
 		device_free(&dev);
 	}
+	if (api_ota_tag(c, req, ar) == -1)
+		return;
 	if (req->has_length && req->content_length > max + OTA_MULTIPART_SLACK) {
 		api_error(c, 413, "firmware.too_large", "The upload (%" PRIu64
 		    " bytes) is larger than max_firmware_size (%" PRIu64
@@ -124,13 +162,16 @@ api_ota_start_request(struct http_conn *c, struct http_request *req,
 static int
 api_ota_job(struct api_req *ar, int64_t firmware_id, struct job *job)
 {
-	char	 target[32] = "";
+	char	 target[72] = "";
 
 	memset(job, 0, sizeof(*job));
 	job->firmware_id = firmware_id;
 	if (ar->device_id) {
 		job->target_kind = JOB_TARGET_DEVICES;
 		snprintf(target, sizeof(target), "%" PRId64, ar->device_id);
+	} else if (ar->tag[0]) {
+		job->target_kind = JOB_TARGET_TAG;
+		snprintf(target, sizeof(target), "%s", ar->tag);
 	} else {
 		job->target_kind = JOB_TARGET_ALL;
 	}
@@ -157,6 +198,8 @@ api_ota_targets(struct api_req *ar, int64_t **ids, size_t *n)
 		*n = 1;
 		return 0;
 	}
+	if (ar->tag[0])
+		return store_device_ids_by_tag(env->store, ar->tag, ids, n);
 	return store_device_ids(env->store, ids, n);
 }
 

@@ -2,11 +2,15 @@
 /*
  * admind's access checks, run on every request before its body is read:
  * the IP allow-list (allowed_ips; IPv4 rules match IPv4-mapped IPv6
- * clients) and HTTP Basic auth against the admins file.  A successful
- * check is cached for a minute so a busy script does not pay the password
- * hash on every request.
+ * clients), the failed-login throttle per client address (429 with
+ * Retry-After past AUTH_FAIL_MAX failures a minute), then HTTP Basic auth
+ * against the admins file or an API token (Authorization: Bearer, stored
+ * as its SHA-256).  A successful password check is cached for a minute so
+ * a busy script does not pay the password hash on every request.
  */
+#include <inttypes.h>
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -18,13 +22,27 @@
 #define AUTH_CACHE_SLOTS	16
 #define AUTH_CACHE_MS		(60 * 1000)
 #define AUTH_MAX_HEADER		1024
+#define AUTH_MAX_BEARER		128
+#define AUTH_FAIL_MAX		10		/* failed logins a window */
+#define AUTH_FAIL_WINDOW_MS	(60 * 1000)
+#define AUTH_THROTTLE_SLOTS	256
 
 struct auth_cached {
 	char		 key[65];	/* sha256 of "user:password" */
 	uint64_t	 expires;
 };
 
-static struct auth_cached auth_cache[AUTH_CACHE_SLOTS];
+/* Failed logins of one client address in the current window. */
+struct auth_failures {
+	char		 addr[64];
+	uint64_t	 window_end;	/* ms; 0: slot free */
+	unsigned	 count;
+	unsigned	 refused;	/* 429s answered in this window */
+};
+
+static struct auth_cached	auth_cache[AUTH_CACHE_SLOTS];
+static struct auth_failures	auth_fails[AUTH_THROTTLE_SLOTS];
+static struct auth_counters	auth_counters;
 
 int
 auth_ip_allowed(struct http_conn *c)
@@ -41,6 +59,71 @@ auth_ip_allowed(struct http_conn *c)
 	    "[admind] section of %s and restart otad-admind.", c->peer_str,
 	    env->cfg.path);
 	return 0;
+}
+
+const struct auth_counters *
+auth_stats(void)
+{
+	return &auth_counters;
+}
+
+/* The client's slot, or NULL; with create, a free or the oldest one. */
+static struct auth_failures *
+auth_fail_slot(const char *addr, int create)
+{
+	uint64_t	 now = util_now_ms();
+	size_t		 i, oldest = 0;
+
+	for (i = 0; i < AUTH_THROTTLE_SLOTS; i++) {
+		if (auth_fails[i].window_end > now &&
+		    strcmp(auth_fails[i].addr, addr) == 0)
+			return &auth_fails[i];
+		if (auth_fails[i].window_end < auth_fails[oldest].window_end)
+			oldest = i;
+	}
+	if (!create)
+		return NULL;
+	memset(&auth_fails[oldest], 0, sizeof(auth_fails[oldest]));
+	snprintf(auth_fails[oldest].addr, sizeof(auth_fails[oldest].addr),
+	    "%s", addr);
+	auth_fails[oldest].window_end = now + AUTH_FAIL_WINDOW_MS;
+	return &auth_fails[oldest];
+}
+
+static void
+auth_fail_count(struct http_conn *c)
+{
+	struct auth_failures *f = auth_fail_slot(c->peer_str, 1);
+
+	auth_counters.failed++;
+	if (++f->count == AUTH_FAIL_MAX)
+		log_fields(LOG_WARNING, NULL, "admin API: %u failed logins "
+		    "from %s within a minute; refusing it for %" PRIu64 " s",
+		    f->count, c->peer_str,
+		    (f->window_end - util_now_ms() + 999) / 1000);
+}
+
+/* 1 when the client is throttled (429 sent). */
+static int
+auth_throttled(struct http_conn *c)
+{
+	struct auth_failures *f = auth_fail_slot(c->peer_str, 0);
+	char		 hdr[64];
+	uint64_t	 wait;
+
+	if (f == NULL || f->count < AUTH_FAIL_MAX)
+		return 0;
+	wait = (f->window_end - util_now_ms() + 999) / 1000;
+	if (f->refused++ == 0)
+		log_fields(LOG_WARNING, NULL, "admin API: throttled %s after "
+		    "%u failed logins", c->peer_str, f->count);
+	auth_counters.throttled++;
+	snprintf(hdr, sizeof(hdr), "Retry-After: %" PRIu64 "\r\n", wait);
+	api_error_h(c, 429, "auth.too_many_failures", hdr, "Too many failed "
+	    "logins from %s (%u within a minute). Wait %" PRIu64 " seconds, "
+	    "then try again with the right user and password.", c->peer_str,
+	    f->count, wait);
+	return 1;
 }
 
 static int
@@ -96,17 +179,60 @@ auth_basic_decode(const char *header, char *out, size_t outlen)
 	return 0;
 }
 
+/* counted: a failed login (wrong credentials), not merely none sent. */
 static int
-auth_refuse(struct http_conn *c, const char *why)
+auth_refuse(struct http_conn *c, const char *why, int counted)
 {
 	log_fields(LOG_WARNING, NULL, "admin API: %s from %s", why,
 	    c->peer_str);
+	if (counted)
+		auth_fail_count(c);
 	api_error_h(c, 401, "auth.required",
 	    "WWW-Authenticate: Basic realm=\"otad\", charset=\"UTF-8\"\r\n",
 	    "%s. Give an admin user and password from the admins file, "
 	    "e.g. curl -u admin:PASSWORD (otad init printed them; the "
-	    "package keeps them in /etc/otad/admin-password).", why);
+	    "package keeps them in /etc/otad/admin-password), or an API "
+	    "token: curl -H 'Authorization: Bearer TOKEN'.", why);
 	return 0;
+}
+
+static void
+auth_success(struct http_conn *c)
+{
+	struct auth_failures *f = auth_fail_slot(c->peer_str, 0);
+
+	auth_counters.ok++;
+	if (f != NULL)
+		f->window_end = 0;	/* a good login forgives the typos */
+}
+
+/* Authorization: Bearer <API token>; user becomes "token:<name>". */
+static int
+auth_bearer(struct http_conn *c, const char *h, char *user, size_t userlen)
+{
+	struct api_token t;
+	char		 hash[65];
+	int		 found;
+
+	h += 7;
+	while (*h == ' ')
+		h++;
+	if (*h == '\0' || strlen(h) > AUTH_MAX_BEARER)
+		return auth_refuse(c, "The Bearer token is empty or too long",
+		    1);
+	util_sha256_hex(h, hash);
+	if ((found = store_api_token_by_hash(env->store, hash, &t)) == -1) {
+		api_error(c, 500, "internal", "The database could not be "
+		    "read; see the log of otad-admind.");
+		return 0;
+	}
+	if (found == 0)
+		return auth_refuse(c, "Unknown or revoked API token", 1);
+	snprintf(user, userlen, "token:%s", t.name);
+	store_api_token_used(env->store, t.id);
+	api_token_free(&t);
+	auth_success(c);
+	return 1;
 }
 
 int
@@ -117,12 +243,16 @@ auth_check(struct http_conn *c, struct http_request *req, char *user,
 	char		 cred[AUTH_MAX_HEADER], key[65], *colon;
 	int		 ok;
 
+	if (auth_throttled(c))
+		return 0;
 	if (h == NULL)
-		return auth_refuse(c, "No credentials were sent");
+		return auth_refuse(c, "No credentials were sent", 0);
+	if (strncasecmp(h, "Bearer ", 7) == 0)
+		return auth_bearer(c, h, user, userlen);
 	if (strlen(h) > AUTH_MAX_HEADER / 2 ||
 	    auth_basic_decode(h, cred, sizeof(cred)) == -1)
 		return auth_refuse(c, "The Authorization header is not "
-		    "HTTP Basic user:password");
+		    "HTTP Basic user:password", 1);
 	util_sha256_hex(cred, key);
 	colon = strchr(cred, ':');
 	*colon = '\0';
@@ -130,10 +260,11 @@ auth_check(struct http_conn *c, struct http_request *req, char *user,
 	    admins_check(env->admins, cred, colon + 1);
 	if (!ok) {
 		OPENSSL_cleanse(cred, sizeof(cred));
-		return auth_refuse(c, "Wrong user or password");
+		return auth_refuse(c, "Wrong user or password", 1);
 	}
 	auth_cache_add(key);
 	snprintf(user, userlen, "%s", cred);
 	OPENSSL_cleanse(cred, sizeof(cred));
+	auth_success(c);
 	return 1;
 }

@@ -122,13 +122,14 @@ static const char *const store_migrations[] = {
 	" text TEXT NOT NULL DEFAULT '');",
 	/* 2: API tokens for scripts; firmware deleted while jobs name it. */
 	"CREATE TABLE api_tokens ("
-	" id INTEGER PRIMARY KEY,"
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"	/* ids never reused */
 	" name TEXT NOT NULL,"
 	" token_sha256 TEXT UNIQUE NOT NULL,"
 	" created_at INTEGER NOT NULL,"
 	" created_by TEXT NOT NULL DEFAULT '',"
 	" last_used_at INTEGER NOT NULL DEFAULT 0);"
-	"ALTER TABLE firmware ADD COLUMN deleted_at INTEGER NOT NULL DEFAULT 0;",
+	"ALTER TABLE firmware"
+	" ADD COLUMN deleted_at INTEGER NOT NULL DEFAULT 0;",
 };
 
 enum store_q {
@@ -146,12 +147,13 @@ enum store_q {
 	/* devices, firmware, API tokens, metrics (api_devices.c,
 	 * api_firmware.c, api_tokens.c, api_metrics.c) */
 	Q_DEVICE_SEARCH, Q_DEVICE_SEARCH_COUNT, Q_DEVICE_UPDATE,
-	Q_DEVICE_SET_TOKEN, Q_DEVICE_DELETE, Q_DEVICE_HISTORY, Q_DEVICE_IDS_BY_TAG,
+	Q_DEVICE_SET_TOKEN, Q_DEVICE_DELETE, Q_DEVICE_HISTORY,
+	Q_DEVICE_IDS_BY_TAG,
 	Q_FIRMWARE_LIST, Q_FIRMWARE_COUNT, Q_FIRMWARE_JOBS, Q_FIRMWARE_IN_USE,
 	Q_FIRMWARE_REFS, Q_FIRMWARE_DELETE, Q_FIRMWARE_SET_DELETED,
 	Q_FIRMWARE_DELETED_AT, Q_DELIVERY_STATES, Q_JOB_STATES,
-	Q_TOKEN_CREATE, Q_TOKEN_LIST, Q_TOKEN_GET, Q_TOKEN_BY_HASH, Q_TOKEN_DELETE,
-	Q_TOKEN_USED,
+	Q_TOKEN_CREATE, Q_TOKEN_LIST, Q_TOKEN_GET, Q_TOKEN_BY_HASH,
+	Q_TOKEN_DELETE, Q_TOKEN_USED,
 	Q_MAX
 };
 

@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * admind's GET /metrics: Prometheus text exposition (version 0.0.4) of the
+ * fleet (devices known and online, deliveries and jobs by state, firmware
+ * images) and of the admin API (logins, failed and throttled logins).
+ * Like /admin/health it needs only an address in allowed_ips, no login,
+ * so a Prometheus scraper needs no password.
+ */
+#include <inttypes.h>
+#include <string.h>
+
+#include "admind.h"
+#include "log.h"
+#include "util.h"
+
+static const char *const metrics_delivery_states[] = {
+	"queued", "sent", "downloading", "downloaded", "succeeded", "failed",
+	"already-current", "incompatible", "canceled",
+};
+static const char *const metrics_job_states[] = {
+	"active", "paused", "stopped", "finished",
+};
+
+struct metrics_states {
+	const char *const *names;
+	size_t		 n;
+	int64_t		 count[16];
+};
+
+static void
+metrics_head(struct buf *b, const char *name, const char *type,
+    const char *help)
+{
+	buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void
+metrics_value(struct buf *b, const char *name, const char *type,
+    const char *help, uint64_t v)
+{
+	metrics_head(b, name, type, help);
+	buf_printf(b, "%s %" PRIu64 "\n", name, v);
+}
+
+static void
+metrics_state_cb(void *arg, const char *state, int64_t count)
+{
+	struct metrics_states *ms = arg;
+
+	for (size_t i = 0; i < ms->n; i++)
+		if (state != NULL && strcmp(ms->names[i], state) == 0)
+			ms->count[i] = count;
+}
+
+static int
+metrics_states(struct buf *b, const char *name, const char *help,
+    const char *const *names, size_t n,
+    int (*query)(struct store *, void (*)(void *, const char *, int64_t),
+    void *))
+{
+	struct metrics_states ms = { names, n, { 0 } };
+
+	if (query(env->store, metrics_state_cb, &ms) == -1)
+		return -1;
+	metrics_head(b, name, "gauge", help);
+	for (size_t i = 0; i < n; i++)
+		buf_printf(b, "%s{state=\"%s\"} %" PRId64 "\n", name, names[i],
+		    ms.count[i]);
+	return 0;
+}
+
+void
+api_metrics(struct http_conn *c)
+{
+	const struct auth_counters *ac = auth_stats();
+	struct buf	 b = BUF_INIT;
+	int64_t		 devices, firmware;
+
+	if (store_device_count(env->store, &devices) == -1 ||
+	    store_firmware_count(env->store, &firmware) == -1 ||
+	    metrics_states(&b, "otad_deliveries", "Deliveries by state.",
+	    metrics_delivery_states, nitems(metrics_delivery_states),
+	    store_delivery_states) == -1 ||
+	    metrics_states(&b, "otad_jobs", "OTA jobs by state.",
+	    metrics_job_states, nitems(metrics_job_states),
+	    store_job_states) == -1) {
+		buf_free(&b);
+		api_error(c, 500, "internal", "The database could not be read; "
+		    "see the log of otad-admind.");
+		return;
+	}
+	metrics_value(&b, "otad_devices", "gauge", "Devices known.",
+	    (uint64_t)devices);
+	metrics_value(&b, "otad_devices_online", "gauge", "Devices logged in "
+	    "to otad-hwd now.", env->nonline);
+	metrics_value(&b, "otad_firmware", "gauge", "Firmware images stored.",
+	    (uint64_t)firmware);
+	metrics_value(&b, "otad_admin_logins_total", "counter", "Admin API "
+	    "requests that passed authentication (password or API token).",
+	    ac->ok);
+	metrics_value(&b, "otad_admin_login_failures_total", "counter",
+	    "Admin API logins refused for wrong credentials.", ac->failed);
+	metrics_value(&b, "otad_admin_logins_throttled_total", "counter",
+	    "Admin API requests refused with 429 after too many failed "
+	    "logins.", ac->throttled);
+	metrics_value(&b, "otad_hwd_connected", "gauge", "1 while otad-hwd "
+	    "is connected to otad-admind.", env->hwd != NULL);
+	metrics_value(&b, "otad_fwstore_connected", "gauge", "1 while "
+	    "otad-fwstore is connected to otad-admind.", env->fwstore != NULL);
+	http_respond(c, 200, "text/plain; version=0.0.4; charset=utf-8", NULL,
+	    b.data, b.len);
+	buf_free(&b);
+}
