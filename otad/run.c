@@ -8,10 +8,12 @@
  * the whole supervisor is one loop without handlers.
  */
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 
 #include <errno.h>
+#include <ftw.h>
 #include <grp.h>
 #include <libgen.h>
 #include <limits.h>
@@ -72,6 +74,7 @@ static void	 run_find_binaries(void);
 static void	 run_set_paths(const char *, int);
 static int	 run_paths_exist(void);
 static void	 run_find_users(void);
+static void	 run_hand_over(const char *);
 static void	 run_start(const struct run *, struct child *);
 static void	 run_exec(const struct run *, const struct child *)
 		    __attribute__((noreturn));
@@ -110,6 +113,7 @@ otad_run(int argc, char **argv)
 	run_check_config(r.conf);
 	run_find_binaries();
 	run_find_users();
+	run_hand_over(r.conf);
 
 	r.parent = getpid();
 	sigemptyset(&r.waitset);
@@ -229,6 +233,93 @@ run_find_users(void)
 		c->uid = pw->pw_uid;
 		c->gid = pw->pw_gid;
 	}
+}
+
+/*
+ * As root with the users present, what `otad init` (run as root) left to
+ * root goes to the daemons: the state and the socket's directory to
+ * otad-admin, and read access through a group to the files they read
+ * (group otad: the configuration; otad-admin: the admins file and the
+ * admin TLS files).  Paths other users may already read stay as they are.
+ */
+static uid_t	 run_admin_uid;
+static gid_t	 run_admin_gid;
+
+static int
+run_own_entry(const char *path, const struct stat *st, int flag,
+    struct FTW *ftw)
+{
+	if (st->st_uid == 0 && lchown(path, run_admin_uid, run_admin_gid) == -1)
+		log_warn("chown %s", path);
+	return 0;
+}
+
+static void
+run_group_read(const char *path, const char *group, mode_t bits)
+{
+	struct group	*gr;
+	struct stat	 st;
+
+	if (*path == '\0' || (gr = getgrnam(group)) == NULL ||
+	    stat(path, &st) == -1 || (st.st_mode & (bits >> 3)) == (bits >> 3))
+		return;
+	if (chown(path, (uid_t)-1, gr->gr_gid) == -1 ||
+	    chmod(path, (st.st_mode & 07777) | bits) == -1)
+		log_warn("cannot give group %s access to %s", group, path);
+}
+
+/* Only a directory that is otad's state (or new) changes hands. */
+static void
+run_own_state(const char *state_dir)
+{
+	char		 db[PATH_MAX];
+	struct stat	 st;
+
+	snprintf(db, sizeof(db), "%s/otad.db", state_dir);
+	if (stat(state_dir, &st) == 0 && (st.st_uid != 0 ||
+	    stat(db, &st) == -1))
+		return;
+	if (util_mkdirs(state_dir, 0750) == -1 ||
+	    nftw(state_dir, run_own_entry, 16, FTW_PHYS) == -1) {
+		log_warn("%s", state_dir);
+		return;
+	}
+	/* fwstore passes through to firmware/ (group otad-fw). */
+	run_group_read(state_dir, "otad", 0010);
+}
+
+static void
+run_hand_over(const char *conf)
+{
+	struct passwd	*pw;
+	struct stat	 st;
+	struct cfg	 cfg;
+	char		 dir[PATH_MAX], confdir[PATH_MAX];
+	int		 made;
+
+	if (!run_children[0].drop || (pw = getpwnam("otad-admin")) == NULL)
+		return;
+	run_admin_uid = pw->pw_uid;
+	run_admin_gid = pw->pw_gid;
+	cfg_load(&cfg, conf, stderr);
+	run_own_state(cfg.state_dir);
+	/* The socket's directory: only one made here or otad init's. */
+	snprintf(dir, sizeof(dir), "%s", cfg.control_socket);
+	snprintf(confdir, sizeof(confdir), "%s", conf);
+	made = stat(dirname(dir), &st) == -1;
+	if (util_mkdirs(dir, 0755) == -1)
+		log_warn("%s", dir);
+	else if ((made || strcmp(dir, dirname(confdir)) == 0) &&
+	    stat(dir, &st) == 0 && st.st_uid == 0 &&
+	    chown(dir, run_admin_uid, (gid_t)-1) == -1)
+		log_warn("chown %s", dir);
+	snprintf(dir, sizeof(dir), "%s", conf);
+	run_group_read(dirname(dir), "otad", 0050);
+	run_group_read(conf, "otad", 0040);
+	run_group_read(cfg.admind.admins_file, "otad-admin", 0040);
+	run_group_read(cfg.admind.tls_cert, "otad-admin", 0040);
+	run_group_read(cfg.admind.tls_key, "otad-admin", 0040);
+	cfg_free(&cfg);
 }
 
 static void
