@@ -82,6 +82,8 @@ int	 api_error_h(struct http_conn *, int status, const char *code,
 	    __attribute__((format(printf, 5, 6)));
 /* The value of a query parameter (decoded), or NULL; caller frees. */
 char	*api_query(const struct http_request *, const char *name);
+/* ?name=true or ?name=1. */
+int	 api_query_bool(const struct http_request *, const char *name);
 
 /* auth.c */
 /* 1 authorised (user filled), 0 refused (response sent). */
@@ -115,6 +117,11 @@ int	 api_paging(struct http_conn *, struct http_request *, int64_t *limit,
 	    int64_t *offset);
 
 /* api_firmware.c */
+void	 api_upload_begin(struct http_conn *, struct http_request *,
+	    struct api_req *, void (*)(struct http_conn *, struct api_req *));
+/* Stores an uploaded image's row: *status 201 new, 200 already there (a
+ * deleted one is restored). */
+int	 api_firmware_save(struct api_req *, struct firmware *, int *status);
 void	 api_firmware_upload(struct http_conn *, struct http_request *,
 	    struct api_req *);
 void	 api_firmware_list(struct http_conn *, struct http_request *,

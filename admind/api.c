@@ -144,6 +144,17 @@ api_query(const struct http_request *req, const char *name)
 	return NULL;
 }
 
+int
+api_query_bool(const struct http_request *req, const char *name)
+{
+	char	*s = api_query(req, name);
+	int	 v;
+
+	v = s != NULL && (strcmp(s, "true") == 0 || strcmp(s, "1") == 0);
+	free(s);
+	return v;
+}
+
 static void
 api_health(struct http_conn *c)
 {
@@ -319,10 +330,14 @@ api_on_body(struct http_conn *c, const char *p, size_t n)
 	if (ar == NULL || c->responded)
 		return 0;
 	if (ar->upload) {
-		if (upload_feed(ar->upload, p, n) == -1)
+		if (upload_feed(ar->upload, p, n) == -1) {
 			api_error(c, upload_status(ar->upload),
 			    upload_code(ar->upload), "%s",
 			    upload_message(ar->upload));
+			/* The temporary file goes now, not at close. */
+			upload_free(ar->upload);
+			ar->upload = NULL;
+		}
 		return 0;
 	}
 	if (ar->body.len + n > API_MAX_JSON_BODY) {

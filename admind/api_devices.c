@@ -139,6 +139,7 @@ api_device_json(struct buf *b, const struct device *d)
 	json_str(b, d->board);
 	buf_adds(b, ",\"lib_version\":");
 	json_str(b, d->lib_version);
+	buf_printf(b, ",\"buff_in\":%d,\"h_beat\":%d", d->buff_in, d->h_beat);
 	buf_addc(b, ',');
 	api_time_json(b, "created_at", d->created_at);
 	buf_addc(b, '}');

@@ -23,17 +23,6 @@
 
 static void	api_firmware_uploaded(struct http_conn *, struct api_req *);
 
-static int
-api_query_bool(struct http_request *req, const char *name)
-{
-	char	*s = api_query(req, name);
-	int	 v;
-
-	v = s != NULL && (strcmp(s, "true") == 0 || strcmp(s, "1") == 0);
-	free(s);
-	return v;
-}
-
 /* api_firmware_json with what only this resource shows. */
 static void
 firmware_json_full(struct buf *b, const struct firmware *fw,
@@ -57,14 +46,19 @@ firmware_json_full(struct buf *b, const struct firmware *fw,
 	buf_addc(b, '}');
 }
 
+/*
+ * Starts streaming an image upload (POST /admin/firmware and the legacy
+ * /admin/ota/start): a declared length over max_firmware_size is refused
+ * before the body is read, a body that is not multipart with 415; finish
+ * runs when the body is complete.
+ */
 void
-api_firmware_upload(struct http_conn *c, struct http_request *req,
-    struct api_req *ar)
+api_upload_begin(struct http_conn *c, struct http_request *req,
+    struct api_req *ar, void (*finish)(struct http_conn *, struct api_req *))
 {
 	uint64_t	 max = env->cfg.admind.max_firmware_size;
 	char		 err[256];
 
-	ar->force = api_query_bool(req, "force");
 	if (req->has_length &&
 	    req->content_length > max + FIRMWARE_MULTIPART_SLACK) {
 		api_error(c, 413, "firmware.too_large", "The upload (%" PRIu64
@@ -81,14 +75,22 @@ api_firmware_upload(struct http_conn *c, struct http_request *req,
 		    "(curl -F file=@fw.bin ...): %s.", err);
 		return;
 	}
-	ar->finish = api_firmware_uploaded;
+	ar->finish = finish;
 	http_accept_body(c);
+}
+
+void
+api_firmware_upload(struct http_conn *c, struct http_request *req,
+    struct api_req *ar)
+{
+	ar->force = api_query_bool(req, "force");
+	api_upload_begin(c, req, ar, api_firmware_uploaded);
 }
 
 /* Stores the row for an uploaded image: *status 201 when new, 200 when
  * an identical image was there already (a deleted one comes back). */
-static int
-firmware_save(struct api_req *ar, struct firmware *fw, int *status)
+int
+api_firmware_save(struct api_req *ar, struct firmware *fw, int *status)
 {
 	int64_t	 deleted_at = 0;
 	int	 created;
@@ -125,7 +127,7 @@ api_firmware_uploaded(struct http_conn *c, struct api_req *ar)
 		ar->upload = NULL;
 		return;
 	}
-	if (firmware_save(ar, &fw, &status) == -1 ||
+	if (api_firmware_save(ar, &fw, &status) == -1 ||
 	    store_firmware_get(env->store, fw.id, &stored) != 1) {
 		api_error(c, 500, "internal", "The firmware could not be "
 		    "saved; see the log of otad-admind.");

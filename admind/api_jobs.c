@@ -168,9 +168,11 @@ job_input(struct http_conn *c, struct api_req *ar, struct job_input *in)
 	const struct json_value *fid, *force;
 	struct firmware	 fw;
 	char		 err[200];
+	int64_t		 deleted = 0;
 	int		 rc = -1;
 
 	memset(in, 0, sizeof(*in));
+	memset(&fw, 0, sizeof(fw));
 	in->job.max_parallel = 100;
 	in->job.attempt_limit = 3;
 	if ((v = json_parse(ar->body.data ? ar->body.data : "", ar->body.len,
@@ -182,7 +184,11 @@ job_input(struct http_conn *c, struct api_req *ar, struct job_input *in)
 	}
 	fid = json_get(v, "firmware_id");
 	if (fid == NULL || fid->kind != JSON_NUMBER || fid->num < 1 ||
-	    store_firmware_get(env->store, (int64_t)fid->num, &fw) != 1) {
+	    store_firmware_get(env->store, (int64_t)fid->num, &fw) != 1 ||
+	    store_firmware_deleted_at(env->store, fw.id, &deleted) != 1 ||
+	    deleted > 0) {
+		if (fid && fid->kind == JSON_NUMBER && fw.id)
+			firmware_free(&fw);
 		api_error(c, fid ? 404 : 400, "firmware.not_found", "Give "
 		    "\"firmware_id\", the id of an uploaded image (GET "
 		    "/admin/firmware lists them).");

@@ -15,7 +15,6 @@
 #include "log.h"
 #include "util.h"
 
-#define OTA_MULTIPART_SLACK	(64 * 1024)	/* boundaries, part headers */
 #define OTA_DEFAULT_PARALLEL	100
 #define OTA_DEFAULT_ATTEMPTS	3
 
@@ -113,15 +112,10 @@ api_ota_start_request(struct http_conn *c, struct http_request *req,
     struct api_req *ar)
 {
 	struct device	 dev;
-	char		*token, *force, hash[65], err[256];
-	uint64_t	 max = env->cfg.admind.max_firmware_size;
+	char		*token, hash[65];
 	int		 found;
 
-	if ((force = api_query(req, "force")) != NULL) {
-		ar->force = strcmp(force, "true") == 0 ||
-		    strcmp(force, "1") == 0;
-		free(force);
-	}
+	ar->force = api_query_bool(req, "force");
 	if ((token = api_query(req, "token")) != NULL) {
 		util_sha256_hex(token, hash);
 		free(token);
@@ -140,40 +134,26 @@ api_ota_start_request(struct http_conn *c, struct http_request *req,
 	}
 	if (api_ota_tag(c, req, ar) == -1)
 		return;
-	if (req->has_length && req->content_length > max + OTA_MULTIPART_SLACK) {
-		api_error(c, 413, "firmware.too_large", "The upload (%" PRIu64
-		    " bytes) is larger than max_firmware_size (%" PRIu64
-		    " bytes). Raise max_firmware_size in [admind] if this "
-		    "image is right.", req->content_length, max);
-		return;
-	}
-	ar->upload = upload_new(http_header(req, "content-type"), max, err,
-	    sizeof(err));
-	if (ar->upload == NULL) {
-		api_error(c, 415, "upload.content_type", "The image must be "
-		    "sent as multipart/form-data with the field \"file\" "
-		    "(curl -F file=@fw.bin ...): %s.", err);
-		return;
-	}
-	ar->finish = api_ota_start_complete;
-	http_accept_body(c);
+	api_upload_begin(c, req, ar, api_ota_start_complete);
 }
 
+/* job->target points into target, which the caller keeps. */
 static int
-api_ota_job(struct api_req *ar, int64_t firmware_id, struct job *job)
+api_ota_job(struct api_req *ar, int64_t firmware_id, struct job *job,
+    char *target, size_t len)
 {
-	char	 target[72] = "";
 
 	memset(job, 0, sizeof(*job));
 	job->firmware_id = firmware_id;
 	if (ar->device_id) {
 		job->target_kind = JOB_TARGET_DEVICES;
-		snprintf(target, sizeof(target), "%" PRId64, ar->device_id);
+		snprintf(target, len, "%" PRId64, ar->device_id);
 	} else if (ar->tag[0]) {
 		job->target_kind = JOB_TARGET_TAG;
-		snprintf(target, sizeof(target), "%s", ar->tag);
+		snprintf(target, len, "%s", ar->tag);
 	} else {
 		job->target_kind = JOB_TARGET_ALL;
+		*target = '\0';
 	}
 	job->target = target;
 	job->force = ar->force;
@@ -182,10 +162,7 @@ api_ota_job(struct api_req *ar, int64_t firmware_id, struct job *job)
 	job->state = "active";
 	job->created_at = time(NULL);
 	job->created_by = ar->user;
-	if (store_job_create(env->store, job, &job->id) == -1)
-		return -1;
-	job->target = NULL;
-	return 0;
+	return store_job_create(env->store, job, &job->id);
 }
 
 static int
@@ -237,18 +214,17 @@ api_ota_start_complete(struct http_conn *c, struct api_req *ar)
 	struct job	 job;
 	int64_t		*ids = NULL;
 	size_t		 n = 0;
-	int		 created, targeted;
+	char		 target[72];
+	int		 status, targeted;
 
 	if (upload_finish(ar->upload, ar->force, &fw) == -1) {
 		api_error(c, upload_status(ar->upload), upload_code(ar->upload),
 		    "%s", upload_message(ar->upload));
 		return;
 	}
-	fw.uploaded_at = time(NULL);
-	fw.uploaded_by = ar->user;
 	if (store_begin(env->store) == -1 ||
-	    store_firmware_add(env->store, &fw, &fw.id, &created) == -1 ||
-	    api_ota_job(ar, fw.id, &job) == -1 ||
+	    api_firmware_save(ar, &fw, &status) == -1 ||
+	    api_ota_job(ar, fw.id, &job, target, sizeof(target)) == -1 ||
 	    api_ota_targets(ar, &ids, &n) == -1 ||
 	    store_event(env->store, "job.created", ar->user, c->peer_str,
 	    ar->device_id, job.id, fw.sha256) == -1 ||

@@ -122,6 +122,18 @@ peers_pair(char **keys, char **values, uint32_t n, const char *key)
 	return NULL;
 }
 
+/* A positive decimal value of the info, else 0. */
+static int
+peers_int(char **k, char **v, uint32_t n, const char *key)
+{
+	const char	*s = peers_pair(k, v, n, key);
+	uint64_t	 x;
+
+	if (s == NULL || util_parse_u64(s, &x) == -1 || x > 1000000)
+		return 0;
+	return (int)x;
+}
+
 /* PROTOCOL.md 1.4: parse by key; the firmware version is mcu, else fw;
  * the library version is blynk, else ver. */
 static void
@@ -134,6 +146,8 @@ peers_store_info(int64_t id, char **k, char **v, uint32_t n)
 		fw = peers_pair(k, v, n, "fw");
 	if (lib == NULL)
 		lib = peers_pair(k, v, n, "ver");
+	store_device_set_link(env->store, id, peers_int(k, v, n, "buff-in"),
+	    peers_int(k, v, n, "h-beat"));
 	store_device_set_info(env->store, id, fw ? fw : "",
 	    peers_pair(k, v, n, "build") ? peers_pair(k, v, n, "build") : "",
 	    peers_pair(k, v, n, "fw-type") ? peers_pair(k, v, n, "fw-type") :

@@ -23,7 +23,7 @@
 
 #define DEVICE_COLS	"id, name, tags, created_at, last_seen, " \
 			"last_addr, fw_version, build, fw_type, board, " \
-			"lib_version"
+			"lib_version, buff_in, h_beat"
 #define FIRMWARE_COLS	"id, sha256, sha256_b64, md5, size, filename, " \
 			"uploaded_at, uploaded_by, format, chip, version, " \
 			"build, fw_type, board, project"
@@ -130,12 +130,16 @@ static const char *const store_migrations[] = {
 	" last_used_at INTEGER NOT NULL DEFAULT 0);"
 	"ALTER TABLE firmware"
 	" ADD COLUMN deleted_at INTEGER NOT NULL DEFAULT 0;",
+	/* 3: the device's receive buffer and heartbeat, from its info. */
+	"ALTER TABLE devices ADD COLUMN buff_in INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE devices ADD COLUMN h_beat INTEGER NOT NULL DEFAULT 0;",
 };
 
 enum store_q {
 	Q_BEGIN, Q_COMMIT, Q_ROLLBACK, Q_USER_VERSION,
 	Q_DEVICE_CREATE, Q_DEVICE_GET, Q_DEVICE_BY_TOKEN, Q_DEVICE_LIST,
 	Q_DEVICE_COUNT, Q_DEVICE_SEEN, Q_DEVICE_SET_INFO, Q_DEVICE_IDS,
+	Q_DEVICE_SET_LINK,
 	Q_FIRMWARE_ADD, Q_FIRMWARE_BY_SHA, Q_FIRMWARE_GET,
 	Q_JOB_CREATE, Q_JOB_GET, Q_JOBS_ACTIVE, Q_JOB_SET_STATE, Q_JOB_CANCEL,
 	Q_DELIVERY_CREATE, Q_DELIVERY_GET, Q_DELIVERY_BY_TICKET,
@@ -181,6 +185,8 @@ static const struct store_query store_queries[Q_MAX] = {
 	[Q_DEVICE_COUNT] = { "device count", "SELECT count(*) FROM devices" },
 	[Q_DEVICE_SEEN] = { "device seen",
 	    "UPDATE devices SET last_seen = ?, last_addr = ? WHERE id = ?" },
+	[Q_DEVICE_SET_LINK] = { "device link",
+	    "UPDATE devices SET buff_in = ?, h_beat = ? WHERE id = ?" },
 	[Q_DEVICE_SET_INFO] = { "device info",
 	    "UPDATE devices SET fw_version = ?, build = ?, fw_type = ?,"
 	    " board = ?, lib_version = ? WHERE id = ?" },
@@ -501,6 +507,12 @@ store_device_seen(struct store *st, int64_t id, const char *addr,
     int64_t when)
 {
 	return store_run(st, Q_DEVICE_SEEN, "IsI", when, addr, id);
+}
+
+int
+store_device_set_link(struct store *st, int64_t id, int buff_in, int h_beat)
+{
+	return store_run(st, Q_DEVICE_SET_LINK, "iiI", buff_in, h_beat, id);
 }
 
 int
@@ -1126,6 +1138,8 @@ device_read(sqlite3_stmt *s, void *p)
 	d->fw_type = col_text(s, 8, &fail);
 	d->board = col_text(s, 9, &fail);
 	d->lib_version = col_text(s, 10, &fail);
+	d->buff_in = sqlite3_column_int(s, 11);
+	d->h_beat = sqlite3_column_int(s, 12);
 	if (fail) {
 		device_free(d);
 		return store_nomem();

@@ -26,6 +26,8 @@ struct device {
 	char	*fw_type;
 	char	*board;
 	char	*lib_version;
+	int	 buff_in;	/* largest frame body it accepts; 0 unknown */
+	int	 h_beat;	/* heartbeat seconds; 0 unknown */
 };
 
 struct firmware {
@@ -100,6 +102,9 @@ int	 store_device_seen(struct store *, int64_t id, const char *addr,
 int	 store_device_set_info(struct store *, int64_t id,
 	    const char *fw_version, const char *build, const char *fw_type,
 	    const char *board, const char *lib_version);
+/* The device's buff-in and h-beat, from its hardware info. */
+int	 store_device_set_link(struct store *, int64_t id, int buff_in,
+	    int h_beat);
 /* Every device id, ascending (for jobs that target all). */
 int	 store_device_ids(struct store *, int64_t **ids, size_t *n);
 void	 device_free(struct device *);

@@ -465,9 +465,9 @@ test_refusals(void)
 	CHECK(store_open(dbpath, err, sizeof(err)) == NULL);
 	fprintf(stderr, "future: %s\n", err);
 	CHECK(strncmp(err, dbpath, strlen(dbpath)) == 0);
-	CHECK(strstr(err, "schema version 5, newer than this otad knows (2)")
+	CHECK(strstr(err, "schema version 5, newer than this otad knows (3)")
 	    != NULL);
-	set_user_version(2);
+	set_user_version(3);
 
 	snprintf(path, sizeof(path), "%s/garbage.db", dir);
 	CHECK((fp = fopen(path, "w")) != NULL);
@@ -544,7 +544,7 @@ main(void)
 	snprintf(dbpath, sizeof(dbpath), "%s/otad.db", dir);
 
 	st = open_ok();
-	CHECK(store_schema_version(st) == 2);
+	CHECK(store_schema_version(st) == 3);
 	test_devices(st);
 	fw = test_firmware(st);
 	test_jobs(st, fw);
@@ -554,7 +554,7 @@ main(void)
 
 	/* Reopening keeps everything, and migrates nothing. */
 	st = open_ok();
-	CHECK(store_schema_version(st) == 2);
+	CHECK(store_schema_version(st) == 3);
 	CHECK(store_device_get(st, 1, &d) == 1);
 	CHECK_STR(d.name, "kitchen");
 	CHECK_STR(d.fw_version, "1.2.3");

@@ -28,6 +28,7 @@ def test_created_device_logs_in_and_shows_online(otad, admin):
         assert d.get("name") == dev["name"]
         assert d.get("fw_version") == "0.1.0", d
         assert d.get("build") == "Nov 23 2026 10:00:00", d
+        assert d.get("buff_in") == 1024 and d.get("h_beat") == 45, d
     d = admin.wait_device(dev["id"], lambda d: d.get("online") is False)
     assert d.get("online") is False, "device still online after disconnecting: %r" % d
 
