@@ -1,0 +1,987 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+"""The otad benchmark: otad against mosquitto and nginx, side by side, in one run.
+
+Starts otad (`otad init` in a temporary directory, then `otad run` on free loopback
+ports), mosquitto and nginx (Debian packages, installed with apt-get when missing, each
+on a free loopback port with its own temporary configuration), drives all of them with
+the same load generator (build/bench/otad-loadgen) and prints a table of numbers,
+targets and ratios. Numbers, not assertions: the exit status is 1 only when something
+broke (a device not logged in or dropped, a corrupted download, a daemon that did not
+start). Standard library only.
+
+    bench/run.py               quick mode (small N, under a minute)
+    bench/run.py --full        N = 19,000 devices per hwd process, 1,000 downloaders,
+                               100,000 devices for the scheduler
+    bench/run.py --help        every knob
+
+Scenarios: 1 idle fleet (logins/s, RSS per connection, CPU at rest; peer mosquitto),
+2 OTA fan-out, 3 firmware download (peer nginx), 4 upload, 5 scheduler.
+"""
+
+import argparse
+import base64
+import http.client
+import json
+import math
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
+import images  # noqa: E402  (tests/e2e/images.py: ESP8266 images with a Blynk tag)
+
+MiB = 1024 * 1024
+TOKEN_FMT = "bench%027d"        # the generator logs device i in with this token
+START_TIMEOUT = 15.0
+
+
+class Broken(Exception):
+    """Something the benchmark measures did not work: exit 1."""
+
+
+def log(msg):
+    sys.stderr.write("[bench %s] %s\n" % (time.strftime("%H:%M:%S"), msg))
+    sys.stderr.flush()
+
+
+# -- processes and /proc --------------------------------------------------------
+
+def proc_status(pid, key):
+    """A kB field of /proc/PID/status (VmRSS, VmHWM) in bytes, or None."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def proc_cpu(pid):
+    """utime + stime of PID, in seconds."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def reset_hwm(pid):
+    try:
+        with open("/proc/%d/clear_refs" % pid, "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def children(ppid):
+    """{comm: pid} of the children of ppid."""
+    out = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                s = f.read()
+        except OSError:
+            continue
+        comm = s[s.index("(") + 1:s.rindex(")")]
+        if int(s.rsplit(")", 1)[1].split()[1]) == ppid:
+            out[comm] = int(d)
+    return out
+
+
+def free_ports(n):
+    held, ports = [], []
+    try:
+        while len(ports) < n:
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            held.append(s)
+            ports.append(s.getsockname()[1])
+    finally:
+        for s in held:
+            s.close()
+    return ports
+
+
+def wait_port(port, proc, what, timeout=START_TIMEOUT):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise Broken("%s exited %d before it listened on %d" % (what, proc.returncode,
+                                                                    port))
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise Broken("%s not listening on %d after %.0f s" % (what, port, timeout))
+
+
+def stop_proc(proc, sig=signal.SIGTERM, group=False):
+    if proc is None or proc.poll() is not None:
+        return
+    try:
+        if group:
+            os.killpg(proc.pid, sig)
+        else:
+            proc.send_signal(sig)
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        if group:
+            os.killpg(proc.pid, signal.SIGKILL)
+        else:
+            proc.kill()
+        proc.wait()
+    except ProcessLookupError:
+        pass
+
+
+def rewrite_ini(path, updates):
+    """Set keys in sections of an INI file (as tests/e2e/conftest.py does)."""
+    with open(path) as f:
+        lines = f.read().splitlines()
+    todo = {sec: dict(kv) for sec, kv in updates.items()}
+    out, section = [], None
+
+    def flush(sec):
+        for k, v in todo.pop(sec, {}).items():
+            out.append("%s = %s" % (k, v))
+
+    for line in lines:
+        m = re.match(r"\s*\[([^\]]+)\]", line)
+        if m:
+            if section is not None:
+                flush(section)
+            section = m.group(1).strip()
+            out.append(line)
+            continue
+        m = re.match(r"\s*([A-Za-z0-9_.-]+)\s*=", line)
+        if m and section in todo and m.group(1) in todo[section]:
+            out.append("%s = %s" % (m.group(1), todo[section].pop(m.group(1))))
+            continue
+        out.append(line)
+    if section is not None:
+        flush(section)
+    for sec in list(todo):
+        out += ["", "[%s]" % sec]
+        flush(sec)
+    with open(path, "w") as f:
+        f.write("\n".join(out) + "\n")
+
+
+# -- otad ---------------------------------------------------------------------------
+
+class Otad:
+    def __init__(self, build, workdir, name):
+        self.build = build
+        self.dir = os.path.join(workdir, name)
+        os.mkdir(self.dir)
+        os.chmod(self.dir, 0o755)
+        self.conf = os.path.join(self.dir, "otad.conf")
+        self.proc = None
+        self.pids = {}
+
+    def start(self):
+        sbin = os.path.join(self.dir, "sbin")
+        os.mkdir(sbin)
+        for d, name in (("hwd", "otad-hwd"), ("admind", "otad-admind"),
+                        ("fwstore", "otad-fwstore")):
+            os.symlink(os.path.join(self.build, d, name), os.path.join(sbin, name))
+        env = dict(os.environ, OTAD_SBINDIR=sbin)
+        r = subprocess.run([os.path.join(self.build, "otad", "otad"), "init", self.dir],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
+                           timeout=30)
+        out = r.stdout.decode("utf-8", "replace")
+        m = re.search(r"admin password:[ \t]+(\S+)", out)
+        if r.returncode != 0 or not m:
+            raise Broken("otad init failed:\n" + out)
+        self.password = m.group(1)
+        self.hwd_port, self.admin_port, self.fw_port = free_ports(3)
+        rewrite_ini(self.conf, {
+            "otad": {"control_socket": os.path.join(self.dir, "control.sock")},
+            "hwd": {"listen": "127.0.0.1:%d" % self.hwd_port},
+            "admind": {"listen": "127.0.0.1:%d" % self.admin_port},
+            "fwstore": {"listen": "127.0.0.1:%d" % self.fw_port, "public_url": ""},
+        })
+        self.log = open(os.path.join(self.dir, "otad-run.log"), "wb")
+        self.proc = subprocess.Popen([os.path.join(self.build, "otad", "otad"), "run",
+                                      "-c", self.conf], stdin=subprocess.DEVNULL,
+                                     stdout=self.log, stderr=subprocess.STDOUT, env=env,
+                                     cwd=self.dir, start_new_session=True)
+        for port, what in ((self.hwd_port, "otad-hwd"), (self.admin_port, "otad-admind"),
+                           (self.fw_port, "otad-fwstore")):
+            wait_port(port, self.proc, what)
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            self.pids = children(self.proc.pid)
+            ok = all(n in self.pids for n in ("otad-hwd", "otad-admind", "otad-fwstore"))
+            if ok:
+                try:
+                    if self.admin().request("GET", "/admin/devices?limit=1")[0] == 200:
+                        break
+                except OSError:
+                    pass
+            if time.monotonic() > deadline:
+                raise Broken("otad not ready: daemons %r\n%s" % (self.pids, self.log_tail()))
+            time.sleep(0.1)
+        # hwd answers logins only once its control link is up: wait for that too
+        time.sleep(0.3)
+        return self
+
+    def pid(self, name):
+        return self.pids["otad-" + name]
+
+    def admin(self):
+        return Admin("127.0.0.1", self.admin_port, "admin", self.password)
+
+    def db_size(self):
+        """Bytes of the database as its readers see it (WAL included)."""
+        import sqlite3
+        total = 0
+        for root, _, files in os.walk(self.dir):
+            for f in files:
+                if f.endswith(".db"):
+                    c = sqlite3.connect("file:%s?mode=ro" % os.path.join(root, f),
+                                        uri=True, timeout=10)
+                    try:
+                        total += c.execute("PRAGMA page_count").fetchone()[0] * \
+                            c.execute("PRAGMA page_size").fetchone()[0]
+                    finally:
+                        c.close()
+        return total
+
+    def log_tail(self, n=30):
+        try:
+            with open(os.path.join(self.dir, "otad-run.log"), "rb") as f:
+                return "\n".join(f.read().decode("utf-8", "replace").splitlines()[-n:])
+        except OSError:
+            return ""
+
+    def stop(self):
+        stop_proc(self.proc, group=True)
+        if getattr(self, "log", None):
+            self.log.close()
+
+
+class Admin:
+    """Keep-alive HTTPS client for the admin API (self-signed certificate)."""
+
+    def __init__(self, host, port, user, password):
+        self.host, self.port = host, port
+        self.auth = "Basic " + base64.b64encode(("%s:%s" % (user, password)).encode()
+                                                ).decode()
+        self.ctx = ssl.create_default_context()
+        self.ctx.check_hostname = False
+        self.ctx.verify_mode = ssl.CERT_NONE
+        self.conn = None
+
+    def request(self, method, path, body=None, headers=None, timeout=120):
+        h = {"Authorization": self.auth}
+        h.update(headers or {})
+        for attempt in (0, 1):
+            if self.conn is None:
+                self.conn = http.client.HTTPSConnection(self.host, self.port,
+                                                        timeout=timeout, context=self.ctx)
+            try:
+                self.conn.request(method, path, body=body, headers=h)
+                r = self.conn.getresponse()
+                data = r.read()
+                if r.getheader("connection", "").lower() == "close":
+                    self.close()
+                return r.status, data
+            except (http.client.HTTPException, ConnectionError, ssl.SSLError):
+                self.close()
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    def close(self):
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+    def ota_start(self, image, token=None):
+        boundary = "----bench" + uuid.uuid4().hex
+        body = (("--%s\r\nContent-Disposition: form-data; name=\"file\"; "
+                 "filename=\"bench.bin\"\r\nContent-Type: application/octet-stream"
+                 "\r\n\r\n") % boundary).encode() + image + \
+            ("\r\n--%s--\r\n" % boundary).encode()
+        path = "/admin/ota/start" + ("?token=" + token if token else "")
+        return self.request("POST", path, body=body, headers={
+            "Content-Type": "multipart/form-data; boundary=" + boundary}, timeout=900)
+
+
+def create_devices(otad, first, n, threads=4):
+    """POST /admin/devices for bench devices first..first+n-1 (tokens imported, so
+    the generator knows them); returns seconds."""
+    errors = []
+    t0 = time.monotonic()
+
+    def work(k):
+        a = otad.admin()
+        try:
+            for i in range(first + k, first + n, threads):
+                body = json.dumps({"name": "bench-%d" % i, "token": TOKEN_FMT % i})
+                st, data = a.request("POST", "/admin/devices", body=body,
+                                     headers={"Content-Type": "application/json"})
+                if st != 201:
+                    errors.append("POST /admin/devices -> %d %r" % (st, data[:200]))
+                    return
+        except OSError as e:
+            errors.append("POST /admin/devices: %s" % e)
+        finally:
+            a.close()
+
+    ts = [threading.Thread(target=work, args=(k,)) for k in range(threads)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    if errors:
+        raise Broken(errors[0])
+    return time.monotonic() - t0
+
+
+# -- the load generator ----------------------------------------------------------
+
+class Fleet:
+    """Idle clients spread over several generator processes."""
+
+    def __init__(self, loadgen, mode, port, n, procs, hbeat, inflight, net):
+        self.procs = []
+        per = int(math.ceil(n / procs))
+        t0 = time.monotonic()
+        for k in range(procs):
+            first, cnt = k * per, min(per, n - k * per)
+            if cnt <= 0:
+                break
+            src = ",".join("127.%d.%d.%d" % (net, k + 1, j) for j in range(1, 3))
+            p = subprocess.Popen([loadgen, mode, "-h", "127.0.0.1", "-p", str(port),
+                                  "-n", str(cnt), "-f", str(first), "-s", src,
+                                  "-H", str(hbeat), "-c", str(inflight)],
+                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                 text=True, bufsize=1)
+            self.procs.append(p)
+        self.ok = self.failed = 0
+        for p in self.procs:
+            line = p.stdout.readline()
+            m = re.match(r"ready ok=(\d+) failed=(\d+)", line)
+            if not m:
+                raise Broken("load generator (%s) said %r" % (mode, line))
+            self.ok += int(m.group(1))
+            self.failed += int(m.group(2))
+        self.secs = time.monotonic() - t0
+
+    def dump(self, workdir):
+        """(lines 'index ns url' of every ota frame so far, devices lost)."""
+        rows, lost = [], 0
+        for k, p in enumerate(self.procs):
+            path = os.path.join(workdir, "ota-%d.txt" % k)
+            p.stdin.write("dump %s\n" % path)
+            p.stdin.flush()
+            m = re.match(r"dumped (-?\d+) lost (\d+)", p.stdout.readline())
+            if not m or int(m.group(1)) < 0:
+                raise Broken("load generator could not dump its ota frames")
+            lost += int(m.group(2))
+            with open(path) as f:
+                for line in f:
+                    i, ns, url = line.rstrip("\n").split(" ", 2)
+                    rows.append((int(i), int(ns), url))
+        return rows, lost
+
+    def reset(self):
+        for p in self.procs:
+            p.stdin.write("reset\n")
+            p.stdin.flush()
+            p.stdout.readline()
+
+    def stop(self):
+        for p in self.procs:
+            try:
+                if not p.stdin.closed:
+                    p.stdin.write("quit\n")
+                    p.stdin.close()
+            except (OSError, ValueError):
+                pass
+        for p in self.procs:
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+
+def download(loadgen, port, urls, expect, total, conc, net, workdir, tag):
+    urlfile = os.path.join(workdir, "urls-%s.txt" % tag)
+    with open(urlfile, "w") as f:
+        f.write("\n".join(urls) + "\n")
+    src = ",".join("127.%d.200.%d" % (net, j) for j in range(1, 17))
+    t0 = time.monotonic()
+    r = subprocess.run([loadgen, "http", "-h", "127.0.0.1", "-p", str(port), "-u", urlfile,
+                        "-e", expect, "-n", str(total), "-c", str(conc), "-s", src,
+                        "-o", os.path.join(workdir, "lat-%s.txt" % tag)],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                       timeout=600)
+    wall = time.monotonic() - t0
+    m = re.search(r"done (.*)", r.stdout)
+    if not m:
+        raise Broken("downloader (%s) exited %d: %s %s" % (tag, r.returncode, r.stdout,
+                                                            r.stderr[-2000:]))
+    res = {k: float(v) for k, v in (kv.split("=") for kv in m.group(1).split())}
+    res["wall"] = wall
+    res["stderr"] = r.stderr.strip()
+    return res
+
+
+def percentile(sorted_vals, q):
+    if not sorted_vals:
+        return float("nan")
+    return sorted_vals[min(len(sorted_vals) - 1, int(len(sorted_vals) * q))]
+
+
+# -- peers --------------------------------------------------------------------------
+
+def find_peer(binary):
+    return shutil.which(binary) or next(
+        (p for p in ("/usr/sbin/" + binary, "/usr/bin/" + binary) if os.access(p, os.X_OK)),
+        None)
+
+
+def ensure_peers(install=True):
+    """{name: path or None}; installs the Debian packages when missing (as root)."""
+    found = {b: find_peer(b) for b in ("mosquitto", "nginx")}
+    missing = [b for b, p in found.items() if p is None]
+    if missing and install and os.geteuid() == 0 and shutil.which("apt-get"):
+        log("installing %s with apt-get" % " ".join(missing))
+        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        r = subprocess.run(["apt-get", "install", "-y", "--no-install-recommends"] + missing,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+        if r.returncode != 0:
+            log("apt-get install failed:\n" + r.stdout.decode("utf-8", "replace")[-1500:])
+        found = {b: find_peer(b) for b in ("mosquitto", "nginx")}
+    return found
+
+
+def start_mosquitto(binary, workdir):
+    d = os.path.join(workdir, "mosquitto")
+    os.mkdir(d)
+    port = free_ports(1)[0]
+    conf = os.path.join(d, "mosquitto.conf")
+    with open(conf, "w") as f:
+        f.write("listener %d 127.0.0.1\nallow_anonymous true\npersistence false\n"
+                "max_connections -1\nlog_dest file %s/mosquitto.log\nlog_type error\n"
+                "log_type warning\nuser root\n" % (port, d))
+    p = subprocess.Popen([binary, "-c", conf], stdin=subprocess.DEVNULL,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_port(port, p, "mosquitto")
+    return p, port
+
+
+def start_nginx(binary, workdir, image_path):
+    d = os.path.join(workdir, "nginx")
+    os.makedirs(os.path.join(d, "www"))
+    os.makedirs(os.path.join(d, "tmp"))
+    shutil.copy(image_path, os.path.join(d, "www", "fw.bin"))
+    os.chmod(d, 0o755)
+    os.chmod(os.path.join(d, "www"), 0o755)
+    os.chmod(os.path.join(d, "www", "fw.bin"), 0o644)
+    port = free_ports(1)[0]
+    conf = os.path.join(d, "nginx.conf")
+    tmp = os.path.join(d, "tmp")
+    with open(conf, "w") as f:
+        f.write("""daemon off;
+master_process on;
+worker_processes 1;
+worker_rlimit_nofile 20000;
+pid %(d)s/nginx.pid;
+error_log %(d)s/error.log warn;
+events { worker_connections 8192; }
+http {
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    default_type application/octet-stream;
+    client_body_temp_path %(tmp)s/body;
+    proxy_temp_path %(tmp)s/proxy;
+    fastcgi_temp_path %(tmp)s/fastcgi;
+    uwsgi_temp_path %(tmp)s/uwsgi;
+    scgi_temp_path %(tmp)s/scgi;
+    server {
+        listen 127.0.0.1:%(port)d backlog=1024;
+        root %(d)s/www;
+        location / { }
+    }
+}
+""" % {"d": d, "tmp": tmp, "port": port})
+    p = subprocess.Popen([binary, "-p", d, "-c", conf, "-e", os.path.join(d, "error.log")],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    wait_port(port, p, "nginx")
+    return p, port
+
+
+# -- scenarios ------------------------------------------------------------------------
+
+class Table:
+    def __init__(self):
+        self.rows = []
+
+    def add(self, scenario, metric, otad, peer="", target="", ratio=""):
+        self.rows.append((scenario, metric, otad, peer, target, ratio))
+
+    def show(self, header):
+        cols = ("scenario", "metric", "otad", "peer", "target", "ratio otad/peer")
+        order = sorted(self.rows, key=lambda r: r[0].split(" ")[0])
+        rows = [cols] + [tuple(str(c) for c in r) for r in order]
+        w = [max(len(r[i]) for r in rows) for i in range(len(cols))]
+        print(header)
+        print("| " + " | ".join(c.ljust(w[i]) for i, c in enumerate(cols)) + " |")
+        print("|" + "|".join("-" * (x + 2) for x in w) + "|")
+        for r in rows[1:]:
+            print("| " + " | ".join(c.ljust(w[i]) for i, c in enumerate(r)) + " |")
+        sys.stdout.flush()
+
+
+def fmt_bytes(b):
+    return "%.0f B" % b if b < 10240 else "%.1f KiB" % (b / 1024) if b < 10 * MiB \
+        else "%.1f MiB" % (b / MiB)
+
+
+def ratio(a, b):
+    return "%.2fx" % (a / b) if a and b else "n/a"
+
+
+def wait_idle(pid, limit, quiet=0.1):
+    """Waits until pid uses under 10% of a core over 0.5 s; returns the seconds."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < limit:
+        c0 = proc_cpu(pid)
+        time.sleep(0.5)
+        if proc_cpu(pid) - c0 < 0.5 * quiet:
+            break
+    return time.monotonic() - t0
+
+
+def cpu_window(pids, secs):
+    before = {k: proc_cpu(p) for k, p in pids.items()}
+    time.sleep(secs)
+    return {k: 100.0 * (proc_cpu(p) - before[k]) / secs for k, p in pids.items()}
+
+
+def idle_fleet(args, otad, table, problems, ctx):
+    hwd = otad.pid("hwd")
+    t = create_devices(otad, 0, args.devices)
+    table.add("0 setup", "POST /admin/devices (4 keep-alive clients)",
+              "%.0f/s (%d in %.1f s)" % (args.devices / t, args.devices, t))
+    time.sleep(0.5)
+    rss0 = proc_status(hwd, "VmRSS")
+    fleet = Fleet(args.loadgen, "blynk", otad.hwd_port, args.devices, args.procs,
+                  args.hbeat, args.inflight, ctx["net"])
+    ctx["fleet"] = fleet
+    if fleet.failed:
+        problems.append("%d of %d devices could not log in" % (fleet.failed, args.devices))
+    time.sleep(args.settle)
+    rss1 = proc_status(hwd, "VmRSS")
+    cpu = cpu_window({"hwd": hwd, "admind": otad.pid("admind")}, args.rest)
+    per = (rss1 - rss0) / max(fleet.ok, 1)
+    ctx["hwd_per"] = per
+    table.add("1 idle fleet", "logins/s (%d devices, %d generator procs)"
+              % (args.devices, len(fleet.procs)), "%.0f" % (fleet.ok / fleet.secs),
+              target=">= 20000")
+    table.add("1 idle fleet", "RSS per idle connection (hwd)", "%.0f B" % per,
+              target="<= 1024 B")
+    table.add("1 idle fleet", "hwd RSS before / after", "%s / %s" % (fmt_bytes(rss0),
+                                                                     fmt_bytes(rss1)))
+    table.add("1 idle fleet", "CPU at rest, h-beat %d s (hwd / admind)" % args.hbeat,
+              "%.1f%% / %.1f%% of a core" % (cpu["hwd"], cpu["admind"]))
+
+
+def fanout_wait(args, fleet, ctx, t0):
+    """Polls the generators until every device has its frame or none came for 2 s."""
+    deadline = time.monotonic() + args.fanout_wait
+    last, last_change = -1, time.monotonic()
+    while True:
+        rows, lost = fleet.dump(ctx["workdir"])
+        if len(rows) != last:
+            last, last_change = len(rows), time.monotonic()
+        if len(rows) >= fleet.ok or time.monotonic() > deadline or \
+                time.monotonic() - last_change > 2.0:
+            return rows, lost
+        time.sleep(0.25)
+
+
+def fanout_rows(table, tag, fleet, rows, t0):
+    lat = sorted((ns - t0) / 1e9 for _, ns, _ in rows)
+    table.add(tag, "devices with their ota frame", "%d of %d" % (len(rows), fleet.ok),
+              target="all")
+    if lat:
+        table.add(tag, "time to the frame from the POST: p50 / p99 / last",
+                  "%.3f / %.3f / %.3f s" % (percentile(lat, 0.5), percentile(lat, 0.99),
+                                           lat[-1]), target="last <= 1 s")
+
+
+def fanout(args, otad, table, problems, ctx, image):
+    fleet = ctx["fleet"]
+    a = otad.admin()
+    t0 = time.time_ns()
+    st, data = a.ota_start(image)
+    post = (time.time_ns() - t0) / 1e9
+    a.close()
+    if st != 201:
+        raise Broken("POST /admin/ota/start -> %d %r" % (st, data[:300]))
+    rows, lost = fanout_wait(args, fleet, ctx, t0)
+    if lost:
+        problems.append("%d logged-in devices were disconnected" % lost)
+    if not rows:
+        problems.append("no device received an ota frame")
+    ctx["ota_urls"] = sorted({re.sub(r"^http://[^/]+", "", u) for _, _, u in rows})
+    table.add("2 fan-out", "POST /admin/ota/start (1 MiB, job for all, max_parallel "
+              "100) answered in", "%.3f s" % post)
+    fanout_rows(table, "2 fan-out", fleet, rows, t0)
+    try:
+        fw_id = json.loads(data)["firmware"]["id"]
+    except (ValueError, KeyError, TypeError):
+        return
+    # The same image to all devices through the jobs API with no pacing limit: the
+    # fan-out the target is about (skipped when admind has no POST /admin/jobs).
+    fleet.reset()
+    a = otad.admin()
+    body = json.dumps({"firmware_id": fw_id, "all": True,
+                       "max_parallel": min(100000, max(fleet.ok, 1))})
+    t0 = time.time_ns()
+    st, data = a.request("POST", "/admin/jobs", body=body,
+                         headers={"Content-Type": "application/json"}, timeout=900)
+    post = (time.time_ns() - t0) / 1e9
+    a.close()
+    if st == 404:
+        return
+    if st != 201:
+        problems.append("POST /admin/jobs -> %d %r" % (st, data[:300]))
+        return
+    rows, lost = fanout_wait(args, fleet, ctx, t0)
+    if lost:
+        problems.append("%d logged-in devices were disconnected" % lost)
+    table.add("2 fan-out", "POST /admin/jobs (all, max_parallel %d) answered in"
+              % min(100000, fleet.ok), "%.3f s" % post)
+    fanout_rows(table, "2 fan-out", fleet, rows, t0)
+    if rows:
+        ctx["ota_urls"] = sorted({re.sub(r"^http://[^/]+", "", u) for _, _, u in rows})
+
+
+def downloads(args, otad, table, problems, ctx, image_path, peers):
+    urls = (ctx.get("ota_urls") or [])[:max(100, args.conc)]
+    if not urls:
+        return
+    fw = otad.pid("fwstore")
+    # First pass: each ticket once, which moves its delivery to downloaded (and
+    # makes admind's scheduler look for the next devices). Then the measured pass:
+    # repeated downloads of deliveries not yet verified, which fwstore allows.
+    cpu0 = {n: proc_cpu(otad.pid(n)) for n in ("fwstore", "admind")}
+    first = download(args.loadgen, otad.fw_port, urls, image_path, len(urls),
+                     min(args.conc, len(urls)), ctx["net"], ctx["workdir"], "first")
+    check_download(first, "fwstore (first pass)", problems)
+    cpu_first = {n: proc_cpu(otad.pid(n)) - cpu0[n] for n in cpu0}
+    table.add("3 download", "first download of each of %d tickets: seconds, downloads/s"
+              % len(urls), "%.2f s, %.0f/s" % (first["secs"], first["ok"] / first["secs"]))
+    table.add("3 download", "CPU seconds in that first pass (fwstore / admind)",
+              "%.1f / %.1f" % (cpu_first["fwstore"], cpu_first["admind"]))
+    busy = wait_idle(otad.pid("admind"), 120.0)
+    table.add("3 download", "admind busy after that first pass (scheduler)", "%.1f s" % busy)
+    reset_hwm(fw)
+    rss0 = proc_status(fw, "VmRSS")
+    cpu0 = {n: proc_cpu(otad.pid(n)) for n in ("fwstore", "admind")}
+    r = download(args.loadgen, otad.fw_port, urls, image_path, args.downloads,
+                 args.conc, ctx["net"], ctx["workdir"], "otad")
+    cpu = {n: proc_cpu(otad.pid(n)) - cpu0[n] for n in cpu0}
+    hwm = proc_status(fw, "VmHWM")
+    check_download(r, "fwstore", problems)
+    res = {"otad": r}
+    peer = None
+    if peers.get("nginx"):
+        p, port = start_nginx(peers["nginx"], ctx["workdir"], image_path)
+        try:
+            worker = children(p.pid)
+            wpid = next(iter(worker.values()), p.pid)
+            nrss0 = proc_status(wpid, "VmRSS")
+            peer = download(args.loadgen, port, ["/fw.bin"], image_path, args.downloads,
+                            args.conc, ctx["net"], ctx["workdir"], "nginx")
+            peer["rss"] = proc_status(wpid, "VmHWM") - nrss0
+            check_download(peer, "nginx", problems)
+        finally:
+            stop_proc(p, signal.SIGQUIT)
+    tag = "3 download"
+    what = "%d x 1 MiB, %d at a time, %d tickets" % (args.downloads, args.conc, len(urls))
+    mbs = r["bytes"] / MiB / r["secs"]
+    table.add(tag, "throughput, MiB/s (%s)" % what, "%.0f" % mbs,
+              "%.0f" % (peer["bytes"] / MiB / peer["secs"]) if peer else "n/a",
+              ">= 1.0x nginx",
+              ratio(mbs, peer["bytes"] / MiB / peer["secs"]) if peer else "n/a")
+    rps = r["ok"] / r["secs"]
+    table.add(tag, "requests/s", "%.0f" % rps,
+              "%.0f" % (peer["ok"] / peer["secs"]) if peer else "n/a", "",
+              ratio(rps, peer["ok"] / peer["secs"]) if peer else "n/a")
+    table.add(tag, "full download p50 / p99", "%.0f / %.0f ms" % (r["p50_ms"], r["p99_ms"]),
+              "%.0f / %.0f ms" % (peer["p50_ms"], peer["p99_ms"]) if peer else "n/a", "",
+              ratio(r["p99_ms"], peer["p99_ms"]) if peer else "n/a")
+    table.add(tag, "ok / 503 / other status / errors",
+              "%d / %d / %d / %d" % (r["ok"], r["busy"], r["bad_status"], r["errors"]),
+              "%d / %d / %d / %d" % (peer["ok"], peer["busy"], peer["bad_status"],
+                                     peer["errors"]) if peer else "n/a")
+    table.add(tag, "server RSS growth (peak - before)", fmt_bytes(hwm - rss0),
+              fmt_bytes(peer["rss"]) if peer else "n/a")
+    table.add(tag, "CPU seconds in the measured pass (fwstore / admind)",
+              "%.1f / %.1f" % (cpu["fwstore"], cpu["admind"]))
+
+
+def check_download(r, who, problems):
+    if r["corrupt"]:
+        problems.append("%s: %d corrupted downloads" % (who, r["corrupt"]))
+    if r["ok"] == 0:
+        problems.append("%s: no download succeeded (%s)" % (who, r["stderr"][:300]))
+    if r["bad_status"]:
+        problems.append("%s: %d downloads answered an unexpected status (%s)"
+                        % (who, r["bad_status"], r["stderr"][:300]))
+
+
+def upload(args, otad, table, problems):
+    img = images.esp8266_image(version="9.9.%d" % random.randint(0, 999),
+                               build="Jan 02 2027 12:00:00", size=args.upload_mib * MiB)
+    adm = otad.pid("admind")
+    time.sleep(0.5)
+    reset_hwm(adm)
+    rss0 = proc_status(adm, "VmRSS")
+    kinds0 = {k: proc_status(adm, k) for k in ("RssAnon", "RssFile", "RssShmem")}
+    peak = [rss0]
+    stop = threading.Event()
+
+    def sample():
+        while not stop.is_set():
+            v = proc_status(adm, "VmRSS")
+            if v:
+                peak[0] = max(peak[0], v)
+            time.sleep(0.01)
+
+    th = threading.Thread(target=sample)
+    th.start()
+    a = otad.admin()
+    t0 = time.monotonic()
+    try:
+        st, data = a.ota_start(img, token=TOKEN_FMT % 0)
+    finally:
+        secs = time.monotonic() - t0
+        stop.set()
+        th.join()
+        a.close()
+    if st != 201:
+        problems.append("upload of %d MiB -> %d %r" % (args.upload_mib, st, data[:200]))
+        return
+    hwm = proc_status(adm, "VmHWM")
+    growth = max(hwm - rss0, peak[0] - rss0)
+    kinds = " (after - before: anon %s, file %s, shmem %s)" % tuple(
+        fmt_bytes(proc_status(adm, k) - kinds0[k]) for k in ("RssAnon", "RssFile",
+                                                             "RssShmem"))
+    table.add("4 upload", "%d MiB through admind: seconds, MiB/s" % args.upload_mib,
+              "%.2f s, %.0f MiB/s" % (secs, args.upload_mib / secs))
+    table.add("4 upload", "admind RSS growth (peak - before)", fmt_bytes(growth) + kinds,
+              target="<= 1 MiB")
+
+
+def scheduler(args, build, workdir, table, image):
+    otad = Otad(build, workdir, "otad-sched").start()
+    try:
+        t = create_devices(otad, 0, args.sched_devices)
+        table.add("5 scheduler", "create %d devices via POST /admin/devices"
+                  % args.sched_devices, "%.1f s (%.0f/s)" % (t, args.sched_devices / t))
+        db0 = otad.db_size()
+        a = otad.admin()
+        t0 = time.monotonic()
+        st, data = a.ota_start(image)
+        secs = time.monotonic() - t0
+        a.close()
+        if st != 201:
+            raise Broken("scheduler job: POST /admin/ota/start -> %d %r" % (st, data[:300]))
+        time.sleep(0.5)
+        db1 = otad.db_size()
+        table.add("5 scheduler", "job for all %d devices: POST answered in"
+                  % args.sched_devices, "%.2f s" % secs)
+        table.add("5 scheduler", "database size before / after the job",
+                  "%s / %s (%.0f B per delivery)" % (fmt_bytes(db0), fmt_bytes(db1),
+                                                    (db1 - db0) / args.sched_devices))
+    finally:
+        otad.stop()
+
+
+def mosquitto_fleet(args, peers, workdir, table, problems, ctx):
+    if not peers.get("mosquitto"):
+        table.add("1 idle fleet", "RSS per idle connection (mosquitto)", "", "n/a")
+        return
+    p, port = start_mosquitto(peers["mosquitto"], workdir)
+    try:
+        time.sleep(0.3)
+        rss0 = proc_status(p.pid, "VmRSS")
+        fleet = Fleet(args.loadgen, "mqtt", port, args.devices, args.procs, args.hbeat,
+                      args.inflight, ctx["net"])
+        try:
+            if fleet.failed:
+                problems.append("mosquitto: %d of %d clients could not connect"
+                                % (fleet.failed, args.devices))
+            time.sleep(args.settle)
+            rss1 = proc_status(p.pid, "VmRSS")
+            cpu = cpu_window({"m": p.pid}, args.rest)
+        finally:
+            fleet.stop()
+        per = (rss1 - rss0) / max(fleet.ok, 1)
+        hw = ctx.get("hwd_per")
+        table.add("1 idle fleet", "RSS per idle connection: hwd vs mosquitto",
+                  "%.0f B" % hw if hw is not None else "n/a", "%.0f B" % per,
+                  "<= 1.0x mosquitto", ratio(hw, per) if hw is not None else "n/a")
+        table.add("1 idle fleet", "connects/s (mosquitto, CONNECT+CONNACK)", "",
+                  "%.0f" % (fleet.ok / fleet.secs))
+        table.add("1 idle fleet", "CPU at rest (mosquitto)", "", "%.1f%% of a core"
+                  % cpu["m"])
+    finally:
+        stop_proc(p)
+
+
+# -- main -----------------------------------------------------------------------------
+
+def parse_args():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--full", action="store_true", help="the full benchmark")
+    ap.add_argument("--build", default=os.environ.get("OTAD_BUILD"),
+                    help="meson build directory (default $OTAD_BUILD, else build-w4 or "
+                    "build beside this script)")
+    ap.add_argument("--devices", "-N", type=int, help="idle devices (quick 2000, full "
+                    "19000: one hwd process holds at most ~19,900 sockets here)")
+    ap.add_argument("--procs", type=int, help="generator processes for the idle fleet")
+    ap.add_argument("--hbeat", type=int, default=45, help="device heartbeat, s (45)")
+    ap.add_argument("--inflight", type=int, default=256,
+                    help="logins in flight per generator process (256)")
+    ap.add_argument("--downloads", "-T", type=int, help="downloads (quick 500, full 20000)")
+    ap.add_argument("--conc", "-C", type=int, help="concurrent downloaders (quick 100, "
+                    "full 1000)")
+    ap.add_argument("--upload-mib", type=int, default=16, help="upload size, MiB (16)")
+    ap.add_argument("--sched-devices", type=int, help="devices for the scheduler (quick "
+                    "2000, full 100000)")
+    ap.add_argument("--rest", type=float, help="seconds of CPU-at-rest measure")
+    ap.add_argument("--no-peers", action="store_true", help="otad only")
+    ap.add_argument("--no-install", action="store_true",
+                    help="do not apt-get install missing peers")
+    ap.add_argument("--check-peers", action="store_true",
+                    help="install the peers if needed; exit 0 when both are there, else 4")
+    ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    a = ap.parse_args()
+    full = a.full
+    a.devices = a.devices or (19000 if full else 2000)
+    a.procs = a.procs or max(2, int(math.ceil(a.devices / 9500)))
+    a.downloads = a.downloads or (20000 if full else 300)
+    a.conc = a.conc or (1000 if full else 100)
+    a.sched_devices = a.sched_devices or (100000 if full else 2000)
+    a.rest = a.rest if a.rest is not None else (10.0 if full else 2.0)
+    a.settle = 3.0 if full else 1.0
+    a.fanout_wait = 30.0 if full else 5.0
+    if a.build is None:
+        for d in ("build-w4", "build"):
+            if os.path.isdir(os.path.join(ROOT, d)):
+                a.build = os.path.join(ROOT, d)
+                break
+    a.build = os.path.abspath(a.build or "build")
+    a.loadgen = os.path.join(a.build, "bench", "otad-loadgen")
+    return a
+
+
+def machine():
+    mem = 0
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemTotal:"):
+                mem = int(line.split()[1]) * 1024
+    return "%s, %d cores, %.0f GiB, %s" % (time.strftime("%Y-%m-%d %H:%M"),
+                                           os.cpu_count(), mem / 2**30,
+                                           os.uname().release)
+
+
+def main():
+    args = parse_args()
+    if args.check_peers:
+        peers = ensure_peers(not args.no_install)
+        missing = [k for k, v in peers.items() if not v]
+        print("peers: " + ", ".join("%s %s" % (k, v or "missing") for k, v in peers.items()))
+        return 4 if missing else 0
+    for p in [args.loadgen] + [os.path.join(args.build, d, n) for d, n in (
+            ("otad", "otad"), ("hwd", "otad-hwd"), ("admind", "otad-admind"),
+            ("fwstore", "otad-fwstore"))]:
+        if not os.access(p, os.X_OK):
+            print("bench: %s is not built (meson setup %s --buildtype=release && ninja -C "
+                  "%s)" % (p, args.build, args.build), file=sys.stderr)
+            return 2
+    peers = {} if args.no_peers else ensure_peers(not args.no_install)
+    workdir = tempfile.mkdtemp(prefix="otad-bench-")
+    os.chmod(workdir, 0o755)
+    ctx = {"workdir": workdir, "net": random.randint(10, 250)}
+    table, problems = Table(), []
+    image = images.esp8266_image(version="9.0.0", build="Jan 01 2027 12:00:00", size=MiB)
+    image_path = os.path.join(workdir, "fw-1mib.bin")
+    with open(image_path, "wb") as f:
+        f.write(image)
+    otad = None
+    t_start = time.monotonic()
+    try:
+        log("otad: %d devices, %d generator processes" % (args.devices, args.procs))
+        otad = Otad(args.build, workdir, "otad").start()
+        idle_fleet(args, otad, table, problems, ctx)
+        log("fan-out")
+        fanout(args, otad, table, problems, ctx, image)
+        ctx["fleet"].stop()
+        wait_idle(otad.pid("admind"), 600.0)   # the devices' offline reports
+        log("downloads: %d, %d at a time" % (args.downloads, args.conc))
+        downloads(args, otad, table, problems, ctx, image_path, peers)
+        log("upload %d MiB" % args.upload_mib)
+        upload(args, otad, table, problems)
+        otad.stop()
+        otad = None
+        log("mosquitto: %d clients" % args.devices)
+        mosquitto_fleet(args, peers, workdir, table, problems, ctx)
+        log("scheduler: %d devices" % args.sched_devices)
+        scheduler(args, args.build, workdir, table, image)
+    except Broken as e:
+        problems.append(str(e))
+    finally:
+        if ctx.get("fleet"):
+            ctx["fleet"].stop()
+        if otad is not None:
+            if problems:
+                log("otad log tail:\n" + otad.log_tail())
+            otad.stop()
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+        else:
+            log("kept " + workdir)
+    table.show("otad benchmark (%s mode), %s, %.0f s" % ("full" if args.full else "quick",
+                                                         machine(),
+                                                         time.monotonic() - t_start))
+    for p in problems:
+        print("BROKEN: " + p)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
