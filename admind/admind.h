@@ -139,6 +139,9 @@ void	 api_tokens_list(struct http_conn *, struct http_request *,
 void	 api_tokens_delete(struct http_conn *, struct http_request *,
 	    struct api_req *);
 
+/* api_web.c: the web admin page and its files */
+void	 api_web(struct http_conn *, struct http_request *, struct api_req *);
+
 /* api_metrics.c */
 void	 api_metrics(struct http_conn *);
 

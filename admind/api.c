@@ -173,7 +173,8 @@ api_health(struct http_conn *c)
  * The routes.  A pattern segment "{id}" matches a decimal id, passed to
  * the handler in ar->id.  BODY_NONE handlers answer at once; BODY_JSON
  * handlers get the body (at most API_MAX_JSON_BODY) in ar->body when it
- * is complete; BODY_STREAM handlers set up ar->upload themselves.
+ * is complete; BODY_STREAM handlers set up ar->upload themselves.  A
+ * trailing "*" matches any non-empty rest of the path.
  */
 enum api_body { BODY_NONE, BODY_JSON, BODY_STREAM };
 
@@ -211,6 +212,10 @@ static const struct api_route api_routes[] = {
 	{ "POST", "/admin/tokens", BODY_JSON, api_tokens_create },
 	{ "GET", "/admin/tokens", BODY_NONE, api_tokens_list },
 	{ "DELETE", "/admin/tokens/{id}", BODY_NONE, api_tokens_delete },
+	{ "GET", "/admin/", BODY_NONE, api_web },
+	{ "GET", "/admin/ui/*", BODY_NONE, api_web },
+	{ "GET", "/admin", BODY_NONE, api_web },
+	{ "GET", "/", BODY_NONE, api_web },
 };
 
 static int
@@ -221,6 +226,8 @@ api_match(const char *pattern, const char *path, int64_t *id)
 	size_t		 n;
 
 	while (*pattern && *path) {
+		if (strcmp(pattern, "*") == 0)	/* a trailing "*": the rest */
+			return 1;
 		if (strncmp(pattern, "{id}", 4) == 0) {
 			n = strcspn(path, "/");
 			if (n == 0 || n >= sizeof(seg))

@@ -466,6 +466,23 @@ grant_poll_send(struct ctl_conn *c, uint32_t reqid, const struct delivery *d,
 	return 0;
 }
 
+/* A "delivery" event every 10 % of a download: still downloading, with
+ * the bytes so far (the web page's percentage). */
+static void
+grant_publish_progress(const struct delivery *d, uint64_t bytes,
+    uint64_t total)
+{
+	char	 data[256];
+
+	snprintf(data, sizeof(data), "{\"delivery_id\":%" PRId64 ",\"device_id\":%"
+	    PRId64 ",\"job_id\":%" PRId64 ",\"from\":\"downloading\","
+	    "\"state\":\"downloading\",\"attempts\":%d,\"bytes_sent\":%" PRIu64
+	    ",\"total\":%" PRIu64 ",\"percent\":%d,\"error\":\"\"}", d->id,
+	    d->device_id, d->job_id, d->attempts, bytes, total,
+	    total ? (int)(bytes * 100 / total) : 0);
+	events_publish("delivery", d->device_id, d->job_id, data);
+}
+
 static void
 grant_progress(int64_t delivery_id, uint8_t what, uint64_t bytes,
     uint64_t total)
@@ -479,7 +496,12 @@ grant_progress(int64_t delivery_id, uint8_t what, uint64_t bytes,
 		delivery_free(&d);
 		return;
 	}
+	/* Progress is no transition: no fsync for it. */
+	store_begin_light(env->store);
 	store_delivery_progress(env->store, delivery_id, bytes);
+	store_commit(env->store);
+	if (what == CTL_PROGRESS_RUNNING)
+		grant_publish_progress(&d, bytes, total);
 	if (what == CTL_PROGRESS_STARTED && strcmp(d.state, "sent") == 0) {
 		delivery_transition(&d, "downloading", NULL, "", 0);
 	} else if (what == CTL_PROGRESS_COMPLETE &&

@@ -26,6 +26,7 @@ struct sched_ctx {
 
 static void	sched_run(int64_t device_id);
 static void	sched_job_settle(int64_t job_id);
+static void	sched_busy_move(int64_t, const char *, const char *);
 
 static int
 sched_terminal(const char *state)
@@ -66,6 +67,7 @@ delivery_transition(const struct delivery *d, const char *state,
 	if (store_delivery_update(env->store, d->id, state, ticket, error,
 	    attempt_inc) == -1)
 		return;
+	sched_busy_move(d->job_id, d->state, state);
 	store_event(env->store, "delivery.transition", "otad", "",
 	    d->device_id, d->job_id, state);
 	snprintf(fdev, sizeof(fdev), "DEVICE_ID=%" PRId64, d->device_id);
@@ -134,27 +136,161 @@ sched_mismatch(const struct device *dev, const struct firmware *fw,
 	return NULL;
 }
 
-struct sched_count {
-	int64_t	 busy;
+/*
+ * How many of a job's deliveries are in flight (sent or downloading), kept
+ * in memory and moved by every transition, so that pacing costs O(1) per
+ * decision.  Counted from the database the first time a job is asked.
+ */
+struct sched_busy {
+	struct sched_busy	*next;
+	int64_t			 job_id;
+	int64_t			 busy;
 };
+
+static struct sched_busy *sched_busy_list;
+
+static int
+sched_in_flight_state(const char *state)
+{
+	return strcmp(state, "sent") == 0 || strcmp(state, "downloading") == 0;
+}
 
 static void
 sched_count_cb(void *arg, const char *state, int64_t count)
 {
-	struct sched_count *c = arg;
+	if (sched_in_flight_state(state))
+		*(int64_t *)arg += count;
+}
 
-	if (strcmp(state, "sent") == 0 || strcmp(state, "downloading") == 0)
-		c->busy += count;
+static struct sched_busy *
+sched_busy_get(int64_t job_id)
+{
+	struct sched_busy *b;
+
+	for (b = sched_busy_list; b; b = b->next)
+		if (b->job_id == job_id)
+			return b;
+	if ((b = calloc(1, sizeof(*b))) == NULL)
+		return NULL;
+	b->job_id = job_id;
+	if (store_job_counts(env->store, job_id, sched_count_cb,
+	    &b->busy) == -1) {
+		free(b);
+		return NULL;
+	}
+	b->next = sched_busy_list;
+	sched_busy_list = b;
+	return b;
+}
+
+/* A job changed state or its counts are in doubt: count again. */
+static void
+sched_busy_forget(int64_t job_id)
+{
+	struct sched_busy **pp, *b;
+
+	for (pp = &sched_busy_list; (b = *pp) != NULL; pp = &b->next) {
+		if (b->job_id == job_id) {
+			*pp = b->next;
+			free(b);
+			return;
+		}
+	}
+}
+
+static void
+sched_busy_move(int64_t job_id, const char *from, const char *to)
+{
+	struct sched_busy *b;
+
+	for (b = sched_busy_list; b; b = b->next)
+		if (b->job_id == job_id)
+			break;
+	if (b == NULL)
+		return;		/* counted afresh when next asked */
+	b->busy += sched_in_flight_state(to) - sched_in_flight_state(from);
+}
+
+static void
+sched_busy_list_clear(void)
+{
+	struct sched_busy *b;
+
+	while ((b = sched_busy_list) != NULL) {
+		sched_busy_list = b->next;
+		free(b);
+	}
 }
 
 static int
 sched_has_slot(const struct job *job)
 {
-	struct sched_count c = { 0 };
+	struct sched_busy *b = sched_busy_get(job->id);
 
-	if (store_job_counts(env->store, job->id, sched_count_cb, &c) == -1)
-		return 0;
-	return c.busy < job->max_parallel;
+	return b != NULL && b->busy < job->max_parallel;
+}
+
+/*
+ * A kick sends many commands: their transitions are committed together,
+ * and the commands go out only after that commit.
+ */
+struct sched_pending_send {
+	int64_t	 device_id;
+	int64_t	 delivery_id;
+	char	 ticket[SCHED_TICKET_LEN + 1];
+};
+
+static struct sched_pending_send *sched_sends;
+static size_t	 sched_nsends, sched_capsends;
+static int	 sched_batching;	/* depth: kicks nest */
+
+static void
+sched_command(int64_t device_id, int64_t delivery_id, const char *ticket)
+{
+	struct sched_pending_send *p;
+
+	if (!sched_batching) {
+		peers_send_ota(device_id, delivery_id, ticket);
+		return;
+	}
+	if (sched_nsends == sched_capsends) {
+		size_t cap = sched_capsends ? sched_capsends * 2 : 64;
+
+		if ((p = reallocarray(sched_sends, cap, sizeof(*p))) == NULL)
+			return;		/* the sweep requeues it */
+		sched_sends = p;
+		sched_capsends = cap;
+	}
+	p = &sched_sends[sched_nsends++];
+	p->device_id = device_id;
+	p->delivery_id = delivery_id;
+	snprintf(p->ticket, sizeof(p->ticket), "%s", ticket);
+}
+
+static void
+sched_batch_begin(void)
+{
+	if (sched_batching > 0)
+		sched_batching++;
+	else if (store_begin(env->store) == 0)
+		sched_batching = 1;
+}
+
+static void
+sched_batch_end(void)
+{
+	if (sched_batching == 0 || --sched_batching > 0)
+		return;
+	if (store_commit(env->store) == -1) {
+		store_rollback(env->store);
+		sched_nsends = 0;
+		sched_busy_list_clear();
+		return;
+	}
+	for (size_t i = 0; i < sched_nsends; i++)
+		peers_send_ota(sched_sends[i].device_id,
+		    sched_sends[i].delivery_id, sched_sends[i].ticket);
+	sched_nsends = 0;
 }
 
 static void
@@ -169,7 +305,7 @@ sched_send(struct sched_ctx *x)
 	/* The last error stays visible while the delivery is retried. */
 	if (strcmp(x->d.state, "queued") == 0)
 		delivery_transition(&x->d, "sent", ticket, NULL, 1);
-	peers_send_ota(x->d.device_id, x->d.id, ticket);
+	sched_command(x->d.device_id, x->d.id, ticket);
 }
 
 static void
@@ -315,6 +451,7 @@ sched_job_start(const struct job *job, const int64_t *devices, size_t n)
 	int	 created = 0;
 
 	store_begin(env->store);
+	sched_busy_list_clear();	/* older jobs lose deliveries */
 	for (size_t i = 0; i < n; i++) {
 		store_delivery_cancel_older(env->store, devices[i], job->id,
 		    NULL);
@@ -330,16 +467,30 @@ sched_job_start(const struct job *job, const int64_t *devices, size_t n)
 	return created;
 }
 
+/* A job may have free slots: decide for its queued deliveries of online
+ * devices until the slots are taken. */
 void
 sched_job_kick(int64_t job_id)
 {
 	struct delivery	*ds = NULL;
+	struct sched_busy *b;
 	struct online	*o;
+	struct job	 job;
 	size_t		 n = 0;
 
-	if (store_job_deliveries(env->store, job_id, &ds, &n) == -1)
+	if (store_job_get(env->store, job_id, &job) != 1)
 		return;
+	if (strcmp(job.state, "active") != 0 ||
+	    (b = sched_busy_get(job_id)) == NULL || b->busy >= job.max_parallel ||
+	    store_job_deliveries(env->store, job_id, &ds, &n) == -1) {
+		job_free(&job);
+		return;
+	}
+	sched_batch_begin();
 	for (size_t i = 0; i < n; i++) {
+		if ((b = sched_busy_get(job_id)) == NULL ||
+		    b->busy >= job.max_parallel)
+			break;
 		if (strcmp(ds[i].state, "queued") != 0)
 			continue;
 		if ((o = online_get(ds[i].device_id)) == NULL)
@@ -347,7 +498,9 @@ sched_job_kick(int64_t job_id)
 		if (o->has_info || o->decided)
 			sched_run(ds[i].device_id);
 	}
+	sched_batch_end();
 	delivery_list_free(ds, n);
+	job_free(&job);
 }
 
 void
@@ -363,6 +516,7 @@ sched_device_created(int64_t device_id)
 		if (store_job_get(env->store, ids[i], &job) != 1)
 			continue;
 		if (job.target_kind == JOB_TARGET_ALL) {
+			sched_busy_list_clear();
 			store_delivery_cancel_older(env->store, device_id,
 			    job.id, NULL);
 			store_delivery_create(env->store, job.id, device_id,
@@ -464,6 +618,7 @@ sched_job_state(int64_t job_id, const char *state)
 	}
 	if (store_job_set_state(env->store, job_id, state, &canceled) == -1)
 		return -1;
+	sched_busy_forget(job_id);
 	if (strcmp(state, "active") == 0)
 		sched_job_kick(job_id);
 	return canceled;

@@ -136,7 +136,7 @@ static const char *const store_migrations[] = {
 };
 
 enum store_q {
-	Q_BEGIN, Q_COMMIT, Q_ROLLBACK, Q_USER_VERSION,
+	Q_BEGIN, Q_COMMIT, Q_ROLLBACK, Q_USER_VERSION, Q_SYNC_NORMAL, Q_SYNC_FULL,
 	Q_DEVICE_CREATE, Q_DEVICE_GET, Q_DEVICE_BY_TOKEN, Q_DEVICE_LIST,
 	Q_DEVICE_COUNT, Q_DEVICE_SEEN, Q_DEVICE_SET_INFO, Q_DEVICE_IDS,
 	Q_DEVICE_SET_LINK,
@@ -171,6 +171,8 @@ static const struct store_query store_queries[Q_MAX] = {
 	[Q_BEGIN] = { "begin", "BEGIN IMMEDIATE" },
 	[Q_COMMIT] = { "commit", "COMMIT" },
 	[Q_ROLLBACK] = { "rollback", "ROLLBACK" },
+	[Q_SYNC_NORMAL] = { "light sync", "PRAGMA synchronous = NORMAL" },
+	[Q_SYNC_FULL] = { "full sync", "PRAGMA synchronous = FULL" },
 	[Q_USER_VERSION] = { "schema version", "PRAGMA user_version" },
 	[Q_DEVICE_CREATE] = { "device create",
 	    "INSERT INTO devices (name, token_sha256, tags, created_at)"
@@ -326,6 +328,7 @@ static const struct store_query store_queries[Q_MAX] = {
 struct store {
 	sqlite3		*db;
 	sqlite3_stmt	*stmt[Q_MAX];
+	int		 light;		/* this transaction: synchronous=NORMAL */
 };
 
 /* How to read one result row into a struct, and free it again. */
@@ -335,6 +338,7 @@ struct store_row {
 	void	(*free)(void *);
 };
 
+static void	 store_sync_full(struct store *);
 static int	 store_pragmas(struct store *, const char *, char *, size_t);
 static int	 store_migrate(struct store *, const char *, char *, size_t);
 static int	 store_migrate_one(struct store *, int, const char *, char *,
@@ -434,19 +438,52 @@ store_begin(struct store *st)
 	return store_run(st, Q_BEGIN, "");
 }
 
+/*
+ * A transaction for facts that are no state transition (when a device was
+ * seen, what it reports, download progress): committed without waiting for
+ * the disk.  In WAL mode that survives any daemon being killed; only a
+ * power loss may take the last of them.  Transitions use store_begin.
+ */
+int
+store_begin_light(struct store *st)
+{
+	if (store_run(st, Q_SYNC_NORMAL, "") == -1)
+		return -1;
+	st->light = 1;
+	if (store_begin(st) == 0)
+		return 0;
+	store_sync_full(st);
+	return -1;
+}
+
+static void
+store_sync_full(struct store *st)
+{
+	if (st->light && sqlite3_get_autocommit(st->db)) {
+		st->light = 0;
+		store_run(st, Q_SYNC_FULL, "");
+	}
+}
+
 int
 store_commit(struct store *st)
 {
-	return store_run(st, Q_COMMIT, "");
+	int	 rc = store_run(st, Q_COMMIT, "");
+
+	store_sync_full(st);
+	return rc;
 }
 
 /* A failed statement may have rolled back already: then nothing to do. */
 int
 store_rollback(struct store *st)
 {
-	if (sqlite3_get_autocommit(st->db))
-		return 0;
-	return store_run(st, Q_ROLLBACK, "");
+	int	 rc = 0;
+
+	if (!sqlite3_get_autocommit(st->db))
+		rc = store_run(st, Q_ROLLBACK, "");
+	store_sync_full(st);
+	return rc;
 }
 
 int

@@ -84,6 +84,8 @@ struct delivery {
 struct store *store_open(const char *path, char *err, size_t errlen);
 void	 store_close(struct store *);
 int	 store_begin(struct store *);
+/* For facts that are no state transition: committed without an fsync. */
+int	 store_begin_light(struct store *);
 int	 store_commit(struct store *);
 int	 store_rollback(struct store *);
 int	 store_schema_version(struct store *);

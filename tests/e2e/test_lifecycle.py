@@ -194,7 +194,7 @@ def test_event_stream_shows_each_transition(otad, admin, image, firmware_id):
         dev.connect()
         job = lc.create_job(admin, firmware_id, devices=[dev.id])
         dev.update(image)
-        seen = []
+        seen, percents = [], []
         while "succeeded" not in seen:
             ev = lc.read_event(resp)
             assert ev is not None, seen
@@ -202,8 +202,14 @@ def test_event_stream_shows_each_transition(otad, admin, image, firmware_id):
             assert data["device_id"] == dev.id
             if kind == "delivery":
                 assert data["job_id"] == job["id"]
-                seen.append(data["state"])
+                if data["from"] == data["state"]:   # progress, every 10 %
+                    assert data["state"] == "downloading" and \
+                        0 < data["percent"] <= 100, data
+                    percents.append(data["percent"])
+                else:
+                    seen.append(data["state"])
         assert seen == ["sent", "downloading", "downloaded", "succeeded"], seen
+        assert percents == sorted(percents) and percents, percents
     finally:
         conn.close()
         dev.close()

@@ -1,0 +1,1110 @@
+// SPDX-License-Identifier: MIT
+/*
+ * otad's web admin page (served by otad-admind at /admin/ui/app.js): the
+ * Devices, Firmware, New update, Jobs and Job views, drawn from the JSON
+ * API of this origin (the browser's HTTP Basic credentials go with every
+ * fetch) and kept live from the event stream GET /admin/events, through
+ * EventSource or, where that cannot authenticate, a fetch() stream.
+ * No framework, no build step; text is always set with textContent.
+ */
+'use strict';
+
+(function () {
+
+const TERMINAL = ['succeeded', 'failed', 'already-current', 'incompatible', 'canceled'];
+const STATES = ['queued', 'sent', 'downloading', 'downloaded', 'succeeded', 'failed',
+	'already-current', 'incompatible', 'canceled'];
+const PAGE = 50;
+const MANY = 5000;	/* devices fetched at once for search and pickers */
+
+/* ---- small helpers --------------------------------------------------- */
+
+function $(sel, root) { return (root || document).querySelector(sel); }
+
+function el(tag, attrs, ...kids) {
+	const e = document.createElement(tag);
+	for (const [k, v] of Object.entries(attrs || {})) {
+		if (v === undefined || v === null || v === false)
+			continue;
+		if (k === 'class')
+			e.className = v;
+		else if (k === 'text')
+			e.textContent = v;
+		else if (k.startsWith('on'))
+			e.addEventListener(k.slice(2), v);
+		else if (k in e && typeof v !== 'string')
+			e[k] = v;
+		else
+			e.setAttribute(k, v === true ? '' : v);
+	}
+	for (const kid of kids.flat()) {
+		if (kid === null || kid === undefined || kid === false)
+			continue;
+		e.append(kid instanceof Node ? kid : document.createTextNode(String(kid)));
+	}
+	return e;
+}
+
+/* A cell; its content is one element so that a phone-width card row
+ * (label | content) keeps it together. */
+function td(label, ...kids) {
+	kids = kids.flat().filter((k) => k !== null && k !== undefined && k !== false);
+	return el('td', { 'data-label': label }, kids.length > 1 ? el('span', {}, ...kids) : kids);
+}
+
+function badge(state) { return el('span', { class: 'badge', 'data-s': state, text: state }); }
+
+function bytes(n) {
+	if (n === undefined || n === null)
+		return '';
+	if (n < 1024)
+		return n + ' B';
+	if (n < 1024 * 1024)
+		return (n / 1024).toFixed(1) + ' KiB';
+	return (n / 1024 / 1024).toFixed(2) + ' MiB';
+}
+
+function ago(iso) {
+	if (!iso)
+		return el('span', { class: 'muted', text: 'never' });
+	const t = Date.parse(iso), s = Math.round((Date.now() - t) / 1000);
+	let text;
+	if (isNaN(t))
+		text = iso;
+	else if (s < 5)
+		text = 'just now';
+	else if (s < 60)
+		text = s + ' s ago';
+	else if (s < 3600)
+		text = Math.floor(s / 60) + ' min ago';
+	else if (s < 86400)
+		text = Math.floor(s / 3600) + ' h ago';
+	else
+		text = new Date(t).toLocaleString();
+	return el('time', { datetime: iso, title: iso, text });
+}
+
+function plural(n, word) { return n + ' ' + word + (n === 1 ? '' : 's'); }
+
+function debounce(fn, ms) {
+	let t = null;
+	return function (...args) {
+		clearTimeout(t);
+		t = setTimeout(() => fn.apply(this, args), ms);
+	};
+}
+
+/* ---- the API: errors as the API words them --------------------------- */
+
+class ApiError extends Error {
+	constructor(status, code, message) {
+		super(message);
+		this.status = status;
+		this.code = code;
+	}
+}
+
+function apiError(status, text) {
+	let obj = null;
+	try { obj = JSON.parse(text); } catch (e) { /* not JSON */ }
+	if (obj && obj.error && obj.error.message)
+		return new ApiError(status, obj.error.code, obj.error.message);
+	return new ApiError(status, 'http', 'The server answered ' + status +
+	    (text ? ': ' + text.slice(0, 200) : '.'));
+}
+
+/* An absolute URL of this origin: a page opened with user:password@ in
+ * its address would otherwise resolve "/admin/..." with them, which
+ * fetch() refuses. */
+function at(path) { return location.origin + path; }
+
+async function api(method, path, body) {
+	const opt = { method, credentials: 'same-origin', headers: { Accept: 'application/json' } };
+	if (body !== undefined) {
+		opt.headers['Content-Type'] = 'application/json';
+		opt.body = JSON.stringify(body);
+	}
+	let r;
+	try {
+		r = await fetch(at(path), opt);
+	} catch (e) {
+		throw new ApiError(0, 'network', 'otad-admind cannot be reached (' + e.message +
+		    '); is it running?');
+	}
+	const text = await r.text();
+	if (!r.ok)
+		throw apiError(r.status, text);
+	return text ? JSON.parse(text) : null;
+}
+
+function qs(params) {
+	const p = new URLSearchParams();
+	for (const [k, v] of Object.entries(params))
+		if (v !== '' && v !== undefined && v !== null)
+			p.set(k, v);
+	const s = p.toString();
+	return s ? '?' + s : '';
+}
+
+/* Shows err in the form's .error line, or at the top of the page. */
+function showError(where, err) {
+	const p = where ? (where.matches('.error') ? where : $('.error', where)) : $('#alert');
+	p.textContent = err instanceof Error ? err.message : String(err);
+	p.hidden = false;
+}
+
+function clearError(where) {
+	const p = where ? (where.matches('.error') ? where : $('.error', where)) : $('#alert');
+	p.hidden = true;
+	p.textContent = '';
+}
+
+/* ---- the event stream ------------------------------------------------ */
+
+const KINDS = ['delivery', 'device.online', 'device.offline', 'audit'];
+
+const Live = {
+	query: null, handlers: {}, es: null, ctrl: null, retry: null,
+	useFetch: false, esWorked: false,
+
+	open(query, handlers) {
+		this.close();
+		this.query = query;
+		this.handlers = handlers;
+		this.connect();
+	},
+
+	close() {
+		clearTimeout(this.retry);
+		if (this.es)
+			this.es.close();
+		if (this.ctrl)
+			this.ctrl.abort();
+		this.es = this.ctrl = null;
+		this.query = null;
+		this.status('off', 'not live');
+	},
+
+	status(state, text) {
+		const s = $('#live');
+		s.hidden = state === 'off';
+		s.dataset.state = state;
+		s.dataset.transport = state === 'on' ? (this.useFetch ? 'fetch' : 'eventsource') : '';
+		s.textContent = text;
+	},
+
+	url() { return at('/admin/events' + this.query); },
+
+	connect() {
+		if (this.query === null)
+			return;
+		if (this.useFetch || typeof EventSource === 'undefined') {
+			this.useFetch = true;
+			return this.connectFetch();
+		}
+		const es = new EventSource(this.url());
+		let opened = false;
+		this.es = es;
+		es.onopen = () => {
+			opened = this.esWorked = true;
+			this.status('on', 'live');
+			this.fire('open');
+		};
+		for (const k of KINDS)
+			es.addEventListener(k, (ev) => this.dispatch(k, ev.data));
+		es.onerror = () => {
+			if (this.es !== es)
+				return;
+			if (!opened && !this.esWorked) {
+				/* EventSource could not open the stream (no
+				 * credentials?): read it with fetch() instead. */
+				es.close();
+				this.useFetch = true;
+				this.connectFetch();
+				return;
+			}
+			this.status('wait', 'reconnecting…');
+			if (es.readyState === EventSource.CLOSED) {
+				es.close();
+				this.retry = setTimeout(() => this.connect(), 3000);
+			}
+		};
+	},
+
+	async connectFetch() {
+		const ctrl = new AbortController();
+		this.ctrl = ctrl;
+		try {
+			const r = await fetch(this.url(), { credentials: 'same-origin', cache: 'no-store',
+			    headers: { Accept: 'text/event-stream' }, signal: ctrl.signal });
+			if (!r.ok)
+				throw apiError(r.status, await r.text());
+			this.status('on', 'live');
+			this.fire('open');
+			const reader = r.body.pipeThrough(new TextDecoderStream()).getReader();
+			let buf = '';
+			for (;;) {
+				const { value, done } = await reader.read();
+				if (done)
+					break;
+				buf += value.replace(/\r\n?/g, '\n');
+				let i;
+				while ((i = buf.indexOf('\n\n')) >= 0) {
+					this.block(buf.slice(0, i));
+					buf = buf.slice(i + 2);
+				}
+			}
+		} catch (e) {
+			if (ctrl.signal.aborted)
+				return;
+			if (e instanceof ApiError)
+				showError(null, e);
+		}
+		if (this.ctrl !== ctrl)
+			return;
+		this.status('wait', 'reconnecting…');
+		this.retry = setTimeout(() => this.connectFetch(), 3000);
+	},
+
+	block(text) {
+		let kind = 'message';
+		const data = [];
+		for (const line of text.split('\n')) {
+			if (line === '' || line[0] === ':')
+				continue;
+			const i = line.indexOf(':');
+			const field = i < 0 ? line : line.slice(0, i);
+			let value = i < 0 ? '' : line.slice(i + 1);
+			if (value[0] === ' ')
+				value = value.slice(1);
+			if (field === 'event')
+				kind = value;
+			else if (field === 'data')
+				data.push(value);
+		}
+		if (data.length)
+			this.dispatch(kind, data.join('\n'));
+	},
+
+	dispatch(kind, data) {
+		let obj;
+		try { obj = JSON.parse(data); } catch (e) { return; }
+		this.fire(kind, obj);
+	},
+
+	fire(kind, obj) {
+		const h = this.handlers[kind];
+		if (h)
+			h(obj);
+	},
+};
+
+/* ---- Devices --------------------------------------------------------- */
+
+const Devices = {
+	offset: 0, list: [], total: 0, shown: null,
+
+	init() {
+		const f = $('#dev-filter');
+		f.addEventListener('submit', (e) => { e.preventDefault(); this.offset = 0; this.load(); });
+		f.addEventListener('reset', () => setTimeout(() => { this.offset = 0; this.load(); }, 0));
+		$('#dev-online').addEventListener('change', () => { this.offset = 0; this.load(); });
+		$('#dev-q').addEventListener('input', debounce(() => { this.offset = 0; this.load(); }, 250));
+		$('#dev-prev').addEventListener('click', () => { this.offset = Math.max(0, this.offset - PAGE); this.load(); });
+		$('#dev-next').addEventListener('click', () => { this.offset += PAGE; this.load(); });
+		$('#dev-create').addEventListener('submit', (e) => { e.preventDefault(); this.create(); });
+		$('#token-copy').addEventListener('click', () => this.copyToken());
+		$('#token-done').addEventListener('click', () => {
+			$('#token-value').value = '';
+			$('#token-box').hidden = true;
+		});
+		$('#tags-form').addEventListener('submit', (e) => this.saveTags(e));
+		$('#dev-delete').addEventListener('click', () => this.remove());
+	},
+
+	enter() {
+		this.load();
+		Live.open('', {
+			'open': () => this.reload(),
+			'device.online': (ev) => this.onlineChanged(ev.device_id, true),
+			'device.offline': (ev) => this.onlineChanged(ev.device_id, false),
+		});
+	},
+
+	filters() {
+		return {
+			online: $('#dev-online').value, tag: $('#dev-tag').value.trim(),
+			board: $('#dev-board').value.trim(), fw_version: $('#dev-fw').value.trim(),
+		};
+	},
+
+	async load() {
+		const q = $('#dev-q').value.trim().toLowerCase();
+		const f = this.filters();
+		try {
+			if (q) {
+				/* Search by name or tag: over the filtered fleet. */
+				const r = await api('GET', '/admin/devices' + qs({ ...f, limit: MANY }));
+				const hits = r.devices.filter((d) => d.name.toLowerCase().includes(q) ||
+				    d.tags.some((t) => t.toLowerCase().includes(q)) || String(d.id) === q);
+				this.total = hits.length;
+				this.list = hits.slice(this.offset, this.offset + PAGE);
+			} else {
+				const r = await api('GET', '/admin/devices' +
+				    qs({ ...f, limit: PAGE, offset: this.offset }));
+				this.total = r.total;
+				this.list = r.devices;
+			}
+			clearError(null);
+		} catch (e) {
+			showError(null, e);
+			return;
+		}
+		this.render();
+		Tags.learn(this.list);
+	},
+
+	render() {
+		const body = $('#dev-table tbody');
+		body.replaceChildren();
+		for (const d of this.list)
+			body.append(this.row(d));
+		if (!this.list.length)
+			body.append(el('tr', {}, el('td', { class: 'empty', colspan: 7,
+			    text: this.total ? 'No device on this page.' : 'No device matches.' })));
+		const first = this.list.length ? this.offset + 1 : 0;
+		$('#dev-summary').textContent = this.total ? 'Devices ' + first + '–' +
+		    (this.offset + this.list.length) + ' of ' + this.total : '';
+		$('#dev-prev').disabled = this.offset === 0;
+		$('#dev-next').disabled = this.offset + this.list.length >= this.total;
+	},
+
+	row(d) {
+		const tags = d.tags.length ? d.tags.map((t) => el('span', { class: 'tag', text: t }))
+		    : el('span', { class: 'muted', text: 'none' });
+		return el('tr', { 'data-device': d.id },
+		    td('Name', el('strong', { text: d.name }), ' ', el('span', { class: 'muted', text: '#' + d.id })),
+		    td('State', badge(d.online ? 'online' : 'offline')),
+		    td('Firmware', d.fw_version || d.build ? el('span', {},
+			el('span', { text: d.fw_version || '?' }), el('small', { text: d.build })) :
+			el('span', { class: 'muted', text: 'unknown' })),
+		    td('Board', el('span', { text: d.board || '' }), d.fw_type ? el('small', { text: d.fw_type }) : null),
+		    td('Tags', tags),
+		    td('Last seen', d.online ? el('span', { text: 'now' }) : ago(d.last_seen)),
+		    td('Actions', el('button', { type: 'button', class: 'secondary small',
+			text: 'Edit tags', 'aria-label': 'Edit tags of ' + d.name,
+			onclick: () => this.editTags(d) })));
+	},
+
+	/* The event names the device; its hardware info comes a moment later. */
+	onlineChanged(id, online) {
+		const i = this.list.findIndex((d) => d.id === id);
+		if (i < 0) {
+			if ($('#dev-online').value === '' && !$('#dev-q').value)
+				this.reload();
+			return;
+		}
+		this.list[i].online = online;
+		this.replaceRow(i);
+		setTimeout(() => this.refreshOne(id), 1200);
+	},
+
+	reload: debounce(function () { Devices.load(); }, 800),
+
+	async refreshOne(id) {
+		const i = this.list.findIndex((d) => d.id === id);
+		if (i < 0)
+			return;
+		try {
+			this.list[i] = await api('GET', '/admin/devices/' + id);
+			this.replaceRow(i);
+		} catch (e) { /* deleted meanwhile */ }
+	},
+
+	replaceRow(i) {
+		const old = $('#dev-table tr[data-device="' + this.list[i].id + '"]');
+		if (old)
+			old.replaceWith(this.row(this.list[i]));
+	},
+
+	async create() {
+		const form = $('#dev-create');
+		const body = { name: $('#new-name').value.trim() };
+		const tags = $('#new-tags').value.trim(), token = $('#new-token-in').value.trim();
+		if (tags)
+			body.tags = tags;
+		if (token)
+			body.token = token;
+		clearError(form);
+		let d;
+		try {
+			d = await api('POST', '/admin/devices', body);
+		} catch (e) {
+			showError(form, e);
+			return;
+		}
+		form.reset();
+		$('#token-name').textContent = d.name + ' (#' + d.id + ')';
+		$('#token-value').value = d.token;
+		$('#token-copied').textContent = '';
+		$('#token-box').hidden = false;
+		$('#token-value').focus();
+		$('#token-value').select();
+		this.load();
+	},
+
+	async copyToken() {
+		const input = $('#token-value');
+		try {
+			await navigator.clipboard.writeText(input.value);
+		} catch (e) {
+			input.select();
+			document.execCommand('copy');
+		}
+		$('#token-copied').textContent = 'Copied.';
+	},
+
+	editTags(d) {
+		const dlg = $('#tags-dialog');
+		this.editing = d;
+		$('#tags-device').textContent = d.name;
+		$('#tags-input').value = d.tags.join(', ');
+		clearError($('#tags-form'));
+		dlg.showModal();
+	},
+
+	async saveTags(e) {
+		if (!e.submitter || e.submitter.value !== 'save')
+			return;
+		e.preventDefault();
+		const form = $('#tags-form');
+		try {
+			await api('PATCH', '/admin/devices/' + this.editing.id,
+			    { tags: $('#tags-input').value });
+		} catch (err) {
+			showError(form, err);
+			return;
+		}
+		$('#tags-dialog').close();
+		this.load();
+	},
+
+	async remove() {
+		const d = this.editing;
+		if (!confirm('Delete device ' + d.name + '? Its token stops working at once.'))
+			return;
+		try {
+			await api('DELETE', '/admin/devices/' + d.id);
+		} catch (err) {
+			showError($('#tags-form'), err);
+			return;
+		}
+		$('#tags-dialog').close();
+		this.load();
+	},
+};
+
+/* The tags seen so far, offered by the tag inputs. */
+const Tags = {
+	known: new Set(),
+	learn(devices) {
+		let added = false;
+		for (const d of devices)
+			for (const t of d.tags)
+				if (!this.known.has(t)) {
+					this.known.add(t);
+					added = true;
+				}
+		if (added)
+			$('#tag-list').replaceChildren(...[...this.known].sort().map((t) => el('option', { value: t })));
+	},
+};
+
+/* ---- Firmware -------------------------------------------------------- */
+
+const Firmware = {
+	file: null,
+
+	init() {
+		const drop = $('#fw-drop'), input = $('#fw-file');
+		input.addEventListener('change', () => this.choose(input.files[0] || null));
+		for (const ev of ['dragenter', 'dragover'])
+			drop.addEventListener(ev, (e) => { e.preventDefault(); drop.classList.add('over'); });
+		for (const ev of ['dragleave', 'dragend'])
+			drop.addEventListener(ev, () => drop.classList.remove('over'));
+		drop.addEventListener('drop', (e) => {
+			e.preventDefault();
+			drop.classList.remove('over');
+			if (e.dataTransfer.files.length)
+				this.choose(e.dataTransfer.files[0]);
+		});
+		$('#fw-upload').addEventListener('submit', (e) => { e.preventDefault(); this.upload(); });
+		$('#fw-result-rollout').addEventListener('click', () => {
+			NewJob.preselect = this.last && this.last.id;
+			location.hash = '#new';
+		});
+	},
+
+	enter() {
+		Live.close();
+		this.load();
+	},
+
+	choose(file) {
+		this.file = file;
+		$('#fw-chosen').textContent = file ? file.name + ' (' + bytes(file.size) + ')' : '';
+		clearError($('#fw-upload'));
+	},
+
+	async load() {
+		let r;
+		try {
+			r = await api('GET', '/admin/firmware' + qs({ limit: 200 }));
+		} catch (e) {
+			showError(null, e);
+			return;
+		}
+		const body = $('#fw-table tbody');
+		body.replaceChildren(...r.firmware.map((f) => el('tr', { 'data-firmware': f.id },
+		    td('#', String(f.id)),
+		    td('File', el('span', { text: f.filename }), el('small', { class: 'mono', text: f.sha256.slice(0, 16) + '…' })),
+		    td('Format', f.format + (f.chip ? ' / ' + f.chip : '')),
+		    td('Version', f.version || '—'),
+		    td('Build', f.build || '—'),
+		    td('Size', bytes(f.size)),
+		    td('Uploaded', ago(f.uploaded_at), el('small', { text: f.uploaded_by })),
+		    td('Actions', el('div', { class: 'buttons' },
+			el('button', { type: 'button', class: 'small', text: 'Roll out',
+			    'aria-label': 'Roll out image ' + f.id,
+			    onclick: () => { NewJob.preselect = f.id; location.hash = '#new'; } }),
+			el('button', { type: 'button', class: 'small danger', text: 'Delete',
+			    'aria-label': 'Delete image ' + f.id, onclick: () => this.remove(f) }))))));
+		if (!r.firmware.length)
+			body.append(el('tr', {}, el('td', { class: 'empty', colspan: 8, text: 'No image uploaded yet.' })));
+	},
+
+	upload() {
+		const form = $('#fw-upload');
+		const bar = $('#fw-progress'), text = $('#fw-progress-text');
+		clearError(form);
+		if (!this.file) {
+			showError(form, 'Choose an image file first (or drop one on the box).');
+			return;
+		}
+		const fd = new FormData();
+		fd.append('file', this.file, this.file.name);
+		const xhr = new XMLHttpRequest();
+		xhr.open('POST', at('/admin/firmware' + ($('#fw-force').checked ? '?force=true' : '')));
+		xhr.setRequestHeader('Accept', 'application/json');
+		bar.hidden = false;
+		bar.value = 0;
+		text.textContent = 'Uploading…';
+		$('#fw-send').disabled = true;
+		xhr.upload.onprogress = (e) => {
+			if (!e.lengthComputable)
+				return;
+			bar.value = Math.round(e.loaded * 100 / e.total);
+			text.textContent = bytes(e.loaded) + ' of ' + bytes(e.total) + ' (' + bar.value + ' %)';
+		};
+		xhr.upload.onload = () => { text.textContent = 'Checking the image…'; };
+		xhr.onload = () => {
+			$('#fw-send').disabled = false;
+			if (xhr.status === 200 || xhr.status === 201) {
+				bar.value = 100;
+				text.textContent = 'Done.';
+				this.shown(JSON.parse(xhr.responseText));
+				this.load();
+			} else {
+				bar.hidden = true;
+				text.textContent = '';
+				showError(form, apiError(xhr.status, xhr.responseText));
+			}
+		};
+		xhr.onerror = () => {
+			$('#fw-send').disabled = false;
+			bar.hidden = true;
+			text.textContent = '';
+			showError(form, 'The upload was cut off before otad-admind answered.');
+		};
+		xhr.send(fd);
+	},
+
+	shown(f) {
+		this.last = f;
+		$('#fw-result-title').textContent = f.duplicate ?
+		    'Already stored: this exact image is image ' + f.id : 'Uploaded as image ' + f.id;
+		const facts = [['File', f.filename], ['Size', bytes(f.size) + ' (' + f.size + ' bytes)'],
+		    ['Format', f.format], ['Chip', f.chip], ['Version', f.version], ['Build', f.build],
+		    ['fw-type', f.fw_type], ['Board', f.board], ['MD5', f.md5], ['SHA-256', f.sha256]];
+		$('#fw-result-list').replaceChildren(...facts.flatMap(([k, v]) =>
+		    [el('dt', { text: k }), el('dd', { class: /MD5|SHA/.test(k) ? 'mono' : null,
+			'data-fact': k.toLowerCase(), text: v || '—' })]));
+		$('#fw-result').hidden = false;
+	},
+
+	async remove(f) {
+		if (!confirm('Delete image ' + f.id + ' (' + f.filename + ')?'))
+			return;
+		try {
+			await api('DELETE', '/admin/firmware/' + f.id);
+			clearError(null);
+		} catch (e) {
+			showError(null, e);
+		}
+		this.load();
+	},
+};
+
+/* ---- New update ------------------------------------------------------ */
+
+const NewJob = {
+	preselect: null, devices: [], body: null,
+
+	init() {
+		for (const r of document.querySelectorAll('input[name=target]'))
+			r.addEventListener('change', () => this.showTarget());
+		$('#job-dev-q').addEventListener('input', () => this.filterDevices());
+		$('#job-form').addEventListener('submit', (e) => { e.preventDefault(); this.review(); });
+		$('#job-start').addEventListener('click', () => this.start());
+	},
+
+	async enter() {
+		Live.close();
+		clearError($('#job-form'));
+		this.showTarget();
+		try {
+			const [fw, devs] = await Promise.all([api('GET', '/admin/firmware' + qs({ limit: 200 })),
+			    api('GET', '/admin/devices' + qs({ limit: MANY }))]);
+			this.fillFirmware(fw.firmware);
+			this.devices = devs.devices;
+			Tags.learn(this.devices);
+			this.fillDevices();
+		} catch (e) {
+			showError($('#job-form'), e);
+		}
+	},
+
+	target() { return document.querySelector('input[name=target]:checked').value; },
+
+	showTarget() {
+		const t = this.target();
+		$('#target-devices').hidden = t !== 'devices';
+		$('#target-tag').hidden = t !== 'tag';
+	},
+
+	fillFirmware(list) {
+		const sel = $('#job-fw'), keep = this.preselect || sel.value;
+		sel.replaceChildren(...list.map((f) => el('option', { value: String(f.id),
+		    text: '#' + f.id + ' ' + f.filename + ' — ' + (f.version || 'no version') +
+			(f.build ? ', ' + f.build : '') + ' (' + f.format + ')' })));
+		if (!list.length)
+			sel.append(el('option', { value: '', text: 'No image yet: upload one under Firmware' }));
+		if (keep && list.some((f) => String(f.id) === String(keep)))
+			sel.value = String(keep);
+		this.firmware = list;
+		this.preselect = null;
+	},
+
+	fillDevices() {
+		const box = $('#job-dev-list');
+		const checked = new Set([...box.querySelectorAll('input:checked')].map((i) => i.value));
+		box.replaceChildren(...this.devices.map((d) => el('label', { class: 'check', 'data-name':
+		    (d.name + ' ' + d.tags.join(' ')).toLowerCase() },
+		    el('input', { type: 'checkbox', value: String(d.id), checked: checked.has(String(d.id)) }),
+		    d.name + ' (#' + d.id + ') — ' + (d.online ? 'online' : 'offline') +
+			(d.fw_version ? ', ' + d.fw_version : ''))));
+		if (!this.devices.length)
+			box.append(el('p', { class: 'muted', text: 'No device yet: add one under Devices.' }));
+		this.filterDevices();
+	},
+
+	filterDevices() {
+		const q = $('#job-dev-q').value.trim().toLowerCase();
+		for (const l of $('#job-dev-list').querySelectorAll('label'))
+			l.hidden = q !== '' && !l.dataset.name.includes(q);
+	},
+
+	/* The request, and how many devices it reaches. */
+	async plan() {
+		const fid = parseInt($('#job-fw').value, 10);
+		if (!fid)
+			throw new Error('Choose an image first; upload one under Firmware.');
+		const body = { firmware_id: fid };
+		const num = (id) => parseInt($(id).value, 10);
+		body.max_parallel = num('#job-parallel');
+		body.attempt_limit = num('#job-attempts');
+		body.failure_threshold = num('#job-threshold');
+		if ($('#job-force').checked)
+			body.force = true;
+		let count, what;
+		switch (this.target()) {
+		case 'devices':
+			body.devices = [...$('#job-dev-list').querySelectorAll('input:checked')]
+			    .map((i) => parseInt(i.value, 10));
+			if (!body.devices.length)
+				throw new Error('Tick at least one device, or choose a tag or all devices.');
+			count = body.devices.length;
+			what = count === 1 ? 'the chosen device' : 'the chosen devices';
+			break;
+		case 'tag':
+			body.tag = $('#job-tag').value.trim();
+			if (!body.tag)
+				throw new Error('Name the tag whose devices get the update.');
+			count = (await api('GET', '/admin/devices' + qs({ tag: body.tag, limit: 0 }))).total;
+			if (!count)
+				throw new Error('No device has the tag "' + body.tag + '".');
+			what = 'the devices tagged "' + body.tag + '"';
+			break;
+		default:
+			body.all = true;
+			count = (await api('GET', '/admin/devices' + qs({ limit: 0 }))).total;
+			what = 'all devices, and every device added while the job runs';
+		}
+		return { body, count, what };
+	},
+
+	async review() {
+		const form = $('#job-form');
+		clearError(form);
+		let p;
+		try {
+			p = await this.plan();
+		} catch (e) {
+			showError(form, e);
+			return;
+		}
+		this.body = p.body;
+		const f = this.firmware.find((x) => x.id === p.body.firmware_id) || {};
+		$('#job-confirm-text').textContent = 'Image #' + f.id + ' ' + f.filename + ' (' +
+		    (f.version || 'no version') + (f.build ? ', build ' + f.build : '') + ') will reach ' +
+		    plural(p.count, 'device') + ': ' + p.what + '.';
+		$('#job-confirm-text').dataset.count = String(p.count);
+		const b = p.body;
+		$('#job-confirm-opts').replaceChildren(
+		    el('li', { text: 'at most ' + b.max_parallel + ' downloading at once' }),
+		    el('li', { text: plural(b.attempt_limit, 'attempt') + ' per device' }),
+		    el('li', { text: b.failure_threshold ? 'pause when more than ' + b.failure_threshold +
+			' % of finished deliveries failed' : 'never pause by itself' }),
+		    b.force ? el('li', { text: 'forced: also to devices whose board or fw-type differ' }) : null);
+		clearError($('#job-confirm form'));
+		$('#job-confirm').showModal();
+		$('#job-start').focus();
+	},
+
+	async start() {
+		const dlg = $('#job-confirm');
+		let job;
+		$('#job-start').disabled = true;
+		try {
+			job = await api('POST', '/admin/jobs', this.body);
+		} catch (e) {
+			showError($('form', dlg), e);
+			return;
+		} finally {
+			$('#job-start').disabled = false;
+		}
+		dlg.close();
+		location.hash = '#job/' + job.id;
+	},
+};
+
+/* ---- Jobs ------------------------------------------------------------ */
+
+function targetText(j) {
+	if (j.target_kind === 'tag')
+		return 'tag "' + j.target + '"';
+	if (j.target_kind === 'all')
+		return 'all devices';
+	return plural(j.deliveries || 0, 'device');
+}
+
+function doneCount(counts) {
+	return TERMINAL.reduce((n, s) => n + (counts[s] || 0), 0);
+}
+
+const Jobs = {
+	init() {},
+
+	enter() {
+		this.load();
+		Live.open('', {
+			'open': () => this.reload(),
+			'delivery': () => this.reload(),
+			'audit': (ev) => { if (ev.job_id) this.reload(); },
+		});
+	},
+
+	reload: debounce(function () { Jobs.load(); }, 700),
+
+	async load() {
+		let r;
+		try {
+			r = await api('GET', '/admin/jobs' + qs({ limit: 100 }));
+		} catch (e) {
+			showError(null, e);
+			return;
+		}
+		const body = $('#jobs-table tbody');
+		body.replaceChildren(...r.jobs.map((j) => {
+			const done = doneCount(j.counts), fw = j.firmware || {};
+			return el('tr', { 'data-job': j.id },
+			    td('Job', el('a', { href: '#job/' + j.id, text: 'Job ' + j.id })),
+			    td('Image', el('span', { text: fw.filename || '#' + j.firmware_id }),
+				el('small', { text: [fw.version, fw.build].filter(Boolean).join(', ') })),
+			    td('Target', targetText(j)),
+			    td('State', badge(j.state)),
+			    td('Progress', el('progress', { max: Math.max(j.deliveries, 1), value: done,
+				'aria-label': done + ' of ' + j.deliveries + ' done' }), ' ',
+				done + ' / ' + j.deliveries),
+			    td('Created', ago(j.created_at), el('small', { text: j.created_by })));
+		}));
+		if (!r.jobs.length)
+			body.append(el('tr', {}, el('td', { class: 'empty', colspan: 6,
+			    text: 'No job yet: start one under New update.' })));
+	},
+};
+
+/* ---- One job, live --------------------------------------------------- */
+
+const JobView = {
+	id: 0, job: null, rows: new Map(), names: new Map(), size: 0, gen: 0, poll: null,
+
+	init() {
+		$('#job-pause').addEventListener('click', () => this.change('pause'));
+		$('#job-resume').addEventListener('click', () => this.change('resume'));
+		$('#job-stop').addEventListener('click', () => {
+			if (confirm('Stop job ' + this.id + '? Deliveries not finished are canceled.'))
+				this.change('stop');
+		});
+	},
+
+	enter(arg) {
+		this.id = parseInt(arg, 10) || 0;
+		this.job = null;
+		this.rows = new Map();
+		$('#h-job').textContent = 'Job ' + this.id;
+		$('#job-desc').textContent = '';
+		$('#job-table tbody').replaceChildren();
+		clearError($('#job-error'));
+		Live.open('?job=' + this.id, {
+			'open': () => this.resync(),
+			'delivery': (ev) => this.onDelivery(ev),
+			'audit': (ev) => { if (ev.job_id === this.id) this.refreshJob(); },
+		});
+		this.resync();
+		clearInterval(this.poll);
+		this.poll = setInterval(() => this.pollProgress(), 2000);
+	},
+
+	leave() {
+		clearInterval(this.poll);
+		this.poll = null;
+	},
+
+	/* The job and every delivery from the API; events keep them current. */
+	async resync() {
+		const gen = ++this.gen;
+		try {
+			const [job, ds] = await Promise.all([api('GET', '/admin/jobs/' + this.id),
+			    api('GET', '/admin/jobs/' + this.id + '/deliveries')]);
+			await this.learnNames(ds.deliveries.map((d) => d.device_id));
+			if (gen !== this.gen)
+				return;
+			this.rows = new Map(ds.deliveries.map((d) => [d.id, d]));
+			this.setJob(job);
+			this.renderRows();
+			clearError($('#job-error'));
+		} catch (e) {
+			showError($('#job-error'), e);
+		}
+	},
+
+	async learnNames(ids) {
+		const missing = ids.filter((id) => !this.names.has(id));
+		if (!missing.length)
+			return;
+		if (missing.length > 20) {
+			const r = await api('GET', '/admin/devices' + qs({ limit: MANY }));
+			for (const d of r.devices)
+				this.names.set(d.id, d.name);
+		}
+		await Promise.all(missing.filter((id) => !this.names.has(id)).map((id) =>
+		    api('GET', '/admin/devices/' + id).then((d) => this.names.set(id, d.name),
+			() => this.names.set(id, 'device ' + id))));
+	},
+
+	refreshJob: debounce(async function () {
+		try {
+			JobView.setJob(await api('GET', '/admin/jobs/' + JobView.id));
+		} catch (e) {
+			showError($('#job-error'), e);
+		}
+	}, 400),
+
+	setJob(job) {
+		this.job = job;
+		this.size = job.firmware ? job.firmware.size : 0;
+		const fw = job.firmware || {};
+		$('#job-desc').textContent = [(fw.filename || 'image #' + job.firmware_id) +
+		    (fw.version ? ' ' + fw.version : '') + (fw.build ? ' (build ' + fw.build + ')' : ''),
+		    'to ' + targetText(job), 'max parallel ' + job.max_parallel,
+		    plural(job.attempt_limit, 'attempt'),
+		    job.failure_threshold ? 'pauses over ' + job.failure_threshold + ' % failed' : null,
+		    job.force ? 'forced' : null, 'by ' + job.created_by].filter(Boolean).join(' · ');
+		const s = $('#job-state');
+		s.dataset.s = job.state;
+		s.textContent = job.state;
+		$('#job-pause').disabled = job.state !== 'active';
+		$('#job-resume').disabled = job.state !== 'paused';
+		$('#job-stop').disabled = job.state !== 'active' && job.state !== 'paused';
+		document.title = 'Job ' + job.id + ' (' + job.state + ') · otad';
+	},
+
+	percent(d) {
+		if (d.state === 'downloaded' || d.state === 'succeeded')
+			return 100;
+		if (d.percent !== undefined && d.state === 'downloading')
+			return d.percent;
+		return 0;
+	},
+
+	row(d) {
+		const pct = this.percent(d);
+		let progress = null;
+		if (d.state === 'downloading')
+			progress = [el('progress', { max: 100, value: pct, 'aria-label': pct + ' %' }), ' ' + pct + ' %'];
+		else if (d.state === 'downloaded' || d.state === 'succeeded')
+			progress = '100 %';
+		const detail = d.last_error || (d.state === 'succeeded' ? 'runs the new build' : '');
+		return el('tr', { 'data-delivery': d.id, 'data-device': d.device_id, 'data-state': d.state },
+		    td('Device', el('span', { text: this.names.get(d.device_id) || 'device ' + d.device_id }),
+			' ', el('span', { class: 'muted', text: '#' + d.device_id })),
+		    td('State', badge(d.state)),
+		    td('Progress', progress),
+		    td('Attempts', this.job ? d.attempts + ' / ' + this.job.attempt_limit : String(d.attempts)),
+		    td('Detail', el('span', { class: 'detail', text: detail })),
+		    td('Updated', ago(d.updated_at)));
+	},
+
+	renderRows() {
+		const list = [...this.rows.values()].sort((a, b) => a.device_id - b.device_id);
+		$('#job-table tbody').replaceChildren(...list.map((d) => this.row(d)));
+		if (!list.length)
+			$('#job-table tbody').append(el('tr', {}, el('td', { class: 'empty', colspan: 6,
+			    text: 'No device yet.' })));
+		this.renderCounts();
+	},
+
+	renderCounts() {
+		const counts = {};
+		for (const d of this.rows.values())
+			counts[d.state] = (counts[d.state] || 0) + 1;
+		const total = this.rows.size, done = doneCount(counts);
+		$('#job-progress').max = Math.max(total, 1);
+		$('#job-progress').value = done;
+		$('#job-progress-text').textContent = done + ' of ' + plural(total, 'device') + ' done' +
+		    (counts.succeeded ? ', ' + counts.succeeded + ' succeeded' : '') +
+		    (counts.failed ? ', ' + counts.failed + ' failed' : '');
+		$('#job-counts').replaceChildren(...STATES.filter((s) => counts[s]).map((s) =>
+		    el('li', { 'data-count': s }, badge(s + ': ' + counts[s]))));
+		for (const b of $('#job-counts').querySelectorAll('.badge'))
+			b.dataset.s = b.textContent.split(':')[0];
+	},
+
+	async onDelivery(ev) {
+		const d = this.rows.get(ev.delivery_id);
+		if (!d) {
+			this.resyncLater();
+			return;
+		}
+		d.state = ev.state;
+		d.attempts = ev.attempts;
+		d.updated_at = new Date().toISOString();
+		if (ev.state === 'downloading')
+			d.percent = this.size ? Math.floor(ev.bytes_sent * 100 / this.size) : 0;
+		d.last_error = ev.error || '';
+		const old = $('#job-table tr[data-delivery="' + d.id + '"]');
+		const row = this.row(d);
+		row.classList.add('flash');
+		if (old)
+			old.replaceWith(row);
+		this.renderCounts();
+		if (TERMINAL.includes(ev.state))
+			this.refreshJob();
+	},
+
+	resyncLater: debounce(function () { JobView.resync(); }, 300),
+
+	/* Downloads in flight: their bytes come from the API. */
+	async pollProgress() {
+		if (![...this.rows.values()].some((d) => d.state === 'downloading'))
+			return;
+		try {
+			const ds = await api('GET', '/admin/jobs/' + this.id + '/deliveries?state=downloading');
+			for (const n of ds.deliveries) {
+				const d = this.rows.get(n.id);
+				if (!d || d.state !== 'downloading' || d.percent === n.percent)
+					continue;
+				d.percent = n.percent;
+				const old = $('#job-table tr[data-delivery="' + d.id + '"]');
+				if (old)
+					old.replaceWith(this.row(d));
+			}
+		} catch (e) { /* the next event or poll catches up */ }
+	},
+
+	async change(action) {
+		clearError($('#job-error'));
+		try {
+			this.setJob(await api('POST', '/admin/jobs/' + this.id + '/' + action, {}));
+		} catch (e) {
+			showError($('#job-error'), e);
+		}
+	},
+};
+
+/* ---- navigation ------------------------------------------------------ */
+
+const VIEWS = { devices: Devices, firmware: Firmware, new: NewJob, jobs: Jobs, job: JobView };
+const TITLES = { devices: 'Devices', firmware: 'Firmware', new: 'New update', jobs: 'Jobs', job: 'Job' };
+let current = null;
+
+function route(focus) {
+	const [name, arg] = location.hash.replace(/^#/, '').split('/');
+	const v = VIEWS[name] ? name : 'devices';
+	if (current && current.leave)
+		current.leave();
+	for (const s of document.querySelectorAll('[data-view]'))
+		s.hidden = s.dataset.view !== v;
+	for (const a of document.querySelectorAll('[data-nav]')) {
+		if (a.dataset.nav === v || (v === 'job' && a.dataset.nav === 'jobs'))
+			a.setAttribute('aria-current', 'page');
+		else
+			a.removeAttribute('aria-current');
+	}
+	document.title = TITLES[v] + ' · otad';
+	clearError(null);
+	current = VIEWS[v];
+	current.enter(arg);
+	if (focus) {
+		const h = $('[data-view="' + v + '"] h1');
+		h.tabIndex = -1;
+		h.focus();
+	}
+}
+
+function main() {
+	for (const v of Object.values(VIEWS))
+		v.init();
+	window.addEventListener('hashchange', () => route(true));
+	/* Times shown as "2 min ago" age with the page. */
+	setInterval(() => {
+		for (const t of document.querySelectorAll('time[datetime]'))
+			t.replaceWith(ago(t.getAttribute('datetime')));
+	}, 30000);
+	route(false);
+}
+
+main();
+
+})();
