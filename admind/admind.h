@@ -51,6 +51,12 @@ struct admind {
 	int			 resyncing;	/* hwd replays who is online */
 	uint64_t		 resync_since;	/* ms */
 	uv_timer_t		 sweep;		/* sent deliveries timing out */
+	struct {
+		uint64_t	 device_logins;	/* since start */
+		uint64_t	 downloads;	/* started since start */
+		int64_t		 in_flight;	/* downloads under way */
+		uint64_t	 bytes_served;
+	} stats;			/* for GET /metrics */
 };
 
 extern struct admind	*env;

@@ -103,6 +103,17 @@ api_metrics(struct http_conn *c)
 	metrics_value(&b, "otad_admin_logins_throttled_total", "counter",
 	    "Admin API requests refused with 429 after too many failed "
 	    "logins.", ac->throttled);
+	metrics_value(&b, "otad_device_logins_total", "counter", "Device "
+	    "logins through otad-hwd since otad-admind started.",
+	    env->stats.device_logins);
+	metrics_value(&b, "otad_downloads_total", "counter", "Firmware "
+	    "downloads started since otad-admind started.",
+	    env->stats.downloads);
+	metrics_value(&b, "otad_downloads_in_flight", "gauge", "Firmware "
+	    "downloads under way now.", (uint64_t)env->stats.in_flight);
+	metrics_value(&b, "otad_bytes_served_total", "counter", "Firmware "
+	    "bytes written to devices since otad-admind started.",
+	    env->stats.bytes_served);
 	metrics_value(&b, "otad_hwd_connected", "gauge", "1 while otad-hwd "
 	    "is connected to otad-admind.", env->hwd != NULL);
 	metrics_value(&b, "otad_fwstore_connected", "gauge", "1 while "

@@ -466,6 +466,23 @@ grant_poll_send(struct ctl_conn *c, uint32_t reqid, const struct delivery *d,
 	return 0;
 }
 
+/* Downloads under way and bytes served, for GET /metrics. */
+static void
+grant_count(const struct delivery *d, uint8_t what, uint64_t bytes)
+{
+	if (what == CTL_PROGRESS_STARTED) {
+		env->stats.downloads++;
+		env->stats.in_flight++;
+		return;
+	}
+	/* bytes is the total so far; a new download started from 0 */
+	env->stats.bytes_served += bytes >= d->bytes_sent ?
+	    bytes - d->bytes_sent : bytes;
+	if ((what == CTL_PROGRESS_COMPLETE || what == CTL_PROGRESS_ABORTED) &&
+	    env->stats.in_flight > 0)
+		env->stats.in_flight--;
+}
+
 /* A "delivery" event every 10 % of a download: still downloading, with
  * the bytes so far (the web page's percentage). */
 static void
@@ -496,6 +513,7 @@ grant_progress(int64_t delivery_id, uint8_t what, uint64_t bytes,
 		delivery_free(&d);
 		return;
 	}
+	grant_count(&d, what, bytes);
 	/* Progress is no transition: no fsync for it. */
 	store_begin_light(env->store);
 	store_delivery_progress(env->store, delivery_id, bytes);

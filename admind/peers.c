@@ -104,6 +104,8 @@ peers_online(struct ctl_reader *r)
 		/* bounded: a lost ONLINE_DONE must not hold deliveries */
 		o->resync = env->resyncing &&
 		    util_now_ms() < env->resync_since + 10000;
+		if (!o->resync)
+			env->stats.device_logins++;
 		store_begin_light(env->store);
 		store_device_seen(env->store, (int64_t)id, remote, time(NULL));
 		store_commit(env->store);

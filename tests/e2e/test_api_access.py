@@ -227,3 +227,28 @@ def test_sighup_reloads_the_certificate(otad_v4only, workdir):
     assert _served_cert(srv.admin_port) == want
     assert srv.proc.poll() is None and _admind_pid(srv) == pid
     assert srv.admin().request("GET", "/admin/devices").status == 200
+
+
+def test_metrics_count_logins_and_downloads(otad, admin):
+    import blynk
+    import esphttp
+    import images
+    before = metrics(otad)
+    dev = admin.create_device()
+    c = blynk.device(otad.host, otad.hwd_port, dev["token"])
+    img = images.esp8266_image(size=64 * 1024, seed="metrics")
+    assert admin.ota_start(img, token=dev["token"]).status == 201
+    r = esphttp.esp8266_get(c.wait_for_ota())
+    assert r.status == 200 and r.body == img
+    c.close()
+    deadline = time.monotonic() + 5
+    while True:
+        after = metrics(otad)
+        if after["otad_bytes_served_total"] >= before["otad_bytes_served_total"] + \
+                len(img) or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert after["otad_device_logins_total"] == before["otad_device_logins_total"] + 1
+    assert after["otad_downloads_total"] == before["otad_downloads_total"] + 1
+    assert after["otad_bytes_served_total"] == before["otad_bytes_served_total"] + len(img)
+    assert after["otad_downloads_in_flight"] == 0
