@@ -7,7 +7,9 @@ build_pkgs=(build-essential meson ninja-build pkg-config libuv1-dev libssl-dev
 	libsqlite3-dev node-llhttp libsystemd-dev libinih-dev libcrypt-dev openssl)
 test_pkgs=(python3 python3-pytest curl
 	# the package test (tests/e2e/test_package.py)
-	debootstrap systemd-container lintian debhelper dpkg-dev fakeroot)
+	debootstrap systemd-container lintian debhelper dpkg-dev fakeroot
+	# the fuzzers and the sanitizer pass (tests/fuzz), clock jumps (test_faults.py)
+	clang libclang-rt-14-dev faketime)
 
 pkgs=("${build_pkgs[@]}")
 [ "${1:-}" = test ] && pkgs+=("${test_pkgs[@]}")

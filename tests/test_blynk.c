@@ -360,10 +360,10 @@ test_pins(void)
 	CHECK(hwd_proto_pin_write("", 0, &w) == -1);
 
 	/* read lists: junk entries skipped */
-	CHECK(hwd_proto_pin_read("vr\0" "1\0" "x\0" "300\0" "7\0", 15,
+	CHECK(hwd_proto_pin_read("vr\0" "1\0" "x\0" "300\0" "7\0", 13,
 	    &type, &pos) == 0 && type == 'v');
 	while (n < 4 && hwd_proto_pin_next("vr\0" "1\0" "x\0" "300\0" "7\0",
-	    15, &pos, &pin))
+	    13, &pos, &pin))
 		pins[n++] = pin;
 	CHECK(n == 2 && pins[0] == 1 && pins[1] == 7);
 	CHECK(hwd_proto_pin_read("dr", 2, &type, &pos) == 0 && type == 'd');
