@@ -200,6 +200,8 @@ int	 sched_job_start(const struct job *, const int64_t *devices, size_t n);
 void	 sched_job_kick(int64_t job_id);
 void	 sched_device_created(int64_t device_id);
 void	 sched_start(void);
+/* A delivery in flight moved (progress): its sent_timeout starts again. */
+void	 sched_touch(int64_t delivery_id);
 /* Stop, pause or resume ("active"); returns deliveries canceled, or -1. */
 int	 sched_job_state(int64_t job_id, const char *state);
 void	 sched_ota_sent(int64_t device_id, int64_t delivery_id,

@@ -518,8 +518,10 @@ grant_progress(int64_t delivery_id, uint8_t what, uint64_t bytes,
 	store_begin_light(env->store);
 	store_delivery_progress(env->store, delivery_id, bytes);
 	store_commit(env->store);
-	if (what == CTL_PROGRESS_RUNNING)
+	if (what == CTL_PROGRESS_RUNNING) {
+		sched_touch(d.id);
 		grant_publish_progress(&d, bytes, total);
+	}
 	if (what == CTL_PROGRESS_STARTED && strcmp(d.state, "sent") == 0) {
 		delivery_transition(&d, "downloading", NULL, "", 0);
 	} else if (what == CTL_PROGRESS_COMPLETE &&

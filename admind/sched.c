@@ -27,6 +27,8 @@ struct sched_ctx {
 static void	sched_run(int64_t device_id);
 static void	sched_job_settle(int64_t job_id);
 static void	sched_busy_move(int64_t, const char *, const char *);
+static int	sched_in_flight_state(const char *);
+static void	sched_flight_drop(int64_t);
 
 static int
 sched_terminal(const char *state)
@@ -68,6 +70,10 @@ delivery_transition(const struct delivery *d, const char *state,
 	    attempt_inc) == -1)
 		return;
 	sched_busy_move(d->job_id, d->state, state);
+	if (sched_in_flight_state(state))
+		sched_touch(d->id);
+	else
+		sched_flight_drop(d->id);
 	store_event(env->store, "delivery.transition", "otad", "",
 	    d->device_id, d->job_id, state);
 	snprintf(fdev, sizeof(fdev), "DEVICE_ID=%" PRId64, d->device_id);
@@ -228,6 +234,57 @@ sched_has_slot(const struct job *job)
 	struct sched_busy *b = sched_busy_get(job->id);
 
 	return b != NULL && b->busy < job->max_parallel;
+}
+
+/*
+ * When each delivery in flight (sent, downloading) last moved, on the
+ * monotonic clock: sent_timeout is measured with it, so a wall-clock jump
+ * neither expires nor freezes deliveries.  After a restart every delivery
+ * in flight gets a full timeout again.
+ */
+#define SCHED_FLIGHT_BUCKETS	4096
+
+struct sched_flight {
+	struct sched_flight	*next;
+	int64_t			 delivery_id;
+	uint64_t		 since;		/* uv_now() */
+};
+
+static struct sched_flight *sched_flights[SCHED_FLIGHT_BUCKETS];
+
+static struct sched_flight **
+sched_flight_slot(int64_t delivery_id)
+{
+	struct sched_flight **pp;
+
+	pp = &sched_flights[(uint64_t)delivery_id % SCHED_FLIGHT_BUCKETS];
+	while (*pp != NULL && (*pp)->delivery_id != delivery_id)
+		pp = &(*pp)->next;
+	return pp;
+}
+
+void
+sched_touch(int64_t delivery_id)
+{
+	struct sched_flight **pp = sched_flight_slot(delivery_id);
+
+	if (*pp == NULL) {
+		if ((*pp = calloc(1, sizeof(**pp))) == NULL)
+			return;
+		(*pp)->delivery_id = delivery_id;
+	}
+	(*pp)->since = uv_now(env->loop);
+}
+
+static void
+sched_flight_drop(int64_t delivery_id)
+{
+	struct sched_flight **pp = sched_flight_slot(delivery_id), *f;
+
+	if ((f = *pp) != NULL) {
+		*pp = f->next;
+		free(f);
+	}
 }
 
 /*
@@ -468,38 +525,46 @@ sched_job_start(const struct job *job, const int64_t *devices, size_t n)
 }
 
 /* A job may have free slots: decide for its queued deliveries of online
- * devices until the slots are taken. */
+ * devices, a page at a time, until the slots are taken. */
+#define SCHED_KICK_PAGE	256
+
+static int
+sched_job_full(const struct job *job)
+{
+	struct sched_busy *b = sched_busy_get(job->id);
+
+	return b == NULL || b->busy >= job->max_parallel;
+}
+
 void
 sched_job_kick(int64_t job_id)
 {
-	struct delivery	*ds = NULL;
-	struct sched_busy *b;
+	struct delivery	*ds;
 	struct online	*o;
 	struct job	 job;
-	size_t		 n = 0;
+	int64_t		 after = 0;
+	size_t		 n;
 
 	if (store_job_get(env->store, job_id, &job) != 1)
 		return;
-	if (strcmp(job.state, "active") != 0 ||
-	    (b = sched_busy_get(job_id)) == NULL || b->busy >= job.max_parallel ||
-	    store_job_deliveries(env->store, job_id, &ds, &n) == -1) {
+	if (strcmp(job.state, "active") != 0 || sched_job_full(&job)) {
 		job_free(&job);
 		return;
 	}
 	sched_batch_begin();
-	for (size_t i = 0; i < n; i++) {
-		if ((b = sched_busy_get(job_id)) == NULL ||
-		    b->busy >= job.max_parallel)
+	do {
+		if (store_job_queued(env->store, job_id, after,
+		    SCHED_KICK_PAGE, &ds, &n) == -1)
 			break;
-		if (strcmp(ds[i].state, "queued") != 0)
-			continue;
-		if ((o = online_get(ds[i].device_id)) == NULL)
-			continue;
-		if (o->has_info || o->decided)
-			sched_run(ds[i].device_id);
-	}
+		for (size_t i = 0; i < n && !sched_job_full(&job); i++) {
+			after = ds[i].id;
+			o = online_get(ds[i].device_id);
+			if (o != NULL && (o->has_info || o->decided))
+				sched_run(ds[i].device_id);
+		}
+		delivery_list_free(ds, n);
+	} while (n == SCHED_KICK_PAGE && !sched_job_full(&job));
 	sched_batch_end();
-	delivery_list_free(ds, n);
 	job_free(&job);
 }
 
@@ -628,44 +693,82 @@ sched_job_state(int64_t job_id, const char *state)
  * have missed it), or a download that stopped reporting: back to queued,
  * and that attempt counts. */
 static void
-sched_sweep_state(const char *state, int64_t before)
+sched_expire(int64_t delivery_id)
 {
-	struct delivery	*ds = NULL;
+	struct delivery	 d;
 	struct job	 job;
-	size_t		 n = 0;
 	char		 why[200];
 
-	if (store_deliveries_stale(env->store, state, before, &ds, &n) == -1)
+	if (store_delivery_get(env->store, delivery_id, &d) != 1)
 		return;
-	for (size_t i = 0; i < n; i++) {
-		if (store_job_get(env->store, ds[i].job_id, &job) != 1)
-			continue;
-		snprintf(why, sizeof(why), "no %s within %u s of the command; "
-		    "attempt %d of %d%s", strcmp(state, "sent") == 0 ?
-		    "download" : "progress", env->cfg.admind.sent_timeout,
-		    ds[i].attempts, job.attempt_limit,
-		    ds[i].attempts >= job.attempt_limit ? ", giving up" : "");
-		delivery_transition(&ds[i], ds[i].attempts >= job.attempt_limit ?
-		    "failed" : "queued", "", why, 0);
-		sched_job_kick(job.id);
+	if (!sched_in_flight_state(d.state)) {
+		sched_flight_drop(d.id);	/* ended outside a transition */
+	} else if (store_job_get(env->store, d.job_id, &job) == 1) {
+		if (strcmp(job.state, "active") == 0) {
+			snprintf(why, sizeof(why), "no %s within %u s of the "
+			    "command; attempt %d of %d%s", strcmp(d.state,
+			    "sent") == 0 ? "download" : "progress",
+			    env->cfg.admind.sent_timeout, d.attempts,
+			    job.attempt_limit, d.attempts >= job.attempt_limit ?
+			    ", giving up" : "");
+			delivery_transition(&d, d.attempts >= job.attempt_limit ?
+			    "failed" : "queued", "", why, 0);
+			sched_job_kick(job.id);
+		}
 		job_free(&job);
 	}
-	delivery_list_free(ds, n);
+	delivery_free(&d);
 }
 
 static void
 sched_sweep(uv_timer_t *t)
 {
-	int64_t	 before = (int64_t)time(NULL) -
-	    (int64_t)env->cfg.admind.sent_timeout;
+	uint64_t	 limit = (uint64_t)env->cfg.admind.sent_timeout * 1000;
+	uint64_t	 now = uv_now(env->loop);
+	int64_t		*due = NULL, *p;
+	size_t		 n = 0, cap = 0;
 
-	sched_sweep_state("sent", before);
-	sched_sweep_state("downloading", before);
+	for (size_t b = 0; b < SCHED_FLIGHT_BUCKETS; b++) {
+		for (struct sched_flight *f = sched_flights[b]; f; f = f->next) {
+			if (now - f->since < limit)
+				continue;
+			if (n == cap) {
+				cap = cap ? cap * 2 : 64;
+				if ((p = reallocarray(due, cap, sizeof(*p))) ==
+				    NULL)
+					break;
+				due = p;
+			}
+			due[n++] = f->delivery_id;
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		sched_expire(due[i]);
+	free(due);
+}
+
+/* Deliveries in flight when admind starts get a full timeout from now. */
+static void
+sched_flights_load(void)
+{
+	static const char *const states[] = { "sent", "downloading" };
+	struct delivery	*ds;
+	size_t		 n;
+
+	for (size_t s = 0; s < nitems(states); s++) {
+		if (store_deliveries_stale(env->store, states[s], INT64_MAX,
+		    &ds, &n) == -1)
+			continue;
+		for (size_t i = 0; i < n; i++)
+			sched_touch(ds[i].id);
+		delivery_list_free(ds, n);
+	}
 }
 
 void
 sched_start(void)
 {
+	sched_flights_load();
 	uint64_t every = env->cfg.admind.sent_timeout * 1000 / 4;
 
 	if (every < 250)

@@ -148,6 +148,7 @@ enum store_q {
 	Q_EVENT,
 	/* jobs and the OTA lifecycle (sched.c, api_jobs.c) */
 	Q_JOB_LIST, Q_JOB_LIST_COUNT, Q_DELIVERIES_STALE, Q_JOB_UNFINISHED,
+	Q_JOB_QUEUED,
 	/* devices, firmware, API tokens, metrics (api_devices.c,
 	 * api_firmware.c, api_tokens.c, api_metrics.c) */
 	Q_DEVICE_SEARCH, Q_DEVICE_SEARCH_COUNT, Q_DEVICE_UPDATE,
@@ -259,6 +260,9 @@ static const struct store_query store_queries[Q_MAX] = {
 	    " JOIN jobs j ON j.id = d.job_id"
 	    " WHERE d.state = ?1 AND d.updated_at < ?2 AND j.state = 'active'"
 	    " ORDER BY d.id" },
+	[Q_JOB_QUEUED] = { "job queued",
+	    "SELECT " DELIVERY_COLS " FROM deliveries d WHERE d.job_id = ?"
+	    " AND d.state = 'queued' AND d.id > ? ORDER BY d.id LIMIT ?" },
 	[Q_JOB_UNFINISHED] = { "job unfinished",
 	    "SELECT count(*) FROM deliveries WHERE job_id = ?"
 	    " AND state IN " UNFINISHED },
@@ -1329,6 +1333,14 @@ store_deliveries_stale(struct store *st, const char *state, int64_t before,
 {
 	return store_list(st, Q_DELIVERIES_STALE, &delivery_row, out, n, "sI",
 	    state, before);
+}
+
+int
+store_job_queued(struct store *st, int64_t job_id, int64_t after,
+    int64_t max, struct delivery **out, size_t *n)
+{
+	return store_list(st, Q_JOB_QUEUED, &delivery_row, out, n, "III",
+	    job_id, after, max);
 }
 
 int

@@ -170,6 +170,10 @@ void	 job_list_free(struct job *, size_t);
 /* Deliveries of active jobs in state whose updated_at is before. */
 int	 store_deliveries_stale(struct store *, const char *state,
 	    int64_t before, struct delivery **out, size_t *n);
+/* Up to max queued deliveries of the job with an id above after,
+ * ascending: a scheduler pages through them. */
+int	 store_job_queued(struct store *, int64_t job_id, int64_t after,
+	    int64_t max, struct delivery **out, size_t *n);
 /* How many of the job's deliveries are unfinished. */
 int	 store_job_unfinished(struct store *, int64_t job_id, int64_t *count);
 

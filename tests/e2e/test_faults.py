@@ -472,13 +472,18 @@ def test_wall_clock_jumps_do_not_move_timers(workdir):
         os.environ["ASAN_OPTIONS"] += ":verify_asan_link_order=0"
     try:
         srv = conftest.start_server(name="otad-clock", config={
-            "hwd": {"login_timeout": "3"}})
+            "hwd": {"login_timeout": "3"}, "admind": {"sent_timeout": "20"}})
     finally:
         os.environ.clear()
         os.environ.update(saved)
     try:
         admin = srv.admin()
         dev = Device(srv, admin).connect()
+        # a delivery in flight: sent_timeout runs on the monotonic clock, so a
+        # day's jump of the wall clock must not expire it
+        waiting = Device(srv, admin).connect()
+        fw = lc.upload(admin, lc.new_image(seed="clock"), token=waiting.token)
+        assert waiting.wait_ota() is not None
         for jump in ("+1d", "-1d"):
             with open(spec, "w") as f:
                 f.write(jump + "\n")
@@ -492,6 +497,11 @@ def test_wall_clock_jumps_do_not_move_timers(workdir):
             silent.close()
             assert dev.client.ping(timeout=3) == 200, jump
             assert admin.request("GET", "/admin/devices").status == 200
+            if jump == "+1d":
+                time.sleep(5.5)         # one sweep (sent_timeout / 4) runs
+            d = lc.delivery_of(admin, fw["job"]["id"], waiting.id)
+            assert d["state"] == "sent" and d["attempts"] == 1, (jump, d)
         dev.close()
+        waiting.close()
     finally:
         _stop(srv)
