@@ -7,7 +7,6 @@
  */
 #include <dirent.h>
 #include <errno.h>
-#include <getopt.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -24,13 +23,6 @@
 #include "util.h"
 
 struct admind	*env;
-
-static void
-usage(void)
-{
-	fprintf(stderr, "usage: otad-admind [-tv] [-c file]\n");
-	exit(2);
-}
 
 static SSL_CTX *
 admind_tls(const struct cfg *cfg)
@@ -167,23 +159,14 @@ int
 main(int argc, char *argv[])
 {
 	static struct admind a;
-	const char	*conf = CFG_DEFAULT_PATH;
+	struct cfg_args	 args;
 	uv_signal_t	 sigint, sigterm, sighup;
-	int		 ch, check = 0, verbose = 0;
 
-	while ((ch = getopt(argc, argv, "c:tv")) != -1) {
-		switch (ch) {
-		case 'c': conf = optarg; break;
-		case 't': check = 1; break;
-		case 'v': verbose++; break;
-		default: usage();
-		}
-	}
-	log_init("otad-admind", verbose);
-	if (cfg_load(&a.cfg, conf, stderr) != 0)
+	cfg_args(argc, argv, "otad-admind", &args);
+	if (cfg_load(&a.cfg, args.path, stderr) != 0)
 		exit(1);
-	if (check) {
-		printf("%s: configuration OK\n", conf);
+	if (args.check) {
+		fprintf(stderr, "%s: configuration OK\n", args.path);
 		exit(0);
 	}
 	signal(SIGPIPE, SIG_IGN);

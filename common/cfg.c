@@ -9,10 +9,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <ini.h>
 
 #include "cfg.h"
+#include "log.h"
 #include "netaddr.h"
 #include "util.h"
 
@@ -266,4 +268,35 @@ cfg_fwstore_port(const struct cfg *cfg)
 	    err, sizeof(err)) < 1)
 		return 8080;
 	return netaddr_port((struct sockaddr *)&ss[0]);
+}
+
+void
+cfg_args(int argc, char *argv[], const char *prog, struct cfg_args *a)
+{
+	int	 ch;
+
+	a->path = CFG_DEFAULT_PATH;
+	a->check = a->verbose = 0;
+	while ((ch = getopt(argc, argv, "c:tv")) != -1) {
+		switch (ch) {
+		case 'c':
+			a->path = optarg;
+			break;
+		case 't':
+			a->check = 1;
+			break;
+		case 'v':
+			a->verbose++;
+			break;
+		default:
+			goto usage;
+		}
+	}
+	if (optind != argc)
+		goto usage;
+	log_init(prog, a->verbose);
+	return;
+usage:
+	fprintf(stderr, "usage: %s [-tv] [-c file]\n", prog);
+	exit(2);
 }

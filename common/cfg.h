@@ -47,6 +47,17 @@ struct cfg {
 	} fwstore;
 };
 
+/* The daemons' command line (DESIGN.md section 8): -c FILE (default
+ * CFG_DEFAULT_PATH), -t (check the file and exit), -v (more logs).
+ * Anything else prints the usage and exits 2.  Starts logging as prog. */
+struct cfg_args {
+	const char	*path;
+	int		 check;
+	int		 verbose;
+};
+
+void	 cfg_args(int argc, char *argv[], const char *prog, struct cfg_args *);
+
 /* Fills defaults, then reads path.  Prints one line per problem to errs;
  * returns the number of problems (0: good).  A missing file is a problem. */
 int	 cfg_load(struct cfg *, const char *path, FILE *errs);

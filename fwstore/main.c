@@ -20,7 +20,6 @@
 
 #include "fwstore.h"
 
-static void	fwstore_usage(void) __attribute__((noreturn));
 static int	fwstore_check(struct cfg *, const char *, int);
 static void	fwstore_on_signal(uv_signal_t *, int);
 static void	fwstore_signals(struct fwstore *);
@@ -30,31 +29,13 @@ main(int argc, char *argv[])
 {
 	struct fwstore	 fw;
 	struct cfg	 cfg;
-	const char	*path = CFG_DEFAULT_PATH;
+	struct cfg_args	 args;
 	char		 err[256];
-	int		 ch, check = 0, verbose = 0;
 
-	while ((ch = getopt(argc, argv, "c:tv")) != -1) {
-		switch (ch) {
-		case 'c':
-			path = optarg;
-			break;
-		case 't':
-			check = 1;
-			break;
-		case 'v':
-			verbose++;
-			break;
-		default:
-			fwstore_usage();
-		}
-	}
-	if (optind != argc)
-		fwstore_usage();
-	log_init("otad-fwstore", verbose);
-	if (fwstore_check(&cfg, path, check) == -1)
+	cfg_args(argc, argv, "otad-fwstore", &args);
+	if (fwstore_check(&cfg, args.path, args.check) == -1)
 		return 1;
-	if (check) {
+	if (args.check) {
 		cfg_free(&cfg);
 		return 0;
 	}
@@ -84,13 +65,6 @@ main(int argc, char *argv[])
 	free(fw.firmware_dir);
 	cfg_free(&cfg);
 	return 0;
-}
-
-static void
-fwstore_usage(void)
-{
-	fprintf(stderr, "usage: otad-fwstore [-tv] [-c file]\n");
-	exit(1);
 }
 
 /* Loads the configuration; with -t also the TLS files of tls_listen, says

@@ -27,13 +27,6 @@ struct hwd		 hwd_env;
 static uv_signal_t	 hwd_sigint, hwd_sigterm;
 static uv_timer_t	 hwd_stop_timer;
 
-static void __attribute__((noreturn))
-hwd_usage(void)
-{
-	fprintf(stderr, "usage: otad-hwd [-tv] [-c file]\n");
-	exit(1);
-}
-
 /* -t: the configuration, and the TLS files hwd would load. */
 static int
 hwd_check(struct cfg *cfg, int problems)
@@ -110,32 +103,15 @@ hwd_run(void)
 int
 main(int argc, char *argv[])
 {
-	const char	*path = CFG_DEFAULT_PATH;
-	int		 ch, check = 0, verbose = 0, problems;
+	struct cfg_args	 args;
+	int		 problems;
 
-	while ((ch = getopt(argc, argv, "c:tv")) != -1) {
-		switch (ch) {
-		case 'c':
-			path = optarg;
-			break;
-		case 't':
-			check = 1;
-			break;
-		case 'v':
-			verbose++;
-			break;
-		default:
-			hwd_usage();
-		}
-	}
-	if (optind != argc)
-		hwd_usage();
-	log_init("otad-hwd", verbose);
-	problems = cfg_load(&hwd_env.cfg, path, stderr);
-	if (check)
+	cfg_args(argc, argv, "otad-hwd", &args);
+	problems = cfg_load(&hwd_env.cfg, args.path, stderr);
+	if (args.check)
 		return hwd_check(&hwd_env.cfg, problems);
 	if (problems)
-		fatalx("%s: %d configuration problem%s", path, problems,
+		fatalx("%s: %d configuration problem%s", args.path, problems,
 		    problems == 1 ? "" : "s");
 	signal(SIGPIPE, SIG_IGN);
 	hwd_env.loop = uv_default_loop();
