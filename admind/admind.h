@@ -51,6 +51,7 @@ struct admind {
 	int			 resyncing;	/* hwd replays who is online */
 	uint64_t		 resync_since;	/* ms */
 	uv_timer_t		 sweep;		/* sent deliveries timing out */
+	uv_check_t		 flush;		/* commits the light batch */
 	struct {
 		uint64_t	 device_logins;	/* since start */
 		uint64_t	 downloads;	/* started since start */

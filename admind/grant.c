@@ -515,9 +515,8 @@ grant_progress(int64_t delivery_id, uint8_t what, uint64_t bytes,
 	}
 	grant_count(&d, what, bytes);
 	/* Progress is no transition: no fsync for it. */
-	store_begin_light(env->store);
+	store_light(env->store);
 	store_delivery_progress(env->store, delivery_id, bytes);
-	store_commit(env->store);
 	if (what == CTL_PROGRESS_RUNNING) {
 		sched_touch(d.id);
 		grant_publish_progress(&d, bytes, total);

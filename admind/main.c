@@ -82,6 +82,12 @@ admind_reload_tls(uv_signal_t *s, int signum)
 }
 
 static void
+admind_flush(uv_check_t *h)
+{
+	store_flush(env->store);
+}
+
+static void
 admind_signal(uv_signal_t *s, int signum)
 {
 	log_info("signal %d: stopping", signum);
@@ -185,6 +191,10 @@ main(int argc, char *argv[])
 	    SANDBOX_GROUP_FIRMWARE, 02750) == -1)
 		exit(1);
 	sched_start();
+	/* The batch of non-transition writes is committed once per turn. */
+	uv_check_init(a.loop, &a.flush);
+	uv_check_start(&a.flush, admind_flush);
+	uv_unref((uv_handle_t *)&a.flush);
 	uv_signal_init(a.loop, &sigint);
 	uv_signal_start(&sigint, admind_signal, SIGINT);
 	uv_signal_init(a.loop, &sigterm);
@@ -197,6 +207,7 @@ main(int argc, char *argv[])
 	uv_run(a.loop, UV_RUN_DEFAULT);
 	sandbox_stopping();
 	unlink(a.cfg.control_socket);
+	store_flush(a.store);
 	store_close(a.store);
 	return 0;
 }

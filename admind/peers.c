@@ -106,9 +106,8 @@ peers_online(struct ctl_reader *r)
 		    util_now_ms() < env->resync_since + 10000;
 		if (!o->resync)
 			env->stats.device_logins++;
-		store_begin_light(env->store);
+		store_light(env->store);
 		store_device_seen(env->store, (int64_t)id, remote, time(NULL));
-		store_commit(env->store);
 		peers_publish("device.online", (int64_t)id, remote);
 		sched_device_online((int64_t)id, remote);
 	}
@@ -184,9 +183,8 @@ peers_info(struct ctl_reader *r)
 	rc = 0;
 	if (online_get((int64_t)id) == NULL)
 		goto out;
-	store_begin_light(env->store);
+	store_light(env->store);
 	peers_store_info((int64_t)id, keys, values, n);
-	store_commit(env->store);
 	online_get((int64_t)id)->has_info = 1;
 	sched_device_info((int64_t)id);
 out:

@@ -332,7 +332,7 @@ static const struct store_query store_queries[Q_MAX] = {
 struct store {
 	sqlite3		*db;
 	sqlite3_stmt	*stmt[Q_MAX];
-	int		 light;		/* this transaction: synchronous=NORMAL */
+	int		 batch;		/* store_light's transaction is open */
 };
 
 /* How to read one result row into a struct, and free it again. */
@@ -342,7 +342,7 @@ struct store_row {
 	void	(*free)(void *);
 };
 
-static void	 store_sync_full(struct store *);
+static int	 store_batchable(enum store_q);
 static int	 store_pragmas(struct store *, const char *, char *, size_t);
 static int	 store_migrate(struct store *, const char *, char *, size_t);
 static int	 store_migrate_one(struct store *, int, const char *, char *,
@@ -429,6 +429,7 @@ store_close(struct store *st)
 
 	if (st == NULL)
 		return;
+	store_flush(st);
 	for (i = 0; i < Q_MAX; i++)
 		sqlite3_finalize(st->stmt[i]);
 	if (st->db != NULL && sqlite3_close(st->db) != SQLITE_OK)
@@ -443,51 +444,73 @@ store_begin(struct store *st)
 }
 
 /*
- * A transaction for facts that are no state transition (when a device was
- * seen, what it reports, download progress): committed without waiting for
- * the disk.  In WAL mode that survives any daemon being killed; only a
- * power loss may take the last of them.  Transitions use store_begin.
+ * Facts that are no state transition (when a device was seen, what it
+ * reports, download progress) are grouped: store_light() opens one
+ * transaction for them with synchronous=NORMAL and store_flush() commits
+ * it, once per turn of the daemon's loop.  Any other write commits that
+ * batch first (store_prepare), so a transition is never part of it and is
+ * still committed, with an fsync, before it is acted on.  In WAL mode a
+ * batch survives any daemon being killed; only a power loss may take the
+ * last of it.
  */
 int
-store_begin_light(struct store *st)
+store_light(struct store *st)
 {
+	if (st->batch || !sqlite3_get_autocommit(st->db))
+		return 0;		/* joins the open batch or transaction */
 	if (store_run(st, Q_SYNC_NORMAL, "") == -1)
 		return -1;
-	st->light = 1;
-	if (store_begin(st) == 0)
+	if (store_run(st, Q_BEGIN, "") == 0) {
+		st->batch = 1;
 		return 0;
-	store_sync_full(st);
+	}
+	store_run(st, Q_SYNC_FULL, "");
 	return -1;
 }
 
-static void
-store_sync_full(struct store *st)
+void
+store_flush(struct store *st)
 {
-	if (st->light && sqlite3_get_autocommit(st->db)) {
-		st->light = 0;
-		store_run(st, Q_SYNC_FULL, "");
+	if (!st->batch)
+		return;
+	st->batch = 0;
+	if (store_run(st, Q_COMMIT, "") == -1)
+		store_rollback(st);
+	store_run(st, Q_SYNC_FULL, "");
+}
+
+/* May this statement run inside a batch?  Reads and the batch's writes. */
+static int
+store_batchable(enum store_q q)
+{
+	switch (q) {
+	case Q_DEVICE_SEEN:
+	case Q_DEVICE_SET_INFO:
+	case Q_DEVICE_SET_LINK:
+	case Q_DELIVERY_PROGRESS:
+	case Q_SYNC_NORMAL:
+	case Q_SYNC_FULL:
+	case Q_COMMIT:
+	case Q_ROLLBACK:
+		return 1;
+	default:
+		return strncmp(store_queries[q].sql, "SELECT", 6) == 0;
 	}
 }
 
 int
 store_commit(struct store *st)
 {
-	int	 rc = store_run(st, Q_COMMIT, "");
-
-	store_sync_full(st);
-	return rc;
+	return store_run(st, Q_COMMIT, "");
 }
 
 /* A failed statement may have rolled back already: then nothing to do. */
 int
 store_rollback(struct store *st)
 {
-	int	 rc = 0;
-
-	if (!sqlite3_get_autocommit(st->db))
-		rc = store_run(st, Q_ROLLBACK, "");
-	store_sync_full(st);
-	return rc;
+	if (sqlite3_get_autocommit(st->db))
+		return 0;
+	return store_run(st, Q_ROLLBACK, "");
 }
 
 int
@@ -912,6 +935,8 @@ store_migrate_one(struct store *st, int v, const char *path, char *err,
 static sqlite3_stmt *
 store_prepare(struct store *st, enum store_q q, const char *fmt, va_list ap)
 {
+	if (st->batch && !store_batchable(q))
+		store_flush(st);
 	if (st->stmt[q] == NULL && sqlite3_prepare_v3(st->db,
 	    store_queries[q].sql, -1, SQLITE_PREPARE_PERSISTENT, &st->stmt[q],
 	    NULL) != SQLITE_OK) {
@@ -1105,6 +1130,7 @@ store_list(struct store *st, enum store_q q, const struct store_row *row,
 static int
 store_tx_open(struct store *st, int *own)
 {
+	store_flush(st);
 	*own = sqlite3_get_autocommit(st->db) != 0;
 	return *own ? store_begin(st) : 0;
 }

@@ -84,8 +84,11 @@ struct delivery {
 struct store *store_open(const char *path, char *err, size_t errlen);
 void	 store_close(struct store *);
 int	 store_begin(struct store *);
-/* For facts that are no state transition: committed without an fsync. */
-int	 store_begin_light(struct store *);
+/* Facts that are no state transition join one batch without an fsync,
+ * committed by store_flush() once per loop turn (and before any other
+ * write). */
+int	 store_light(struct store *);
+void	 store_flush(struct store *);
 int	 store_commit(struct store *);
 int	 store_rollback(struct store *);
 int	 store_schema_version(struct store *);

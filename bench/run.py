@@ -42,6 +42,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
 import images  # noqa: E402  (tests/e2e/images.py: ESP8266 images with a Blynk tag)
+from ini import rewrite_ini  # noqa: E402  (tests/e2e/ini.py: the same edits as the tests)
 
 MiB = 1024 * 1024
 TOKEN_FMT = "bench%027d"        # the generator logs device i in with this token
@@ -152,39 +153,6 @@ def stop_proc(proc, sig=signal.SIGTERM, group=False):
         proc.wait()
     except ProcessLookupError:
         pass
-
-
-def rewrite_ini(path, updates):
-    """Set keys in sections of an INI file (as tests/e2e/conftest.py does)."""
-    with open(path) as f:
-        lines = f.read().splitlines()
-    todo = {sec: dict(kv) for sec, kv in updates.items()}
-    out, section = [], None
-
-    def flush(sec):
-        for k, v in todo.pop(sec, {}).items():
-            out.append("%s = %s" % (k, v))
-
-    for line in lines:
-        m = re.match(r"\s*\[([^\]]+)\]", line)
-        if m:
-            if section is not None:
-                flush(section)
-            section = m.group(1).strip()
-            out.append(line)
-            continue
-        m = re.match(r"\s*([A-Za-z0-9_.-]+)\s*=", line)
-        if m and section in todo and m.group(1) in todo[section]:
-            out.append("%s = %s" % (m.group(1), todo[section].pop(m.group(1))))
-            continue
-        out.append(line)
-    if section is not None:
-        flush(section)
-    for sec in list(todo):
-        out += ["", "[%s]" % sec]
-        flush(sec)
-    with open(path, "w") as f:
-        f.write("\n".join(out) + "\n")
 
 
 # -- otad ---------------------------------------------------------------------------

@@ -430,7 +430,7 @@ check_events(void)
 	    "sum(device_id IS NULL), sum(job_id) FROM events", -1, &s,
 	    NULL) == SQLITE_OK);
 	CHECK(sqlite3_step(s) == SQLITE_ROW);
-	CHECK(sqlite3_column_int(s, 0) == 2);
+	CHECK(sqlite3_column_int(s, 0) == 3);	/* two + test_batch's */
 	CHECK(sqlite3_column_int(s, 1) == 1);
 	CHECK(sqlite3_column_int(s, 2) == 4);
 	sqlite3_finalize(s);
@@ -440,6 +440,47 @@ check_events(void)
 	CHECK_STR((const char *)sqlite3_column_text(s, 0), "wal");
 	sqlite3_finalize(s);
 	sqlite3_close(db);
+}
+
+/* What another connection (another process) sees of device 1's address. */
+static void
+other_sees_addr(const char *want)
+{
+	sqlite3		*db;
+	sqlite3_stmt	*s;
+
+	CHECK(sqlite3_open(dbpath, &db) == SQLITE_OK);
+	CHECK(sqlite3_prepare_v2(db, "SELECT last_addr FROM devices WHERE "
+	    "id = 1", -1, &s, NULL) == SQLITE_OK);
+	CHECK(sqlite3_step(s) == SQLITE_ROW);
+	CHECK_STR((const char *)sqlite3_column_text(s, 0), want);
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+}
+
+/* Non-transition writes are batched: invisible to others until the batch
+ * is flushed, and flushed before any other write. */
+static void
+test_batch(struct store *st)
+{
+	struct device	 d;
+
+	CHECK(store_light(st) == 0);
+	CHECK(store_device_seen(st, 1, "10.0.0.1:1", 100) == 0);
+	CHECK(store_light(st) == 0);		/* joins the open batch */
+	CHECK(store_device_get(st, 1, &d) == 1);	/* reads see it */
+	CHECK_STR(d.last_addr, "10.0.0.1:1");
+	device_free(&d);
+	other_sees_addr("10.0.0.9:9");
+	store_flush(st);
+	other_sees_addr("10.0.0.1:1");
+
+	CHECK(store_light(st) == 0);
+	CHECK(store_device_seen(st, 1, "10.0.0.2:2", 101) == 0);
+	/* a transition (any other write) commits the batch first */
+	CHECK(store_event(st, "test", "me", "", 1, 0, "x") == 0);
+	other_sees_addr("10.0.0.2:2");
+	CHECK(store_device_seen(st, 1, "10.0.0.9:9", 102) == 0);
 }
 
 static void
@@ -549,6 +590,8 @@ main(void)
 	fw = test_firmware(st);
 	test_jobs(st, fw);
 	test_deliveries(st, fw);
+	CHECK(store_device_seen(st, 1, "10.0.0.9:9", 99) == 0);
+	test_batch(st);
 	store_close(st);
 	check_events();
 

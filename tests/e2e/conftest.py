@@ -18,6 +18,8 @@ import time
 
 import pytest
 
+from ini import rewrite_ini
+
 import admin as admin_mod
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -79,40 +81,6 @@ def free_ports(n, dual=()):
         for s in held:
             s.close()
     return ports
-
-
-def rewrite_ini(path, updates):
-    """Set keys in sections of an INI file, keeping everything else as it was."""
-    with open(path) as f:
-        lines = f.read().splitlines()
-    todo = {sec: dict(kv) for sec, kv in updates.items()}
-    out, section = [], None
-
-    def flush(sec):
-        for k, v in todo.pop(sec, {}).items():
-            out.append("%s = %s" % (k, v))
-
-    for line in lines:
-        m = re.match(r"\s*\[([^\]]+)\]", line)
-        if m:
-            if section is not None:
-                flush(section)
-            section = m.group(1).strip()
-            out.append(line)
-            continue
-        m = re.match(r"\s*([A-Za-z0-9_.-]+)\s*=", line)
-        if m and section in todo and m.group(1) in todo[section]:
-            out.append("%s = %s" % (m.group(1), todo[section].pop(m.group(1))))
-            continue
-        out.append(line)
-    if section is not None:
-        flush(section)
-    for sec in list(todo):
-        out.append("")
-        out.append("[%s]" % sec)
-        flush(sec)
-    with open(path, "w") as f:
-        f.write("\n".join(out) + "\n")
 
 
 class OtadServer:

@@ -192,3 +192,30 @@ def read_event(resp):
 
 def download_status(url):
     return esphttp.esp8266_get(url).status
+
+
+def login_until_accepted(dev, timeout=15.0):
+    """A device retries its login (19 while admind or hwd restarts)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return dev.connect()
+        except (OSError, blynk.ProtocolError):
+            dev.close()
+        assert time.monotonic() < deadline, "device %d could not log in" % dev.id
+        time.sleep(0.2)
+
+
+def download_until_served(dev, url, image, timeout=15.0):
+    """A device retries its download while a daemon restarts."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            r = dev.download(url, timeout=5.0)
+            if r.status == 200:
+                assert r.body == image
+                return r
+        except (OSError, ValueError):
+            pass
+        assert time.monotonic() < deadline, "download of %s never succeeded" % url
+        time.sleep(0.2)

@@ -10,7 +10,8 @@ import pytest
 
 import blynk
 import lifecycle as lc
-from lifecycle import Device, NEW_BUILD, NEW_VERSION
+from lifecycle import (Device, NEW_BUILD, NEW_VERSION, download_until_served,
+                       login_until_accepted)
 
 
 @pytest.fixture(scope="module")
@@ -18,31 +19,10 @@ def image():
     return lc.new_image(seed="durability")
 
 
-def download_until_served(dev, url, image, timeout=15.0):
-    """A device retries its download while a daemon is restarting."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            r = dev.download(url, timeout=5.0)
-            if r.status == 200:
-                assert r.body == image
-                return r
-        except (OSError, ValueError):
-            pass
-        assert time.monotonic() < deadline, "download of %s never succeeded" % url
-        time.sleep(0.2)
 
 
-def login_until_accepted(dev, timeout=15.0):
-    """A device retries its login while hwd or admind restarts."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            return dev.connect()
-        except (OSError, blynk.ProtocolError):
-            dev.close()
-        assert time.monotonic() < deadline, "device %d could not log in" % dev.id
-        time.sleep(0.2)
+
+
 
 
 def wait_admin(admin, timeout=15.0):

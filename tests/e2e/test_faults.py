@@ -23,7 +23,7 @@ import checks
 import conftest
 import esphttp
 import lifecycle as lc
-from lifecycle import Device
+from lifecycle import Device, login_until_accepted
 
 SAN = bool(os.environ.get("ASAN_OPTIONS") or os.environ.get("UBSAN_OPTIONS"))
 
@@ -45,16 +45,7 @@ def fast():
     _stop(srv)
 
 
-def login_until_accepted(dev, timeout=15.0):
-    """A device retries its login (19) while hwd's control link comes back."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            return dev.connect()
-        except (OSError, blynk.ProtocolError):
-            dev.close()
-        assert time.monotonic() < deadline, "device %d could not log in" % dev.id
-        time.sleep(0.2)
+
 
 
 def firmware_rows(admin):
