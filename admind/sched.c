@@ -150,7 +150,11 @@ sched_mismatch(const struct device *dev, const struct firmware *fw,
 struct sched_busy {
 	struct sched_busy	*next;
 	int64_t			 job_id;
+	int			 counted;	/* busy is known */
 	int64_t			 busy;
+	/* online devices whose queued delivery waits for a slot, FIFO */
+	int64_t			*waiting;
+	size_t			 head, tail, cap;
 };
 
 static struct sched_busy *sched_busy_list;
@@ -168,6 +172,7 @@ sched_count_cb(void *arg, const char *state, int64_t count)
 		*(int64_t *)arg += count;
 }
 
+/* The job's entry, created on first use; counted when busy is unknown. */
 static struct sched_busy *
 sched_busy_get(int64_t job_id)
 {
@@ -175,17 +180,21 @@ sched_busy_get(int64_t job_id)
 
 	for (b = sched_busy_list; b; b = b->next)
 		if (b->job_id == job_id)
-			return b;
-	if ((b = calloc(1, sizeof(*b))) == NULL)
-		return NULL;
-	b->job_id = job_id;
-	if (store_job_counts(env->store, job_id, sched_count_cb,
-	    &b->busy) == -1) {
-		free(b);
-		return NULL;
+			break;
+	if (b == NULL) {
+		if ((b = calloc(1, sizeof(*b))) == NULL)
+			return NULL;
+		b->job_id = job_id;
+		b->next = sched_busy_list;
+		sched_busy_list = b;
 	}
-	b->next = sched_busy_list;
-	sched_busy_list = b;
+	if (!b->counted) {
+		b->busy = 0;
+		if (store_job_counts(env->store, job_id, sched_count_cb,
+		    &b->busy) == -1)
+			return NULL;
+		b->counted = 1;
+	}
 	return b;
 }
 
@@ -193,39 +202,49 @@ sched_busy_get(int64_t job_id)
 static void
 sched_busy_forget(int64_t job_id)
 {
-	struct sched_busy **pp, *b;
-
-	for (pp = &sched_busy_list; (b = *pp) != NULL; pp = &b->next) {
-		if (b->job_id == job_id) {
-			*pp = b->next;
-			free(b);
-			return;
-		}
-	}
+	for (struct sched_busy *b = sched_busy_list; b; b = b->next)
+		if (b->job_id == job_id)
+			b->counted = 0;
 }
 
 static void
 sched_busy_move(int64_t job_id, const char *from, const char *to)
 {
-	struct sched_busy *b;
-
-	for (b = sched_busy_list; b; b = b->next)
-		if (b->job_id == job_id)
-			break;
-	if (b == NULL)
-		return;		/* counted afresh when next asked */
-	b->busy += sched_in_flight_state(to) - sched_in_flight_state(from);
+	for (struct sched_busy *b = sched_busy_list; b; b = b->next)
+		if (b->job_id == job_id && b->counted)
+			b->busy += sched_in_flight_state(to) -
+			    sched_in_flight_state(from);
 }
 
 static void
 sched_busy_list_clear(void)
 {
-	struct sched_busy *b;
+	for (struct sched_busy *b = sched_busy_list; b; b = b->next)
+		b->counted = 0;
+}
 
-	while ((b = sched_busy_list) != NULL) {
-		sched_busy_list = b->next;
-		free(b);
+static void
+sched_wait(struct sched_busy *b, int64_t device_id)
+{
+	int64_t	*p;
+
+	if (b->tail == b->cap) {
+		if (b->head > 0) {		/* slide down first */
+			memmove(b->waiting, b->waiting + b->head,
+			    (b->tail - b->head) * sizeof(*p));
+			b->tail -= b->head;
+			b->head = 0;
+		} else {
+			size_t cap = b->cap ? b->cap * 2 : 64;
+
+			if ((p = reallocarray(b->waiting, cap, sizeof(*p))) ==
+			    NULL)
+				return;	/* found again by its next login */
+			b->waiting = p;
+			b->cap = cap;
+		}
 	}
+	b->waiting[b->tail++] = device_id;
 }
 
 static int
@@ -381,6 +400,29 @@ sched_queued(struct sched_ctx *x)
 	}
 	if (sched_has_slot(&x->job))
 		sched_send(x);
+	else if (sched_busy_get(x->job.id) != NULL)
+		sched_wait(sched_busy_get(x->job.id), x->d.device_id);
+}
+
+/* The device's pending delivery, if it is queued: decide now. */
+static void
+sched_decide(int64_t device_id)
+{
+	struct sched_ctx x;
+
+	if (sched_load(device_id, &x) == -1)
+		return;
+	if (strcmp(x.d.state, "queued") == 0)
+		sched_queued(&x);
+	sched_ctx_free(&x);
+}
+
+static int
+sched_ready(int64_t device_id)
+{
+	struct online	*o = online_get(device_id);
+
+	return o != NULL && (o->has_info || o->decided);
 }
 
 /* The device came back after downloading: did the update take? */
@@ -520,14 +562,16 @@ sched_job_start(const struct job *job, const int64_t *devices, size_t n)
 		store_rollback(env->store);
 		return 0;
 	}
-	sched_job_kick(job->id);
+	sched_batch_begin();
+	for (size_t i = 0; i < n; i++)
+		if (sched_ready(devices[i]))
+			sched_decide(devices[i]);
+	sched_batch_end();
 	return created;
 }
 
-/* A job may have free slots: decide for its queued deliveries of online
- * devices, a page at a time, until the slots are taken. */
-#define SCHED_KICK_PAGE	256
-
+/* A job may have free slots: the online devices waiting for one get
+ * them, first come first served. */
 static int
 sched_job_full(const struct job *job)
 {
@@ -539,33 +583,51 @@ sched_job_full(const struct job *job)
 void
 sched_job_kick(int64_t job_id)
 {
-	struct delivery	*ds;
-	struct online	*o;
+	struct sched_busy *b;
 	struct job	 job;
-	int64_t		 after = 0;
-	size_t		 n;
+	int64_t		 device_id;
 
 	if (store_job_get(env->store, job_id, &job) != 1)
 		return;
-	if (strcmp(job.state, "active") != 0 || sched_job_full(&job)) {
+	if (strcmp(job.state, "active") != 0) {
 		job_free(&job);
 		return;
 	}
 	sched_batch_begin();
-	do {
-		if (store_job_queued(env->store, job_id, after,
-		    SCHED_KICK_PAGE, &ds, &n) == -1)
-			break;
-		for (size_t i = 0; i < n && !sched_job_full(&job); i++) {
-			after = ds[i].id;
-			o = online_get(ds[i].device_id);
-			if (o != NULL && (o->has_info || o->decided))
-				sched_run(ds[i].device_id);
-		}
-		delivery_list_free(ds, n);
-	} while (n == SCHED_KICK_PAGE && !sched_job_full(&job));
+	while (!sched_job_full(&job) && (b = sched_busy_get(job_id)) != NULL &&
+	    b->head < b->tail) {
+		device_id = b->waiting[b->head++];
+		if (sched_ready(device_id))
+			sched_decide(device_id);
+	}
 	sched_batch_end();
 	job_free(&job);
+}
+
+/* A resumed job: its waiting list may have missed logins while it was
+ * paused, so look at every queued delivery once. */
+#define SCHED_RESUME_PAGE	512
+
+static void
+sched_job_resume(int64_t job_id)
+{
+	struct delivery	*ds;
+	int64_t		 after = 0;
+	size_t		 n;
+
+	sched_batch_begin();
+	do {
+		if (store_job_queued(env->store, job_id, after,
+		    SCHED_RESUME_PAGE, &ds, &n) == -1)
+			break;
+		for (size_t i = 0; i < n; i++) {
+			after = ds[i].id;
+			if (sched_ready(ds[i].device_id))
+				sched_decide(ds[i].device_id);
+		}
+		delivery_list_free(ds, n);
+	} while (n == SCHED_RESUME_PAGE);
+	sched_batch_end();
 }
 
 void
@@ -685,7 +747,7 @@ sched_job_state(int64_t job_id, const char *state)
 		return -1;
 	sched_busy_forget(job_id);
 	if (strcmp(state, "active") == 0)
-		sched_job_kick(job_id);
+		sched_job_resume(job_id);
 	return canceled;
 }
 
@@ -714,6 +776,8 @@ sched_expire(int64_t delivery_id)
 			delivery_transition(&d, d.attempts >= job.attempt_limit ?
 			    "failed" : "queued", "", why, 0);
 			sched_job_kick(job.id);
+			if (sched_ready(d.device_id))	/* still online */
+				sched_decide(d.device_id);
 		}
 		job_free(&job);
 	}
