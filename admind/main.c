@@ -24,18 +24,28 @@
 
 struct admind	*env;
 
+/* The admin certificate and key: the configured pair (returns 1), or the
+ * self-signed pair in state_dir (returns 0).  Both hold PATH_MAX. */
+static int
+admind_tls_files(const struct cfg *cfg, char *cert, char *key)
+{
+	if (*cfg->admind.tls_cert && *cfg->admind.tls_key) {
+		snprintf(cert, PATH_MAX, "%s", cfg->admind.tls_cert);
+		snprintf(key, PATH_MAX, "%s", cfg->admind.tls_key);
+		return 1;
+	}
+	snprintf(cert, PATH_MAX, "%s/admin.crt", cfg->state_dir);
+	snprintf(key, PATH_MAX, "%s/admin.key", cfg->state_dir);
+	return 0;
+}
+
 static SSL_CTX *
 admind_tls(const struct cfg *cfg)
 {
 	char	 cert[PATH_MAX], key[PATH_MAX], host[256], err[512];
 	SSL_CTX	*ctx;
 
-	if (*cfg->admind.tls_cert && *cfg->admind.tls_key) {
-		snprintf(cert, sizeof(cert), "%s", cfg->admind.tls_cert);
-		snprintf(key, sizeof(key), "%s", cfg->admind.tls_key);
-	} else {
-		snprintf(cert, sizeof(cert), "%s/admin.crt", cfg->state_dir);
-		snprintf(key, sizeof(key), "%s/admin.key", cfg->state_dir);
+	if (!admind_tls_files(cfg, cert, key)) {
 		if (access(cert, R_OK) == -1 || access(key, R_OK) == -1) {
 			if (gethostname(host, sizeof(host)) == -1)
 				snprintf(host, sizeof(host), "localhost");
@@ -60,17 +70,10 @@ admind_tls(const struct cfg *cfg)
 static void
 admind_reload_tls(uv_signal_t *s, int signum)
 {
-	const struct cfg *cfg = &env->cfg;
 	char	 cert[PATH_MAX], key[PATH_MAX], err[512];
 	SSL_CTX	*ctx;
 
-	if (*cfg->admind.tls_cert && *cfg->admind.tls_key) {
-		snprintf(cert, sizeof(cert), "%s", cfg->admind.tls_cert);
-		snprintf(key, sizeof(key), "%s", cfg->admind.tls_key);
-	} else {
-		snprintf(cert, sizeof(cert), "%s/admin.crt", cfg->state_dir);
-		snprintf(key, sizeof(key), "%s/admin.key", cfg->state_dir);
-	}
+	admind_tls_files(&env->cfg, cert, key);
 	if ((ctx = tls_server_ctx(cert, key, err, sizeof(err))) == NULL) {
 		log_warnx("SIGHUP: kept the current TLS certificate: %s", err);
 		return;
