@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * A minimal assertion helper for otad's unit test programs: CHECK prints
- * the failing expression with its line and counts it; check_exit() ends
- * the program with 0 when every check passed.
+ * the failing expression with its line and counts it; check_exit(name)
+ * says how it went and gives main's exit status (0 when every check
+ * passed).
  */
 #ifndef OTAD_CHECK_H
 #define OTAD_CHECK_H
@@ -20,9 +21,14 @@ static int check_failed;
 } while (0)
 
 static inline int
-check_exit(void)
+check_exit(const char *name)
 {
-	return check_failed ? 1 : 0;
+	if (check_failed) {
+		fprintf(stderr, "%s: %d check(s) failed\n", name, check_failed);
+		return 1;
+	}
+	printf("%s: ok\n", name);
+	return 0;
 }
 
 #endif

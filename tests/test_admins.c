@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "admins.h"
+#include "check.h"
 
 /* openssl passwd -6 -salt abcdefgh secret */
 #define SHA512_SECRET	"$6$abcdefgh$ltjgWl6579NluT/Vi1nwEvcil.G5Nbc4NiXZaNG" \
@@ -24,15 +25,8 @@
 /* openssl passwd -1 -salt abcdefgh secret */
 #define MD5_SECRET	"$1$abcdefgh$cHJi5PXp/ki/ktXzqlk6I1"
 
-static int	failures;
 static char	dir[] = "/tmp/test_admins.XXXXXX";
 
-#define CHECK(c) do {							\
-	if (!(c)) {							\
-		fprintf(stderr, "%s:%d: FAIL %s\n", __FILE__, __LINE__, #c); \
-		failures++;						\
-	}								\
-} while (0)
 
 static const char *
 write_file(const char *name, const char *text)
@@ -63,7 +57,7 @@ check_bad(int line, const char *text, const char *want)
 	if (a != NULL || strcmp(err, full) != 0) {
 		fprintf(stderr, "%s:%d: FAIL got [%s] want [%s]\n", __FILE__,
 		    line, a ? "loaded" : err, full);
-		failures++;
+		check_failed++;
 	}
 	admins_free(a);
 }
@@ -163,7 +157,7 @@ test_unknown_user_timing(void)
 	if (!(unknown > known / 3)) {
 		fprintf(stderr, "unknown user %.6fs, known %.6fs\n", unknown,
 		    known);
-		failures++;
+		check_failed++;
 	}
 	admins_free(a);
 }
@@ -219,10 +213,5 @@ main(void)
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "could not remove %s\n", dir);
-	if (failures) {
-		fprintf(stderr, "%d failure(s)\n", failures);
-		return 1;
-	}
-	printf("test_admins: ok\n");
-	return 0;
+	return check_exit("test_admins");
 }

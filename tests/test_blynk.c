@@ -11,16 +11,9 @@
 #include <string.h>
 
 #include "proto.h"
+#include "check.h"
 
-static int	 failures;
 
-#define CHECK(cond) do {						\
-	if (!(cond)) {							\
-		fprintf(stderr, "%s:%d: check failed: %s\n",		\
-		    __FILE__, __LINE__, #cond);				\
-		failures++;						\
-	}								\
-} while (0)
 
 #define STREQ(a, b)	((a) != NULL && strcmp((a), (b)) == 0)
 
@@ -434,10 +427,5 @@ main(void)
 	test_info_walk();
 	test_pins();
 	test_garbage();
-	if (failures) {
-		fprintf(stderr, "test_blynk: %d failure(s)\n", failures);
-		return 1;
-	}
-	printf("test_blynk: ok\n");
-	return 0;
+	return check_exit("test_blynk");
 }

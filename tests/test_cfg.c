@@ -80,5 +80,5 @@ main(void)
 	CHECK(cfg_parse_size("12", &v) == 0 && v == 12);
 	CHECK(cfg_parse_size("M", &v) == -1);
 	CHECK(cfg_parse_size("12Q", &v) == -1);
-	return check_exit();
+	return check_exit("test_cfg");
 }

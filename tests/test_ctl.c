@@ -94,5 +94,5 @@ main(void)
 {
 	test_fields();
 	test_frames();
-	return check_exit();
+	return check_exit("test_ctl");
 }

@@ -12,15 +12,9 @@
 
 #include "buf.h"
 #include "image.h"
+#include "check.h"
 
-static int	failures;
 
-#define CHECK(c) do {							\
-	if (!(c)) {							\
-		fprintf(stderr, "%s:%d: FAIL %s\n", __FILE__, __LINE__, #c); \
-		failures++;						\
-	}								\
-} while (0)
 
 static const size_t steps[] = { 1, 2, 3, 7, 64, 511, 512, 513, 4095, 4096,
     4097, 8192, 65536, 0 };
@@ -110,7 +104,7 @@ field_ok(int line, size_t step, const char *name, const char *got,
 		return 1;
 	fprintf(stderr, "%s:%d: FAIL step %zu: %s is [%s], want [%s]\n",
 	    __FILE__, line, step, name, got, want);
-	failures++;
+	check_failed++;
 	return 0;
 }
 
@@ -140,7 +134,7 @@ check_image(int line, const struct buf *img, const struct want *w)
 			fprintf(stderr, "%s:%d: FAIL step %zu: has_blnkinf "
 			    "%d\n", __FILE__, line, steps[i],
 			    info.has_blnkinf);
-			failures++;
+			check_failed++;
 			ok = 0;
 		}
 		if (!ok)
@@ -398,10 +392,5 @@ main(void)
 	test_esp32();
 	test_other_formats();
 	test_tag_limits();
-	if (failures) {
-		fprintf(stderr, "%d failure(s)\n", failures);
-		return 1;
-	}
-	printf("test_image: ok\n");
-	return 0;
+	return check_exit("test_image");
 }

@@ -9,15 +9,9 @@
 
 #include "buf.h"
 #include "json.h"
+#include "check.h"
 
-static int	failures;
 
-#define CHECK(c) do {							\
-	if (!(c)) {							\
-		fprintf(stderr, "%s:%d: FAIL %s\n", __FILE__, __LINE__, #c); \
-		failures++;						\
-	}								\
-} while (0)
 
 /* json_strn of (s, n) equals want. */
 static void
@@ -29,7 +23,7 @@ check_write(int line, const char *s, size_t n, const char *want)
 	    memcmp(b.data, want, b.len) != 0) {
 		fprintf(stderr, "%s:%d: FAIL write: got [%.*s] want [%s]\n",
 		    __FILE__, line, (int)b.len, b.data ? b.data : "", want);
-		failures++;
+		check_failed++;
 	}
 	buf_free(&b);
 }
@@ -47,7 +41,7 @@ check_bad(int line, const char *text, size_t len, size_t want_off)
 	if (v != NULL || strncmp(err, want, strlen(want)) != 0) {
 		fprintf(stderr, "%s:%d: FAIL bad [%.*s]: %s (want %s)\n",
 		    __FILE__, line, (int)len, text, v ? "accepted" : err, want);
-		failures++;
+		check_failed++;
 	}
 	json_free(v);
 }
@@ -297,10 +291,5 @@ main(void)
 	test_reader_errors();
 	test_limits();
 	test_roundtrip();
-	if (failures) {
-		fprintf(stderr, "%d failure(s)\n", failures);
-		return 1;
-	}
-	printf("test_json: ok\n");
-	return 0;
+	return check_exit("test_json");
 }

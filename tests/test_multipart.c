@@ -10,19 +10,13 @@
 
 #include "buf.h"
 #include "multipart.h"
+#include "check.h"
 
 #define BOUNDARY	"------------------------d74496d66958873e"
 #define CTYPE		"multipart/form-data; boundary=" BOUNDARY
 #define MAXPARTS	20
 
-static int	failures;
 
-#define CHECK(c) do {							\
-	if (!(c)) {							\
-		fprintf(stderr, "%s:%d: FAIL %s\n", __FILE__, __LINE__, #c); \
-		failures++;						\
-	}								\
-} while (0)
 
 /* What the callbacks saw. */
 struct rec {
@@ -341,7 +335,7 @@ check_ctype(int line, const char *ctype, const char *want_err)
 	    strcmp(err, want_err) != 0)) {
 		fprintf(stderr, "%s:%d: FAIL content type [%s]: %s\n",
 		    __FILE__, line, ctype, mp ? "accepted" : err);
-		failures++;
+		check_failed++;
 	}
 	multipart_free(mp);
 }
@@ -411,7 +405,7 @@ check_bad(int line, const char *body, size_t len, const char *want)
 		if (rc != -1 || done || strcmp(err, want) != 0) {
 			fprintf(stderr, "%s:%d: FAIL step %zu rc %d err [%s] "
 			    "want [%s]\n", __FILE__, line, step, rc, err, want);
-			failures++;
+			check_failed++;
 			rec_free(&r);
 			return;
 		}
@@ -532,10 +526,5 @@ main(void)
 	test_content_types();
 	test_malformed();
 	test_callback_stop();
-	if (failures) {
-		fprintf(stderr, "%d failure(s)\n", failures);
-		return 1;
-	}
-	printf("test_multipart: ok\n");
-	return 0;
+	return check_exit("test_multipart");
 }

@@ -74,5 +74,5 @@ main(void)
 	netaddr_acl_free(&acl);
 	CHECK(netaddr_acl_parse(&acl, "10.0.0.0/33", err, sizeof(err)) == -1);
 	CHECK(strstr(err, "10.0.0.0/33") != NULL);
-	return check_exit();
+	return check_exit("test_netaddr");
 }
