@@ -195,7 +195,6 @@ void	 upload_free(struct upload *);
 /* sched.c */
 void	 sched_device_online(int64_t device_id, const char *remote);
 void	 sched_device_info(int64_t device_id);
-void	 sched_device_offline(int64_t device_id);
 /* Deliveries for a new job's targets; returns how many. */
 int	 sched_job_start(const struct job *, const int64_t *devices, size_t n);
 void	 sched_job_kick(int64_t job_id);

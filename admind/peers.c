@@ -203,10 +203,9 @@ peers_offline(struct ctl_reader *r)
 	if (ctl_get_u64(r, &id) == -1 || ctl_get_u64(r, &conn) == -1 ||
 	    ctl_get_end(r) == -1)
 		return -1;
-	if (online_remove((int64_t)id)) {
+	/* Its deliveries in flight wait for the device to come back. */
+	if (online_remove((int64_t)id))
 		peers_publish("device.offline", (int64_t)id, "");
-		sched_device_offline((int64_t)id);
-	}
 	return 0;
 }
 

@@ -537,12 +537,6 @@ sched_device_info(int64_t device_id)
 	sched_run(device_id);
 }
 
-void
-sched_device_offline(int64_t device_id)
-{
-	(void)device_id;	/* sent deliveries wait for the device */
-}
-
 int
 sched_job_start(const struct job *job, const int64_t *devices, size_t n)
 {
@@ -572,14 +566,6 @@ sched_job_start(const struct job *job, const int64_t *devices, size_t n)
 
 /* A job may have free slots: the online devices waiting for one get
  * them, first come first served. */
-static int
-sched_job_full(const struct job *job)
-{
-	struct sched_busy *b = sched_busy_get(job->id);
-
-	return b == NULL || b->busy >= job->max_parallel;
-}
-
 void
 sched_job_kick(int64_t job_id)
 {
@@ -594,7 +580,7 @@ sched_job_kick(int64_t job_id)
 		return;
 	}
 	sched_batch_begin();
-	while (!sched_job_full(&job) && (b = sched_busy_get(job_id)) != NULL &&
+	while (sched_has_slot(&job) && (b = sched_busy_get(job_id)) != NULL &&
 	    b->head < b->tail) {
 		device_id = b->waiting[b->head++];
 		if (sched_ready(device_id))

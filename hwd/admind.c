@@ -216,22 +216,26 @@ hwd_admind_info(struct hwd_conn *c)
 {
 	struct buf	 p = BUF_INIT;
 	const char	*key, *value;
-	size_t		 pos = 0;
+	size_t		 pos = 0, count_at;
 	uint32_t	 n = 0;
 
 	if (c->info == NULL)
 		return;
-	while (n < HWD_INFO_MAX_PAIRS &&
-	    hwd_proto_info_next(c->info, c->info_len, &pos, &key, &value))
-		n++;
 	hwd_admind_put_conn(&p, c);
-	ctl_put_u32(&p, n);
-	pos = 0;
-	for (uint32_t i = 0; i < n; i++) {
-		hwd_proto_info_next(c->info, c->info_len, &pos, &key, &value);
+	count_at = p.len;
+	ctl_put_u32(&p, 0);		/* the count, filled in below */
+	while (n < HWD_INFO_MAX_PAIRS &&
+	    hwd_proto_info_next(c->info, c->info_len, &pos, &key, &value)) {
 		ctl_put_str(&p, key);
 		ctl_put_str(&p, value);
+		n++;
 	}
+	if (p.len < count_at + 4) {		/* out of memory */
+		buf_free(&p);
+		return;
+	}
+	for (int i = 0; i < 4; i++)
+		p.data[count_at + i] = (char)(n >> (24 - 8 * i));
 	hwd_admind_send(CTL_INFO, &p);
 }
 

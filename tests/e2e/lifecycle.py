@@ -219,3 +219,14 @@ def download_until_served(dev, url, image, timeout=15.0):
             pass
         assert time.monotonic() < deadline, "download of %s never succeeded" % url
         time.sleep(0.2)
+
+
+def read_body(sock, data=b""):
+    """Reads a raw HTTP response to the server's close; returns its body."""
+    while True:
+        c = sock.recv(1 << 16)
+        if not c:
+            break
+        data += c
+    sock.close()
+    return data.partition(b"\r\n\r\n")[2]

@@ -139,13 +139,7 @@ def test_admind_killed_mid_download(otad, admin):
     s.sendall(esphttp.esp8266_request(url))
     data = s.recv(65536)
     lc.kill9(otad, "admind", wait_back=False)
-    while True:
-        c = s.recv(1 << 16)
-        if not c:
-            break
-        data += c
-    s.close()
-    assert data.partition(b"\r\n\r\n")[2] == big
+    assert lc.read_body(s, data) == big
     dev.close()
     dev.version, dev.build = NEW_VERSION, NEW_BUILD
     login_until_accepted(dev)                   # 19 until admind is back

@@ -170,13 +170,7 @@ def test_admind_killed_devices_stay_and_downloads_finish(otad, admin):
     # while admind is away: every device is still connected and answered
     for d in devs:
         assert d.client.ping(timeout=3) == 200
-    while True:
-        c = s.recv(1 << 16)
-        if not c:
-            break
-        data += c
-    s.close()
-    assert data.partition(b"\r\n\r\n")[2] == big
+    assert lc.read_body(s, data) == big
     deadline = time.monotonic() + 15
     while lc.daemon_pid(otad, "admind") in (None, pid):
         assert time.monotonic() < deadline, "admind did not come back"
