@@ -447,14 +447,17 @@ def test_wall_clock_jumps_do_not_move_timers(workdir):
     after login_timeout."""
     if not os.path.exists(FAKETIME):
         pytest.skip("libfaketime not installed (Debian package faketime)")
+    if "ASAN_OPTIONS" in os.environ:
+        # libfaketime's clock_gettime wrapper and ASan's interceptors recurse into
+        # each other at start-up and can hang a daemon before it listens; the plain
+        # pass runs this test, and no sanitizer finding depends on the wall clock
+        pytest.skip("libfaketime cannot be preloaded with AddressSanitizer")
     spec = os.path.join(workdir, "faketime")
     with open(spec, "w") as f:
         f.write("+0\n")
     saved = dict(os.environ)
     os.environ.update({"LD_PRELOAD": FAKETIME, "FAKETIME_TIMESTAMP_FILE": spec,
                        "FAKETIME_NO_CACHE": "1", "DONT_FAKE_MONOTONIC": "1"})
-    if "ASAN_OPTIONS" in os.environ:
-        os.environ["ASAN_OPTIONS"] += ":verify_asan_link_order=0"
     try:
         srv = conftest.start_server(name="otad-clock", config={
             "hwd": {"login_timeout": "3"}, "admind": {"sent_timeout": "20"}})
