@@ -235,5 +235,6 @@ extern const struct ctl_conn_ops admind_peer_ops;
 void	 peers_accept(struct ctl_conn *);
 int	 peers_send_ota(int64_t device_id, int64_t delivery_id,
 	    const char *ticket);
+void	 peers_drop_device(int64_t device_id, int forget, const char *why);
 
 #endif

@@ -87,6 +87,17 @@ peers_publish(const char *kind, int64_t id, const char *remote)
 }
 
 static int
+peers_device_exists(int64_t id)
+{
+	struct device	 dev;
+
+	if (store_device_get(env->store, id, &dev) != 1)
+		return 0;
+	device_free(&dev);
+	return 1;
+}
+
+static int
 peers_online(struct ctl_reader *r)
 {
 	uint64_t	 id, conn;
@@ -100,7 +111,9 @@ peers_online(struct ctl_reader *r)
 		free(local);
 		return -1;
 	}
-	if ((o = online_add((int64_t)id, remote)) != NULL) {
+	if (env->resyncing && !peers_device_exists((int64_t)id)) {
+		peers_drop_device((int64_t)id, 1, "the device was deleted");
+	} else if ((o = online_add((int64_t)id, remote)) != NULL) {
 		/* bounded: a lost ONLINE_DONE must not hold deliveries */
 		o->resync = env->resyncing &&
 		    util_now_ms() < env->resync_since + 10000;
@@ -314,4 +327,21 @@ peers_send_ota(int64_t device_id, int64_t delivery_id, const char *ticket)
 	rc = ctl_send(env->hwd, CTL_OTA_SEND, 0, &b);
 	buf_free(&b);
 	return rc;
+}
+
+/* Closes the device's connections in hwd (deleted: forget, or its token
+ * rotated).  Without hwd there is nothing to close: a resync names the
+ * devices hwd still holds, and peers_online() drops deleted ones then. */
+void
+peers_drop_device(int64_t device_id, int forget, const char *why)
+{
+	struct buf	 b = BUF_INIT;
+
+	if (env->hwd == NULL)
+		return;
+	ctl_put_u64(&b, (uint64_t)device_id);
+	ctl_put_u8(&b, forget ? 1 : 0);
+	ctl_put_str(&b, why);
+	ctl_send(env->hwd, CTL_DEVICE_DROP, 0, &b);
+	buf_free(&b);
 }

@@ -133,6 +133,15 @@ static const char *const store_migrations[] = {
 	/* 3: the device's receive buffer and heartbeat, from its info. */
 	"ALTER TABLE devices ADD COLUMN buff_in INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE devices ADD COLUMN h_beat INTEGER NOT NULL DEFAULT 0;",
+	/* 4: device ids are never reused (an id in the event log, the journal
+	 * or an operator's script names one device forever): the highest id
+	 * ever given, moved by every insert. */
+	"CREATE TABLE device_ids (last INTEGER NOT NULL);"
+	"INSERT INTO device_ids SELECT max("
+	" coalesce((SELECT max(id) FROM devices), 0),"
+	" coalesce((SELECT max(device_id) FROM events), 0));"
+	"CREATE TRIGGER device_ids_last AFTER INSERT ON devices BEGIN"
+	" UPDATE device_ids SET last = max(last, NEW.id); END;",
 };
 
 enum store_q {
@@ -176,8 +185,8 @@ static const struct store_query store_queries[Q_MAX] = {
 	[Q_SYNC_FULL] = { "full sync", "PRAGMA synchronous = FULL" },
 	[Q_USER_VERSION] = { "schema version", "PRAGMA user_version" },
 	[Q_DEVICE_CREATE] = { "device create",
-	    "INSERT INTO devices (name, token_sha256, tags, created_at)"
-	    " VALUES (?, ?, ?, ?)", 1 },
+	    "INSERT INTO devices (id, name, token_sha256, tags, created_at)"
+	    " VALUES ((SELECT last + 1 FROM device_ids), ?, ?, ?, ?)", 1 },
 	[Q_DEVICE_GET] = { "device get",
 	    "SELECT " DEVICE_COLS " FROM devices WHERE id = ?" },
 	[Q_DEVICE_BY_TOKEN] = { "device by token",

@@ -167,6 +167,7 @@ static const struct {
 	{ CTL_EVENT, "event" },
 	{ CTL_ONLINE_DONE, "online-done" },
 	{ CTL_OTA_SEND, "ota-send" },
+	{ CTL_DEVICE_DROP, "device-drop" },
 	{ CTL_FW_CHECK, "fw-check" },
 	{ CTL_FW_PROGRESS, "fw-progress" },
 	{ CTL_FW_POLL, "fw-poll" },

@@ -57,6 +57,10 @@ enum ctl_type {
 	/* admind -> hwd: u64 device_id, u64 delivery_id, str path
 	 * ("/ota/<ticket>"); hwd answers with CTL_OTA_SENT */
 	CTL_OTA_SEND = 20,
+	/* admind -> hwd: u64 device_id, u8 forget, str reason: close every
+	 * connection of the device; forget (the device was deleted) drops
+	 * its kept pin values too (a rotated token keeps them) */
+	CTL_DEVICE_DROP = 21,
 
 	/* fwstore -> admind, request: str ticket, str remote_addr, u8 head,
 	 * u32 n, n x (str name, str value): the request's device headers

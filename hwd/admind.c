@@ -328,6 +328,24 @@ hwd_admind_ota(uint64_t device_id, uint64_t delivery_id, const char *path)
 	    reached > 0 ? "" : err);
 }
 
+/* CTL_DEVICE_DROP: u64 device_id, u8 forget, str reason. */
+static int
+hwd_admind_drop(struct ctl_reader *r)
+{
+	uint64_t	 device_id;
+	uint8_t		 forget;
+	char		*why = NULL;
+
+	if (ctl_get_u64(r, &device_id) == -1 || ctl_get_u8(r, &forget) == -1 ||
+	    ctl_get_str(r, &why) == -1 || ctl_get_end(r) == -1) {
+		free(why);
+		return -1;
+	}
+	hwd_devices_drop(device_id, forget, why);
+	free(why);
+	return 0;
+}
+
 static int
 hwd_dispatch_admind(struct ctl_conn *cc, uint16_t type, uint32_t reqid,
     struct ctl_reader *r)
@@ -335,6 +353,8 @@ hwd_dispatch_admind(struct ctl_conn *cc, uint16_t type, uint32_t reqid,
 	uint64_t	 device_id, delivery_id;
 	char		*path = NULL;
 
+	if (type == CTL_DEVICE_DROP)
+		return hwd_admind_drop(r);
 	if (type != CTL_OTA_SEND) {
 		log_warnx("unexpected %s message from admind",
 		    ctl_type_name(type));

@@ -313,6 +313,14 @@ hwd_conn_expire(struct hwd_conn *c)
 	hwd_conn_close(c);
 }
 
+/* admind deleted the device or rotated its token: the connection goes. */
+void
+hwd_conn_drop(struct hwd_conn *c, const char *why)
+{
+	hwd_conn_log(c, LOG_INFO, "closing: %s", why);
+	hwd_conn_close(c);
+}
+
 /* Closing: report the logout, then close the handle; freed in closed(). */
 static void
 hwd_conn_close(struct hwd_conn *c)

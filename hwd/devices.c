@@ -150,6 +150,25 @@ hwd_devices_release(struct hwd_device *d)
 	free(d);
 }
 
+/* CTL_DEVICE_DROP: every connection of the device is closed; forget (the
+ * device was deleted) drops its pin values too.  The last close frees d. */
+void
+hwd_devices_drop(uint64_t id, int forget, const char *why)
+{
+	struct hwd_device *d = hwd_devices_find(id);
+
+	if (d == NULL)
+		return;
+	if (forget)
+		hwd_pins_free(d);
+	if (d->nconns == 0) {
+		hwd_devices_release(d);
+		return;
+	}
+	for (unsigned n = d->nconns; n > 0; n--)
+		hwd_conn_drop(LIST_FIRST(&d->conns), why);
+}
+
 void
 hwd_devices_foreach(void (*cb)(struct hwd_device *, void *), void *arg)
 {

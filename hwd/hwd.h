@@ -103,6 +103,7 @@ void	 hwd_conn_auth_done(struct hwd_conn *, int result, uint64_t device_id,
 	    const char *name);
 uint32_t hwd_conn_deadline(struct hwd_conn *);
 void	 hwd_conn_expire(struct hwd_conn *);
+void	 hwd_conn_drop(struct hwd_conn *, const char *why);
 int	 hwd_conn_ota(struct hwd_conn *, uint64_t delivery_id,
 	    const char *path, char *err, size_t errlen);
 void	 hwd_conn_remote(struct hwd_conn *, char *, size_t);
@@ -132,6 +133,7 @@ void	 hwd_bridge_free(struct hwd_conn *);
 struct hwd_device *hwd_devices_find(uint64_t);
 int	 hwd_devices_attach(struct hwd_conn *, uint64_t id, const char *name);
 void	 hwd_devices_detach(struct hwd_conn *);
+void	 hwd_devices_drop(uint64_t id, int forget, const char *why);
 void	 hwd_devices_release(struct hwd_device *);
 void	 hwd_devices_foreach(void (*)(struct hwd_device *, void *), void *);
 size_t	 hwd_devices_count(void);

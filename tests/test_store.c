@@ -143,6 +143,14 @@ test_devices(struct store *st)
 	for (i = 0; i < 5; i++)
 		CHECK(ids[i] == i + 1);
 	free(ids);
+
+	/* An id is never given twice, even after the newest device went. */
+	CHECK(store_device_create(st, "gone", "tok6", "", &id2) == 0);
+	CHECK(id2 == 6);
+	CHECK(store_device_delete(st, id2) == 1);
+	CHECK(store_device_create(st, "next", "tok7", "", &id2) == 0);
+	CHECK(id2 == 7);
+	CHECK(store_device_delete(st, id2) == 1);
 }
 
 static int64_t
@@ -506,9 +514,9 @@ test_refusals(void)
 	CHECK(store_open(dbpath, err, sizeof(err)) == NULL);
 	fprintf(stderr, "future: %s\n", err);
 	CHECK(strncmp(err, dbpath, strlen(dbpath)) == 0);
-	CHECK(strstr(err, "schema version 5, newer than this otad knows (3)")
+	CHECK(strstr(err, "schema version 5, newer than this otad knows (4)")
 	    != NULL);
-	set_user_version(3);
+	set_user_version(4);
 
 	snprintf(path, sizeof(path), "%s/garbage.db", dir);
 	CHECK((fp = fopen(path, "w")) != NULL);
@@ -555,6 +563,28 @@ test_kill(void)
 	store_close(st);
 }
 
+/* Migration 4 on a version 3 database: new device ids start above every
+ * id the devices table or the event log has seen. */
+static void
+test_migrate_device_ids(void)
+{
+	struct store	*st;
+	sqlite3		*db;
+	int64_t		 id;
+
+	CHECK(sqlite3_open(dbpath, &db) == SQLITE_OK);
+	CHECK(sqlite3_exec(db, "DROP TRIGGER device_ids_last;"
+	    "DROP TABLE device_ids;"
+	    "INSERT INTO events (at, kind, device_id) VALUES (1, 'x', 40);"
+	    "PRAGMA user_version = 3;", NULL, NULL, NULL) == SQLITE_OK);
+	sqlite3_close(db);
+	st = open_ok();
+	CHECK(store_schema_version(st) == 4);
+	CHECK(store_device_create(st, "after", "tok-after", "", &id) == 0);
+	CHECK(id == 41);
+	store_close(st);
+}
+
 static void
 cleanup(void)
 {
@@ -585,7 +615,7 @@ main(void)
 	snprintf(dbpath, sizeof(dbpath), "%s/otad.db", dir);
 
 	st = open_ok();
-	CHECK(store_schema_version(st) == 3);
+	CHECK(store_schema_version(st) == 4);
 	test_devices(st);
 	fw = test_firmware(st);
 	test_jobs(st, fw);
@@ -597,7 +627,7 @@ main(void)
 
 	/* Reopening keeps everything, and migrates nothing. */
 	st = open_ok();
-	CHECK(store_schema_version(st) == 3);
+	CHECK(store_schema_version(st) == 4);
 	CHECK(store_device_get(st, 1, &d) == 1);
 	CHECK_STR(d.name, "kitchen");
 	CHECK_STR(d.fw_version, "1.2.3");
@@ -607,6 +637,7 @@ main(void)
 	delivery_free(&dl);
 	store_close(st);
 
+	test_migrate_device_ids();
 	test_kill();
 	test_refusals();
 	cleanup();

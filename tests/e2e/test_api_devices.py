@@ -6,6 +6,7 @@ action in the audit log."""
 
 import sqlite3
 import os
+import time
 import uuid
 
 import admin as admin_mod
@@ -235,3 +236,51 @@ def test_actions_are_audited(otad, admin):
         assert k in kinds, rows
     assert all(a == "admin" and r.startswith("127.0.0.1") for _, a, r in rows
                if k.startswith("device.")), rows
+
+
+def _closed_within(client, secs):
+    """True when hwd closes the connection within secs (frames before it are skipped)."""
+    deadline = time.monotonic() + secs
+    try:
+        while time.monotonic() < deadline:
+            client.recv_frame(timeout=deadline - time.monotonic())
+    except blynk.Closed:
+        return True
+    return False
+
+
+def test_delete_and_rotate_close_the_devices_connections(otad, admin):
+    """A deleted device, or one whose token was rotated (it leaked), does not stay
+    connected on the old credentials: hwd closes every connection it has."""
+    dev = admin.create_device()
+    one = blynk.device("127.0.0.1", otad.hwd_port, dev["token"])
+    two = blynk.device("127.0.0.1", otad.hwd_port, dev["token"])
+    bystander = admin.create_device()
+    other = blynk.device("127.0.0.1", otad.hwd_port, bystander["token"])
+    clients = [one, two, other]
+    try:
+        r = admin.json_request("POST", "/admin/devices/%d/token" % dev["id"])
+        assert r.status == 200, r
+        assert _closed_within(one, 5) and _closed_within(two, 5)
+        assert other.ping(timeout=3) == blynk.OK
+        with blynk.BlynkClient("127.0.0.1", otad.hwd_port).connect() as c:
+            assert c.login(dev["token"]) == blynk.INVALID_TOKEN
+        again = blynk.device("127.0.0.1", otad.hwd_port, r.json()["token"])
+        clients.append(again)
+        r = admin.request("DELETE", "/admin/devices/%d" % dev["id"])
+        assert r.status == 204, r
+        assert _closed_within(again, 5)
+        assert other.ping(timeout=3) == blynk.OK
+        got = admin.request("GET", "/admin/devices/%d" % bystander["id"]).json()
+        assert got["online"] is True
+    finally:
+        for c in clients:
+            c.close()
+
+
+def test_device_ids_are_never_reused(otad, admin):
+    first = admin.create_device()
+    newest = admin.create_device()
+    assert admin.request("DELETE", "/admin/devices/%d" % newest["id"]).status == 204
+    later = admin.create_device()
+    assert later["id"] > newest["id"] > first["id"]
