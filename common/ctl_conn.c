@@ -18,6 +18,7 @@
 #include "log.h"
 
 #define CTL_READ_CHUNK		(64 * 1024)
+#define CTL_OUT_KEEP		(1024 * 1024)	/* a bigger batch buffer goes */
 #define CTL_BACKOFF_MIN_MS	100
 #define CTL_BACKOFF_MAX_MS	5000
 
@@ -50,12 +51,26 @@ ctl_alloc(uv_handle_t *h, size_t hint, uv_buf_t *out)
 	*out = uv_buf_init(c->in.data + c->in.len, CTL_READ_CHUNK);
 }
 
+/* The pipe and the flush handle of a new connection. */
+static void
+ctl_conn_init(uv_loop_t *loop, struct ctl_conn *c)
+{
+	uv_pipe_init(loop, &c->pipe, 0);
+	c->pipe.data = c;
+	uv_idle_init(loop, &c->flush);
+	c->flush.data = c;
+	c->handles = 2;
+}
+
+/* Each of the two handles closes here; the second frees the connection. */
 static void
 ctl_closed(uv_handle_t *h)
 {
 	struct ctl_conn		*c = h->data;
 	struct ctl_pending	*p;
 
+	if (--c->handles > 0)
+		return;
 	while ((p = c->pending) != NULL) {
 		c->pending = p->next;
 		p->cb(p->arg, 0, NULL);
@@ -64,6 +79,7 @@ ctl_closed(uv_handle_t *h)
 	if (c->ops && c->ops->on_close)
 		c->ops->on_close(c);
 	buf_free(&c->in);
+	buf_free(&c->out);
 	if (c->freed_on_close)
 		free(c);
 }
@@ -71,11 +87,18 @@ ctl_closed(uv_handle_t *h)
 void
 ctl_conn_close(struct ctl_conn *c)
 {
+	uv_buf_t	 ub;
+
 	if (c->closing)
 		return;
 	c->closing = 1;
-	if (!uv_is_closing((uv_handle_t *)&c->pipe))
-		uv_close((uv_handle_t *)&c->pipe, ctl_closed);
+	/* a last message (a refused hello's error) still goes out */
+	if (c->out.len > 0) {
+		ub = uv_buf_init(c->out.data, (unsigned)c->out.len);
+		(void)uv_try_write((uv_stream_t *)&c->pipe, &ub, 1);
+	}
+	uv_close((uv_handle_t *)&c->pipe, ctl_closed);
+	uv_close((uv_handle_t *)&c->flush, ctl_closed);
 }
 
 static void
@@ -93,45 +116,80 @@ ctl_written(uv_write_t *req, int status)
 	free(w);
 }
 
+/*
+ * Sends what this loop turn queued, in one write: at thousands of logins a
+ * second a write per message was most of hwd's and admind's system time.
+ * Runs from the idle handle (before the loop next waits) and never
+ * reorders: a rest that did not fit goes behind any write in flight.
+ */
+static void
+ctl_flush(uv_idle_t *h)
+{
+	struct ctl_conn	*c = h->data;
+	struct ctl_write *w;
+	uv_buf_t	 ub;
+	size_t		 rest;
+	int		 n;
+
+	uv_idle_stop(&c->flush);
+	if (c->closing || c->out.len == 0)
+		return;
+	ub = uv_buf_init(c->out.data, (unsigned)c->out.len);
+	if ((n = uv_try_write((uv_stream_t *)&c->pipe, &ub, 1)) == UV_EAGAIN)
+		n = 0;
+	if (n < 0) {
+		log_warnx("control connection (%s): write: %s",
+		    c->role[0] ? c->role : "peer", uv_strerror(n));
+		ctl_conn_close(c);
+		return;
+	}
+	rest = c->out.len - (size_t)n;
+	if (rest > 0) {
+		if ((w = malloc(sizeof(*w) + rest)) == NULL) {
+			ctl_conn_close(c);
+			return;
+		}
+		memcpy(w->bytes, c->out.data + n, rest);
+		w->conn = c;
+		w->len = rest;
+		ub = uv_buf_init(w->bytes, (unsigned)rest);
+		if (uv_write(&w->req, (uv_stream_t *)&c->pipe, &ub, 1,
+		    ctl_written)) {
+			free(w);
+			ctl_conn_close(c);
+			return;
+		}
+		c->queued += rest;
+	}
+	if (c->out.cap > CTL_OUT_KEEP)
+		buf_free(&c->out);
+	else
+		buf_reset(&c->out);
+}
+
 static int
 ctl_write_frame(struct ctl_conn *c, uint16_t type, uint32_t reqid,
     const struct buf *payload)
 {
-	struct buf	 frame = BUF_INIT;
-	struct ctl_write *w;
-	uv_buf_t	 ub;
-	size_t		 plen = payload ? payload->len : 0;
+	size_t	 plen = payload ? payload->len : 0, before = c->out.len;
 
 	if (c->closing)
 		return -1;
-	if (ctl_frame_encode(&frame, type, reqid, payload ? payload->data : "",
-	    plen) == -1) {
-		buf_free(&frame);
+	if (c->queued + c->out.len + CTL_HEADER_LEN + plen > CTL_MAX_QUEUE) {
+		log_warnx("control connection (%s) stuck: %zu bytes unsent, "
+		    "closing", c->role[0] ? c->role : "peer",
+		    c->queued + c->out.len);
+		ctl_conn_close(c);
+		return -1;
+	}
+	if (ctl_frame_encode(&c->out, type, reqid, payload ? payload->data :
+	    "", plen) == -1) {
+		c->out.len = before;
 		log_warnx("control message %s too large", ctl_type_name(type));
 		return -1;
 	}
-	if (c->queued + frame.len > CTL_MAX_QUEUE) {
-		log_warnx("control connection (%s) stuck: %zu bytes unsent, "
-		    "closing", c->role[0] ? c->role : "peer", c->queued);
-		buf_free(&frame);
-		ctl_conn_close(c);
-		return -1;
-	}
-	if ((w = malloc(sizeof(*w) + frame.len)) == NULL) {
-		buf_free(&frame);
-		return -1;
-	}
-	memcpy(w->bytes, frame.data, frame.len);
-	w->conn = c;
-	w->len = frame.len;
-	buf_free(&frame);
-	ub = uv_buf_init(w->bytes, (unsigned)w->len);
-	if (uv_write(&w->req, (uv_stream_t *)&c->pipe, &ub, 1, ctl_written)) {
-		free(w);
-		ctl_conn_close(c);
-		return -1;
-	}
-	c->queued += w->len;
+	if (!uv_is_active((uv_handle_t *)&c->flush))
+		uv_idle_start(&c->flush, ctl_flush);
 	return 0;
 }
 
@@ -159,8 +217,9 @@ ctl_request(struct ctl_conn *c, uint16_t type, const struct buf *payload,
 		free(p);
 		return -1;
 	}
-	p->next = c->pending;
-	c->pending = p;
+	/* appended: replies come in order, so the match is at the head */
+	*c->pending_tail = p;
+	c->pending_tail = &p->next;
 	return 0;
 }
 
@@ -173,7 +232,8 @@ ctl_dispatch_reply(struct ctl_conn *c, const struct ctl_frame *f)
 	for (pp = &c->pending; (p = *pp) != NULL; pp = &p->next) {
 		if (p->reqid != f->reqid)
 			continue;
-		*pp = p->next;
+		if ((*pp = p->next) == NULL)
+			c->pending_tail = pp;
 		ctl_reader_init(&r, f->payload, f->len);
 		p->cb(p->arg, f->type, &r);
 		free(p);
@@ -297,8 +357,8 @@ ctl_server_conn(uv_stream_t *server, int status)
 	if (status < 0 || (c = calloc(1, sizeof(*c))) == NULL)
 		return;
 	c->freed_on_close = 1;
-	uv_pipe_init(server->loop, &c->pipe, 0);
-	c->pipe.data = c;
+	c->pending_tail = &c->pending;
+	ctl_conn_init(server->loop, c);
 	if (uv_accept(server, (uv_stream_t *)&c->pipe) != 0) {
 		ctl_conn_close(c);
 		return;
@@ -427,8 +487,8 @@ ctl_client_connect(struct ctl_client *cl)
 	c->ops = &ctl_client_conn_ops;
 	c->data = cl;
 	snprintf(c->role, sizeof(c->role), "admind");
-	uv_pipe_init(cl->loop, &c->pipe, 0);
-	c->pipe.data = c;
+	c->pending_tail = &c->pending;
+	ctl_conn_init(cl->loop, c);
 	req->data = c;
 	cl->conn = c;
 	uv_pipe_connect(req, &c->pipe, cl->path, ctl_client_connected);

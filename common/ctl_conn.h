@@ -40,9 +40,13 @@ struct ctl_conn {
 	const struct ctl_conn_ops *ops;
 	void			*data;		/* owner's */
 	struct buf		 in;
+	struct buf		 out;		/* this loop turn's messages */
+	uv_idle_t		 flush;		/* sends out, once a turn */
+	int			 handles;	/* open: pipe and flush */
 	size_t			 queued;	/* bytes in flight */
 	uint32_t		 next_reqid;
-	struct ctl_pending	*pending;
+	struct ctl_pending	*pending;	/* oldest first */
+	struct ctl_pending     **pending_tail;
 	char			 role[16];	/* peer's role after hello */
 	uid_t			 peer_uid;
 	int			 closing;
