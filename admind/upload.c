@@ -43,6 +43,20 @@ static int
 upload_fail(struct upload *u, int status, const char *code, const char *fmt,
     ...) __attribute__((format(printf, 4, 5)));
 
+/* A failed upload leaves nothing behind, before its error is answered. */
+static void
+upload_discard(struct upload *u)
+{
+	if (u->fd != -1) {
+		close(u->fd);
+		u->fd = -1;
+	}
+	if (u->tmp[0]) {
+		unlink(u->tmp);
+		u->tmp[0] = '\0';
+	}
+}
+
 static int
 upload_fail(struct upload *u, int status, const char *code, const char *fmt,
     ...)
@@ -56,6 +70,7 @@ upload_fail(struct upload *u, int status, const char *code, const char *fmt,
 	va_start(ap, fmt);
 	vsnprintf(u->message, sizeof(u->message), fmt, ap);
 	va_end(ap);
+	upload_discard(u);
 	return -1;
 }
 
@@ -293,10 +308,7 @@ upload_free(struct upload *u)
 {
 	if (u == NULL)
 		return;
-	if (u->fd != -1)
-		close(u->fd);
-	if (u->tmp[0])
-		unlink(u->tmp);
+	upload_discard(u);
 	multipart_free(u->mp);
 	EVP_MD_CTX_free(u->md5);
 	EVP_MD_CTX_free(u->sha256);
