@@ -22,7 +22,19 @@ struct sched_ctx {
 	struct job	 job;
 	struct firmware	 fw;
 	struct device	 dev;
+	int		 cached;	/* job and fw belong to sched_cache */
 };
+
+/* The job and firmware of the last decision, kept while a batch runs: a
+ * job for 100,000 devices reads them once, not once per device.  (What a
+ * decision uses of them does not change; a job's state is checked by the
+ * pending-delivery query.) */
+static struct {
+	int		 valid;
+	struct job	 job;
+	struct firmware	 fw;
+} sched_cache;
+static int	 sched_batching;	/* depth: kicks nest */
 
 static void	sched_run(int64_t device_id);
 static void	sched_job_settle(int64_t job_id);
@@ -92,9 +104,47 @@ static void
 sched_ctx_free(struct sched_ctx *x)
 {
 	delivery_free(&x->d);
-	job_free(&x->job);
-	firmware_free(&x->fw);
+	if (!x->cached) {
+		job_free(&x->job);
+		firmware_free(&x->fw);
+	}
 	device_free(&x->dev);
+}
+
+static void
+sched_cache_clear(void)
+{
+	if (sched_cache.valid) {
+		job_free(&sched_cache.job);
+		firmware_free(&sched_cache.fw);
+	}
+	sched_cache.valid = 0;
+}
+
+/* x's job and firmware, from the cache while a batch runs. */
+static int
+sched_load_job(struct sched_ctx *x)
+{
+	if (sched_cache.valid && sched_cache.job.id == x->d.job_id) {
+		x->job = sched_cache.job;
+		x->fw = sched_cache.fw;
+		x->cached = 1;
+		return 0;
+	}
+	if (store_job_get(env->store, x->d.job_id, &x->job) != 1)
+		return -1;
+	if (store_firmware_get(env->store, x->job.firmware_id, &x->fw) != 1) {
+		job_free(&x->job);
+		return -1;
+	}
+	if (sched_batching) {
+		sched_cache_clear();
+		sched_cache.job = x->job;
+		sched_cache.fw = x->fw;
+		sched_cache.valid = 1;
+		x->cached = 1;
+	}
+	return 0;
 }
 
 static int
@@ -103,9 +153,11 @@ sched_load(int64_t device_id, struct sched_ctx *x)
 	memset(x, 0, sizeof(*x));
 	if (store_delivery_pending(env->store, device_id, &x->d) != 1)
 		return -1;
-	if (store_job_get(env->store, x->d.job_id, &x->job) != 1 ||
-	    store_firmware_get(env->store, x->job.firmware_id, &x->fw) != 1 ||
-	    store_device_get(env->store, device_id, &x->dev) != 1) {
+	if (sched_load_job(x) == -1) {
+		delivery_free(&x->d);
+		return -1;
+	}
+	if (store_device_get(env->store, device_id, &x->dev) != 1) {
 		sched_ctx_free(x);
 		return -1;
 	}
@@ -318,7 +370,6 @@ struct sched_pending_send {
 
 static struct sched_pending_send *sched_sends;
 static size_t	 sched_nsends, sched_capsends;
-static int	 sched_batching;	/* depth: kicks nest */
 
 static void
 sched_command(int64_t device_id, int64_t delivery_id, const char *ticket)
@@ -357,6 +408,7 @@ sched_batch_end(void)
 {
 	if (sched_batching == 0 || --sched_batching > 0)
 		return;
+	sched_cache_clear();
 	if (store_commit(env->store) == -1) {
 		store_rollback(env->store);
 		sched_nsends = 0;
@@ -545,14 +597,12 @@ sched_job_start(const struct job *job, const int64_t *devices, size_t n)
 
 	store_begin(env->store);
 	sched_busy_list_clear();	/* older jobs lose deliveries */
-	for (size_t i = 0; i < n; i++) {
-		store_delivery_cancel_older(env->store, devices[i], job->id,
-		    NULL);
+	for (size_t i = 0; i < n; i++)
 		if (store_delivery_create(env->store, job->id, devices[i],
 		    &id) == 0)
 			created++;
-	}
-	if (store_commit(env->store) == -1) {
+	if (store_job_cancel_older(env->store, job->id) == -1 ||
+	    store_commit(env->store) == -1) {
 		store_rollback(env->store);
 		return 0;
 	}

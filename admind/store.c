@@ -19,7 +19,9 @@
 #include "util.h"
 
 #define STORE_BUSY_MS	5000
-#define UNFINISHED	"('queued', 'sent', 'downloading', 'downloaded')"
+/* Comparisons, not IN (...): an IN list costs a temporary table per run. */
+#define UNFINISHED(c)	"(" c " = 'queued' OR " c " = 'sent' OR " \
+			c " = 'downloading' OR " c " = 'downloaded')"
 
 #define DEVICE_COLS	"id, name, tags, created_at, last_seen, " \
 			"last_addr, fw_version, build, fw_type, board, " \
@@ -142,6 +144,10 @@ static const char *const store_migrations[] = {
 	" coalesce((SELECT max(device_id) FROM events), 0));"
 	"CREATE TRIGGER device_ids_last AFTER INSERT ON devices BEGIN"
 	" UPDATE device_ids SET last = max(last, NEW.id); END;",
+	/* 5: a device's deliveries by device alone, newest last: the pending
+	 * delivery is found without a sort. */
+	"DROP INDEX deliveries_device_state;"
+	"CREATE INDEX deliveries_device ON deliveries (device_id);",
 };
 
 enum store_q {
@@ -153,7 +159,8 @@ enum store_q {
 	Q_JOB_CREATE, Q_JOB_GET, Q_JOBS_ACTIVE, Q_JOB_SET_STATE, Q_JOB_CANCEL,
 	Q_DELIVERY_CREATE, Q_DELIVERY_GET, Q_DELIVERY_BY_TICKET,
 	Q_DELIVERY_PENDING, Q_DELIVERY_UPDATE, Q_DELIVERY_PROGRESS,
-	Q_DELIVERY_CANCEL_OLDER, Q_JOB_DELIVERIES, Q_JOB_COUNTS,
+	Q_DELIVERY_CANCEL_OLDER, Q_JOB_CANCEL_OLDER, Q_JOB_DELIVERIES,
+	Q_JOB_COUNTS,
 	Q_EVENT,
 	/* jobs and the OTA lifecycle (sched.c, api_jobs.c) */
 	Q_JOB_LIST, Q_JOB_LIST_COUNT, Q_DELIVERIES_STALE, Q_JOB_UNFINISHED,
@@ -227,7 +234,7 @@ static const struct store_query store_queries[Q_MAX] = {
 	    "UPDATE jobs SET state = ? WHERE id = ?" },
 	[Q_JOB_CANCEL] = { "job cancel",
 	    "UPDATE deliveries SET state = 'canceled',"
-	    " updated_at = ? WHERE job_id = ? AND state IN " UNFINISHED },
+	    " updated_at = ? WHERE job_id = ? AND " UNFINISHED("state") },
 	[Q_DELIVERY_CREATE] = { "delivery create",
 	    "INSERT INTO deliveries (job_id, device_id, state, created_at,"
 	    " updated_at) VALUES (?1, ?2, 'queued', ?3, ?3)" },
@@ -238,7 +245,7 @@ static const struct store_query store_queries[Q_MAX] = {
 	[Q_DELIVERY_PENDING] = { "pending delivery",
 	    "SELECT " DELIVERY_COLS " FROM deliveries d"
 	    " JOIN jobs j ON j.id = d.job_id"
-	    " WHERE d.device_id = ? AND d.state IN " UNFINISHED
+	    " WHERE d.device_id = ? AND " UNFINISHED("d.state")
 	    " AND j.state = 'active' ORDER BY d.id DESC LIMIT 1" },
 	[Q_DELIVERY_UPDATE] = { "delivery update",
 	    "UPDATE deliveries SET state = coalesce(?1, state),"
@@ -252,7 +259,12 @@ static const struct store_query store_queries[Q_MAX] = {
 	[Q_DELIVERY_CANCEL_OLDER] = { "cancel older deliveries",
 	    "UPDATE deliveries SET state = 'canceled',"
 	    " updated_at = ? WHERE device_id = ? AND job_id <> ?"
-	    " AND state IN " UNFINISHED },
+	    " AND " UNFINISHED("state") },
+	[Q_JOB_CANCEL_OLDER] = { "cancel older deliveries of a job's devices",
+	    "UPDATE deliveries SET state = 'canceled', updated_at = ?2"
+	    " WHERE job_id <> ?1 AND " UNFINISHED("state")
+	    " AND device_id IN"
+	    " (SELECT device_id FROM deliveries WHERE job_id = ?1)" },
 	[Q_JOB_DELIVERIES] = { "job deliveries",
 	    "SELECT " DELIVERY_COLS " FROM deliveries d WHERE d.job_id = ?"
 	    " ORDER BY d.id" },
@@ -274,7 +286,7 @@ static const struct store_query store_queries[Q_MAX] = {
 	    " AND d.state = 'queued' AND d.id > ? ORDER BY d.id LIMIT ?" },
 	[Q_JOB_UNFINISHED] = { "job unfinished",
 	    "SELECT count(*) FROM deliveries WHERE job_id = ?"
-	    " AND state IN " UNFINISHED },
+	    " AND " UNFINISHED("state") },
 	[Q_EVENT] = { "event",
 	    "INSERT INTO events (at, kind, actor, remote, device_id, job_id,"
 	    " text) VALUES (?, ?, ?, ?, ?, ?, ?)" },
@@ -809,6 +821,13 @@ store_delivery_cancel_older(struct store *st, int64_t device_id,
 	if (canceled != NULL)
 		*canceled = sqlite3_changes(st->db);
 	return 0;
+}
+
+/* The same for every device of a new job, in one statement. */
+int
+store_job_cancel_older(struct store *st, int64_t job_id)
+{
+	return store_run(st, Q_JOB_CANCEL_OLDER, "II", job_id, store_now());
 }
 
 int

@@ -151,6 +151,7 @@ int	 store_delivery_progress(struct store *, int64_t id, uint64_t bytes);
 /* Cancels the device's unfinished deliveries of jobs other than keep_job. */
 int	 store_delivery_cancel_older(struct store *, int64_t device_id,
 	    int64_t keep_job, int *canceled);
+int	 store_job_cancel_older(struct store *, int64_t job_id);
 /* Deliveries of a job, ascending id. */
 int	 store_job_deliveries(struct store *, int64_t job_id,
 	    struct delivery **out, size_t *n);

@@ -375,6 +375,10 @@ class Fleet:
                     rows.append((int(i), int(ns), url))
         return rows, lost
 
+    def cpu(self):
+        """CPU seconds the generator processes used so far."""
+        return sum(proc_cpu(p.pid) or 0 for p in self.procs)
+
     def reset(self):
         for p in self.procs:
             p.stdin.write("reset\n")
@@ -561,8 +565,10 @@ def idle_fleet(args, otad, table, problems, ctx):
               "%.0f/s (%d in %.1f s)" % (args.devices / t, args.devices, t))
     time.sleep(0.5)
     rss0 = proc_status(hwd, "VmRSS")
+    cpu0 = {n: proc_cpu(otad.pid(n)) for n in ("hwd", "admind")}
     fleet = Fleet(args.loadgen, "blynk", otad.hwd_port, args.devices, args.procs,
                   args.hbeat, args.inflight, ctx["net"])
+    cpu_login = {n: proc_cpu(otad.pid(n)) - cpu0[n] for n in cpu0}
     ctx["fleet"] = fleet
     if fleet.failed:
         problems.append("%d of %d devices could not log in" % (fleet.failed, args.devices))
@@ -571,9 +577,15 @@ def idle_fleet(args, otad, table, problems, ctx):
     cpu = cpu_window({"hwd": hwd, "admind": otad.pid("admind")}, args.rest)
     per = (rss1 - rss0) / max(fleet.ok, 1)
     ctx["hwd_per"] = per
+    ctx["logins_s"] = fleet.ok / fleet.secs
     table.add("1 idle fleet", "logins/s (%d devices, %d generator procs)"
-              % (args.devices, len(fleet.procs)), "%.0f" % (fleet.ok / fleet.secs),
+              % (args.devices, len(fleet.procs)), "%.0f" % ctx["logins_s"],
               target=">= 20000")
+    table.add("1 idle fleet", "CPU per login: hwd / admind / generator (the client's "
+              "connect)", "%.0f / %.0f / %.0f us" % (
+                  1e6 * cpu_login["hwd"] / max(fleet.ok, 1),
+                  1e6 * cpu_login["admind"] / max(fleet.ok, 1),
+                  1e6 * fleet.cpu() / max(fleet.ok, 1)))
     table.add("1 idle fleet", "RSS per idle connection (hwd)", "%.0f B" % per,
               target="<= 1024 B")
     table.add("1 idle fleet", "hwd RSS before / after", "%s / %s" % (fmt_bytes(rss0),
@@ -805,8 +817,10 @@ def mosquitto_fleet(args, peers, workdir, table, problems, ctx):
     try:
         time.sleep(0.3)
         rss0 = proc_status(p.pid, "VmRSS")
+        cpu0 = proc_cpu(p.pid)
         fleet = Fleet(args.loadgen, "mqtt", port, args.devices, args.procs, args.hbeat,
                       args.inflight, ctx["net"])
+        cpu_connect = proc_cpu(p.pid) - cpu0
         try:
             if fleet.failed:
                 problems.append("mosquitto: %d of %d clients could not connect"
@@ -821,8 +835,13 @@ def mosquitto_fleet(args, peers, workdir, table, problems, ctx):
         table.add("1 idle fleet", "RSS per idle connection: hwd vs mosquitto",
                   "%.0f B" % hw if hw is not None else "n/a", "%.0f B" % per,
                   "<= 1.0x mosquitto", ratio(hw, per) if hw is not None else "n/a")
-        table.add("1 idle fleet", "connects/s (mosquitto, CONNECT+CONNACK)", "",
-                  "%.0f" % (fleet.ok / fleet.secs))
+        rate = fleet.ok / fleet.secs
+        table.add("1 idle fleet", "logins/s vs connects/s (mosquitto, CONNECT+CONNACK)",
+                  "%.0f" % ctx["logins_s"] if "logins_s" in ctx else "n/a",
+                  "%.0f" % rate, "", ratio(ctx.get("logins_s"), rate))
+        table.add("1 idle fleet", "CPU per connect: mosquitto / generator", "",
+                  "%.0f / %.0f us" % (1e6 * cpu_connect / max(fleet.ok, 1),
+                                      1e6 * fleet.cpu() / max(fleet.ok, 1)))
         table.add("1 idle fleet", "CPU at rest (mosquitto)", "", "%.1f%% of a core"
                   % cpu["m"])
     finally:

@@ -189,6 +189,47 @@ log_journal(int prio, const char *const *fields, const char *msg)
 		log_dropped++;
 }
 
+/* Appends to line (cap bytes), cutting what does not fit; the new length. */
+static size_t
+log_append(char *line, size_t len, size_t cap, const char *a, const char *b)
+{
+	int	 n = snprintf(line + len, cap - len, "%s%s", a, b);
+
+	if (n < 0)
+		return len;
+	return len + (size_t)n < cap ? len + (size_t)n : cap - 1;
+}
+
+/*
+ * One line, one write(2): stderr is unbuffered, and a line written in
+ * pieces costs a system call each and mixes with the other daemons' lines
+ * under `otad run` (they share one output).
+ */
+static void
+log_stderr(int prio, const char *const *fields, const char *msg)
+{
+	char	 line[4096];
+	size_t	 len = 0, off = 0;
+	ssize_t	 w;
+
+	len = log_append(line, len, sizeof(line) - 2, log_ident, ": ");
+	len = log_append(line, len, sizeof(line) - 2, log_level_name(prio),
+	    ": ");
+	len = log_append(line, len, sizeof(line) - 2, msg, "");
+	for (const char *const *f = fields; f && *f; f++)
+		len = log_append(line, len, sizeof(line) - 2,
+		    f == fields ? " [" : " ", *f);
+	if (fields && *fields)
+		line[len++] = ']';
+	line[len++] = '\n';
+	while (off < len) {
+		if ((w = write(STDERR_FILENO, line + off, len - off)) > 0)
+			off += (size_t)w;
+		else if (w == 0 || errno != EINTR)
+			return;
+	}
+}
+
 static void
 log_emit(int prio, const char *const *fields, const char *fmt, va_list ap)
 {
@@ -198,22 +239,10 @@ log_emit(int prio, const char *const *fields, const char *fmt, va_list ap)
 	if (prio == LOG_DEBUG && !log_verbosity)
 		return;
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	if (log_to_journal) {
+	if (log_to_journal)
 		log_journal(prio, fields, msg);
-	} else {
-		flockfile(stderr);
-		fprintf(stderr, "%s: %s: %s", log_ident, log_level_name(prio),
-		    msg);
-		if (fields && *fields) {
-			fputs(" [", stderr);
-			for (const char *const *f = fields; *f; f++)
-				fprintf(stderr, "%s%s", f == fields ? "" : " ",
-				    *f);
-			fputc(']', stderr);
-		}
-		fputc('\n', stderr);
-		funlockfile(stderr);
-	}
+	else
+		log_stderr(prio, fields, msg);
 	errno = saved;
 }
 

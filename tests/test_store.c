@@ -510,13 +510,13 @@ test_refusals(void)
 	FILE	*fp;
 	int	 i;
 
-	set_user_version(5);
+	set_user_version(6);
 	CHECK(store_open(dbpath, err, sizeof(err)) == NULL);
 	fprintf(stderr, "future: %s\n", err);
 	CHECK(strncmp(err, dbpath, strlen(dbpath)) == 0);
-	CHECK(strstr(err, "schema version 5, newer than this otad knows (4)")
+	CHECK(strstr(err, "schema version 6, newer than this otad knows (5)")
 	    != NULL);
-	set_user_version(4);
+	set_user_version(5);
 
 	snprintf(path, sizeof(path), "%s/garbage.db", dir);
 	CHECK((fp = fopen(path, "w")) != NULL);
@@ -563,8 +563,8 @@ test_kill(void)
 	store_close(st);
 }
 
-/* Migration 4 on a version 3 database: new device ids start above every
- * id the devices table or the event log has seen. */
+/* Migrations 4 and 5 on a version 3 database: new device ids start above
+ * every id the devices table or the event log has seen. */
 static void
 test_migrate_device_ids(void)
 {
@@ -575,11 +575,14 @@ test_migrate_device_ids(void)
 	CHECK(sqlite3_open(dbpath, &db) == SQLITE_OK);
 	CHECK(sqlite3_exec(db, "DROP TRIGGER device_ids_last;"
 	    "DROP TABLE device_ids;"
+	    "DROP INDEX deliveries_device;"
+	    "CREATE INDEX deliveries_device_state ON deliveries"
+	    " (device_id, state);"
 	    "INSERT INTO events (at, kind, device_id) VALUES (1, 'x', 40);"
 	    "PRAGMA user_version = 3;", NULL, NULL, NULL) == SQLITE_OK);
 	sqlite3_close(db);
 	st = open_ok();
-	CHECK(store_schema_version(st) == 4);
+	CHECK(store_schema_version(st) == 5);
 	CHECK(store_device_create(st, "after", "tok-after", "", &id) == 0);
 	CHECK(id == 41);
 	store_close(st);
@@ -615,7 +618,7 @@ main(void)
 	snprintf(dbpath, sizeof(dbpath), "%s/otad.db", dir);
 
 	st = open_ok();
-	CHECK(store_schema_version(st) == 4);
+	CHECK(store_schema_version(st) == 5);
 	test_devices(st);
 	fw = test_firmware(st);
 	test_jobs(st, fw);
@@ -627,7 +630,7 @@ main(void)
 
 	/* Reopening keeps everything, and migrates nothing. */
 	st = open_ok();
-	CHECK(store_schema_version(st) == 4);
+	CHECK(store_schema_version(st) == 5);
 	CHECK(store_device_get(st, 1, &d) == 1);
 	CHECK_STR(d.name, "kitchen");
 	CHECK_STR(d.fw_version, "1.2.3");
