@@ -198,6 +198,7 @@ void	 sched_device_info(int64_t device_id);
 /* Deliveries for a new job's targets; returns how many. */
 int	 sched_job_start(const struct job *, const int64_t *devices, size_t n);
 void	 sched_job_kick(int64_t job_id);
+int	 sched_has_slot(const struct job *);
 void	 sched_device_created(int64_t device_id);
 void	 sched_start(void);
 /* A delivery in flight moved (progress): its sent_timeout starts again. */

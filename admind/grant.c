@@ -435,7 +435,8 @@ grant_poll_record(const struct grant_req *g, const struct device *dev)
  * The delivery goes out now: queued gets a ticket and becomes sent; after
  * a complete download the device still runs the old image, so the attempt
  * failed: again while attempts remain, else failed (304: nothing to do).
- * 0 when the image is to be sent.
+ * A job with no free slot answers 304 too: the updater asks again at its
+ * next poll.  0 when the image is to be sent.
  */
 static int
 grant_poll_send(struct ctl_conn *c, uint32_t reqid, const struct delivery *d,
@@ -446,6 +447,12 @@ grant_poll_send(struct ctl_conn *c, uint32_t reqid, const struct delivery *d,
 	if (strcmp(d->state, "queued") != 0 &&
 	    strcmp(d->state, "downloaded") != 0)
 		return 0;
+	/* paced like a Blynk fleet: no free slot, ask again later */
+	if (!sched_has_slot(job)) {
+		grant_reply(c, reqid, 304, "No update for now: the job's "
+		    "max_parallel downloads are under way.", d->id, NULL);
+		return -1;
+	}
 	if (strcmp(d->state, "downloaded") == 0 &&
 	    d->attempts >= job->attempt_limit) {
 		snprintf(why, sizeof(why), "still on the old image after "

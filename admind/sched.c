@@ -299,7 +299,8 @@ sched_wait(struct sched_busy *b, int64_t device_id)
 	b->waiting[b->tail++] = device_id;
 }
 
-static int
+/* The job may send one more delivery now (max_parallel). */
+int
 sched_has_slot(const struct job *job)
 {
 	struct sched_busy *b = sched_busy_get(job->id);

@@ -827,6 +827,7 @@ def mosquitto_fleet(args, peers, workdir, table, problems, ctx):
                                 % (fleet.failed, args.devices))
             time.sleep(args.settle)
             rss1 = proc_status(p.pid, "VmRSS")
+            gen_cpu = fleet.cpu()
             cpu = cpu_window({"m": p.pid}, args.rest)
         finally:
             fleet.stop()
@@ -841,7 +842,7 @@ def mosquitto_fleet(args, peers, workdir, table, problems, ctx):
                   "%.0f" % rate, "", ratio(ctx.get("logins_s"), rate))
         table.add("1 idle fleet", "CPU per connect: mosquitto / generator", "",
                   "%.0f / %.0f us" % (1e6 * cpu_connect / max(fleet.ok, 1),
-                                      1e6 * fleet.cpu() / max(fleet.ok, 1)))
+                                      1e6 * gen_cpu / max(fleet.ok, 1)))
         table.add("1 idle fleet", "CPU at rest (mosquitto)", "", "%.1f%% of a core"
                   % cpu["m"])
     finally:

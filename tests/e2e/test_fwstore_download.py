@@ -492,3 +492,29 @@ def test_https_listener(fw, adm):
     assert r.status == 200 and r.body == img, r
     assert r.header("X-SHA256") == images.digests(img)["sha256_b64"], r
     assert wait_state(fw, dev["id"], ("downloaded",))["state"] == "downloaded"
+
+
+def test_poll_keeps_the_jobs_pacing(fw, adm):
+    """A poll fleet is paced like a Blynk fleet: with max_parallel 1, a device that
+    polls while another downloads hears 304 (ask again later), then gets the image."""
+    first, second = adm.create_device(), adm.create_device()
+    img = image("17", size=BIG)        # more than the sockets hold: the first stays busy
+    fw_id = upload(adm, img, adm.create_device()["token"]).json()["firmware"]["id"]
+    r = adm.json_request("POST", "/admin/jobs", {
+        "firmware_id": fw_id, "devices": [first["id"], second["id"]], "max_parallel": 1})
+    assert r.status == 201, r
+    url_a, url_b = poll_url(fw, first["token"]), poll_url(fw, second["token"])
+    room = [("x-ESP8266-free-space", str(2 * BIG))]
+    with socket.create_connection(("127.0.0.1", fw.fw_port), timeout=10) as s:
+        s.sendall(esphttp.esp8266_request_with(url_a, set_=room))
+        head = esphttp.read_response(s, head_only=True)
+        assert head.status == 200, head
+        assert wait_state(fw, first["id"], ("downloading",))["state"] == "downloading"
+        r = exchange(url_b, esphttp.esp8266_request_with(url_b, set_=room))
+        assert r.status == 304, r
+        assert delivery(fw, second["id"])["state"] == "queued"
+        while s.recv(65536):
+            pass
+    assert wait_state(fw, first["id"], ("downloaded",))["state"] == "downloaded"
+    r = exchange(url_b, esphttp.esp8266_request_with(url_b, set_=room))
+    check_image(r, img)
