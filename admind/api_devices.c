@@ -749,7 +749,7 @@ api_devices_list(struct http_conn *c, struct http_request *req,
 	struct device_filter f;
 	struct device	*devs = NULL;
 	struct buf	 b = BUF_INIT;
-	char		*tag, *fw, *board;
+	char		*tag, *fw, *board, *text;
 	size_t		 n = 0;
 	int64_t		 total = 0, limit, offset;
 	int		 online, rc;
@@ -760,15 +760,18 @@ api_devices_list(struct http_conn *c, struct http_request *req,
 	tag = api_query(req, "tag");
 	fw = api_query(req, "fw_version");
 	board = api_query(req, "board");
+	text = api_query(req, "q");
 	f.tag = tag ? tag : "";
 	f.fw_version = fw ? fw : "";
 	f.board = board ? board : "";
+	f.text = text ? text : "";
 	/* The online state lives in memory: filter and page it here. */
 	rc = store_device_search(env->store, &f, online >= 0 ? -1 : limit,
 	    online >= 0 ? 0 : offset, &devs, &n, &total);
 	free(tag);
 	free(fw);
 	free(board);
+	free(text);
 	if (rc == -1) {
 		api_error(c, 500, "internal", "The database could not be read; "
 		    "see the log of otad-admind.");

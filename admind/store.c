@@ -36,12 +36,16 @@
 			"d.attempts, d.ticket, d.bytes_sent, d.created_at, " \
 			"d.updated_at, d.last_error"
 #define TOKEN_COLS	"id, name, created_at, created_by, last_used_at"
-/* ?1 tag (one of the comma-separated tags), ?2 fw_version, ?3 board;
- * "" matches all. */
+/* ?1 tag (one of the comma-separated tags), ?2 fw_version, ?3 board, ?4
+ * text in the name or the tags, or the id (case-insensitive); "" matches
+ * all. */
 #define DEVICE_FILTER	" WHERE (?1 = '' OR" \
 			" instr(',' || tags || ',', ',' || ?1 || ',') > 0)" \
 			" AND (?2 = '' OR fw_version = ?2)" \
-			" AND (?3 = '' OR board = ?3)"
+			" AND (?3 = '' OR board = ?3)" \
+			" AND (?4 = '' OR instr(lower(name), lower(?4)) > 0" \
+			"  OR instr(lower(tags), lower(?4)) > 0" \
+			"  OR CAST(id AS TEXT) = ?4)"
 /* Live firmware; ?1 format, ?2 board, "" matches all. */
 #define FIRMWARE_FILTER	" WHERE deleted_at = 0 AND (?1 = '' OR format = ?1)" \
 			" AND (?2 = '' OR board = ?2)"
@@ -292,7 +296,7 @@ static const struct store_query store_queries[Q_MAX] = {
 	    " text) VALUES (?, ?, ?, ?, ?, ?, ?)" },
 	[Q_DEVICE_SEARCH] = { "device search",
 	    "SELECT " DEVICE_COLS " FROM devices" DEVICE_FILTER
-	    " ORDER BY id LIMIT ?4 OFFSET ?5" },
+	    " ORDER BY id LIMIT ?5 OFFSET ?6" },
 	[Q_DEVICE_SEARCH_COUNT] = { "device search count",
 	    "SELECT count(*) FROM devices" DEVICE_FILTER },
 	[Q_DEVICE_UPDATE] = { "device update",
@@ -1427,13 +1431,14 @@ store_device_search(struct store *st, const struct device_filter *f,
 
 	*out = NULL;
 	*n = 0;
-	if (store_one(st, Q_DEVICE_SEARCH_COUNT, &id_row, &count, "sss",
-	    f->tag, f->fw_version, f->board) == -1)
+	if (store_one(st, Q_DEVICE_SEARCH_COUNT, &id_row, &count, "ssss",
+	    f->tag, f->fw_version, f->board, f->text) == -1)
 		return -1;
 	if (total != NULL)
 		*total = count;
-	return store_list(st, Q_DEVICE_SEARCH, &device_row, out, n, "sssII",
-	    f->tag, f->fw_version, f->board, limit < 0 ? (int64_t)-1 : limit,
+	return store_list(st, Q_DEVICE_SEARCH, &device_row, out, n, "ssssII",
+	    f->tag, f->fw_version, f->board, f->text,
+	    limit < 0 ? (int64_t)-1 : limit,
 	    offset < 0 ? (int64_t)0 : offset);
 }
 

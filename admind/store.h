@@ -186,6 +186,7 @@ struct device_filter {
 	const char	*tag;		/* "" matches all */
 	const char	*fw_version;
 	const char	*board;
+	const char	*text;		/* in the name or tags, or the id */
 };
 /* Devices matching f ordered by id, limit < 0 for all; *total counts the
  * matches. */

@@ -284,3 +284,26 @@ def test_device_ids_are_never_reused(otad, admin):
     assert admin.request("DELETE", "/admin/devices/%d" % newest["id"]).status == 204
     later = admin.create_device()
     assert later["id"] > newest["id"] > first["id"]
+
+
+def test_search_by_name_tag_or_id(otad, admin):
+    """?q= finds text in the name or the tags (any case), or the exact id, with the
+    other filters and paging: what an operator types to find one device of thousands."""
+    mark = uuid.uuid4().hex[:8]
+    porch = admin.json_request("POST", "/admin/devices",
+                               {"name": "Porch-%s" % mark, "tags": ["outdoor"]}).json()
+    attic = admin.json_request("POST", "/admin/devices",
+                               {"name": "attic", "tags": ["Floor-%s" % mark]}).json()
+    admin.create_device()
+    r = admin.request("GET", "/admin/devices?q=%s" % mark.upper())
+    assert r.status == 200, r
+    assert sorted(d["id"] for d in r.json()["devices"]) == [porch["id"], attic["id"]]
+    assert r.json()["total"] == 2
+    r = admin.request("GET", "/admin/devices?q=porch-%s&tag=outdoor" % mark).json()
+    assert [d["id"] for d in r["devices"]] == [porch["id"]]
+    r = admin.request("GET", "/admin/devices?q=%s&limit=1&offset=1" % mark).json()
+    assert r["total"] == 2 and [d["id"] for d in r["devices"]] == [attic["id"]]
+    r = admin.request("GET", "/admin/devices?q=%d" % attic["id"]).json()
+    assert attic["id"] in [d["id"] for d in r["devices"]]
+    r = admin.request("GET", "/admin/devices?q=no-such-%s" % mark).json()
+    assert r["total"] == 0 and r["devices"] == []
