@@ -54,6 +54,9 @@ struct admind {
 	uv_check_t		 flush;		/* commits the light batch */
 	struct {
 		uint64_t	 device_logins;	/* since start */
+		uint64_t	 unknown_tokens; /* logins refused */
+		uint64_t	 hwd_connections; /* hwd's last report */
+		uint64_t	 hwd_refused;	/* past max_connections */
 		uint64_t	 downloads;	/* started since start */
 		int64_t		 in_flight;	/* downloads under way */
 		uint64_t	 bytes_served;

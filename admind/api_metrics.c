@@ -106,6 +106,15 @@ api_metrics(struct http_conn *c)
 	metrics_value(&b, "otad_device_logins_total", "counter", "Device "
 	    "logins through otad-hwd since otad-admind started.",
 	    env->stats.device_logins);
+	metrics_value(&b, "otad_device_logins_refused_total", "counter",
+	    "Device logins refused because admind does not know the token, "
+	    "since otad-admind started.", env->stats.unknown_tokens);
+	metrics_value(&b, "otad_hwd_connections", "gauge", "TCP and TLS "
+	    "connections open in otad-hwd, logged in or not (its last "
+	    "report, every 2 s).", env->stats.hwd_connections);
+	metrics_value(&b, "otad_hwd_connections_refused_total", "counter",
+	    "Connections otad-hwd closed at once because max_connections was "
+	    "reached, since otad-hwd started.", env->stats.hwd_refused);
 	metrics_value(&b, "otad_downloads_total", "counter", "Firmware "
 	    "downloads started since otad-admind started.",
 	    env->stats.downloads);

@@ -63,9 +63,11 @@ peers_auth(struct ctl_conn *c, uint32_t reqid, struct ctl_reader *r)
 	    CTL_AUTH_UNKNOWN : CTL_AUTH_FAULT);
 	ctl_put_u64(&reply, found == 1 ? (uint64_t)dev.id : 0);
 	ctl_put_str(&reply, found == 1 ? dev.name : "");
-	if (found == 0)
+	if (found == 0) {
+		env->stats.unknown_tokens++;
 		log_fields(LOG_WARNING, NULL, "login from %s with an unknown "
 		    "token", remote);
+	}
 	ctl_send(c, CTL_AUTH_REPLY, reqid, &reply);
 	if (found == 1)
 		device_free(&dev);
@@ -290,6 +292,10 @@ peers_dispatch_hwd(struct ctl_conn *c, uint16_t type, uint32_t reqid,
 		return peers_ota_sent(r);
 	case CTL_EVENT:
 		return peers_event(r);
+	case CTL_HWD_STATS:
+		return ctl_get_u64(r, &env->stats.hwd_connections) == -1 ||
+		    ctl_get_u64(r, &env->stats.hwd_refused) == -1 ||
+		    ctl_get_end(r) == -1 ? -1 : 0;
 	default:
 		return -1;
 	}

@@ -166,6 +166,7 @@ static const struct {
 	{ CTL_OTA_SENT, "ota-sent" },
 	{ CTL_EVENT, "event" },
 	{ CTL_ONLINE_DONE, "online-done" },
+	{ CTL_HWD_STATS, "hwd-stats" },
 	{ CTL_OTA_SEND, "ota-send" },
 	{ CTL_DEVICE_DROP, "device-drop" },
 	{ CTL_FW_CHECK, "fw-check" },

@@ -53,6 +53,9 @@ enum ctl_type {
 	/* hwd -> admind: the resync list that CTL_ONLINE_RESET began is
 	 * complete (empty payload) */
 	CTL_ONLINE_DONE = 17,
+	/* hwd -> admind, every few seconds: u64 connections open now, u64
+	 * connections refused past max_connections since hwd started */
+	CTL_HWD_STATS = 18,
 
 	/* admind -> hwd: u64 device_id, u64 delivery_id, str path
 	 * ("/ota/<ticket>"); hwd answers with CTL_OTA_SENT */

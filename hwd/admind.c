@@ -21,9 +21,14 @@
 /* admind takes at most 64 pairs; real devices send about 10. */
 #define HWD_INFO_MAX_PAIRS	64
 
+#define HWD_STATS_MS		2000
+
 static int	hwd_dispatch_admind(struct ctl_conn *, uint16_t, uint32_t,
 		    struct ctl_reader *);
 static void	hwd_admind_ready(struct ctl_client *);
+static void	hwd_admind_stats(uv_timer_t *);
+
+static uv_timer_t	 hwd_stats_timer;
 
 static const struct ctl_conn_ops hwd_admind_ops = {
 	.on_msg = hwd_dispatch_admind,
@@ -42,6 +47,10 @@ hwd_admind_start(void)
 		log_warnx("cannot start the control client");
 		return -1;
 	}
+	uv_timer_init(hwd_env.loop, &hwd_stats_timer);
+	uv_unref((uv_handle_t *)&hwd_stats_timer);
+	uv_timer_start(&hwd_stats_timer, hwd_admind_stats, HWD_STATS_MS,
+	    HWD_STATS_MS);
 	return 0;
 }
 
@@ -54,6 +63,8 @@ hwd_admind_stop(void)
 	 * Not ready any more: a stop is not a lost connection. */
 	if (!uv_is_closing((uv_handle_t *)&cl->retry))
 		uv_close((uv_handle_t *)&cl->retry, NULL);
+	if (!uv_is_closing((uv_handle_t *)&hwd_stats_timer))
+		uv_close((uv_handle_t *)&hwd_stats_timer, NULL);
 	cl->ready = 0;
 	if (cl->conn != NULL)
 		ctl_conn_close(cl->conn);
@@ -300,6 +311,18 @@ hwd_admind_ota_sent(uint64_t device_id, uint64_t delivery_id,
 	ctl_put_u32(&p, reached);
 	ctl_put_str(&p, error);
 	hwd_admind_send(CTL_OTA_SENT, &p);
+}
+
+/* For admind's GET /metrics: connections open and refused. */
+static void
+hwd_admind_stats(uv_timer_t *t)
+{
+	struct buf	 b = BUF_INIT;
+
+	ctl_put_u64(&b, hwd_conn_count());
+	ctl_put_u64(&b, hwd_conn_refused());
+	hwd_admind_send(CTL_HWD_STATS, &b);
+	buf_free(&b);
 }
 
 /* CTL_OTA_SEND: the command to every connection of the device. */

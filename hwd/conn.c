@@ -160,6 +160,19 @@ hwd_conn_refuse(uv_stream_t *server)
 	}
 }
 
+/* For CTL_HWD_STATS. */
+unsigned
+hwd_conn_count(void)
+{
+	return hwd_nconns;
+}
+
+uint64_t
+hwd_conn_refused(void)
+{
+	return hwd_refused;
+}
+
 /* A small kernel send buffer: device frames are tiny, and a device that
  * stops reading must show in write_queue_size soon. */
 static void

@@ -104,6 +104,8 @@ void	 hwd_conn_auth_done(struct hwd_conn *, int result, uint64_t device_id,
 uint32_t hwd_conn_deadline(struct hwd_conn *);
 void	 hwd_conn_expire(struct hwd_conn *);
 void	 hwd_conn_drop(struct hwd_conn *, const char *why);
+unsigned hwd_conn_count(void);
+uint64_t hwd_conn_refused(void);
 int	 hwd_conn_ota(struct hwd_conn *, uint64_t delivery_id,
 	    const char *path, char *err, size_t errlen);
 void	 hwd_conn_remote(struct hwd_conn *, char *, size_t);

@@ -20,6 +20,20 @@ def state_dir(srv):
     return c.get("otad", "state_dir", fallback=os.path.join(srv.dir, "state"))
 
 
+def metrics(srv, host="127.0.0.1"):
+    """GET /metrics (no login: an allowed address is enough) as {name: value}."""
+    import admin
+    r = admin.Admin(host, srv.admin_port, user=None).request("GET", "/metrics")
+    assert r.status == 200, r
+    assert r.header("Content-Type").startswith("text/plain; version=0.0.4"), r
+    values = {}
+    for line in r.body.decode().splitlines():
+        if line and not line.startswith("#"):
+            name, value = line.rsplit(" ", 1)
+            values[name] = float(value)
+    return values
+
+
 def stored_copies(srv, img):
     """Files under the server's state directory whose bytes are exactly img."""
     found = []

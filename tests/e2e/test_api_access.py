@@ -17,6 +17,7 @@ import time
 import pytest
 
 import admin as admin_mod
+import blynk
 import checks
 from conftest import ipv6_loopback, start_server
 
@@ -38,16 +39,7 @@ def bearer(srv, token):
     return srv.admin(user=None), {"Authorization": "Bearer " + token}
 
 
-def metrics(srv, host="127.0.0.1"):
-    r = admin_mod.Admin(host, srv.admin_port, user=None).request("GET", "/metrics")
-    assert r.status == 200, r
-    assert r.header("Content-Type").startswith("text/plain; version=0.0.4"), r
-    values = {}
-    for line in r.body.decode().splitlines():
-        if line and not line.startswith("#"):
-            name, value = line.rsplit(" ", 1)
-            values[name] = float(value)
-    return values
+metrics = checks.metrics
 
 
 def test_api_tokens(otad, admin):
@@ -104,7 +96,11 @@ def test_metrics(otad, admin):
         assert name in before, (name, before)
     admin.create_device()
     assert admin.request("GET", "/admin/devices", password="wrong").status == 401
+    with blynk.BlynkClient("127.0.0.1", otad.hwd_port).connect() as c:
+        assert c.login("no-such-token-" + "0" * 20) == blynk.INVALID_TOKEN
     after = metrics(otad)
+    assert after["otad_device_logins_refused_total"] == \
+        before["otad_device_logins_refused_total"] + 1
     assert after["otad_devices"] == before["otad_devices"] + 1
     assert after["otad_admin_login_failures_total"] == \
         before["otad_admin_login_failures_total"] + 1

@@ -17,6 +17,7 @@ import time
 import pytest
 
 import blynk
+import checks
 import conftest
 import images
 
@@ -163,6 +164,15 @@ def test_max_connections(srv):
             took = closed_within(extra, 2.0)
         assert took is not None and took < 1.0, \
             "connection past max_connections (%d) not closed at once" % MAX_CONNECTIONS
+        # /metrics has hwd's count within its 2 s report
+        deadline = time.monotonic() + 5
+        while True:
+            m = checks.metrics(srv)
+            if m["otad_hwd_connections_refused_total"] >= 1 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert m["otad_hwd_connections_refused_total"] >= 1, m
+        assert m["otad_hwd_connections"] == MAX_CONNECTIONS, m
         for c in held:
             assert c.ping() == 200, "a connection within the limit was dropped"
         held.pop().close()
