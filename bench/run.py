@@ -487,7 +487,7 @@ pid %(d)s/nginx.pid;
 error_log %(d)s/error.log warn;
 events { worker_connections 8192; }
 http {
-    access_log off;
+    access_log %(d)s/access.log;
     sendfile on;
     tcp_nopush on;
     default_type application/octet-stream;
@@ -701,9 +701,11 @@ def downloads(args, otad, table, problems, ctx, image_path, peers):
             worker = children(p.pid)
             wpid = next(iter(worker.values()), p.pid)
             nrss0 = proc_status(wpid, "VmRSS")
+            ncpu0 = proc_cpu(wpid)
             peer = download(args.loadgen, port, ["/fw.bin"], image_path, args.downloads,
                             args.conc, ctx["net"], ctx["workdir"], "nginx")
             peer["rss"] = proc_status(wpid, "VmHWM") - nrss0
+            peer["cpu"] = proc_cpu(wpid) - ncpu0
             check_download(peer, "nginx", problems)
         finally:
             stop_proc(p, signal.SIGQUIT)
@@ -727,8 +729,9 @@ def downloads(args, otad, table, problems, ctx, image_path, peers):
                                      peer["errors"]) if peer else "n/a")
     table.add(tag, "server RSS growth (peak - before)", fmt_bytes(hwm - rss0),
               fmt_bytes(peer["rss"]) if peer else "n/a")
-    table.add(tag, "CPU seconds in the measured pass (fwstore / admind)",
-              "%.1f / %.1f" % (cpu["fwstore"], cpu["admind"]))
+    table.add(tag, "CPU seconds in the measured pass (fwstore / admind; nginx worker)",
+              "%.1f / %.1f" % (cpu["fwstore"], cpu["admind"]),
+              "%.1f" % peer["cpu"] if peer else "n/a")
 
 
 def check_download(r, who, problems):

@@ -551,7 +551,8 @@ fwstore_download_release(struct fwstore_download *dl)
 }
 
 void
-fwstore_download_log(struct fwstore_download *dl, const char *fmt, ...)
+fwstore_download_log(struct fwstore_download *dl, int prio, const char *fmt,
+    ...)
 {
 	char		 remote[96], sha[96], msg[512];
 	const char	*fields[] = { remote, sha, NULL };
@@ -562,5 +563,5 @@ fwstore_download_log(struct fwstore_download *dl, const char *fmt, ...)
 	va_start(ap, fmt);
 	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	log_fields(LOG_INFO, fields, "%s", msg);
+	log_fields(prio, fields, "%s", msg);
 }

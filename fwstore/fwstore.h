@@ -92,8 +92,9 @@ void	 fwstore_ctl_malformed(struct fwstore *);
 
 /* download.c */
 int	 fwstore_download_start(struct fwstore *, char *err, size_t errlen);
-void	 fwstore_download_log(struct fwstore_download *, const char *, ...)
-	    __attribute__((format(printf, 2, 3)));
+void	 fwstore_download_log(struct fwstore_download *, int prio,
+	    const char *, ...)
+	    __attribute__((format(printf, 3, 4)));
 struct http_conn *fwstore_download_detach(struct fwstore_download *);
 void	 fwstore_download_unslot(struct fwstore_download *);
 void	 fwstore_download_release(struct fwstore_download *);

@@ -11,6 +11,8 @@
  */
 #include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -48,6 +50,20 @@ static uint64_t	fwstore_send_stall_ms(struct fwstore_download *);
 static const char *fwstore_send_error(struct fwstore_download *, int);
 
 /*
+ * Full segments only until the FIN: the head goes out with the first body
+ * bytes, and sendfile's pieces leave as large packets (nginx's tcp_nopush).
+ */
+static void
+fwstore_send_cork(struct http_conn *conn)
+{
+	uv_os_fd_t	 fd;
+	int		 on = 1;
+
+	if (uv_fileno((uv_handle_t *)&conn->stream.tcp, &fd) == 0)
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof(on));
+}
+
+/*
  * The head (one write, Content-Length of [first, end)) and the start of
  * the body.  -1 when nothing was written.
  */
@@ -58,6 +74,8 @@ fwstore_send_begin(struct fwstore_download *dl, int status,
 	struct http_conn	*conn = dl->conn;
 
 	dl->zerocopy = conn->stream.ssl == NULL && !conn->req.keep_alive;
+	if (dl->zerocopy)
+		fwstore_send_cork(conn);
 	if (http_stream_begin(conn, status, "application/octet-stream",
 	    headers, dl->end - dl->first) == -1)
 		return -1;
@@ -67,8 +85,9 @@ fwstore_send_begin(struct fwstore_download *dl, int status,
 	dl->started_ms = util_now_ms();
 	fwstore_ctl_progress(dl->fw, dl->delivery_id, CTL_PROGRESS_STARTED,
 	    dl->first, dl->size);
-	fwstore_download_log(dl, "download of delivery %llu started: bytes "
-	    "%llu-%llu of %llu to %s%s", (unsigned long long)dl->delivery_id,
+	fwstore_download_log(dl, LOG_DEBUG, "download of delivery %llu "
+	    "started: bytes %llu-%llu of %llu to %s%s",
+	    (unsigned long long)dl->delivery_id,
 	    (unsigned long long)dl->first, (unsigned long long)dl->end,
 	    (unsigned long long)dl->size, dl->remote,
 	    dl->zerocopy ? " (sendfile)" : "");
@@ -104,8 +123,8 @@ fwstore_send_lost(struct fwstore_download *dl)
 	dl->streaming = 0;
 	fwstore_ctl_progress(dl->fw, dl->delivery_id, CTL_PROGRESS_ABORTED,
 	    dl->sent, dl->size);
-	fwstore_download_log(dl, "download of delivery %llu aborted after "
-	    "%llu of %llu bytes: the connection closed",
+	fwstore_download_log(dl, LOG_INFO, "download of delivery %llu "
+	    "aborted after %llu of %llu bytes: the connection closed",
 	    (unsigned long long)dl->delivery_id,
 	    (unsigned long long)dl->sent, (unsigned long long)dl->size);
 }
@@ -163,8 +182,8 @@ fwstore_send_report(struct fwstore_download *dl)
 	dl->streaming = 0;
 	fwstore_ctl_progress(dl->fw, dl->delivery_id, dl->end == dl->size ?
 	    CTL_PROGRESS_COMPLETE : CTL_PROGRESS_RUNNING, dl->end, dl->size);
-	fwstore_download_log(dl, "download of delivery %llu complete: bytes "
-	    "%llu-%llu of %llu in %llu.%03llu s",
+	fwstore_download_log(dl, LOG_INFO, "download of delivery %llu "
+	    "complete: bytes %llu-%llu of %llu in %llu.%03llu s",
 	    (unsigned long long)dl->delivery_id,
 	    (unsigned long long)dl->first, (unsigned long long)dl->end,
 	    (unsigned long long)dl->size, (unsigned long long)(ms / 1000),
@@ -333,8 +352,9 @@ fwstore_send_abort(struct fwstore_download *dl, const char *why)
 	dl->streaming = 0;
 	fwstore_ctl_progress(dl->fw, dl->delivery_id, CTL_PROGRESS_ABORTED,
 	    dl->sent, dl->size);
-	fwstore_download_log(dl, "download of delivery %llu aborted after "
-	    "%llu of %llu bytes: %s", (unsigned long long)dl->delivery_id,
+	fwstore_download_log(dl, LOG_INFO, "download of delivery %llu "
+	    "aborted after %llu of %llu bytes: %s",
+	    (unsigned long long)dl->delivery_id,
 	    (unsigned long long)dl->sent, (unsigned long long)dl->size, why);
 	fwstore_send_close(dl);
 }
