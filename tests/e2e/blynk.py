@@ -265,6 +265,19 @@ class BlynkClient:
         mid = self.send(INTERNAL, encode_info(fields))
         return self.wait_response(mid, timeout)
 
+    def closes_within(self, timeout=3.0):
+        """True when the server closes the connection within timeout (frames before
+        the close are skipped)."""
+        deadline = time.monotonic() + timeout
+        try:
+            while time.monotonic() < deadline:
+                self.recv_frame(timeout=deadline - time.monotonic())
+        except Closed:
+            return True
+        except (ConnectionResetError, BrokenPipeError):
+            return True
+        return False
+
     def ping(self, timeout=None):
         mid = self.send(PING)
         return self.wait_response(mid, timeout)

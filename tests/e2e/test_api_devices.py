@@ -6,7 +6,6 @@ action in the audit log."""
 
 import sqlite3
 import os
-import time
 import uuid
 
 import admin as admin_mod
@@ -238,17 +237,6 @@ def test_actions_are_audited(otad, admin):
                if k.startswith("device.")), rows
 
 
-def _closed_within(client, secs):
-    """True when hwd closes the connection within secs (frames before it are skipped)."""
-    deadline = time.monotonic() + secs
-    try:
-        while time.monotonic() < deadline:
-            client.recv_frame(timeout=deadline - time.monotonic())
-    except blynk.Closed:
-        return True
-    return False
-
-
 def test_delete_and_rotate_close_the_devices_connections(otad, admin):
     """A deleted device, or one whose token was rotated (it leaked), does not stay
     connected on the old credentials: hwd closes every connection it has."""
@@ -261,7 +249,7 @@ def test_delete_and_rotate_close_the_devices_connections(otad, admin):
     try:
         r = admin.json_request("POST", "/admin/devices/%d/token" % dev["id"])
         assert r.status == 200, r
-        assert _closed_within(one, 5) and _closed_within(two, 5)
+        assert one.closes_within(5) and two.closes_within(5)
         assert other.ping(timeout=3) == blynk.OK
         with blynk.BlynkClient("127.0.0.1", otad.hwd_port).connect() as c:
             assert c.login(dev["token"]) == blynk.INVALID_TOKEN
@@ -269,7 +257,7 @@ def test_delete_and_rotate_close_the_devices_connections(otad, admin):
         clients.append(again)
         r = admin.request("DELETE", "/admin/devices/%d" % dev["id"])
         assert r.status == 204, r
-        assert _closed_within(again, 5)
+        assert again.closes_within(5)
         assert other.ping(timeout=3) == blynk.OK
         got = admin.request("GET", "/admin/devices/%d" % bystander["id"]).json()
         assert got["online"] is True

@@ -66,20 +66,6 @@ def info_body(pairs, trailing_nul):
     return body + (b"\0" if trailing_nul else b"")
 
 
-def expect_closed(c, timeout=3.0):
-    """True when the server closes c within timeout (frames before the close are
-    skipped)."""
-    deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline:
-            c.recv_frame(timeout=deadline - time.monotonic())
-    except blynk.Closed:
-        return True
-    except (ConnectionResetError, BrokenPipeError):
-        return True
-    return False
-
-
 def still_serving(otad, admin):
     """Another device logs in and is answered: the daemon did not fall over."""
     dev = new_device(admin)
@@ -156,26 +142,26 @@ def test_oversized_declared_length_closes_before_body(otad, admin):
         # 60000 > max_body (4096): only the header is sent, the body never comes
         c.send_raw(struct.pack(">BHH", blynk.HARDWARE, 9, 60000))
         t0 = time.monotonic()
-        assert expect_closed(c, 3.0), "oversized frame did not close the connection"
+        assert c.closes_within(3.0), "oversized frame did not close the connection"
         assert time.monotonic() - t0 < 2.0
     with connect(otad) as c:
         # before login the limit is the token's size
         c.send_raw(struct.pack(">BHH", blynk.HW_LOGIN, 1, 2000))
-        assert expect_closed(c, 3.0), "oversized login did not close the connection"
+        assert c.closes_within(3.0), "oversized login did not close the connection"
     still_serving(otad, admin)
 
 
 def test_command_before_login_closes(otad, admin):
     with connect(otad) as c:
         c.send(blynk.PING, msg_id=1)
-        assert expect_closed(c, 3.0)
+        assert c.closes_within(3.0)
 
 
 def test_msg_id_zero_closes(otad, admin):
     dev = new_device(admin)
     with logged_in(otad, dev["token"]) as c:
         c.send_raw(blynk.frame(blynk.PING, 0))
-        assert expect_closed(c, 3.0)
+        assert c.closes_within(3.0)
 
 
 def test_random_garbage(otad, admin):
@@ -194,7 +180,7 @@ def test_random_garbage(otad, admin):
     # garbage that is not a login closes at once
     with connect(otad) as c:
         c.send_raw(b"\xff\x00\x01\x00\x05hello")
-        assert expect_closed(c, 3.0)
+        assert c.closes_within(3.0)
     still_serving(otad, admin)
     assert admin.request("GET", "/admin/devices").status == 200
 
@@ -354,7 +340,7 @@ def test_device_that_stops_reading_is_closed(otad, admin):
             pass
         d = admin.wait_device(dev["id"], lambda d: d.get("online") is False, timeout=5)
         assert d.get("online") is False, "device that stopped reading still online: %r" % d
-        assert expect_closed(c, 5.0), "hwd kept the connection of a device that stopped reading"
+        assert c.closes_within(5.0), "hwd kept the connection of a device that stopped reading"
     still_serving(otad, admin)
 
 
