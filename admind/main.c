@@ -151,7 +151,7 @@ admind_listen(struct admind *a)
 	a->http.handler = &admind_api_handler;
 	a->http.data = a;
 	a->http.max_conns = 1024;
-	a->http.head_timeout_ms = 30000;
+	a->http.head_timeout_ms = a->cfg.admind.head_timeout * 1000;
 	a->http.idle_timeout_ms = 60000;
 	if (http_server_start(&a->http, a->cfg.admind.listen, err,
 	    sizeof(err)) == -1)

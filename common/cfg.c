@@ -60,10 +60,12 @@ static const struct cfg_key cfg_keys[] = {
 	K("admind", "max_firmware_size", CFG_SIZE, admind.max_firmware_size,
 	    "16M"),
 	K("admind", "sent_timeout", CFG_UINT, admind.sent_timeout, "300"),
+	K("admind", "head_timeout", CFG_UINT, admind.head_timeout, "30"),
 	K("fwstore", "listen", CFG_LISTEN, fwstore.listen, "[::]:8080"),
 	K("fwstore", "public_url", CFG_URL, fwstore.public_url, ""),
 	K("fwstore", "max_downloads", CFG_UINT, fwstore.max_downloads, "1000"),
 	K("fwstore", "stall_timeout", CFG_UINT, fwstore.stall_timeout, "60"),
+	K("fwstore", "head_timeout", CFG_UINT, fwstore.head_timeout, "10"),
 	K("fwstore", "tls_listen", CFG_LISTEN, fwstore.tls_listen, ""),
 	K("fwstore", "tls_cert", CFG_STR, fwstore.tls_cert, ""),
 	K("fwstore", "tls_key", CFG_STR, fwstore.tls_key, ""),
@@ -108,6 +110,10 @@ cfg_check(const struct cfg_key *k, const char *value, char *err,
 		if (util_parse_u64(value, &v) == -1 || v > UINT_MAX) {
 			snprintf(err, errlen, "\"%s\" is not a whole number",
 			    value);
+			return -1;
+		}
+		if (v == 0 && strstr(k->name, "_timeout") != NULL) {
+			snprintf(err, errlen, "must be at least 1 (seconds)");
 			return -1;
 		}
 		return 0;

@@ -35,12 +35,14 @@ struct cfg {
 		char		*allowed_ips;
 		uint64_t	 max_firmware_size;
 		unsigned	 sent_timeout;	/* s: command without download */
+		unsigned	 head_timeout;	/* s for a request head */
 	} admind;
 	struct {
 		char		*listen;
 		char		*public_url;
 		unsigned	 max_downloads;
 		unsigned	 stall_timeout;	/* s without progress */
+		unsigned	 head_timeout;	/* s for a request head */
 		char		*tls_listen;	/* HTTPS for ESP32 clients */
 		char		*tls_cert;
 		char		*tls_key;

@@ -30,7 +30,6 @@
 #define FWSTORE_POLL		"/update"
 #define FWSTORE_AUTH_MAX	128
 #define FWSTORE_REASON_MAX	200
-#define FWSTORE_HEAD_TIMEOUT	10000	/* ms for the whole request head */
 #define FWSTORE_SPARE_CONNS	256	/* beyond max_downloads, to say 503 */
 #define FWSTORE_NO_BODY		"a download request has no body\n"
 #define FWSTORE_UNAVAILABLE	"firmware service unavailable, retry later"
@@ -115,7 +114,7 @@ fwstore_listen(struct fwstore *fw, struct http_server *srv,
 	/* Room past the download limit, so that the next clients hear 503
 	 * with Retry-After instead of a closed connection. */
 	srv->max_conns = max > UINT_MAX / 2 ? max : max + FWSTORE_SPARE_CONNS;
-	srv->head_timeout_ms = FWSTORE_HEAD_TIMEOUT;
+	srv->head_timeout_ms = fw->cfg->fwstore.head_timeout * 1000;
 	/* keep-alive, and a stalled body written through the connection */
 	srv->idle_timeout_ms = (stall == 0 || stall > UINT_MAX / 1000 ? 60 :
 	    stall) * 1000;

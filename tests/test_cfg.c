@@ -38,6 +38,7 @@ main(void)
 	CHECK(strcmp(cfg.state_dir, "/var/lib/otad") == 0);
 	CHECK(cfg.admind.max_firmware_size == 16 * 1024 * 1024);
 	CHECK(cfg.fwstore.max_downloads == 1000);
+	CHECK(cfg.admind.head_timeout == 30 && cfg.fwstore.head_timeout == 10);
 	CHECK(cfg_fwstore_port(&cfg) == 8080);
 	cfg_free(&cfg);
 
@@ -64,6 +65,11 @@ main(void)
 	CHECK(strstr(errs, "unknown key \"bogus\" in section [hwd]") != NULL);
 	CHECK(strstr(errs, "[admind] allowed_ips:") != NULL);
 	CHECK(strstr(errs, "must start with http://") != NULL);
+	cfg_free(&cfg);
+	CHECK(load("[fwstore]\nhead_timeout = 0\n", &cfg, errs,
+	    sizeof(errs)) == 1);
+	CHECK(strstr(errs, "[fwstore] head_timeout: must be at least 1 "
+	    "(seconds)") != NULL);
 	cfg_free(&cfg);
 
 	CHECK(load("[hwd]\ntls_listen = [::]:8441\n", &cfg, errs,

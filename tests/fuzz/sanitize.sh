@@ -11,7 +11,7 @@
 #   SAN_E2E_ALL=1 tests/fuzz/sanitize.sh   every e2e test
 #
 # The CI subset leaves out test_package.py (builds a .deb, no daemon code),
-# test_bench_quick.py (a benchmark) and the 31 s slowloris wait.
+# test_bench_quick.py (a benchmark).
 # Writes $B/meson-logs/testlog.json and $B/e2e.xml for the summary line.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -35,8 +35,7 @@ ASAN_OPTIONS="$san/asan:detect_leaks=1" UBSAN_OPTIONS="$san/ubsan:print_stacktra
 
 skip=()
 if [ -z "${SAN_E2E_ALL:-}" ]; then
-	skip=(--ignore=tests/e2e/test_package.py --ignore=tests/e2e/test_bench_quick.py
-	    -k "not test_slowloris")
+	skip=(--ignore=tests/e2e/test_package.py --ignore=tests/e2e/test_bench_quick.py)
 fi
 ASAN_OPTIONS="$san/asan:detect_leaks=0" UBSAN_OPTIONS="$san/ubsan:print_stacktrace=1" \
     TMPDIR="$work/tmp" OTAD_E2E_KEEP=1 OTAD_BUILD="$PWD/$B" \
