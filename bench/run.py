@@ -693,7 +693,6 @@ def downloads(args, otad, table, problems, ctx, image_path, peers):
     cpu = {n: proc_cpu(otad.pid(n)) - cpu0[n] for n in cpu0}
     hwm = proc_status(fw, "VmHWM")
     check_download(r, "fwstore", problems)
-    res = {"otad": r}
     peer = None
     if peers.get("nginx"):
         p, port = start_nginx(peers["nginx"], ctx["workdir"], image_path)

@@ -116,17 +116,24 @@ fwstore_send_drain(struct fwstore_download *dl)
 	fwstore_send_chunk(dl);
 }
 
-/* The connection closed under a body: the client left or stalled. */
-void
-fwstore_send_lost(struct fwstore_download *dl)
+/* The body stops short: reported to admind and logged with why. */
+static void
+fwstore_send_aborted(struct fwstore_download *dl, const char *why)
 {
 	dl->streaming = 0;
 	fwstore_ctl_progress(dl->fw, dl->delivery_id, CTL_PROGRESS_ABORTED,
 	    dl->sent, dl->size);
 	fwstore_download_log(dl, LOG_INFO, "download of delivery %llu "
-	    "aborted after %llu of %llu bytes: the connection closed",
+	    "aborted after %llu of %llu bytes: %s",
 	    (unsigned long long)dl->delivery_id,
-	    (unsigned long long)dl->sent, (unsigned long long)dl->size);
+	    (unsigned long long)dl->sent, (unsigned long long)dl->size, why);
+}
+
+/* The connection closed under a body: the client left or stalled. */
+void
+fwstore_send_lost(struct fwstore_download *dl)
+{
+	fwstore_send_aborted(dl, "the connection closed");
 }
 
 /* Through the connection: the next chunk; on_drain calls again. */
@@ -349,13 +356,7 @@ fwstore_send_on_timer(uv_timer_t *t)
 static void
 fwstore_send_abort(struct fwstore_download *dl, const char *why)
 {
-	dl->streaming = 0;
-	fwstore_ctl_progress(dl->fw, dl->delivery_id, CTL_PROGRESS_ABORTED,
-	    dl->sent, dl->size);
-	fwstore_download_log(dl, LOG_INFO, "download of delivery %llu "
-	    "aborted after %llu of %llu bytes: %s",
-	    (unsigned long long)dl->delivery_id,
-	    (unsigned long long)dl->sent, (unsigned long long)dl->size, why);
+	fwstore_send_aborted(dl, why);
 	fwstore_send_close(dl);
 }
 

@@ -20,6 +20,15 @@ def state_dir(srv):
     return c.get("otad", "state_dir", fallback=os.path.join(srv.dir, "state"))
 
 
+def api_error(r, status, code):
+    """r is the API's error: status, {"error": {"code": code, "message": ...}}; the
+    message."""
+    assert r.status == status, "expected %d %s, got %r" % (status, code, r)
+    e = r.json().get("error")
+    assert isinstance(e, dict) and e.get("code") == code and e.get("message"), r
+    return e["message"]
+
+
 def metrics(srv, host="127.0.0.1"):
     """GET /metrics (no login: an allowed address is enough) as {name: value}."""
     import admin

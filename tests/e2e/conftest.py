@@ -244,6 +244,12 @@ class OtadServer:
     def cleanup(self):
         shutil.rmtree(self.dir, ignore_errors=True)
 
+    def finish(self):
+        """stop(), then remove the directory unless OTAD_E2E_KEEP keeps it."""
+        self.stop()
+        if os.environ.get("OTAD_E2E_KEEP") is None:
+            self.cleanup()
+
     def log_tail(self, lines=80):
         try:
             with open(self.log_path, "rb") as f:
@@ -266,9 +272,7 @@ def start_server(**kw):
     try:
         srv.start()
     except BaseException:
-        srv.stop()
-        if os.environ.get("OTAD_E2E_KEEP") is None:
-            srv.cleanup()
+        srv.finish()
         raise
     return srv
 
@@ -278,9 +282,7 @@ def otad():
     """A running otad for this test module."""
     srv = start_server()
     yield srv
-    srv.stop()
-    if os.environ.get("OTAD_E2E_KEEP") is None:
-        srv.cleanup()
+    srv.finish()
 
 
 @pytest.fixture(scope="module")
@@ -290,9 +292,7 @@ def otad_dual():
         pytest.skip("no IPv6 loopback (::1) on this machine")
     srv = start_server(admind_hosts=("[::1]", "127.0.0.1"), name="otad-dual")
     yield srv
-    srv.stop()
-    if os.environ.get("OTAD_E2E_KEEP") is None:
-        srv.cleanup()
+    srv.finish()
 
 
 @pytest.fixture

@@ -22,17 +22,9 @@ import checks
 from conftest import ipv6_loopback, start_server
 
 
-def _err(r, status, code):
-    assert r.status == status, "expected %d %s, got %r" % (status, code, r)
-    e = r.json().get("error")
-    assert isinstance(e, dict) and e.get("code") == code and e.get("message"), r
-    return e["message"]
+_err = checks.api_error
 
 
-def _stop(srv):
-    srv.stop()
-    if os.environ.get("OTAD_E2E_KEEP") is None:
-        srv.cleanup()
 
 
 def bearer(srv, token):
@@ -129,7 +121,7 @@ def test_eleven_bad_logins():
             log = f.read().decode("utf-8", "replace")
         assert re.search(r"10 failed logins from 127\.0\.0\.1", log), srv.log_tail()
     finally:
-        _stop(srv)
+        srv.finish()
 
 
 def _admind_pid(srv):
@@ -174,7 +166,7 @@ def otad_v4only():
     srv = start_server(admind_hosts=("[::1]", "127.0.0.1"), name="otad-v4only",
                        config={"admind": {"allowed_ips": "127.0.0.0/8"}})
     yield srv
-    _stop(srv)
+    srv.finish()
 
 
 def test_ipv6_client_with_ipv4_only_allow_list(otad_v4only):

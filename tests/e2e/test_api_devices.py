@@ -14,11 +14,7 @@ import checks
 import images
 
 
-def _err(r, status, code):
-    assert r.status == status, "expected %d %s, got %r" % (status, code, r)
-    e = r.json().get("error")
-    assert isinstance(e, dict) and e.get("code") == code and e.get("message"), r
-    return e["message"]
+_err = checks.api_error
 
 
 def _tag():

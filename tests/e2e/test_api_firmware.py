@@ -25,9 +25,7 @@ LIMIT = 1024 * 1024     # max_firmware_size of this module's server
 def otad():
     srv = start_server(name="otad-firmware", config={"admind": {"max_firmware_size": "1M"}})
     yield srv
-    srv.stop()
-    if os.environ.get("OTAD_E2E_KEEP") is None:
-        srv.cleanup()
+    srv.finish()
 
 
 def multipart(parts):
@@ -52,11 +50,7 @@ def upload(admin, data, filename="fw.bin", query=""):
                          headers={"Content-Type": ctype})
 
 
-def _err(r, status, code):
-    assert r.status == status, "expected %d %s, got %r" % (status, code, r)
-    e = r.json().get("error")
-    assert isinstance(e, dict) and e.get("code") == code and e.get("message"), r
-    return e["message"]
+_err = checks.api_error
 
 
 def fw_dir(srv):

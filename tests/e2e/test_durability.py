@@ -8,7 +8,6 @@ import time
 
 import pytest
 
-import blynk
 import lifecycle as lc
 from lifecycle import (Device, NEW_BUILD, NEW_VERSION, download_until_served,
                        login_until_accepted)

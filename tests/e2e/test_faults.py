@@ -18,7 +18,6 @@ import time
 
 import pytest
 
-import blynk
 import checks
 import conftest
 import esphttp
@@ -28,10 +27,6 @@ from lifecycle import Device, login_until_accepted
 SAN = bool(os.environ.get("ASAN_OPTIONS") or os.environ.get("UBSAN_OPTIONS"))
 
 
-def _stop(srv):
-    srv.stop()
-    if os.environ.get("OTAD_E2E_KEEP") is None:
-        srv.cleanup()
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +37,7 @@ def fast():
         "fwstore": {"stall_timeout": "2"},
     })
     yield srv
-    _stop(srv)
+    srv.finish()
 
 
 
@@ -113,7 +108,7 @@ def test_disk_full_during_upload_is_507_and_leaves_nothing():
         assert len(firmware_rows(admin)) == len(before) + 1
         assert len([n for n in os.listdir(fwdir) if not n.startswith(".")]) == 1
     finally:
-        _stop(srv)
+        srv.finish()
 
 
 # -- a bad database at start ------------------------------------------------------------
@@ -353,7 +348,7 @@ def test_slowloris_is_cut_by_the_head_timeout():
     try:
         _slowloris_run(srv, srv.admin())
     finally:
-        _stop(srv)
+        srv.finish()
 
 
 def _slowloris_run(otad, admin):
@@ -504,4 +499,4 @@ def test_wall_clock_jumps_do_not_move_timers(workdir):
         dev.close()
         waiting.close()
     finally:
-        _stop(srv)
+        srv.finish()

@@ -46,9 +46,7 @@ def fw():
         srv.start()
         yield srv
     finally:
-        srv.stop()
-        if os.environ.get("OTAD_E2E_KEEP") is None:
-            srv.cleanup()
+        srv.finish()
 
 
 @pytest.fixture(scope="module")

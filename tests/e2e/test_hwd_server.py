@@ -64,9 +64,7 @@ def srv():
         s.stop()
         raise
     yield s
-    s.stop()
-    if os.environ.get("OTAD_E2E_KEEP") is None:
-        s.cleanup()
+    s.finish()
 
 
 def closed_within(sock, seconds):

@@ -7,7 +7,7 @@ import time
 import pytest
 
 import lifecycle as lc
-from lifecycle import Device, NEW_BUILD, NEW_VERSION, OLD_BUILD, OLD_VERSION
+from lifecycle import Device, NEW_BUILD, NEW_VERSION, OLD_BUILD
 
 
 @pytest.fixture(scope="module")

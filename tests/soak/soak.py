@@ -191,9 +191,7 @@ def main():
         print("soak: PASS: every delivery's state is true, no row or file lost")
         return 0
     finally:
-        srv.stop()
-        if os.environ.get("OTAD_E2E_KEEP") is None:
-            srv.cleanup()
+        srv.finish()
 
 
 def check(srv, admin, devs, job_id, sha):
