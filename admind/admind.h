@@ -172,6 +172,9 @@ void	 api_jobs_resume(struct http_conn *, struct http_request *,
 	    struct api_req *);
 void	 api_delivery_json(struct buf *, const struct delivery *,
 	    uint64_t size);
+/* The devices with the tag; -1 after answering 404 tag.no_devices. */
+int	 api_tag_devices(struct http_conn *, const char *tag, int64_t **ids,
+	    size_t *n);
 
 /* api_ota.c */
 void	 api_ota_start_request(struct http_conn *, struct http_request *,
@@ -195,23 +198,55 @@ const char *upload_code(const struct upload *);
 const char *upload_message(const struct upload *);
 void	 upload_free(struct upload *);
 
+/* tx.c: transactions whose effects run after the commit */
+int	 tx_begin(void);			/* nests */
+int	 tx_commit(void) __attribute__((warn_unused_result));
+void	 tx_rollback(void);
+void	 tx_fail(void);				/* dooms the open one */
+int	 tx_ok(void);
+/* fn(arg, 1) after the outermost commit, fn(arg, 0) after a rollback. */
+int	 tx_defer(void (*fn)(void *arg, int committed), void *arg);
+
+/* delivery.c: every delivery state change; -1 when it was not stored */
+#define ADMIND_WUR	__attribute__((warn_unused_result))
+int	 delivery_apply(const struct delivery *, enum delivery_event,
+	    const char *error) ADMIND_WUR;
+/* queued -> sent with a ticket (d->ticket filled) and attempt + 1; the
+ * OTA command follows the commit when command is set. */
+int	 delivery_send(struct delivery *, const struct job *, int command,
+	    const char *error) ADMIND_WUR;
+/* The command of a sent delivery again, after the commit. */
+int	 delivery_command(const struct delivery *) ADMIND_WUR;
+int	 delivery_cancel_job(int64_t job_id, const char *why, int *canceled)
+	    ADMIND_WUR;
+int	 delivery_cancel_older(int64_t job_id) ADMIND_WUR;
+/* Deletes the device with its deliveries and settles their jobs: 1, 0 no
+ * such device, -1. */
+int	 delivery_device_delete(int64_t device_id) ADMIND_WUR;
+
+/* jobs.c */
+int	 jobs_create(struct job *, const int64_t *devices, size_t n,
+	    const char *actor, const char *remote) ADMIND_WUR;
+int	 jobs_apply(const struct job *, enum job_event, const char *actor,
+	    const char *remote, const char *why, int *canceled) ADMIND_WUR;
+int	 jobs_settle(int64_t job_id) ADMIND_WUR;
+
 /* sched.c */
 void	 sched_device_online(int64_t device_id, const char *remote);
 void	 sched_device_info(int64_t device_id);
-/* Deliveries for a new job's targets; returns how many. */
-int	 sched_job_start(const struct job *, const int64_t *devices, size_t n);
+void	 sched_job_started(int64_t job_id, const int64_t *devices, size_t n);
+void	 sched_job_changed(int64_t job_id, enum job_state);
 void	 sched_job_kick(int64_t job_id);
 int	 sched_has_slot(const struct job *);
 void	 sched_device_created(int64_t device_id);
 void	 sched_start(void);
 /* A delivery in flight moved (progress): its sent_timeout starts again. */
 void	 sched_touch(int64_t delivery_id);
-/* Stop, pause or resume ("active"); returns deliveries canceled, or -1. */
-int	 sched_job_state(int64_t job_id, const char *state);
+void	 sched_delivery_moved(const struct delivery *, enum delivery_state);
+void	 sched_forget_counts(void);
+void	 sched_forget_counts_cb(void *, int);
 void	 sched_ota_sent(int64_t device_id, int64_t delivery_id,
 	    unsigned reached, const char *error);
-void	 delivery_transition(const struct delivery *, const char *state,
-	    const char *ticket, const char *error, int attempt_inc);
 
 /* events.c */
 void	 api_events(struct http_conn *, struct http_request *,
@@ -220,8 +255,9 @@ void	 api_events(struct http_conn *, struct http_request *,
 void	 events_publish(const char *kind, int64_t device_id, int64_t job_id,
 	    const char *data);
 void	 events_unsubscribe(void *);
-/* An admin action or a notable fact: events table, log, event stream. */
-void	 audit(const char *kind, const char *actor, const char *remote,
+/* An admin action or a notable fact: the events table now, the log and
+ * the event stream once the transaction commits; -1 when not stored. */
+int	 audit(const char *kind, const char *actor, const char *remote,
 	    int64_t device_id, int64_t job_id, const char *text);
 
 /* grant.c */

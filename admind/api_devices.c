@@ -815,7 +815,7 @@ history_json(struct buf *b, const struct device_delivery *h, size_t n)
 		buf_adds(b, ",\"filename\":");
 		json_str(b, h[i].fw_filename);
 		buf_adds(b, ",\"state\":");
-		json_str(b, d->state);
+		json_str(b, delivery_state_name(d->state));
 		buf_printf(b, ",\"attempts\":%d,\"bytes_sent\":%" PRIu64 ",",
 		    d->attempts, d->bytes_sent);
 		api_time_json(b, "created_at", d->created_at);
@@ -969,13 +969,14 @@ api_device_delete(struct http_conn *c, struct http_request *req,
 
 	if (api_device_load(c, ar, &dev) == -1)
 		return;
-	if ((rc = store_device_delete(env->store, dev.id)) != 1) {
+	if ((rc = delivery_device_delete(dev.id)) != 1) {
 		api_error(c, 500, "internal", "Device %" PRId64 " could not be "
 		    "deleted; see the log of otad-admind.", dev.id);
 		device_free(&dev);
 		return;
 	}
-	audit("device.deleted", ar->user, c->peer_str, dev.id, 0, dev.name);
+	(void)audit("device.deleted", ar->user, c->peer_str, dev.id, 0,
+	    dev.name);
 	peers_drop_device(dev.id, 1, "the device was deleted");
 	http_respond(c, 204, NULL, NULL, NULL, 0);
 	device_free(&dev);

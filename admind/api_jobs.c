@@ -33,25 +33,13 @@ api_delivery_json(struct buf *b, const struct delivery *d, uint64_t size)
 	util_iso8601((time_t)d->updated_at, updated);
 	buf_printf(b, "{\"id\":%" PRId64 ",\"job_id\":%" PRId64 ",\"device_id\":%"
 	    PRId64 ",\"state\":", d->id, d->job_id, d->device_id);
-	json_str(b, d->state);
+	json_str(b, delivery_state_name(d->state));
 	buf_printf(b, ",\"attempts\":%d,\"bytes_sent\":%" PRIu64 ",\"percent\":%d,"
 	    "\"created_at\":\"%s\",\"updated_at\":\"%s\",\"last_error\":",
 	    d->attempts, d->bytes_sent, size ? (int)(d->bytes_sent * 100 /
 	    size) : 0, created, updated);
 	json_str(b, d->last_error);
 	buf_addc(b, '}');
-}
-
-static int
-job_tags_match(const char *tags, const char *tag)
-{
-	size_t	 n = strlen(tag);
-
-	for (const char *p = tags; p && *p; p = strchr(p, ',') ?
-	    strchr(p, ',') + 1 : NULL)
-		if (strncmp(p, tag, n) == 0 && (p[n] == ',' || p[n] == '\0'))
-			return 1;
-	return 0;
 }
 
 static int
@@ -67,20 +55,23 @@ job_add_id(struct job_input *in, int64_t id)
 	return 0;
 }
 
-static int
-job_targets_tag(struct job_input *in, const char *tag)
+/* The devices with the tag, ascending; answers 404 tag.no_devices (or
+ * 500) itself and returns -1 when there are none. */
+int
+api_tag_devices(struct http_conn *c, const char *tag, int64_t **ids,
+    size_t *n)
 {
-	struct device	*devs = NULL;
-	size_t		 n = 0;
-	int		 rc = 0;
-
-	if (store_device_list(env->store, -1, 0, &devs, &n, NULL) == -1)
+	if (store_device_ids_by_tag(env->store, tag, ids, n) == -1) {
+		api_error(c, 500, "internal", "The database could not be read; "
+		    "see the log of otad-admind.");
 		return -1;
-	for (size_t i = 0; i < n && rc == 0; i++)
-		if (job_tags_match(devs[i].tags, tag))
-			rc = job_add_id(in, devs[i].id);
-	device_list_free(devs, n);
-	return rc;
+	}
+	if (*n > 0)
+		return 0;
+	api_error(c, 404, "tag.no_devices", "No device has the tag \"%s\". "
+	    "Tag devices with PATCH /admin/devices/ID {\"tags\": [\"%s\"]}, "
+	    "or check the spelling.", tag, tag);
+	return -1;
 }
 
 /* One target form: "devices" (ids), "tokens", "tag" or "all": true.
@@ -106,12 +97,16 @@ job_targets(struct http_conn *c, const struct json_value *v,
 	}
 	if (all) {
 		in->job.target_kind = JOB_TARGET_ALL;
-		return store_device_ids(env->store, &in->ids, &in->n);
+		if (store_device_ids(env->store, &in->ids, &in->n) == 0)
+			return 0;
+		api_error(c, 500, "internal", "The database could not be read; "
+		    "see the log of otad-admind.");
+		return -1;
 	}
 	if (tag) {
 		in->job.target_kind = JOB_TARGET_TAG;
 		snprintf(in->target, sizeof(in->target), "%s", tag);
-		return job_targets_tag(in, tag);
+		return api_tag_devices(c, tag, &in->ids, &in->n);
 	}
 	in->job.target_kind = JOB_TARGET_DEVICES;
 	v = devs ? devs : toks;
@@ -137,8 +132,14 @@ job_targets(struct http_conn *c, const struct json_value *v,
 			    "devices" : "tokens", devs ? " id" : " token");
 			return -1;
 		}
-		job_add_id(in, d.id);
+		found = job_add_id(in, d.id);
 		device_free(&d);
+		if (found == -1) {
+			api_error(c, 400, "job.target", "A job takes at most %d "
+			    "devices; use a tag or \"all\": true for more.",
+			    JOB_MAX_TARGETS);
+			return -1;
+		}
 	}
 	return 0;
 }
@@ -221,28 +222,22 @@ api_jobs_create(struct http_conn *c, struct http_request *req,
 {
 	struct job_input in;
 	struct buf	 b = BUF_INIT;
-	char		 loc[64], text[128];
-	int		 created;
+	char		 loc[64];
 
 	if (job_input(c, ar, &in) == -1) {
 		free(in.ids);
 		return;
 	}
 	in.job.target = in.target;
-	in.job.state = "active";
 	in.job.created_by = ar->user;
 	in.job.created_at = time(NULL);
-	if (store_job_create(env->store, &in.job, &in.job.id) == -1) {
+	if (jobs_create(&in.job, in.ids, in.n, ar->user, c->peer_str) == -1) {
 		free(in.ids);
-		api_error(c, 500, "internal", "The job could not be saved; see "
-		    "the log of otad-admind.");
+		api_error(c, 500, "internal", "The job could not be saved, "
+		    "nothing of it was kept; see the log of otad-admind.");
 		return;
 	}
-	created = sched_job_start(&in.job, in.ids, in.n);
 	free(in.ids);
-	snprintf(text, sizeof(text), "created for firmware %" PRId64 ", %d "
-	    "device%s", in.job.firmware_id, created, created == 1 ? "" : "s");
-	audit("job.created", ar->user, c->peer_str, 0, in.job.id, text);
 	api_job_view(&b, &in.job);
 	buf_addc(&b, '\n');
 	snprintf(loc, sizeof(loc), "Location: /admin/jobs/%" PRId64 "\r\n",
@@ -301,7 +296,14 @@ api_jobs_list(struct http_conn *c, struct http_request *req,
 	int64_t		 total = 0, limit = 100, offset = 0;
 	uint64_t	 v;
 	char		*state = api_query(req, "state"), *s;
+	enum job_state	 js;
 
+	if (state && *state && job_state_parse(state, &js) == -1) {
+		api_error(c, 400, "job.state", "?state= is one of active, "
+		    "paused, stopped or finished.");
+		free(state);
+		return;
+	}
 	if ((s = api_query(req, "limit")) && util_parse_u64(s, &v) == 0)
 		limit = (int64_t)v;
 	free(s);
@@ -365,9 +367,15 @@ api_jobs_deliveries(struct http_conn *c, struct http_request *req,
 	char		*state = api_query(req, "state");
 	char		*dev = api_query(req, "device");
 	uint64_t	 devid = 0, size = 0;
+	enum delivery_state want = DELIVERY_NSTATES;
 
 	if (dev)
 		util_parse_u64(dev, &devid);
+	if (state && delivery_state_parse(state, &want) == -1) {
+		api_error(c, 400, "delivery.state", "?state= names a delivery "
+		    "state, such as queued, sent or succeeded.");
+		goto out;
+	}
 	if (job_load(c, ar->id, &job) == -1)
 		goto out;
 	if (store_firmware_get(env->store, job.firmware_id, &fw) == 1) {
@@ -377,7 +385,7 @@ api_jobs_deliveries(struct http_conn *c, struct http_request *req,
 	store_job_deliveries(env->store, ar->id, &ds, &n);
 	buf_adds(&b, "{\"deliveries\":[");
 	for (size_t i = 0; i < n; i++) {
-		if (state && strcmp(state, ds[i].state) != 0)
+		if (want != DELIVERY_NSTATES && ds[i].state != want)
 			continue;
 		if (devid && (uint64_t)ds[i].device_id != devid)
 			continue;
@@ -396,34 +404,32 @@ out:
 }
 
 static void
-api_jobs_change(struct http_conn *c, struct api_req *ar, const char *to,
+api_jobs_change(struct http_conn *c, struct api_req *ar, enum job_event ev,
     const char *verb)
 {
 	struct job	 job;
 	struct buf	 b = BUF_INIT;
+	enum job_state	 to;
 	int		 canceled;
 
 	if (job_load(c, ar->id, &job) == -1)
 		return;
-	if (strcmp(job.state, "stopped") == 0 ||
-	    strcmp(job.state, "finished") == 0 ||
-	    (strcmp(to, "active") == 0 && strcmp(job.state, "paused") != 0) ||
-	    (strcmp(to, "paused") == 0 && strcmp(job.state, "active") != 0)) {
+	if (job_next(job.state, ev, &to) == -1) {
 		api_error(c, 409, "job.state", "Job %" PRId64 " is %s; it cannot "
-		    "be %s.", job.id, job.state, verb);
-		job_free(&job);
-		return;
+		    "be %s.", job.id, job_state_name(job.state), verb);
+	} else if (jobs_apply(&job, ev, ar->user, c->peer_str, verb,
+	    &canceled) == -1) {
+		api_error(c, 500, "internal", "Job %" PRId64 " could not be %s; "
+		    "see the log of otad-admind.", job.id, verb);
+	} else {
+		api_job_view(&b, &job);
+		if (canceled > 0) {
+			b.len--;
+			buf_printf(&b, ",\"deliveries_canceled\":%d}",
+			    canceled);
+		}
+		api_json(c, 200, &b);
 	}
-	canceled = sched_job_state(job.id, to);
-	audit(strcmp(to, "active") == 0 ? "job.resumed" : strcmp(to,
-	    "paused") == 0 ? "job.paused" : "job.stopped", ar->user,
-	    c->peer_str, 0, job.id, verb);
-	api_job_view(&b, &job);
-	if (canceled > 0) {
-		b.len--;
-		buf_printf(&b, ",\"deliveries_canceled\":%d}", canceled);
-	}
-	api_json(c, 200, &b);
 	buf_free(&b);
 	job_free(&job);
 }
@@ -432,19 +438,19 @@ void
 api_jobs_stop(struct http_conn *c, struct http_request *req,
     struct api_req *ar)
 {
-	api_jobs_change(c, ar, "stopped", "stopped");
+	api_jobs_change(c, ar, JOB_STOP, "stopped");
 }
 
 void
 api_jobs_pause(struct http_conn *c, struct http_request *req,
     struct api_req *ar)
 {
-	api_jobs_change(c, ar, "paused", "paused");
+	api_jobs_change(c, ar, JOB_PAUSE, "paused");
 }
 
 void
 api_jobs_resume(struct http_conn *c, struct http_request *req,
     struct api_req *ar)
 {
-	api_jobs_change(c, ar, "active", "resumed");
+	api_jobs_change(c, ar, JOB_RESUME, "resumed");
 }

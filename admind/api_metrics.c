@@ -13,19 +13,24 @@
 #include "log.h"
 #include "util.h"
 
-static const char *const metrics_delivery_states[] = {
-	"queued", "sent", "downloading", "downloaded", "succeeded", "failed",
-	"already-current", "incompatible", "canceled",
-};
-static const char *const metrics_job_states[] = {
-	"active", "paused", "stopped", "finished",
-};
-
+/* The state names come from lifecycle.c, in the order of its enums. */
 struct metrics_states {
-	const char *const *names;
-	size_t		 n;
+	const char	*(*name)(int);
+	int		 n;
 	int64_t		 count[16];
 };
+
+static const char *
+metrics_delivery_name(int s)
+{
+	return delivery_state_name((enum delivery_state)s);
+}
+
+static const char *
+metrics_job_name(int s)
+{
+	return job_state_name((enum job_state)s);
+}
 
 static void
 metrics_head(struct buf *b, const char *name, const char *type,
@@ -47,14 +52,14 @@ metrics_state_cb(void *arg, const char *state, int64_t count)
 {
 	struct metrics_states *ms = arg;
 
-	for (size_t i = 0; i < ms->n; i++)
-		if (state != NULL && strcmp(ms->names[i], state) == 0)
+	for (int i = 0; i < ms->n && i < (int)nitems(ms->count); i++)
+		if (state != NULL && strcmp(ms->name(i), state) == 0)
 			ms->count[i] = count;
 }
 
 static int
 metrics_states(struct buf *b, const char *name, const char *help,
-    const char *const *names, size_t n,
+    const char *(*names)(int), int n,
     int (*query)(struct store *, void (*)(void *, const char *, int64_t),
     void *))
 {
@@ -63,8 +68,8 @@ metrics_states(struct buf *b, const char *name, const char *help,
 	if (query(env->store, metrics_state_cb, &ms) == -1)
 		return -1;
 	metrics_head(b, name, "gauge", help);
-	for (size_t i = 0; i < n; i++)
-		buf_printf(b, "%s{state=\"%s\"} %" PRId64 "\n", name, names[i],
+	for (int i = 0; i < n; i++)
+		buf_printf(b, "%s{state=\"%s\"} %" PRId64 "\n", name, names(i),
 		    ms.count[i]);
 	return 0;
 }
@@ -79,11 +84,10 @@ api_metrics(struct http_conn *c)
 	if (store_device_count(env->store, &devices) == -1 ||
 	    store_firmware_count(env->store, &firmware) == -1 ||
 	    metrics_states(&b, "otad_deliveries", "Deliveries by state.",
-	    metrics_delivery_states, nitems(metrics_delivery_states),
+	    metrics_delivery_name, DELIVERY_NSTATES,
 	    store_delivery_states) == -1 ||
 	    metrics_states(&b, "otad_jobs", "OTA jobs by state.",
-	    metrics_job_states, nitems(metrics_job_states),
-	    store_job_states) == -1) {
+	    metrics_job_name, JOB_NSTATES, store_job_states) == -1) {
 		buf_free(&b);
 		api_error(c, 500, "internal", "The database could not be read; "
 		    "see the log of otad-admind.");

@@ -63,7 +63,7 @@ api_job_json(struct buf *b, const struct job *job)
 	buf_printf(b, "\"force\":%s,\"max_parallel\":%d,\"attempt_limit\":%d,"
 	    "\"failure_threshold\":%d,", job->force ? "true" : "false",
 	    job->max_parallel, job->attempt_limit, job->failure_threshold);
-	api_kv_str(b, "state", job->state, 1);
+	api_kv_str(b, "state", job_state_name(job->state), 1);
 	api_kv_str(b, "created_at", when, 1);
 	api_kv_str(b, "created_by", job->created_by, 0);
 	buf_addc(b, '}');
@@ -91,14 +91,7 @@ api_ota_tag(struct http_conn *c, struct http_request *req, struct api_req *ar)
 		api_error(c, 400, "device.bad_tags", "?tag= names one tag, "
 		    "1 to %zu characters without commas.",
 		    sizeof(ar->tag) - 1);
-	else if (store_device_ids_by_tag(env->store, tag, &ids, &n) == -1)
-		api_error(c, 500, "internal", "The database could not be read; "
-		    "see the log of otad-admind.");
-	else if (n == 0)
-		api_error(c, 404, "tag.no_devices", "No device has the tag "
-		    "\"%s\". Tag devices with PATCH /admin/devices/ID "
-		    "{\"tags\": [\"%s\"]}, or check the spelling.", tag, tag);
-	else {
+	else if (api_tag_devices(c, tag, &ids, &n) == 0) {
 		snprintf(ar->tag, sizeof(ar->tag), "%s", tag);
 		rc = 0;
 	}
@@ -138,7 +131,7 @@ api_ota_start_request(struct http_conn *c, struct http_request *req,
 }
 
 /* job->target points into target, which the caller keeps. */
-static int
+static void
 api_ota_job(struct api_req *ar, int64_t firmware_id, struct job *job,
     char *target, size_t len)
 {
@@ -159,10 +152,8 @@ api_ota_job(struct api_req *ar, int64_t firmware_id, struct job *job,
 	job->force = ar->force;
 	job->max_parallel = OTA_DEFAULT_PARALLEL;
 	job->attempt_limit = OTA_DEFAULT_ATTEMPTS;
-	job->state = "active";
 	job->created_at = time(NULL);
 	job->created_by = ar->user;
-	return store_job_create(env->store, job, &job->id);
 }
 
 static int
@@ -207,6 +198,8 @@ api_ota_started(struct http_conn *c, const struct firmware *fw,
 	buf_free(&msg);
 }
 
+/* The image, the job, its deliveries and its audit event commit
+ * together; the answer follows the commit. */
 static void
 api_ota_start_complete(struct http_conn *c, struct api_req *ar)
 {
@@ -215,36 +208,33 @@ api_ota_start_complete(struct http_conn *c, struct api_req *ar)
 	int64_t		*ids = NULL;
 	size_t		 n = 0;
 	char		 target[72];
-	int		 status, targeted;
+	int		 status;
 
 	if (upload_finish(ar->upload, ar->force, &fw) == -1) {
 		api_error(c, upload_status(ar->upload), upload_code(ar->upload),
 		    "%s", upload_message(ar->upload));
 		return;
 	}
-	if (store_begin(env->store) == -1 ||
-	    api_firmware_save(ar, &fw, &status) == -1 ||
-	    api_ota_job(ar, fw.id, &job, target, sizeof(target)) == -1 ||
-	    api_ota_targets(ar, &ids, &n) == -1 ||
-	    store_event(env->store, "job.created", ar->user, c->peer_str,
-	    ar->device_id, job.id, fw.sha256) == -1 ||
-	    store_commit(env->store) == -1) {
-		store_rollback(env->store);
-		free(ids);
-		api_error(c, 500, "internal", "The job could not be saved; see "
-		    "the log of otad-admind.");
+	if (tx_begin() == -1 || api_firmware_save(ar, &fw, &status) == -1 ||
+	    api_ota_targets(ar, &ids, &n) == -1)
+		tx_fail();
+	api_ota_job(ar, fw.id, &job, target, sizeof(target));
+	if (!tx_ok() || jobs_create(&job, ids, n, ar->user, c->peer_str) == -1)
+		tx_fail();
+	free(ids);
+	if (tx_commit() == -1) {
+		api_error(c, 500, "internal", "The job could not be saved, "
+		    "nothing of it was kept; see the log of otad-admind.");
 		return;
 	}
 	log_fields(LOG_INFO, NULL, "%s from %s uploaded %s (%s, sha256 %s) "
 	    "and created job %" PRId64, ar->user, c->peer_str, fw.filename,
 	    fw.format, fw.sha256, job.id);
-	targeted = sched_job_start(&job, ids, n);
-	free(ids);
 	if (store_firmware_get(env->store, fw.id, &stored) == 1) {
-		api_ota_started(c, &stored, &job, targeted);
+		api_ota_started(c, &stored, &job, (int)n);
 		firmware_free(&stored);
 	} else {
-		api_ota_started(c, &fw, &job, targeted);
+		api_ota_started(c, &fw, &job, (int)n);
 	}
 }
 
@@ -252,6 +242,7 @@ void
 api_ota_stop(struct http_conn *c, struct http_request *req, struct api_req *ar)
 {
 	struct buf	 b = BUF_INIT;
+	struct job	 job;
 	int64_t		*ids = NULL;
 	size_t		 n = 0;
 	int		 canceled, total = 0;
@@ -262,10 +253,12 @@ api_ota_stop(struct http_conn *c, struct http_request *req, struct api_req *ar)
 		return;
 	}
 	for (size_t i = 0; i < n; i++) {
-		if ((canceled = sched_job_state(ids[i], "stopped")) > 0)
+		if (store_job_get(env->store, ids[i], &job) != 1)
+			continue;
+		if (jobs_apply(&job, JOB_STOP, ar->user, c->peer_str, "stopped "
+		    "with GET/POST /admin/ota/stop", &canceled) == 0)
 			total += canceled;
-		audit("job.stopped", ar->user, c->peer_str, 0, ids[i],
-		    "stopped with GET/POST /admin/ota/stop");
+		job_free(&job);
 	}
 	log_info("%s from %s stopped %zu jobs (%d deliveries canceled)",
 	    ar->user, c->peer_str, n, total);

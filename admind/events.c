@@ -9,6 +9,7 @@
  * table, the log and the stream.
  */
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -139,26 +140,43 @@ api_events(struct http_conn *c, struct http_request *req, struct api_req *ar)
 	http_stream_write(c, ": otad events\n\n", 15);
 }
 
-void
-audit(const char *kind, const char *actor, const char *remote,
-    int64_t device_id, int64_t job_id, const char *text)
+/* What the log and the stream hear of an audit event, after the commit. */
+struct audit_notice {
+	int64_t	 device_id, job_id;
+	char	*line;		/* the log line */
+	char	*json;		/* the "audit" event */
+};
+
+static void
+audit_run(void *arg, int committed)
 {
-	struct buf	 b = BUF_INIT;
-	char		 fdev[40] = "", fjob[40] = "", when[21];
+	struct audit_notice *a = arg;
+	char		 fdev[40], fjob[40];
 	const char	*fields[3] = { NULL, NULL, NULL };
 	int		 n = 0;
 
-	store_event(env->store, kind, actor, remote, device_id, job_id, text);
-	if (device_id) {
-		snprintf(fdev, sizeof(fdev), "DEVICE_ID=%" PRId64, device_id);
-		fields[n++] = fdev;
+	if (committed) {
+		snprintf(fdev, sizeof(fdev), "DEVICE_ID=%" PRId64, a->device_id);
+		snprintf(fjob, sizeof(fjob), "JOB_ID=%" PRId64, a->job_id);
+		if (a->device_id)
+			fields[n++] = fdev;
+		if (a->job_id)
+			fields[n++] = fjob;
+		log_fields(LOG_INFO, fields, "%s", a->line);
+		events_publish("audit", a->device_id, a->job_id, a->json);
 	}
-	if (job_id) {
-		snprintf(fjob, sizeof(fjob), "JOB_ID=%" PRId64, job_id);
-		fields[n++] = fjob;
-	}
-	log_fields(LOG_INFO, fields, "%s: %s by %s from %s", kind, text, actor,
-	    remote);
+	free(a->line);
+	free(a->json);
+	free(a);
+}
+
+static char *
+audit_json(const char *kind, const char *actor, const char *remote,
+    int64_t device_id, int64_t job_id, const char *text)
+{
+	struct buf	 b = BUF_INIT;
+	char		 when[21], *s;
+
 	util_iso8601(time(NULL), when);
 	buf_adds(&b, "{\"kind\":");
 	json_str(&b, kind);
@@ -170,6 +188,33 @@ audit(const char *kind, const char *actor, const char *remote,
 	    ",\"text\":", device_id, job_id);
 	json_str(&b, text);
 	buf_printf(&b, ",\"at\":\"%s\"}", when);
-	events_publish("audit", device_id, job_id, buf_cstr(&b));
+	s = strdup(buf_cstr(&b));
 	buf_free(&b);
+	return s;
+}
+
+int
+audit(const char *kind, const char *actor, const char *remote,
+    int64_t device_id, int64_t job_id, const char *text)
+{
+	struct audit_notice *a;
+
+	if (store_event(env->store, kind, actor, remote, device_id, job_id,
+	    text) == -1) {
+		tx_fail();
+		return -1;
+	}
+	if ((a = calloc(1, sizeof(*a))) == NULL)
+		return 0;		/* stored; only the notice is lost */
+	a->device_id = device_id;
+	a->job_id = job_id;
+	if (asprintf(&a->line, "%s: %s by %s from %s", kind, text, actor,
+	    remote) == -1)
+		a->line = NULL;
+	a->json = audit_json(kind, actor, remote, device_id, job_id, text);
+	if (a->line == NULL || a->json == NULL) {
+		audit_run(a, 0);
+		return 0;
+	}
+	return tx_defer(audit_run, a) == -1 ? -1 : 0;
 }

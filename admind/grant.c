@@ -21,7 +21,6 @@
 #include "util.h"
 
 #define GRANT_MAX_HEADERS	64	/* > HTTP_MAX_HEADERS + 1 */
-#define GRANT_TICKET_LEN	32	/* as the scheduler's */
 
 struct grant_req {
 	char	*ticket;	/* CTL_FW_POLL: the device token */
@@ -39,14 +38,12 @@ static const char *grant_header(const struct grant_req *, const char *);
 static const char *grant_hdr2(const struct grant_req *, const char *);
 static const char *grant_req_family(const struct grant_req *);
 static const char *grant_fw_family(const struct firmware *);
-static int	grant_not_modified(const struct grant_req *,
-		    const struct firmware *);
+static enum report_match grant_match(const struct grant_req *,
+		    const struct firmware *, const char **);
 static int	grant_refusal(const struct grant_req *, const struct firmware *,
 		    char *, size_t);
 static void	grant_reply(struct ctl_conn *, uint32_t, int, const char *,
 		    int64_t, const struct firmware *);
-static int	grant_usable(const struct delivery *);
-static int	grant_unfinished(const struct delivery *);
 static int	grant_current(struct ctl_conn *, uint32_t,
 		    const struct grant_req *, const struct delivery *,
 		    const struct firmware *);
@@ -62,7 +59,8 @@ static void	grant_poll(struct ctl_conn *, uint32_t,
 static void	grant_poll_record(const struct grant_req *,
 		    const struct device *);
 static int	grant_poll_send(struct ctl_conn *, uint32_t,
-		    const struct delivery *, const struct job *);
+		    struct delivery *, const struct job *,
+		    const struct grant_req *, const struct firmware *);
 static void	grant_progress(int64_t, uint8_t, uint64_t, uint64_t);
 
 int
@@ -76,7 +74,9 @@ grant_dispatch(struct ctl_conn *c, uint16_t type, uint32_t reqid,
 	switch (type) {
 	case CTL_FW_CHECK:
 	case CTL_FW_POLL:
-		if (reqid == 0 || grant_decode(r, &g) == -1) {
+		if (reqid == 0)		/* a request must carry an id */
+			return -1;
+		if (grant_decode(r, &g) == -1) {
 			grant_req_free(&g);
 			return -1;
 		}
@@ -188,19 +188,17 @@ grant_fw_family(const struct firmware *fw)
 	return NULL;
 }
 
-/* The device already runs the image, by its updater's own headers. */
-static int
-grant_not_modified(const struct grant_req *g, const struct firmware *fw)
+/* What the updater's own headers say of the image it runs. */
+static enum report_match
+grant_match(const struct grant_req *g, const struct firmware *fw,
+    const char **by)
 {
-	const char *md5 = grant_header(g, "x-esp8266-sketch-md5");
-	const char *sha = grant_header(g, "x-esp32-sketch-sha256");
-	const char *ver = grant_hdr2(g, "version");
+	const char	*md5 = grant_header(g, "x-esp8266-sketch-md5");
+	struct device_report r = { grant_hdr2(g, "version"), NULL,
+	    md5 ? md5 : grant_header(g, "x-esp32-sketch-sha256") };
+	struct image_facts f = { fw->version, fw->build, fw->md5, fw->sha256 };
 
-	if (md5 && strcasecmp(md5, fw->md5) == 0)
-		return 1;
-	if (sha && strcasecmp(sha, fw->sha256) == 0)
-		return 1;
-	return ver && *fw->version && strcmp(ver, fw->version) == 0;
+	return report_compare(&f, &r, by);
 }
 
 /* Why the updater cannot take the image, with the HTTP status to answer,
@@ -253,40 +251,34 @@ grant_reply(struct ctl_conn *c, uint32_t reqid, int status,
 	buf_free(&b);
 }
 
-static int
-grant_unfinished(const struct delivery *d)
-{
-	return strcmp(d->state, "queued") == 0 || grant_usable(d);
-}
-
-static int
-grant_usable(const struct delivery *d)
-{
-	return strcmp(d->state, "sent") == 0 ||
-	    strcmp(d->state, "downloading") == 0 ||
-	    strcmp(d->state, "downloaded") == 0;
-}
-
 /*
- * 304 when the device runs the image: after a complete download the update
- * took (succeeded), before it the device needed none (already-current).
- * The ticket is kept, so that a later request still hears 304.
+ * 304 when the updater reports the image: before a complete download the
+ * device needed none (already-current), after it the update took
+ * (succeeded), and an ended delivery hears the same.  The ticket stays,
+ * so a later request still hears 304.
  */
 static int
 grant_current(struct ctl_conn *c, uint32_t reqid, const struct grant_req *g,
     const struct delivery *d, const struct firmware *fw)
 {
-	int	 done = strcmp(d->state, "already-current") == 0 ||
-		    strcmp(d->state, "succeeded") == 0;
+	const char	*by;
+	char		 why[120];
+	int		 rc = 0;
 
-	if ((!done && !grant_unfinished(d)) || !grant_not_modified(g, fw))
+	if (grant_match(g, fw, &by) != REPORT_SAME)
 		return 0;
-	if (!g->quiet && !done && strcmp(d->state, "downloaded") == 0)
-		delivery_transition(d, "succeeded", NULL, "", 0);
-	else if (!g->quiet && !done)
-		delivery_transition(d, "already-current", NULL, "the device's "
-		    "updater reports it runs this image", 0);
-	grant_reply(c, reqid, 304, "Already up to date.", d->id, fw);
+	snprintf(why, sizeof(why), "the device's updater reports the image's "
+	    "%s", by);
+	if (g->quiet || delivery_state_ended(d->state))
+		;
+	else if (d->state == DELIVERY_DOWNLOADED)
+		rc = delivery_apply(d, DELIVERY_VERIFIED, why);
+	else
+		rc = delivery_apply(d, DELIVERY_CURRENT, why);
+	if (rc == -1)
+		grant_reply(c, reqid, 503, "Try again later.", d->id, NULL);
+	else
+		grant_reply(c, reqid, 304, "Already up to date.", d->id, fw);
 	return 1;
 }
 
@@ -300,9 +292,10 @@ grant_refuse(struct ctl_conn *c, uint32_t reqid, const struct grant_req *g,
 
 	if ((status = grant_refusal(g, fw, why, sizeof(why))) == 0)
 		return 0;
-	if (!g->quiet)
-		delivery_transition(d, "incompatible", NULL, why, 0);
-	grant_reply(c, reqid, status, why, d->id, NULL);
+	if (!g->quiet && delivery_apply(d, DELIVERY_INCOMPATIBLE_EV, why) == -1)
+		grant_reply(c, reqid, 503, "Try again later.", d->id, NULL);
+	else
+		grant_reply(c, reqid, status, why, d->id, NULL);
 	return 1;
 }
 
@@ -347,10 +340,14 @@ grant_check(struct ctl_conn *c, uint32_t reqid, const struct grant_req *g)
 		grant_reply(c, reqid, 404, "The firmware is gone.", d.id, NULL);
 	} else if (grant_current(c, reqid, g, &d, &fw)) {
 		;
-	} else if (!grant_usable(&d)) {
-		snprintf(why, sizeof(why), "This download is no longer valid: "
-		    "the update is %s.", d.state);
+	} else if (delivery_state_ended(d.state)) {
+		snprintf(why, sizeof(why), "This update already ended (%s): "
+		    "the download is no longer offered.",
+		    delivery_state_name(d.state));
 		grant_reply(c, reqid, 403, why, d.id, NULL);
+	} else if (d.state == DELIVERY_QUEUED) {
+		grant_reply(c, reqid, 403, "This download is not offered now: "
+		    "the update waits for its next attempt.", d.id, NULL);
 	} else if (!grant_refuse(c, reqid, g, &d, &fw)) {
 		grant_reply(c, reqid, 200, "", d.id, &fw);
 	}
@@ -393,7 +390,7 @@ grant_poll(struct ctl_conn *c, uint32_t reqid, const struct grant_req *g)
 	else if (grant_current(c, reqid, g, &d, &fw) ||
 	    grant_refuse(c, reqid, g, &d, &fw))
 		;
-	else if (g->quiet || grant_poll_send(c, reqid, &d, &job) == 0)
+	else if (g->quiet || grant_poll_send(c, reqid, &d, &job, g, &fw) == 0)
 		grant_reply(c, reqid, 200, "", d.id, &fw);
 	firmware_free(&fw);
 	job_free(&job);
@@ -432,20 +429,58 @@ grant_poll_record(const struct grant_req *g, const struct device *dev)
 }
 
 /*
- * The delivery goes out now: queued gets a ticket and becomes sent; after
- * a complete download the device still runs the old image, so the attempt
- * failed: again while attempts remain, else failed (304: nothing to do).
- * A job with no free slot answers 304 too: the updater asks again at its
- * next poll.  0 when the image is to be sent.
+ * After a complete download the device polls again without reporting the
+ * image (grant_current answered those): its report decides, as for a
+ * Blynk device that logs in again.  -1 after answering 304.
  */
 static int
-grant_poll_send(struct ctl_conn *c, uint32_t reqid, const struct delivery *d,
-    const struct job *job)
+grant_poll_verify(struct ctl_conn *c, uint32_t reqid, struct delivery *d,
+    const struct job *job, const struct grant_req *g,
+    const struct firmware *fw)
 {
-	char	 ticket[GRANT_TICKET_LEN + 1], why[160];
+	const char		*by;
+	enum report_match	 m = grant_match(g, fw, &by);
+	enum delivery_event	 ev = report_verdict(m, d->attempts,
+				    job->attempt_limit);
+	char			 why[200];
 
-	if (strcmp(d->state, "queued") != 0 &&
-	    strcmp(d->state, "downloaded") != 0)
+	if (ev == DELIVERY_UNVERIFIED)
+		snprintf(why, sizeof(why), "unverified: the updater reports no "
+		    "version or sketch hash; the image was downloaded "
+		    "completely");
+	else
+		snprintf(why, sizeof(why), "still on the old image after "
+		    "downloading (by its %s); attempt %d of %d%s", by,
+		    d->attempts, job->attempt_limit, ev == DELIVERY_GIVE_UP ?
+		    ", giving up" : "");
+	if (delivery_apply(d, ev, why) == -1) {
+		grant_reply(c, reqid, 503, "Try again later.", d->id, NULL);
+		return -1;
+	}
+	if (ev == DELIVERY_RETRY) {
+		d->state = DELIVERY_QUEUED;
+		d->ticket[0] = '\0';
+		return 0;
+	}
+	grant_reply(c, reqid, 304, "No update pending.", d->id, NULL);
+	return -1;
+}
+
+/*
+ * The delivery goes out now: queued gets its ticket and becomes sent; sent
+ * or downloading is offered again.  A job with no free slot answers 304:
+ * the updater asks again at its next poll.  0 when the image is to be
+ * sent.
+ */
+static int
+grant_poll_send(struct ctl_conn *c, uint32_t reqid, struct delivery *d,
+    const struct job *job, const struct grant_req *g,
+    const struct firmware *fw)
+{
+	if (d->state == DELIVERY_DOWNLOADED &&
+	    grant_poll_verify(c, reqid, d, job, g, fw) == -1)
+		return -1;
+	if (d->state != DELIVERY_QUEUED)
 		return 0;
 	/* paced like a Blynk fleet: no free slot, ask again later */
 	if (!sched_has_slot(job)) {
@@ -453,23 +488,10 @@ grant_poll_send(struct ctl_conn *c, uint32_t reqid, const struct delivery *d,
 		    "max_parallel downloads are under way.", d->id, NULL);
 		return -1;
 	}
-	if (strcmp(d->state, "downloaded") == 0 &&
-	    d->attempts >= job->attempt_limit) {
-		snprintf(why, sizeof(why), "still on the old image after "
-		    "downloading; attempt %d of %d, giving up", d->attempts,
-		    job->attempt_limit);
-		delivery_transition(d, "failed", NULL, why, 0);
-		grant_reply(c, reqid, 304, "No update pending.", d->id, NULL);
-		return -1;
-	}
-	if (*d->ticket != '\0')
-		snprintf(ticket, sizeof(ticket), "%s", d->ticket);
-	else if (util_random_token(ticket, GRANT_TICKET_LEN) == -1) {
+	if (delivery_send(d, job, 0, NULL) == -1) {
 		grant_reply(c, reqid, 503, "Try again later.", d->id, NULL);
 		return -1;
 	}
-	delivery_transition(d, "sent", ticket, strcmp(d->state, "queued") == 0 ?
-	    "" : "still on the old image after downloading; again", 1);
 	return 0;
 }
 
@@ -490,21 +512,44 @@ grant_count(const struct delivery *d, uint8_t what, uint64_t bytes)
 		env->stats.in_flight--;
 }
 
-/* A "delivery" event every 10 % of a download: still downloading, with
- * the bytes so far (the web page's percentage). */
+/* One "delivery" event for each 10 % step the download crossed: still
+ * downloading, with the bytes so far (the web page's percentage). */
 static void
 grant_publish_progress(const struct delivery *d, uint64_t bytes,
     uint64_t total)
 {
-	char	 data[256];
+	unsigned	 from, to;
+	char		 data[256];
 
-	snprintf(data, sizeof(data), "{\"delivery_id\":%" PRId64 ",\"device_id\":%"
-	    PRId64 ",\"job_id\":%" PRId64 ",\"from\":\"downloading\","
-	    "\"state\":\"downloading\",\"attempts\":%d,\"bytes_sent\":%" PRIu64
-	    ",\"total\":%" PRIu64 ",\"percent\":%d,\"error\":\"\"}", d->id,
-	    d->device_id, d->job_id, d->attempts, bytes, total,
-	    total ? (int)(bytes * 100 / total) : 0);
-	events_publish("delivery", d->device_id, d->job_id, data);
+	if (total == 0 || bytes <= d->bytes_sent)
+		return;
+	from = (unsigned)(d->bytes_sent * 10 / total);
+	to = (unsigned)(bytes * 10 / total);
+	for (unsigned step = from + 1; step <= to && step < 10; step++) {
+		snprintf(data, sizeof(data), "{\"delivery_id\":%" PRId64
+		    ",\"device_id\":%" PRId64 ",\"job_id\":%" PRId64
+		    ",\"from\":\"downloading\",\"state\":\"downloading\","
+		    "\"attempts\":%d,\"bytes_sent\":%" PRIu64 ",\"total\":%"
+		    PRIu64 ",\"percent\":%u,\"error\":\"\"}", d->id,
+		    d->device_id, d->job_id, d->attempts, bytes, total,
+		    step * 10);
+		events_publish("delivery", d->device_id, d->job_id, data);
+	}
+}
+
+/* The event fwstore reported, if the delivery's state allows it. */
+static void
+grant_progress_event(struct delivery *d, enum delivery_event ev,
+    const char *why)
+{
+	enum delivery_state to;
+
+	if (delivery_next(d->state, ev, &to) == -1)
+		return;		/* e.g. a second download of a downloaded one */
+	if (delivery_apply(d, ev, why) == -1)
+		return;		/* logged; fwstore's next report tries again */
+	if (ev == DELIVERY_COMPLETE)
+		sched_job_kick(d->job_id);
 }
 
 static void
@@ -516,29 +561,26 @@ grant_progress(int64_t delivery_id, uint8_t what, uint64_t bytes,
 
 	if (store_delivery_get(env->store, delivery_id, &d) != 1)
 		return;
-	if (!grant_usable(&d)) {
+	if (d.state == DELIVERY_QUEUED || delivery_state_ended(d.state)) {
 		delivery_free(&d);
 		return;
 	}
 	grant_count(&d, what, bytes);
-	/* Progress is no transition: no fsync for it. */
-	store_light(env->store);
-	store_delivery_progress(env->store, delivery_id, bytes);
 	if (what == CTL_PROGRESS_RUNNING) {
 		sched_touch(d.id);
 		grant_publish_progress(&d, bytes, total);
 	}
-	if (what == CTL_PROGRESS_STARTED && strcmp(d.state, "sent") == 0) {
-		delivery_transition(&d, "downloading", NULL, "", 0);
-	} else if (what == CTL_PROGRESS_COMPLETE &&
-	    strcmp(d.state, "downloaded") != 0) {
-		delivery_transition(&d, "downloaded", NULL, "", 0);
-		sched_job_kick(d.job_id);
-	} else if (what == CTL_PROGRESS_ABORTED &&
-	    strcmp(d.state, "downloading") == 0) {
+	/* Progress is no transition: no fsync for it. */
+	store_light(env->store);
+	(void)store_delivery_progress(env->store, delivery_id, bytes);
+	if (what == CTL_PROGRESS_STARTED)
+		grant_progress_event(&d, DELIVERY_STARTED, "");
+	else if (what == CTL_PROGRESS_COMPLETE)
+		grant_progress_event(&d, DELIVERY_COMPLETE, "");
+	else if (what == CTL_PROGRESS_ABORTED) {
 		snprintf(why, sizeof(why), "the download stopped after %" PRIu64
 		    " of %" PRIu64 " bytes", bytes, total);
-		delivery_transition(&d, "sent", NULL, why, 0);
+		grant_progress_event(&d, DELIVERY_ABORTED, why);
 	}
 	delivery_free(&d);
 }

@@ -134,14 +134,18 @@ image_scan_finish(struct image_scan *is, struct image_info *info)
 	image_header(is, info);
 	if (is->have_tag) {
 		info->has_blnkinf = 1;
+		/* as a device reports it: mcu, else fw, else ver when
+		 * blynk names the library (0.5.x) */
 		if (t->mcu[0] != '\0')
 			IMAGE_SET(info->version, t->mcu);
 		else if (t->fw[0] != '\0')
 			IMAGE_SET(info->version, t->fw);
+		else if (t->blynk[0] != '\0')
+			IMAGE_SET(info->version, t->ver);
 		IMAGE_SET(info->build, t->build);
 		IMAGE_SET(info->fw_type, t->fw_type);
 		IMAGE_SET(info->board, t->dev);
-		/* In old images "ver" is the library version. */
+		/* Without blynk, "ver" is the library version. */
 		IMAGE_SET(info->blynk, t->blynk[0] != '\0' ? t->blynk : t->ver);
 	}
 	if (info->build[0] == '\0' && is->have_build)

@@ -152,25 +152,33 @@ peers_int(char **k, char **v, uint32_t n, const char *key)
 	return (int)x;
 }
 
-/* PROTOCOL.md 1.4: parse by key; the firmware version is mcu, else fw;
- * the library version is blynk, else ver. */
+/* PROTOCOL.md 1.4: parse by key; the firmware version is mcu, else fw,
+ * else ver when blynk names the library (0.5.x); the library version is
+ * blynk, else ver. */
 static void
 peers_store_info(int64_t id, char **k, char **v, uint32_t n)
 {
 	const char *fw = peers_pair(k, v, n, "mcu");
 	const char *lib = peers_pair(k, v, n, "blynk");
+	const char *ver = peers_pair(k, v, n, "ver");
+	const char *build = peers_pair(k, v, n, "build");
+	const char *type = peers_pair(k, v, n, "fw-type");
+	const char *board = peers_pair(k, v, n, "dev");
 
 	if (fw == NULL)
 		fw = peers_pair(k, v, n, "fw");
+	if (fw == NULL && lib != NULL)
+		fw = ver;
 	if (lib == NULL)
-		lib = peers_pair(k, v, n, "ver");
-	store_device_set_link(env->store, id, peers_int(k, v, n, "buff-in"),
-	    peers_int(k, v, n, "h-beat"));
-	store_device_set_info(env->store, id, fw ? fw : "",
-	    peers_pair(k, v, n, "build") ? peers_pair(k, v, n, "build") : "",
-	    peers_pair(k, v, n, "fw-type") ? peers_pair(k, v, n, "fw-type") :
-	    "", peers_pair(k, v, n, "dev") ? peers_pair(k, v, n, "dev") : "",
-	    lib ? lib : "");
+		lib = ver;
+	store_light(env->store);
+	if (store_device_set_link(env->store, id, peers_int(k, v, n,
+	    "buff-in"), peers_int(k, v, n, "h-beat")) == -1 ||
+	    store_device_set_info(env->store, id, fw ? fw : "",
+	    build ? build : "", type ? type : "", board ? board : "",
+	    lib ? lib : "") == -1)
+		log_warnx("device %" PRId64 ": its hardware info is not "
+		    "stored", id);
 }
 
 static int
@@ -198,7 +206,6 @@ peers_info(struct ctl_reader *r)
 	rc = 0;
 	if (online_get((int64_t)id) == NULL)
 		goto out;
-	store_light(env->store);
 	peers_store_info((int64_t)id, keys, values, n);
 	online_get((int64_t)id)->has_info = 1;
 	sched_device_info((int64_t)id);

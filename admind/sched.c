@@ -15,13 +15,12 @@
 #include "log.h"
 #include "util.h"
 
-#define SCHED_TICKET_LEN	32
-
 struct sched_ctx {
 	struct delivery	 d;
 	struct job	 job;
 	struct firmware	 fw;
 	struct device	 dev;
+	struct device_report report;	/* what the device said this login */
 	int		 cached;	/* job and fw belong to sched_cache */
 };
 
@@ -37,68 +36,8 @@ static struct {
 static int	 sched_batching;	/* depth: kicks nest */
 
 static void	sched_run(int64_t device_id);
-static void	sched_job_settle(int64_t job_id);
-static void	sched_busy_move(int64_t, const char *, const char *);
-static int	sched_in_flight_state(const char *);
 static void	sched_flight_drop(int64_t);
-
-static int
-sched_terminal(const char *state)
-{
-	return strcmp(state, "succeeded") == 0 ||
-	    strcmp(state, "failed") == 0 ||
-	    strcmp(state, "already-current") == 0 ||
-	    strcmp(state, "incompatible") == 0 ||
-	    strcmp(state, "canceled") == 0;
-}
-
-static void
-sched_publish(const struct delivery *d, const char *state, const char *error,
-    int attempt_inc)
-{
-	struct buf	 b = BUF_INIT;
-
-	buf_printf(&b, "{\"delivery_id\":%" PRId64 ",\"device_id\":%" PRId64
-	    ",\"job_id\":%" PRId64 ",\"from\":", d->id, d->device_id,
-	    d->job_id);
-	json_str(&b, d->state);
-	buf_adds(&b, ",\"state\":");
-	json_str(&b, state);
-	buf_printf(&b, ",\"attempts\":%d,\"bytes_sent\":%" PRIu64
-	    ",\"error\":", d->attempts + attempt_inc, d->bytes_sent);
-	json_str(&b, error ? error : d->last_error);
-	buf_addc(&b, '}');
-	events_publish("delivery", d->device_id, d->job_id, buf_cstr(&b));
-	buf_free(&b);
-}
-
-void
-delivery_transition(const struct delivery *d, const char *state,
-    const char *ticket, const char *error, int attempt_inc)
-{
-	char	 fdev[48], fjob[48], fstate[48];
-
-	if (store_delivery_update(env->store, d->id, state, ticket, error,
-	    attempt_inc) == -1)
-		return;
-	sched_busy_move(d->job_id, d->state, state);
-	if (sched_in_flight_state(state))
-		sched_touch(d->id);
-	else
-		sched_flight_drop(d->id);
-	store_event(env->store, "delivery.transition", "otad", "",
-	    d->device_id, d->job_id, state);
-	snprintf(fdev, sizeof(fdev), "DEVICE_ID=%" PRId64, d->device_id);
-	snprintf(fjob, sizeof(fjob), "JOB_ID=%" PRId64, d->job_id);
-	snprintf(fstate, sizeof(fstate), "OTA_STATE=%s", state);
-	log_fields(LOG_INFO, (const char *[]){ fdev, fjob, fstate, NULL },
-	    "device %" PRId64 " job %" PRId64 ": %s -> %s%s%s", d->device_id,
-	    d->job_id, d->state, state, error && *error ? ": " : "",
-	    error ? error : "");
-	sched_publish(d, state, error, attempt_inc);
-	if (sched_terminal(state))
-		sched_job_settle(d->job_id);
-}
+static void	sched_job_resume(int64_t);
 
 static void
 sched_ctx_free(struct sched_ctx *x)
@@ -150,6 +89,8 @@ sched_load_job(struct sched_ctx *x)
 static int
 sched_load(int64_t device_id, struct sched_ctx *x)
 {
+	struct online	*o = online_get(device_id);
+
 	memset(x, 0, sizeof(*x));
 	if (store_delivery_pending(env->store, device_id, &x->d) != 1)
 		return -1;
@@ -161,17 +102,23 @@ sched_load(int64_t device_id, struct sched_ctx *x)
 		sched_ctx_free(x);
 		return -1;
 	}
+	/* A device that sent no hardware info since it logged in reports
+	 * nothing, whatever an earlier login left in its row. */
+	if (o != NULL && o->has_info) {
+		x->report.version = x->dev.fw_version;
+		x->report.build = x->dev.build;
+	}
 	return 0;
 }
 
-static int
-sched_runs_image(const struct device *dev, const struct firmware *fw)
+/* How the device's report compares with the job's image. */
+static enum report_match
+sched_match(const struct sched_ctx *x, const char **by)
 {
-	if (*fw->build)
-		return strcmp(dev->build, fw->build) == 0 &&
-		    (*fw->version == '\0' ||
-		    strcmp(dev->fw_version, fw->version) == 0);
-	return *fw->version && strcmp(dev->fw_version, fw->version) == 0;
+	struct image_facts fw = { x->fw.version, x->fw.build, x->fw.md5,
+	    x->fw.sha256 };
+
+	return report_compare(&fw, &x->report, by);
 }
 
 /* Why the image does not fit the device, or NULL. */
@@ -211,16 +158,12 @@ struct sched_busy {
 
 static struct sched_busy *sched_busy_list;
 
-static int
-sched_in_flight_state(const char *state)
-{
-	return strcmp(state, "sent") == 0 || strcmp(state, "downloading") == 0;
-}
-
 static void
-sched_count_cb(void *arg, const char *state, int64_t count)
+sched_count_cb(void *arg, const char *name, int64_t count)
 {
-	if (sched_in_flight_state(state))
+	enum delivery_state s;
+
+	if (delivery_state_parse(name, &s) == 0 && delivery_state_in_flight(s))
 		*(int64_t *)arg += count;
 }
 
@@ -250,29 +193,32 @@ sched_busy_get(int64_t job_id)
 	return b;
 }
 
-/* A job changed state or its counts are in doubt: count again. */
-static void
-sched_busy_forget(int64_t job_id)
-{
-	for (struct sched_busy *b = sched_busy_list; b; b = b->next)
-		if (b->job_id == job_id)
-			b->counted = 0;
-}
-
-static void
-sched_busy_move(int64_t job_id, const char *from, const char *to)
-{
-	for (struct sched_busy *b = sched_busy_list; b; b = b->next)
-		if (b->job_id == job_id && b->counted)
-			b->busy += sched_in_flight_state(to) -
-			    sched_in_flight_state(from);
-}
-
-static void
-sched_busy_list_clear(void)
+void
+sched_forget_counts(void)
 {
 	for (struct sched_busy *b = sched_busy_list; b; b = b->next)
 		b->counted = 0;
+}
+
+void
+sched_forget_counts_cb(void *arg, int committed)
+{
+	sched_forget_counts();
+}
+
+/* A stored transition (delivery.c): the job's slots and the delivery's
+ * sent_timeout follow it at once, so that pacing holds within a batch. */
+void
+sched_delivery_moved(const struct delivery *d, enum delivery_state to)
+{
+	for (struct sched_busy *b = sched_busy_list; b; b = b->next)
+		if (b->job_id == d->job_id && b->counted)
+			b->busy += delivery_state_in_flight(to) -
+			    delivery_state_in_flight(d->state);
+	if (delivery_state_in_flight(to))
+		sched_touch(d->id);
+	else
+		sched_flight_drop(d->id);
 }
 
 static void
@@ -359,102 +305,53 @@ sched_flight_drop(int64_t delivery_id)
 	}
 }
 
-/*
- * A kick sends many commands: their transitions are committed together,
- * and the commands go out only after that commit.
- */
-struct sched_pending_send {
-	int64_t	 device_id;
-	int64_t	 delivery_id;
-	char	 ticket[SCHED_TICKET_LEN + 1];
-};
-
-static struct sched_pending_send *sched_sends;
-static size_t	 sched_nsends, sched_capsends;
-
-static void
-sched_command(int64_t device_id, int64_t delivery_id, const char *ticket)
-{
-	struct sched_pending_send *p;
-
-	if (!sched_batching) {
-		peers_send_ota(device_id, delivery_id, ticket);
-		return;
-	}
-	if (sched_nsends == sched_capsends) {
-		size_t cap = sched_capsends ? sched_capsends * 2 : 64;
-
-		if ((p = reallocarray(sched_sends, cap, sizeof(*p))) == NULL)
-			return;		/* the sweep requeues it */
-		sched_sends = p;
-		sched_capsends = cap;
-	}
-	p = &sched_sends[sched_nsends++];
-	p->device_id = device_id;
-	p->delivery_id = delivery_id;
-	snprintf(p->ticket, sizeof(p->ticket), "%s", ticket);
-}
-
+/* A kick decides for many devices: their transitions commit together, and
+ * the commands go out after that commit (tx.c). */
 static void
 sched_batch_begin(void)
 {
-	if (sched_batching > 0)
+	if (tx_begin() == 0) {
 		sched_batching++;
-	else if (store_begin(env->store) == 0)
-		sched_batching = 1;
+		return;
+	}
+	tx_rollback();
 }
 
 static void
 sched_batch_end(void)
 {
-	if (sched_batching == 0 || --sched_batching > 0)
+	if (sched_batching == 0)
 		return;
-	sched_cache_clear();
-	if (store_commit(env->store) == -1) {
-		store_rollback(env->store);
-		sched_nsends = 0;
-		sched_busy_list_clear();
-		return;
-	}
-	for (size_t i = 0; i < sched_nsends; i++)
-		peers_send_ota(sched_sends[i].device_id,
-		    sched_sends[i].delivery_id, sched_sends[i].ticket);
-	sched_nsends = 0;
-}
-
-static void
-sched_send(struct sched_ctx *x)
-{
-	char	 ticket[SCHED_TICKET_LEN + 1];
-
-	if (*x->d.ticket)
-		snprintf(ticket, sizeof(ticket), "%s", x->d.ticket);
-	else if (util_random_token(ticket, SCHED_TICKET_LEN) == -1)
-		return;
-	/* The last error stays visible while the delivery is retried. */
-	if (strcmp(x->d.state, "queued") == 0)
-		delivery_transition(&x->d, "sent", ticket, NULL, 1);
-	sched_command(x->d.device_id, x->d.id, ticket);
+	if (--sched_batching == 0)
+		sched_cache_clear();
+	if (tx_commit() == -1)	/* logged; nothing of it is acted on */
+		sched_forget_counts();
 }
 
 static void
 sched_queued(struct sched_ctx *x)
 {
-	char	 why[256];
+	const char	*by;
+	char		 why[256];
+	int		 rc = 0;
 
-	if (sched_runs_image(&x->dev, &x->fw)) {
-		delivery_transition(&x->d, "already-current", "", "", 0);
-		return;
-	}
-	if (!x->job.force && sched_mismatch(&x->dev, &x->fw, why,
+	if (sched_match(x, &by) == REPORT_SAME) {
+		snprintf(why, sizeof(why), "the device reports the image's %s",
+		    by);
+		rc = delivery_apply(&x->d, DELIVERY_CURRENT, why);
+	} else if (!x->job.force && sched_mismatch(&x->dev, &x->fw, why,
 	    sizeof(why))) {
-		delivery_transition(&x->d, "incompatible", "", why, 0);
-		return;
-	}
-	if (sched_has_slot(&x->job))
-		sched_send(x);
-	else if (sched_busy_get(x->job.id) != NULL)
+		rc = delivery_apply(&x->d, DELIVERY_INCOMPATIBLE_EV, why);
+	} else if (sched_has_slot(&x->job)) {
+		rc = delivery_send(&x->d, &x->job, 1, NULL);
+	} else if (sched_busy_get(x->job.id) != NULL) {
 		sched_wait(sched_busy_get(x->job.id), x->d.device_id);
+	}
+	/* A transition that failed is logged and nothing of it happened:
+	 * the device's next login decides again. */
+	if (rc == -1)
+		log_debug("device %" PRId64 ": delivery %" PRId64 " stays %s",
+		    x->d.device_id, x->d.id, delivery_state_name(x->d.state));
 }
 
 /* The device's pending delivery, if it is queued: decide now. */
@@ -465,7 +362,7 @@ sched_decide(int64_t device_id)
 
 	if (sched_load(device_id, &x) == -1)
 		return;
-	if (strcmp(x.d.state, "queued") == 0)
+	if (x.d.state == DELIVERY_QUEUED)
 		sched_queued(&x);
 	sched_ctx_free(&x);
 }
@@ -478,30 +375,50 @@ sched_ready(int64_t device_id)
 	return o != NULL && (o->has_info || o->decided);
 }
 
-/* The device came back after downloading: did the update take? */
+/* What an attempt that did not take says: "came back on build X". */
 static void
+sched_came_back(const struct sched_ctx *x, const char *by, char *why,
+    size_t len)
+{
+	const char	*what = strcmp(by, "version") == 0 ? x->report.version :
+			    x->report.build;
+
+	snprintf(why, len, "came back on %s %s after downloading; attempt %d "
+	    "of %d%s", by, what && *what ? what : "(unknown)", x->d.attempts,
+	    x->job.attempt_limit, x->d.attempts >= x->job.attempt_limit ?
+	    ", giving up" : "");
+}
+
+/*
+ * The device came back after a complete download: its report decides
+ * (lifecycle.c, report_verdict).  1 when the delivery is queued again and
+ * the caller decides anew.
+ */
+static int
 sched_verify(struct sched_ctx *x)
 {
-	char	 why[256];
+	const char		*by;
+	enum report_match	 m = sched_match(x, &by);
+	enum delivery_event	 ev = report_verdict(m, x->d.attempts,
+				    x->job.attempt_limit);
+	char			 why[256] = "";
 
-	if (*x->fw.build == '\0' && *x->fw.version == '\0') {
-		delivery_transition(&x->d, "succeeded", "", "unverified: the "
-		    "image carries no version or build to compare", 0);
-	} else if (x->d.attempts >= x->job.attempt_limit) {
-		snprintf(why, sizeof(why), "came back on build %s after "
-		    "downloading; attempt %d of %d, giving up",
-		    *x->dev.build ? x->dev.build : "(unknown)", x->d.attempts,
-		    x->job.attempt_limit);
-		delivery_transition(&x->d, "failed", "", why, 0);
-	} else {
-		snprintf(why, sizeof(why), "came back on build %s after "
-		    "downloading; attempt %d of %d",
-		    *x->dev.build ? x->dev.build : "(unknown)", x->d.attempts,
-		    x->job.attempt_limit);
-		delivery_transition(&x->d, "queued", "", why, 0);
-		return;		/* the caller decides again */
-	}
+	if (ev == DELIVERY_UNVERIFIED)
+		snprintf(why, sizeof(why), "unverified: %s; the image was "
+		    "downloaded completely", *x->fw.build || *x->fw.version ?
+		    "the device reports no build or version to compare" :
+		    "the image carries no version or build to compare");
+	else if (ev == DELIVERY_VERIFIED && strcmp(by, "build") != 0)
+		snprintf(why, sizeof(why), "verified by %s %s: the device "
+		    "reports no build", by, x->report.version);
+	else if (ev != DELIVERY_VERIFIED)
+		sched_came_back(x, by, why, sizeof(why));
+	if (delivery_apply(&x->d, ev, why) == -1)
+		return 0;
+	if (ev == DELIVERY_RETRY)
+		return 1;
 	sched_job_kick(x->job.id);
+	return 0;
 }
 
 /* A delivery in flight (sent, downloading, downloaded) whose device is
@@ -511,19 +428,23 @@ sched_verify(struct sched_ctx *x)
 static int
 sched_in_flight(struct sched_ctx *x, const struct online *o)
 {
-	if (sched_runs_image(&x->dev, &x->fw)) {
-		delivery_transition(&x->d, "succeeded", "", "", 0);
-		sched_job_kick(x->job.id);
-		return 1;
+	const char	*by;
+
+	if (x->d.state != DELIVERY_DOWNLOADED &&
+	    sched_match(x, &by) == REPORT_SAME) {
+		if (delivery_apply(&x->d, DELIVERY_VERIFIED, strcmp(by,
+		    "build") == 0 ? "" : "verified by version: the device "
+		    "reports no build") == 0)
+			sched_job_kick(x->job.id);
+		return 0;
 	}
 	if (o->resync)
 		return 0;
-	if (strcmp(x->d.state, "downloaded") == 0) {
-		sched_verify(x);
-		return 1;
-	}
-	if (!o->resync)
-		sched_send(x);
+	if (x->d.state == DELIVERY_DOWNLOADED)
+		return sched_verify(x);
+	if (delivery_command(&x->d) == -1)
+		log_warnx("device %" PRId64 ": the command could not be sent "
+		    "again", x->d.device_id);
 	return 0;
 }
 
@@ -537,10 +458,11 @@ sched_run(int64_t device_id)
 	if (o == NULL)
 		return;
 	o->decided = 1;
+	sched_batch_begin();
 	do {
 		if (sched_load(device_id, &x) == -1)
-			return;
-		if (strcmp(x.d.state, "queued") == 0) {
+			break;
+		if (x.d.state == DELIVERY_QUEUED) {
 			sched_queued(&x);
 			again = 0;
 		} else {
@@ -548,6 +470,7 @@ sched_run(int64_t device_id)
 		}
 		sched_ctx_free(&x);
 	} while (again && ++rounds < 3);
+	sched_batch_end();
 }
 
 static void
@@ -590,29 +513,25 @@ sched_device_info(int64_t device_id)
 	sched_run(device_id);
 }
 
-int
-sched_job_start(const struct job *job, const int64_t *devices, size_t n)
+/* A job was committed (jobs.c): its online targets are decided now. */
+void
+sched_job_started(int64_t job_id, const int64_t *devices, size_t n)
 {
-	int64_t	 id;
-	int	 created = 0;
-
-	store_begin(env->store);
-	sched_busy_list_clear();	/* older jobs lose deliveries */
-	for (size_t i = 0; i < n; i++)
-		if (store_delivery_create(env->store, job->id, devices[i],
-		    &id) == 0)
-			created++;
-	if (store_job_cancel_older(env->store, job->id) == -1 ||
-	    store_commit(env->store) == -1) {
-		store_rollback(env->store);
-		return 0;
-	}
 	sched_batch_begin();
 	for (size_t i = 0; i < n; i++)
 		if (sched_ready(devices[i]))
 			sched_decide(devices[i]);
 	sched_batch_end();
-	return created;
+}
+
+/* A job changed state (jobs.c, after the commit): its slots are counted
+ * again, and a resumed job looks at its queued deliveries. */
+void
+sched_job_changed(int64_t job_id, enum job_state to)
+{
+	sched_forget_counts();
+	if (to == JOB_ACTIVE)
+		sched_job_resume(job_id);
 }
 
 /* A job may have free slots: the online devices waiting for one get
@@ -626,7 +545,7 @@ sched_job_kick(int64_t job_id)
 
 	if (store_job_get(env->store, job_id, &job) != 1)
 		return;
-	if (strcmp(job.state, "active") != 0) {
+	if (job.state != JOB_ACTIVE) {
 		job_free(&job);
 		return;
 	}
@@ -667,6 +586,7 @@ sched_job_resume(int64_t job_id)
 	sched_batch_end();
 }
 
+/* A new device joins the newest active job for all devices. */
 void
 sched_device_created(int64_t device_id)
 {
@@ -676,21 +596,23 @@ sched_device_created(int64_t device_id)
 
 	if (store_jobs_active(env->store, &ids, &n) == -1)
 		return;
-	for (size_t i = 0; i < n; i++) {
-		if (store_job_get(env->store, ids[i], &job) != 1)
+	while (n-- > 0) {
+		if (store_job_get(env->store, ids[n], &job) != 1)
 			continue;
 		if (job.target_kind == JOB_TARGET_ALL) {
-			sched_busy_list_clear();
-			store_delivery_cancel_older(env->store, device_id,
-			    job.id, NULL);
-			store_delivery_create(env->store, job.id, device_id,
-			    &id);
+			if (store_delivery_create(env->store, job.id,
+			    device_id, &id) == -1)
+				log_warnx("device %" PRId64 " could not join "
+				    "job %" PRId64, device_id, job.id);
+			n = 0;
 		}
 		job_free(&job);
 	}
 	free(ids);
 }
 
+/* hwd could not deliver the command: offline, the attempt does not
+ * count; any other reason ends the delivery. */
 void
 sched_ota_sent(int64_t device_id, int64_t delivery_id, unsigned reached,
     const char *error)
@@ -701,91 +623,12 @@ sched_ota_sent(int64_t device_id, int64_t delivery_id, unsigned reached,
 		return;
 	if (store_delivery_get(env->store, delivery_id, &d) != 1)
 		return;
-	if (d.device_id == device_id && strcmp(d.state, "sent") == 0) {
-		if (strcmp(error, "device offline") == 0)
-			delivery_transition(&d, "queued", NULL, error, -1);
-		else
-			delivery_transition(&d, "failed", "", error, 0);
-	}
+	if (d.device_id == device_id && d.state == DELIVERY_SENT &&
+	    delivery_apply(&d, strcmp(error, "device offline") == 0 ?
+	    DELIVERY_UNSENT : DELIVERY_GIVE_UP, error) == -1)
+		log_warnx("delivery %" PRId64 ": hwd's report is not stored",
+		    d.id);
 	delivery_free(&d);
-}
-
-struct sched_tally {
-	int64_t	 failed;
-	int64_t	 finished;	/* terminal, but not canceled */
-	int64_t	 unfinished;
-};
-
-static void
-sched_tally_cb(void *arg, const char *state, int64_t count)
-{
-	struct sched_tally *t = arg;
-
-	if (strcmp(state, "failed") == 0)
-		t->failed += count;
-	if (strcmp(state, "canceled") == 0)
-		return;
-	if (sched_terminal(state))
-		t->finished += count;
-	else
-		t->unfinished += count;
-}
-
-/* After a delivery ended: pause the job when too many failed (rollout
- * safety), finish it when nothing is left to do. */
-static void
-sched_job_settle(int64_t job_id)
-{
-	struct sched_tally t = { 0, 0, 0 };
-	struct job	 job;
-	char		 why[160];
-
-	if (store_job_get(env->store, job_id, &job) != 1)
-		return;
-	if (strcmp(job.state, "active") != 0 ||
-	    store_job_counts(env->store, job_id, sched_tally_cb, &t) == -1) {
-		job_free(&job);
-		return;
-	}
-	if (job.failure_threshold > 0 && t.finished > 0 &&
-	    t.failed * 100 > (int64_t)job.failure_threshold * t.finished) {
-		store_job_set_state(env->store, job_id, "paused", NULL);
-		snprintf(why, sizeof(why), "job paused itself: %" PRId64 " of %"
-		    PRId64 " finished deliveries failed, over its failure "
-		    "threshold of %d%%; resume or stop it", t.failed,
-		    t.finished, job.failure_threshold);
-		audit("job.paused", "otad", "", 0, job_id, why);
-	} else if (t.unfinished == 0 && job.target_kind != JOB_TARGET_ALL) {
-		store_job_set_state(env->store, job_id, "finished", NULL);
-		audit("job.finished", "otad", "", 0, job_id, "every delivery "
-		    "ended");
-	}
-	job_free(&job);
-}
-
-/* The API changes a job's state: stopped cancels its unfinished
- * deliveries (their tickets stop working at once), active resumes it. */
-int
-sched_job_state(int64_t job_id, const char *state)
-{
-	struct delivery	*ds = NULL;
-	size_t		 n = 0;
-	int		 canceled = 0;
-
-	if (strcmp(state, "stopped") == 0 &&
-	    store_job_deliveries(env->store, job_id, &ds, &n) == 0) {
-		for (size_t i = 0; i < n; i++)
-			if (!sched_terminal(ds[i].state))
-				sched_publish(&ds[i], "canceled", "the job was "
-				    "stopped", 0);
-		delivery_list_free(ds, n);
-	}
-	if (store_job_set_state(env->store, job_id, state, &canceled) == -1)
-		return -1;
-	sched_busy_forget(job_id);
-	if (strcmp(state, "active") == 0)
-		sched_job_resume(job_id);
-	return canceled;
 }
 
 /* A command that led to no download within sent_timeout (the device may
@@ -800,18 +643,19 @@ sched_expire(int64_t delivery_id)
 
 	if (store_delivery_get(env->store, delivery_id, &d) != 1)
 		return;
-	if (!sched_in_flight_state(d.state)) {
+	if (!delivery_state_in_flight(d.state)) {
 		sched_flight_drop(d.id);	/* ended outside a transition */
 	} else if (store_job_get(env->store, d.job_id, &job) == 1) {
-		if (strcmp(job.state, "active") == 0) {
+		if (job.state == JOB_ACTIVE) {
 			snprintf(why, sizeof(why), "no %s within %u s of the "
-			    "command; attempt %d of %d%s", strcmp(d.state,
-			    "sent") == 0 ? "download" : "progress",
+			    "command; attempt %d of %d%s", d.state ==
+			    DELIVERY_SENT ? "download" : "progress",
 			    env->cfg.admind.sent_timeout, d.attempts,
 			    job.attempt_limit, d.attempts >= job.attempt_limit ?
 			    ", giving up" : "");
-			delivery_transition(&d, d.attempts >= job.attempt_limit ?
-			    "failed" : "queued", "", why, 0);
+			if (delivery_apply(&d, d.attempts >= job.attempt_limit ?
+			    DELIVERY_GIVE_UP : DELIVERY_RETRY, why) == -1)
+				sched_touch(d.id);	/* try again later */
 			sched_job_kick(job.id);
 			if (sched_ready(d.device_id))	/* still online */
 				sched_decide(d.device_id);
@@ -852,7 +696,8 @@ sched_sweep(uv_timer_t *t)
 static void
 sched_flights_load(void)
 {
-	static const char *const states[] = { "sent", "downloading" };
+	static const enum delivery_state states[] = { DELIVERY_SENT,
+	    DELIVERY_DOWNLOADING };
 	struct delivery	*ds;
 	size_t		 n;
 
@@ -866,12 +711,31 @@ sched_flights_load(void)
 	}
 }
 
+/* Jobs left active by an older otad whose deliveries all ended. */
+static void
+sched_jobs_settle(void)
+{
+	int64_t	*ids = NULL;
+	size_t	 n = 0;
+
+	if (store_jobs_active(env->store, &ids, &n) == -1)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		if (tx_begin() == -1 || jobs_settle(ids[i]) == -1)
+			tx_fail();
+		if (tx_commit() == -1)
+			log_warnx("job %" PRId64 " could not be settled", ids[i]);
+	}
+	free(ids);
+}
+
 void
 sched_start(void)
 {
-	sched_flights_load();
 	uint64_t every = env->cfg.admind.sent_timeout * 1000 / 4;
 
+	sched_flights_load();
+	sched_jobs_settle();
 	if (every < 250)
 		every = 250;
 	uv_timer_init(env->loop, &env->sweep);

@@ -161,9 +161,10 @@ enum store_q {
 	Q_DEVICE_SET_LINK,
 	Q_FIRMWARE_ADD, Q_FIRMWARE_BY_SHA, Q_FIRMWARE_GET,
 	Q_JOB_CREATE, Q_JOB_GET, Q_JOBS_ACTIVE, Q_JOB_SET_STATE, Q_JOB_CANCEL,
+	Q_JOBS_SHARING, Q_JOBS_SHARING_DEVICE,
 	Q_DELIVERY_CREATE, Q_DELIVERY_GET, Q_DELIVERY_BY_TICKET,
 	Q_DELIVERY_PENDING, Q_DELIVERY_UPDATE, Q_DELIVERY_PROGRESS,
-	Q_DELIVERY_CANCEL_OLDER, Q_JOB_CANCEL_OLDER, Q_JOB_DELIVERIES,
+	Q_JOB_CANCEL_OLDER, Q_JOB_DELIVERIES,
 	Q_JOB_COUNTS,
 	Q_EVENT,
 	/* jobs and the OTA lifecycle (sched.c, api_jobs.c) */
@@ -235,10 +236,20 @@ static const struct store_query store_queries[Q_MAX] = {
 	[Q_JOBS_ACTIVE] = { "active jobs",
 	    "SELECT id FROM jobs WHERE state = 'active' ORDER BY id" },
 	[Q_JOB_SET_STATE] = { "job state",
-	    "UPDATE jobs SET state = ? WHERE id = ?" },
+	    "UPDATE jobs SET state = ?3 WHERE id = ?1 AND state = ?2" },
 	[Q_JOB_CANCEL] = { "job cancel",
-	    "UPDATE deliveries SET state = 'canceled',"
-	    " updated_at = ? WHERE job_id = ? AND " UNFINISHED("state") },
+	    "UPDATE deliveries SET state = 'canceled', last_error = ?3,"
+	    " updated_at = ?1 WHERE job_id = ?2 AND " UNFINISHED("state") },
+	[Q_JOBS_SHARING] = { "jobs sharing devices",
+	    "SELECT DISTINCT job_id FROM deliveries"
+	    " WHERE job_id <> ?1 AND " UNFINISHED("state")
+	    " AND device_id IN"
+	    " (SELECT device_id FROM deliveries WHERE job_id = ?1)"
+	    " ORDER BY job_id" },
+	[Q_JOBS_SHARING_DEVICE] = { "jobs of a device",
+	    "SELECT DISTINCT job_id FROM deliveries"
+	    " WHERE device_id = ?2 AND job_id <> ?1"
+	    " AND " UNFINISHED("state") " ORDER BY job_id" },
 	[Q_DELIVERY_CREATE] = { "delivery create",
 	    "INSERT INTO deliveries (job_id, device_id, state, created_at,"
 	    " updated_at) VALUES (?1, ?2, 'queued', ?3, ?3)" },
@@ -252,20 +263,17 @@ static const struct store_query store_queries[Q_MAX] = {
 	    " WHERE d.device_id = ? AND " UNFINISHED("d.state")
 	    " AND j.state = 'active' ORDER BY d.id DESC LIMIT 1" },
 	[Q_DELIVERY_UPDATE] = { "delivery update",
-	    "UPDATE deliveries SET state = coalesce(?1, state),"
-	    " ticket = CASE WHEN ?2 IS NULL THEN ticket"
-	    "  ELSE nullif(?2, '') END,"
+	    "UPDATE deliveries SET state = ?1, ticket = CASE WHEN ?2 IS NULL"
+	    "  THEN ticket ELSE nullif(?2, '') END,"
 	    " last_error = coalesce(?3, last_error),"
-	    " attempts = attempts + ?4, updated_at = ?5 WHERE id = ?6" },
+	    " attempts = attempts + ?4, updated_at = ?5"
+	    " WHERE id = ?6 AND state = ?7" },
 	[Q_DELIVERY_PROGRESS] = { "delivery progress",
 	    "UPDATE deliveries SET bytes_sent = ?, updated_at = ?"
 	    " WHERE id = ?" },
-	[Q_DELIVERY_CANCEL_OLDER] = { "cancel older deliveries",
-	    "UPDATE deliveries SET state = 'canceled',"
-	    " updated_at = ? WHERE device_id = ? AND job_id <> ?"
-	    " AND " UNFINISHED("state") },
 	[Q_JOB_CANCEL_OLDER] = { "cancel older deliveries of a job's devices",
-	    "UPDATE deliveries SET state = 'canceled', updated_at = ?2"
+	    "UPDATE deliveries SET state = 'canceled', updated_at = ?2,"
+	    " last_error = ?3"
 	    " WHERE job_id <> ?1 AND " UNFINISHED("state")
 	    " AND device_id IN"
 	    " (SELECT device_id FROM deliveries WHERE job_id = ?1)" },
@@ -696,7 +704,6 @@ firmware_free(struct firmware *f)
 int
 store_job_create(struct store *st, const struct job *j, int64_t *id)
 {
-	const char	*state = j->state;
 	int64_t		 at = j->created_at > 0 ? j->created_at : store_now();
 
 	if ((unsigned)j->target_kind >= nitems(job_targets)) {
@@ -704,11 +711,9 @@ store_job_create(struct store *st, const struct job *j, int64_t *id)
 		    (int)j->target_kind);
 		return -1;
 	}
-	if (state == NULL || *state == '\0')
-		state = "active";
 	if (store_run(st, Q_JOB_CREATE, "Issiiiisis", j->firmware_id,
 	    job_targets[j->target_kind], j->target, j->force, j->max_parallel,
-	    j->attempt_limit, j->failure_threshold, state, at,
+	    j->attempt_limit, j->failure_threshold, job_state_name(j->state), at,
 	    j->created_by) == -1)
 		return -1;
 	*id = sqlite3_last_insert_rowid(st->db);
@@ -728,36 +733,40 @@ store_jobs_active(struct store *st, int64_t **ids, size_t *n)
 }
 
 int
-store_job_set_state(struct store *st, int64_t id, const char *state,
+store_job_set_state(struct store *st, int64_t id, enum job_state from,
+    enum job_state to)
+{
+	if (store_run(st, Q_JOB_SET_STATE, "Iss", id, job_state_name(from),
+	    job_state_name(to)) == -1)
+		return -1;
+	return sqlite3_changes(st->db) > 0;
+}
+
+int
+store_job_cancel(struct store *st, int64_t id, const char *why,
     int *canceled)
 {
-	int	 own, rv, n = 0;
-
-	if (canceled != NULL)
-		*canceled = 0;
-	if (state == NULL) {
-		log_warnx("store: job state: no state given");
+	*canceled = 0;
+	if (store_run(st, Q_JOB_CANCEL, "IIs", store_now(), id, why) == -1)
 		return -1;
-	}
-	if (store_tx_open(st, &own) == -1)
-		return -1;
-	rv = store_run(st, Q_JOB_SET_STATE, "sI", state, id);
-	if (rv == 0 && strcmp(state, "stopped") == 0) {
-		rv = store_run(st, Q_JOB_CANCEL, "II", store_now(), id);
-		n = sqlite3_changes(st->db);
-	}
-	if (store_tx_close(st, own, rv) == -1)
-		return -1;
-	if (canceled != NULL)
-		*canceled = n;
+	*canceled = sqlite3_changes(st->db);
 	return 0;
+}
+
+int
+store_jobs_sharing(struct store *st, int64_t job_id, int64_t device_id,
+    int64_t **ids, size_t *n)
+{
+	if (device_id > 0)
+		return store_list(st, Q_JOBS_SHARING_DEVICE, &id_row, ids, n,
+		    "II", job_id, device_id);
+	return store_list(st, Q_JOBS_SHARING, &id_row, ids, n, "I", job_id);
 }
 
 void
 job_free(struct job *j)
 {
 	free(j->target);
-	free(j->state);
 	free(j->created_by);
 	memset(j, 0, sizeof(*j));
 }
@@ -799,11 +808,15 @@ store_delivery_pending(struct store *st, int64_t device_id,
 }
 
 int
-store_delivery_update(struct store *st, int64_t id, const char *state,
-    const char *ticket, const char *last_error, int attempt_inc)
+store_delivery_update(struct store *st, int64_t id, enum delivery_state from,
+    enum delivery_state to, const char *ticket, const char *last_error,
+    int attempt_inc)
 {
-	return store_run(st, Q_DELIVERY_UPDATE, "nnniII", state, ticket,
-	    last_error, attempt_inc, store_now(), id);
+	if (store_run(st, Q_DELIVERY_UPDATE, "snniIIs", delivery_state_name(to),
+	    ticket, last_error, attempt_inc, store_now(), id,
+	    delivery_state_name(from)) == -1)
+		return -1;
+	return sqlite3_changes(st->db) > 0;
 }
 
 int
@@ -813,25 +826,12 @@ store_delivery_progress(struct store *st, int64_t id, uint64_t bytes)
 	    id);
 }
 
+/* For every device of a new job, in one statement. */
 int
-store_delivery_cancel_older(struct store *st, int64_t device_id,
-    int64_t keep_job, int *canceled)
+store_job_cancel_older(struct store *st, int64_t job_id, const char *why)
 {
-	if (canceled != NULL)
-		*canceled = 0;
-	if (store_run(st, Q_DELIVERY_CANCEL_OLDER, "III", store_now(),
-	    device_id, keep_job) == -1)
-		return -1;
-	if (canceled != NULL)
-		*canceled = sqlite3_changes(st->db);
-	return 0;
-}
-
-/* The same for every device of a new job, in one statement. */
-int
-store_job_cancel_older(struct store *st, int64_t job_id)
-{
-	return store_run(st, Q_JOB_CANCEL_OLDER, "II", job_id, store_now());
+	return store_run(st, Q_JOB_CANCEL_OLDER, "IIs", job_id, store_now(),
+	    why);
 }
 
 int
@@ -862,7 +862,6 @@ store_job_counts(struct store *st, int64_t job_id,
 void
 delivery_free(struct delivery *dl)
 {
-	free(dl->state);
 	free(dl->last_error);
 	memset(dl, 0, sizeof(*dl));
 }
@@ -1306,7 +1305,12 @@ job_read(sqlite3_stmt *s, void *p)
 	j->max_parallel = sqlite3_column_int(s, 5);
 	j->attempt_limit = sqlite3_column_int(s, 6);
 	j->failure_threshold = sqlite3_column_int(s, 7);
-	j->state = col_text(s, 8, &fail);
+	if (job_state_parse((const char *)sqlite3_column_text(s, 8),
+	    &j->state) == -1) {
+		log_warnx("store: job %lld has an unknown state",
+		    (long long)j->id);
+		fail = 1;
+	}
 	j->created_at = sqlite3_column_int64(s, 9);
 	j->created_by = col_text(s, 10, &fail);
 	if (fail) {
@@ -1331,7 +1335,12 @@ delivery_read(sqlite3_stmt *s, void *p)
 	dl->id = sqlite3_column_int64(s, 0);
 	dl->job_id = sqlite3_column_int64(s, 1);
 	dl->device_id = sqlite3_column_int64(s, 2);
-	dl->state = col_text(s, 3, &fail);
+	if (delivery_state_parse((const char *)sqlite3_column_text(s, 3),
+	    &dl->state) == -1) {
+		log_warnx("store: delivery %lld has an unknown state",
+		    (long long)dl->id);
+		fail = 1;
+	}
 	dl->attempts = sqlite3_column_int(s, 4);
 	col_copy(s, 5, dl->ticket, sizeof(dl->ticket));
 	dl->bytes_sent = (uint64_t)sqlite3_column_int64(s, 6);
@@ -1386,11 +1395,11 @@ job_list_free(struct job *jobs, size_t n)
 }
 
 int
-store_deliveries_stale(struct store *st, const char *state, int64_t before,
-    struct delivery **out, size_t *n)
+store_deliveries_stale(struct store *st, enum delivery_state state,
+    int64_t before, struct delivery **out, size_t *n)
 {
 	return store_list(st, Q_DELIVERIES_STALE, &delivery_row, out, n, "sI",
-	    state, before);
+	    delivery_state_name(state), before);
 }
 
 int

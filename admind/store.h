@@ -12,6 +12,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lifecycle.h"
+
+#define STORE_WUR	__attribute__((warn_unused_result))
+
 struct store;
 
 struct device {
@@ -59,7 +63,7 @@ struct job {
 	int		 max_parallel;
 	int		 attempt_limit;
 	int		 failure_threshold;	/* percent, 0: none */
-	char		*state;		/* active, paused, stopped, finished */
+	enum job_state	 state;
 	int64_t		 created_at;
 	char		*created_by;
 };
@@ -68,9 +72,7 @@ struct delivery {
 	int64_t	 id;
 	int64_t	 job_id;
 	int64_t	 device_id;
-	char	*state;		/* queued, sent, downloading, downloaded,
-				 * succeeded, failed, already-current,
-				 * incompatible, canceled */
+	enum delivery_state state;
 	int	 attempts;
 	char	 ticket[33];	/* "" when none */
 	uint64_t bytes_sent;
@@ -127,11 +129,15 @@ int	 store_job_create(struct store *, const struct job *, int64_t *id);
 int	 store_job_get(struct store *, int64_t id, struct job *);	/* 1 */
 /* Ids of jobs in state active, ascending. */
 int	 store_jobs_active(struct store *, int64_t **ids, size_t *n);
-/* Sets state; for "stopped" also cancels the job's unfinished deliveries
+/* Moves the job from one state to another: 1 moved, 0 it was not in
+ * from (nothing written), -1.  Only jobs.c calls it. */
+int	 store_job_set_state(struct store *, int64_t id, enum job_state from,
+	    enum job_state to) STORE_WUR;
+/* Cancels the job's unfinished deliveries with why as their last error
  * (keeping their tickets, which fwstore then answers 403).  *canceled gets
- * how many (may be NULL). */
-int	 store_job_set_state(struct store *, int64_t id, const char *state,
-	    int *canceled);
+ * how many.  Only delivery.c calls it. */
+int	 store_job_cancel(struct store *, int64_t id, const char *why,
+	    int *canceled) STORE_WUR;
 void	 job_free(struct job *);
 
 /* Deliveries.  Unfinished: queued, sent, downloading, downloaded. */
@@ -143,15 +149,24 @@ int	 store_delivery_by_ticket(struct store *, const char *ticket,
 /* The newest unfinished delivery of an active job for the device. */
 int	 store_delivery_pending(struct store *, int64_t device_id,
 	    struct delivery *);						/* 1 */
-/* state, with last_error (NULL keeps it) and ticket (NULL keeps, "" clears);
- * updated_at = now; attempts += attempt_inc. */
-int	 store_delivery_update(struct store *, int64_t id, const char *state,
-	    const char *ticket, const char *last_error, int attempt_inc);
+/* From state from to state to, with last_error (NULL keeps it) and ticket
+ * (NULL keeps it, "" clears it); updated_at = now; attempts += attempt_inc.  1 moved, 0
+ * the row was not in from (nothing written), -1.  Only delivery.c calls
+ * it. */
+int	 store_delivery_update(struct store *, int64_t id,
+	    enum delivery_state from, enum delivery_state to,
+	    const char *ticket, const char *last_error, int attempt_inc)
+	    STORE_WUR;
 int	 store_delivery_progress(struct store *, int64_t id, uint64_t bytes);
-/* Cancels the device's unfinished deliveries of jobs other than keep_job. */
-int	 store_delivery_cancel_older(struct store *, int64_t device_id,
-	    int64_t keep_job, int *canceled);
-int	 store_job_cancel_older(struct store *, int64_t job_id);
+/* Cancels the unfinished deliveries of other jobs for the job's devices
+ * (a newer job supersedes them), with why as their last error.  Only
+ * delivery.c calls it. */
+int	 store_job_cancel_older(struct store *, int64_t job_id,
+	    const char *why) STORE_WUR;
+/* Ids of the jobs other than job_id with an unfinished delivery for one
+ * of job_id's devices (device_id 0), or for device_id. */
+int	 store_jobs_sharing(struct store *, int64_t job_id, int64_t device_id,
+	    int64_t **ids, size_t *n) STORE_WUR;
 /* Deliveries of a job, ascending id. */
 int	 store_job_deliveries(struct store *, int64_t job_id,
 	    struct delivery **out, size_t *n);
@@ -167,12 +182,13 @@ int	 store_event(struct store *, const char *kind, const char *actor,
 	    const char *text);
 
 /* Jobs and the OTA lifecycle. */
-/* Jobs newest first; state NULL or "" for all; limit < 0 for all. */
+/* Jobs newest first; state NULL or "" for all (else a job state name);
+ * limit < 0 for all. */
 int	 store_job_list(struct store *, const char *state, int64_t limit,
 	    int64_t offset, struct job **out, size_t *n, int64_t *total);
 void	 job_list_free(struct job *, size_t);
 /* Deliveries of active jobs in state whose updated_at is before. */
-int	 store_deliveries_stale(struct store *, const char *state,
+int	 store_deliveries_stale(struct store *, enum delivery_state,
 	    int64_t before, struct delivery **out, size_t *n);
 /* Up to max queued deliveries of the job with an id above after,
  * ascending: a scheduler pages through them. */

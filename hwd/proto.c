@@ -141,18 +141,16 @@ hwd_proto_info_uint(const char *s)
 static int
 hwd_proto_info_key(struct hwd_info *info, const char *key, const char *value)
 {
-	/* "mcu" and "blynk" win over "fw" and "ver" in any order. */
+	/* resolved in hwd_proto_info_parse, whatever the order */
 	if (strcmp(key, "mcu") == 0)
 		info->fw_version = value;
-	else if (strcmp(key, "fw") == 0) {
-		if (info->fw_version == NULL)
-			info->fw_version = value;
-	} else if (strcmp(key, "blynk") == 0)
+	else if (strcmp(key, "fw") == 0)
+		info->fw = value;
+	else if (strcmp(key, "blynk") == 0)
 		info->lib_version = value;
-	else if (strcmp(key, "ver") == 0) {
-		if (info->lib_version == NULL)
-			info->lib_version = value;
-	} else if (strcmp(key, "build") == 0)
+	else if (strcmp(key, "ver") == 0)
+		info->ver = value;
+	else if (strcmp(key, "build") == 0)
 		info->build = value;
 	else if (strcmp(key, "fw-type") == 0)
 		info->fw_type = value;
@@ -179,6 +177,13 @@ hwd_proto_info_parse(struct hwd_info *info, const char *body, size_t len)
 		info->npairs++;
 		info->nknown += (size_t)hwd_proto_info_key(info, key, value);
 	}
+	/* The firmware is mcu, else fw, else ver when blynk names the
+	 * library (0.5.x); the library is blynk, else ver. */
+	if (info->fw_version == NULL)
+		info->fw_version = info->fw != NULL ? info->fw :
+		    info->lib_version != NULL ? info->ver : NULL;
+	if (info->lib_version == NULL)
+		info->lib_version = info->ver;
 	if (info->buff_in == 0)
 		info->buff_in = HWD_PROTO_DEFAULT_BUFF_IN;
 	return info->nknown;

@@ -88,11 +88,12 @@ size_t	 hwd_proto_ota_body_len(const char *url);
  * body[len] (the caller's copy); NULL when the key is absent.
  */
 struct hwd_info {
-	const char	*fw_version;	/* mcu, else fw */
+	const char	*fw_version;	/* mcu, else fw, else ver with blynk */
 	const char	*build;
 	const char	*fw_type;
 	const char	*board;		/* dev */
 	const char	*lib_version;	/* blynk, else ver */
+	const char	*fw, *ver;	/* as sent */
 	unsigned	 buff_in;	/* HWD_PROTO_DEFAULT_BUFF_IN if absent */
 	unsigned	 h_beat;	/* seconds; 0 when absent */
 	size_t		 npairs;

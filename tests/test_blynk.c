@@ -285,6 +285,16 @@ test_info_order_and_defaults(void)
 	    "blynk\0" "1.4.0") == 4);
 	CHECK(STREQ(in.fw_version, "new"));
 	CHECK(STREQ(in.lib_version, "1.4.0"));
+	/* 0.5.x: with blynk, ver is the firmware, in either order */
+	CHECK(INFO(&in, "ver\0" "1.2.3\0" "blynk\0" "0.5.4\0" "build\0"
+	    "Jan  2 2018 01:02:03") == 3);
+	CHECK(STREQ(in.fw_version, "1.2.3"));
+	CHECK(STREQ(in.lib_version, "0.5.4"));
+	CHECK(INFO(&in, "blynk\0" "0.5.4\0" "ver\0" "1.2.3") == 2);
+	CHECK(STREQ(in.fw_version, "1.2.3"));
+	/* blynklib 0.2.6: ver alone is the library, no firmware */
+	CHECK(INFO(&in, "ver\0" "0.2.6\0" "buff-in\0" "1024") == 2);
+	CHECK(in.fw_version == NULL && STREQ(in.lib_version, "0.2.6"));
 	/* buff-in absent, zero, negative or junk: 250 */
 	CHECK(INFO(&in, "h-beat\0" "40\0") == 1);
 	CHECK(in.buff_in == 250 && in.h_beat == 40);

@@ -233,6 +233,23 @@ test_old_tag(void)
 	buf_free(&img);
 }
 
+/* Library 0.5.x: with "blynk" present, "ver" is the firmware. */
+static void
+test_legacy_tag(void)
+{
+	static const char tag[] = "blnkinf\0ver\0" "1.2.3\0blynk\0" "0.5.4\0"
+	    "dev\0NodeMCU\0build\0Jan  2 2018 01:02:03\0";
+	struct buf	 img = BUF_INIT;
+
+	esp8266_header(&img);
+	filler(&img, 5000);
+	buf_add(&img, tag, sizeof(tag));
+	filler(&img, 5000);
+	CHECK_IMAGE(&img, { "esp8266", "", "1.2.3", "Jan  2 2018 01:02:03",
+	    "", "NodeMCU", "0.5.4", "", 1 });
+	buf_free(&img);
+}
+
 /* No tag: the bare "\0build\0<date>\0" string, junk lookalikes first. */
 static void
 test_bare_build(void)
@@ -388,6 +405,7 @@ main(void)
 	test_esp8266_tag();
 	test_tag_straddles();
 	test_old_tag();
+	test_legacy_tag();
 	test_bare_build();
 	test_esp32();
 	test_other_formats();

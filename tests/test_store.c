@@ -251,7 +251,7 @@ test_jobs(struct store *st, int64_t fw)
 	CHECK(j.max_parallel == 10);
 	CHECK(j.attempt_limit == 3);
 	CHECK(j.failure_threshold == 20);
-	CHECK_STR(j.state, "active");
+	CHECK(j.state == JOB_ACTIVE);
 	CHECK_STR(j.created_by, "admin");
 	CHECK(j.created_at > 0);
 	job_free(&j);
@@ -274,11 +274,12 @@ test_jobs(struct store *st, int64_t fw)
 	CHECK(store_jobs_active(st, &ids, &n) == 0);
 	CHECK(n == 2 && ids[0] == 1 && ids[1] == 2);
 	free(ids);
-	CHECK(store_job_set_state(st, 2, "paused", NULL) == 0);
+	CHECK(store_job_set_state(st, 2, JOB_ACTIVE, JOB_PAUSED) == 1);
+	CHECK(store_job_set_state(st, 2, JOB_ACTIVE, JOB_PAUSED) == 0);
 	CHECK(store_jobs_active(st, &ids, &n) == 0);
 	CHECK(n == 1 && ids[0] == 1);
 	free(ids);
-	CHECK(store_job_set_state(st, 2, "bogus", NULL) == -1);
+	CHECK(store_job_set_state(st, 2, JOB_PAUSED, JOB_NSTATES) == -1);
 }
 
 static void
@@ -287,7 +288,7 @@ test_deliveries(struct store *st, int64_t fw)
 	struct delivery	 dl, *list;
 	struct counts	 c;
 	size_t		 n;
-	int64_t		 d1, d2, d3, d4, job3;
+	int64_t		 d1, d2, d3, d4, job3, *ids;
 	int		 canceled;
 
 	/* Job 1 targets devices 1, 2, 3. */
@@ -299,7 +300,7 @@ test_deliveries(struct store *st, int64_t fw)
 
 	CHECK(store_delivery_get(st, d1, &dl) == 1);
 	CHECK(dl.id == d1 && dl.job_id == 1 && dl.device_id == 1);
-	CHECK_STR(dl.state, "queued");
+	CHECK(dl.state == DELIVERY_QUEUED);
 	CHECK(dl.attempts == 0);
 	CHECK_STR(dl.ticket, "");
 	CHECK(dl.bytes_sent == 0);
@@ -314,12 +315,12 @@ test_deliveries(struct store *st, int64_t fw)
 	delivery_free(&dl);
 
 	/* Sent with a ticket, then progress. */
-	CHECK(store_delivery_update(st, d1, "sent",
-	    "T1aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", NULL, 1) == 0);
+	CHECK(store_delivery_update(st, d1, DELIVERY_QUEUED, DELIVERY_SENT,
+	    "T1aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", NULL, 1) == 1);
 	CHECK(store_delivery_by_ticket(st, "T1aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
 	    &dl) == 1);
 	CHECK(dl.id == d1);
-	CHECK_STR(dl.state, "sent");
+	CHECK(dl.state == DELIVERY_SENT);
 	CHECK(dl.attempts == 1);
 	CHECK_STR(dl.ticket, "T1aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
 	delivery_free(&dl);
@@ -328,31 +329,33 @@ test_deliveries(struct store *st, int64_t fw)
 	CHECK(store_delivery_by_ticket(st, "", &dl) == 0);
 	delivery_free(&dl);
 	/* A ticket is unique. */
-	CHECK(store_delivery_update(st, d2, "sent",
+	CHECK(store_delivery_update(st, d2, DELIVERY_QUEUED, DELIVERY_SENT,
 	    "T1aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", NULL, 1) == -1);
 
-	CHECK(store_delivery_update(st, d1, "downloading", NULL, NULL,
-	    0) == 0);
+	CHECK(store_delivery_update(st, d1, DELIVERY_SENT, DELIVERY_DOWNLOADING,
+	    NULL, NULL, 0) == 1);
+	/* a stale read moves nothing */
+	CHECK(store_delivery_update(st, d1, DELIVERY_SENT, DELIVERY_QUEUED,
+	    NULL, NULL, 0) == 0);
 	CHECK(store_delivery_progress(st, d1, 65536) == 0);
 	CHECK(store_delivery_get(st, d1, &dl) == 1);
-	CHECK_STR(dl.state, "downloading");
+	CHECK(dl.state == DELIVERY_DOWNLOADING);
 	CHECK_STR(dl.ticket, "T1aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
 	CHECK(dl.bytes_sent == 65536);
 	CHECK(dl.attempts == 1);
 	delivery_free(&dl);
 
 	/* Device 2 fails once with an error, then succeeds. */
-	CHECK(store_delivery_update(st, d2, "sent", "T2", "timeout", 1) == 0);
-	CHECK(store_delivery_update(st, d2, "succeeded", "", NULL, 0) == 0);
+	CHECK(store_delivery_update(st, d2, DELIVERY_QUEUED, DELIVERY_SENT,
+	    "T2", "timeout", 1) == 1);
+	CHECK(store_delivery_update(st, d2, DELIVERY_SENT, DELIVERY_SUCCEEDED,
+	    NULL, NULL, 0) == 1);
 	CHECK(store_delivery_get(st, d2, &dl) == 1);
-	CHECK_STR(dl.state, "succeeded");
-	CHECK_STR(dl.ticket, "");
+	CHECK(dl.state == DELIVERY_SUCCEEDED);
+	CHECK_STR(dl.ticket, "T2");	/* kept: fwstore answers it 403 */
 	CHECK_STR(dl.last_error, "timeout");
 	CHECK(dl.attempts == 1);
 	delivery_free(&dl);
-	CHECK(store_delivery_by_ticket(st, "T2", &dl) == 0);
-	delivery_free(&dl);
-	CHECK(store_delivery_update(st, d2, "nonsense", NULL, NULL, 0) == -1);
 
 	memset(&c, 0, sizeof(c));
 	CHECK(store_job_counts(st, 1, count_cb, &c) == 0);
@@ -366,36 +369,45 @@ test_deliveries(struct store *st, int64_t fw)
 	CHECK(store_delivery_pending(st, 1, &dl) == 1);
 	CHECK(dl.id == d4);
 	delivery_free(&dl);
-	CHECK(store_delivery_cancel_older(st, 1, job3, &canceled) == 0);
-	CHECK(canceled == 1);
+	CHECK(store_jobs_sharing(st, job3, 0, &ids, &n) == 0);
+	CHECK(n == 1 && ids[0] == 1);
+	free(ids);
+	CHECK(store_jobs_sharing(st, 0, 1, &ids, &n) == 0);
+	CHECK(n == 2 && ids[0] == 1 && ids[1] == job3);
+	free(ids);
+	CHECK(store_job_cancel_older(st, job3, "superseded by job 3") == 0);
 	CHECK(store_delivery_get(st, d1, &dl) == 1);
-	CHECK_STR(dl.state, "canceled");
+	CHECK(dl.state == DELIVERY_CANCELED);
 	/* the ticket is kept: fwstore answers it 403, not 404 */
 	CHECK_STR(dl.ticket, "T1aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
 	delivery_free(&dl);
 	CHECK(store_delivery_by_ticket(st,
 	    "T1aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", &dl) == 1);
-	CHECK_STR(dl.state, "canceled");
+	CHECK(dl.state == DELIVERY_CANCELED);
+	CHECK_STR(dl.last_error, "superseded by job 3");
 	delivery_free(&dl);
-	CHECK(store_delivery_cancel_older(st, 1, job3, &canceled) == 0);
-	CHECK(canceled == 0);
+	CHECK(store_jobs_sharing(st, job3, 0, &ids, &n) == 0);
+	CHECK(n == 0);
+	free(ids);
 
 	/* Paused jobs have no pending deliveries. */
-	CHECK(store_job_set_state(st, job3, "paused", NULL) == 0);
+	CHECK(store_job_set_state(st, job3, JOB_ACTIVE, JOB_PAUSED) == 1);
 	CHECK(store_delivery_pending(st, 1, &dl) == 0);
 	delivery_free(&dl);
-	CHECK(store_job_set_state(st, job3, "active", NULL) == 0);
+	CHECK(store_job_set_state(st, job3, JOB_PAUSED, JOB_ACTIVE) == 1);
 
 	/* Stopping job 1 cancels device 3's one; its ticket now finds a
 	 * canceled delivery. */
-	CHECK(store_delivery_update(st, d3, "downloaded", "T3", NULL, 1) == 0);
-	CHECK(store_job_set_state(st, 1, "stopped", &canceled) == 0);
+	CHECK(store_delivery_update(st, d3, DELIVERY_QUEUED,
+	    DELIVERY_DOWNLOADED, "T3", NULL, 1) == 1);
+	CHECK(store_job_set_state(st, 1, JOB_ACTIVE, JOB_STOPPED) == 1);
+	CHECK(store_job_cancel(st, 1, "the job was stopped", &canceled) == 0);
 	CHECK(canceled == 1);
 	CHECK(store_delivery_by_ticket(st, "T3", &dl) == 1);
-	CHECK_STR(dl.state, "canceled");
+	CHECK(dl.state == DELIVERY_CANCELED);
 	delivery_free(&dl);
 	CHECK(store_delivery_get(st, d3, &dl) == 1);
-	CHECK_STR(dl.state, "canceled");
+	CHECK(dl.state == DELIVERY_CANCELED);
 	CHECK_STR(dl.ticket, "T3");
 	delivery_free(&dl);
 	CHECK(store_delivery_pending(st, 3, &dl) == 0);
@@ -409,17 +421,18 @@ test_deliveries(struct store *st, int64_t fw)
 	CHECK(store_job_deliveries(st, 1, &list, &n) == 0);
 	CHECK(n == 3);
 	CHECK(list[0].id == d1 && list[1].id == d2 && list[2].id == d3);
-	CHECK_STR(list[1].state, "succeeded");
+	CHECK(list[1].state == DELIVERY_SUCCEEDED);
 	delivery_list_free(list, n);
 
 	/* Stopping inside the caller's transaction, then rolling back. */
 	CHECK(store_begin(st) == 0);
-	CHECK(store_job_set_state(st, job3, "stopped", &canceled) == 0);
+	CHECK(store_job_set_state(st, job3, JOB_ACTIVE, JOB_STOPPED) == 1);
+	CHECK(store_job_cancel(st, job3, "stopped", &canceled) == 0);
 	CHECK(canceled == 1);
 	CHECK(store_rollback(st) == 0);
 	CHECK(store_delivery_pending(st, 1, &dl) == 1);
 	CHECK(dl.id == d4);
-	CHECK_STR(dl.state, "queued");
+	CHECK(dl.state == DELIVERY_QUEUED);
 	delivery_free(&dl);
 
 	CHECK(store_event(st, "job.stop", "admin", "127.0.0.1", 0, 1,
@@ -547,7 +560,8 @@ test_kill(void)
 	CHECK((pid = fork()) != -1);
 	if (pid == 0) {
 		st = open_ok();
-		if (store_delivery_update(st, 4, "sent", "TK", NULL, 1) != 0)
+		if (store_delivery_update(st, 4, DELIVERY_QUEUED, DELIVERY_SENT,
+		    "TK", NULL, 1) != 1)
 			_exit(1);
 		raise(SIGKILL);
 		_exit(1);
@@ -557,7 +571,7 @@ test_kill(void)
 	st = open_ok();
 	CHECK(store_delivery_by_ticket(st, "TK", &dl) == 1);
 	CHECK(dl.id == 4);
-	CHECK_STR(dl.state, "sent");
+	CHECK(dl.state == DELIVERY_SENT);
 	CHECK(dl.attempts == 1);
 	delivery_free(&dl);
 	store_close(st);
