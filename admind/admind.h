@@ -152,6 +152,10 @@ void	 api_tokens_delete(struct http_conn *, struct http_request *,
 /* api_web.c: the web admin page and its files */
 void	 api_web(struct http_conn *, struct http_request *, struct api_req *);
 
+/* api_lifecycle.c: GET /admin/lifecycle */
+void	 api_lifecycle(struct http_conn *, struct http_request *,
+	    struct api_req *);
+
 /* api_metrics.c */
 void	 api_metrics(struct http_conn *);
 

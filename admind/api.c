@@ -194,6 +194,7 @@ static const struct api_route api_routes[] = {
 	{ "POST", "/admin/devices", BODY_JSON, api_devices_create },
 	{ "GET", "/admin/events", BODY_NONE, api_events },
 	{ "POST", "/admin/jobs", BODY_JSON, api_jobs_create },
+	{ "GET", "/admin/lifecycle", BODY_NONE, api_lifecycle },
 	{ "GET", "/admin/jobs", BODY_NONE, api_jobs_list },
 	{ "GET", "/admin/jobs/{id}", BODY_NONE, api_jobs_get },
 	{ "GET", "/admin/jobs/{id}/deliveries", BODY_NONE, api_jobs_deliveries },

@@ -11,9 +11,10 @@
 
 (function () {
 
-const TERMINAL = ['succeeded', 'failed', 'already-current', 'incompatible', 'canceled'];
-const STATES = ['queued', 'sent', 'downloading', 'downloaded', 'succeeded', 'failed',
-	'already-current', 'incompatible', 'canceled'];
+/* Delivery states and the ended ones, from GET /admin/lifecycle (admind's
+ * one table) before the first view is drawn. */
+let STATES = [];
+let TERMINAL = [];
 const PAGE = 50;
 const MANY = 5000;	/* devices fetched at once for search and pickers */
 
@@ -1084,7 +1085,14 @@ function route(focus) {
 	}
 }
 
-function main() {
+async function main() {
+	try {
+		const lc = await api('GET', '/admin/lifecycle');
+		STATES = lc.delivery.states;
+		TERMINAL = lc.delivery.ended;
+	} catch (e) {
+		showError(null, e);
+	}
 	for (const v of Object.values(VIEWS))
 		v.init();
 	window.addEventListener('hashchange', () => route(true));

@@ -232,3 +232,28 @@ def test_job_api_errors(otad, admin, firmware_id):
     assert r.status == 405
     r = admin.request("GET", "/admin/jobs?state=stopped")
     assert r.status == 200 and all(j["state"] == "stopped" for j in r.json()["jobs"])
+
+
+def test_state_names_come_from_one_table(otad, admin):
+    """GET /admin/lifecycle serves the daemon's own tables; the web page and
+    /metrics name the same states (issue 13)."""
+    r = admin.request("GET", "/admin/lifecycle")
+    assert r.status == 200, r
+    lc_ = r.json()
+    states = ["queued", "sent", "downloading", "downloaded", "succeeded", "failed",
+              "already-current", "incompatible", "canceled"]
+    assert lc_["delivery"]["states"] == states
+    assert lc_["delivery"]["ended"] == states[4:]
+    moves = {(t["from"], t["event"]): t["to"] for t in lc_["delivery"]["transitions"]}
+    assert moves[("queued", "send")] == "sent"
+    assert moves[("downloaded", "unverified")] == "succeeded"
+    assert not any(f in states[4:] for f, _ in moves)
+    assert lc_["job"]["states"] == ["active", "paused", "stopped", "finished"]
+    assert lc_["job"]["ended"] == ["stopped", "finished"]
+    metrics = admin.request("GET", "/metrics").body.decode()
+    for s in states:
+        assert 'otad_deliveries{state="%s"}' % s in metrics
+    for s in lc_["job"]["states"]:
+        assert 'otad_jobs{state="%s"}' % s in metrics
+    js = admin.request("GET", "/admin/ui/app.js").body.decode()
+    assert "'already-current'" not in js and "/admin/lifecycle" in js
