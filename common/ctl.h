@@ -70,7 +70,8 @@ enum ctl_type {
 	 * (names lower-case).  reply CTL_FW_GRANT */
 	CTL_FW_CHECK = 30,
 	/* fwstore -> admind: u64 delivery_id, u8 ctl_progress, u64 bytes
-	 * sent, u64 total */
+	 * the device acknowledged (the union over the delivery's requests;
+	 * COMPLETE only when it is the whole image), u64 total */
 	CTL_FW_PROGRESS = 31,
 	/* fwstore -> admind, request: GET /update?auth=<token> of a plain
 	 * ESP8266httpUpdate/HTTPUpdate fleet.  Payload as CTL_FW_CHECK with

@@ -925,6 +925,14 @@ http_arm(struct http_conn *c)
 	}
 }
 
+/* The connection moved outside its own reads and writes (a download's
+ * bytes were acknowledged by the peer): its timer starts again. */
+void
+http_conn_touch(struct http_conn *c)
+{
+	http_arm(c);
+}
+
 static void
 http_head_timeout_cb(uv_timer_t *t)
 {

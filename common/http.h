@@ -133,6 +133,9 @@ int	 http_stream_write(struct http_conn *, const void *, size_t);
 void	 http_stream_end(struct http_conn *);
 /* Abort: close the connection now. */
 void	 http_conn_close(struct http_conn *);
+/* Its idle timer starts again: the connection moved outside its own reads
+ * and writes (a download's bytes were acknowledged). */
+void	 http_conn_touch(struct http_conn *);
 
 const char *http_status_text(int);
 

@@ -20,6 +20,29 @@
 #define FWSTORE_CHUNK		(64 * 1024)	/* one pread, one write */
 #define FWSTORE_TICKET_MAX	64
 #define FWSTORE_RETRY_AFTER	"Retry-After: 5\r\n"
+#define FWSTORE_COVER_SPANS	16	/* disjoint ranges per delivery */
+#define FWSTORE_COVER_DELIVERIES 256	/* deliveries remembered */
+
+/* Bytes [first, end) of an image. */
+struct fwstore_span {
+	uint64_t	 first, end;
+};
+
+/* What one delivery's peers acknowledged: sorted, disjoint, not touching. */
+struct fwstore_cover {
+	uint64_t		 delivery_id;
+	uint64_t		 size;		/* of the image */
+	uint64_t		 used;		/* table clock; 0: free entry */
+	unsigned		 nspans;
+	struct fwstore_span	 spans[FWSTORE_COVER_SPANS];
+};
+
+/* The deliveries downloads are under way (or were left unfinished) for;
+ * lost on a restart, which only makes a device download again. */
+struct fwstore_coverage {
+	struct fwstore_cover	 entries[FWSTORE_COVER_DELIVERIES];
+	uint64_t		 clock;
+};
 
 struct fwstore {
 	uv_loop_t		*loop;
@@ -29,6 +52,7 @@ struct fwstore {
 	struct http_server	 https;		/* tls_listen, when set */
 	struct ctl_client	 ctl;
 	unsigned		 ndownloads;	/* GETs holding a slot */
+	struct fwstore_coverage	 coverage;	/* acknowledged bytes */
 	uv_signal_t		 sigint, sigterm;
 };
 
@@ -47,9 +71,10 @@ struct fwstore_grant {
 
 /*
  * One request on /ota/<ticket> or /update, from admind's check to the last
- * byte.  The body goes out through the connection (TLS, or a client that
- * keeps the connection), or with sendfile(2) on a duplicate of the socket
- * once the head reached the kernel and the HTTP connection was let go.
+ * byte the peer acknowledged.  The body goes out through the connection
+ * (TLS, or a client that keeps the connection), or with sendfile(2) on a
+ * duplicate of the socket once the head reached the kernel and the HTTP
+ * connection was let go.  first <= acked <= sent <= written <= end.
  */
 struct fwstore_download {
 	struct fwstore		*fw;
@@ -57,7 +82,7 @@ struct fwstore_download {
 	int			 fd;		/* the firmware file */
 	int			 sock;		/* sendfile: the socket, or -1 */
 	uv_poll_t		 poll;		/* sendfile: writable, linger */
-	uv_timer_t		 timer;		/* sendfile: stall, linger */
+	uv_timer_t		 timer;		/* acks and stall; linger */
 	unsigned		 handles;	/* open uv handles above */
 	unsigned		 head:1;
 	unsigned		 quiet:1;	/* HEAD or a version check */
@@ -65,15 +90,21 @@ struct fwstore_download {
 	unsigned		 slot:1;	/* counted in ndownloads */
 	unsigned		 streaming:1;	/* body under way */
 	unsigned		 zerocopy:1;	/* body by sendfile */
-	unsigned		 lingering:1;	/* sendfile: body done */
+	unsigned		 draining:1;	/* body in the kernel: acks */
+	unsigned		 fin:1;		/* sendfile: FIN after the body */
+	unsigned		 lingering:1;	/* sendfile: body acknowledged */
+	unsigned		 completed:1;	/* COMPLETE told to admind */
 	uint64_t		 delivery_id;
 	uint64_t		 size;		/* of the file */
 	uint64_t		 first, end;	/* the bytes to send: [first, end) */
 	uint64_t		 written;	/* offset handed to the connection */
 	uint64_t		 sent;		/* offset that reached the kernel */
+	uint64_t		 acked;		/* offset the peer acknowledged */
+	uint64_t		 told;		/* bytes last told to admind */
 	uint64_t		 discarded;	/* linger: bytes read and dropped */
-	unsigned		 step;		/* last 10% step reported */
+	unsigned		 step;		/* last 10% step told */
 	uint64_t		 started_ms;
+	uint64_t		 moved_ms;	/* sent or acked last moved */
 	char			 sha256[65];
 	char			 remote[64];
 };
@@ -104,6 +135,15 @@ int	 fwstore_send_begin(struct fwstore_download *, int status,
 	    const char *headers);
 void	 fwstore_send_drain(struct fwstore_download *);
 void	 fwstore_send_lost(struct fwstore_download *);
+
+/* coverage.c */
+void	 fwstore_cover_add(struct fwstore_cover *, uint64_t first,
+	    uint64_t end);
+uint64_t fwstore_cover_bytes(const struct fwstore_cover *);
+int	 fwstore_cover_all(const struct fwstore_cover *);
+struct fwstore_cover *fwstore_cover_get(struct fwstore_coverage *,
+	    uint64_t delivery_id, uint64_t size);
+void	 fwstore_cover_drop(struct fwstore_coverage *, uint64_t delivery_id);
 
 /* firmware.c */
 int	 fwstore_firmware_open(struct fwstore *, const struct fwstore_grant *);

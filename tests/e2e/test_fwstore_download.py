@@ -302,6 +302,12 @@ def test_resume_with_range_completes_delivery(fw, adm):
     r = exchange(url, esphttp.esp8266_request_with(url, set_=[
         ("Range", "bytes=%d-" % half)]))
     assert r.status == 206 and r.body == img[half:], r
+    # the second half alone is no download (issue 13, item 7) ...
+    assert wait_state(fw, dev["id"], ("downloaded",), timeout=1.0)["state"] != "downloaded"
+    r = exchange(url, esphttp.esp8266_request_with(url, set_=[
+        ("Range", "bytes=0-%d" % (half - 1))]))
+    assert r.status == 206 and r.body == img[:half], r
+    # ... the first half resumed before it completes the delivery
     assert wait_state(fw, dev["id"], ("downloaded",))["state"] == "downloaded"
 
 
