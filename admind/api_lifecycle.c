@@ -8,68 +8,32 @@
 #include "admind.h"
 #include "json.h"
 
+/* "key":{"states":[...],"ended":[...],"transitions":[...]} */
 static void
-lifecycle_delivery(struct buf *b)
+lifecycle_json(struct buf *b, const char *key,
+    const struct lifecycle_machine *m)
 {
-	enum delivery_state to;
-	int		 n = 0;
+	int	 n = 0;
 
-	buf_adds(b, "\"delivery\":{\"states\":[");
-	for (int s = 0; s < DELIVERY_NSTATES; s++) {
+	buf_printf(b, "\"%s\":{\"states\":[", key);
+	for (int s = 0; s < m->nstates; s++) {
 		buf_adds(b, s ? "," : "");
-		json_str(b, delivery_state_name(s));
+		json_str(b, lifecycle_state(m, s));
 	}
 	buf_adds(b, "],\"ended\":[");
-	for (int s = 0; s < DELIVERY_NSTATES; s++) {
-		if (!delivery_state_ended(s))
+	for (int s = 0; s < m->nstates; s++) {
+		if (!lifecycle_ended(m, s))
 			continue;
 		buf_adds(b, n++ ? "," : "");
-		json_str(b, delivery_state_name(s));
+		json_str(b, lifecycle_state(m, s));
 	}
 	buf_adds(b, "],\"transitions\":[");
-	n = 0;
-	for (int s = 0; s < DELIVERY_NSTATES; s++) {
-		for (int e = 0; e < DELIVERY_NEVENTS; e++) {
-			if (delivery_next(s, e, &to) == -1)
-				continue;
-			buf_printf(b, "%s{\"from\":\"%s\",\"event\":\"%s\","
-			    "\"to\":\"%s\"}", n++ ? "," : "",
-			    delivery_state_name(s), delivery_event_name(e),
-			    delivery_state_name(to));
-		}
-	}
-	buf_adds(b, "]}");
-}
-
-static void
-lifecycle_job(struct buf *b)
-{
-	enum job_state	 to;
-	int		 n = 0;
-
-	buf_adds(b, "\"job\":{\"states\":[");
-	for (int s = 0; s < JOB_NSTATES; s++) {
-		buf_adds(b, s ? "," : "");
-		json_str(b, job_state_name(s));
-	}
-	buf_adds(b, "],\"ended\":[");
-	for (int s = 0; s < JOB_NSTATES; s++) {
-		if (!job_state_ended(s))
-			continue;
-		buf_adds(b, n++ ? "," : "");
-		json_str(b, job_state_name(s));
-	}
-	buf_adds(b, "],\"transitions\":[");
-	n = 0;
-	for (int s = 0; s < JOB_NSTATES; s++) {
-		for (int e = 0; e < JOB_NEVENTS; e++) {
-			if (job_next(s, e, &to) == -1)
-				continue;
-			buf_printf(b, "%s{\"from\":\"%s\",\"event\":\"%s\","
-			    "\"to\":\"%s\"}", n++ ? "," : "", job_state_name(s),
-			    job_event_name(e), job_state_name(to));
-		}
-	}
+	for (size_t i = 0; i < m->nmoves; i++)
+		buf_printf(b, "%s{\"from\":\"%s\",\"event\":\"%s\","
+		    "\"to\":\"%s\"}", i ? "," : "",
+		    lifecycle_state(m, m->moves[i].from),
+		    lifecycle_event(m, m->moves[i].event),
+		    lifecycle_state(m, m->moves[i].to));
 	buf_adds(b, "]}");
 }
 
@@ -80,9 +44,9 @@ api_lifecycle(struct http_conn *c, struct http_request *req,
 	struct buf	 b = BUF_INIT;
 
 	buf_addc(&b, '{');
-	lifecycle_delivery(&b);
+	lifecycle_json(&b, "delivery", &delivery_machine);
 	buf_addc(&b, ',');
-	lifecycle_job(&b);
+	lifecycle_json(&b, "job", &job_machine);
 	buf_addc(&b, '}');
 	api_json(c, 200, &b);
 	buf_free(&b);

@@ -11,10 +11,6 @@
 
 #include "lifecycle.h"
 
-struct transition {
-	int	 from, event, to;
-};
-
 static const char *const delivery_states[DELIVERY_NSTATES] = {
 	[DELIVERY_QUEUED] = "queued",
 	[DELIVERY_SENT] = "sent",
@@ -48,7 +44,7 @@ static const char *const delivery_events[DELIVERY_NEVENTS] = {
 #define DD	DELIVERY_DOWNLOADED
 
 /* Every delivery transition there is; anything else is refused. */
-static const struct transition delivery_table[] = {
+static const struct lifecycle_move delivery_table[] = {
 	{ Q, DELIVERY_SEND, S },
 	{ Q, DELIVERY_CURRENT, DELIVERY_ALREADY_CURRENT },
 	{ Q, DELIVERY_INCOMPATIBLE_EV, DELIVERY_INCOMPATIBLE },
@@ -100,7 +96,7 @@ static const char *const job_events[JOB_NEVENTS] = {
 	[JOB_FINISH] = "finish",
 };
 
-static const struct transition job_table[] = {
+static const struct lifecycle_move job_table[] = {
 	{ JOB_ACTIVE, JOB_PAUSE, JOB_PAUSED },
 	{ JOB_ACTIVE, JOB_STOP, JOB_STOPPED },
 	{ JOB_ACTIVE, JOB_FINISH, JOB_FINISHED },
@@ -109,31 +105,47 @@ static const struct transition job_table[] = {
 	{ JOB_PAUSED, JOB_FINISH, JOB_FINISHED },
 };
 
-static const char *
-lifecycle_name(const char *const *names, size_t n, int i)
+const struct lifecycle_machine delivery_machine = {
+	delivery_states, DELIVERY_NSTATES, delivery_events, DELIVERY_NEVENTS,
+	delivery_table, sizeof(delivery_table) / sizeof(delivery_table[0]),
+};
+
+const struct lifecycle_machine job_machine = {
+	job_states, JOB_NSTATES, job_events, JOB_NEVENTS,
+	job_table, sizeof(job_table) / sizeof(job_table[0]),
+};
+
+const char *
+lifecycle_state(const struct lifecycle_machine *m, int s)
 {
-	return i >= 0 && (size_t)i < n && names[i] ? names[i] : "(invalid)";
+	return s >= 0 && s < m->nstates ? m->states[s] : "(invalid)";
 }
 
-static int
-lifecycle_parse(const char *const *names, size_t n, const char *s, int *out)
+const char *
+lifecycle_event(const struct lifecycle_machine *m, int e)
 {
-	for (size_t i = 0; s != NULL && i < n; i++) {
-		if (strcmp(names[i], s) == 0) {
-			*out = (int)i;
+	return e >= 0 && e < m->nevents ? m->events[e] : "(invalid)";
+}
+
+int
+lifecycle_parse(const struct lifecycle_machine *m, const char *name, int *s)
+{
+	for (int i = 0; name != NULL && i < m->nstates; i++) {
+		if (strcmp(m->states[i], name) == 0) {
+			*s = i;
 			return 0;
 		}
 	}
 	return -1;
 }
 
-static int
-lifecycle_next(const struct transition *t, size_t n, int from, int event,
+int
+lifecycle_next(const struct lifecycle_machine *m, int from, int event,
     int *to)
 {
-	for (size_t i = 0; i < n; i++) {
-		if (t[i].from == from && t[i].event == event) {
-			*to = t[i].to;
+	for (size_t i = 0; i < m->nmoves; i++) {
+		if (m->moves[i].from == from && m->moves[i].event == event) {
+			*to = m->moves[i].to;
 			return 0;
 		}
 	}
@@ -141,11 +153,11 @@ lifecycle_next(const struct transition *t, size_t n, int from, int event,
 }
 
 /* A state no event leaves. */
-static int
-lifecycle_ended(const struct transition *t, size_t n, int state)
+int
+lifecycle_ended(const struct lifecycle_machine *m, int state)
 {
-	for (size_t i = 0; i < n; i++)
-		if (t[i].from == state)
+	for (size_t i = 0; i < m->nmoves; i++)
+		if (m->moves[i].from == state)
 			return 0;
 	return 1;
 }
@@ -153,7 +165,7 @@ lifecycle_ended(const struct transition *t, size_t n, int state)
 const char *
 delivery_state_name(enum delivery_state s)
 {
-	return lifecycle_name(delivery_states, DELIVERY_NSTATES, (int)s);
+	return lifecycle_state(&delivery_machine, (int)s);
 }
 
 int
@@ -161,7 +173,7 @@ delivery_state_parse(const char *name, enum delivery_state *s)
 {
 	int	 i;
 
-	if (lifecycle_parse(delivery_states, DELIVERY_NSTATES, name, &i) == -1)
+	if (lifecycle_parse(&delivery_machine, name, &i) == -1)
 		return -1;
 	*s = (enum delivery_state)i;
 	return 0;
@@ -170,14 +182,13 @@ delivery_state_parse(const char *name, enum delivery_state *s)
 const char *
 delivery_event_name(enum delivery_event e)
 {
-	return lifecycle_name(delivery_events, DELIVERY_NEVENTS, (int)e);
+	return lifecycle_event(&delivery_machine, (int)e);
 }
 
 int
 delivery_state_ended(enum delivery_state s)
 {
-	return lifecycle_ended(delivery_table, sizeof(delivery_table) /
-	    sizeof(delivery_table[0]), (int)s);
+	return lifecycle_ended(&delivery_machine, (int)s);
 }
 
 int
@@ -192,8 +203,7 @@ delivery_next(enum delivery_state from, enum delivery_event e,
 {
 	int	 t;
 
-	if (lifecycle_next(delivery_table, sizeof(delivery_table) /
-	    sizeof(delivery_table[0]), (int)from, (int)e, &t) == -1)
+	if (lifecycle_next(&delivery_machine, (int)from, (int)e, &t) == -1)
 		return -1;
 	*to = (enum delivery_state)t;
 	return 0;
@@ -202,7 +212,7 @@ delivery_next(enum delivery_state from, enum delivery_event e,
 const char *
 job_state_name(enum job_state s)
 {
-	return lifecycle_name(job_states, JOB_NSTATES, (int)s);
+	return lifecycle_state(&job_machine, (int)s);
 }
 
 int
@@ -210,7 +220,7 @@ job_state_parse(const char *name, enum job_state *s)
 {
 	int	 i;
 
-	if (lifecycle_parse(job_states, JOB_NSTATES, name, &i) == -1)
+	if (lifecycle_parse(&job_machine, name, &i) == -1)
 		return -1;
 	*s = (enum job_state)i;
 	return 0;
@@ -219,14 +229,13 @@ job_state_parse(const char *name, enum job_state *s)
 const char *
 job_event_name(enum job_event e)
 {
-	return lifecycle_name(job_events, JOB_NEVENTS, (int)e);
+	return lifecycle_event(&job_machine, (int)e);
 }
 
 int
 job_state_ended(enum job_state s)
 {
-	return lifecycle_ended(job_table, sizeof(job_table) /
-	    sizeof(job_table[0]), (int)s);
+	return lifecycle_ended(&job_machine, (int)s);
 }
 
 int
@@ -234,8 +243,7 @@ job_next(enum job_state from, enum job_event e, enum job_state *to)
 {
 	int	 t;
 
-	if (lifecycle_next(job_table, sizeof(job_table) / sizeof(job_table[0]),
-	    (int)from, (int)e, &t) == -1)
+	if (lifecycle_next(&job_machine, (int)from, (int)e, &t) == -1)
 		return -1;
 	*to = (enum job_state)t;
 	return 0;

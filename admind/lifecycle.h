@@ -57,6 +57,32 @@ enum job_event {
 	JOB_NEVENTS
 };
 
+/* A state machine as data: names and the {from, event, to} table. */
+struct lifecycle_move {
+	int	 from, event, to;
+};
+
+struct lifecycle_machine {
+	const char *const		*states;
+	int				 nstates;
+	const char *const		*events;
+	int				 nevents;
+	const struct lifecycle_move	*moves;
+	size_t				 nmoves;
+};
+
+extern const struct lifecycle_machine delivery_machine, job_machine;
+
+const char	*lifecycle_state(const struct lifecycle_machine *, int);
+const char	*lifecycle_event(const struct lifecycle_machine *, int);
+int		 lifecycle_parse(const struct lifecycle_machine *,
+		    const char *, int *);
+int		 lifecycle_next(const struct lifecycle_machine *, int from,
+		    int event, int *to);
+/* No event leaves the state. */
+int		 lifecycle_ended(const struct lifecycle_machine *, int);
+
+/* The same, typed, for each machine. */
 const char	*delivery_state_name(enum delivery_state);
 /* 0 and *s set, or -1 for a name that is no state. */
 int		 delivery_state_parse(const char *, enum delivery_state *s);
