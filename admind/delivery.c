@@ -145,7 +145,8 @@ delivery_notice(const struct delivery *d, enum delivery_state to,
 	return tx_defer(delivery_notice_run, n);
 }
 
-/* The row and the audit event; -1 when either was not stored. */
+/* The row and the audit event: 1 stored, 0 the row is no longer in the
+ * state the caller read (nothing written), -1 a database error. */
 static int
 delivery_store(const struct delivery *d, enum delivery_state to,
     const char *ticket, const char *error, int attempt_inc)
@@ -160,12 +161,12 @@ delivery_store(const struct delivery *d, enum delivery_state to,
 		    "%s", d->id, delivery_state_name(d->state),
 		    delivery_state_name(to));
 	if (rc != 1)
-		return -1;
+		return rc;
 	snprintf(text, sizeof(text), "%s -> %s%s%s",
 	    delivery_state_name(d->state), delivery_state_name(to),
 	    error && *error ? ": " : "", error ? error : "");
 	return store_event(env->store, "delivery.transition", "otad", "",
-	    d->device_id, d->job_id, text);
+	    d->device_id, d->job_id, text) == -1 ? -1 : 1;
 }
 
 static int
@@ -173,6 +174,7 @@ delivery_move(const struct delivery *d, enum delivery_event ev,
     const char *ticket, const char *error, int attempt_inc)
 {
 	enum delivery_state to;
+	int		 rc;
 
 	if (delivery_next(d->state, ev, &to) == -1) {
 		log_warnx("delivery %" PRId64 ": %s is not allowed in state %s",
@@ -184,14 +186,18 @@ delivery_move(const struct delivery *d, enum delivery_event ev,
 		tx_rollback();
 		return -1;
 	}
-	if (delivery_store(d, to, ticket, error, attempt_inc) == -1 ||
-	    delivery_notice(d, to, error, attempt_inc) == -1)
+	/* a stale read writes nothing and fails only this transition; a
+	 * database error dooms the whole transaction */
+	rc = delivery_store(d, to, ticket, error, attempt_inc);
+	if (rc == -1 || (rc == 1 &&
+	    delivery_notice(d, to, error, attempt_inc) == -1))
 		tx_fail();
-	else
+	else if (rc == 1)
 		sched_delivery_moved(d, to);
-	if (tx_ok() && delivery_state_ended(to) && jobs_settle(d->job_id) == -1)
+	if (rc == 1 && tx_ok() && delivery_state_ended(to) &&
+	    jobs_settle(d->job_id) == -1)
 		tx_fail();
-	return tx_commit();
+	return tx_commit() == -1 || rc != 1 ? -1 : 0;
 }
 
 int

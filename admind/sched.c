@@ -310,18 +310,14 @@ sched_flight_drop(int64_t delivery_id)
 static void
 sched_batch_begin(void)
 {
-	if (tx_begin() == 0) {
-		sched_batching++;
-		return;
-	}
-	tx_rollback();
+	if (tx_begin() == -1)		/* each begin has its end */
+		tx_fail();
+	sched_batching++;
 }
 
 static void
 sched_batch_end(void)
 {
-	if (sched_batching == 0)
-		return;
 	if (--sched_batching == 0)
 		sched_cache_clear();
 	if (tx_commit() == -1)	/* logged; nothing of it is acted on */
