@@ -176,6 +176,8 @@ void	 api_jobs_resume(struct http_conn *, struct http_request *,
 	    struct api_req *);
 void	 api_delivery_json(struct buf *, const struct delivery *,
 	    uint64_t size);
+/* 507 storage.full or 500 internal: the job was not committed. */
+void	 api_job_unsaved(struct http_conn *);
 /* The devices with the tag; -1 after answering 404 tag.no_devices. */
 int	 api_tag_devices(struct http_conn *, const char *tag, int64_t **ids,
 	    size_t *n);

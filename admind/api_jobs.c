@@ -55,6 +55,19 @@ job_add_id(struct job_input *in, int64_t id)
 	return 0;
 }
 
+/* A job that could not be committed: nothing of it was kept. */
+void
+api_job_unsaved(struct http_conn *c)
+{
+	if (store_disk_full(env->store))
+		api_error(c, 507, "storage.full", "The server's disk is full; "
+		    "nothing of the job was kept. Free space in the state "
+		    "directory and try again.");
+	else
+		api_error(c, 500, "internal", "The job could not be saved, "
+		    "nothing of it was kept; see the log of otad-admind.");
+}
+
 /* The devices with the tag, ascending; answers 404 tag.no_devices (or
  * 500) itself and returns -1 when there are none. */
 int
@@ -231,10 +244,10 @@ api_jobs_create(struct http_conn *c, struct http_request *req,
 	in.job.target = in.target;
 	in.job.created_by = ar->user;
 	in.job.created_at = time(NULL);
+	(void)store_disk_full(env->store);
 	if (jobs_create(&in.job, in.ids, in.n, ar->user, c->peer_str) == -1) {
 		free(in.ids);
-		api_error(c, 500, "internal", "The job could not be saved, "
-		    "nothing of it was kept; see the log of otad-admind.");
+		api_job_unsaved(c);
 		return;
 	}
 	free(in.ids);

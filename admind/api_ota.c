@@ -215,6 +215,7 @@ api_ota_start_complete(struct http_conn *c, struct api_req *ar)
 		    "%s", upload_message(ar->upload));
 		return;
 	}
+	(void)store_disk_full(env->store);
 	if (tx_begin() == -1 || api_firmware_save(ar, &fw, &status) == -1 ||
 	    api_ota_targets(ar, &ids, &n) == -1)
 		tx_fail();
@@ -223,8 +224,7 @@ api_ota_start_complete(struct http_conn *c, struct api_req *ar)
 		tx_fail();
 	free(ids);
 	if (tx_commit() == -1) {
-		api_error(c, 500, "internal", "The job could not be saved, "
-		    "nothing of it was kept; see the log of otad-admind.");
+		api_job_unsaved(c);
 		return;
 	}
 	log_fields(LOG_INFO, NULL, "%s from %s uploaded %s (%s, sha256 %s) "

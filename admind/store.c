@@ -366,6 +366,7 @@ struct store {
 	sqlite3		*db;
 	sqlite3_stmt	*stmt[Q_MAX];
 	int		 batch;		/* store_light's transaction is open */
+	int		 full;		/* a write found the disk full */
 };
 
 /* How to read one result row into a struct, and free it again. */
@@ -1181,9 +1182,20 @@ store_tx_close(struct store *st, int own, int rv)
 static int
 store_fail(struct store *st, enum store_q q)
 {
+	if ((sqlite3_extended_errcode(st->db) & 0xff) == SQLITE_FULL)
+		st->full = 1;
 	log_warnx("store: %s: %s", store_queries[q].name,
 	    sqlite3_errmsg(st->db));
 	return -1;
+}
+
+int
+store_disk_full(struct store *st)
+{
+	int	 full = st->full;
+
+	st->full = 0;
+	return full;
 }
 
 static int

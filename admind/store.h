@@ -94,6 +94,8 @@ void	 store_flush(struct store *);
 int	 store_commit(struct store *);
 int	 store_rollback(struct store *);
 int	 store_schema_version(struct store *);
+/* 1 when a write failed on a full disk since the last call (then 0). */
+int	 store_disk_full(struct store *);
 
 /* Devices.  store_device_create returns -2 when the token hash exists. */
 int	 store_device_create(struct store *, const char *name,

@@ -230,3 +230,125 @@ def read_body(sock, data=b""):
         data += c
     sock.close()
     return data.partition(b"\r\n\r\n")[2]
+
+
+# -- issue 13: clients that report different things, firmware without a job ----------
+
+# What each kind of Blynk client says after login (PROTOCOL.md 1.4), for a device that
+# runs firmware version `version` built at `build`.  Only the Arduino library reports
+# the build; Python BlynkLib 1.0 reports the app version when the sketch sets one;
+# blynklib 0.2.6 reports neither; blynk-library 0.5.x puts the firmware version in
+# "ver" and its own version in "blynk".
+def client_info(kind, version, build):
+    if kind == "arduino":           # Arduino library 1.x
+        return dict(blynk.DEFAULT_INFO, mcu=version, build=build)
+    if kind == "blynklib-1.0":      # Python BlynkLib 1.0
+        info = {"ver": "1.0.0", "h-beat": "50", "buff-in": "1024", "dev": "linux-py"}
+        if version:
+            info["fw"] = version
+        return info
+    if kind == "blynklib-0.2.6":    # Python blynklib 0.2.6: nothing about the firmware
+        return {"ver": "0.2.6", "buff-in": "1024", "h-beat": "10", "dev": "python"}
+    if kind == "arduino-0.5":       # blynk-library 0.5.x
+        return {"ver": version, "blynk": "0.5.4", "h-beat": "10", "buff-in": "256",
+                "dev": "NodeMCU", "cpu": "ESP8266", "con": "ESP8266", "build": build}
+    raise ValueError("unknown client kind %r" % kind)
+
+
+CLIENT_LOGIN = {"arduino-0.5": blynk.LOGIN}     # the others send HW_LOGIN (29)
+
+
+class ClientDevice(Device):
+    """A Device whose hardware info is exactly what one kind of client sends
+    (client_info); version/build are what it runs now."""
+
+    def __init__(self, srv, admin, kind, name=None, version=OLD_VERSION,
+                 build=OLD_BUILD, tags=None):
+        self.kind = kind
+        Device.__init__(self, srv, admin, name=name, version=version, build=build)
+        if tags:
+            r = admin.json_request("PATCH", "/admin/devices/%d" % self.id,
+                                   {"tags": list(tags)})
+            assert r.status == 200, r
+
+    def info_frame(self):
+        return client_info(self.kind, self.version, self.build)
+
+    def connect(self):
+        c = blynk.BlynkClient(self.srv.host, self.srv.hwd_port, 5.0).connect()
+        try:
+            st = c.login(self.token, cmd=CLIENT_LOGIN.get(self.kind, blynk.HW_LOGIN))
+            if st != blynk.OK:
+                raise blynk.ProtocolError("login answered %r, expected 200" % (st,))
+            st = c.send_info(self.info_frame())
+            if st != blynk.OK:
+                raise blynk.ProtocolError("hardware info answered %r, expected 200"
+                                          % (st,))
+        except BaseException:
+            c.close()
+            raise
+        self.client = c
+        return self
+
+
+def tagged_image(pairs, size=64 * 1024, seed=None):
+    """An ESP8266 image whose Blynk info tag holds exactly pairs (a list of (key,
+    value)), e.g. a blynk-library 0.5.x image with "ver" and "blynk" but no "mcu"."""
+    tag = bytearray(images.BLYNK_TAG)
+    for k, v in pairs:
+        tag += k.encode() + b"\0" + v.encode() + b"\0"
+    tag += b"\0"
+    base = images.esp8266_image(size=size, tag=False,
+                                seed=seed if seed is not None else repr(pairs))
+    mid = len(base) // 2
+    img = base[:mid] + bytes(tag) + base[mid + len(tag):]
+    assert len(img) == size
+    return img
+
+
+def upload_firmware(admin, image, filename="fw.bin", force=False):
+    """POST /admin/firmware (no job); returns the firmware object."""
+    boundary = "----e2e" + uuid.uuid4().hex
+    body = (("--%s\r\nContent-Disposition: form-data; name=\"file\"; "
+             "filename=\"%s\"\r\nContent-Type: application/octet-stream\r\n\r\n")
+            % (boundary, filename)).encode() + image + \
+        ("\r\n--%s--\r\n" % boundary).encode()
+    r = admin.request("POST", "/admin/firmware" + ("?force=true" if force else ""),
+                      body=body,
+                      headers={"Content-Type": "multipart/form-data; boundary=" + boundary})
+    assert r.status in (200, 201), "POST /admin/firmware -> %r" % r
+    return r.json()
+
+
+def jobs(admin, state=None):
+    """Every job (GET /admin/jobs, paged through)."""
+    out, offset = [], 0
+    while True:
+        q = "?limit=500&offset=%d" % offset + ("&state=" + state if state else "")
+        r = admin.request("GET", "/admin/jobs" + q)
+        assert r.status == 200, r
+        page = r.json()["jobs"]
+        out += page
+        offset += len(page)
+        if not page or offset >= r.json()["total"]:
+            return out
+
+
+ENDED = ("succeeded", "failed", "already-current", "incompatible", "canceled",
+         "declined")
+
+
+def head_status(url, timeout=10.0):
+    """HEAD of a download URL as ESP8266httpUpdate would send it (no transition in
+    admind: a HEAD is quiet); the status, or None when nothing answered."""
+    try:
+        r = esphttp.esp8266_get(url, timeout=timeout, request=esphttp.esp8266_request_with(
+            url, drop=("x-ESP8266-sketch-md5",), method="HEAD"))
+    except (OSError, ValueError):
+        return None
+    return r.status
+
+
+def poll_url(srv, token):
+    """The plain ESP8266httpUpdate poll of a device that never connects to hwd."""
+    return "http://%s:%d/update?auth=%s" % (srv.host, srv.fw_port, token)

@@ -7,6 +7,10 @@ must be true to what its device did, and no device row, firmware row or file is 
     OTAD_BUILD=build tests/soak/soak.py                  # 30 minutes, 2000 devices
     OTAD_BUILD=build tests/soak/soak.py --minutes 3 --devices 500
 
+Devices are of three kinds, as the clients report themselves (PROTOCOL.md 1.4): most
+are Arduino 1.x (firmware version and build), some Python BlynkLib 1.0 (version only),
+some blynklib 0.2.6 (nothing: their updates can only succeed unverified).
+
 Standard library only (asyncio for the devices); the e2e helpers start the server.
 Exits 0 and prints "soak: PASS ..." when everything holds.
 """
@@ -23,18 +27,28 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
 import conftest  # noqa: E402
 import lifecycle as lc  # noqa: E402
-import images  # noqa: E402
 
 OLD = ("0.1.0", "Jan 01 2026 00:00:00")
 NEW = ("0.9.9", "Feb 02 2026 02:02:02")
 
 
+KINDS = (("arduino", 0.7), ("blynklib-1.0", 0.15), ("blynklib-0.2.6", 0.15))
+
+
 class Dev:
-    def __init__(self, id_, token):
-        self.id, self.token = id_, token
+    def __init__(self, id_, token, kind="arduino"):
+        self.id, self.token, self.kind = id_, token, kind
         self.version, self.build = OLD
         self.downloads = 0          # complete, verified downloads
         self.flashed = False        # rebooted into the new image
+        self.urls = set()           # every ota URL it was sent
+        self.sent_while_current = []    # commands that came after it reported NEW
+
+    def reports(self):
+        return self.kind != "blynklib-0.2.6"
+
+    def info(self):
+        return lc.client_info(self.kind, self.version, self.build)
 
 
 def frame(cmd, mid, body=b""):
@@ -57,10 +71,10 @@ async def session(srv, dev, image_sha, stats):
         if st != 200:
             stats["login_refused"] += 1
             return
-        info = b"\0".join(x.encode() for x in ("mcu", dev.version, "build", dev.build,
-                                                "h-beat", "45", "buff-in", "1024",
-                                                "dev", "NodeMCU")) + b"\0"
+        info = b"\0".join(b"%s\0%s" % (k.encode(), v.encode())
+                           for k, v in dev.info().items()) + b"\0"
         w.write(frame(17, 2, info))
+        current = dev.reports() and (dev.version, dev.build) == NEW
         stay = random.expovariate(1 / 20.0)
         deadline = time.monotonic() + stay
         while time.monotonic() < deadline:
@@ -72,6 +86,9 @@ async def session(srv, dev, image_sha, stats):
                 continue
             if cmd == 17 and body[:4] == b"ota\0":
                 url = body[4:].rstrip(b"\0").decode()
+                dev.urls.add(url)
+                if current:
+                    dev.sent_while_current.append(url)
                 w.close()
                 await download(dev, url, image_sha, stats)
                 return
@@ -85,10 +102,13 @@ async def download(dev, url, image_sha, stats):
         int(url.split("/", 3)[2].rsplit(":", 1)[1]), "/" + url.split("/", 3)[3]
     r, w = await asyncio.wait_for(asyncio.open_connection(host, port), 5)
     try:
+        # only the Arduino sketch's updater says what it runs
+        version = "x-ESP8266-version: %s\r\n" % dev.version if dev.kind == "arduino" \
+            else ""
         w.write(("GET %s HTTP/1.0\r\nHost: %s:%d\r\nUser-Agent: ESP8266-http-Update\r\n"
                  "x-ESP8266-free-space: 4194304\r\nx-ESP8266-chip-size: 4194304\r\n"
-                 "x-ESP8266-mode: sketch\r\nx-ESP8266-version: %s\r\n\r\n"
-                 % (path, host, port, dev.version)).encode())
+                 "x-ESP8266-mode: sketch\r\n%s\r\n"
+                 % (path, host, port, version)).encode())
         data = await asyncio.wait_for(r.read(), 30)
     finally:
         w.close()
@@ -167,10 +187,19 @@ def main():
     try:
         admin = srv.admin(timeout=30)
         devs = []
+        rng = random.Random(args.devices)
         for i in range(args.devices):
             d = admin.create_device("soak-%05d" % i)
-            devs.append(Dev(d["id"], d["token"]))
-        img = images.esp8266_image(version=NEW[0], build=NEW[1], size=256 * 1024, seed="soak")
+            x, kind = rng.random(), KINDS[-1][0]
+            for k, share in KINDS:
+                if x < share:
+                    kind = k
+                    break
+                x -= share
+            devs.append(Dev(d["id"], d["token"], kind))
+        # no board in the tag: Python clients report theirs as linux-py or python
+        img = lc.tagged_image([("mcu", NEW[0]), ("build", NEW[1]), ("blynk", "1.3.2")],
+                              size=256 * 1024, seed="soak")
         sha = hashlib.sha256(img).hexdigest()
         fw = lc.upload(admin, img)          # every device
         job_id = fw["job"]["id"]
@@ -196,6 +225,7 @@ def main():
 
 def check(srv, admin, devs, job_id, sha):
     problems = []
+    attempt_limit = lc.job(admin, job_id)["attempt_limit"]
     byid = {d.id: d for d in devs}
     have = {d["id"] for d in admin.devices()["devices"]}
     problems += ["device row %d lost" % i for i in byid if i not in have]
@@ -215,14 +245,50 @@ def check(srv, admin, devs, job_id, sha):
         if dev is None:
             continue
         st = d["state"]
-        # true: succeeded only for a device that runs the new build; a device that
+        # true: succeeded only for a device that runs the new build (or, for one
+        # that reports nothing, unverified after a complete download); a device that
         # runs it was told so (succeeded) or has not reconnected since flashing
-        if st == "succeeded" and not dev.flashed:
+        if st == "succeeded" and dev.reports() and not dev.flashed:
             problems.append("device %d: succeeded, but it never flashed" % i)
+        if st == "succeeded" and not dev.reports() and "unverified" not in d["last_error"]:
+            problems.append("device %d reports nothing, yet succeeded verified: %r" % (i, d))
         if st in ("downloaded", "succeeded") and dev.downloads == 0:
             problems.append("device %d: %s, but it never downloaded the image" % (i, st))
         if dev.flashed and st not in ("succeeded", "downloaded"):
             problems.append("device %d runs the new build, delivery says %s" % (i, st))
+        if d["attempts"] > attempt_limit:
+            problems.append("device %d: %d attempts, the job's limit is %d" % (
+                i, d["attempts"], attempt_limit))
+        for url in sorted(dev.sent_while_current):
+            problems.append("device %d reported the new image and was sent its ota "
+                            "command %s" % (i, url))
+    problems += check_jobs(admin)
+    problems += check_urls(admin, devs, job_id, seen)
+    return problems
+
+
+def check_jobs(admin):
+    """No device-list or tag job is active with every delivery ended."""
+    return ["job %d (%s) is active with every delivery ended: %r" % (
+        j["id"], j["target_kind"], j["counts"]) for j in lc.jobs(admin, "active")
+        if j["target_kind"] != "all" and all(s in lc.ENDED for s in j["counts"])]
+
+
+def check_urls(admin, devs, job_id, seen):
+    """A download URL answers 200 only while its delivery is unfinished: as things
+    are, then with the job stopped (every delivery ended)."""
+    problems = []
+    for dev in devs:
+        st = seen.get(dev.id, {}).get("state")
+        if st in lc.ENDED:
+            problems += ["device %d: %s answers 200 though its delivery is %s" % (
+                dev.id, url, st) for url in sorted(dev.urls) if lc.head_status(url) == 200]
+    r = admin.json_request("POST", "/admin/jobs/%d/stop" % job_id, {})
+    if r.status != 200:
+        problems.append("stopping job %d: %r" % (job_id, r))
+    for dev in devs:
+        problems += ["device %d: %s answers 200 with its job stopped" % (dev.id, url)
+                     for url in sorted(dev.urls) if lc.head_status(url) == 200]
     return problems
 
 
