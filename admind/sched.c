@@ -444,6 +444,8 @@ sched_in_flight(struct sched_ctx *x, const struct online *o)
 	return 0;
 }
 
+/* A device without a pending delivery (most logins) costs one read and no
+ * transaction. */
 static void
 sched_run(int64_t device_id)
 {
@@ -454,10 +456,10 @@ sched_run(int64_t device_id)
 	if (o == NULL)
 		return;
 	o->decided = 1;
+	if (sched_load(device_id, &x) == -1)
+		return;
 	sched_batch_begin();
 	do {
-		if (sched_load(device_id, &x) == -1)
-			break;
 		if (x.d.state == DELIVERY_QUEUED) {
 			sched_queued(&x);
 			again = 0;
@@ -465,7 +467,7 @@ sched_run(int64_t device_id)
 			again = sched_in_flight(&x, o);
 		}
 		sched_ctx_free(&x);
-	} while (again && ++rounds < 3);
+	} while (again && ++rounds < 3 && sched_load(device_id, &x) == 0);
 	sched_batch_end();
 }
 
