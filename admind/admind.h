@@ -94,6 +94,11 @@ int	 api_error_h(struct http_conn *, int status, const char *code,
 char	*api_query(const struct http_request *, const char *name);
 /* ?name=true or ?name=1. */
 int	 api_query_bool(const struct http_request *, const char *name);
+/* 1 when name (n bytes) is in allowed, a list ",a,b," ("*": any name). */
+int	 api_name_allowed(const char *allowed, const char *name, size_t n);
+/* A JSON whole number from 1 to 2^53 (ids): 0, else -1. */
+struct json_value;
+int	 api_json_id(const struct json_value *, int64_t *);
 
 /* auth.c */
 /* 1 authorised (user filled), 0 refused (response sent). */
@@ -254,6 +259,10 @@ void	 sched_forget_counts_cb(void *, int);
 void	 sched_ota_sent(int64_t device_id, int64_t delivery_id,
 	    unsigned reached, const char *error);
 
+/* devevents.c */
+void	 devevents_add(int64_t device_id, const char *name, const char *text);
+void	 devevents_start(void);
+
 /* events.c */
 void	 api_events(struct http_conn *, struct http_request *,
 	    struct api_req *);
@@ -278,7 +287,8 @@ void	 online_clear(void);
 
 /* peers.c */
 extern const struct ctl_conn_ops admind_peer_ops;
-void	 peers_accept(struct ctl_conn *);
+int	 peers_accept(struct ctl_conn *);
+const struct ctl_role *peers_roles(void);
 int	 peers_send_ota(int64_t device_id, int64_t delivery_id,
 	    const char *ticket);
 void	 peers_drop_device(int64_t device_id, int forget, const char *why);

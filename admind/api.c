@@ -16,6 +16,7 @@
 #include "util.h"
 
 #define API_MAX_JSON_BODY	(1024 * 1024)
+#define API_MAX_JSON_ID		9007199254740992.0	/* 2^53: exact */
 
 static void
 api_req_free(struct api_req *ar)
@@ -145,6 +146,29 @@ api_query(const struct http_request *req, const char *name)
 }
 
 int
+api_name_allowed(const char *allowed, const char *name, size_t n)
+{
+	char	 probe[64];
+
+	if (allowed == NULL || n == 0 || n > sizeof(probe) - 3)
+		return 0;
+	if (strcmp(allowed, "*") == 0)
+		return 1;
+	snprintf(probe, sizeof(probe), ",%.*s,", (int)n, name);
+	return strstr(allowed, probe) != NULL;
+}
+
+int
+api_json_id(const struct json_value *v, int64_t *id)
+{
+	if (v == NULL || v->kind != JSON_NUMBER || v->num < 1 ||
+	    v->num > API_MAX_JSON_ID || v->num != (double)(int64_t)v->num)
+		return -1;
+	*id = (int64_t)v->num;
+	return 0;
+}
+
+int
 api_query_bool(const struct http_request *req, const char *name)
 {
 	char	*s = api_query(req, name);
@@ -184,39 +208,54 @@ struct api_route {
 	enum api_body	 body;
 	void		(*handler)(struct http_conn *, struct http_request *,
 			    struct api_req *);
+	const char	*query;		/* ",a,b,": the query parameters it
+					 * takes; NULL: none; "*": any */
 };
 
+#define API_Q_PAGING	"limit,offset,"
+
 static const struct api_route api_routes[] = {
-	{ "POST", "/admin/ota/start", BODY_STREAM, api_ota_start_request },
-	{ "GET", "/admin/ota/stop", BODY_NONE, api_ota_stop },
-	{ "POST", "/admin/ota/stop", BODY_JSON, api_ota_stop },
-	{ "GET", "/admin/devices", BODY_NONE, api_devices_list },
-	{ "POST", "/admin/devices", BODY_JSON, api_devices_create },
-	{ "GET", "/admin/events", BODY_NONE, api_events },
-	{ "POST", "/admin/jobs", BODY_JSON, api_jobs_create },
-	{ "GET", "/admin/lifecycle", BODY_NONE, api_lifecycle },
-	{ "GET", "/admin/jobs", BODY_NONE, api_jobs_list },
-	{ "GET", "/admin/jobs/{id}", BODY_NONE, api_jobs_get },
-	{ "GET", "/admin/jobs/{id}/deliveries", BODY_NONE, api_jobs_deliveries },
-	{ "POST", "/admin/jobs/{id}/stop", BODY_JSON, api_jobs_stop },
-	{ "POST", "/admin/jobs/{id}/pause", BODY_JSON, api_jobs_pause },
-	{ "POST", "/admin/jobs/{id}/resume", BODY_JSON, api_jobs_resume },
-	{ "POST", "/admin/devices/import", BODY_JSON, api_devices_import },
-	{ "GET", "/admin/devices/{id}", BODY_NONE, api_device_get },
-	{ "PATCH", "/admin/devices/{id}", BODY_JSON, api_device_update },
-	{ "DELETE", "/admin/devices/{id}", BODY_NONE, api_device_delete },
-	{ "POST", "/admin/devices/{id}/token", BODY_JSON, api_device_token },
-	{ "POST", "/admin/firmware", BODY_STREAM, api_firmware_upload },
-	{ "GET", "/admin/firmware", BODY_NONE, api_firmware_list },
-	{ "GET", "/admin/firmware/{id}", BODY_NONE, api_firmware_get },
-	{ "DELETE", "/admin/firmware/{id}", BODY_NONE, api_firmware_delete },
-	{ "POST", "/admin/tokens", BODY_JSON, api_tokens_create },
-	{ "GET", "/admin/tokens", BODY_NONE, api_tokens_list },
-	{ "DELETE", "/admin/tokens/{id}", BODY_NONE, api_tokens_delete },
-	{ "GET", "/admin/", BODY_NONE, api_web },
-	{ "GET", "/admin/ui/*", BODY_NONE, api_web },
-	{ "GET", "/admin", BODY_NONE, api_web },
-	{ "GET", "/", BODY_NONE, api_web },
+	/* user and project: the legacy server's, taken and ignored (otad
+	 * has one fleet; ?tag= narrows it) */
+	{ "POST", "/admin/ota/start", BODY_STREAM, api_ota_start_request,
+	    ",token,tag,force,user,project," },
+	{ "GET", "/admin/ota/stop", BODY_NONE, api_ota_stop, NULL },
+	{ "POST", "/admin/ota/stop", BODY_JSON, api_ota_stop, NULL },
+	{ "GET", "/admin/devices", BODY_NONE, api_devices_list,
+	    "," API_Q_PAGING "online,tag,fw_version,board,q," },
+	{ "POST", "/admin/devices", BODY_JSON, api_devices_create, NULL },
+	{ "GET", "/admin/events", BODY_NONE, api_events, ",job,device," },
+	{ "POST", "/admin/jobs", BODY_JSON, api_jobs_create, NULL },
+	{ "GET", "/admin/lifecycle", BODY_NONE, api_lifecycle, NULL },
+	{ "GET", "/admin/jobs", BODY_NONE, api_jobs_list,
+	    ",state," API_Q_PAGING },
+	{ "GET", "/admin/jobs/{id}", BODY_NONE, api_jobs_get, NULL },
+	{ "GET", "/admin/jobs/{id}/deliveries", BODY_NONE, api_jobs_deliveries,
+	    ",state,device," },
+	{ "POST", "/admin/jobs/{id}/stop", BODY_JSON, api_jobs_stop, NULL },
+	{ "POST", "/admin/jobs/{id}/pause", BODY_JSON, api_jobs_pause, NULL },
+	{ "POST", "/admin/jobs/{id}/resume", BODY_JSON, api_jobs_resume, NULL },
+	{ "POST", "/admin/devices/import", BODY_JSON, api_devices_import,
+	    NULL },
+	{ "GET", "/admin/devices/{id}", BODY_NONE, api_device_get, NULL },
+	{ "PATCH", "/admin/devices/{id}", BODY_JSON, api_device_update, NULL },
+	{ "DELETE", "/admin/devices/{id}", BODY_NONE, api_device_delete, NULL },
+	{ "POST", "/admin/devices/{id}/token", BODY_JSON, api_device_token,
+	    NULL },
+	{ "POST", "/admin/firmware", BODY_STREAM, api_firmware_upload,
+	    ",force," },
+	{ "GET", "/admin/firmware", BODY_NONE, api_firmware_list,
+	    "," API_Q_PAGING "format,board," },
+	{ "GET", "/admin/firmware/{id}", BODY_NONE, api_firmware_get, NULL },
+	{ "DELETE", "/admin/firmware/{id}", BODY_NONE, api_firmware_delete,
+	    NULL },
+	{ "POST", "/admin/tokens", BODY_JSON, api_tokens_create, NULL },
+	{ "GET", "/admin/tokens", BODY_NONE, api_tokens_list, NULL },
+	{ "DELETE", "/admin/tokens/{id}", BODY_NONE, api_tokens_delete, NULL },
+	{ "GET", "/admin/", BODY_NONE, api_web, "*" },
+	{ "GET", "/admin/ui/*", BODY_NONE, api_web, "*" },
+	{ "GET", "/admin", BODY_NONE, api_web, "*" },
+	{ "GET", "/", BODY_NONE, api_web, "*" },
 };
 
 static int
@@ -262,6 +301,37 @@ api_find(const struct http_request *req, int64_t *id, int *path_known)
 	return NULL;
 }
 
+/* Every query parameter is one the route takes, else 400 and 0: a
+ * misspelt filter must not list everything. */
+static int
+api_query_allowed(struct http_conn *c, const struct http_request *req,
+    const struct api_route *r)
+{
+	const char	*p = req->query;
+	struct buf	 names = BUF_INIT;
+	size_t		 n = 0, bad;
+
+	for (; p != NULL && *p != '\0'; p += *p == '&') {
+		bad = strcspn(p, "&=");
+		if (*p != '&' && !api_name_allowed(r->query, p, bad))
+			break;
+		p += strcspn(p, "&");
+	}
+	if (p == NULL || *p == '\0')
+		return 1;
+	for (const char *q = r->query; q && q[0] == ',' && q[1]; q += n + 1) {
+		n = strcspn(q + 1, ",");
+		buf_printf(&names, "%s?%.*s", names.len ? ", " : "", (int)n,
+		    q + 1);
+	}
+	api_error(c, 400, "request.unknown_parameter", "%s %s takes no "
+	    "?%.*s=; %s%s.", req->method_name, req->path,
+	    (int)(bad > 40 ? 40 : bad), p, names.len ? "it takes " :
+	    "it takes no query parameters", buf_cstr(&names));
+	buf_free(&names);
+	return 0;
+}
+
 static void
 api_route(struct http_conn *c, struct http_request *req, struct api_req *ar)
 {
@@ -281,6 +351,8 @@ api_route(struct http_conn *c, struct http_request *req, struct api_req *ar)
 			    "README.", req->method_name, req->path);
 		return;
 	}
+	if (!api_query_allowed(c, req, r))
+		return;
 	ar->route = r;
 	switch (r->body) {
 	case BODY_NONE:

@@ -313,10 +313,7 @@ input_from_json(struct device_input *in, const struct json_value *v,
 		return fault(f, 400, "request.bad_json", "A device is a JSON "
 		    "object such as {\"name\": \"kitchen\"}.");
 	for (size_t i = 0; i < v->n; i++) {
-		char	 probe[64];
-
-		snprintf(probe, sizeof(probe), ",%s,", v->keys[i]);
-		if (strstr(allowed, probe) == NULL)
+		if (!api_name_allowed(allowed, v->keys[i], strlen(v->keys[i])))
 			return fault(f, 400, "request.unknown_field", "\"%s\" "
 			    "is not a field here; the fields are %.*s.",
 			    v->keys[i], (int)strlen(allowed) - 2, allowed + 1);

@@ -19,6 +19,8 @@
 #include "log.h"
 #include "util.h"
 
+#define FIRMWARE_FORMATS	",esp8266,esp8266-gzip,esp32,unknown,"
+
 #define FIRMWARE_MULTIPART_SLACK	(64 * 1024)	/* boundaries, heads */
 
 static void	api_firmware_uploaded(struct http_conn *, struct api_req *);
@@ -163,6 +165,13 @@ api_firmware_list(struct http_conn *c, struct http_request *req,
 	if (api_paging(c, req, &limit, &offset) == -1)
 		return;
 	format = api_query(req, "format");
+	if (format && *format && !api_name_allowed(FIRMWARE_FORMATS, format,
+	    strlen(format))) {
+		api_error(c, 400, "request.bad_filter", "?format= is one of "
+		    "esp8266, esp8266-gzip, esp32 or unknown.");
+		free(format);
+		return;
+	}
 	board = api_query(req, "board");
 	rc = store_firmware_list(env->store, format ? format : "",
 	    board ? board : "", limit, offset, &fws, &n, &total);

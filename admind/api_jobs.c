@@ -16,6 +16,8 @@
 #include "util.h"
 
 #define JOB_MAX_TARGETS		100000
+#define JOB_FIELDS	",firmware_id,force,max_parallel,attempt_limit," \
+			"failure_threshold,devices,tokens,tag,all,"
 
 struct job_input {
 	struct job	 job;
@@ -130,10 +132,17 @@ job_targets(struct http_conn *c, const struct json_value *v,
 	}
 	for (size_t i = 0; i < v->n; i++) {
 		const struct json_value *e = &v->items[i];
-		int found;
+		int64_t	 id;
+		int	 found;
 
-		if (devs && e->kind == JSON_NUMBER && e->num >= 1)
-			found = store_device_get(env->store, (int64_t)e->num, &d);
+		if (devs && e->kind == JSON_NUMBER && api_json_id(e, &id) == -1) {
+			api_error(c, 400, "request.bad_number", "Target %zu of "
+			    "\"devices\" is no device id: ids are whole "
+			    "numbers from 1.", i + 1);
+			return -1;
+		}
+		if (devs && e->kind == JSON_NUMBER)
+			found = store_device_get(env->store, id, &d);
 		else if (toks && e->kind == JSON_STRING) {
 			util_sha256_hex(e->str, hash);
 			found = store_device_by_token(env->store, hash, &d);
@@ -175,6 +184,22 @@ job_option(struct http_conn *c, const struct json_value *v, const char *name,
 	return 0;
 }
 
+/* Every field of the body is one a job takes, else 400 and -1. */
+static int
+job_fields(struct http_conn *c, const struct json_value *v)
+{
+	for (size_t i = 0; i < v->n; i++)
+		if (!api_name_allowed(JOB_FIELDS, v->keys[i],
+		    strlen(v->keys[i]))) {
+			api_error(c, 400, "request.unknown_field", "\"%s\" is "
+			    "not a field of a job; the fields are %.*s.",
+			    v->keys[i], (int)strlen(JOB_FIELDS) - 2,
+			    &JOB_FIELDS[1]);
+			return -1;
+		}
+	return 0;
+}
+
 static int
 job_input(struct http_conn *c, struct api_req *ar, struct job_input *in)
 {
@@ -182,7 +207,7 @@ job_input(struct http_conn *c, struct api_req *ar, struct job_input *in)
 	const struct json_value *fid, *force;
 	struct firmware	 fw;
 	char		 err[200];
-	int64_t		 deleted = 0;
+	int64_t		 deleted = 0, fw_id = 0;
 	int		 rc = -1;
 
 	memset(in, 0, sizeof(*in));
@@ -196,9 +221,18 @@ job_input(struct http_conn *c, struct api_req *ar, struct job_input *in)
 		    v ? "" : ": ", v ? "" : err);
 		goto out;
 	}
+	if (job_fields(c, v) == -1)
+		goto out;
 	fid = json_get(v, "firmware_id");
-	if (fid == NULL || fid->kind != JSON_NUMBER || fid->num < 1 ||
-	    store_firmware_get(env->store, (int64_t)fid->num, &fw) != 1 ||
+	if (fid != NULL && fid->kind == JSON_NUMBER &&
+	    api_json_id(fid, &fw_id) == -1) {
+		api_error(c, 400, "request.bad_number", "\"firmware_id\" is "
+		    "a whole number from 1, the id of an uploaded image (GET "
+		    "/admin/firmware lists them).");
+		goto out;
+	}
+	if (fid == NULL || fid->kind != JSON_NUMBER ||
+	    store_firmware_get(env->store, fw_id, &fw) != 1 ||
 	    store_firmware_deleted_at(env->store, fw.id, &deleted) != 1 ||
 	    deleted > 0) {
 		if (fid && fid->kind == JSON_NUMBER && fw.id)
@@ -306,23 +340,21 @@ api_jobs_list(struct http_conn *c, struct http_request *req,
 	struct job	*jobs = NULL;
 	struct buf	 b = BUF_INIT;
 	size_t		 n = 0;
-	int64_t		 total = 0, limit = 100, offset = 0;
-	uint64_t	 v;
-	char		*state = api_query(req, "state"), *s;
+	int64_t		 total = 0, limit, offset;
+	char		*state;
 	enum job_state	 js;
 
+	if (api_paging(c, req, &limit, &offset) == -1)
+		return;
+	if (limit == -1)
+		limit = 100;
+	state = api_query(req, "state");
 	if (state && *state && job_state_parse(state, &js) == -1) {
 		api_error(c, 400, "job.state", "?state= is one of active, "
 		    "paused, stopped or finished.");
 		free(state);
 		return;
 	}
-	if ((s = api_query(req, "limit")) && util_parse_u64(s, &v) == 0)
-		limit = (int64_t)v;
-	free(s);
-	if ((s = api_query(req, "offset")) && util_parse_u64(s, &v) == 0)
-		offset = (int64_t)v;
-	free(s);
 	if (store_job_list(env->store, state, limit, offset, &jobs, &n,
 	    &total) == -1) {
 		free(state);
@@ -382,8 +414,11 @@ api_jobs_deliveries(struct http_conn *c, struct http_request *req,
 	uint64_t	 devid = 0, size = 0;
 	enum delivery_state want = DELIVERY_NSTATES;
 
-	if (dev)
-		util_parse_u64(dev, &devid);
+	if (dev && util_parse_u64(dev, &devid) == -1) {
+		api_error(c, 400, "request.bad_filter", "?device= is a device "
+		    "id, a whole number.");
+		goto out;
+	}
 	if (state && delivery_state_parse(state, &want) == -1) {
 		api_error(c, 400, "delivery.state", "?state= names a delivery "
 		    "state, such as queued, sent or succeeded.");

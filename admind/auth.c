@@ -2,8 +2,9 @@
 /*
  * admind's access checks, run on every request before its body is read:
  * the IP allow-list (allowed_ips; IPv4 rules match IPv4-mapped IPv6
- * clients), the failed-login throttle per client address (429 with
- * Retry-After past AUTH_FAIL_MAX failures a minute), then HTTP Basic auth
+ * clients), the failed-login throttle per client (an IPv4 address or an
+ * IPv6 /64; 429 with Retry-After past AUTH_FAIL_MAX failures a minute, kept
+ * until it expires), then HTTP Basic auth
  * against the admins file or an API token (Authorization: Bearer, stored
  * as its SHA-256).  A successful password check is cached for a minute so
  * a busy script does not pay the password hash on every request.
@@ -26,13 +27,14 @@
 #define AUTH_FAIL_MAX		10		/* failed logins a window */
 #define AUTH_FAIL_WINDOW_MS	(60 * 1000)
 #define AUTH_THROTTLE_SLOTS	256
+#define AUTH_FAIL_GLOBAL	1000		/* all clients a window: logged */
 
 struct auth_cached {
 	char		 key[65];	/* sha256 of "user:password" */
 	uint64_t	 expires;
 };
 
-/* Failed logins of one client address in the current window. */
+/* Failed logins of one client (netaddr_client) in the current window. */
 struct auth_failures {
 	char		 addr[64];
 	uint64_t	 window_end;	/* ms; 0: slot free */
@@ -43,6 +45,7 @@ struct auth_failures {
 static struct auth_cached	auth_cache[AUTH_CACHE_SLOTS];
 static struct auth_failures	auth_fails[AUTH_THROTTLE_SLOTS];
 static struct auth_counters	auth_counters;
+static struct auth_failures	auth_global;	/* every client together */
 
 int
 auth_ip_allowed(struct http_conn *c)
@@ -67,39 +70,78 @@ auth_stats(void)
 	return &auth_counters;
 }
 
-/* The client's slot, or NULL; with create, a free or the oldest one. */
+/* A slot a new client may take: a free or expired one, else the one of
+ * the client that started counting first and is not throttled.  A
+ * throttled client keeps its slot until its window ends, whatever others
+ * fail: else 256 addresses failing once would lift its throttle. */
 static struct auth_failures *
-auth_fail_slot(const char *addr, int create)
+auth_fail_victim(uint64_t now)
+{
+	struct auth_failures *victim = NULL, *f;
+
+	for (size_t i = 0; i < AUTH_THROTTLE_SLOTS; i++) {
+		f = &auth_fails[i];
+		if (f->window_end <= now)
+			return f;
+		if (f->count < AUTH_FAIL_MAX && (victim == NULL ||
+		    f->window_end < victim->window_end))
+			victim = f;
+	}
+	return victim;
+}
+
+/* The client's slot, or NULL; with create, a new one when there is room. */
+static struct auth_failures *
+auth_fail_slot(const char *client, int create)
+{
+	struct auth_failures *f;
+	uint64_t	 now = util_now_ms();
+
+	for (size_t i = 0; i < AUTH_THROTTLE_SLOTS; i++)
+		if (auth_fails[i].window_end > now &&
+		    strcmp(auth_fails[i].addr, client) == 0)
+			return &auth_fails[i];
+	if (!create || (f = auth_fail_victim(now)) == NULL)
+		return NULL;
+	memset(f, 0, sizeof(*f));
+	snprintf(f->addr, sizeof(f->addr), "%s", client);
+	f->window_end = now + AUTH_FAIL_WINDOW_MS;
+	return f;
+}
+
+/* Every client's failures together: logged once a window past the budget
+ * (many addresses guessing slowly each stay under AUTH_FAIL_MAX). */
+static void
+auth_fail_global(void)
 {
 	uint64_t	 now = util_now_ms();
-	size_t		 i, oldest = 0;
 
-	for (i = 0; i < AUTH_THROTTLE_SLOTS; i++) {
-		if (auth_fails[i].window_end > now &&
-		    strcmp(auth_fails[i].addr, addr) == 0)
-			return &auth_fails[i];
-		if (auth_fails[i].window_end < auth_fails[oldest].window_end)
-			oldest = i;
+	if (auth_global.window_end <= now) {
+		auth_global.window_end = now + AUTH_FAIL_WINDOW_MS;
+		auth_global.count = 0;
 	}
-	if (!create)
-		return NULL;
-	memset(&auth_fails[oldest], 0, sizeof(auth_fails[oldest]));
-	snprintf(auth_fails[oldest].addr, sizeof(auth_fails[oldest].addr),
-	    "%s", addr);
-	auth_fails[oldest].window_end = now + AUTH_FAIL_WINDOW_MS;
-	return &auth_fails[oldest];
+	if (++auth_global.count == AUTH_FAIL_GLOBAL + 1)
+		log_fields(LOG_WARNING, NULL, "admin API: more than %u failed "
+		    "logins within a minute from all addresses together; "
+		    "someone may be guessing passwords from many addresses",
+		    AUTH_FAIL_GLOBAL);
 }
 
 static void
 auth_fail_count(struct http_conn *c)
 {
-	struct auth_failures *f = auth_fail_slot(c->peer_str, 1);
+	struct auth_failures *f;
+	char		 client[64];
 
+	netaddr_client((struct sockaddr *)&c->peer, client, sizeof(client));
 	auth_counters.failed++;
+	auth_fail_global();
+	if ((f = auth_fail_slot(client, 1)) == NULL)
+		return;		/* every slot throttled: the budget counts it */
 	if (++f->count == AUTH_FAIL_MAX)
 		log_fields(LOG_WARNING, NULL, "admin API: %u failed logins "
 		    "from %s within a minute; refusing it for %" PRIu64 " s",
-		    f->count, c->peer_str,
+		    f->count, client,
 		    (f->window_end - util_now_ms() + 999) / 1000);
 }
 
@@ -107,16 +149,17 @@ auth_fail_count(struct http_conn *c)
 static int
 auth_throttled(struct http_conn *c)
 {
-	struct auth_failures *f = auth_fail_slot(c->peer_str, 0);
-	char		 hdr[64];
+	struct auth_failures *f;
+	char		 hdr[64], client[64];
 	uint64_t	 wait;
 
-	if (f == NULL || f->count < AUTH_FAIL_MAX)
+	netaddr_client((struct sockaddr *)&c->peer, client, sizeof(client));
+	if ((f = auth_fail_slot(client, 0)) == NULL || f->count < AUTH_FAIL_MAX)
 		return 0;
 	wait = (f->window_end - util_now_ms() + 999) / 1000;
 	if (f->refused++ == 0)
 		log_fields(LOG_WARNING, NULL, "admin API: throttled %s after "
-		    "%u failed logins", c->peer_str, f->count);
+		    "%u failed logins", client, f->count);
 	auth_counters.throttled++;
 	snprintf(hdr, sizeof(hdr), "Retry-After: %" PRIu64 "\r\n", wait);
 	api_error_h(c, 429, "auth.too_many_failures", hdr, "Too many failed "
@@ -199,8 +242,11 @@ auth_refuse(struct http_conn *c, const char *why, int counted)
 static void
 auth_success(struct http_conn *c)
 {
-	struct auth_failures *f = auth_fail_slot(c->peer_str, 0);
+	struct auth_failures *f;
+	char		 client[64];
 
+	netaddr_client((struct sockaddr *)&c->peer, client, sizeof(client));
+	f = auth_fail_slot(client, 0);
 	auth_counters.ok++;
 	if (f != NULL)
 		f->window_end = 0;	/* a good login forgives the typos */

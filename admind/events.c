@@ -91,16 +91,24 @@ events_unsubscribe(void *sub)
 		uv_timer_stop(&events_timer);
 }
 
-static int64_t
-events_filter(struct http_request *req, const char *name)
+/* ?job= or ?device= into out (0: absent); -1 after a 400 when it is no
+ * id (a filter that read as "none" would stream every event). */
+static int
+events_filter(struct http_conn *c, struct http_request *req,
+    const char *name, int64_t *out)
 {
 	uint64_t	 v = 0;
 	char		*s = api_query(req, name);
+	int		 rc = 0;
 
-	if (s && util_parse_u64(s, &v) == -1)
-		v = 0;
+	if (s && (util_parse_u64(s, &v) == -1 || v > INT64_MAX)) {
+		api_error(c, 400, "request.bad_filter", "?%s= is a %s id, a "
+		    "whole number.", name, name);
+		rc = -1;
+	}
 	free(s);
-	return (int64_t)v;
+	*out = (int64_t)v;
+	return rc;
 }
 
 void
@@ -118,9 +126,9 @@ api_events(struct http_conn *c, struct http_request *req, struct api_req *ar)
 		return;
 	}
 	s->conn = c;
-	s->job_id = events_filter(req, "job");
-	s->device_id = events_filter(req, "device");
-	if (http_stream_begin(c, 200, "text/event-stream",
+	if (events_filter(c, req, "job", &s->job_id) == -1 ||
+	    events_filter(c, req, "device", &s->device_id) == -1 ||
+	    http_stream_begin(c, 200, "text/event-stream",
 	    "Cache-Control: no-cache\r\n", HTTP_LENGTH_UNKNOWN) == -1) {
 		free(s);
 		return;

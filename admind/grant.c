@@ -50,7 +50,7 @@ static int	grant_current(struct ctl_conn *, uint32_t,
 static int	grant_refuse(struct ctl_conn *, uint32_t,
 		    const struct grant_req *, const struct delivery *,
 		    const struct firmware *);
-static int	grant_other_device(const struct grant_req *,
+static const char *grant_other_device(const struct grant_req *,
 		    const struct delivery *);
 static void	grant_check(struct ctl_conn *, uint32_t,
 		    const struct grant_req *);
@@ -299,23 +299,28 @@ grant_refuse(struct ctl_conn *c, uint32_t reqid, const struct grant_req *g,
 	return 1;
 }
 
-/* A ?auth= token of a known device other than the delivery's. */
-static int
+/*
+ * Why a ?auth= token refuses the delivery (403), or NULL: a token given
+ * must be the delivery's device's.  An unknown one (a typo, a rotated
+ * token, a decorated "TOKEN." fwstore let through) is no "no auth".
+ */
+static const char *
 grant_other_device(const struct grant_req *g, const struct delivery *d)
 {
 	const char	*auth = grant_header(g, ":auth");
 	struct device	 dev;
 	char		 hash[65];
-	int		 other;
+	int		 found, other;
 
-	if (auth == NULL || *auth == '\0')
-		return 0;
+	if (auth == NULL)
+		return NULL;
 	util_sha256_hex(auth, hash);
-	if (store_device_by_token(env->store, hash, &dev) != 1)
-		return 0;
+	if ((found = store_device_by_token(env->store, hash, &dev)) != 1)
+		return found == 0 ? "The ?auth= token is no device's token." :
+		    "The ?auth= token could not be checked; try again later.";
 	other = dev.id != d->device_id;
 	device_free(&dev);
-	return other;
+	return other ? "This download is for another device." : NULL;
 }
 
 static void
@@ -324,6 +329,7 @@ grant_check(struct ctl_conn *c, uint32_t reqid, const struct grant_req *g)
 	struct delivery	 d;
 	struct job	 job;
 	struct firmware	 fw;
+	const char	*why_auth;
 	char		 why[160];
 
 	memset(&job, 0, sizeof(job));
@@ -332,9 +338,8 @@ grant_check(struct ctl_conn *c, uint32_t reqid, const struct grant_req *g)
 		grant_reply(c, reqid, 404, "Unknown download ticket.", 0, NULL);
 		return;
 	}
-	if (grant_other_device(g, &d)) {
-		grant_reply(c, reqid, 403, "This download is for another "
-		    "device.", d.id, NULL);
+	if ((why_auth = grant_other_device(g, &d)) != NULL) {
+		grant_reply(c, reqid, 403, why_auth, d.id, NULL);
 	} else if (store_job_get(env->store, d.job_id, &job) != 1 ||
 	    store_firmware_get(env->store, job.firmware_id, &fw) != 1) {
 		grant_reply(c, reqid, 404, "The firmware is gone.", d.id, NULL);
@@ -566,10 +571,11 @@ grant_progress(int64_t delivery_id, uint8_t what, uint64_t bytes,
 		return;
 	}
 	grant_count(&d, what, bytes);
-	if (what == CTL_PROGRESS_RUNNING) {
+	if (what == CTL_PROGRESS_RUNNING)
 		sched_touch(d.id);
+	/* a download acknowledged at once still shows its 10 % steps */
+	if (what == CTL_PROGRESS_RUNNING || what == CTL_PROGRESS_COMPLETE)
 		grant_publish_progress(&d, bytes, total);
-	}
 	/* Progress is no transition: no fsync for it. */
 	store_light(env->store);
 	(void)store_delivery_progress(env->store, delivery_id, bytes);

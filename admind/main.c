@@ -17,10 +17,13 @@
 #include <uv.h>
 
 #include "admind.h"
+#include "gate.h"
 #include "log.h"
 #include "sandbox.h"
 #include "tls.h"
 #include "util.h"
+
+#define ADMIND_MAX_CONNS	1024	/* admin API connections at once */
 
 struct admind	*env;
 
@@ -150,7 +153,13 @@ admind_listen(struct admind *a)
 	a->http.tls = admind_tls(&a->cfg);
 	a->http.handler = &admind_api_handler;
 	a->http.data = a;
-	a->http.max_conns = 1024;
+	a->http.max_conns = ADMIND_MAX_CONNS;
+	/* a connection may hold an upload's file too */
+	a->http.conn_cap = gate_cap(gate_nofile(), 2, 0);
+	a->http.what = "admin API";
+	a->http.per_address = a->cfg.admind.max_connections_per_address;
+	a->http.per_address_key = "[admind] max_connections_per_address";
+	a->http.acl = &a->acl;	/* refused before TLS when many */
 	a->http.head_timeout_ms = a->cfg.admind.head_timeout * 1000;
 	a->http.idle_timeout_ms = 60000;
 	if (http_server_start(&a->http, a->cfg.admind.listen, err,
@@ -158,6 +167,7 @@ admind_listen(struct admind *a)
 		fatalx("admin API listen %s: %s", a->cfg.admind.listen, err);
 	a->ctl.ops = &admind_peer_ops;
 	a->ctl.on_accept = peers_accept;
+	a->ctl.roles = peers_roles();
 	a->ctl.data = a;
 	if (ctl_server_listen(a->loop, &a->ctl, a->cfg.control_socket) == -1)
 		fatalx("cannot listen on the control socket %s",
@@ -175,6 +185,9 @@ main(int argc, char *argv[])
 	if (cfg_load(&a.cfg, args.path, stderr) != 0)
 		exit(1);
 	if (args.check) {
+		gate_check_cap(stderr, "otad-admind", "the admin API's "
+		    "connection limit", ADMIND_MAX_CONNS,
+		    gate_cap(gate_nofile(), 2, ADMIND_MAX_CONNS));
 		fprintf(stderr, "%s: configuration OK\n", args.path);
 		exit(0);
 	}
@@ -194,6 +207,7 @@ main(int argc, char *argv[])
 	    SANDBOX_GROUP_FIRMWARE, 02750) == -1)
 		exit(1);
 	sched_start();
+	devevents_start();
 	/* The batch of non-transition writes is committed once per turn. */
 	uv_check_init(a.loop, &a.flush);
 	uv_check_start(&a.flush, admind_flush);

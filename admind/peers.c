@@ -6,13 +6,16 @@
  * sends to hwd.
  */
 #include <inttypes.h>
+#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "admind.h"
 #include "json.h"
 #include "log.h"
+#include "sandbox.h"
 #include "util.h"
 
 #define PEER_MAX_INFO_PAIRS	64
@@ -31,15 +34,71 @@ peers_closed(struct ctl_conn *c)
 	}
 }
 
-void
+/*
+ * A second hello for a role that is connected is refused while the first
+ * peer is alive: a stranger on the socket must not displace the real hwd
+ * or fwstore.  A restarted daemon's old connection is gone by then (the
+ * kernel closed it with the process); if its EOF is not read yet, the
+ * newcomer's backoff (0.1 s) brings it back after it was.
+ */
+int
 peers_accept(struct ctl_conn *c)
 {
 	struct ctl_conn **slot = strcmp(c->role, "hwd") == 0 ? &env->hwd :
 	    &env->fwstore;
 
-	if (*slot)
-		ctl_conn_close(*slot);
+	if (*slot != NULL && !(*slot)->closing) {
+		log_warnx("control peer uid %u said it is %s, but %s is "
+		    "connected already (uid %u): refused", (unsigned)c->peer_uid,
+		    c->role, c->role, (unsigned)(*slot)->peer_uid);
+		return -1;
+	}
 	*slot = c;
+	return 0;
+}
+
+/* The user's uid into uid; -1 when there is no such user. */
+static int
+peers_user_uid(const char *user, uid_t *uid)
+{
+	struct passwd	*pw = getpwnam(user);
+
+	if (pw == NULL)
+		return -1;
+	*uid = pw->pw_uid;
+	return 0;
+}
+
+/*
+ * The roles a hello may name and each one's uid.  The uid is checked when
+ * the daemons run as the package's users: admind as root or otad-admin
+ * (its launcher was root, so hwd and fwstore were switched too) and users
+ * otad-hwd and otad-fw distinct.  Else (one user for all, as in the tests
+ * and `otad run` by a user) the uid tells nothing: said once in the log.
+ */
+const struct ctl_role *
+peers_roles(void)
+{
+	static struct ctl_role roles[] = {
+		{ "hwd", (uid_t)-1 }, { "fwstore", (uid_t)-1 }, { NULL, 0 } };
+	uid_t		 me = geteuid(), admin, hwd, fw;
+
+	if (peers_user_uid(SANDBOX_USER_HWD, &hwd) == 0 &&
+	    peers_user_uid(SANDBOX_USER_FWSTORE, &fw) == 0 && hwd != fw &&
+	    hwd != me && fw != me && (me == 0 || (peers_user_uid(
+	    SANDBOX_USER_ADMIND, &admin) == 0 && admin == me))) {
+		roles[0].uid = hwd;
+		roles[1].uid = fw;
+		log_info("control socket: hwd must connect as uid %u (%s), "
+		    "fwstore as uid %u (%s)", (unsigned)hwd, SANDBOX_USER_HWD,
+		    (unsigned)fw, SANDBOX_USER_FWSTORE);
+	} else
+		log_info("control socket: the daemons do not run as the "
+		    "package's users %s, %s and %s (admind is uid %u): a "
+		    "peer's role cannot be checked against its uid",
+		    SANDBOX_USER_ADMIND, SANDBOX_USER_HWD, SANDBOX_USER_FWSTORE,
+		    (unsigned)me);
+	return roles;
 }
 
 static int
@@ -253,7 +312,7 @@ static int
 peers_event(struct ctl_reader *r)
 {
 	uint64_t	 id;
-	char		*name = NULL, *text = NULL, field[64];
+	char		*name = NULL, *text = NULL;
 
 	if (ctl_get_u64(r, &id) == -1 || ctl_get_str(r, &name) == -1 ||
 	    ctl_get_str(r, &text) == -1 || ctl_get_end(r) == -1) {
@@ -261,10 +320,7 @@ peers_event(struct ctl_reader *r)
 		free(text);
 		return -1;
 	}
-	snprintf(field, sizeof(field), "DEVICE_ID=%" PRIu64, id);
-	log_fields(LOG_INFO, (const char *[]){ field, NULL },
-	    "device %" PRIu64 " event %s: %s", id, name, text);
-	store_event(env->store, name, "device", "", (int64_t)id, 0, text);
+	devevents_add((int64_t)id, name, text);
 	free(name);
 	free(text);
 	return 0;

@@ -166,7 +166,7 @@ enum store_q {
 	Q_DELIVERY_PENDING, Q_DELIVERY_UPDATE, Q_DELIVERY_PROGRESS,
 	Q_JOB_CANCEL_OLDER, Q_JOB_DELIVERIES,
 	Q_JOB_COUNTS,
-	Q_EVENT,
+	Q_EVENT, Q_EVENTS_PRUNE_AGE, Q_EVENTS_PRUNE_ROWS,
 	/* jobs and the OTA lifecycle (sched.c, api_jobs.c) */
 	Q_JOB_LIST, Q_JOB_LIST_COUNT, Q_DELIVERIES_STALE, Q_JOB_UNFINISHED,
 	Q_JOB_QUEUED,
@@ -302,6 +302,15 @@ static const struct store_query store_queries[Q_MAX] = {
 	[Q_EVENT] = { "event",
 	    "INSERT INTO events (at, kind, actor, remote, device_id, job_id,"
 	    " text) VALUES (?, ?, ?, ?, ?, ?, ?)" },
+	/* Both look at no more than ?2 of the oldest rows, by the primary
+	 * key: a batch costs the same however large the table is. */
+	[Q_EVENTS_PRUNE_AGE] = { "prune old events",
+	    "DELETE FROM events WHERE id IN"
+	    " (SELECT id FROM events ORDER BY id LIMIT ?2) AND at < ?1" },
+	[Q_EVENTS_PRUNE_ROWS] = { "prune events past the row limit",
+	    "DELETE FROM events WHERE id IN (SELECT id FROM events"
+	    " WHERE id <= (SELECT max(id) FROM events) - ?1"
+	    " ORDER BY id LIMIT ?2)" },
 	[Q_DEVICE_SEARCH] = { "device search",
 	    "SELECT " DEVICE_COLS " FROM devices" DEVICE_FILTER
 	    " ORDER BY id LIMIT ?5 OFFSET ?6" },
@@ -883,6 +892,26 @@ store_event(struct store *st, const char *kind, const char *actor,
 {
 	return store_run(st, Q_EVENT, "IsssNNs", store_now(), kind, actor,
 	    remote, device_id, job_id, text);
+}
+
+int
+store_events_prune(struct store *st, int64_t before, int64_t keep,
+    int64_t max)
+{
+	int	 n = 0;
+
+	if (before > 0) {
+		if (store_run(st, Q_EVENTS_PRUNE_AGE, "II", before, max) == -1)
+			return -1;
+		n = sqlite3_changes(st->db);
+	}
+	if (keep > 0 && n < max) {
+		if (store_run(st, Q_EVENTS_PRUNE_ROWS, "II", keep,
+		    max - n) == -1)
+			return -1;
+		n += sqlite3_changes(st->db);
+	}
+	return n;
 }
 
 /* Connection settings; the first read also tells a non-database file. */

@@ -182,6 +182,11 @@ void	 delivery_list_free(struct delivery *, size_t);
 int	 store_event(struct store *, const char *kind, const char *actor,
 	    const char *remote, int64_t device_id, int64_t job_id,
 	    const char *text);
+/* Retention: deletes events older than before (Unix s; 0: none by age),
+ * then the oldest beyond the newest keep (0: none by count), at most max
+ * rows in all, looking at no more than max rows: how many went, or -1. */
+int	 store_events_prune(struct store *, int64_t before, int64_t keep,
+	    int64_t max);
 
 /* Jobs and the OTA lifecycle. */
 /* Jobs newest first; state NULL or "" for all (else a job state name);

@@ -183,9 +183,12 @@ class Otad:
             raise Broken("otad init failed:\n" + out)
         self.password = m.group(1)
         self.hwd_port, self.admin_port, self.fw_port = free_ports(3)
+        # a few loopback source addresses stand for a fleet all over the
+        # internet: no limit per client address
         rewrite_ini(self.conf, {
             "otad": {"control_socket": os.path.join(self.dir, "control.sock")},
-            "hwd": {"listen": "127.0.0.1:%d" % self.hwd_port},
+            "hwd": {"listen": "127.0.0.1:%d" % self.hwd_port,
+                    "max_connections_per_address": "0"},
             "admind": {"listen": "127.0.0.1:%d" % self.admin_port},
             "fwstore": {"listen": "127.0.0.1:%d" % self.fw_port, "public_url": ""},
         })

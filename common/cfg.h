@@ -22,10 +22,13 @@ struct cfg {
 		char		*tls_cert;
 		char		*tls_key;
 		unsigned	 max_connections;
+		unsigned	 max_connections_per_address; /* 0: off */
 		unsigned	 login_timeout;		/* seconds */
 		unsigned	 idle_timeout;		/* seconds, before info */
 		unsigned	 max_body;		/* declared frame body */
-		unsigned	 rate_limit;		/* messages/s, 0: off */
+		unsigned	 rate_limit;		/* messages/s per device,
+							 * 0: off */
+		unsigned	 max_device_connections; /* per device, 0: off */
 	} hwd;
 	struct {
 		char		*listen;
@@ -36,11 +39,15 @@ struct cfg {
 		uint64_t	 max_firmware_size;
 		unsigned	 sent_timeout;	/* s: command without download */
 		unsigned	 head_timeout;	/* s for a request head */
+		unsigned	 max_connections_per_address; /* 0: off */
+		unsigned	 event_max_days; /* events older go, 0: kept */
+		unsigned	 event_max_rows; /* oldest past it go, 0: all */
 	} admind;
 	struct {
 		char		*listen;
 		char		*public_url;
 		unsigned	 max_downloads;
+		unsigned	 max_connections_per_address; /* 0: off */
 		unsigned	 stall_timeout;	/* s without progress */
 		unsigned	 head_timeout;	/* s for a request head */
 		char		*tls_listen;	/* HTTPS for ESP32 clients */

@@ -153,38 +153,68 @@ ctl_get_end(struct ctl_reader *r)
 	return 0;
 }
 
-static const struct {
+/* Each message: its name, who may send it ("": a peer before its hello;
+ * NULL: anyone, for replies) and whether it is a request (an id, one
+ * reply) or a notification (id 0). */
+static const struct ctl_type_info {
 	uint16_t	 type;
 	const char	*name;
+	const char	*from;
+	int		 request;
 } ctl_types[] = {
-	{ CTL_HELLO, "hello" },
-	{ CTL_AUTH, "auth" },
-	{ CTL_ONLINE_RESET, "online-reset" },
-	{ CTL_ONLINE, "online" },
-	{ CTL_INFO, "info" },
-	{ CTL_OFFLINE, "offline" },
-	{ CTL_OTA_SENT, "ota-sent" },
-	{ CTL_EVENT, "event" },
-	{ CTL_ONLINE_DONE, "online-done" },
-	{ CTL_HWD_STATS, "hwd-stats" },
-	{ CTL_OTA_SEND, "ota-send" },
-	{ CTL_DEVICE_DROP, "device-drop" },
-	{ CTL_FW_CHECK, "fw-check" },
-	{ CTL_FW_PROGRESS, "fw-progress" },
-	{ CTL_FW_POLL, "fw-poll" },
-	{ CTL_OK, "ok" },
-	{ CTL_ERROR, "error" },
-	{ CTL_AUTH_REPLY, "auth-reply" },
-	{ CTL_FW_GRANT, "fw-grant" },
+	{ CTL_HELLO, "hello", "", 1 },
+	{ CTL_AUTH, "auth", "hwd", 1 },
+	{ CTL_ONLINE_RESET, "online-reset", "hwd", 0 },
+	{ CTL_ONLINE, "online", "hwd", 0 },
+	{ CTL_INFO, "info", "hwd", 0 },
+	{ CTL_OFFLINE, "offline", "hwd", 0 },
+	{ CTL_OTA_SENT, "ota-sent", "hwd", 0 },
+	{ CTL_EVENT, "event", "hwd", 0 },
+	{ CTL_ONLINE_DONE, "online-done", "hwd", 0 },
+	{ CTL_HWD_STATS, "hwd-stats", "hwd", 0 },
+	{ CTL_OTA_SEND, "ota-send", "admind", 0 },
+	{ CTL_DEVICE_DROP, "device-drop", "admind", 0 },
+	{ CTL_FW_CHECK, "fw-check", "fwstore", 1 },
+	{ CTL_FW_PROGRESS, "fw-progress", "fwstore", 0 },
+	{ CTL_FW_POLL, "fw-poll", "fwstore", 1 },
+	{ CTL_OK, "ok", NULL, 0 },
+	{ CTL_ERROR, "error", NULL, 0 },
+	{ CTL_AUTH_REPLY, "auth-reply", NULL, 0 },
+	{ CTL_FW_GRANT, "fw-grant", NULL, 0 },
 };
+
+static const struct ctl_type_info *
+ctl_type_info(uint16_t type)
+{
+	for (size_t i = 0; i < sizeof(ctl_types) / sizeof(ctl_types[0]); i++)
+		if (ctl_types[i].type == type)
+			return &ctl_types[i];
+	return NULL;
+}
 
 const char *
 ctl_type_name(uint16_t type)
 {
-	for (size_t i = 0; i < sizeof(ctl_types) / sizeof(ctl_types[0]); i++)
-		if (ctl_types[i].type == type)
-			return ctl_types[i].name;
-	return "unknown";
+	const struct ctl_type_info *t = ctl_type_info(type);
+
+	return t ? t->name : "unknown";
+}
+
+const char *
+ctl_frame_refusal(const struct ctl_frame *f, const char *from)
+{
+	const struct ctl_type_info *t = ctl_type_info(f->type);
+
+	if (t == NULL)
+		return "an unknown message type";
+	if (t->from != NULL && strcmp(t->from, from) != 0)
+		return *from ? "a message this role may not send" :
+		    "a message before the hello";
+	if (t->request && f->reqid == 0)
+		return "a request without a request id";
+	if (!t->request && t->from != NULL && f->reqid != 0)
+		return "a notification with a request id";
+	return NULL;
 }
 
 int

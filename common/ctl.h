@@ -153,6 +153,11 @@ int	 ctl_frame_encode(struct buf *out, uint16_t type, uint32_t reqid,
 	    const void *payload, size_t len);
 long	 ctl_frame_decode(const void *in, size_t len, struct ctl_frame *);
 int	 ctl_type_known(uint16_t);
+/* Why a decoded request or notification from a peer of role from ("" before
+ * its hello) must be refused before any handler sees it, or NULL: the
+ * wrong sender, a request without an id, a notification with one.  Replies
+ * are matched to requests by the transport. */
+const char *ctl_frame_refusal(const struct ctl_frame *, const char *from);
 const char *ctl_type_name(uint16_t);
 
 #endif

@@ -244,13 +244,24 @@ ctl_dispatch_reply(struct ctl_conn *c, const struct ctl_frame *f)
 	return -1;
 }
 
+/* The generic checks (ctl_frame_refusal) before any handler: a refused
+ * message closes the peer here, logged once. */
 static int
 ctl_dispatch(struct ctl_conn *c, const struct ctl_frame *f)
 {
 	struct ctl_reader r;
+	const char	*why;
 
 	if (f->type >= CTL_REPLY_BASE)
 		return ctl_dispatch_reply(c, f);
+	if ((why = ctl_frame_refusal(f, c->role)) != NULL) {
+		log_warnx("control connection (%s, uid %u): refused %s "
+		    "(request id %u): %s; closing", c->role[0] ? c->role :
+		    "peer", (unsigned)c->peer_uid, ctl_type_name(f->type),
+		    (unsigned)f->reqid, why);
+		ctl_conn_close(c);
+		return 0;
+	}
 	ctl_reader_init(&r, f->payload, f->len);
 	if (c->ops == NULL || c->ops->on_msg == NULL)
 		return -1;
@@ -302,43 +313,75 @@ ctl_conn_start(struct ctl_conn *c)
 
 /* admind's side: the first message must be a hello. */
 
+/* The role's entry in the server's table, or NULL. */
+static const struct ctl_role *
+ctl_server_role(const struct ctl_server *srv, const char *name)
+{
+	for (const struct ctl_role *r = srv->roles; r && r->name; r++)
+		if (strcmp(r->name, name) == 0)
+			return r;
+	return NULL;
+}
+
+/* Why a hello naming role at version must be refused, or NULL. */
+static const char *
+ctl_server_hello_refusal(const struct ctl_server *srv, struct ctl_conn *c,
+    const char *role, uint32_t version)
+{
+	const struct ctl_role *want = ctl_server_role(srv, role);
+
+	if (version != CTL_VERSION || want == NULL)
+		return "unknown role or protocol version";
+	if (want->uid != (uid_t)-1 && want->uid != c->peer_uid)
+		return "the peer's uid is not the role's user";
+	return NULL;
+}
+
+/* The refused hello's answer, then the peer is closed. */
+static void
+ctl_server_refuse(struct ctl_conn *c, uint32_t reqid, const char *why)
+{
+	struct buf	 reply = BUF_INIT;
+
+	if (ctl_put_str(&reply, why) == 0)
+		(void)ctl_send(c, CTL_ERROR, reqid, &reply);
+	buf_free(&reply);
+	ctl_conn_close(c);
+}
+
 static int
 ctl_server_hello(struct ctl_conn *c, uint16_t type, uint32_t reqid,
     struct ctl_reader *r)
 {
 	struct ctl_server *srv = c->data;
-	struct buf	 reply = BUF_INIT;
 	uint32_t	 version;
 	char		*role = NULL;
-	int		 ok;
+	const char	*why;
 
-	if (type != CTL_HELLO || reqid == 0 || ctl_get_u32(r, &version) == -1 ||
-	    ctl_get_str(r, &role) == -1 || ctl_get_end(r) == -1) {
+	if (ctl_get_u32(r, &version) == -1 || ctl_get_str(r, &role) == -1 ||
+	    ctl_get_end(r) == -1) {
 		free(role);
 		return -1;
 	}
-	ok = version == CTL_VERSION &&
-	    (strcmp(role, "hwd") == 0 || strcmp(role, "fwstore") == 0);
-	if (!ok) {
+	if ((why = ctl_server_hello_refusal(srv, c, role, version)) != NULL) {
 		log_warnx("control peer uid %u: refused hello (role \"%s\", "
-		    "version %u; this admind speaks version %u)",
-		    (unsigned)c->peer_uid, role, version, CTL_VERSION);
-		ctl_put_str(&reply, "unknown role or protocol version");
-		ctl_send(c, CTL_ERROR, reqid, &reply);
-		buf_free(&reply);
+		    "version %u; this admind speaks version %u): %s",
+		    (unsigned)c->peer_uid, role, version, CTL_VERSION, why);
 		free(role);
-		return -1;
+		ctl_server_refuse(c, reqid, why);
+		return 0;
 	}
 	snprintf(c->role, sizeof(c->role), "%s", role);
 	free(role);
-	c->ops = srv->ops;
 	c->data = NULL;
-	ctl_send(c, CTL_OK, reqid, NULL);
+	if (srv->on_accept && srv->on_accept(c) == -1) {
+		ctl_server_refuse(c, reqid, "the role is connected already");
+		return 0;	/* on_accept said why */
+	}
+	c->ops = srv->ops;
 	log_info("control peer %s connected (uid %u)", c->role,
 	    (unsigned)c->peer_uid);
-	if (srv->on_accept)
-		srv->on_accept(c);
-	return 0;
+	return ctl_send(c, CTL_OK, reqid, NULL);
 }
 
 static const struct ctl_conn_ops ctl_hello_ops = {

@@ -62,13 +62,23 @@ int	 ctl_request(struct ctl_conn *, uint16_t type, const struct buf *payload,
 	    ctl_reply_cb cb, void *arg);
 void	 ctl_conn_close(struct ctl_conn *);
 
+/* A role a hello may name and the uid its peer must have ((uid_t)-1: any,
+ * when every daemon runs as one user and the uid tells nothing). */
+struct ctl_role {
+	const char		*name;
+	uid_t			 uid;
+};
+
 /* admind: listens on path (removing a stale socket first).  Each accepted
- * peer gets a ctl_conn allocated here and freed after on_close; on_accept
- * may set conn->data. */
+ * peer gets a ctl_conn allocated here and freed after on_close.  A hello
+ * must name a role of roles (ended by a NULL name) from that role's uid;
+ * on_accept then runs (conn->role set) and may set conn->data, or log why
+ * and return -1 to refuse the hello. */
 struct ctl_server {
 	uv_pipe_t		 pipe;
 	const struct ctl_conn_ops *ops;
-	void			(*on_accept)(struct ctl_conn *);
+	const struct ctl_role	*roles;
+	int			(*on_accept)(struct ctl_conn *);
 	void			*data;
 };
 

@@ -30,6 +30,8 @@
 #define HTTP_LINGER_MS		2000
 #define HTTP_LINGER_BYTES	(1024 * 1024)
 #define HTTP_MAX_INBUF		(256 * 1024)
+#define HTTP_MAX_STRANGERS	16	/* open at once, told 403 */
+#define HTTP_BUSY_RETRY_S	"10"
 
 /* Where the current request is (conn->state). */
 enum http_state {
@@ -64,6 +66,8 @@ struct http_xconn {
 #define XCONN(c)	((struct http_xconn *)(c))
 
 static void	http_on_conn(uv_stream_t *, int);
+static int	http_conn_admit(struct http_conn *, int);
+static void	http_conn_peer(struct http_conn *);
 static void	http_on_read(struct stream *, const char *, size_t);
 static void	http_on_eof(struct stream *);
 static void	http_on_drain(struct stream *);
@@ -122,14 +126,27 @@ int
 http_server_start(struct http_server *srv, const char *listen, char *err,
     size_t errlen)
 {
+	unsigned cap;
 	int	 n;
 
+	cap = srv->conn_cap != 0 ? srv->conn_cap : gate_cap(gate_nofile(), 1, 0);
+	if (gate_start(&srv->gate, srv->loop, srv->what ? srv->what : "http",
+	    cap, srv->max_conns, srv->per_address, srv->per_address_key ?
+	    srv->per_address_key : "max_connections_per_address") == -1) {
+		snprintf(err, errlen, "cannot start the connection gate");
+		return -1;
+	}
 	n = stream_listen(srv->loop, listen, srv->listeners,
 	    (int)(sizeof(srv->listeners) / sizeof(srv->listeners[0])),
 	    http_on_conn, srv, err, errlen);
 	if (n == -1)
 		return -1;
 	srv->nlisteners = n;
+	for (int i = 0; i < srv->nlisteners; i++)
+		if (gate_add_listener(&srv->gate,
+		    (uv_stream_t *)&srv->listeners[i]) == -1)
+			log_warnx("%s: no spare descriptor", srv->what ?
+			    srv->what : "http");
 	return 0;
 }
 
@@ -336,10 +353,8 @@ http_on_conn(uv_stream_t *listener, int status)
 	struct http_conn	*c;
 	int			 full;
 
-	if (status < 0) {
-		log_debug("http: accept: %s", uv_strerror(status));
+	if (!gate_admit(&srv->gate, listener, status))
 		return;
-	}
 	if ((x = calloc(1, sizeof(*x))) == NULL) {
 		log_warn("http: connection");
 		return;
@@ -357,18 +372,60 @@ http_on_conn(uv_stream_t *listener, int status)
 	c->parser.data = c;
 	uv_timer_init(srv->loop, &c->timer);
 	c->timer.data = c;
-	if (full) {
-		log_debug("http: %u connections, refusing one", srv->nconns - 1);
-		http_conn_close(c);
-		return;
-	}
+	http_conn_peer(c);
+	if (http_conn_admit(c, full) == 0)
+		http_arm(c);
+}
+
+static void
+http_conn_peer(struct http_conn *c)
+{
 	if (stream_peer_addr(&c->stream, &c->peer) == 0)
 		netaddr_format((struct sockaddr *)&c->peer, c->peer_str,
 		    sizeof(c->peer_str), 0);
 	else
 		snprintf(c->peer_str, sizeof(c->peer_str), "?");
-	stream_local_addr(&c->stream, &c->local);
-	http_arm(c);
+	if (stream_local_addr(&c->stream, &c->local) == -1)
+		log_debug("http: %s: no local address", c->peer_str);
+}
+
+/*
+ * Past max_conns: closed.  Not in the acl: a few are told 403 by the
+ * handler, the rest closed before TLS.  Past the limit per address: 503
+ * with Retry-After over plain HTTP, closed over TLS.  0: go on.
+ */
+static int
+http_conn_admit(struct http_conn *c, int full)
+{
+	struct http_server	*srv = c->server;
+	struct sockaddr		*peer = (struct sockaddr *)&c->peer;
+	static const char	 busy[] = "Too many connections from your "
+	    "address; retry later\n";
+	int			 over;
+
+	over = gate_enter(&srv->gate, peer) == -1;
+	if (full) {
+		log_debug("http: %u connections, refusing one", srv->nconns - 1);
+		http_conn_close(c);
+		return -1;
+	}
+	if (srv->acl != NULL && !netaddr_acl_match(srv->acl, peer)) {
+		if (srv->nstrangers >= HTTP_MAX_STRANGERS) {
+			gate_refused(&srv->gate, GATE_WHY_ACL, peer);
+			http_conn_close(c);
+			return -1;
+		}
+		c->stranger = 1;
+		srv->nstrangers++;
+	}
+	if (!over)
+		return 0;
+	c->brief = 1;	/* holds no slot while the flood goes on */
+	if (srv->tls != NULL || http_refuse(c, 503, "text/plain",
+	    "Retry-After: " HTTP_BUSY_RETRY_S "\r\n", busy,
+	    sizeof(busy) - 1) == -1)
+		http_conn_close(c);
+	return -1;
 }
 
 static void
@@ -420,7 +477,7 @@ http_on_drain(struct stream *s)
 	struct http_xconn	*x = XCONN(c);
 
 	if (c->lingering) {
-		if (c->stream.eof)
+		if (c->stream.eof || c->brief)
 			http_conn_close(c);
 		else
 			http_arm(c);
@@ -453,6 +510,9 @@ http_on_timer_close(uv_handle_t *h)
 	if (c->server->handler->on_close != NULL)
 		c->server->handler->on_close(c);
 	c->server->nconns--;
+	if (c->stranger)
+		c->server->nstrangers--;
+	gate_leave(&c->server->gate, (struct sockaddr *)&c->peer);
 	buf_free(&c->field);
 	buf_free(&c->value);
 	buf_free(&x->url);
@@ -908,8 +968,9 @@ http_arm(struct http_conn *c)
 	}
 	switch (c->state) {
 	case HTTP_S_IDLE:
+		/* between requests a client has what it has for a head */
 		if (XCONN(c)->nrequests > 0)
-			uv_timer_start(&c->timer, http_close_cb, idle, 0);
+			uv_timer_start(&c->timer, http_close_cb, head, 0);
 		else
 			uv_timer_start(&c->timer, http_head_timeout_cb, head, 0);
 		break;

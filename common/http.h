@@ -19,6 +19,8 @@
 #include <uv.h>
 
 #include "buf.h"
+#include "gate.h"
+#include "netaddr.h"
 #include "stream.h"
 
 #define HTTP_MAX_HEADERS	48
@@ -74,8 +76,21 @@ struct http_server {
 	void			*data;		/* owner's */
 	unsigned		 max_conns;
 	unsigned		 nconns;
-	unsigned		 head_timeout_ms;	/* whole head must come */
-	unsigned		 idle_timeout_ms;	/* keep-alive / body stall */
+	unsigned		 head_timeout_ms;	/* whole head must come, and
+							 * the next one after an
+							 * answer (keep-alive) */
+	unsigned		 idle_timeout_ms;	/* body / answer stall */
+	/* Admission (gate.h): conn_cap from gate_cap() (0: one descriptor
+	 * per connection), per_address connections per client (0: off,
+	 * per_address_key names it in logs), and acl: other addresses are
+	 * told 403 by the handler while few, else closed before TLS. */
+	const char		*what;		/* "downloads", for logs */
+	unsigned		 conn_cap;
+	unsigned		 per_address;
+	const char		*per_address_key;
+	const struct netaddr_acl *acl;
+	unsigned		 nstrangers;	/* open, not in acl */
+	struct gate		 gate;
 };
 
 struct http_conn {
@@ -97,6 +112,9 @@ struct http_conn {
 	unsigned		 close_after:1;
 	unsigned		 lingering:1;
 	unsigned		 streaming:1;
+	unsigned		 stranger:1;	/* not in the server's acl */
+	unsigned		 brief:1;	/* refused: closed once the
+						 * answer is written */
 };
 
 /* Starts listening on a netaddr list; -1 with a sentence in err. */

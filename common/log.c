@@ -25,6 +25,7 @@
 #include "log.h"
 
 #define LOG_MAX_FIELDS	16
+#define LOG_FIELD_MAX	512	/* one escaped KEY=value */
 #define LOG_JOURNAL_SOCKET	"/run/systemd/journal/socket"
 #define LOG_JOURNAL_SNDBUF	(8 * 1024 * 1024)
 
@@ -230,19 +231,100 @@ log_stderr(int prio, const char *const *fields, const char *msg)
 	}
 }
 
+/* The length of the valid UTF-8 sequence at s, other than a C1 control;
+ * 0 when s does not start one. */
+static size_t
+log_utf8_len(const unsigned char *s)
+{
+	unsigned char	 c = s[0], lo = 0x80, hi = 0xbf;
+	size_t		 n;
+
+	if (c < 0xc2 || c > 0xf4)
+		return 0;
+	n = c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
+	if (c == 0xc2)
+		lo = 0xa0;		/* U+0080-U+009F: C1 controls */
+	else if (c == 0xe0)
+		lo = 0xa0;		/* overlong */
+	else if (c == 0xed)
+		hi = 0x9f;		/* surrogates */
+	else if (c == 0xf0)
+		lo = 0x90;		/* overlong */
+	else if (c == 0xf4)
+		hi = 0x8f;		/* past U+10FFFF */
+	if (s[1] < lo || s[1] > hi)
+		return 0;
+	for (size_t i = 2; i < n; i++)
+		if (s[i] < 0x80 || s[i] > 0xbf)
+			return 0;
+	return n;
+}
+
+char *
+log_escape(char *out, size_t outlen, const char *in)
+{
+	const unsigned char	*s = (const unsigned char *)in;
+	size_t			 o = 0, n;
+
+	if (outlen == 0)
+		return out;
+	while (*s != '\0') {
+		n = *s >= 0x20 && *s < 0x7f && *s != '\\' ? 1 :
+		    log_utf8_len(s);
+		if (o + (n > 0 ? n : 4) >= outlen)
+			break;
+		if (n > 0) {
+			memcpy(out + o, s, n);
+			o += n;
+			s += n;
+		} else if (*s++ == '\\') {
+			memcpy(out + o, "\\\\", 2);
+			o += 2;
+		} else
+			o += (size_t)snprintf(out + o, 5, "\\x%02x", s[-1]);
+	}
+	out[o] = '\0';
+	return out;
+}
+
+/* fields with their values escaped, in bufs; NULL-ended in out. */
+static void
+log_escape_fields(const char *const *fields, char bufs[][LOG_FIELD_MAX],
+    const char **out)
+{
+	const char	*eq;
+	size_t		 k = 0, klen;
+
+	for (; fields && *fields && k < LOG_MAX_FIELDS; fields++, k++) {
+		eq = strchr(*fields, '=');
+		klen = eq ? (size_t)(eq - *fields) + 1 : 0;
+		if (klen >= LOG_FIELD_MAX / 2)
+			klen = 0;
+		memcpy(bufs[k], *fields, klen);
+		log_escape(bufs[k] + klen, LOG_FIELD_MAX - klen,
+		    *fields + klen);
+		out[k] = bufs[k];
+	}
+	out[k] = NULL;
+}
+
 static void
 log_emit(int prio, const char *const *fields, const char *fmt, va_list ap)
 {
-	char	 msg[2048];
-	int	 saved = errno;
+	char		 msg[2048], esc[4096];
+	char		 fbufs[LOG_MAX_FIELDS][LOG_FIELD_MAX];
+	const char	*fesc[LOG_MAX_FIELDS + 1];
+	int		 saved = errno;
 
 	if (prio == LOG_DEBUG && !log_verbosity)
 		return;
 	vsnprintf(msg, sizeof(msg), fmt, ap);
+	log_escape(esc, sizeof(esc), msg);
+	log_escape_fields(fields, fbufs, fesc);
 	if (log_to_journal)
-		log_journal(prio, fields, msg);
+		log_journal(prio, fesc, esc);
 	else
-		log_stderr(prio, fields, msg);
+		log_stderr(prio, fesc, esc);
 	errno = saved;
 }
 

@@ -7,6 +7,7 @@
 #ifndef OTAD_LOG_H
 #define OTAD_LOG_H
 
+#include <stddef.h>
 #include <syslog.h>
 
 void	log_init(const char *ident, int verbose);
@@ -27,5 +28,15 @@ void	fatalx(const char *, ...) __attribute__((format(printf, 1, 2), noreturn));
  */
 void	log_fields(int prio, const char *const *fields, const char *, ...)
 	    __attribute__((format(printf, 3, 4)));
+
+/*
+ * Every line of every daemon goes through this before it is written, its
+ * message and each field's value: control bytes (newline, ESC, DEL, the C1
+ * range), a backslash and bytes that are not UTF-8 become \xNN (a backslash
+ * \\), so that text from a device or a client can neither start a line of
+ * its own nor drive a terminal.  Cut at outlen - 1 bytes, never inside an
+ * escape; returns out.
+ */
+char	*log_escape(char *out, size_t outlen, const char *in);
 
 #endif

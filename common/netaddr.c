@@ -12,6 +12,9 @@
 
 #include "netaddr.h"
 
+static int	netaddr_acl_match_raw(const struct netaddr_acl *, int,
+	    const uint8_t *);
+
 static char *
 netaddr_trim(char *s)
 {
@@ -243,6 +246,22 @@ netaddr_acl_match(const struct netaddr_acl *acl, const struct sockaddr *sa)
 	} else {
 		return 0;
 	}
+	if (netaddr_acl_match_raw(acl, family, addr))
+		return 1;
+	/* loopback is loopback: a rule for one admits the other */
+	if (family == AF_INET && addr[0] == 127)
+		return netaddr_acl_match_raw(acl, AF_INET6,
+		    in6addr_loopback.s6_addr);
+	if (family == AF_INET6 && IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr))
+		return netaddr_acl_match_raw(acl, AF_INET,
+		    (const uint8_t []){ 127, 0, 0, 1 });
+	return 0;
+}
+
+static int
+netaddr_acl_match_raw(const struct netaddr_acl *acl, int family,
+    const uint8_t *addr)
+{
 	for (size_t i = 0; i < acl->nrules; i++)
 		if (acl->rules[i].family == family &&
 		    netaddr_prefix_match(acl->rules[i].addr, addr,
@@ -257,4 +276,21 @@ netaddr_acl_free(struct netaddr_acl *acl)
 	free(acl->rules);
 	acl->rules = NULL;
 	acl->nrules = 0;
+}
+
+void
+netaddr_client(const struct sockaddr *sa, char *out, size_t len)
+{
+	struct sockaddr_in6	 net;
+
+	if (sa->sa_family != AF_INET6 ||
+	    IN6_IS_ADDR_V4MAPPED(&((const struct sockaddr_in6 *)sa)->sin6_addr)) {
+		netaddr_format(sa, out, len, 0);
+		return;
+	}
+	memcpy(&net, sa, sizeof(net));
+	memset(&net.sin6_addr.s6_addr[8], 0, 8);
+	netaddr_format((const struct sockaddr *)&net, out, len, 0);
+	if (strlen(out) + 4 < len)
+		strcat(out, "/64");
 }

@@ -24,6 +24,9 @@ int	 netaddr_parse_list(const char *, struct sockaddr_storage *, int max,
  * as IPv4. */
 void	 netaddr_format(const struct sockaddr *, char *, size_t, int with_port);
 int	 netaddr_port(const struct sockaddr *);
+/* The client a per-client limit counts: the IPv4 address, or the IPv6 /64
+ * ("[2001:db8:1:2::]/64"), since one host may own a whole /64. */
+void	 netaddr_client(const struct sockaddr *, char *, size_t);
 
 struct netaddr_rule {
 	int	 family;	/* AF_INET or AF_INET6 */

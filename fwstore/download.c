@@ -19,6 +19,7 @@
 
 #include "ctl.h"
 #include "ctl_conn.h"
+#include "gate.h"
 #include "http.h"
 #include "log.h"
 #include "tls.h"
@@ -33,12 +34,15 @@
 #define FWSTORE_SPARE_CONNS	256	/* beyond max_downloads, to say 503 */
 #define FWSTORE_NO_BODY		"a download request has no body\n"
 #define FWSTORE_UNAVAILABLE	"firmware service unavailable, retry later"
+#define FWSTORE_BAD_AUTH	"malformed ?auth=: give one device token " \
+				"(letters, digits, '-' and '_'), nothing else"
 
 /* What a request asks for. */
 struct fwstore_route {
 	uint16_t	 type;		/* CTL_FW_CHECK or CTL_FW_POLL */
 	const char	*ticket;	/* or the device token */
 	char		 auth[FWSTORE_AUTH_MAX + 1];	/* ?auth=, or "" */
+	int		 auth_bad;	/* ?auth= malformed: 403 */
 };
 
 static int	fwstore_listen(struct fwstore *, struct http_server *,
@@ -50,7 +54,7 @@ static void	fwstore_on_close(struct http_conn *);
 static int	fwstore_route(const struct http_request *,
 		    struct fwstore_route *);
 static int	fwstore_route_ticket(const char *);
-static void	fwstore_query_auth(const char *, char *, size_t);
+static int	fwstore_query_auth(const char *, char *, size_t);
 static int	fwstore_quiet(const struct http_request *);
 static void	fwstore_reply(struct http_conn *, int, const char *);
 static void	fwstore_download_check(struct fwstore *, struct http_conn *,
@@ -85,7 +89,14 @@ fwstore_download_start(struct fwstore *fw, char *err, size_t errlen)
 	struct cfg	*cfg = fw->cfg;
 	SSL_CTX		*ctx;
 	char		 why[256];
+	unsigned	 max = fwstore_max_downloads(cfg);
 
+	if (max < cfg->fwstore.max_downloads) {
+		log_warnx("max_downloads = %u cannot be reached: the open-file "
+		    "limit %llu allows %u", cfg->fwstore.max_downloads,
+		    (unsigned long long)gate_nofile(), max);
+		cfg->fwstore.max_downloads = max;
+	}
 	if (fwstore_listen(fw, &fw->http, cfg->fwstore.listen, NULL, err,
 	    errlen) == -1)
 		return -1;
@@ -100,14 +111,29 @@ fwstore_download_start(struct fwstore *fw, char *err, size_t errlen)
 	    err, errlen);
 }
 
+/* max_downloads as far as the open-file limit allows: each download holds
+ * a socket and a file. */
+unsigned
+fwstore_max_downloads(const struct cfg *cfg)
+{
+	return gate_cap(gate_nofile(), 2, cfg->fwstore.max_downloads);
+}
+
 static int
 fwstore_listen(struct fwstore *fw, struct http_server *srv,
     const char *listen, SSL_CTX *ctx, char *err, size_t errlen)
 {
 	unsigned	 max = fw->cfg->fwstore.max_downloads;
 	unsigned	 stall = fw->cfg->fwstore.stall_timeout;
+	unsigned	 servers = *fw->cfg->fwstore.tls_listen != '\0' ? 2 : 1;
 
 	srv->loop = fw->loop;
+	/* each download holds its file too: the rest is for connections,
+	 * shared by the plain and the TLS server */
+	srv->conn_cap = gate_cap(gate_nofile() - max, servers, 0);
+	srv->what = ctx != NULL ? "downloads (TLS)" : "downloads";
+	srv->per_address = fw->cfg->fwstore.max_connections_per_address;
+	srv->per_address_key = "[fwstore] max_connections_per_address";
 	srv->tls = ctx;
 	srv->handler = &fwstore_handler;
 	srv->data = fw;
@@ -131,8 +157,9 @@ fwstore_on_request(struct http_conn *conn, struct http_request *req)
 	if ((status = fwstore_route(req, &route)) != 0) {
 		log_debug("%s request from %s: %d", req->method_name,
 		    conn->peer_str, status);
-		fwstore_reply(conn, status, status == 403 ? "missing ?auth=<"
-		    "device token>" : status == 404 ? "no such file" : NULL);
+		fwstore_reply(conn, status, status == 403 ? (route.auth_bad ?
+		    FWSTORE_BAD_AUTH : "missing ?auth=<device token>") :
+		    status == 404 ? "no such file" : NULL);
 		return;
 	}
 	if (req->chunked || (req->has_length && req->content_length > 0)) {
@@ -189,7 +216,10 @@ static int
 fwstore_route(const struct http_request *req, struct fwstore_route *r)
 {
 	memset(r, 0, sizeof(*r));
-	fwstore_query_auth(req->query, r->auth, sizeof(r->auth));
+	if (fwstore_query_auth(req->query, r->auth, sizeof(r->auth)) == -1) {
+		r->auth_bad = 1;
+		return 403;
+	}
 	if (strcmp(req->path, FWSTORE_POLL) == 0) {
 		if (r->auth[0] == '\0')
 			return 403;
@@ -223,30 +253,32 @@ fwstore_route_ticket(const char *t)
 	return i > 0;
 }
 
-/* The auth parameter of a query string: letters, digits, '-' and '_'
- * only (device tokens); anything else leaves out empty. */
-static void
+/*
+ * The auth parameter of a query string into out: 1 when there is one, 0
+ * when there is none, -1 when it is malformed: empty, too long, anything
+ * but letters, digits, '-' and '_' (a token with "%00" or "." after it is
+ * not the token), or given twice.  Other parameters are tolerated.
+ */
+static int
 fwstore_query_auth(const char *q, char *out, size_t outlen)
 {
 	size_t	 n;
+	int	 found = 0;
 
 	out[0] = '\0';
-	while (q != NULL && *q != '\0') {
-		if (strncmp(q, "auth=", 5) == 0) {
-			q += 5;
-			n = strcspn(q, "&");
-			if (n == 0 || n >= outlen ||
-			    strspn(q, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklm"
-			    "nopqrstuvwxyz0123456789-_") < n)
-				return;
-			memcpy(out, q, n);
-			out[n] = '\0';
-			return;
+	for (; q != NULL && *q != '\0'; q += *q == '&') {
+		n = strcspn(q, "&");
+		if (strncmp(q, "auth", 4) == 0 && (q[4] == '=' || n == 4)) {
+			if (found++ || n <= 5 || n - 5 >= outlen ||
+			    strspn(q + 5, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghij"
+			    "klmnopqrstuvwxyz0123456789-_") < n - 5)
+				return -1;
+			memcpy(out, q + 5, n - 5);
+			out[n - 5] = '\0';
 		}
-		q += strcspn(q, "&");
-		if (*q == '&')
-			q++;
+		q += n;
 	}
+	return found;
 }
 
 /* HEAD, or an updater's version check: headers only, no download slot. */

@@ -123,6 +123,7 @@ void	 fwstore_ctl_malformed(struct fwstore *);
 
 /* download.c */
 int	 fwstore_download_start(struct fwstore *, char *err, size_t errlen);
+unsigned fwstore_max_downloads(const struct cfg *);
 void	 fwstore_download_log(struct fwstore_download *, int prio,
 	    const char *, ...)
 	    __attribute__((format(printf, 3, 4)));

@@ -14,6 +14,7 @@
 #include <uv.h>
 
 #include "cfg.h"
+#include "gate.h"
 #include "log.h"
 #include "tls.h"
 #include "sandbox.h"
@@ -92,8 +93,11 @@ fwstore_check(struct cfg *cfg, const char *path, int check)
 		}
 		SSL_CTX_free(ctx);
 	}
-	if (check)
+	if (check) {
+		gate_check_cap(stderr, "otad-fwstore", "[fwstore] max_downloads",
+		    cfg->fwstore.max_downloads, fwstore_max_downloads(cfg));
 		fprintf(stderr, "otad-fwstore: %s: configuration OK\n", path);
+	}
 	return 0;
 }
 

@@ -143,6 +143,44 @@ hwd_bridge_message(struct hwd_conn *c, uint16_t msg_id, const char *body,
 	return hwd_bridge_forward(c, msg_id, channel, rest, rlen);
 }
 
+struct hwd_bridge_revoke {
+	uint64_t	 device_id;
+	const char	*why;
+};
+
+static void
+hwd_bridge_revoke_conn(struct hwd_conn *c, void *arg)
+{
+	struct hwd_bridge_revoke *r = arg;
+	uint8_t			  i = 0;
+
+	while (i < c->nbridges) {
+		if (c->bridges[i].device_id != r->device_id) {
+			i++;
+			continue;
+		}
+		hwd_conn_log(c, LOG_INFO, "bridge %s to device %llu closed: "
+		    "%s", c->bridges[i].channel,
+		    (unsigned long long)r->device_id, r->why);
+		c->bridges[i] = c->bridges[--c->nbridges];
+	}
+}
+
+/*
+ * CTL_DEVICE_DROP: the device's token was rotated or the device deleted,
+ * so the channels other devices opened with that token end now, as the
+ * device's own connections do.  A write over such a channel then hears 6
+ * (a channel not open), and the sketch must open it again with the token
+ * that is valid now.
+ */
+void
+hwd_bridge_revoke(uint64_t device_id, const char *why)
+{
+	struct hwd_bridge_revoke r = { device_id, why };
+
+	hwd_conn_foreach(hwd_bridge_revoke_conn, &r);
+}
+
 void
 hwd_bridge_free(struct hwd_conn *c)
 {

@@ -15,11 +15,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <openssl/ssl.h>
 #include <uv.h>
 
+#include "gate.h"
 #include "hwd.h"
 #include "log.h"
 #include "proto.h"
@@ -47,6 +47,7 @@ struct hwd_listener {
 static void	hwd_conn_accept(uv_stream_t *, int);
 static void	hwd_conn_read(struct stream *, const char *, size_t);
 static void	hwd_conn_eof(struct stream *);
+static void	hwd_conn_drained(struct stream *);
 static void	hwd_conn_closed(struct stream *);
 static void	hwd_conn_carry_frames(struct hwd_conn *);
 static long	hwd_conn_frames(struct hwd_conn *, const char *, size_t);
@@ -58,13 +59,16 @@ static void	hwd_conn_detach(struct hwd_conn *);
 static const struct stream_ops hwd_conn_ops = {
 	.on_read = hwd_conn_read,
 	.on_eof = hwd_conn_eof,
+	.on_drain = hwd_conn_drained,
 	.on_close = hwd_conn_closed,
 };
 
 static struct hwd_listener hwd_plain, hwd_tls;
 static LIST_HEAD(, hwd_conn) hwd_conns = LIST_HEAD_INITIALIZER(hwd_conns);
 static unsigned		 hwd_nconns;
-static uint64_t		 hwd_refused;		/* past max_connections */
+static uint64_t		 hwd_refused;		/* past max_connections or
+							 * per address */
+static struct gate	 hwd_gate;
 static uint64_t		 hwd_next_conn_id;
 static uint16_t		 hwd_next_msg_id;
 static int		 hwd_fwstore_port;
@@ -80,6 +84,10 @@ hwd_conn_listen_on(struct hwd_listener *l, const char *list, const char *what)
 		log_warnx("%s: %s", what, err);
 		return -1;
 	}
+	for (int i = 0; i < l->n; i++)
+		if (gate_add_listener(&hwd_gate, (uv_stream_t *)&l->tcp[i]) ==
+		    -1)
+			log_warnx("%s: no spare descriptor", what);
 	log_info("listening for devices on %s%s", list,
 	    l->ctx ? " (TLS)" : "");
 	return 0;
@@ -92,6 +100,11 @@ hwd_conn_listen(void)
 	char		 err[256];
 
 	hwd_fwstore_port = cfg_fwstore_port(cfg);
+	if (gate_start(&hwd_gate, hwd_env.loop, "devices",
+	    gate_cap(gate_nofile(), 1, 0), cfg->hwd.max_connections,
+	    cfg->hwd.max_connections_per_address,
+	    "[hwd] max_connections_per_address") == -1)
+		return -1;
 	if (*cfg->hwd.listen != '\0' &&
 	    hwd_conn_listen_on(&hwd_plain, cfg->hwd.listen, "[hwd] listen") == -1)
 		return -1;
@@ -123,6 +136,7 @@ hwd_conn_stop(void)
 
 	hwd_conn_unlisten(&hwd_plain);
 	hwd_conn_unlisten(&hwd_tls);
+	gate_stop(&hwd_gate);
 	LIST_FOREACH(c, &hwd_conns, all_entry)
 		hwd_conn_close(c);
 	SSL_CTX_free(hwd_tls.ctx);
@@ -160,6 +174,16 @@ hwd_conn_refuse(uv_stream_t *server)
 	}
 }
 
+/* Calls cb for every connection; cb may not close one. */
+void
+hwd_conn_foreach(void (*cb)(struct hwd_conn *, void *), void *arg)
+{
+	struct hwd_conn	*c;
+
+	LIST_FOREACH(c, &hwd_conns, all_entry)
+		cb(c, arg);
+}
+
 /* For CTL_HWD_STATS. */
 unsigned
 hwd_conn_count(void)
@@ -194,10 +218,8 @@ hwd_conn_accept(uv_stream_t *server, int status)
 	struct sockaddr_storage	 ss;
 	char			 addr[NETADDR_STRLEN];
 
-	if (status < 0) {
-		log_warnx("accept: %s", uv_strerror(status));
-		return;
-	}
+	if (!gate_admit(&hwd_gate, server, status))
+		return;		/* waits for a free descriptor */
 	if (hwd_env.stopping || hwd_nconns >= hwd_env.cfg.hwd.max_connections ||
 	    (c = calloc(1, sizeof(*c))) == NULL) {
 		hwd_conn_refuse(server);
@@ -217,6 +239,11 @@ hwd_conn_accept(uv_stream_t *server, int status)
 	LIST_INSERT_HEAD(&hwd_conns, c, all_entry);
 	hwd_nconns++;
 	hwd_timeout_add(c);
+	if (gate_enter(&hwd_gate, &c->remote.sa) == -1) {
+		hwd_refused++;
+		hwd_conn_close(c);
+		return;
+	}
 	if (log_verbose()) {
 		hwd_conn_remote(c, addr, sizeof(addr));
 		log_debug("connection %llu from %s%s", (unsigned long long)c->id,
@@ -244,27 +271,13 @@ hwd_conn_local(struct hwd_conn *c, char *out, size_t len)
 		netaddr_format((struct sockaddr *)&ss, out, len, 1);
 }
 
-/* Device text as a log line or journal field value: no control bytes. */
-static void
-hwd_conn_clean(const char *in, char *out, size_t len)
-{
-	size_t	 i;
-
-	unsigned char	 ch;
-
-	for (i = 0; in[i] != '\0' && i + 1 < len; i++) {
-		ch = (unsigned char)in[i];
-		out[i] = (ch < 0x20 || ch == 0x7f) ? '?' : (char)ch;
-	}
-	out[i] = '\0';
-}
-
-/* A line with the DEVICE_ID, DEVICE_NAME and REMOTE_ADDR fields. */
+/* A line with the DEVICE_ID, DEVICE_NAME and REMOTE_ADDR fields; device
+ * text in it is escaped by log.c, as on every line. */
 void
 hwd_conn_log(struct hwd_conn *c, int prio, const char *fmt, ...)
 {
 	char		 msg[1024], idf[48], namef[160], addrf[96];
-	char		 addr[NETADDR_STRLEN], name[128];
+	char		 addr[NETADDR_STRLEN];
 	const char	*fields[4];
 	int		 n = 0;
 	va_list		 ap;
@@ -274,12 +287,11 @@ hwd_conn_log(struct hwd_conn *c, int prio, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	hwd_conn_clean(msg, msg, sizeof(msg));	/* device text: one line */
 	if (c->device != NULL) {
 		snprintf(idf, sizeof(idf), "DEVICE_ID=%llu",
 		    (unsigned long long)c->device->id);
-		hwd_conn_clean(c->device->name, name, sizeof(name));
-		snprintf(namef, sizeof(namef), "DEVICE_NAME=%s", name);
+		snprintf(namef, sizeof(namef), "DEVICE_NAME=%s",
+		    c->device->name);
 		fields[n++] = idf;
 		fields[n++] = namef;
 	}
@@ -344,7 +356,9 @@ hwd_conn_close(struct hwd_conn *c)
 	stream_close(&c->stream);
 }
 
-/* Lets the last reply drain, then closes (on EOF or after HWD_LINGER). */
+/* Sends the last reply and closes as soon as it is written (a refused
+ * login holds no descriptor longer); HWD_LINGER bounds a device that does
+ * not read it. */
 static void
 hwd_conn_finish(struct hwd_conn *c)
 {
@@ -353,6 +367,17 @@ hwd_conn_finish(struct hwd_conn *c)
 	c->since = hwd_timeout_now();
 	hwd_timeout_add(c);
 	stream_shutdown(&c->stream);
+	if (c->stream.queued == 0)
+		hwd_conn_close(c);
+}
+
+static void
+hwd_conn_drained(struct stream *s)
+{
+	struct hwd_conn	*c = s->data;
+
+	if (c->state == HWD_CONN_CLOSING && s->write_shut)
+		hwd_conn_close(c);
 }
 
 static void
@@ -383,6 +408,7 @@ hwd_conn_closed(struct stream *s)
 	hwd_timeout_remove(c);
 	LIST_REMOVE(c, all_entry);
 	hwd_nconns--;
+	gate_leave(&hwd_gate, &c->remote.sa);
 	c->closed = 1;
 	c->state = HWD_CONN_CLOSING;
 	if (log_verbose())
@@ -577,6 +603,7 @@ hwd_conn_online(struct hwd_conn *c, uint64_t device_id, const char *name)
 	c->state = HWD_CONN_ONLINE;
 	c->since = hwd_timeout_now();
 	hwd_timeout_add(c);
+	hwd_devices_limit(c);
 	if (hwd_conn_respond(c, c->login_msg_id, HWD_STATUS_OK) == -1)
 		return;
 	hwd_conn_log(c, LOG_INFO, "device logged in (%u connection%s)",
@@ -656,32 +683,11 @@ hwd_conn_info(struct hwd_conn *c, const struct hwd_frame *f)
 	return 0;
 }
 
-/* "rtc": the device asks for the time; answer "rtc\0<unix seconds>". */
-static int
-hwd_conn_rtc(struct hwd_conn *c, const struct hwd_frame *f)
-{
-	struct buf	 frame = BUF_INIT;
-	char		 body[32];
-	int		 n, rc;
-
-	n = snprintf(body, sizeof(body), "rtc%c%lld", '\0',
-	    (long long)time(NULL));
-	if (hwd_proto_encode(&frame, HWD_CMD_INTERNAL, f->msg_id, body,
-	    (size_t)n) == -1) {
-		buf_free(&frame);
-		return 0;
-	}
-	rc = hwd_conn_send(c, frame.data, frame.len);
-	buf_free(&frame);
-	return rc;
-}
-
 static int
 hwd_conn_internal(struct hwd_conn *c, const struct hwd_frame *f)
 {
-	if ((f->len == 3 || (f->len > 3 && f->body[3] == '\0')) &&
-	    memcmp(f->body, "rtc", 3) == 0)
-		return hwd_conn_rtc(c, f);
+	if (hwd_internal_is_request(f))
+		return hwd_internal_request(c, f);
 	return hwd_conn_info(c, f);
 }
 
@@ -709,34 +715,35 @@ hwd_conn_event(struct hwd_conn *c, const struct hwd_frame *f)
 }
 
 /*
- * The legacy rate limit (PROTOCOL.md 1.7): at most rate_limit messages per
- * second per logged-in connection; past it messages are dropped, and the
- * device hears RESPONSE 1 (QUOTA_LIMIT) at most once a minute.  1 when f
- * is to be dropped.
+ * The legacy rate limit (PROTOCOL.md 1.7), counted per device over all its
+ * connections (one token must not multiply it by opening more): at most
+ * rate_limit messages per second; past it messages are dropped, and each
+ * connection hears RESPONSE 1 (QUOTA_LIMIT) at most once a minute.  1 when
+ * f is to be dropped.
  */
 static int
 hwd_conn_over_rate(struct hwd_conn *c, const struct hwd_frame *f)
 {
-	unsigned	 limit = hwd_env.cfg.hwd.rate_limit;
-	uint32_t	 now = hwd_timeout_now();
+	struct hwd_device *d = c->device;
+	unsigned	   limit = hwd_env.cfg.hwd.rate_limit;
+	uint32_t	   now = hwd_timeout_now();
 
-	if (limit == 0 || c->state != HWD_CONN_ONLINE)
+	if (limit == 0 || c->state != HWD_CONN_ONLINE || d == NULL)
 		return 0;
-	if (c->rate_second != now) {
-		c->rate_second = now;
-		c->rate_count = 0;
+	if (d->rate_second != now) {
+		d->rate_second = now;
+		d->rate_count = 0;
 	}
-	if (c->rate_count < limit) {
-		if (c->rate_count < UINT16_MAX)
-			c->rate_count++;
+	if (d->rate_count < limit) {
+		d->rate_count++;
 		return 0;
 	}
 	if (c->quota_told && now - c->quota_at < HWD_QUOTA_REPEAT_S)
 		return 1;
 	c->quota_told = 1;
 	c->quota_at = now;
-	hwd_conn_log(c, LOG_INFO, "over %u messages a second: dropping "
-	    "messages", limit);
+	hwd_conn_log(c, LOG_INFO, "device over %u messages a second (all its "
+	    "connections): dropping messages", limit);
 	hwd_conn_respond(c, f->msg_id, HWD_STATUS_QUOTA_LIMIT);
 	return 1;
 }
@@ -765,6 +772,8 @@ hwd_conn_dispatch(struct hwd_conn *c, const struct hwd_frame *f)
 		return hwd_pins_sync(c, f->msg_id, f->body, f->len);
 	case HWD_CMD_PING:
 	case HWD_CMD_PROPERTY:
+	case HWD_CMD_GROUP:		/* the library sends, never waits */
+	case HWD_CMD_EVENT_CLEAR:
 	case HWD_CMD_TWEET:
 	case HWD_CMD_EMAIL:
 	case HWD_CMD_NOTIFY:

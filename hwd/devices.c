@@ -7,6 +7,7 @@
  */
 #include <sys/queue.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -111,6 +112,40 @@ hwd_devices_attach(struct hwd_conn *c, uint64_t id, const char *name)
 	return 0;
 }
 
+/* The connection of c's device heard from least recently, other than c;
+ * of equals the oldest login (the list holds the newest first). */
+static struct hwd_conn *
+hwd_devices_stalest(struct hwd_conn *c)
+{
+	struct hwd_conn	*t, *old = NULL;
+
+	LIST_FOREACH(t, &c->device->conns, dev_entry)
+		if (t != c && (old == NULL || t->since <= old->since))
+			old = t;
+	return old;
+}
+
+/*
+ * Past max_device_connections, a new login of the device closes the
+ * connection it was heard from least recently: a device that reconnects
+ * before its old socket timed out gets in, and one token cannot hold more
+ * sockets than that.
+ */
+void
+hwd_devices_limit(struct hwd_conn *c)
+{
+	unsigned	 max = hwd_env.cfg.hwd.max_device_connections;
+	struct hwd_conn	*old;
+	char		 why[128];
+
+	snprintf(why, sizeof(why), "the device logged in on more than "
+	    "max_device_connections (%u) connections, and this one was heard "
+	    "from least recently", max);
+	while (max > 0 && c->device != NULL && c->device->nconns > max &&
+	    (old = hwd_devices_stalest(c)) != NULL)
+		hwd_conn_drop(old, why);
+}
+
 static void
 hwd_devices_unlink(struct hwd_device *d)
 {
@@ -150,13 +185,15 @@ hwd_devices_release(struct hwd_device *d)
 	free(d);
 }
 
-/* CTL_DEVICE_DROP: every connection of the device is closed; forget (the
- * device was deleted) drops its pin values too.  The last close frees d. */
+/* CTL_DEVICE_DROP: every connection of the device and every bridge to it
+ * is closed; forget (the device was deleted) drops its pin values too.
+ * The last close frees d. */
 void
 hwd_devices_drop(uint64_t id, int forget, const char *why)
 {
 	struct hwd_device *d = hwd_devices_find(id);
 
+	hwd_bridge_revoke(id, why);	/* even with no connection of its own */
 	if (d == NULL)
 		return;
 	if (forget)

@@ -48,9 +48,7 @@ struct hwd_conn {
 	uint16_t		 login_msg_id;
 	uint32_t		 since;		/* clock s: accept, last frame,
 						 * or start of the closing */
-	uint32_t		 rate_second;	/* clock s of rate_count */
 	uint32_t		 quota_at;	/* clock s of the last RESPONSE 1 */
-	uint16_t		 rate_count;	/* messages in rate_second */
 	uint8_t			 state;		/* enum hwd_conn_state */
 	uint8_t			 nbridges;
 	unsigned		 in_wheel:1;
@@ -85,6 +83,9 @@ struct hwd_device {
 	struct hwd_pin		*pins;
 	uint16_t		 npins;
 	uint16_t		 pins_bytes;	/* sum of the values' lengths */
+	uint32_t		 rate_second;	/* clock s of rate_count */
+	uint32_t		 rate_count;	/* messages in rate_second, over
+						 * all its connections */
 };
 
 struct hwd {
@@ -116,6 +117,7 @@ int	 hwd_conn_send(struct hwd_conn *, const void *, size_t);
 int	 hwd_conn_respond(struct hwd_conn *, uint16_t msg_id, uint16_t status);
 int	 hwd_conn_release(struct hwd_conn *);
 void	 hwd_conn_continue(struct hwd_conn *);
+void	 hwd_conn_foreach(void (*)(struct hwd_conn *, void *), void *);
 
 /* pins.c */
 int	 hwd_pins_hardware(struct hwd_conn *, const char *, size_t);
@@ -124,17 +126,24 @@ int	 hwd_pins_sync(struct hwd_conn *, uint16_t msg_id, const char *,
 	    size_t);
 void	 hwd_pins_free(struct hwd_device *);
 
+/* internal.c */
+struct hwd_frame;
+int	 hwd_internal_is_request(const struct hwd_frame *);
+int	 hwd_internal_request(struct hwd_conn *, const struct hwd_frame *);
+
 /* bridge.c */
 int	 hwd_bridge_message(struct hwd_conn *, uint16_t msg_id, const char *,
 	    size_t);
 void	 hwd_bridge_auth_done(struct hwd_conn *, int result,
 	    uint64_t device_id, const char *channel, uint16_t msg_id);
 void	 hwd_bridge_free(struct hwd_conn *);
+void	 hwd_bridge_revoke(uint64_t device_id, const char *why);
 
 /* devices.c */
 struct hwd_device *hwd_devices_find(uint64_t);
 int	 hwd_devices_attach(struct hwd_conn *, uint64_t id, const char *name);
 void	 hwd_devices_detach(struct hwd_conn *);
+void	 hwd_devices_limit(struct hwd_conn *);
 void	 hwd_devices_drop(uint64_t id, int forget, const char *why);
 void	 hwd_devices_release(struct hwd_device *);
 void	 hwd_devices_foreach(void (*)(struct hwd_device *, void *), void *);

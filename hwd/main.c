@@ -15,6 +15,7 @@
 #include <uv.h>
 
 #include "cfg.h"
+#include "gate.h"
 #include "hwd.h"
 #include "log.h"
 #include "sandbox.h"
@@ -42,6 +43,9 @@ hwd_check(struct cfg *cfg, int problems)
 		}
 		SSL_CTX_free(ctx);
 	}
+	gate_check_cap(stderr, "otad-hwd", "[hwd] max_connections",
+	    cfg->hwd.max_connections,
+	    gate_cap(gate_nofile(), 1, cfg->hwd.max_connections));
 	if (problems == 0)
 		fprintf(stderr, "%s: configuration OK\n", cfg->path);
 	return problems == 0 ? 0 : 1;

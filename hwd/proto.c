@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "proto.h"
 
@@ -108,6 +109,27 @@ hwd_proto_ota(struct buf *out, uint16_t msg_id, const char *url,
 	    body.len);
 	buf_free(&body);
 	return rc;
+}
+
+int
+hwd_proto_utc_value(const char *what, int64_t now_ms, char *out, size_t len)
+{
+	time_t		 t = (time_t)(now_ms / 1000);
+	struct tm	 tm;
+
+	if (strcmp(what, "time") == 0)
+		snprintf(out, len, "%lld", (long long)now_ms);
+	else if (strcmp(what, "iso") == 0 && gmtime_r(&t, &tm) != NULL)
+		strftime(out, len, "%Y-%m-%dT%H:%M:%S+00:00", &tm);
+	else if (strcmp(what, "tz") == 0)
+		snprintf(out, len, "0");
+	else if (strcmp(what, "tz_name") == 0)
+		snprintf(out, len, "UTC");
+	else if (strcmp(what, "tz_rule") == 0)
+		snprintf(out, len, "UTC0");
+	else
+		return -1;
+	return 0;
 }
 
 int
@@ -316,6 +338,8 @@ hwd_proto_cmd_name(uint8_t cmd)
 	case HWD_CMD_REDIRECT:		return "REDIRECT";
 	case HWD_CMD_DEBUG_PRINT:	return "DEBUG_PRINT";
 	case HWD_CMD_EVENT_LOG:		return "EVENT_LOG";
+	case HWD_CMD_GROUP:		return "GROUP";
+	case HWD_CMD_EVENT_CLEAR:	return "EVENT_CLEAR";
 	default:			return "unknown";
 	}
 }

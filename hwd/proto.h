@@ -30,10 +30,12 @@ enum hwd_cmd {
 	HWD_CMD_SMS = 18,
 	HWD_CMD_PROPERTY = 19,
 	HWD_CMD_HARDWARE = 20,
+	HWD_CMD_GROUP = 21,		/* beginGroup/endGroup (1.2+) */
 	HWD_CMD_HW_LOGIN = 29,
 	HWD_CMD_REDIRECT = 41,
 	HWD_CMD_DEBUG_PRINT = 55,
 	HWD_CMD_EVENT_LOG = 64,
+	HWD_CMD_EVENT_CLEAR = 65,	/* resolveEvent/clearEvent (1.x) */
 };
 
 enum hwd_status {
@@ -81,6 +83,15 @@ int	 hwd_proto_encode(struct buf *, uint8_t cmd, uint16_t msg_id,
 int	 hwd_proto_ota(struct buf *, uint16_t msg_id, const char *url,
 	    unsigned buff_in);
 size_t	 hwd_proto_ota_body_len(const char *url);
+/*
+ * The value of the INTERNAL reply "utc\0<what>\0<value>" to the library's
+ * sendInternal("utc", what), for the clock at now_ms (Unix ms): "time" the
+ * Unix time in ms, "iso" ISO 8601 with offset, "tz" the offset in minutes,
+ * "tz_name" and "tz_rule" the zone (hwd knows no device's zone: UTC).
+ * -1 for a what the library does not define.
+ */
+int	 hwd_proto_utc_value(const char *what, int64_t now_ms, char *out,
+	    size_t len);
 
 /*
  * Hardware info (PROTOCOL.md 1.4), parsed by key.  The pointers point into

@@ -419,9 +419,32 @@ test_garbage(void)
 	}
 }
 
+/* The values of sendInternal("utc", what), as InternalPinUTC reads them. */
+static void
+test_utc(void)
+{
+	char	 v[64];
+
+	CHECK(hwd_proto_utc_value("time", 1733140800123LL, v, sizeof(v)) == 0);
+	CHECK(strcmp(v, "1733140800123") == 0);
+	CHECK(hwd_proto_utc_value("iso", 1733140800123LL, v, sizeof(v)) == 0);
+	CHECK(strcmp(v, "2024-12-02T12:00:00+00:00") == 0);
+	CHECK(hwd_proto_utc_value("tz", 0, v, sizeof(v)) == 0 &&
+	    strcmp(v, "0") == 0);
+	CHECK(hwd_proto_utc_value("tz_rule", 0, v, sizeof(v)) == 0 &&
+	    strcmp(v, "UTC0") == 0);
+	CHECK(hwd_proto_utc_value("tz_name", 0, v, sizeof(v)) == 0 &&
+	    strcmp(v, "UTC") == 0);
+	CHECK(hwd_proto_utc_value("", 0, v, sizeof(v)) == -1);
+	CHECK(hwd_proto_utc_value("timezone", 0, v, sizeof(v)) == -1);
+	CHECK(strcmp(hwd_proto_cmd_name(HWD_CMD_EVENT_CLEAR), "EVENT_CLEAR")
+	    == 0 && strcmp(hwd_proto_cmd_name(HWD_CMD_GROUP), "GROUP") == 0);
+}
+
 int
 main(void)
 {
+	test_utc();
 	test_decode_whole();
 	test_decode_response_and_ping();
 	test_decode_bytewise();

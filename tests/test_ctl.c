@@ -1,10 +1,20 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit test: the control protocol codec (common/ctl.c). */
+/* Unit test: the control protocol codec (common/ctl.c), the checks every
+ * message passes before a handler, and the hello's uid per role
+ * (common/ctl_conn.c) over a real socket. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <uv.h>
 
 #include "ctl.h"
+#include "ctl_conn.h"
 #include "check.h"
+
+static int	test_accepted;		/* hellos admitted */
+static int	test_ready;		/* clients told their hello was OK */
 
 static void
 test_fields(void)
@@ -89,10 +99,83 @@ test_frames(void)
 	buf_free(&p);
 }
 
+static void
+test_refusals(void)
+{
+	struct ctl_frame f = { .type = CTL_ONLINE_DONE, .reqid = 5 };
+
+	CHECK(strstr(ctl_frame_refusal(&f, "hwd"), "notification") != NULL);
+	f.reqid = 0;
+	CHECK(ctl_frame_refusal(&f, "hwd") == NULL);
+	CHECK(strstr(ctl_frame_refusal(&f, "fwstore"), "may not") != NULL);
+	CHECK(strstr(ctl_frame_refusal(&f, ""), "before the hello") != NULL);
+	f.type = CTL_AUTH;
+	CHECK(strstr(ctl_frame_refusal(&f, "hwd"), "without a request id") !=
+	    NULL);
+	f.type = CTL_HELLO;
+	f.reqid = 1;
+	CHECK(ctl_frame_refusal(&f, "") == NULL);
+	CHECK(ctl_frame_refusal(&f, "hwd") != NULL);
+	f.type = CTL_OTA_SEND;
+	f.reqid = 0;
+	CHECK(ctl_frame_refusal(&f, "admind") == NULL);
+	CHECK(ctl_frame_refusal(&f, "hwd") != NULL);
+}
+
+static int
+test_on_accept(struct ctl_conn *c)
+{
+	test_accepted++;
+	return 0;
+}
+
+static void
+test_on_ready(struct ctl_client *cl)
+{
+	test_ready++;
+}
+
+static void
+test_stop(uv_timer_t *t)
+{
+	uv_stop(t->loop);
+}
+
+/* hwd's user is someone else: our hello as hwd is refused, as fwstore
+ * (our uid) admitted. */
+static void
+test_uid_per_role(void)
+{
+	static struct ctl_role roles[3];
+	static struct ctl_server srv;
+	static struct ctl_client hwd, fw;
+	uv_loop_t	*loop = uv_default_loop();
+	uv_timer_t	 stop;
+	char		 path[64];
+
+	roles[0] = (struct ctl_role){ "hwd", getuid() + 1 };
+	roles[1] = (struct ctl_role){ "fwstore", getuid() };
+	snprintf(path, sizeof(path), "/tmp/test_ctl.%d.sock", (int)getpid());
+	srv.roles = roles;
+	srv.on_accept = test_on_accept;
+	CHECK(ctl_server_listen(loop, &srv, path) == 0);
+	hwd.on_ready = fw.on_ready = test_on_ready;
+	CHECK(ctl_client_start(loop, &hwd, path, "hwd") == 0);
+	CHECK(ctl_client_start(loop, &fw, path, "fwstore") == 0);
+	uv_timer_init(loop, &stop);
+	uv_timer_start(&stop, test_stop, 300, 0);
+	uv_run(loop, UV_RUN_DEFAULT);
+	CHECK(test_accepted == 1 && test_ready == 1);
+	CHECK(fw.ready == 1 && hwd.ready == 0);
+	unlink(path);
+}
+
 int
 main(void)
 {
 	test_fields();
 	test_frames();
+	test_refusals();
+	test_uid_per_role();
 	return check_exit("test_ctl");
 }

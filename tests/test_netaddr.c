@@ -23,12 +23,34 @@ addr(const char *host)
 	return ss;
 }
 
+/* What a per-client limit counts: an IPv4 address, an IPv6 /64. */
+static void
+check_client(void)
+{
+	static const char *const cases[][2] = {
+		{ "2001:db8:1:2:aaaa:bbbb:cccc:dddd", "[2001:db8:1:2::]/64" },
+		{ "2001:db8:1:2::1", "[2001:db8:1:2::]/64" },
+		{ "::ffff:10.1.2.3", "10.1.2.3" },
+		{ "10.1.2.4", "10.1.2.4" },
+	};
+	struct sockaddr_storage a;
+	char	 out[NETADDR_STRLEN];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		a = addr(cases[i][0]);
+		netaddr_client((void *)&a, out, sizeof(out));
+		CHECK(strcmp(out, cases[i][1]) == 0);
+	}
+}
+
 int
 main(void)
 {
 	struct sockaddr_storage ss[4], a;
 	struct netaddr_acl acl;
 	char	 err[200], out[NETADDR_STRLEN];
+
+	check_client();
 
 	CHECK(netaddr_parse_list("[::]:8442, 127.0.0.1:9000", ss, 4, err,
 	    sizeof(err)) == 2);
@@ -72,6 +94,29 @@ main(void)
 	a = addr("fdab::1");
 	CHECK(netaddr_acl_match(&acl, (void *)&a));
 	netaddr_acl_free(&acl);
+
+	/* loopback is loopback: a rule for one family admits the other */
+	CHECK(netaddr_acl_parse(&acl, "127.0.0.0/8", err, sizeof(err)) == 0);
+	a = addr("::1");
+	CHECK(netaddr_acl_match(&acl, (void *)&a));
+	a = addr("::2");
+	CHECK(!netaddr_acl_match(&acl, (void *)&a));
+	netaddr_acl_free(&acl);
+	CHECK(netaddr_acl_parse(&acl, "::1", err, sizeof(err)) == 0);
+	a = addr("127.0.0.1");
+	CHECK(netaddr_acl_match(&acl, (void *)&a));
+	a = addr("::ffff:127.9.9.9");
+	CHECK(netaddr_acl_match(&acl, (void *)&a));
+	a = addr("128.0.0.1");
+	CHECK(!netaddr_acl_match(&acl, (void *)&a));
+	netaddr_acl_free(&acl);
+	CHECK(netaddr_acl_parse(&acl, "10.0.0.0/8", err, sizeof(err)) == 0);
+	a = addr("::1");
+	CHECK(!netaddr_acl_match(&acl, (void *)&a));
+	a = addr("127.0.0.1");
+	CHECK(!netaddr_acl_match(&acl, (void *)&a));
+	netaddr_acl_free(&acl);
+
 	CHECK(netaddr_acl_parse(&acl, "10.0.0.0/33", err, sizeof(err)) == -1);
 	CHECK(strstr(err, "10.0.0.0/33") != NULL);
 	return check_exit("test_netaddr");

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -463,6 +464,51 @@ check_events(void)
 	sqlite3_close(db);
 }
 
+static int
+count_events(const char *insert_ancient)
+{
+	sqlite3		*db;
+	sqlite3_stmt	*s;
+	int		 n = -1;
+
+	CHECK(sqlite3_open(dbpath, &db) == SQLITE_OK);
+	if (insert_ancient != NULL)
+		CHECK(sqlite3_exec(db, insert_ancient, NULL, NULL, NULL) ==
+		    SQLITE_OK);
+	CHECK(sqlite3_prepare_v2(db, "SELECT count(*) FROM events", -1, &s,
+	    NULL) == SQLITE_OK);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		n = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	return n;
+}
+
+/* Retention: by age and by count, never more than a batch at a time. */
+static void
+test_events_prune(struct store *st)
+{
+	/* the oldest ids, as rows written a long time ago have */
+	const char	*ancient = "INSERT INTO events (id, at, kind) VALUES"
+			    " (-5, 1, 'a'), (-4, 1, 'a'), (-3, 1, 'a'),"
+			    " (-2, 1, 'a'), (-1, 1, 'a')";
+	int64_t		 hour_ago = (int64_t)time(NULL) - 3600;
+	int		 before = count_events(ancient);
+
+	CHECK(store_events_prune(st, hour_ago, 0, 2) == 2);
+	CHECK(store_events_prune(st, hour_ago, 0, 100) == 3);
+	CHECK(store_events_prune(st, hour_ago, 0, 100) == 0);
+	CHECK(count_events(NULL) == before - 5);
+	for (int i = 0; i < 10; i++)
+		CHECK(store_event(st, "x", "device", "", 1, 0, "y") == 0);
+	CHECK(count_events(NULL) == before + 5);
+	CHECK(store_events_prune(st, 0, 4, 3) == 3);
+	CHECK(store_events_prune(st, hour_ago, 4, 100) == before + 5 - 7);
+	CHECK(count_events(NULL) == 4);
+	CHECK(store_events_prune(st, hour_ago, 4, 100) == 0);
+	CHECK(store_events_prune(st, 0, 0, 100) == 0);
+}
+
 /* What another connection (another process) sees of device 1's address. */
 static void
 other_sees_addr(const char *want)
@@ -652,6 +698,7 @@ main(void)
 	CHECK(store_delivery_pending(st, 1, &dl) == 1);
 	CHECK(dl.job_id == 3);
 	delivery_free(&dl);
+	test_events_prune(st);
 	store_close(st);
 
 	test_migrate_device_ids();

@@ -86,11 +86,15 @@ def free_ports(n, dual=()):
 class OtadServer:
     """One `otad run` with its temporary directory, ports and credentials."""
 
-    def __init__(self, admind_hosts=("127.0.0.1",), name="otad", config=None):
+    def __init__(self, admind_hosts=("127.0.0.1",), name="otad", config=None,
+                 preexec_fn=None):
         """config: {"section": {"key": "value"}} applied over the defaults,
-        e.g. start_server(config={"admind": {"sent_timeout": "2"}})."""
+        e.g. start_server(config={"admind": {"sent_timeout": "2"}});
+        preexec_fn runs in `otad run` before exec (e.g. a lower RLIMIT_NOFILE,
+        which the daemons inherit)."""
         self.admind_hosts = list(admind_hosts)
         self.config = config or {}
+        self.preexec_fn = preexec_fn
         self.name = name
         self.dir = tempfile.mkdtemp(prefix="otad-e2e-")
         os.chmod(self.dir, 0o755)
@@ -154,7 +158,8 @@ class OtadServer:
         self.proc = subprocess.Popen([BINARIES["otad"], "run", "-c", self.conf],
                                      stdin=subprocess.DEVNULL, stdout=self.log,
                                      stderr=subprocess.STDOUT, env=self._env(),
-                                     cwd=self.dir, start_new_session=True)
+                                     cwd=self.dir, start_new_session=True,
+                                     preexec_fn=self.preexec_fn)
         _running.append(self)
         deadline = time.monotonic() + START_TIMEOUT
         waiting = {"hwd": self.hwd_port, "admind": self.admin_port, "fwstore": self.fw_port}

@@ -149,14 +149,16 @@ def test_ipv6_and_ipv4(srv):
 
 def test_max_connections(srv):
     admin = srv.admin()
-    dev = admin.create_device()
+    # a device each: one token holds at most max_device_connections
+    devs = [admin.create_device() for _ in range(MAX_CONNECTIONS)]
+    dev = devs[-1]
     wait_conns_settled()
     held = []
     try:
-        for _ in range(MAX_CONNECTIONS):
+        for d in devs:
             c = blynk.BlynkClient("127.0.0.1", srv.hwd_port).connect()
             held.append(c)
-            assert c.login(dev["token"]) == 200
+            assert c.login(d["token"]) == 200
         extra = socket.create_connection(("127.0.0.1", srv.hwd_port))
         with extra:
             took = closed_within(extra, 2.0)

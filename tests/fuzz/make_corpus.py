@@ -194,5 +194,28 @@ def json():
     put("fuzz_json", "escapes", '["\\"\\\\\\/\\b\\f\\n\\r\\t", 0, 1e400, -0]')
 
 
-for fn in (blynk, multipart, image, http, ctl, cfg, admins, json):
+def peers():
+    """fuzz_peers: a role byte (0 hwd, 1 fwstore), then what that peer sends after its
+    hello; the token is the harness's seeded device's."""
+    u8, u32, u64 = (lambda v: struct.pack(">B", v), lambda v: struct.pack(">I", v),
+                    lambda v: struct.pack(">Q", v))
+    tok = "fuzz-token-0123456789"
+    hdrs = u32(1) + ctl_str("x-esp8266-version") + ctl_str("0.1.0")
+    hwd = (ctl_frame(10, 2, ctl_str(tok) + ctl_str("1.2.3.4:5")) + ctl_frame(11, 0) +
+           ctl_frame(12, 0, u64(1) + u64(7) + ctl_str("1.2.3.4:5") + ctl_str("127.0.0.1:8442"))
+           + ctl_frame(17, 0) +
+           ctl_frame(13, 0, u64(1) + u64(7) + u32(2) + ctl_str("mcu") + ctl_str("0.2.0") +
+                     ctl_str("build") + ctl_str("Dec 01 2026 12:00:00")) +
+           ctl_frame(16, 0, u64(1) + ctl_str("sys_ota") + ctl_str("OTA started")) +
+           ctl_frame(15, 0, u64(1) + u64(9) + u32(1) + ctl_str("")) +
+           ctl_frame(18, 0, u64(3) + u64(0)) + ctl_frame(14, 0, u64(1) + u64(7)))
+    fw = (ctl_frame(30, 3, ctl_str("ticket") + ctl_str("127.0.0.1:4000") + u8(0) + hdrs) +
+          ctl_frame(32, 4, ctl_str(tok) + ctl_str("127.0.0.1:4001") + u8(1) + hdrs) +
+          ctl_frame(31, 0, u64(9) + u8(1) + u64(1000) + u64(4000)))
+    put("fuzz_peers", "hwd", u8(0) + hwd)
+    put("fuzz_peers", "fwstore", u8(1) + fw)
+    put("fuzz_peers", "wrong_role", u8(1) + hwd[:40])
+
+
+for fn in (blynk, multipart, image, http, ctl, cfg, admins, json, peers):
     fn()

@@ -18,7 +18,7 @@ secs=${1:-10}
 [ $# -gt 0 ] && shift
 harnesses=("$@")
 [ ${#harnesses[@]} -eq 0 ] && harnesses=(fuzz_blynk fuzz_multipart fuzz_image
-	fuzz_http fuzz_ctl fuzz_cfg fuzz_admins fuzz_json)
+	fuzz_http fuzz_ctl fuzz_cfg fuzz_admins fuzz_json fuzz_peers)
 B=${FUZZ_BUILD:-build-fuzz}
 jobs=${FUZZ_JOBS:-$(nproc)}
 

@@ -182,7 +182,8 @@ def main():
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     srv = conftest.start_server(name="otad-soak", config={
-        "admind": {"sent_timeout": "60"}, "hwd": {"max_connections": str(args.devices * 3)},
+        "admind": {"sent_timeout": "60"}, "hwd": {"max_connections": str(args.devices * 3),
+                                        "max_connections_per_address": "0"},
         "fwstore": {"max_downloads": "500"}})
     try:
         admin = srv.admin(timeout=30)
