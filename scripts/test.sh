@@ -9,12 +9,21 @@ scripts/deps.sh test || exit 1
 scripts/build.sh >/dev/null || { echo "build failed"; echo "0 passed, 1 failed"; exit 1; }
 
 export OTAD_BUILD="$PWD/build"
+
+# Robustness (tests/fuzz): the unit and e2e tests again under ASan + UBSan
+# (one clang build directory, build-fuzz) run beside the plain pass: the
+# suite mostly waits on devices, timers and kills, so the two passes share
+# the cores well.  Its output follows the plain pass's.
+tests/fuzz/sanitize.sh >build/sanitize.log 2>&1 &
+sanitizer=$!
+
 meson test -C build --print-errorlogs --no-rebuild --suite unit
 /usr/bin/python3 -m pytest -q -p no:cacheprovider --junitxml=build/e2e.xml tests/e2e
 
-# Robustness (tests/fuzz): the unit and e2e tests again under ASan + UBSan,
-# then every fuzzer for 10 s; one clang build directory, build-fuzz.
-tests/fuzz/sanitize.sh
+wait "$sanitizer"
+cat build/sanitize.log
+
+# Then every fuzzer for 10 s.
 mkdir -p build-fuzz
 tests/fuzz/run.sh 10 | tee build-fuzz/fuzz-result.txt
 

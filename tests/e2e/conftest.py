@@ -271,9 +271,10 @@ class OtadServer:
         return admin_mod.Admin(self.host, self.admin_port, **kw)
 
 
-def start_server(**kw):
+def start_server(cls=None, **kw):
+    """A started server of cls (OtadServer or a subclass)."""
     require_binaries()
-    srv = OtadServer(**kw)
+    srv = (cls or OtadServer)(**kw)
     try:
         srv.start()
     except BaseException:

@@ -86,6 +86,16 @@ def upload(admin, image, token=None):
     return r.json()
 
 
+def upload_stopped(srv, image):
+    """The image uploaded once, through a job for a throw-away device that is
+    stopped at once: its firmware id, for the tests' own jobs."""
+    admin = srv.admin()
+    dev = Device(srv, admin)
+    fw = upload(admin, image, token=dev.token)
+    admin.json_request("POST", "/admin/jobs/%d/stop" % fw["job"]["id"])
+    return fw["firmware"]["id"]
+
+
 def job(admin, job_id):
     r = admin.request("GET", "/admin/jobs/%d" % job_id)
     assert r.status == 200, r

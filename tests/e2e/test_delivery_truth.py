@@ -4,14 +4,11 @@ Each test names the item of the issue it checks.  What is asserted is what a use
 sees: the JSON admin API, the frames a device receives and the answers fwstore gives
 to a device's HTTP updater.
 """
-import errno
 import os
 import re
-import shutil
 import socket
 import sqlite3
 import struct
-import subprocess
 import threading
 import time
 import uuid
@@ -25,6 +22,7 @@ import conftest
 import esphttp
 import images
 import lifecycle as lc
+import smalldisk
 from lifecycle import ClientDevice, Device, login_until_accepted
 
 
@@ -259,81 +257,6 @@ def test_kill9_while_a_job_is_created_leaves_all_or_nothing():
         srv.finish()
 
 
-class SmallDiskServer(conftest.OtadServer):
-    """An otad whose state directory is a tmpfs of `size` (as test_faults.py's
-    TmpfsServer), so that a test can fill it."""
-
-    size = "16m"
-
-    def configure(self):
-        super().configure()
-        state = checks.state_dir(self)
-        keep = state + ".orig"
-        shutil.copytree(state, keep)
-        r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%s,mode=0755" % self.size,
-                            "tmpfs", state], stderr=subprocess.PIPE)
-        if r.returncode != 0:
-            shutil.rmtree(keep)
-            pytest.skip("cannot mount a tmpfs (%s)" % r.stderr.decode().strip())
-        self.mounted = state
-        for name in os.listdir(keep):
-            src = os.path.join(keep, name)
-            (shutil.copytree if os.path.isdir(src) else shutil.copy2)(
-                src, os.path.join(state, name))
-        shutil.rmtree(keep)
-
-    def stop(self):
-        left = super().stop()
-        if getattr(self, "mounted", None):
-            subprocess.run(["umount", "-l", self.mounted])
-            self.mounted = None
-        return left
-
-    # -- the disk ---------------------------------------------------------------------
-    def filler(self):
-        return os.path.join(checks.state_dir(self), "filler")
-
-    def free_bytes(self):
-        st = os.statvfs(checks.state_dir(self))
-        return st.f_bavail * st.f_frsize
-
-    def fill(self, keep=0):
-        """Leaves keep bytes free (0: none at all)."""
-        want = self.free_bytes() - keep
-        chunk = b"\xa5" * 65536
-        with open(self.filler(), "ab") as f:
-            try:
-                while want > 0:
-                    n = f.write(chunk[:min(len(chunk), want)])
-                    f.flush()
-                    want -= n
-            except OSError as e:
-                if e.errno != errno.ENOSPC:
-                    raise
-        if keep == 0:
-            assert self.free_bytes() == 0, self.free_bytes()
-
-    def free(self):
-        try:
-            os.unlink(self.filler())
-        except FileNotFoundError:
-            pass
-
-
-def small_disk(name, size):
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root")
-    conftest.require_binaries()
-    srv = SmallDiskServer(name=name)
-    srv.size = size
-    try:
-        srv.start()
-    except BaseException:
-        srv.finish()
-        raise
-    return srv
-
-
 DISK_KEEP = 48 * 1024       # room for a job row, not for thousands of deliveries
 
 
@@ -341,7 +264,7 @@ def test_disk_too_full_for_the_deliveries_creates_no_job():
     """Item 3b: the state directory has room for a job row but not for its BULK
     deliveries: the API does not answer 201, and no job exists with fewer deliveries
     than targets.  With the room back, the same request creates the whole job."""
-    srv = small_disk("otad-truth-fulljob", "24m")
+    srv = smalldisk.small_disk("otad-truth-fulljob", "24m")
     try:
         admin = srv.admin(timeout=30)
         import_tagged(admin, BULK, "bulk")
@@ -373,7 +296,7 @@ def test_nothing_is_sent_when_sent_cannot_be_stored():
     """Item 4: with the disk full a queued delivery cannot become `sent`, so its device
     gets no ota command when it logs in; with the space back, a new login gets the
     command and the delivery is `sent`."""
-    srv = small_disk("otad-truth-full", "8m")
+    srv = smalldisk.small_disk("otad-truth-full", "8m")
     try:
         admin = srv.admin()
         f = lc.upload_firmware(admin, image("4"))

@@ -27,11 +27,7 @@ def image():
 @pytest.fixture(scope="module")
 def firmware_id(otad, image):
     """The image uploaded once (a job for a throw-away device, stopped)."""
-    admin = otad.admin()
-    dev = Device(otad, admin)
-    fw = lc.upload(admin, image, token=dev.token)
-    admin.json_request("POST", "/admin/jobs/%d/stop" % fw["job"]["id"])
-    return fw["firmware"]["id"]
+    return lc.upload_stopped(otad, image)
 
 
 # -- helpers -------------------------------------------------------------------

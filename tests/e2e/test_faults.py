@@ -8,7 +8,6 @@ on the wire.
 import os
 import random
 import select
-import shutil
 import socket
 import ssl
 import struct
@@ -22,6 +21,7 @@ import checks
 import conftest
 import esphttp
 import lifecycle as lc
+import smalldisk
 from lifecycle import Device, login_until_accepted
 
 SAN = bool(os.environ.get("ASAN_OPTIONS") or os.environ.get("UBSAN_OPTIONS"))
@@ -52,41 +52,9 @@ def firmware_rows(admin):
 
 # -- disk full -------------------------------------------------------------------------
 
-class TmpfsServer(conftest.OtadServer):
-    """An otad whose state directory is a small tmpfs (database copied in)."""
-
-    def configure(self):
-        super().configure()
-        state = checks.state_dir(self)
-        keep = state + ".orig"
-        shutil.copytree(state, keep)
-        r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m,mode=0755", "tmpfs",
-                            state], stderr=subprocess.PIPE)
-        if r.returncode != 0:
-            shutil.rmtree(keep)
-            pytest.skip("cannot mount a tmpfs (%s)" % r.stderr.decode().strip())
-        self.mounted = state
-        for name in os.listdir(keep):
-            src = os.path.join(keep, name)
-            (shutil.copytree if os.path.isdir(src) else shutil.copy2)(
-                src, os.path.join(state, name))
-        shutil.rmtree(keep)
-
-    def stop(self):
-        left = super().stop()
-        if getattr(self, "mounted", None):      # even when OTAD_E2E_KEEP keeps the dir
-            subprocess.run(["umount", "-l", self.mounted])
-            self.mounted = None
-        return left
-
-
 def test_disk_full_during_upload_is_507_and_leaves_nothing():
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root")
-    conftest.require_binaries()
-    srv = TmpfsServer(name="otad-tmpfs")
+    srv = smalldisk.small_disk("otad-tmpfs", "3m")
     try:
-        srv.start()
         admin = srv.admin()
         before = firmware_rows(admin)
         big = lc.new_image(size=4 * 1024 * 1024, seed="disk-full")

@@ -18,11 +18,7 @@ def image():
 @pytest.fixture(scope="module")
 def firmware_id(otad, image):
     """The image uploaded once (a job for a throw-away device, stopped)."""
-    admin = otad.admin()
-    dev = Device(otad, admin)
-    fw = lc.upload(admin, image, token=dev.token)
-    admin.json_request("POST", "/admin/jobs/%d/stop" % fw["job"]["id"])
-    return fw["firmware"]["id"]
+    return lc.upload_stopped(otad, image)
 
 
 def test_success_is_verified_by_the_new_build(otad, admin, image, firmware_id):

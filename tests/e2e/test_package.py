@@ -17,6 +17,7 @@ The test skips, saying why, only when the container cannot be made or booted her
 
 import fcntl
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -318,6 +319,18 @@ def test_services_run_as_their_users(pkg):
                        "otad-hwd)/limits; systemctl show -p LimitNOFILE otad-hwd")
     log("hwd open files: " + out)
     assert "LimitNOFILE=1048576" in out
+    # issue 14: each listener's cap comes from the real open-file limit, and the
+    # control socket checks each peer's uid against its role
+    rc, out = pkg.c.sh("journalctl --no-pager -o cat -u otad-hwd -u otad-fwstore "
+                       "--grep 'connections at once'", check=False)
+    log("caps: " + out)
+    assert re.search(r"devices: at most \d+ connections at once \(the open-file limit "
+                     r"\d+ allows", out), out
+    assert re.search(r"downloads: at most \d+ connections at once", out), out
+    rc, out = pkg.c.sh("journalctl --no-pager -o cat -u otad-admind --grep "
+                       "'control socket'", check=False)
+    log("control socket: " + out)
+    assert "hwd must connect as uid" in out and "cannot be checked" not in out, out
 
 
 def test_seed_curl_reaches_device_and_journal(pkg, workdir):
