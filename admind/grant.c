@@ -251,6 +251,14 @@ grant_reply(struct ctl_conn *c, uint32_t reqid, int status,
 	buf_free(&b);
 }
 
+/* A transition that could not be stored: nothing happened, the updater
+ * asks again later. */
+static void
+grant_retry_later(struct ctl_conn *c, uint32_t reqid, const struct delivery *d)
+{
+	grant_reply(c, reqid, 503, "Try again later.", d->id, NULL);
+}
+
 /*
  * 304 when the updater reports the image: before a complete download the
  * device needed none (already-current), after it the update took
@@ -276,7 +284,7 @@ grant_current(struct ctl_conn *c, uint32_t reqid, const struct grant_req *g,
 	else
 		rc = delivery_apply(d, DELIVERY_CURRENT, why);
 	if (rc == -1)
-		grant_reply(c, reqid, 503, "Try again later.", d->id, NULL);
+		grant_retry_later(c, reqid, d);
 	else
 		grant_reply(c, reqid, 304, "Already up to date.", d->id, fw);
 	return 1;
@@ -293,7 +301,7 @@ grant_refuse(struct ctl_conn *c, uint32_t reqid, const struct grant_req *g,
 	if ((status = grant_refusal(g, fw, why, sizeof(why))) == 0)
 		return 0;
 	if (!g->quiet && delivery_apply(d, DELIVERY_INCOMPATIBLE_EV, why) == -1)
-		grant_reply(c, reqid, 503, "Try again later.", d->id, NULL);
+		grant_retry_later(c, reqid, d);
 	else
 		grant_reply(c, reqid, status, why, d->id, NULL);
 	return 1;
@@ -459,7 +467,7 @@ grant_poll_verify(struct ctl_conn *c, uint32_t reqid, struct delivery *d,
 		    d->attempts, job->attempt_limit, ev == DELIVERY_GIVE_UP ?
 		    ", giving up" : "");
 	if (delivery_apply(d, ev, why) == -1) {
-		grant_reply(c, reqid, 503, "Try again later.", d->id, NULL);
+		grant_retry_later(c, reqid, d);
 		return -1;
 	}
 	if (ev == DELIVERY_RETRY) {
@@ -494,7 +502,7 @@ grant_poll_send(struct ctl_conn *c, uint32_t reqid, struct delivery *d,
 		return -1;
 	}
 	if (delivery_send(d, job, 0, NULL) == -1) {
-		grant_reply(c, reqid, 503, "Try again later.", d->id, NULL);
+		grant_retry_later(c, reqid, d);
 		return -1;
 	}
 	return 0;

@@ -213,6 +213,8 @@ gate_enter(struct gate *g, const struct sockaddr *peer)
 	char			 name[NETADDR_STRLEN];
 
 	g->nconns++;
+	if (g->per_address == 0)
+		return 0;	/* no limit: nothing to count per client */
 	netaddr_client(peer, name, sizeof(name));
 	slot = gate_find(g, name);
 	if ((cl = *slot) == NULL) {
@@ -238,11 +240,13 @@ gate_leave(struct gate *g, const struct sockaddr *peer)
 
 	if (g->nconns > 0)
 		g->nconns--;
-	netaddr_client(peer, name, sizeof(name));
-	slot = gate_find(g, name);
-	if ((cl = *slot) != NULL && --cl->nconns == 0) {
-		*slot = cl->next;
-		free(cl);
+	if (g->per_address != 0) {
+		netaddr_client(peer, name, sizeof(name));
+		slot = gate_find(g, name);
+		if ((cl = *slot) != NULL && --cl->nconns == 0) {
+			*slot = cl->next;
+			free(cl);
+		}
 	}
 	if (g->started && g->nwaiting > 0)
 		uv_timer_start(&g->resume, gate_resume_cb, 0, 0);

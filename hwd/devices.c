@@ -138,11 +138,13 @@ hwd_devices_limit(struct hwd_conn *c)
 	struct hwd_conn	*old;
 	char		 why[128];
 
+	if (max == 0 || c->device == NULL || c->device->nconns <= max)
+		return;		/* every login but a token's surplus */
 	snprintf(why, sizeof(why), "the device logged in on more than "
 	    "max_device_connections (%u) connections, and this one was heard "
 	    "from least recently", max);
-	while (max > 0 && c->device != NULL && c->device->nconns > max &&
-	    (old = hwd_devices_stalest(c)) != NULL)
+	while (c->device->nconns > max && (old = hwd_devices_stalest(c)) !=
+	    NULL)
 		hwd_conn_drop(old, why);
 }
 
