@@ -30,6 +30,8 @@ struct online {
 	int		 has_info;
 	int		 decided;	/* a decision ran since login */
 	int		 resync;	/* reported by hwd's resync, not a login */
+	int		 awaiting;	/* logged in while fwstore still reports
+					 * its download: decide at its end */
 	char		 remote[NETADDR_STRLEN];
 	uv_timer_t	*info_wait;
 };
@@ -256,6 +258,8 @@ void	 sched_touch(int64_t delivery_id);
 void	 sched_delivery_moved(const struct delivery *, enum delivery_state);
 void	 sched_forget_counts(void);
 void	 sched_forget_counts_cb(void *, int);
+/* fwstore's report of a download ended (complete or aborted). */
+void	 sched_download_ended(int64_t device_id);
 void	 sched_ota_sent(int64_t device_id, int64_t delivery_id,
 	    unsigned reached, const char *error);
 

@@ -563,6 +563,8 @@ grant_progress_event(struct delivery *d, enum delivery_event ev,
 		return;		/* logged; fwstore's next report tries again */
 	if (ev == DELIVERY_COMPLETE)
 		sched_job_kick(d->job_id);
+	if (ev == DELIVERY_COMPLETE || ev == DELIVERY_ABORTED)
+		sched_download_ended(d->device_id);
 }
 
 static void

@@ -422,7 +422,7 @@ sched_verify(struct sched_ctx *x)
  * same ticket); a resync after admind restarted: wait, nothing is sent
  * twice. */
 static int
-sched_in_flight(struct sched_ctx *x, const struct online *o)
+sched_in_flight(struct sched_ctx *x, struct online *o)
 {
 	const char	*by;
 
@@ -438,6 +438,12 @@ sched_in_flight(struct sched_ctx *x, const struct online *o)
 		return 0;
 	if (x->d.state == DELIVERY_DOWNLOADED)
 		return sched_verify(x);
+	if (x->d.state == DELIVERY_DOWNLOADING) {
+		/* back before fwstore reported the download's end (it waits
+		 * for the last acknowledgement): decide when it does */
+		o->awaiting = 1;
+		return 0;
+	}
 	if (delivery_command(&x->d) == -1)
 		log_warnx("device %" PRId64 ": the command could not be sent "
 		    "again", x->d.device_id);
@@ -489,6 +495,7 @@ sched_device_online(int64_t device_id, const char *remote)
 		return;
 	o->decided = 0;
 	o->has_info = 0;
+	o->awaiting = 0;
 	if (o->info_wait == NULL) {
 		if ((o->info_wait = malloc(sizeof(*o->info_wait))) == NULL)
 			return;
@@ -607,6 +614,20 @@ sched_device_created(int64_t device_id)
 		job_free(&job);
 	}
 	free(ids);
+}
+
+/* A device that came back while its download was still reported under
+ * way is decided now: verified after a complete one, sent the command
+ * again after an aborted one. */
+void
+sched_download_ended(int64_t device_id)
+{
+	struct online	*o = online_get(device_id);
+
+	if (o == NULL || !o->awaiting)
+		return;
+	o->awaiting = 0;
+	sched_run(device_id);
 }
 
 /* hwd could not deliver the command: offline, the attempt does not
