@@ -42,6 +42,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
 import images  # noqa: E402  (tests/e2e/images.py: ESP8266 images with a Blynk tag)
+from ports import free_ports  # noqa: E402  (tests/e2e/ports.py: below the ephemeral range)
 from ini import rewrite_ini  # noqa: E402  (tests/e2e/ini.py: the same edits as the tests)
 
 MiB = 1024 * 1024
@@ -106,20 +107,6 @@ def children(ppid):
         if int(s.rsplit(")", 1)[1].split()[1]) == ppid:
             out[comm] = int(d)
     return out
-
-
-def free_ports(n):
-    held, ports = [], []
-    try:
-        while len(ports) < n:
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            held.append(s)
-            ports.append(s.getsockname()[1])
-    finally:
-        for s in held:
-            s.close()
-    return ports
 
 
 def wait_port(port, proc, what, timeout=START_TIMEOUT):

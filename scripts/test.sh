@@ -14,9 +14,12 @@ export OTAD_BUILD="$PWD/build"
 # (one clang build directory, build-fuzz) run beside the plain pass: the
 # suite mostly waits on devices, timers and kills, so the two passes share
 # the cores well.  Its output follows the plain pass's.
-tests/fuzz/sanitize.sh >build/sanitize.log 2>&1 &
+# Each pass listens on its own half of tests/e2e/ports.py's range, so
+# neither can take a port the other has just chosen.
+OTAD_TEST_PORTS=26400-32767 tests/fuzz/sanitize.sh >build/sanitize.log 2>&1 &
 sanitizer=$!
 
+export OTAD_TEST_PORTS=20000-26399
 meson test -C build --print-errorlogs --no-rebuild --suite unit
 /usr/bin/python3 -m pytest -q -p no:cacheprovider --junitxml=build/e2e.xml tests/e2e
 

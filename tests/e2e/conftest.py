@@ -21,6 +21,7 @@ import pytest
 from ini import rewrite_ini
 
 import admin as admin_mod
+from ports import free_ports  # noqa: F401  (tests import it from here)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BUILD = os.path.abspath(os.environ.get(
@@ -55,32 +56,6 @@ def ipv6_loopback():
         return True
     except OSError:
         return False
-
-
-def free_ports(n, dual=()):
-    """n distinct free TCP ports on 127.0.0.1; those whose index is in dual are free
-    on ::1 as well."""
-    held, ports = [], []
-    try:
-        while len(ports) < n:
-            s = socket.socket(socket.AF_INET)
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-            if len(ports) in dual:
-                s6 = socket.socket(socket.AF_INET6)
-                try:
-                    s6.bind(("::1", port))
-                except OSError:
-                    s.close()
-                    s6.close()
-                    continue
-                held.append(s6)
-            held.append(s)
-            ports.append(port)
-    finally:
-        for s in held:
-            s.close()
-    return ports
 
 
 class OtadServer:

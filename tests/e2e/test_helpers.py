@@ -9,6 +9,7 @@ import struct
 import threading
 
 import conftest
+import ports as ports_mod
 import esphttp
 import images
 
@@ -117,3 +118,14 @@ def test_rewrite_ini(tmp_path):
 def test_free_ports_distinct():
     ports = conftest.free_ports(3)
     assert len(set(ports)) == 3
+
+
+def test_free_ports_below_the_ephemeral_range(monkeypatch):
+    """A port chosen for a daemon is one no outgoing connection can take first."""
+    with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+        ephemeral_low = int(f.read().split()[0])
+    low = ports_mod.port_range()[0]
+    monkeypatch.setenv("OTAD_TEST_PORTS", "%d-%d" % (low, low + 19))
+    ports = conftest.free_ports(5, dual=(0,) if conftest.ipv6_loopback() else ())
+    assert len(set(ports)) == 5
+    assert all(low <= p <= low + 19 < ephemeral_low for p in ports)
