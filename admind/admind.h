@@ -65,10 +65,6 @@ struct admind {
 	} stats;			/* for GET /metrics */
 };
 
-extern struct admind	*env;
-
-/* api.c */
-extern const struct http_handler admind_api_handler;
 /* One API request's state, kept in http_conn->data. */
 struct api_route;
 struct api_req {
@@ -85,6 +81,35 @@ struct api_req {
 	char		 tag[65];	/* ?tag= of /admin/ota/start */
 	void		*sse;		/* GET /admin/events subscription */
 };
+
+/* Why an input was refused, answered later with api_fault_answer(). */
+struct api_fault {
+	int		 status;
+	const char	*code;
+	char		 msg[400];
+};
+
+#define DEVICE_MAX_NAME		128
+#define DEVICE_MAX_TOKEN	128
+#define DEVICE_MAX_TAGS		255	/* the stored "a,b,c" */
+
+/* What a device create, an import row or an update asks for. */
+struct device_input {
+	char	 name[DEVICE_MAX_NAME + 1];
+	char	 token[DEVICE_MAX_TOKEN + 1];
+	char	 tags[DEVICE_MAX_TAGS + 1];
+	int	 has_name, has_token, has_tags;
+};
+
+struct json_value;
+struct upload;
+
+extern struct admind	*env;
+
+/* api_router.c: the route table, the allow-list and login first */
+extern const struct http_handler api_router_handler;
+
+/* api.c: answers and query parameters for every handler */
 int	 api_json(struct http_conn *, int status, struct buf *body);
 int	 api_error(struct http_conn *, int status, const char *code,
 	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
@@ -92,14 +117,34 @@ int	 api_error(struct http_conn *, int status, const char *code,
 int	 api_error_h(struct http_conn *, int status, const char *code,
 	    const char *headers, const char *fmt, ...)
 	    __attribute__((format(printf, 5, 6)));
+/* 500 internal, "<what failed>; see the log of otad-admind." */
+int	 api_internal(struct http_conn *, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+/* 500 internal, out of memory. */
+int	 api_nomem(struct http_conn *);
+/* Fills the fault; returns -1. */
+int	 api_fault(struct api_fault *, int status, const char *code,
+	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* A 500 internal fault, worded as api_internal's; returns -1. */
+int	 api_fault_internal(struct api_fault *, const char *what);
+int	 api_fault_answer(struct http_conn *, const struct api_fault *);
 /* The value of a query parameter (decoded), or NULL; caller frees. */
 char	*api_query(const struct http_request *, const char *name);
 /* ?name=true or ?name=1. */
 int	 api_query_bool(const struct http_request *, const char *name);
+/* ?limit= and ?offset= (limit -1: all); -1 after answering 400. */
+int	 api_paging(struct http_conn *, struct http_request *, int64_t *limit,
+	    int64_t *offset);
 /* 1 when name (n bytes) is in allowed, a list ",a,b," ("*": any name). */
 int	 api_name_allowed(const char *allowed, const char *name, size_t n);
+
+/* api_json.c: the JSON several resources show */
+/* "key":"value" (NULL: ""), then a comma when comma is set. */
+void	 api_json_kv(struct buf *, const char *key, const char *value,
+	    int comma);
+void	 api_json_firmware(struct buf *, const struct firmware *);
+void	 api_json_job(struct buf *, const struct job *);
 /* A JSON whole number from 1 to 2^53 (ids): 0, else -1. */
-struct json_value;
 int	 api_json_id(const struct json_value *, int64_t *);
 
 /* auth.c */
@@ -118,9 +163,6 @@ void	 api_devices_create(struct http_conn *, struct http_request *,
 	    struct api_req *);
 void	 api_devices_list(struct http_conn *, struct http_request *,
 	    struct api_req *);
-void	 api_device_json(struct buf *, const struct device *);
-void	 api_devices_import(struct http_conn *, struct http_request *,
-	    struct api_req *);
 void	 api_device_get(struct http_conn *, struct http_request *,
 	    struct api_req *);
 void	 api_device_update(struct http_conn *, struct http_request *,
@@ -129,12 +171,28 @@ void	 api_device_token(struct http_conn *, struct http_request *,
 	    struct api_req *);
 void	 api_device_delete(struct http_conn *, struct http_request *,
 	    struct api_req *);
-/* ?limit= and ?offset= (limit -1: all); -1 after answering 400. */
-int	 api_paging(struct http_conn *, struct http_request *, int64_t *limit,
-	    int64_t *offset);
+/* The device JSON with its token, shown this once. */
+void	 api_device_json_token(struct buf *, const struct device *,
+	    const char *token);
+/* Checks of what is asked for; 0, or -1 with the fault filled. */
+int	 api_device_input_name(struct device_input *, const char *,
+	    struct api_fault *);
+int	 api_device_input_token(struct device_input *, const char *,
+	    struct api_fault *);
+/* A JSON object's fields; only the keys in allowed (",a,b,"). */
+int	 api_device_input_json(struct device_input *, const struct json_value *,
+	    const char *allowed, struct api_fault *);
+/* "a, b,c" into the stored form "a,b,c". */
+int	 api_device_tags(const char *, char *out, struct api_fault *);
+int	 api_device_create(struct device_input *, struct device *,
+	    struct api_fault *);
+
+/* api_import.c: POST /admin/devices/import */
+void	 api_import(struct http_conn *, struct http_request *,
+	    struct api_req *);
 
 /* api_firmware.c */
-void	 api_upload_begin(struct http_conn *, struct http_request *,
+void	 api_firmware_upload_begin(struct http_conn *, struct http_request *,
 	    struct api_req *, void (*)(struct http_conn *, struct api_req *));
 /* Stores an uploaded image's row: *status 201 new, 200 already there (a
  * deleted one is restored). */
@@ -147,24 +205,6 @@ void	 api_firmware_get(struct http_conn *, struct http_request *,
 	    struct api_req *);
 void	 api_firmware_delete(struct http_conn *, struct http_request *,
 	    struct api_req *);
-
-/* api_tokens.c */
-void	 api_tokens_create(struct http_conn *, struct http_request *,
-	    struct api_req *);
-void	 api_tokens_list(struct http_conn *, struct http_request *,
-	    struct api_req *);
-void	 api_tokens_delete(struct http_conn *, struct http_request *,
-	    struct api_req *);
-
-/* api_web.c: the web admin page and its files */
-void	 api_web(struct http_conn *, struct http_request *, struct api_req *);
-
-/* api_lifecycle.c: GET /admin/lifecycle */
-void	 api_lifecycle(struct http_conn *, struct http_request *,
-	    struct api_req *);
-
-/* api_metrics.c */
-void	 api_metrics(struct http_conn *);
 
 /* api_jobs.c */
 void	 api_jobs_create(struct http_conn *, struct http_request *,
@@ -181,24 +221,37 @@ void	 api_jobs_pause(struct http_conn *, struct http_request *,
 	    struct api_req *);
 void	 api_jobs_resume(struct http_conn *, struct http_request *,
 	    struct api_req *);
-void	 api_delivery_json(struct buf *, const struct delivery *,
-	    uint64_t size);
 /* 507 storage.full or 500 internal: the job was not committed. */
 void	 api_job_unsaved(struct http_conn *);
 /* The devices with the tag; -1 after answering 404 tag.no_devices. */
-int	 api_tag_devices(struct http_conn *, const char *tag, int64_t **ids,
-	    size_t *n);
+int	 api_jobs_tag_devices(struct http_conn *, const char *tag,
+	    int64_t **ids, size_t *n);
 
 /* api_ota.c */
 void	 api_ota_start_request(struct http_conn *, struct http_request *,
 	    struct api_req *);
 void	 api_ota_stop(struct http_conn *, struct http_request *,
 	    struct api_req *);
-void	 api_firmware_json(struct buf *, const struct firmware *);
-void	 api_job_json(struct buf *, const struct job *);
+
+/* api_tokens.c */
+void	 api_tokens_create(struct http_conn *, struct http_request *,
+	    struct api_req *);
+void	 api_tokens_list(struct http_conn *, struct http_request *,
+	    struct api_req *);
+void	 api_tokens_delete(struct http_conn *, struct http_request *,
+	    struct api_req *);
+
+/* api_lifecycle.c: GET /admin/lifecycle */
+void	 api_lifecycle(struct http_conn *, struct http_request *,
+	    struct api_req *);
+
+/* api_metrics.c: GET /metrics */
+void	 api_metrics(struct http_conn *);
+
+/* api_web.c: the web admin page and its files */
+void	 api_web(struct http_conn *, struct http_request *, struct api_req *);
 
 /* upload.c */
-struct upload;
 struct upload *upload_new(const char *content_type, uint64_t max_size,
 	    char *err, size_t errlen);
 /* -1: the upload is refused; code/message tell why. */
@@ -210,6 +263,20 @@ int	 upload_status(const struct upload *);	/* HTTP status on error */
 const char *upload_code(const struct upload *);
 const char *upload_message(const struct upload *);
 void	 upload_free(struct upload *);
+
+/* events.c: GET /admin/events */
+void	 events_subscribe(struct http_conn *, struct http_request *,
+	    struct api_req *);
+/* data is a JSON object; sent to the subscribers whose filter matches. */
+void	 events_publish(const char *kind, int64_t device_id, int64_t job_id,
+	    const char *data);
+void	 events_unsubscribe(void *);
+
+/* audit.c */
+/* An admin action or a notable fact: the events table now, the log and
+ * the event stream once the transaction commits; -1 when not stored. */
+int	 audit(const char *kind, const char *actor, const char *remote,
+	    int64_t device_id, int64_t job_id, const char *text);
 
 /* tx.c: transactions whose effects run after the commit */
 int	 tx_begin(void);			/* nests */
@@ -266,18 +333,6 @@ void	 sched_ota_sent(int64_t device_id, int64_t delivery_id,
 /* devevents.c */
 void	 devevents_add(int64_t device_id, const char *name, const char *text);
 void	 devevents_start(void);
-
-/* events.c */
-void	 api_events(struct http_conn *, struct http_request *,
-	    struct api_req *);
-/* data is a JSON object; sent to the subscribers whose filter matches. */
-void	 events_publish(const char *kind, int64_t device_id, int64_t job_id,
-	    const char *data);
-void	 events_unsubscribe(void *);
-/* An admin action or a notable fact: the events table now, the log and
- * the event stream once the transaction commits; -1 when not stored. */
-int	 audit(const char *kind, const char *actor, const char *remote,
-	    int64_t device_id, int64_t job_id, const char *text);
 
 /* grant.c */
 int	 grant_dispatch(struct ctl_conn *, uint16_t type, uint32_t reqid,

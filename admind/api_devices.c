@@ -2,18 +2,16 @@
 /*
  * admind's device resource, /admin/devices: create (the token generated,
  * or imported for a device already flashed with one; returned once and
- * stored only as its SHA-256), bulk import from JSON or CSV (all rows or
- * none), list with filters and paging, get with the delivery history,
- * update name and tags, rotate the token, delete.  Every change is
- * audited: who, what, from where.
+ * stored only as its SHA-256), list with filters and paging, get with the
+ * delivery history, update name and tags, rotate the token, delete; and
+ * the checks of a device's name, token and tags that the bulk import
+ * (api_import.c) shares.  Every change is audited: who, what, from where.
  */
 #include <ctype.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <openssl/crypto.h>
 
@@ -24,60 +22,8 @@
 
 #define DEVICE_TOKEN_LEN	32
 #define DEVICE_MIN_TOKEN	8
-#define DEVICE_MAX_NAME		128
-#define DEVICE_MAX_TOKEN	128
-#define DEVICE_MAX_TAGS		255	/* the stored "a,b,c" */
 #define DEVICE_MAX_TAG		64
 #define DEVICE_HISTORY		50	/* deliveries shown by GET of a device */
-#define IMPORT_MAX_ROWS		10000
-#define CSV_MAX_FIELDS		8
-
-/* What a create, an import row or an update asks for. */
-struct device_input {
-	char	 name[DEVICE_MAX_NAME + 1];
-	char	 token[DEVICE_MAX_TOKEN + 1];
-	char	 tags[DEVICE_MAX_TAGS + 1];
-	int	 has_name, has_token, has_tags;
-};
-
-/* Why an input was refused, for api_error. */
-struct api_fault {
-	int		 status;
-	const char	*code;
-	char		 msg[400];
-};
-
-static int	 fault(struct api_fault *, int, const char *, const char *, ...)
-		    __attribute__((format(printf, 4, 5)));
-
-static int
-fault(struct api_fault *f, int status, const char *code, const char *fmt, ...)
-{
-	va_list	 ap;
-
-	f->status = status;
-	f->code = code;
-	va_start(ap, fmt);
-	vsnprintf(f->msg, sizeof(f->msg), fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
-/* Puts what (a row of an import) before the fault's sentence. */
-static int
-fault_row(struct api_fault *f, const char *what, size_t row,
-    const char *name)
-{
-	struct buf	 b = BUF_INIT;
-
-	buf_printf(&b, "%s %zu", what, row);
-	if (name != NULL && *name)
-		buf_printf(&b, " (\"%s\")", name);
-	buf_printf(&b, ": %s Nothing was imported.", f->msg);
-	snprintf(f->msg, sizeof(f->msg), "%s", buf_cstr(&b));
-	buf_free(&b);
-	return -1;
-}
 
 static void
 api_tags_json(struct buf *b, const char *tags)
@@ -115,7 +61,7 @@ api_time_json(struct buf *b, const char *key, int64_t t)
 	}
 }
 
-void
+static void
 api_device_json(struct buf *b, const struct device *d)
 {
 	struct online	*o = online_get(d->id);
@@ -146,7 +92,7 @@ api_device_json(struct buf *b, const struct device *d)
 }
 
 /* The device JSON with the token added (shown this once). */
-static void
+void
 api_device_json_token(struct buf *b, const struct device *d,
     const char *token)
 {
@@ -155,33 +101,6 @@ api_device_json_token(struct buf *b, const struct device *d,
 	buf_adds(b, ",\"token\":");
 	json_str(b, token);
 	buf_addc(b, '}');
-}
-
-int
-api_paging(struct http_conn *c, struct http_request *req, int64_t *limit,
-    int64_t *offset)
-{
-	static const char *names[] = { "limit", "offset" };
-	int64_t		*out[] = { limit, offset };
-	uint64_t	 v;
-	char		*s;
-
-	*limit = -1;
-	*offset = 0;
-	for (size_t i = 0; i < nitems(names); i++) {
-		if ((s = api_query(req, names[i])) == NULL)
-			continue;
-		if (util_parse_u64(s, &v) == -1 || v > INT32_MAX) {
-			api_error(c, 400, "request.bad_paging", "?%s=%s is not "
-			    "a whole number; page with ?limit=50&offset=100.",
-			    names[i], s);
-			free(s);
-			return -1;
-		}
-		*out[i] = (int64_t)v;
-		free(s);
-	}
-	return 0;
 }
 
 /* One tag: trimmed, 1 to DEVICE_MAX_TAG printable characters, no comma
@@ -198,12 +117,12 @@ tag_add(char *out, const char *p, size_t n, struct api_fault *f)
 	if (n == 0)
 		return 0;
 	if (n > DEVICE_MAX_TAG)
-		return fault(f, 400, "device.bad_tags", "A tag is %zu "
+		return api_fault(f, 400, "device.bad_tags", "A tag is %zu "
 		    "characters long; tags have at most %d.", n,
 		    DEVICE_MAX_TAG);
 	for (size_t i = 0; i < n; i++)
 		if (!isgraph((unsigned char)p[i]) || p[i] == ',')
-			return fault(f, 400, "device.bad_tags", "Tags are "
+			return api_fault(f, 400, "device.bad_tags", "Tags are "
 			    "words without blanks or commas, like \"kitchen\" "
 			    "or \"floor-2\"; \"%.*s\" is not one.", (int)n, p);
 	snprintf(probe, sizeof(probe), ",%s,", out);
@@ -211,8 +130,9 @@ tag_add(char *out, const char *p, size_t n, struct api_fault *f)
 	if (strstr(probe, needle) != NULL)
 		return 0;
 	if (strlen(out) + n + 1 > DEVICE_MAX_TAGS)
-		return fault(f, 400, "device.bad_tags", "The tags are longer "
-		    "than %d characters together.", DEVICE_MAX_TAGS);
+		return api_fault(f, 400, "device.bad_tags",
+		    "The tags are longer than %d characters "
+		    "together.", DEVICE_MAX_TAGS);
 	if (*out)
 		strcat(out, ",");
 	strncat(out, p, n);
@@ -220,8 +140,8 @@ tag_add(char *out, const char *p, size_t n, struct api_fault *f)
 }
 
 /* "a, b,c" into the stored form "a,b,c". */
-static int
-tags_from_string(const char *s, char *out, struct api_fault *f)
+int
+api_device_tags(const char *s, char *out, struct api_fault *f)
 {
 	const char	*comma;
 
@@ -243,16 +163,18 @@ tags_from_json(const struct json_value *v, char *out, struct api_fault *f)
 {
 	*out = '\0';
 	if (v->kind == JSON_STRING)
-		return tags_from_string(v->str, out, f);
+		return api_device_tags(v->str, out, f);
 	if (v->kind != JSON_ARRAY)
-		return fault(f, 400, "device.bad_tags", "\"tags\" must be a "
-		    "list of strings, e.g. [\"kitchen\", \"floor-2\"].");
+		return api_fault(f, 400, "device.bad_tags",
+		    "\"tags\" must be a list of strings, e.g. [\"kitchen\", "
+		    "\"floor-2\"].");
 	for (size_t i = 0; i < v->n; i++) {
 		if (v->items[i].kind != JSON_STRING)
-			return fault(f, 400, "device.bad_tags", "\"tags\" must "
-			    "be a list of strings, e.g. [\"kitchen\"].");
+			return api_fault(f, 400, "device.bad_tags",
+			    "\"tags\" must be a list of strings, e.g. "
+			    "[\"kitchen\"].");
 		if (strchr(v->items[i].str, ',') != NULL)
-			return fault(f, 400, "device.bad_tags", "The tag "
+			return api_fault(f, 400, "device.bad_tags", "The tag "
 			    "\"%s\" has a comma; give each tag as its own string.",
 			    v->items[i].str);
 		if (tag_add(out, v->items[i].str, strlen(v->items[i].str),
@@ -262,74 +184,79 @@ tags_from_json(const struct json_value *v, char *out, struct api_fault *f)
 	return 0;
 }
 
-static int
-input_name(struct device_input *in, const char *name, struct api_fault *f)
+int
+api_device_input_name(struct device_input *in, const char *name,
+    struct api_fault *f)
 {
 	size_t	 n = strlen(name);
 
 	if (n == 0)
-		return fault(f, 400, "device.name_missing", "Give the device "
-		    "a name: {\"name\": \"kitchen\"}.");
+		return api_fault(f, 400, "device.name_missing",
+		    "Give the device a name: {\"name\": \"kitchen\"}.");
 	if (n > DEVICE_MAX_NAME)
-		return fault(f, 400, "device.bad_name", "The name is %zu "
+		return api_fault(f, 400, "device.bad_name", "The name is %zu "
 		    "characters long; names have at most %d.", n,
 		    DEVICE_MAX_NAME);
 	for (size_t i = 0; i < n; i++)
 		if (iscntrl((unsigned char)name[i]))
-			return fault(f, 400, "device.bad_name", "The name has "
-			    "a control character; use printable text.");
+			return api_fault(f, 400, "device.bad_name",
+			    "The name has a control character; use printable "
+			    "text.");
 	memcpy(in->name, name, n + 1);
 	in->has_name = 1;
 	return 0;
 }
 
-static int
-input_token(struct device_input *in, const char *token, struct api_fault *f)
+int
+api_device_input_token(struct device_input *in, const char *token,
+    struct api_fault *f)
 {
 	size_t	 n = strlen(token);
 
 	if (n < DEVICE_MIN_TOKEN || n > DEVICE_MAX_TOKEN)
-		return fault(f, 400, "device.bad_token", "An imported token "
-		    "must be %d to %d characters long.", DEVICE_MIN_TOKEN,
+		return api_fault(f, 400, "device.bad_token",
+		    "An imported token must be %d to %d characters "
+		    "long.", DEVICE_MIN_TOKEN,
 		    DEVICE_MAX_TOKEN);
 	for (size_t i = 0; i < n; i++)
 		if (!isgraph((unsigned char)token[i]))
-			return fault(f, 400, "device.bad_token", "A token is "
-			    "printable characters without blanks.");
+			return api_fault(f, 400, "device.bad_token",
+			    "A token is printable characters without blanks.");
 	memcpy(in->token, token, n + 1);
 	in->has_token = 1;
 	return 0;
 }
 
 /* A JSON object's fields into in; only keys in allowed are accepted. */
-static int
-input_from_json(struct device_input *in, const struct json_value *v,
+int
+api_device_input_json(struct device_input *in, const struct json_value *v,
     const char *allowed, struct api_fault *f)
 {
 	const struct json_value *m;
 
 	memset(in, 0, sizeof(*in));
 	if (v->kind != JSON_OBJECT)
-		return fault(f, 400, "request.bad_json", "A device is a JSON "
-		    "object such as {\"name\": \"kitchen\"}.");
+		return api_fault(f, 400, "request.bad_json",
+		    "A device is a JSON object such as {\"name\": "
+		    "\"kitchen\"}.");
 	for (size_t i = 0; i < v->n; i++) {
 		if (!api_name_allowed(allowed, v->keys[i], strlen(v->keys[i])))
-			return fault(f, 400, "request.unknown_field", "\"%s\" "
-			    "is not a field here; the fields are %.*s.",
+			return api_fault(f, 400, "request.unknown_field",
+			    "\"%s\" is not a field here; the fields are %.*s.",
 			    v->keys[i], (int)strlen(allowed) - 2, allowed + 1);
 	}
 	if ((m = json_get(v, "name")) != NULL) {
 		if (m->kind != JSON_STRING)
-			return fault(f, 400, "device.bad_name", "\"name\" must "
-			    "be a string.");
-		if (input_name(in, m->str, f) == -1)
+			return api_fault(f, 400, "device.bad_name",
+			    "\"name\" must be a string.");
+		if (api_device_input_name(in, m->str, f) == -1)
 			return -1;
 	}
 	if ((m = json_get(v, "token")) != NULL && m->kind != JSON_NULL) {
 		if (m->kind != JSON_STRING)
-			return fault(f, 400, "device.bad_token", "\"token\" "
-			    "must be a string.");
-		if (input_token(in, m->str, f) == -1)
+			return api_fault(f, 400, "device.bad_token",
+			    "\"token\" must be a string.");
+		if (api_device_input_token(in, m->str, f) == -1)
 			return -1;
 	}
 	if ((m = json_get(v, "tags")) != NULL) {
@@ -360,29 +287,29 @@ api_body_json(struct http_conn *c, struct api_req *ar, int empty_ok)
 
 /* Creates the device of in (a token generated when none was given):
  * 0 with the row in dev, or -1 with the fault. */
-static int
-device_create(struct device_input *in, struct device *dev, struct api_fault *f)
+int
+api_device_create(struct device_input *in, struct device *dev,
+    struct api_fault *f)
 {
 	char	 hash[65];
 	int64_t	 id;
 	int	 rc;
 
 	if (!in->has_name)
-		return fault(f, 400, "device.name_missing", "Give the device "
-		    "a name: {\"name\": \"kitchen\"}.");
+		return api_fault(f, 400, "device.name_missing",
+		    "Give the device a name: {\"name\": \"kitchen\"}.");
 	if (!in->has_token &&
 	    util_random_token(in->token, DEVICE_TOKEN_LEN) == -1)
-		return fault(f, 500, "internal", "No random token could be "
-		    "made; see the log of otad-admind.");
+		return api_fault_internal(f, "No random token could be made");
 	util_sha256_hex(in->token, hash);
 	rc = store_device_create(env->store, in->name, hash, in->tags, &id);
 	if (rc == -2)
-		return fault(f, 409, "device.token_exists", "Another device "
-		    "already has this token. Tokens identify devices: give "
+		return api_fault(f, 409, "device.token_exists",
+		    "Another device already has this token. Tokens identify "
+		    "devices: give "
 		    "each device its own.");
 	if (rc != 0 || store_device_get(env->store, id, dev) != 1)
-		return fault(f, 500, "internal", "The device could not be "
-		    "saved; see the log of otad-admind.");
+		return api_fault_internal(f, "The device could not be saved");
 	return 0;
 }
 
@@ -410,10 +337,10 @@ api_devices_create(struct http_conn *c, struct http_request *req,
 
 	if ((v = api_body_json(c, ar, 0)) == NULL)
 		return;
-	rc = input_from_json(&in, v, ",name,token,tags,", &f);
+	rc = api_device_input_json(&in, v, ",name,token,tags,", &f);
 	json_free(v);
-	if (rc == -1 || device_create(&in, &dev, &f) == -1) {
-		api_error(c, f.status, f.code, "%s", f.msg);
+	if (rc == -1 || api_device_create(&in, &dev, &f) == -1) {
+		api_fault_answer(c, &f);
 		return;
 	}
 	audit("device.created", ar->user, c->peer_str, dev.id, 0, in.name);
@@ -423,271 +350,6 @@ api_devices_create(struct http_conn *c, struct http_request *req,
 	OPENSSL_cleanse(in.token, sizeof(in.token));
 	device_free(&dev);
 	buf_free(&b);
-}
-
-/*
- * Bulk import.  JSON: [{"name":..,"token":..,"tags":..}, ...] or
- * {"devices": [...]}.  CSV (Content-Type: text/csv): a header line naming
- * the columns name, token, tags (any order; token and tags optional),
- * then one device a line; quote fields holding commas.  One transaction:
- * every row is created or none.
- */
-struct import {
-	struct buf	 out;		/* the created devices' JSON */
-	int64_t		*ids;
-	size_t		 n, cap;
-	struct api_fault fault;
-};
-
-static int
-import_row(struct import *im, struct device_input *in, const char *what,
-    size_t row)
-{
-	struct device	 dev;
-	int64_t		*p;
-
-	if (im->n == IMPORT_MAX_ROWS)
-		return fault(&im->fault, 413, "import.too_many", "An import "
-		    "holds at most %d devices; split the file.",
-		    IMPORT_MAX_ROWS);
-	if (device_create(in, &dev, &im->fault) == -1)
-		goto rowfail;
-	if (im->n == im->cap) {
-		im->cap = im->cap ? im->cap * 2 : 64;
-		if ((p = reallocarray(im->ids, im->cap, sizeof(*p))) == NULL) {
-			device_free(&dev);
-			return fault(&im->fault, 500, "internal", "Out of "
-			    "memory.");
-		}
-		im->ids = p;
-	}
-	im->ids[im->n++] = dev.id;
-	if (im->n > 1)
-		buf_addc(&im->out, ',');
-	api_device_json_token(&im->out, &dev, in->token);
-	device_free(&dev);
-	return 0;
-rowfail:
-	return fault_row(&im->fault, what, row, in->name);
-}
-
-static int
-import_json(struct import *im, const struct json_value *v)
-{
-	const struct json_value *list = v;
-	struct device_input in;
-
-	if (v->kind == JSON_OBJECT)
-		list = json_get(v, "devices");
-	if (list == NULL || list->kind != JSON_ARRAY)
-		return fault(&im->fault, 400, "import.bad_format", "Send a "
-		    "JSON list of devices, [{\"name\": \"kitchen\", \"token\": "
-		    "\"...\", \"tags\": [\"floor-1\"]}], or CSV with "
-		    "-H 'Content-Type: text/csv'.");
-	for (size_t i = 0; i < list->n; i++) {
-		if (input_from_json(&in, &list->items[i], ",name,token,tags,",
-		    &im->fault) == -1)
-			return fault_row(&im->fault, "Device", i + 1,
-			    NULL);
-		if (import_row(im, &in, "Device", i + 1) == -1)
-			return -1;
-	}
-	return 0;
-}
-
-/* One CSV record from *pp: the fields NUL-terminated in b at off[].
- * 1 read, 0 at the end, -1 malformed. */
-static int
-csv_record(const char **pp, const char *end, struct buf *b, size_t *off,
-    size_t *nf)
-{
-	const char	*p = *pp;
-
-	buf_reset(b);
-	*nf = 0;
-	if (p >= end)
-		return 0;
-	for (;;) {
-		if (*nf == CSV_MAX_FIELDS)
-			return -1;
-		off[(*nf)++] = b->len;
-		if (p < end && *p == '"') {
-			for (p++;; p++) {
-				if (p >= end)
-					return -1;
-				if (*p == '"' && (p + 1 >= end || p[1] != '"'))
-					break;
-				if (*p == '"')
-					p++;
-				buf_addc(b, *p);
-			}
-			p++;
-		} else {
-			while (p < end && *p != ',' && *p != '\n' && *p != '\r')
-				buf_addc(b, *p++);
-		}
-		buf_addc(b, '\0');
-		if (p < end && *p == ',') {
-			p++;
-			continue;
-		}
-		if (p < end && *p == '\r')
-			p++;
-		if (p < end && *p != '\n')
-			return -1;
-		if (p < end)
-			p++;
-		break;
-	}
-	*pp = p;
-	return 1;
-}
-
-/* The header's column index of name, token and tags (-1: absent). */
-static int
-csv_columns(struct buf *b, const size_t *off, size_t nf, int col[3],
-    struct api_fault *f)
-{
-	static const char *names[] = { "name", "token", "tags" };
-	size_t		 i, k;
-
-	col[0] = col[1] = col[2] = -1;
-	for (i = 0; i < nf; i++) {
-		for (k = 0; k < nitems(names); k++)
-			if (strcasecmp(b->data + off[i], names[k]) == 0)
-				break;
-		if (k == nitems(names))
-			return fault(f, 400, "import.bad_format", "The CSV "
-			    "header names a column \"%s\"; the columns are "
-			    "name, token and tags, e.g. \"name,token,tags\".",
-			    b->data + off[i]);
-		col[k] = (int)i;
-	}
-	if (col[0] == -1)
-		return fault(f, 400, "import.bad_format", "The first CSV line "
-		    "must name the columns, with at least \"name\": e.g. "
-		    "\"name,token,tags\".");
-	return 0;
-}
-
-static int
-csv_row(struct import *im, struct buf *b, const size_t *off, size_t nf,
-    const int col[3], size_t line)
-{
-	struct device_input in;
-	const char	*field[3];
-
-	for (int k = 0; k < 3; k++)
-		field[k] = col[k] >= 0 && (size_t)col[k] < nf ?
-		    b->data + off[col[k]] : "";
-	memset(&in, 0, sizeof(in));
-	if (input_name(&in, field[0], &im->fault) == -1 ||
-	    (*field[1] && input_token(&in, field[1], &im->fault) == -1) ||
-	    tags_from_string(field[2], in.tags, &im->fault) == -1)
-		return fault_row(&im->fault, "CSV line", line, NULL);
-	if (import_row(im, &in, "CSV line", line) == -1)
-		return -1;
-	return 0;
-}
-
-static int
-import_csv(struct import *im, const char *p, size_t len)
-{
-	const char	*end = p + len;
-	struct buf	 b = BUF_INIT;
-	size_t		 off[CSV_MAX_FIELDS], nf, line = 0;
-	int		 col[3], rc, header = 1;
-
-	while ((rc = csv_record(&p, end, &b, off, &nf)) == 1) {
-		line++;
-		if (nf == 1 && b.data[off[0]] == '\0')
-			continue;	/* a blank line */
-		if (header) {
-			if ((rc = csv_columns(&b, off, nf, col,
-			    &im->fault)) == -1)
-				break;
-			header = 0;
-			continue;
-		}
-		if ((rc = csv_row(im, &b, off, nf, col, line)) == -1)
-			break;
-	}
-	buf_free(&b);
-	if (rc == -1 && im->fault.code == NULL)
-		fault(&im->fault, 400, "import.bad_format", "CSV line %zu is "
-		    "malformed (an unclosed quote, or more than %d fields). "
-		    "Nothing was imported.", line + 1, CSV_MAX_FIELDS);
-	if (rc == 0 && header)
-		return fault(&im->fault, 400, "import.bad_format", "The CSV "
-		    "is empty: the first line names the columns, e.g. "
-		    "\"name,token,tags\", then one device a line.");
-	return rc;
-}
-
-static int
-import_body(struct http_conn *c, struct http_request *req, struct api_req *ar,
-    struct import *im)
-{
-	const char	*ct = http_header(req, "content-type");
-	struct json_value *v;
-	char		 err[200];
-	int		 rc;
-
-	if (ct != NULL && (strncasecmp(ct, "text/csv", 8) == 0 ||
-	    strncasecmp(ct, "application/csv", 15) == 0))
-		return import_csv(im, ar->body.data ? ar->body.data : "",
-		    ar->body.len);
-	if (ct != NULL && strncasecmp(ct, "application/json", 16) != 0)
-		return fault(&im->fault, 415, "import.content_type", "Import "
-		    "takes application/json or text/csv, not %s.", ct);
-	if ((v = json_parse(ar->body.data ? ar->body.data : "", ar->body.len,
-	    err, sizeof(err))) == NULL)
-		return fault(&im->fault, 400, "request.bad_json", "The body is "
-		    "not JSON: %s.", err);
-	rc = import_json(im, v);
-	json_free(v);
-	(void)c;
-	return rc;
-}
-
-void
-api_devices_import(struct http_conn *c, struct http_request *req,
-    struct api_req *ar)
-{
-	struct import	 im;
-	struct buf	 b = BUF_INIT;
-	char		 text[96];
-
-	memset(&im, 0, sizeof(im));
-	if (store_begin(env->store) == -1) {
-		api_error(c, 500, "internal", "The database is not available; "
-		    "see the log of otad-admind.");
-		return;
-	}
-	if (import_body(c, req, ar, &im) == -1 ||
-	    (im.n == 0 && fault(&im.fault, 400, "import.empty", "The import "
-	    "holds no device.") == -1) || store_commit(env->store) == -1) {
-		store_rollback(env->store);
-		if (im.fault.code == NULL)
-			fault(&im.fault, 500, "internal", "The import could "
-			    "not be saved; see the log of otad-admind.");
-		api_error(c, im.fault.status, im.fault.code, "%s",
-		    im.fault.msg);
-		goto done;
-	}
-	snprintf(text, sizeof(text), "%zu devices, ids %" PRId64 " to %"
-	    PRId64, im.n, im.ids[0], im.ids[im.n - 1]);
-	audit("device.imported", ar->user, c->peer_str, 0, 0, text);
-	for (size_t i = 0; i < im.n; i++)
-		sched_device_created(im.ids[i]);
-	buf_printf(&b, "{\"imported\":%zu,\"devices\":[", im.n);
-	buf_add(&b, im.out.data, im.out.len);
-	buf_adds(&b, "]}");
-	api_json(c, 201, &b);
-	buf_free(&b);
-done:
-	buf_free(&im.out);
-	free(im.ids);
 }
 
 /* Devices of the list, after the online filter and paging done here. */
@@ -770,8 +432,7 @@ api_devices_list(struct http_conn *c, struct http_request *req,
 	free(board);
 	free(text);
 	if (rc == -1) {
-		api_error(c, 500, "internal", "The database could not be read; "
-		    "see the log of otad-admind.");
+		api_internal(c, "The database could not be read");
 		return;
 	}
 	list_json(&b, devs, n, online, limit, offset, total);
@@ -792,8 +453,7 @@ api_device_load(struct http_conn *c, struct api_req *ar, struct device *dev)
 		api_error(c, 404, "device.not_found", "There is no device %"
 		    PRId64 "; GET /admin/devices lists them.", ar->id);
 	else
-		api_error(c, 500, "internal", "The database could not be "
-		    "read; see the log of otad-admind.");
+		api_internal(c, "The database could not be read");
 	return -1;
 }
 
@@ -840,8 +500,7 @@ api_device_get(struct http_conn *c, struct http_request *req,
 	if (store_device_history(env->store, dev.id, DEVICE_HISTORY, &h,
 	    &n) == -1) {
 		device_free(&dev);
-		api_error(c, 500, "internal", "The database could not be "
-		    "read; see the log of otad-admind.");
+		api_internal(c, "The database could not be read");
 		return;
 	}
 	api_device_json(&b, &dev);
@@ -875,15 +534,16 @@ api_device_update(struct http_conn *c, struct http_request *req,
 
 	if ((v = api_body_json(c, ar, 0)) == NULL)
 		return;
-	rc = input_from_json(&in, v, ",name,tags,", &f);
+	rc = api_device_input_json(&in, v, ",name,tags,", &f);
 	json_free(v);
 	if (rc == 0 && !in.has_name && !in.has_tags)
-		rc = fault(&f, 400, "device.nothing_to_change", "Give a new "
-		    "\"name\" or \"tags\", e.g. {\"tags\": [\"kitchen\"]}. To "
+		rc = api_fault(&f, 400, "device.nothing_to_change",
+		    "Give a new \"name\" or \"tags\", e.g. {\"tags\": "
+		    "[\"kitchen\"]}. To "
 		    "change the token, POST /admin/devices/%" PRId64 "/token.",
 		    ar->id);
 	if (rc == -1) {
-		api_error(c, f.status, f.code, "%s", f.msg);
+		api_fault_answer(c, &f);
 		return;
 	}
 	rc = store_device_update(env->store, ar->id, in.has_name ? in.name :
@@ -893,8 +553,7 @@ api_device_update(struct http_conn *c, struct http_request *req,
 			api_error(c, 404, "device.not_found", "There is no "
 			    "device %" PRId64 ".", ar->id);
 		else
-			api_error(c, 500, "internal", "The device could not "
-			    "be saved; see the log of otad-admind.");
+			api_internal(c, "The device could not be saved");
 		return;
 	}
 	if (api_device_load(c, ar, &dev) == -1)
@@ -922,10 +581,10 @@ api_device_token(struct http_conn *c, struct http_request *req,
 
 	if ((v = api_body_json(c, ar, 1)) == NULL)
 		return;
-	rc = input_from_json(&in, v, ",token,", &f);
+	rc = api_device_input_json(&in, v, ",token,", &f);
 	json_free(v);
 	if (rc == -1) {
-		api_error(c, f.status, f.code, "%s", f.msg);
+		api_fault_answer(c, &f);
 		return;
 	}
 	if (!in.has_token)
@@ -940,8 +599,7 @@ api_device_token(struct http_conn *c, struct http_request *req,
 			api_error(c, 409, "device.token_exists", "Another "
 			    "device already has this token.");
 		else
-			api_error(c, 500, "internal", "The token could not be "
-			    "saved; see the log of otad-admind.");
+			api_internal(c, "The token could not be saved");
 		return;
 	}
 	if (api_device_load(c, ar, &dev) == -1)
@@ -967,8 +625,8 @@ api_device_delete(struct http_conn *c, struct http_request *req,
 	if (api_device_load(c, ar, &dev) == -1)
 		return;
 	if ((rc = delivery_device_delete(dev.id)) != 1) {
-		api_error(c, 500, "internal", "Device %" PRId64 " could not be "
-		    "deleted; see the log of otad-admind.", dev.id);
+		api_internal(c, "Device %" PRId64 " could not be deleted",
+		    dev.id);
 		device_free(&dev);
 		return;
 	}

@@ -25,14 +25,14 @@
 
 static void	api_firmware_uploaded(struct http_conn *, struct api_req *);
 
-/* api_firmware_json with what only this resource shows. */
+/* api_json_firmware with what only this resource shows. */
 static void
 firmware_json_full(struct buf *b, const struct firmware *fw,
     int64_t deleted_at)
 {
 	char	 when[21];
 
-	api_firmware_json(b, fw);
+	api_json_firmware(b, fw);
 	b->len--;
 	buf_adds(b, ",\"project\":");
 	json_str(b, fw->project ? fw->project : "");
@@ -55,7 +55,7 @@ firmware_json_full(struct buf *b, const struct firmware *fw,
  * runs when the body is complete.
  */
 void
-api_upload_begin(struct http_conn *c, struct http_request *req,
+api_firmware_upload_begin(struct http_conn *c, struct http_request *req,
     struct api_req *ar, void (*finish)(struct http_conn *, struct api_req *))
 {
 	uint64_t	 max = env->cfg.admind.max_firmware_size;
@@ -86,7 +86,7 @@ api_firmware_upload(struct http_conn *c, struct http_request *req,
     struct api_req *ar)
 {
 	ar->force = api_query_bool(req, "force");
-	api_upload_begin(c, req, ar, api_firmware_uploaded);
+	api_firmware_upload_begin(c, req, ar, api_firmware_uploaded);
 }
 
 /* Stores the row for an uploaded image: *status 201 when new, 200 when
@@ -131,8 +131,7 @@ api_firmware_uploaded(struct http_conn *c, struct api_req *ar)
 	}
 	if (api_firmware_save(ar, &fw, &status) == -1 ||
 	    store_firmware_get(env->store, fw.id, &stored) != 1) {
-		api_error(c, 500, "internal", "The firmware could not be "
-		    "saved; see the log of otad-admind.");
+		api_internal(c, "The firmware could not be saved");
 		return;
 	}
 	snprintf(text, sizeof(text), "firmware %" PRId64 " %s (%s, %" PRIu64
@@ -178,8 +177,7 @@ api_firmware_list(struct http_conn *c, struct http_request *req,
 	free(format);
 	free(board);
 	if (rc == -1) {
-		api_error(c, 500, "internal", "The database could not be read; "
-		    "see the log of otad-admind.");
+		api_internal(c, "The database could not be read");
 		return;
 	}
 	buf_adds(&b, "{\"firmware\":[");
@@ -215,8 +213,7 @@ firmware_load(struct http_conn *c, struct api_req *ar, struct firmware *fw,
 		api_error(c, 404, "firmware.not_found", "There is no firmware %"
 		    PRId64 "; GET /admin/firmware lists them.", ar->id);
 	else
-		api_error(c, 500, "internal", "The database could not be "
-		    "read; see the log of otad-admind.");
+		api_internal(c, "The database could not be read");
 	return -1;
 }
 
@@ -234,8 +231,7 @@ api_firmware_get(struct http_conn *c, struct http_request *req,
 		return;
 	if (store_firmware_jobs(env->store, fw.id, &jobs, &n) == -1) {
 		firmware_free(&fw);
-		api_error(c, 500, "internal", "The database could not be read; "
-		    "see the log of otad-admind.");
+		api_internal(c, "The database could not be read");
 		return;
 	}
 	firmware_json_full(&b, &fw, deleted_at);
@@ -244,7 +240,7 @@ api_firmware_get(struct http_conn *c, struct http_request *req,
 	for (size_t i = 0; i < n; i++) {
 		if (i)
 			buf_addc(&b, ',');
-		api_job_json(&b, &jobs[i]);
+		api_json_job(&b, &jobs[i]);
 	}
 	buf_adds(&b, "]}");
 	api_json(c, 200, &b);
@@ -300,8 +296,8 @@ api_firmware_delete(struct http_conn *c, struct http_request *req,
 	}
 	if (store_firmware_in_use(env->store, fw.id, &jobs, &n) == -1 ||
 	    (n == 0 && store_firmware_delete(env->store, fw.id) == -1)) {
-		api_error(c, 500, "internal", "Firmware %" PRId64 " could not "
-		    "be deleted; see the log of otad-admind.", fw.id);
+		api_internal(c, "Firmware %" PRId64 " could not be deleted",
+		    fw.id);
 		goto done;
 	}
 	if (n > 0) {

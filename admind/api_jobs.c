@@ -26,7 +26,7 @@ struct job_input {
 	char		 target[256];
 };
 
-void
+static void
 api_delivery_json(struct buf *b, const struct delivery *d, uint64_t size)
 {
 	char	 created[21], updated[21];
@@ -66,19 +66,18 @@ api_job_unsaved(struct http_conn *c)
 		    "nothing of the job was kept. Free space in the state "
 		    "directory and try again.");
 	else
-		api_error(c, 500, "internal", "The job could not be saved, "
-		    "nothing of it was kept; see the log of otad-admind.");
+		api_internal(c, "The job could not be saved, nothing of it was "
+		    "kept");
 }
 
 /* The devices with the tag, ascending; answers 404 tag.no_devices (or
  * 500) itself and returns -1 when there are none. */
 int
-api_tag_devices(struct http_conn *c, const char *tag, int64_t **ids,
+api_jobs_tag_devices(struct http_conn *c, const char *tag, int64_t **ids,
     size_t *n)
 {
 	if (store_device_ids_by_tag(env->store, tag, ids, n) == -1) {
-		api_error(c, 500, "internal", "The database could not be read; "
-		    "see the log of otad-admind.");
+		api_internal(c, "The database could not be read");
 		return -1;
 	}
 	if (*n > 0)
@@ -114,14 +113,13 @@ job_targets(struct http_conn *c, const struct json_value *v,
 		in->job.target_kind = JOB_TARGET_ALL;
 		if (store_device_ids(env->store, &in->ids, &in->n) == 0)
 			return 0;
-		api_error(c, 500, "internal", "The database could not be read; "
-		    "see the log of otad-admind.");
+		api_internal(c, "The database could not be read");
 		return -1;
 	}
 	if (tag) {
 		in->job.target_kind = JOB_TARGET_TAG;
 		snprintf(in->target, sizeof(in->target), "%s", tag);
-		return api_tag_devices(c, tag, &in->ids, &in->n);
+		return api_jobs_tag_devices(c, tag, &in->ids, &in->n);
 	}
 	in->job.target_kind = JOB_TARGET_DEVICES;
 	v = devs ? devs : toks;
@@ -320,11 +318,11 @@ api_job_view(struct buf *b, const struct job *job)
 
 	if (store_job_get(env->store, job->id, &stored) != 1)
 		return;
-	api_job_json(b, &stored);
+	api_json_job(b, &stored);
 	b->len--;	/* reopen the object */
 	if (store_firmware_get(env->store, stored.firmware_id, &fw) == 1) {
 		buf_adds(b, ",\"firmware\":");
-		api_firmware_json(b, &fw);
+		api_json_firmware(b, &fw);
 		firmware_free(&fw);
 	}
 	buf_adds(b, ",\"counts\":{");
@@ -358,8 +356,7 @@ api_jobs_list(struct http_conn *c, struct http_request *req,
 	if (store_job_list(env->store, state, limit, offset, &jobs, &n,
 	    &total) == -1) {
 		free(state);
-		api_error(c, 500, "internal", "The database could not be read; "
-		    "see the log of otad-admind.");
+		api_internal(c, "The database could not be read");
 		return;
 	}
 	buf_adds(&b, "{\"jobs\":[");
@@ -467,8 +464,8 @@ api_jobs_change(struct http_conn *c, struct api_req *ar, enum job_event ev,
 		    "be %s.", job.id, job_state_name(job.state), verb);
 	} else if (jobs_apply(&job, ev, ar->user, c->peer_str, verb,
 	    &canceled) == -1) {
-		api_error(c, 500, "internal", "Job %" PRId64 " could not be %s; "
-		    "see the log of otad-admind.", job.id, verb);
+		api_internal(c, "Job %" PRId64 " could not be %s", job.id,
+		    verb);
 	} else {
 		api_job_view(&b, &job);
 		if (canceled > 0) {

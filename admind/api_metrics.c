@@ -89,8 +89,7 @@ api_metrics(struct http_conn *c)
 	    metrics_states(&b, "otad_jobs", "OTA jobs by state.",
 	    metrics_job_name, JOB_NSTATES, store_job_states) == -1) {
 		buf_free(&b);
-		api_error(c, 500, "internal", "The database could not be read; "
-		    "see the log of otad-admind.");
+		api_internal(c, "The database could not be read");
 		return;
 	}
 	metrics_value(&b, "otad_devices", "gauge", "Devices known.",

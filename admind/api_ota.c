@@ -18,57 +18,6 @@
 #define OTA_DEFAULT_PARALLEL	100
 #define OTA_DEFAULT_ATTEMPTS	3
 
-static void
-api_kv_str(struct buf *b, const char *key, const char *value, int comma)
-{
-	json_key(b, key);
-	json_str(b, value ? value : "");
-	if (comma)
-		buf_addc(b, ',');
-}
-
-void
-api_firmware_json(struct buf *b, const struct firmware *fw)
-{
-	char	 when[21];
-
-	util_iso8601((time_t)fw->uploaded_at, when);
-	buf_printf(b, "{\"id\":%" PRId64 ",", fw->id);
-	api_kv_str(b, "filename", fw->filename, 1);
-	buf_printf(b, "\"size\":%" PRIu64 ",", fw->size);
-	api_kv_str(b, "sha256", fw->sha256, 1);
-	api_kv_str(b, "md5", fw->md5, 1);
-	api_kv_str(b, "format", fw->format, 1);
-	api_kv_str(b, "chip", fw->chip, 1);
-	api_kv_str(b, "version", fw->version, 1);
-	api_kv_str(b, "build", fw->build, 1);
-	api_kv_str(b, "fw_type", fw->fw_type, 1);
-	api_kv_str(b, "board", fw->board, 1);
-	api_kv_str(b, "uploaded_at", when, 1);
-	api_kv_str(b, "uploaded_by", fw->uploaded_by, 0);
-	buf_addc(b, '}');
-}
-
-void
-api_job_json(struct buf *b, const struct job *job)
-{
-	static const char *kinds[] = { "devices", "tag", "all" };
-	char	 when[21];
-
-	util_iso8601((time_t)job->created_at, when);
-	buf_printf(b, "{\"id\":%" PRId64 ",\"firmware_id\":%" PRId64 ",",
-	    job->id, job->firmware_id);
-	api_kv_str(b, "target_kind", kinds[job->target_kind], 1);
-	api_kv_str(b, "target", job->target, 1);
-	buf_printf(b, "\"force\":%s,\"max_parallel\":%d,\"attempt_limit\":%d,"
-	    "\"failure_threshold\":%d,", job->force ? "true" : "false",
-	    job->max_parallel, job->attempt_limit, job->failure_threshold);
-	api_kv_str(b, "state", job_state_name(job->state), 1);
-	api_kv_str(b, "created_at", when, 1);
-	api_kv_str(b, "created_by", job->created_by, 0);
-	buf_addc(b, '}');
-}
-
 static void	api_ota_start_complete(struct http_conn *, struct api_req *);
 
 /* ?tag=T: the job goes to the devices with tag T; -1 after answering. */
@@ -91,7 +40,7 @@ api_ota_tag(struct http_conn *c, struct http_request *req, struct api_req *ar)
 		api_error(c, 400, "device.bad_tags", "?tag= names one tag, "
 		    "1 to %zu characters without commas.",
 		    sizeof(ar->tag) - 1);
-	else if (api_tag_devices(c, tag, &ids, &n) == 0) {
+	else if (api_jobs_tag_devices(c, tag, &ids, &n) == 0) {
 		snprintf(ar->tag, sizeof(ar->tag), "%s", tag);
 		rc = 0;
 	}
@@ -113,13 +62,15 @@ api_ota_start_request(struct http_conn *c, struct http_request *req,
 		util_sha256_hex(token, hash);
 		free(token);
 		found = store_device_by_token(env->store, hash, &dev);
+		if (found == 0) {
+			api_error(c, 404, "device.not_found", "No device has "
+			    "the token given in ?token=. Create the device "
+			    "first (POST /admin/devices), or leave out ?token= "
+			    "to update every device.");
+			return;
+		}
 		if (found != 1) {
-			api_error(c, found == 0 ? 404 : 500, found == 0 ?
-			    "device.not_found" : "internal", found == 0 ?
-			    "No device has the token given in ?token=. Create "
-			    "the device first (POST /admin/devices), or leave "
-			    "out ?token= to update every device." :
-			    "The database could not be read; see the log.");
+			api_internal(c, "The database could not be read");
 			return;
 		}
 		ar->device_id = dev.id;
@@ -127,7 +78,7 @@ api_ota_start_request(struct http_conn *c, struct http_request *req,
 	}
 	if (api_ota_tag(c, req, ar) == -1)
 		return;
-	api_upload_begin(c, req, ar, api_ota_start_complete);
+	api_firmware_upload_begin(c, req, ar, api_ota_start_complete);
 }
 
 /* job->target points into target, which the caller keeps. */
@@ -186,12 +137,12 @@ api_ota_started(struct http_conn *c, const struct firmware *fw,
 	if (job->target_kind == JOB_TARGET_ALL)
 		buf_adds(&msg, " Devices added later get it too.");
 	buf_adds(&b, "{");
-	api_kv_str(&b, "message", buf_cstr(&msg), 1);
+	api_json_kv(&b, "message", buf_cstr(&msg), 1);
 	json_key(&b, "job");
-	api_job_json(&b, job);
+	api_json_job(&b, job);
 	buf_adds(&b, ",");
 	json_key(&b, "firmware");
-	api_firmware_json(&b, fw);
+	api_json_firmware(&b, fw);
 	buf_printf(&b, ",\"devices_targeted\":%d}", targeted);
 	api_json(c, 201, &b);
 	buf_free(&b);
@@ -248,8 +199,7 @@ api_ota_stop(struct http_conn *c, struct http_request *req, struct api_req *ar)
 	int		 canceled, total = 0;
 
 	if (store_jobs_active(env->store, &ids, &n) == -1) {
-		api_error(c, 500, "internal", "The database could not be read; "
-		    "see the log of otad-admind.");
+		api_internal(c, "The database could not be read");
 		return;
 	}
 	for (size_t i = 0; i < n; i++) {

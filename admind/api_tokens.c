@@ -70,7 +70,7 @@ api_token_name(struct http_conn *c, struct api_req *ar)
 		    "uses it, 1 to %d printable characters: {\"name\": "
 		    "\"ci-deploy\"}.", API_TOKEN_MAX_NAME);
 	else if ((out = strdup(name)) == NULL)
-		api_error(c, 500, "internal", "Out of memory.");
+		api_nomem(c);
 	json_free(v);
 	return out;
 }
@@ -92,8 +92,7 @@ api_tokens_create(struct http_conn *c, struct http_request *req,
 		hash[0] = '\0';
 	if (hash[0] == '\0' || store_api_token_create(env->store, name, hash,
 	    ar->user, &id) != 0 || store_api_token_get(env->store, id, &t) != 1) {
-		api_error(c, 500, "internal", "The token could not be made; "
-		    "see the log of otad-admind.");
+		api_internal(c, "The token could not be made");
 		free(name);
 		return;
 	}
@@ -123,8 +122,7 @@ api_tokens_list(struct http_conn *c, struct http_request *req,
 	size_t		 n = 0;
 
 	if (store_api_token_list(env->store, &t, &n) == -1) {
-		api_error(c, 500, "internal", "The database could not be read; "
-		    "see the log of otad-admind.");
+		api_internal(c, "The database could not be read");
 		return;
 	}
 	buf_adds(&b, "{\"tokens\":[");
@@ -153,8 +151,7 @@ api_tokens_delete(struct http_conn *c, struct http_request *req,
 			    "token %" PRId64 "; GET /admin/tokens lists them.",
 			    ar->id);
 		else
-			api_error(c, 500, "internal", "The token could not be "
-			    "revoked; see the log of otad-admind.");
+			api_internal(c, "The token could not be revoked");
 		if (found == 1)
 			api_token_free(&t);
 		return;

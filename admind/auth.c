@@ -268,8 +268,7 @@ auth_bearer(struct http_conn *c, const char *h, char *user, size_t userlen)
 		    1);
 	util_sha256_hex(h, hash);
 	if ((found = store_api_token_by_hash(env->store, hash, &t)) == -1) {
-		api_error(c, 500, "internal", "The database could not be "
-		    "read; see the log of otad-admind.");
+		api_internal(c, "The database could not be read");
 		return 0;
 	}
 	if (found == 0)

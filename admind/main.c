@@ -151,7 +151,7 @@ admind_listen(struct admind *a)
 
 	a->http.loop = a->loop;
 	a->http.tls = admind_tls(&a->cfg);
-	a->http.handler = &admind_api_handler;
+	a->http.handler = &api_router_handler;
 	a->http.data = a;
 	a->http.max_conns = ADMIND_MAX_CONNS;
 	/* a connection may hold an upload's file too */

@@ -1,0 +1,305 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * admind's HTTP router: every request passes the IP allow-list and HTTP
+ * Basic auth before anything else (so a refused upload is never read or
+ * stored), then goes to its resource's handler through the route table.
+ * GET /admin/health and GET /metrics are answered here, before the login.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "admind.h"
+#include "log.h"
+#include "util.h"
+
+#define API_MAX_JSON_BODY	(1024 * 1024)
+
+static void
+api_req_free(struct api_req *ar)
+{
+	if (ar == NULL)
+		return;
+	if (ar->upload)
+		upload_free(ar->upload);
+	if (ar->sse)
+		events_unsubscribe(ar->sse);
+	buf_free(&ar->body);
+	free(ar);
+}
+
+static void
+api_health(struct http_conn *c)
+{
+	struct buf	 b = BUF_INIT;
+
+	buf_printf(&b, "{\"status\":\"ok\",\"version\":\"%s\","
+	    "\"hwd_connected\":%s,\"fwstore_connected\":%s,"
+	    "\"devices_online\":%zu}", OTAD_VERSION,
+	    env->hwd ? "true" : "false", env->fwstore ? "true" : "false",
+	    env->nonline);
+	api_json(c, 200, &b);
+	buf_free(&b);
+}
+
+/*
+ * The routes.  A pattern segment "{id}" matches a decimal id, passed to
+ * the handler in ar->id.  BODY_NONE handlers answer at once; BODY_JSON
+ * handlers get the body (at most API_MAX_JSON_BODY) in ar->body when it
+ * is complete; BODY_STREAM handlers set up ar->upload themselves.  A
+ * trailing "*" matches any non-empty rest of the path.
+ */
+enum api_body { BODY_NONE, BODY_JSON, BODY_STREAM };
+
+struct api_route {
+	const char	*method;
+	const char	*pattern;
+	enum api_body	 body;
+	void		(*handler)(struct http_conn *, struct http_request *,
+			    struct api_req *);
+	const char	*query;		/* ",a,b,": the query parameters it
+					 * takes; NULL: none; "*": any */
+};
+
+#define API_Q_PAGING	"limit,offset,"
+
+static const struct api_route api_routes[] = {
+	/* user and project: the legacy server's, taken and ignored (otad
+	 * has one fleet; ?tag= narrows it) */
+	{ "POST", "/admin/ota/start", BODY_STREAM, api_ota_start_request,
+	    ",token,tag,force,user,project," },
+	{ "GET", "/admin/ota/stop", BODY_NONE, api_ota_stop, NULL },
+	{ "POST", "/admin/ota/stop", BODY_JSON, api_ota_stop, NULL },
+	{ "GET", "/admin/devices", BODY_NONE, api_devices_list,
+	    "," API_Q_PAGING "online,tag,fw_version,board,q," },
+	{ "POST", "/admin/devices", BODY_JSON, api_devices_create, NULL },
+	{ "GET", "/admin/events", BODY_NONE, events_subscribe,
+	    ",job,device," },
+	{ "POST", "/admin/jobs", BODY_JSON, api_jobs_create, NULL },
+	{ "GET", "/admin/lifecycle", BODY_NONE, api_lifecycle, NULL },
+	{ "GET", "/admin/jobs", BODY_NONE, api_jobs_list,
+	    ",state," API_Q_PAGING },
+	{ "GET", "/admin/jobs/{id}", BODY_NONE, api_jobs_get, NULL },
+	{ "GET", "/admin/jobs/{id}/deliveries", BODY_NONE, api_jobs_deliveries,
+	    ",state,device," },
+	{ "POST", "/admin/jobs/{id}/stop", BODY_JSON, api_jobs_stop, NULL },
+	{ "POST", "/admin/jobs/{id}/pause", BODY_JSON, api_jobs_pause, NULL },
+	{ "POST", "/admin/jobs/{id}/resume", BODY_JSON, api_jobs_resume, NULL },
+	{ "POST", "/admin/devices/import", BODY_JSON, api_import, NULL },
+	{ "GET", "/admin/devices/{id}", BODY_NONE, api_device_get, NULL },
+	{ "PATCH", "/admin/devices/{id}", BODY_JSON, api_device_update, NULL },
+	{ "DELETE", "/admin/devices/{id}", BODY_NONE, api_device_delete, NULL },
+	{ "POST", "/admin/devices/{id}/token", BODY_JSON, api_device_token,
+	    NULL },
+	{ "POST", "/admin/firmware", BODY_STREAM, api_firmware_upload,
+	    ",force," },
+	{ "GET", "/admin/firmware", BODY_NONE, api_firmware_list,
+	    "," API_Q_PAGING "format,board," },
+	{ "GET", "/admin/firmware/{id}", BODY_NONE, api_firmware_get, NULL },
+	{ "DELETE", "/admin/firmware/{id}", BODY_NONE, api_firmware_delete,
+	    NULL },
+	{ "POST", "/admin/tokens", BODY_JSON, api_tokens_create, NULL },
+	{ "GET", "/admin/tokens", BODY_NONE, api_tokens_list, NULL },
+	{ "DELETE", "/admin/tokens/{id}", BODY_NONE, api_tokens_delete, NULL },
+	{ "GET", "/admin/", BODY_NONE, api_web, "*" },
+	{ "GET", "/admin/ui/*", BODY_NONE, api_web, "*" },
+	{ "GET", "/admin", BODY_NONE, api_web, "*" },
+	{ "GET", "/", BODY_NONE, api_web, "*" },
+};
+
+static int
+api_match(const char *pattern, const char *path, int64_t *id)
+{
+	uint64_t	 v;
+	char		 seg[32];
+	size_t		 n;
+
+	while (*pattern && *path) {
+		if (strcmp(pattern, "*") == 0)	/* a trailing "*": the rest */
+			return 1;
+		if (strncmp(pattern, "{id}", 4) == 0) {
+			n = strcspn(path, "/");
+			if (n == 0 || n >= sizeof(seg))
+				return 0;
+			memcpy(seg, path, n);
+			seg[n] = '\0';
+			if (util_parse_u64(seg, &v) == -1 || v > INT64_MAX)
+				return 0;
+			*id = (int64_t)v;
+			pattern += 4;
+			path += n;
+			continue;
+		}
+		if (*pattern++ != *path++)
+			return 0;
+	}
+	return *pattern == '\0' && *path == '\0';
+}
+
+static const struct api_route *
+api_find(const struct http_request *req, int64_t *id, int *path_known)
+{
+	*path_known = 0;
+	for (size_t i = 0; i < nitems(api_routes); i++) {
+		if (!api_match(api_routes[i].pattern, req->path, id))
+			continue;
+		*path_known = 1;
+		if (strcmp(api_routes[i].method, req->method_name) == 0)
+			return &api_routes[i];
+	}
+	return NULL;
+}
+
+/* Every query parameter is one the route takes, else 400 and 0: a
+ * misspelt filter must not list everything. */
+static int
+api_query_allowed(struct http_conn *c, const struct http_request *req,
+    const struct api_route *r)
+{
+	const char	*p = req->query;
+	struct buf	 names = BUF_INIT;
+	size_t		 n = 0, bad;
+
+	for (; p != NULL && *p != '\0'; p += *p == '&') {
+		bad = strcspn(p, "&=");
+		if (*p != '&' && !api_name_allowed(r->query, p, bad))
+			break;
+		p += strcspn(p, "&");
+	}
+	if (p == NULL || *p == '\0')
+		return 1;
+	for (const char *q = r->query; q && q[0] == ',' && q[1]; q += n + 1) {
+		n = strcspn(q + 1, ",");
+		buf_printf(&names, "%s?%.*s", names.len ? ", " : "", (int)n,
+		    q + 1);
+	}
+	api_error(c, 400, "request.unknown_parameter", "%s %s takes no "
+	    "?%.*s=; %s%s.", req->method_name, req->path,
+	    (int)(bad > 40 ? 40 : bad), p, names.len ? "it takes " :
+	    "it takes no query parameters", buf_cstr(&names));
+	buf_free(&names);
+	return 0;
+}
+
+static void
+api_route(struct http_conn *c, struct http_request *req, struct api_req *ar)
+{
+	const struct api_route *r;
+	int		 known;
+
+	if ((r = api_find(req, &ar->id, &known)) == NULL) {
+		if (known)
+			api_error(c, 405, "method_not_allowed", "%s is not "
+			    "allowed on %s; see the README for the methods "
+			    "each resource takes.", req->method_name,
+			    req->path);
+		else
+			api_error(c, 404, "not_found", "There is no %s %s. The "
+			    "admin API lives under /admin/ (for example GET "
+			    "/admin/devices, POST /admin/ota/start); see the "
+			    "README.", req->method_name, req->path);
+		return;
+	}
+	if (!api_query_allowed(c, req, r))
+		return;
+	ar->route = r;
+	switch (r->body) {
+	case BODY_NONE:
+		r->handler(c, req, ar);
+		break;
+	case BODY_JSON:
+		if (req->has_length && req->content_length > API_MAX_JSON_BODY) {
+			api_error(c, 413, "request.too_large", "The request "
+			    "body is over %d bytes.", API_MAX_JSON_BODY);
+			return;
+		}
+		ar->req = req;
+		http_accept_body(c);
+		break;
+	case BODY_STREAM:
+		r->handler(c, req, ar);
+		break;
+	}
+}
+
+static void
+api_on_request(struct http_conn *c, struct http_request *req)
+{
+	struct api_req	*ar;
+
+	api_req_free(c->data);
+	c->data = NULL;
+	if (!auth_ip_allowed(c))
+		return;
+	if (strcmp(req->method_name, "GET") == 0 &&
+	    strcmp(req->path, "/admin/health") == 0) {
+		api_health(c);
+		return;
+	}
+	if (strcmp(req->method_name, "GET") == 0 &&
+	    strcmp(req->path, "/metrics") == 0) {
+		api_metrics(c);		/* like health: allowed_ips only */
+		return;
+	}
+	if ((ar = calloc(1, sizeof(*ar))) == NULL) {
+		api_nomem(c);
+		return;
+	}
+	c->data = ar;
+	if (auth_check(c, req, ar->user, sizeof(ar->user)) != 1)
+		return;
+	api_route(c, req, ar);
+}
+
+static int
+api_on_body(struct http_conn *c, const char *p, size_t n)
+{
+	struct api_req	*ar = c->data;
+
+	if (ar == NULL || c->responded)
+		return 0;
+	if (ar->upload) {
+		if (upload_feed(ar->upload, p, n) == -1) {
+			api_error(c, upload_status(ar->upload),
+			    upload_code(ar->upload), "%s",
+			    upload_message(ar->upload));
+			/* The temporary file goes now, not at close. */
+			upload_free(ar->upload);
+			ar->upload = NULL;
+		}
+		return 0;
+	}
+	if (ar->body.len + n > API_MAX_JSON_BODY) {
+		api_error(c, 413, "request.too_large", "The request body is "
+		    "over %d bytes.", API_MAX_JSON_BODY);
+		return 0;
+	}
+	buf_add(&ar->body, p, n);
+	return 0;
+}
+
+static void
+api_on_complete(struct http_conn *c)
+{
+	struct api_req	*ar = c->data;
+
+	if (ar == NULL || c->responded || ar->route == NULL)
+		return;
+	if (ar->route->body == BODY_JSON)
+		ar->route->handler(c, ar->req, ar);
+	else if (ar->route->body == BODY_STREAM && ar->finish)
+		ar->finish(c, ar);
+}
+
+static void
+api_on_close(struct http_conn *c)
+{
+	api_req_free(c->data);
+	c->data = NULL;
+}
+
+const struct http_handler api_router_handler = {
+	.on_request = api_on_request,
+	.on_body = api_on_body,
+	.on_complete = api_on_complete,
+	.on_close = api_on_close,
+};
