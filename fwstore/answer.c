@@ -1,13 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Every answer otad-fwstore gives a download request, decided in one place
- * from plain facts: the request (HEAD, a version check, Range, If-Range)
- * and admind's grant.  Builds the status, Content-Type, the length and
- * every header of the answer (x-MD5, X-SHA256, ETag, Last-Modified,
- * x-version, Content-Range, Retry-After, Allow) and its one-line text
- * body; download.c hands it to common/http.c, which adds the status line,
- * Date, Server, Content-Length and Connection.  No libuv, no global state:
- * tests/test_fwstore.c runs it.
+ * from plain facts: the request (its route, HEAD, a version check, Range,
+ * If-Range) and admind's grant.  Builds the status, Content-Type, the
+ * length and every header of the answer (x-MD5, X-SHA256, ETag,
+ * Last-Modified, x-version, Content-Range, Retry-After, Allow) and its
+ * one-line text body; download.c hands it to common/http.c, which adds
+ * the status line, Date, Server, Content-Length (the length given here)
+ * and Connection.  No libuv, no global state: tests/test_fwstore.c runs
+ * it.
  */
 #include <stdio.h>
 #include <string.h>
@@ -22,6 +23,8 @@
 
 #define FWSTORE_SHA256_B64_LEN	44
 #define FWSTORE_OCTETS		"application/octet-stream"
+#define FWSTORE_BAD_AUTH	"malformed ?auth=: give one device token " \
+				"(letters, digits, '-' and '_'), nothing else"
 
 static int	fwstore_image_headers(const struct fwstore_grant *, char *,
 		    size_t);
@@ -65,6 +68,21 @@ fwstore_answer_reply(struct fwstore_answer *a, int status,
 		    "bytes */%llu\r\n", (unsigned long long)size);
 	a->body_len = status == 304 ? 0 : n;
 	a->content_type = a->body_len ? "text/plain" : NULL;
+}
+
+/* A request fwstore_route() did not route: its status, with why. */
+void
+fwstore_answer_unrouted(struct fwstore_answer *a, int status,
+    const struct fwstore_route *r)
+{
+	const char	*why = NULL;
+
+	if (status == 403)
+		why = r->auth_bad ? FWSTORE_BAD_AUTH :
+		    "missing ?auth=<device token>";
+	else if (status == 404)
+		why = "no such file";
+	fwstore_answer_reply(a, status, why, 0);
 }
 
 /* A request with a body: 400, and the connection closes after it. */

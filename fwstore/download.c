@@ -4,8 +4,9 @@
  * /ota/<ticket> and the /update?auth=<token> poll, asks admind whether the
  * download may go ahead (CTL_FW_CHECK, CTL_FW_POLL), then answers admind's
  * status, a version check, a HEAD, a range, or hands the body to send.c.
- * What each answer says is answer.c's; here it goes out through the
- * connection, every answer but a body as one write.
+ * What a request asks for is route.c's, what each answer says answer.c's;
+ * here it goes out through the connection, every answer but a body as one
+ * write.
  */
 #include <errno.h>
 #include <limits.h>
@@ -28,21 +29,8 @@
 
 #include "fwstore.h"
 
-#define FWSTORE_PREFIX		"/ota/"
-#define FWSTORE_POLL		"/update"
-#define FWSTORE_AUTH_MAX	128
 #define FWSTORE_SPARE_CONNS	256	/* beyond max_downloads, to say 503 */
 #define FWSTORE_UNAVAILABLE	"firmware service unavailable, retry later"
-#define FWSTORE_BAD_AUTH	"malformed ?auth=: give one device token " \
-				"(letters, digits, '-' and '_'), nothing else"
-
-/* What a request asks for. */
-struct fwstore_route {
-	uint16_t	 type;		/* CTL_FW_CHECK or CTL_FW_POLL */
-	const char	*ticket;	/* or the device token */
-	char		 auth[FWSTORE_AUTH_MAX + 1];	/* ?auth=, or "" */
-	int		 auth_bad;	/* ?auth= malformed: 403 */
-};
 
 static int	fwstore_listen(struct fwstore *, struct http_server *,
 		    const char *, SSL_CTX *, char *, size_t);
@@ -50,11 +38,6 @@ static void	fwstore_on_request(struct http_conn *, struct http_request *);
 static void	fwstore_on_complete(struct http_conn *);
 static void	fwstore_on_drain(struct http_conn *);
 static void	fwstore_on_close(struct http_conn *);
-static int	fwstore_route(const struct http_request *,
-		    struct fwstore_route *);
-static int	fwstore_route_ticket(const char *);
-static int	fwstore_query_auth(const char *, char *, size_t);
-static int	fwstore_quiet(const struct http_request *);
 static void	fwstore_reply(struct http_conn *, int, const char *);
 static void	fwstore_send_answer(struct http_conn *,
 		    const struct fwstore_answer *);
@@ -159,9 +142,8 @@ fwstore_on_request(struct http_conn *conn, struct http_request *req)
 	if ((status = fwstore_route(req, &route)) != 0) {
 		log_debug("%s request from %s: %d", req->method_name,
 		    conn->peer_str, status);
-		fwstore_reply(conn, status, status == 403 ? (route.auth_bad ?
-		    FWSTORE_BAD_AUTH : "missing ?auth=<device token>") :
-		    status == 404 ? "no such file" : NULL);
+		fwstore_answer_unrouted(&a, status, &route);
+		fwstore_send_answer(conn, &a);
 		return;
 	}
 	if (req->chunked || (req->has_length && req->content_length > 0)) {
@@ -171,7 +153,7 @@ fwstore_on_request(struct http_conn *conn, struct http_request *req)
 		fwstore_send_answer(conn, &a);
 		return;
 	}
-	if (!fwstore_quiet(req) &&
+	if (!fwstore_route_quiet(req) &&
 	    fw->ndownloads >= fw->cfg->fwstore.max_downloads) {
 		log_debug("download limit reached: 503 to %s", conn->peer_str);
 		fwstore_reply(conn, 503, "too many downloads, retry later");
@@ -206,92 +188,6 @@ fwstore_on_close(struct http_conn *conn)
 	if (dl->streaming)
 		fwstore_send_lost(dl);
 	fwstore_download_release(dl);
-}
-
-/*
- * 0 with the route for GET or HEAD /ota/<ticket> and /update?auth=, else
- * the status to answer.  The query string never changes which file is
- * served (req->path holds none).
- */
-static int
-fwstore_route(const struct http_request *req, struct fwstore_route *r)
-{
-	memset(r, 0, sizeof(*r));
-	if (fwstore_query_auth(req->query, r->auth, sizeof(r->auth)) == -1) {
-		r->auth_bad = 1;
-		return 403;
-	}
-	if (strcmp(req->path, FWSTORE_POLL) == 0) {
-		if (r->auth[0] == '\0')
-			return 403;
-		r->type = CTL_FW_POLL;
-		r->ticket = r->auth;
-	} else if (strncmp(req->path, FWSTORE_PREFIX,
-	    strlen(FWSTORE_PREFIX)) == 0 &&
-	    fwstore_route_ticket(req->path + strlen(FWSTORE_PREFIX))) {
-		r->type = CTL_FW_CHECK;
-		r->ticket = req->path + strlen(FWSTORE_PREFIX);
-	} else
-		return 404;
-	if (req->method != HTTP_GET && req->method != HTTP_HEAD)
-		return 405;
-	return 0;
-}
-
-/* 1 for 1 to FWSTORE_TICKET_MAX letters and digits. */
-static int
-fwstore_route_ticket(const char *t)
-{
-	size_t	 i;
-
-	for (i = 0; t[i] != '\0'; i++) {
-		if (i == FWSTORE_TICKET_MAX ||
-		    !((t[i] >= 'A' && t[i] <= 'Z') ||
-		    (t[i] >= 'a' && t[i] <= 'z') ||
-		    (t[i] >= '0' && t[i] <= '9')))
-			return 0;
-	}
-	return i > 0;
-}
-
-/*
- * The auth parameter of a query string into out: 1 when there is one, 0
- * when there is none, -1 when it is malformed: empty, too long, anything
- * but letters, digits, '-' and '_' (a token with "%00" or "." after it is
- * not the token), or given twice.  Other parameters are tolerated.
- */
-static int
-fwstore_query_auth(const char *q, char *out, size_t outlen)
-{
-	size_t	 n;
-	int	 found = 0;
-
-	out[0] = '\0';
-	for (; q != NULL && *q != '\0'; q += *q == '&') {
-		n = strcspn(q, "&");
-		if (strncmp(q, "auth", 4) == 0 && (q[4] == '=' || n == 4)) {
-			if (found++ || n <= 5 || n - 5 >= outlen ||
-			    strspn(q + 5, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghij"
-			    "klmnopqrstuvwxyz0123456789-_") < n - 5)
-				return -1;
-			memcpy(out, q + 5, n - 5);
-			out[n - 5] = '\0';
-		}
-		q += n;
-	}
-	return found;
-}
-
-/* HEAD, or an updater's version check: headers only, no download slot. */
-static int
-fwstore_quiet(const struct http_request *req)
-{
-	const char	*mode = http_header(req, "x-esp8266-mode");
-
-	if (mode == NULL)
-		mode = http_header(req, "x-esp32-mode");
-	return req->method == HTTP_HEAD ||
-	    (mode != NULL && strcasecmp(mode, "version") == 0);
 }
 
 /* A short answer with a one-line text body (answer.c). */
@@ -354,7 +250,7 @@ fwstore_download_check(struct fwstore *fw, struct http_conn *conn,
 	dl->conn = conn;
 	dl->fd = dl->sock = -1;
 	dl->head = req->method == HTTP_HEAD;
-	dl->quiet = fwstore_quiet(req);
+	dl->quiet = fwstore_route_quiet(req);
 	dl->pending = 1;
 	(void)snprintf(dl->remote, sizeof(dl->remote), "%s", conn->peer_str);
 	if (fwstore_ctl_check(fw, route->type, req, route->ticket,

@@ -23,6 +23,7 @@
 #define FWSTORE_COVER_SPANS	16	/* disjoint ranges per delivery */
 #define FWSTORE_COVER_DELIVERIES 256	/* deliveries remembered */
 #define FWSTORE_REASON_MAX	200	/* a refusal's one-line body */
+#define FWSTORE_AUTH_MAX	128	/* ?auth= */
 
 /* Bytes [first, end) of an image. */
 struct fwstore_span {
@@ -68,6 +69,14 @@ struct fwstore_grant {
 	char		*sha256_b64;
 	char		*version;
 	uint64_t	 uploaded_at;	/* unix seconds */
+};
+
+/* What a request asks for (route.c). */
+struct fwstore_route {
+	uint16_t	 type;		/* CTL_FW_CHECK or CTL_FW_POLL */
+	const char	*ticket;	/* or the device token */
+	char		 auth[FWSTORE_AUTH_MAX + 1];	/* ?auth=, or "" */
+	int		 auth_bad;	/* ?auth= malformed: 403 */
 };
 
 /* The facts of a request its answer depends on (answer.c). */
@@ -180,6 +189,8 @@ void	 fwstore_cover_drop(struct fwstore_coverage *, uint64_t delivery_id);
 /* answer.c */
 void	 fwstore_answer_reply(struct fwstore_answer *, int status,
 	    const char *reason, uint64_t size);
+void	 fwstore_answer_unrouted(struct fwstore_answer *, int status,
+	    const struct fwstore_route *);
 void	 fwstore_answer_body_refused(struct fwstore_answer *);
 int	 fwstore_answer_image(struct fwstore_answer *,
 	    const struct fwstore_ask *, const struct fwstore_grant *);
@@ -188,6 +199,10 @@ int	 fwstore_answer_refusal(struct fwstore_answer *,
 int	 fwstore_answer_range(const struct fwstore_ask *,
 	    const struct fwstore_grant *, uint64_t *first, uint64_t *end);
 int	 fwstore_is_hex(const char *, size_t len);
+
+/* route.c */
+int	 fwstore_route(const struct http_request *, struct fwstore_route *);
+int	 fwstore_route_quiet(const struct http_request *);
 
 /* firmware.c */
 int	 fwstore_firmware_open(struct fwstore *, const struct fwstore_grant *);

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Unit test: the answers otad-fwstore gives a download request
- * (fwstore/answer.c), from plain request facts and admind's grant: Range
- * and If-Range in every form the end-to-end tests send, the image headers,
- * the version check, HEAD, 206 and 416, admind's refusals and the short
- * one-line answers, byte for byte as they go to common/http.c.
+ * Unit test: what otad-fwstore makes of a download request and how it
+ * answers (fwstore/route.c, fwstore/answer.c), from plain request facts and
+ * admind's grant: the route and ?auth=, Range and If-Range in every form
+ * the end-to-end tests send, the image headers, the version check, HEAD,
+ * 206 and 416, admind's refusals and the short one-line answers, byte for
+ * byte as they go to common/http.c.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -26,6 +27,101 @@
 			"Accept-Ranges: bytes\r\n" \
 			"Last-Modified: " UPLOADED_DATE "\r\n" \
 			"x-version: 0.3.09\r\n"
+
+/* The status fwstore_route gives method path?query; r filled. */
+static int
+route(llhttp_method_t method, char *path, char *query,
+    struct fwstore_route *r)
+{
+	struct http_request	 req = { .method = method, .path = path,
+				    .query = query };
+
+	return fwstore_route(&req, r);
+}
+
+static void
+test_route(void)
+{
+	struct fwstore_route	 r;
+	char			 t64[5 + 64 + 2];
+
+	CHECK(route(HTTP_GET, "/ota/abc123", "", &r) == 0);
+	CHECK(r.type == CTL_FW_CHECK && strcmp(r.ticket, "abc123") == 0);
+	CHECK(r.auth[0] == '\0' && !r.auth_bad);
+	CHECK(route(HTTP_HEAD, "/ota/abc123", "x=1&auth=tok-1_Z&y", &r) == 0);
+	CHECK(r.type == CTL_FW_CHECK && strcmp(r.auth, "tok-1_Z") == 0);
+	CHECK(route(HTTP_GET, "/update", "auth=tok", &r) == 0);
+	CHECK(r.type == CTL_FW_POLL && strcmp(r.ticket, "tok") == 0);
+	CHECK(route(HTTP_GET, "/ota/abc", "authx=1", &r) == 0);
+	CHECK(r.auth[0] == '\0');
+	/* ?auth= missing or malformed */
+	CHECK(route(HTTP_GET, "/update", "", &r) == 403 && !r.auth_bad);
+	CHECK(route(HTTP_GET, "/update", "auth=", &r) == 403 && r.auth_bad);
+	CHECK(route(HTTP_GET, "/update", "auth", &r) == 403 && r.auth_bad);
+	CHECK(route(HTTP_GET, "/ota/abc", "auth=a&auth=a", &r) == 403 &&
+	    r.auth_bad);
+	CHECK(route(HTTP_GET, "/ota/abc", "auth=a.b", &r) == 403 &&
+	    r.auth_bad);
+	CHECK(route(HTTP_GET, "/ota/abc", "auth=a%00", &r) == 403 &&
+	    r.auth_bad);
+	/* tickets: 1 to 64 letters and digits */
+	memcpy(t64, "/ota/", 5);
+	memset(t64 + 5, 'a', 64);
+	t64[5 + 64] = '\0';
+	CHECK(route(HTTP_GET, t64, "", &r) == 0);
+	t64[5 + 64] = 'a';
+	t64[5 + 65] = '\0';
+	CHECK(route(HTTP_GET, t64, "", &r) == 404);
+	CHECK(route(HTTP_GET, "/ota/", "", &r) == 404);
+	CHECK(route(HTTP_GET, "/ota/ab-c", "", &r) == 404);
+	CHECK(route(HTTP_GET, "/ota/ab/c", "", &r) == 404);
+	CHECK(route(HTTP_GET, "/", "", &r) == 404);
+	/* the method after the path */
+	CHECK(route(HTTP_POST, "/ota/abc", "", &r) == 405);
+	CHECK(route(HTTP_PUT, "/update", "auth=tok", &r) == 405);
+	CHECK(route(HTTP_POST, "/nothing", "", &r) == 404);
+}
+
+static void
+test_quiet(void)
+{
+	struct http_request	 req = { .method = HTTP_HEAD };
+
+	CHECK(fwstore_route_quiet(&req));
+	req.method = HTTP_GET;
+	CHECK(!fwstore_route_quiet(&req));
+	req.nheaders = 1;
+	req.headers[0].name = "x-esp8266-mode";
+	req.headers[0].value = "VERSION";
+	CHECK(fwstore_route_quiet(&req));
+	req.headers[0].value = "sketch";
+	CHECK(!fwstore_route_quiet(&req));
+	req.headers[0].name = "x-esp32-mode";
+	req.headers[0].value = "version";
+	CHECK(fwstore_route_quiet(&req));
+}
+
+/* What a request that was not routed hears. */
+static void
+test_unrouted(void)
+{
+	struct fwstore_route	 r = { .auth_bad = 1 };
+	struct fwstore_answer	 a;
+
+	fwstore_answer_unrouted(&a, 403, &r);
+	CHECK(a.status == 403 &&
+	    strncmp(a.body, "malformed ?auth=: ", 18) == 0);
+	r.auth_bad = 0;
+	fwstore_answer_unrouted(&a, 403, &r);
+	CHECK(a.body_len == 29 &&
+	    memcmp(a.body, "missing ?auth=<device token>\n", 29) == 0);
+	fwstore_answer_unrouted(&a, 404, &r);
+	CHECK(a.body_len == 13 && memcmp(a.body, "no such file\n", 13) == 0);
+	fwstore_answer_unrouted(&a, 405, &r);
+	CHECK(a.body_len == 19 &&
+	    memcmp(a.body, "Method Not Allowed\n", 19) == 0);
+	CHECK(strcmp(a.headers, "Allow: GET, HEAD\r\n") == 0);
+}
 
 static struct fwstore_grant
 grant(void)
@@ -266,6 +362,9 @@ test_reply(void)
 int
 main(void)
 {
+	test_route();
+	test_quiet();
+	test_unrouted();
 	test_range();
 	test_range_empty_image();
 	test_image();
