@@ -154,6 +154,13 @@ void	 http_conn_close(struct http_conn *);
 /* Its idle timer starts again: the connection moved outside its own reads
  * and writes (a download's bytes were acknowledged). */
 void	 http_conn_touch(struct http_conn *);
+/* The connection under a request, for a handler that sends around it
+ * (fwstore's sendfile and acknowledgement count): the socket's descriptor
+ * (-1 when there is none), 1 when it speaks TLS, and the bytes written but
+ * not yet in the kernel. */
+int	 http_conn_fd(struct http_conn *);
+int	 http_conn_tls(const struct http_conn *);
+size_t	 http_conn_queued(const struct http_conn *);
 
 const char *http_status_text(int);
 

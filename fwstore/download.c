@@ -4,7 +4,9 @@
  * /ota/<ticket> and the /update?auth=<token> poll, asks admind whether the
  * download may go ahead (CTL_FW_CHECK, CTL_FW_POLL), then answers admind's
  * status, a version check, a HEAD, a range, or hands the body to send.c.
- * Every answer goes out as one write with a one-line text body.
+ * What a request asks for is route.c's, what each answer says answer.c's;
+ * here it goes out through the connection, every answer but a body as one
+ * write.
  */
 #include <errno.h>
 #include <limits.h>
@@ -27,23 +29,8 @@
 
 #include "fwstore.h"
 
-#define FWSTORE_PREFIX		"/ota/"
-#define FWSTORE_POLL		"/update"
-#define FWSTORE_AUTH_MAX	128
-#define FWSTORE_REASON_MAX	200
 #define FWSTORE_SPARE_CONNS	256	/* beyond max_downloads, to say 503 */
-#define FWSTORE_NO_BODY		"a download request has no body\n"
 #define FWSTORE_UNAVAILABLE	"firmware service unavailable, retry later"
-#define FWSTORE_BAD_AUTH	"malformed ?auth=: give one device token " \
-				"(letters, digits, '-' and '_'), nothing else"
-
-/* What a request asks for. */
-struct fwstore_route {
-	uint16_t	 type;		/* CTL_FW_CHECK or CTL_FW_POLL */
-	const char	*ticket;	/* or the device token */
-	char		 auth[FWSTORE_AUTH_MAX + 1];	/* ?auth=, or "" */
-	int		 auth_bad;	/* ?auth= malformed: 403 */
-};
 
 static int	fwstore_listen(struct fwstore *, struct http_server *,
 		    const char *, SSL_CTX *, char *, size_t);
@@ -51,12 +38,9 @@ static void	fwstore_on_request(struct http_conn *, struct http_request *);
 static void	fwstore_on_complete(struct http_conn *);
 static void	fwstore_on_drain(struct http_conn *);
 static void	fwstore_on_close(struct http_conn *);
-static int	fwstore_route(const struct http_request *,
-		    struct fwstore_route *);
-static int	fwstore_route_ticket(const char *);
-static int	fwstore_query_auth(const char *, char *, size_t);
-static int	fwstore_quiet(const struct http_request *);
 static void	fwstore_reply(struct http_conn *, int, const char *);
+static void	fwstore_send_answer(struct http_conn *,
+		    const struct fwstore_answer *);
 static void	fwstore_download_check(struct fwstore *, struct http_conn *,
 		    struct http_request *, const struct fwstore_route *);
 static void	fwstore_download_on_grant(void *, uint16_t,
@@ -67,12 +51,12 @@ static void	fwstore_download_granted(struct fwstore_download *,
 		    const struct fwstore_grant *);
 static void	fwstore_download_answer(struct fwstore_download *,
 		    const struct fwstore_grant *);
-static void	fwstore_download_headers_only(struct fwstore_download *,
-		    int, const char *, uint64_t);
 static void	fwstore_download_refused(struct fwstore_download *,
 		    const struct fwstore_grant *);
 static void	fwstore_download_fail(struct fwstore_download *, int,
 		    const char *);
+static void	fwstore_download_over(struct fwstore_download *,
+		    const struct fwstore_answer *);
 
 static const struct http_handler fwstore_handler = {
 	.on_request = fwstore_on_request,
@@ -152,25 +136,24 @@ fwstore_on_request(struct http_conn *conn, struct http_request *req)
 {
 	struct fwstore		*fw = conn->server->data;
 	struct fwstore_route	 route;
+	struct fwstore_answer	 a;
 	int			 status;
 
 	if ((status = fwstore_route(req, &route)) != 0) {
 		log_debug("%s request from %s: %d", req->method_name,
 		    conn->peer_str, status);
-		fwstore_reply(conn, status, status == 403 ? (route.auth_bad ?
-		    FWSTORE_BAD_AUTH : "missing ?auth=<device token>") :
-		    status == 404 ? "no such file" : NULL);
+		fwstore_answer_unrouted(&a, status, &route);
+		fwstore_send_answer(conn, &a);
 		return;
 	}
 	if (req->chunked || (req->has_length && req->content_length > 0)) {
 		log_debug("download request with a body from %s",
 		    conn->peer_str);
-		if (http_refuse(conn, 400, "text/plain", NULL, FWSTORE_NO_BODY,
-		    strlen(FWSTORE_NO_BODY)) == -1)
-			http_conn_close(conn);
+		fwstore_answer_body_refused(&a);
+		fwstore_send_answer(conn, &a);
 		return;
 	}
-	if (!fwstore_quiet(req) &&
+	if (!fwstore_route_quiet(req) &&
 	    fw->ndownloads >= fw->cfg->fwstore.max_downloads) {
 		log_debug("download limit reached: 503 to %s", conn->peer_str);
 		fwstore_reply(conn, 503, "too many downloads, retry later");
@@ -207,119 +190,42 @@ fwstore_on_close(struct http_conn *conn)
 	fwstore_download_release(dl);
 }
 
-/*
- * 0 with the route for GET or HEAD /ota/<ticket> and /update?auth=, else
- * the status to answer.  The query string never changes which file is
- * served (req->path holds none).
- */
-static int
-fwstore_route(const struct http_request *req, struct fwstore_route *r)
-{
-	memset(r, 0, sizeof(*r));
-	if (fwstore_query_auth(req->query, r->auth, sizeof(r->auth)) == -1) {
-		r->auth_bad = 1;
-		return 403;
-	}
-	if (strcmp(req->path, FWSTORE_POLL) == 0) {
-		if (r->auth[0] == '\0')
-			return 403;
-		r->type = CTL_FW_POLL;
-		r->ticket = r->auth;
-	} else if (strncmp(req->path, FWSTORE_PREFIX,
-	    strlen(FWSTORE_PREFIX)) == 0 &&
-	    fwstore_route_ticket(req->path + strlen(FWSTORE_PREFIX))) {
-		r->type = CTL_FW_CHECK;
-		r->ticket = req->path + strlen(FWSTORE_PREFIX);
-	} else
-		return 404;
-	if (req->method != HTTP_GET && req->method != HTTP_HEAD)
-		return 405;
-	return 0;
-}
-
-/* 1 for 1 to FWSTORE_TICKET_MAX letters and digits. */
-static int
-fwstore_route_ticket(const char *t)
-{
-	size_t	 i;
-
-	for (i = 0; t[i] != '\0'; i++) {
-		if (i == FWSTORE_TICKET_MAX ||
-		    !((t[i] >= 'A' && t[i] <= 'Z') ||
-		    (t[i] >= 'a' && t[i] <= 'z') ||
-		    (t[i] >= '0' && t[i] <= '9')))
-			return 0;
-	}
-	return i > 0;
-}
-
-/*
- * The auth parameter of a query string into out: 1 when there is one, 0
- * when there is none, -1 when it is malformed: empty, too long, anything
- * but letters, digits, '-' and '_' (a token with "%00" or "." after it is
- * not the token), or given twice.  Other parameters are tolerated.
- */
-static int
-fwstore_query_auth(const char *q, char *out, size_t outlen)
-{
-	size_t	 n;
-	int	 found = 0;
-
-	out[0] = '\0';
-	for (; q != NULL && *q != '\0'; q += *q == '&') {
-		n = strcspn(q, "&");
-		if (strncmp(q, "auth", 4) == 0 && (q[4] == '=' || n == 4)) {
-			if (found++ || n <= 5 || n - 5 >= outlen ||
-			    strspn(q + 5, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghij"
-			    "klmnopqrstuvwxyz0123456789-_") < n - 5)
-				return -1;
-			memcpy(out, q + 5, n - 5);
-			out[n - 5] = '\0';
-		}
-		q += n;
-	}
-	return found;
-}
-
-/* HEAD, or an updater's version check: headers only, no download slot. */
-static int
-fwstore_quiet(const struct http_request *req)
-{
-	const char	*mode = http_header(req, "x-esp8266-mode");
-
-	if (mode == NULL)
-		mode = http_header(req, "x-esp32-mode");
-	return req->method == HTTP_HEAD ||
-	    (mode != NULL && strcasecmp(mode, "version") == 0);
-}
-
-/*
- * A short answer with a one-line text body: reason (printable ASCII only,
- * cut at the first control character) or the status text.  304 carries no
- * body, as HTTP requires.
- */
+/* A short answer with a one-line text body (answer.c). */
 static void
 fwstore_reply(struct http_conn *conn, int status, const char *reason)
 {
-	char		 body[FWSTORE_REASON_MAX + 2];
-	const char	*extra = NULL;
-	size_t		 n = 0;
+	struct fwstore_answer	 a;
 
-	if (reason == NULL || reason[0] < ' ' || reason[0] > '~')
-		reason = http_status_text(status);
-	while (n < FWSTORE_REASON_MAX && reason[n] >= ' ' && reason[n] <= '~') {
-		body[n] = reason[n];
-		n++;
+	fwstore_answer_reply(&a, status, reason, 0);
+	fwstore_send_answer(conn, &a);
+}
+
+/* An answer without a body to stream, in one write; the connection is
+ * closed when it cannot be queued. */
+static void
+fwstore_send_answer(struct http_conn *conn, const struct fwstore_answer *a)
+{
+	const char	*extra = a->headers[0] != '\0' ? a->headers : NULL;
+	int		 rc;
+
+	switch (a->how) {
+	case FWSTORE_ANSWER_REFUSE:
+		rc = http_refuse(conn, a->status, a->content_type, extra,
+		    a->body, a->body_len);
+		break;
+	case FWSTORE_ANSWER_HEAD:
+		/* HEAD: Content-Length of the image, no body; a version
+		 * check: Content-Length 0 */
+		if ((rc = http_stream_begin(conn, a->status, a->content_type,
+		    extra, a->length)) == 0)
+			http_stream_end(conn);
+		return;
+	default:
+		rc = http_respond(conn, a->status, a->content_type, extra,
+		    a->body, a->body_len);
+		break;
 	}
-	body[n++] = '\n';
-	if (status == 503)
-		extra = FWSTORE_RETRY_AFTER;
-	else if (status == 405)
-		extra = "Allow: GET, HEAD\r\n";
-	if (status == 304)
-		n = 0;
-	if (http_respond(conn, status, n ? "text/plain" : NULL, extra, body,
-	    n) == -1)
+	if (rc == -1)
 		http_conn_close(conn);
 }
 
@@ -344,7 +250,7 @@ fwstore_download_check(struct fwstore *fw, struct http_conn *conn,
 	dl->conn = conn;
 	dl->fd = dl->sock = -1;
 	dl->head = req->method == HTTP_HEAD;
-	dl->quiet = fwstore_quiet(req);
+	dl->quiet = fwstore_route_quiet(req);
 	dl->pending = 1;
 	(void)snprintf(dl->remote, sizeof(dl->remote), "%s", conn->peer_str);
 	if (fwstore_ctl_check(fw, route->type, req, route->ticket,
@@ -435,89 +341,38 @@ fwstore_download_answer(struct fwstore_download *dl,
     const struct fwstore_grant *g)
 {
 	const struct http_request *req = &dl->conn->req;
-	char			 headers[768], *h;
-	size_t			 hlen;
-	int			 status;
+	struct fwstore_ask	 q = {
+		.head = dl->head,
+		.version_check = dl->quiet && !dl->head,
+		.range = http_header(req, "range"),
+		.if_range = http_header(req, "if-range"),
+	};
+	struct fwstore_answer	 a;
 
-	if (fwstore_firmware_headers(g, headers, sizeof(headers) - 80) == -1) {
+	if (fwstore_answer_image(&a, &q, g) == -1) {
 		fwstore_download_fail(dl, 500, "firmware unavailable");
 		return;
 	}
-	if (dl->quiet && !dl->head) {		/* x-ESP8266-mode: version */
-		fwstore_download_headers_only(dl, 200, headers, 0);
+	if (a.how != FWSTORE_ANSWER_BODY) {
+		fwstore_download_over(dl, &a);
 		return;
 	}
-	status = fwstore_firmware_range(req, g, &dl->first, &dl->end);
-	hlen = strlen(headers);
-	h = headers + hlen;
-	if (status == 206)
-		(void)snprintf(h, sizeof(headers) - hlen, "Content-Range: "
-		    "bytes %llu-%llu/%llu\r\n", (unsigned long long)dl->first,
-		    (unsigned long long)dl->end - 1,
-		    (unsigned long long)dl->size);
-	else if (status == 416)
-		(void)snprintf(h, sizeof(headers) - hlen, "Content-Range: "
-		    "bytes */%llu\r\n", (unsigned long long)dl->size);
-	if (status == 416) {
-		fwstore_download_fail(dl, 416, "range not satisfiable");
-		return;
-	}
-	if (dl->head) {
-		fwstore_download_headers_only(dl, status, headers,
-		    dl->end - dl->first);
-		return;
-	}
-	if (fwstore_send_begin(dl, status, headers) == -1)
+	dl->first = a.first;
+	dl->end = a.end;
+	if (fwstore_send_begin(dl, a.status, a.headers) == -1)
 		fwstore_download_fail(dl, 500, "firmware unavailable");
-}
-
-/* The image's headers with Content-Length len and no body. */
-static void
-fwstore_download_headers_only(struct fwstore_download *dl, int status,
-    const char *headers, uint64_t len)
-{
-	struct http_conn	*conn = fwstore_download_detach(dl);
-
-	fwstore_download_release(dl);
-	/* HEAD: Content-Length of the image, no body; a version check:
-	 * Content-Length 0 */
-	if (http_stream_begin(conn, status, "application/octet-stream",
-	    headers, len) == 0)
-		http_stream_end(conn);
 }
 
 static void
 fwstore_download_refused(struct fwstore_download *dl,
     const struct fwstore_grant *g)
 {
-	struct http_conn	*conn;
-	char			 etag[80];
+	struct fwstore_answer	 a;
 
-	switch (g->status) {
-	case 304:
-		conn = fwstore_download_detach(dl);
-		fwstore_download_release(dl);
-		etag[0] = '\0';
-		if (fwstore_is_hex(g->sha256, 64))
-			(void)snprintf(etag, sizeof(etag), "ETag: \"%s\"\r\n",
-			    g->sha256);
-		if (http_respond(conn, 304, NULL, etag[0] ? etag : NULL, NULL,
-		    0) == -1)
-			http_conn_close(conn);
-		break;
-	case 403:
-	case 404:
-	case 409:
-	case 413:
-	case 503:
-		fwstore_download_fail(dl, g->status, g->reason);
-		break;
-	default:
+	if (fwstore_answer_refusal(&a, g) == -1)
 		log_warnx("admind answered status %u to a download",
 		    g->status);
-		fwstore_download_fail(dl, 500, "firmware service error");
-		break;
-	}
+	fwstore_download_over(dl, &a);
 }
 
 /* Answers status with a one-line reason; the download is over. */
@@ -525,24 +380,24 @@ static void
 fwstore_download_fail(struct fwstore_download *dl, int status,
     const char *reason)
 {
-	struct http_conn	*conn;
-	char			 range[80] = "";
-	char			 body[FWSTORE_REASON_MAX + 2];
-	int			 n;
+	struct fwstore_answer	 a;
 
-	log_debug("download from %s: %d", dl->remote, status);
-	if (status == 416)
-		(void)snprintf(range, sizeof(range), "Content-Range: bytes "
-		    "*/%llu\r\n", (unsigned long long)dl->size);
+	fwstore_answer_reply(&a, status, reason, dl->size);
+	fwstore_download_over(dl, &a);
+}
+
+/* The download ends with an answer that has no body to stream. */
+static void
+fwstore_download_over(struct fwstore_download *dl,
+    const struct fwstore_answer *a)
+{
+	struct http_conn	*conn;
+
+	if (a->status >= 400)
+		log_debug("download from %s: %d", dl->remote, a->status);
 	conn = fwstore_download_detach(dl);
 	fwstore_download_release(dl);
-	if (status != 416) {
-		fwstore_reply(conn, status, reason);
-		return;
-	}
-	n = snprintf(body, sizeof(body), "%s\n", reason);
-	if (http_respond(conn, 416, "text/plain", range, body, (size_t)n) == -1)
-		http_conn_close(conn);
+	fwstore_send_answer(conn, a);
 }
 
 struct http_conn *

@@ -22,6 +22,8 @@
 #define FWSTORE_RETRY_AFTER	"Retry-After: 5\r\n"
 #define FWSTORE_COVER_SPANS	16	/* disjoint ranges per delivery */
 #define FWSTORE_COVER_DELIVERIES 256	/* deliveries remembered */
+#define FWSTORE_REASON_MAX	200	/* a refusal's one-line body */
+#define FWSTORE_AUTH_MAX	128	/* ?auth= */
 
 /* Bytes [first, end) of an image. */
 struct fwstore_span {
@@ -67,6 +69,44 @@ struct fwstore_grant {
 	char		*sha256_b64;
 	char		*version;
 	uint64_t	 uploaded_at;	/* unix seconds */
+};
+
+/* What a request asks for (route.c). */
+struct fwstore_route {
+	uint16_t	 type;		/* CTL_FW_CHECK or CTL_FW_POLL */
+	const char	*ticket;	/* or the device token */
+	char		 auth[FWSTORE_AUTH_MAX + 1];	/* ?auth=, or "" */
+	int		 auth_bad;	/* ?auth= malformed: 403 */
+};
+
+/* The facts of a request its answer depends on (answer.c). */
+struct fwstore_ask {
+	unsigned	 head:1;		/* HEAD */
+	unsigned	 version_check:1;	/* x-ESP*-mode: version, GET */
+	const char	*range;			/* Range, or NULL */
+	const char	*if_range;		/* If-Range, or NULL */
+};
+
+/* How an answer goes out. */
+enum fwstore_answer_how {
+	FWSTORE_ANSWER_RESPOND,		/* status, headers, text body */
+	FWSTORE_ANSWER_REFUSE,		/* the same, then close */
+	FWSTORE_ANSWER_HEAD,		/* image headers, length, no body */
+	FWSTORE_ANSWER_BODY,		/* image headers, [first, end) */
+};
+
+/* One answer to a download request, every header but the ones
+ * common/http.c adds (status line, Date, Server, Content-Length,
+ * Connection). */
+struct fwstore_answer {
+	int			 status;
+	enum fwstore_answer_how	 how;
+	const char		*content_type;	/* NULL: none */
+	char			 headers[768];	/* "Name: value\r\n"... */
+	char			 body[FWSTORE_REASON_MAX + 2];
+	size_t			 body_len;	/* RESPOND, REFUSE */
+	uint64_t		 length;	/* HEAD, BODY */
+	uint64_t		 first, end;	/* BODY */
 };
 
 /*
@@ -146,12 +186,25 @@ struct fwstore_cover *fwstore_cover_get(struct fwstore_coverage *,
 	    uint64_t delivery_id, uint64_t size);
 void	 fwstore_cover_drop(struct fwstore_coverage *, uint64_t delivery_id);
 
-/* firmware.c */
-int	 fwstore_firmware_open(struct fwstore *, const struct fwstore_grant *);
-int	 fwstore_firmware_headers(const struct fwstore_grant *, char *out,
-	    size_t outlen);
-int	 fwstore_firmware_range(const struct http_request *,
+/* answer.c */
+void	 fwstore_answer_reply(struct fwstore_answer *, int status,
+	    const char *reason, uint64_t size);
+void	 fwstore_answer_unrouted(struct fwstore_answer *, int status,
+	    const struct fwstore_route *);
+void	 fwstore_answer_body_refused(struct fwstore_answer *);
+int	 fwstore_answer_image(struct fwstore_answer *,
+	    const struct fwstore_ask *, const struct fwstore_grant *);
+int	 fwstore_answer_refusal(struct fwstore_answer *,
+	    const struct fwstore_grant *);
+int	 fwstore_answer_range(const struct fwstore_ask *,
 	    const struct fwstore_grant *, uint64_t *first, uint64_t *end);
 int	 fwstore_is_hex(const char *, size_t len);
+
+/* route.c */
+int	 fwstore_route(const struct http_request *, struct fwstore_route *);
+int	 fwstore_route_quiet(const struct http_request *);
+
+/* firmware.c */
+int	 fwstore_firmware_open(struct fwstore *, const struct fwstore_grant *);
 
 #endif

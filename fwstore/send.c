@@ -71,10 +71,9 @@ static const char *fwstore_send_error(struct fwstore_download *, int);
 static void
 fwstore_send_cork(struct http_conn *conn)
 {
-	uv_os_fd_t	 fd;
-	int		 on = 1;
+	int	 fd = http_conn_fd(conn), on = 1;
 
-	if (uv_fileno((uv_handle_t *)&conn->stream.tcp, &fd) == 0)
+	if (fd != -1)
 		(void)setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof(on));
 }
 
@@ -89,7 +88,7 @@ fwstore_send_begin(struct fwstore_download *dl, int status,
 {
 	struct http_conn	*conn = dl->conn;
 
-	dl->zerocopy = conn->stream.ssl == NULL && !conn->req.keep_alive;
+	dl->zerocopy = !http_conn_tls(conn) && !conn->req.keep_alive;
 	if (dl->zerocopy)
 		fwstore_send_cork(conn);
 	if (http_stream_begin(conn, status, "application/octet-stream",
@@ -239,11 +238,10 @@ fwstore_send_acks(struct fwstore_download *dl)
 static int
 fwstore_send_unacked(struct fwstore_download *dl, uint64_t *unacked)
 {
-	uv_os_fd_t	 fd = dl->sock;
-	int		 outq;
+	int	 fd = dl->sock, outq;
 
 	if (fd == -1 && (dl->conn == NULL ||
-	    uv_fileno((uv_handle_t *)&dl->conn->stream.tcp, &fd) != 0))
+	    (fd = http_conn_fd(dl->conn)) == -1))
 		return 0;		/* no socket yet or any more */
 	if (ioctl(fd, SIOCOUTQ, &outq) == -1)
 		return -1;
@@ -372,11 +370,9 @@ static void
 fwstore_send_handoff(struct fwstore_download *dl)
 {
 	struct http_conn	*conn = dl->conn;
-	uv_os_fd_t		 fd;
-	int			 sock;
+	int			 fd = http_conn_fd(conn), sock;
 
-	if (uv_fileno((uv_handle_t *)&conn->stream.tcp, &fd) != 0 ||
-	    (sock = fcntl(fd, F_DUPFD_CLOEXEC, 0)) == -1) {
+	if (fd == -1 || (sock = fcntl(fd, F_DUPFD_CLOEXEC, 0)) == -1) {
 		log_warn("download: cannot duplicate the socket");
 		fwstore_send_abort(dl, "no duplicate of the socket");
 		return;

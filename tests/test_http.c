@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Tests the HTTP server glue (common/http.c over stream.c and tls.c): a
+ * Tests the HTTP server glue (common/http*.c over stream.c and tls.c): a
  * server runs on loopback in the main thread's libuv loop, and a client
  * thread talks to it with raw sockets (and OpenSSL for TLS), checking the
- * exact bytes a client sees.  Exit 0: pass, 1: fail.
+ * exact bytes a client sees and what the connection accessors say.
+ * Exit 0: pass, 1: fail.
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -155,6 +156,12 @@ on_request(struct http_conn *c, struct http_request *req)
 		n = snprintf(out, sizeof(out), "%s %s|%s|%s|%d\n",
 		    req->method_name, req->path, req->query,
 		    foo ? foo : "-", req->keep_alive);
+		http_respond(c, 200, "text/plain", NULL, out, n);
+	} else if (strcmp(req->path, "/conn") == 0) {
+		/* what the accessors say of the connection */
+		n = snprintf(out, sizeof(out), "%d %d %zu\n",
+		    http_conn_fd(c) >= 0, http_conn_tls(c),
+		    http_conn_queued(c));
 		http_respond(c, 200, "text/plain", NULL, out, n);
 	} else if (strcmp(req->path, "/echo") == 0) {
 		state_of(c);
@@ -451,6 +458,8 @@ test_keepalive(void)
 	CHECK(has_header(&r, "Connection: keep-alive"), "keep-alive 1: conn");
 	CHECK(has_header(&r, "Content-Type: text/plain"), "keep-alive 1: type");
 	CHECK(has_header(&r, "X-Test: 1"), "keep-alive 1: extra header");
+	cl_sends(&cl, "GET /conn HTTP/1.1\r\nHost: x\r\n\r\n");
+	expect(&cl, &r, 0, "accessors", "HTTP/1.1 200 OK", "1 0 0\n");
 	cl_sends(&cl, "OPTIONS /info HTTP/1.1\r\nX-Foo:\r\n\r\n");
 	expect(&cl, &r, 0, "empty value", "HTTP/1.1 200 OK",
 	    "OPTIONS /info|||1\n");
@@ -746,6 +755,9 @@ test_tls(void)
 		expect(&cl, &r, 0, "TLS", "HTTP/1.1 200 OK", "hello\n");
 		CHECK(has_header(&r, "Content-Length: 6"), "TLS: length");
 		CHECK(has_header(&r, "Connection: keep-alive"), "TLS: conn");
+		cl_sends(&cl, "GET /conn HTTP/1.1\r\nHost: x\r\n\r\n");
+		expect(&cl, &r, 0, "TLS accessors", "HTTP/1.1 200 OK",
+		    "1 1 0\n");
 		cl_sends(&cl, "POST /echo HTTP/1.1\r\nHost: x\r\n"
 		    "Content-Length: 5\r\nExpect: 100-continue\r\n\r\n");
 		expect(&cl, &r, 0, "TLS continue", "HTTP/1.1 100 Continue",
