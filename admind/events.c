@@ -36,7 +36,7 @@ static int		 events_timer_on;
 static void
 events_send(struct events_sub *s, const char *text, size_t len)
 {
-	if (s->conn->stream.queued > EVENTS_MAX_QUEUED) {
+	if (http_conn_queued(s->conn) > EVENTS_MAX_QUEUED) {
 		log_warnx("event stream to %s: client stopped reading, "
 		    "closing it", s->conn->peer_str);
 		http_conn_close(s->conn);
