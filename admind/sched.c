@@ -4,7 +4,9 @@
  * online and has said what it runs, whether its pending delivery is
  * already current, incompatible, or sent now; verifies the update when the
  * device returns; retries up to the job's attempt limit.  Every transition
- * is committed to the database before it is acted on.
+ * is committed to the database before it is acted on.  The decisions
+ * themselves are pure functions in sched_policy.c; this file gathers
+ * their facts and acts on their answers.
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -13,6 +15,7 @@
 #include "admind.h"
 #include "json.h"
 #include "log.h"
+#include "sched_policy.h"
 #include "util.h"
 
 struct sched_ctx {
@@ -119,26 +122,6 @@ sched_match(const struct sched_ctx *x, const char **by)
 	    x->fw.sha256 };
 
 	return report_compare(&fw, &x->report, by);
-}
-
-/* Why the image does not fit the device, or NULL. */
-static const char *
-sched_mismatch(const struct device *dev, const struct firmware *fw,
-    char *why, size_t len)
-{
-	if (*fw->fw_type && *dev->fw_type &&
-	    strcmp(fw->fw_type, dev->fw_type) != 0) {
-		snprintf(why, len, "the image is for fw-type %s, the device "
-		    "reports %s (use force to send it anyway)", fw->fw_type,
-		    dev->fw_type);
-		return why;
-	}
-	if (*fw->board && *dev->board && strcmp(fw->board, dev->board) != 0) {
-		snprintf(why, len, "the image is for board %s, the device is "
-		    "%s (use force to send it anyway)", fw->board, dev->board);
-		return why;
-	}
-	return NULL;
 }
 
 /*
@@ -251,7 +234,7 @@ sched_has_slot(const struct job *job)
 {
 	struct sched_busy *b = sched_busy_get(job->id);
 
-	return b != NULL && b->busy < job->max_parallel;
+	return b != NULL && sched_policy_has_slot(b->busy, job->max_parallel);
 }
 
 /*
@@ -329,19 +312,31 @@ sched_queued(struct sched_ctx *x)
 {
 	const char	*by;
 	char		 why[256];
-	int		 rc = 0;
+	enum report_match m = sched_match(x, &by);
+	struct sched_busy *b;
+	int		 mismatch, slot, rc = 0;
 
-	if (sched_match(x, &by) == REPORT_SAME) {
+	/* each fact only when it can matter: a slot may be counted from
+	 * the database */
+	mismatch = m != REPORT_SAME && !x->job.force &&
+	    sched_policy_mismatch(&x->dev, &x->fw, why, sizeof(why)) != NULL;
+	slot = m != REPORT_SAME && !mismatch && sched_has_slot(&x->job);
+	switch (sched_policy_queued(m, x->job.force, mismatch, slot)) {
+	case SCHED_CURRENT:
 		snprintf(why, sizeof(why), "the device reports the image's %s",
 		    by);
 		rc = delivery_apply(&x->d, DELIVERY_CURRENT, why);
-	} else if (!x->job.force && sched_mismatch(&x->dev, &x->fw, why,
-	    sizeof(why))) {
+		break;
+	case SCHED_INCOMPATIBLE:
 		rc = delivery_apply(&x->d, DELIVERY_INCOMPATIBLE_EV, why);
-	} else if (sched_has_slot(&x->job)) {
+		break;
+	case SCHED_SEND:
 		rc = delivery_send(&x->d, &x->job, 1, NULL);
-	} else if (sched_busy_get(x->job.id) != NULL) {
-		sched_wait(sched_busy_get(x->job.id), x->d.device_id);
+		break;
+	default:
+		if ((b = sched_busy_get(x->job.id)) != NULL)
+			sched_wait(b, x->d.device_id);
+		break;
 	}
 	/* A transition that failed is logged and nothing of it happened:
 	 * the device's next login decides again. */
@@ -381,8 +376,8 @@ sched_came_back(const struct sched_ctx *x, const char *by, char *why,
 
 	snprintf(why, len, "came back on %s %s after downloading; attempt %d "
 	    "of %d%s", by, what && *what ? what : "(unknown)", x->d.attempts,
-	    x->job.attempt_limit, x->d.attempts >= x->job.attempt_limit ?
-	    ", giving up" : "");
+	    x->job.attempt_limit, sched_policy_failed(x->d.attempts,
+	    x->job.attempt_limit) == DELIVERY_GIVE_UP ? ", giving up" : "");
 }
 
 /*
@@ -424,29 +419,33 @@ sched_verify(struct sched_ctx *x)
 static int
 sched_in_flight(struct sched_ctx *x, struct online *o)
 {
-	const char	*by;
+	const char	*by = "";
+	enum report_match m = REPORT_UNKNOWN;
 
-	if (x->d.state != DELIVERY_DOWNLOADED &&
-	    sched_match(x, &by) == REPORT_SAME) {
+	if (x->d.state != DELIVERY_DOWNLOADED)
+		m = sched_match(x, &by);
+	switch (sched_policy_back(x->d.state, m, o->resync)) {
+	case SCHED_VERIFIED:
 		if (delivery_apply(&x->d, DELIVERY_VERIFIED, strcmp(by,
 		    "build") == 0 ? "" : "verified by version: the device "
 		    "reports no build") == 0)
 			sched_job_kick(x->job.id);
-		return 0;
-	}
-	if (o->resync)
-		return 0;
-	if (x->d.state == DELIVERY_DOWNLOADED)
+		break;
+	case SCHED_VERIFY:
 		return sched_verify(x);
-	if (x->d.state == DELIVERY_DOWNLOADING) {
+	case SCHED_AWAIT:
 		/* back before fwstore reported the download's end (it waits
 		 * for the last acknowledgement): decide when it does */
 		o->awaiting = 1;
-		return 0;
+		break;
+	case SCHED_RESEND:
+		if (delivery_command(&x->d) == -1)
+			log_warnx("device %" PRId64 ": the command could not "
+			    "be sent again", x->d.device_id);
+		break;
+	default:		/* HOLD */
+		break;
 	}
-	if (delivery_command(&x->d) == -1)
-		log_warnx("device %" PRId64 ": the command could not be sent "
-		    "again", x->d.device_id);
 	return 0;
 }
 
@@ -637,14 +636,14 @@ sched_ota_sent(int64_t device_id, int64_t delivery_id, unsigned reached,
     const char *error)
 {
 	struct delivery	 d;
+	enum delivery_event ev = sched_policy_ota_sent(reached, error);
 
-	if (reached > 0 || *error == '\0')
+	if (ev == DELIVERY_NEVENTS)
 		return;
 	if (store_delivery_get(env->store, delivery_id, &d) != 1)
 		return;
 	if (d.device_id == device_id && d.state == DELIVERY_SENT &&
-	    delivery_apply(&d, strcmp(error, "device offline") == 0 ?
-	    DELIVERY_UNSENT : DELIVERY_GIVE_UP, error) == -1)
+	    delivery_apply(&d, ev, error) == -1)
 		log_warnx("delivery %" PRId64 ": hwd's report is not stored",
 		    d.id);
 	delivery_free(&d);
@@ -658,6 +657,7 @@ sched_expire(int64_t delivery_id)
 {
 	struct delivery	 d;
 	struct job	 job;
+	enum delivery_event ev;
 	char		 why[200];
 
 	if (store_delivery_get(env->store, delivery_id, &d) != 1)
@@ -666,14 +666,15 @@ sched_expire(int64_t delivery_id)
 		sched_flight_drop(d.id);	/* ended outside a transition */
 	} else if (store_job_get(env->store, d.job_id, &job) == 1) {
 		if (job.state == JOB_ACTIVE) {
+			ev = sched_policy_failed(d.attempts,
+			    job.attempt_limit);
 			snprintf(why, sizeof(why), "no %s within %u s of the "
 			    "command; attempt %d of %d%s", d.state ==
 			    DELIVERY_SENT ? "download" : "progress",
 			    env->cfg.admind.sent_timeout, d.attempts,
-			    job.attempt_limit, d.attempts >= job.attempt_limit ?
+			    job.attempt_limit, ev == DELIVERY_GIVE_UP ?
 			    ", giving up" : "");
-			if (delivery_apply(&d, d.attempts >= job.attempt_limit ?
-			    DELIVERY_GIVE_UP : DELIVERY_RETRY, why) == -1)
+			if (delivery_apply(&d, ev, why) == -1)
 				sched_touch(d.id);	/* try again later */
 			sched_job_kick(job.id);
 			if (sched_ready(d.device_id))	/* still online */
@@ -687,14 +688,14 @@ sched_expire(int64_t delivery_id)
 static void
 sched_sweep(uv_timer_t *t)
 {
-	uint64_t	 limit = (uint64_t)env->cfg.admind.sent_timeout * 1000;
+	unsigned	 timeout = env->cfg.admind.sent_timeout;
 	uint64_t	 now = uv_now(env->loop);
 	int64_t		*due = NULL, *p;
 	size_t		 n = 0, cap = 0;
 
 	for (size_t b = 0; b < SCHED_FLIGHT_BUCKETS; b++) {
 		for (struct sched_flight *f = sched_flights[b]; f; f = f->next) {
-			if (now - f->since < limit)
+			if (!sched_policy_expired(now, f->since, timeout))
 				continue;
 			if (n == cap) {
 				cap = cap ? cap * 2 : 64;
@@ -751,12 +752,12 @@ sched_jobs_settle(void)
 void
 sched_start(void)
 {
-	uint64_t every = env->cfg.admind.sent_timeout * 1000 / 4;
+	uint64_t every;
+
+	every = sched_policy_sweep_every(env->cfg.admind.sent_timeout);
 
 	sched_flights_load();
 	sched_jobs_settle();
-	if (every < 250)
-		every = 250;
 	uv_timer_init(env->loop, &env->sweep);
 	uv_unref((uv_handle_t *)&env->sweep);
 	uv_timer_start(&env->sweep, sched_sweep, every, every);

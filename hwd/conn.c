@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * otad-hwd's device connections: the TCP and TLS listeners, and per
- * connection the Blynk state machine of PROTOCOL.md section 1 (login
- * through admind, ping, hardware info, the messages a sketch sends, the OTA
- * command).  Before login only a login is accepted; every frame hwd sends
- * goes out in one write; a connection's unsent output and its message rate
- * are bounded.
+ * otad-hwd's device connections: the TCP and TLS listeners, accepting and
+ * refusing devices, and per connection its life (timeouts, closing), its
+ * input cut into Blynk frames (PROTOCOL.md section 1) and its output.  What
+ * a frame means is conn_session.c's; the OTA command is conn_ota.c's; the
+ * decisions are policy.c's.  Every frame hwd sends goes out in one write;
+ * a connection's unsent output and its unread input are bounded.
  */
 #include <sys/queue.h>
 #include <sys/socket.h>
@@ -32,11 +32,7 @@
  */
 #define HWD_QUEUE_LIMIT		(16 * 1024)	/* bytes libuv holds */
 #define HWD_SNDBUF		(16 * 1024)
-#define HWD_LINGER		2		/* s to drain a last reply */
-#define HWD_MAX_TOKEN		256
-#define HWD_PRELOGIN_MAX_BODY	(HWD_MAX_TOKEN + 64)
 #define HWD_REFUSE_LOG_S	10
-#define HWD_QUOTA_REPEAT_S	60		/* RESPONSE 1 at most this often */
 
 struct hwd_listener {
 	uv_tcp_t	 tcp[NETADDR_MAX_LISTEN];
@@ -49,11 +45,7 @@ static void	hwd_conn_read(struct stream *, const char *, size_t);
 static void	hwd_conn_eof(struct stream *);
 static void	hwd_conn_drained(struct stream *);
 static void	hwd_conn_closed(struct stream *);
-static void	hwd_conn_carry_frames(struct hwd_conn *);
 static long	hwd_conn_frames(struct hwd_conn *, const char *, size_t);
-static int	hwd_conn_dispatch(struct hwd_conn *, const struct hwd_frame *);
-static void	hwd_conn_close(struct hwd_conn *);
-static void	hwd_conn_finish(struct hwd_conn *);
 static void	hwd_conn_detach(struct hwd_conn *);
 
 static const struct stream_ops hwd_conn_ops = {
@@ -70,8 +62,6 @@ static uint64_t		 hwd_refused;		/* past max_connections or
 							 * per address */
 static struct gate	 hwd_gate;
 static uint64_t		 hwd_next_conn_id;
-static uint16_t		 hwd_next_msg_id;
-static int		 hwd_fwstore_port;
 
 static int
 hwd_conn_listen_on(struct hwd_listener *l, const char *list, const char *what)
@@ -99,7 +89,6 @@ hwd_conn_listen(void)
 	struct cfg	*cfg = &hwd_env.cfg;
 	char		 err[256];
 
-	hwd_fwstore_port = cfg_fwstore_port(cfg);
 	if (gate_start(&hwd_gate, hwd_env.loop, "devices",
 	    gate_cap(gate_nofile(), 1, 0), cfg->hwd.max_connections,
 	    cfg->hwd.max_connections_per_address,
@@ -306,18 +295,8 @@ hwd_conn_log(struct hwd_conn *c, int prio, const char *fmt, ...)
 uint32_t
 hwd_conn_deadline(struct hwd_conn *c)
 {
-	const struct cfg *cfg = &hwd_env.cfg;
-
-	switch (c->state) {
-	case HWD_CONN_NEW:
-	case HWD_CONN_AUTH:
-		return c->since + cfg->hwd.login_timeout;
-	case HWD_CONN_ONLINE:
-		return c->since +
-		    hwd_proto_idle_timeout(c->h_beat, cfg->hwd.idle_timeout);
-	default:
-		return c->since + HWD_LINGER;
-	}
+	return hwd_policy_deadline(c, hwd_env.cfg.hwd.login_timeout,
+	    hwd_env.cfg.hwd.idle_timeout);
 }
 
 void
@@ -347,7 +326,7 @@ hwd_conn_drop(struct hwd_conn *c, const char *why)
 }
 
 /* Closing: report the logout, then close the handle; freed in closed(). */
-static void
+void
 hwd_conn_close(struct hwd_conn *c)
 {
 	hwd_conn_detach(c);
@@ -357,9 +336,9 @@ hwd_conn_close(struct hwd_conn *c)
 }
 
 /* Sends the last reply and closes as soon as it is written (a refused
- * login holds no descriptor longer); HWD_LINGER bounds a device that does
- * not read it. */
-static void
+ * login holds no descriptor longer); the linger (policy.c) bounds a device
+ * that does not read it. */
+void
 hwd_conn_finish(struct hwd_conn *c)
 {
 	hwd_conn_detach(c);
@@ -470,22 +449,7 @@ hwd_conn_respond(struct hwd_conn *c, uint16_t msg_id, uint16_t status)
 	return hwd_conn_send(c, frame, sizeof(frame));
 }
 
-static uint16_t
-hwd_conn_msg_id(void)
-{
-	if (++hwd_next_msg_id == 0)
-		hwd_next_msg_id = 1;
-	return hwd_next_msg_id;
-}
-
 /* Reading: frames straight from the loop's buffer, a split one carried. */
-
-static size_t
-hwd_conn_carry_max(void)
-{
-	/* a partial frame, plus one read that arrived while paused */
-	return HWD_PROTO_HEADER_LEN + hwd_env.cfg.hwd.max_body + 128 * 1024;
-}
 
 static void
 hwd_conn_read(struct stream *s, const char *p, size_t len)
@@ -505,8 +469,8 @@ hwd_conn_read(struct stream *s, const char *p, size_t len)
 		if (len == 0)
 			return;
 	}
-	if (c->carry.len + len > hwd_conn_carry_max() ||
-	    buf_add(&c->carry, p, len) == -1) {
+	if (c->carry.len + len > hwd_policy_carry_max(hwd_env.cfg.hwd.max_body)
+	    || buf_add(&c->carry, p, len) == -1) {
 		hwd_conn_log(c, LOG_DEBUG, "too much unread input, closing");
 		hwd_conn_close(c);
 		return;
@@ -516,7 +480,7 @@ hwd_conn_read(struct stream *s, const char *p, size_t len)
 }
 
 /* Handles the whole frames of the carry buffer. */
-static void
+void
 hwd_conn_carry_frames(struct hwd_conn *c)
 {
 	long	 used;
@@ -537,9 +501,8 @@ hwd_conn_frames(struct hwd_conn *c, const char *p, size_t len)
 	long		 n;
 
 	while (off < len && !c->auth_pending) {
-		n = hwd_proto_decode(p + off, len - off,
-		    c->state == HWD_CONN_NEW ? HWD_PRELOGIN_MAX_BODY :
-		    hwd_env.cfg.hwd.max_body, &f);
+		n = hwd_proto_decode(p + off, len - off, hwd_policy_max_body(
+		    c->state, hwd_env.cfg.hwd.max_body), &f);
 		if (n == 0)
 			break;
 		if (n < 0) {
@@ -555,302 +518,4 @@ hwd_conn_frames(struct hwd_conn *c, const char *p, size_t len)
 		off += (size_t)n;
 	}
 	return (long)off;
-}
-
-/* Login. */
-
-static int
-hwd_conn_login(struct hwd_conn *c, const struct hwd_frame *f)
-{
-	size_t	 len = f->len;
-
-	if (c->state == HWD_CONN_ONLINE)
-		return hwd_conn_respond(c, f->msg_id,
-		    HWD_STATUS_ALREADY_REGISTERED);
-	/* Some clients end the token with a NUL. */
-	if (len > 0 && f->body[len - 1] == '\0')
-		len--;
-	c->login_msg_id = f->msg_id;
-	if (len == 0 || len > HWD_MAX_TOKEN || memchr(f->body, '\0', len)) {
-		/* no token of ours looks like this: really unknown */
-		hwd_conn_log(c, LOG_INFO, "login with a malformed token");
-		hwd_conn_respond(c, f->msg_id, HWD_STATUS_INVALID_TOKEN);
-		hwd_conn_finish(c);
-		return -1;
-	}
-	if (hwd_admind_auth(c, f->body, len) == -1) {
-		hwd_conn_log(c, LOG_INFO, "login refused for now: admind "
-		    "is not connected");
-		hwd_conn_respond(c, f->msg_id, HWD_STATUS_SERVER_ERROR);
-		hwd_conn_finish(c);
-		return -1;
-	}
-	c->auth_pending = 1;
-	c->state = HWD_CONN_AUTH;
-	stream_pause(&c->stream);
-	return 0;
-}
-
-static void
-hwd_conn_online(struct hwd_conn *c, uint64_t device_id, const char *name)
-{
-	if (hwd_devices_attach(c, device_id, name) == -1) {
-		log_warnx("out of memory registering a device");
-		hwd_conn_respond(c, c->login_msg_id, HWD_STATUS_SERVER_ERROR);
-		hwd_conn_finish(c);
-		return;
-	}
-	c->state = HWD_CONN_ONLINE;
-	c->since = hwd_timeout_now();
-	hwd_timeout_add(c);
-	hwd_devices_limit(c);
-	if (hwd_conn_respond(c, c->login_msg_id, HWD_STATUS_OK) == -1)
-		return;
-	hwd_conn_log(c, LOG_INFO, "device logged in (%u connection%s)",
-	    c->device->nconns, c->device->nconns == 1 ? "" : "s");
-	hwd_admind_online(c);
-	hwd_conn_continue(c);
-}
-
-/* Reading again after an admind reply: first the frames that came behind
- * the request. */
-void
-hwd_conn_continue(struct hwd_conn *c)
-{
-	if (c->state == HWD_CONN_CLOSING || c->auth_pending)
-		return;
-	stream_resume(&c->stream);
-	if (c->carry.len > 0)
-		hwd_conn_carry_frames(c);
-}
-
-/* admind's answer to the login (admind.c); result is enum ctl_auth_result. */
-void
-hwd_conn_auth_done(struct hwd_conn *c, int result, uint64_t device_id,
-    const char *name)
-{
-	if (hwd_conn_release(c) == -1 || c->state != HWD_CONN_AUTH)
-		return;
-	switch (result) {
-	case CTL_AUTH_OK:
-		hwd_conn_online(c, device_id, name);
-		break;
-	case CTL_AUTH_UNKNOWN:
-		hwd_conn_log(c, LOG_INFO, "login with an unknown token");
-		hwd_conn_respond(c, c->login_msg_id, HWD_STATUS_INVALID_TOKEN);
-		hwd_conn_finish(c);
-		break;
-	default:
-		hwd_conn_log(c, LOG_INFO, "login could not be checked now");
-		hwd_conn_respond(c, c->login_msg_id, HWD_STATUS_SERVER_ERROR);
-		hwd_conn_finish(c);
-		break;
-	}
-}
-
-/* After login. */
-
-static int
-hwd_conn_info(struct hwd_conn *c, const struct hwd_frame *f)
-{
-	struct hwd_info	 info;
-	char		*body;
-
-	if ((body = malloc(f->len + 1)) == NULL)
-		return hwd_conn_respond(c, f->msg_id, HWD_STATUS_SERVER_ERROR);
-	memcpy(body, f->body, f->len);
-	body[f->len] = '\0';
-	if (hwd_proto_info_parse(&info, body, f->len) == 0) {
-		free(body);
-		hwd_conn_log(c, LOG_DEBUG, "INTERNAL message ignored");
-		return 0;
-	}
-	free(c->info);
-	c->info = body;
-	c->info_len = (uint16_t)f->len;
-	c->buff_in = (uint16_t)info.buff_in;
-	c->h_beat = (uint16_t)info.h_beat;
-	hwd_timeout_add(c);
-	hwd_conn_log(c, LOG_DEBUG, "hardware info: firmware %s, build %s, "
-	    "board %s, library %s, h-beat %u, buff-in %u",
-	    info.fw_version ? info.fw_version : "-",
-	    info.build ? info.build : "-", info.board ? info.board : "-",
-	    info.lib_version ? info.lib_version : "-", info.h_beat,
-	    info.buff_in);
-	if (hwd_conn_respond(c, f->msg_id, HWD_STATUS_OK) == -1)
-		return -1;
-	hwd_admind_info(c);
-	return 0;
-}
-
-static int
-hwd_conn_internal(struct hwd_conn *c, const struct hwd_frame *f)
-{
-	if (hwd_internal_is_request(f))
-		return hwd_internal_request(c, f);
-	return hwd_conn_info(c, f);
-}
-
-/* "name[\0description]": sys_ota and the sketch's own events. */
-static int
-hwd_conn_event(struct hwd_conn *c, const struct hwd_frame *f)
-{
-	char		*body;
-	const char	*desc;
-	size_t		 nlen;
-
-	if ((body = malloc(f->len + 2)) == NULL)
-		return hwd_conn_respond(c, f->msg_id, HWD_STATUS_SERVER_ERROR);
-	memcpy(body, f->body, f->len);
-	body[f->len] = body[f->len + 1] = '\0';
-	nlen = strlen(body);
-	desc = nlen < f->len ? body + nlen + 1 : "";
-	if (*body != '\0') {
-		hwd_conn_log(c, strcmp(body, "sys_ota") == 0 ? LOG_INFO :
-		    LOG_DEBUG, "event %s: %s", body, desc);
-		hwd_admind_event(c, body, desc);
-	}
-	free(body);
-	return hwd_conn_respond(c, f->msg_id, HWD_STATUS_OK);
-}
-
-/*
- * The legacy rate limit (PROTOCOL.md 1.7), counted per device over all its
- * connections (one token must not multiply it by opening more): at most
- * rate_limit messages per second; past it messages are dropped, and each
- * connection hears RESPONSE 1 (QUOTA_LIMIT) at most once a minute.  1 when
- * f is to be dropped.
- */
-static int
-hwd_conn_over_rate(struct hwd_conn *c, const struct hwd_frame *f)
-{
-	struct hwd_device *d = c->device;
-	unsigned	   limit = hwd_env.cfg.hwd.rate_limit;
-	uint32_t	   now = hwd_timeout_now();
-
-	if (limit == 0 || c->state != HWD_CONN_ONLINE || d == NULL)
-		return 0;
-	if (d->rate_second != now) {
-		d->rate_second = now;
-		d->rate_count = 0;
-	}
-	if (d->rate_count < limit) {
-		d->rate_count++;
-		return 0;
-	}
-	if (c->quota_told && now - c->quota_at < HWD_QUOTA_REPEAT_S)
-		return 1;
-	c->quota_told = 1;
-	c->quota_at = now;
-	hwd_conn_log(c, LOG_INFO, "device over %u messages a second (all its "
-	    "connections): dropping messages", limit);
-	hwd_conn_respond(c, f->msg_id, HWD_STATUS_QUOTA_LIMIT);
-	return 1;
-}
-
-static int
-hwd_conn_dispatch(struct hwd_conn *c, const struct hwd_frame *f)
-{
-	if (c->state == HWD_CONN_NEW && f->cmd != HWD_CMD_LOGIN &&
-	    f->cmd != HWD_CMD_HW_LOGIN) {
-		hwd_conn_log(c, LOG_DEBUG, "%s (%u) before login, closing",
-		    hwd_proto_cmd_name(f->cmd), f->cmd);
-		hwd_conn_close(c);
-		return -1;
-	}
-	if (hwd_conn_over_rate(c, f))
-		return c->state == HWD_CONN_CLOSING ? -1 : 0;
-	switch (f->cmd) {
-	case HWD_CMD_LOGIN:
-	case HWD_CMD_HW_LOGIN:
-		return hwd_conn_login(c, f);
-	case HWD_CMD_RESPONSE:
-		return 0;
-	case HWD_CMD_HARDWARE:
-		return hwd_pins_hardware(c, f->body, f->len);
-	case HWD_CMD_HARDWARE_SYNC:
-		return hwd_pins_sync(c, f->msg_id, f->body, f->len);
-	case HWD_CMD_PING:
-	case HWD_CMD_PROPERTY:
-	case HWD_CMD_GROUP:		/* the library sends, never waits */
-	case HWD_CMD_EVENT_CLEAR:
-	case HWD_CMD_TWEET:
-	case HWD_CMD_EMAIL:
-	case HWD_CMD_NOTIFY:
-	case HWD_CMD_SMS:
-		return hwd_conn_respond(c, f->msg_id, HWD_STATUS_OK);
-	case HWD_CMD_INTERNAL:
-		return hwd_conn_internal(c, f);
-	case HWD_CMD_BRIDGE:
-		return hwd_bridge_message(c, f->msg_id, f->body, f->len);
-	case HWD_CMD_EVENT_LOG:
-		return hwd_conn_event(c, f);
-	default:
-		hwd_conn_log(c, LOG_DEBUG, "command %u not handled",
-		    f->cmd);
-		return hwd_conn_respond(c, f->msg_id,
-		    HWD_STATUS_ILLEGAL_COMMAND);
-	}
-}
-
-/* The OTA command (PROTOCOL.md 1.6) to one connection. */
-
-/* public_url, else http://<address the device connected to>:<port>. */
-static void
-hwd_conn_ota_base(struct hwd_conn *c, struct buf *url)
-{
-	const char	*pub = hwd_env.cfg.fwstore.public_url;
-	size_t		 len = strlen(pub);
-	struct sockaddr_storage ss;
-	char		 host[NETADDR_STRLEN];
-
-	if (len > 0) {
-		if (pub[len - 1] == '/')
-			len--;
-		buf_add(url, pub, len);
-		return;
-	}
-	if (stream_local_addr(&c->stream, &ss) == -1)
-		snprintf(host, sizeof(host), "localhost");
-	else
-		netaddr_format((struct sockaddr *)&ss, host, sizeof(host), 0);
-	buf_printf(url, "http://%s:%d", host, hwd_fwstore_port);
-}
-
-int
-hwd_conn_ota(struct hwd_conn *c, uint64_t delivery_id, const char *path,
-    char *err, size_t errlen)
-{
-	struct buf	 url = BUF_INIT, frame = BUF_INIT;
-	size_t		 baselen;
-	int		 rc;
-
-	hwd_conn_ota_base(c, &url);
-	baselen = url.len;
-	if (buf_adds(&url, path) == -1 || buf_cstr(&url) == NULL) {
-		snprintf(err, errlen, "out of memory");
-		buf_free(&url);
-		return -1;
-	}
-	rc = hwd_proto_ota(&frame, hwd_conn_msg_id(), url.data, c->buff_in);
-	if (rc == HWD_PROTO_ETOOBIG)
-		snprintf(err, errlen, "OTA command too large for the device: "
-		    "%zu bytes, buff-in %u", hwd_proto_ota_body_len(url.data),
-		    c->buff_in);
-	else if (rc == -1)
-		snprintf(err, errlen, "out of memory");
-	else if ((rc = hwd_conn_send(c, frame.data, frame.len)) == -1)
-		snprintf(err, errlen, "device connection failed");
-	/* the path holds the download ticket: log the host only */
-	url.data[baselen] = '\0';
-	if (rc == 0)
-		hwd_conn_log(c, LOG_INFO, "OTA command for delivery %llu sent "
-		    "(download from %s)", (unsigned long long)delivery_id,
-		    url.data);
-	else
-		hwd_conn_log(c, LOG_WARNING, "OTA command for delivery %llu "
-		    "not sent: %s", (unsigned long long)delivery_id, err);
-	buf_free(&url);
-	buf_free(&frame);
-	return rc == 0 ? 0 : -1;
 }

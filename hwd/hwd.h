@@ -20,6 +20,8 @@
 #include "netaddr.h"
 #include "stream.h"
 
+#define HWD_MAX_TOKEN		256	/* bytes of a login's token */
+
 enum hwd_conn_state {
 	HWD_CONN_NEW,		/* accepted, waiting for LOGIN */
 	HWD_CONN_AUTH,		/* LOGIN asked admind; reading paused */
@@ -97,18 +99,18 @@ struct hwd {
 
 extern struct hwd	 hwd_env;
 
+struct hwd_frame;
+
 /* conn.c */
 int	 hwd_conn_listen(void);
 void	 hwd_conn_stop(void);
-void	 hwd_conn_auth_done(struct hwd_conn *, int result, uint64_t device_id,
-	    const char *name);
 uint32_t hwd_conn_deadline(struct hwd_conn *);
 void	 hwd_conn_expire(struct hwd_conn *);
 void	 hwd_conn_drop(struct hwd_conn *, const char *why);
+void	 hwd_conn_close(struct hwd_conn *);
+void	 hwd_conn_finish(struct hwd_conn *);
 unsigned hwd_conn_count(void);
 uint64_t hwd_conn_refused(void);
-int	 hwd_conn_ota(struct hwd_conn *, uint64_t delivery_id,
-	    const char *path, char *err, size_t errlen);
 void	 hwd_conn_remote(struct hwd_conn *, char *, size_t);
 void	 hwd_conn_local(struct hwd_conn *, char *, size_t);
 void	 hwd_conn_log(struct hwd_conn *, int prio, const char *, ...)
@@ -116,8 +118,33 @@ void	 hwd_conn_log(struct hwd_conn *, int prio, const char *, ...)
 int	 hwd_conn_send(struct hwd_conn *, const void *, size_t);
 int	 hwd_conn_respond(struct hwd_conn *, uint16_t msg_id, uint16_t status);
 int	 hwd_conn_release(struct hwd_conn *);
-void	 hwd_conn_continue(struct hwd_conn *);
+void	 hwd_conn_carry_frames(struct hwd_conn *);
 void	 hwd_conn_foreach(void (*)(struct hwd_conn *, void *), void *);
+
+/* conn_session.c */
+int	 hwd_conn_dispatch(struct hwd_conn *, const struct hwd_frame *);
+void	 hwd_conn_auth_done(struct hwd_conn *, int result, uint64_t device_id,
+	    const char *name);
+void	 hwd_conn_continue(struct hwd_conn *);
+
+/* conn_ota.c */
+int	 hwd_conn_ota(struct hwd_conn *, uint64_t delivery_id,
+	    const char *path, char *err, size_t errlen);
+
+/* policy.c: pure, tested by tests/test_hwd.c */
+enum hwd_rate {
+	HWD_RATE_PASS,		/* counted, handled */
+	HWD_RATE_DROP,		/* over the limit: dropped */
+	HWD_RATE_TELL		/* dropped, and RESPONSE 1 is due */
+};
+enum hwd_rate hwd_policy_rate(struct hwd_device *, struct hwd_conn *,
+	    unsigned limit, uint32_t now);
+uint32_t hwd_policy_deadline(const struct hwd_conn *, unsigned login_timeout,
+	    unsigned idle_timeout);
+size_t	 hwd_policy_max_body(enum hwd_conn_state, unsigned max_body);
+size_t	 hwd_policy_carry_max(unsigned max_body);
+int	 hwd_policy_ota_base(struct buf *, const char *public_url,
+	    const struct sockaddr *local, int port);
 
 /* pins.c */
 int	 hwd_pins_hardware(struct hwd_conn *, const char *, size_t);
@@ -127,7 +154,6 @@ int	 hwd_pins_sync(struct hwd_conn *, uint16_t msg_id, const char *,
 void	 hwd_pins_free(struct hwd_device *);
 
 /* internal.c */
-struct hwd_frame;
 int	 hwd_internal_is_request(const struct hwd_frame *);
 int	 hwd_internal_request(struct hwd_conn *, const struct hwd_frame *);
 

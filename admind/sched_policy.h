@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The scheduler's decisions (DESIGN.md section 4) as pure functions: given
+ * what admind knows of a delivery, its job, the device's report and the
+ * clock, each says what sched.c is to do.  No env, no store, no event
+ * loop: sched.c gathers the facts and acts on the answer, the unit tests
+ * (tests/test_sched.c) check every answer.
+ */
+#ifndef OTAD_SCHED_POLICY_H
+#define OTAD_SCHED_POLICY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lifecycle.h"
+#include "store.h"
+
+enum sched_action {
+	/* a queued delivery */
+	SCHED_CURRENT,		/* the device runs the image already */
+	SCHED_INCOMPATIBLE,	/* the image does not fit (no force) */
+	SCHED_SEND,		/* send the command now */
+	SCHED_WAIT,		/* no free slot: wait in line */
+	/* a delivery in flight whose device is back */
+	SCHED_VERIFIED,		/* it reports the image already */
+	SCHED_HOLD,		/* a resync: nothing is sent twice */
+	SCHED_VERIFY,		/* downloaded: its report decides */
+	SCHED_AWAIT,		/* downloading: decide at its end */
+	SCHED_RESEND		/* sent: the same command again */
+};
+
+/* The job may send one more delivery (max_parallel against in flight). */
+int	 sched_policy_has_slot(int64_t busy, int max_parallel);
+
+/* Why the image does not fit the device (fw-type, then board, when both
+ * name one), written into why; NULL when it fits. */
+const char *sched_policy_mismatch(const struct device *,
+	    const struct firmware *, char *why, size_t len);
+
+/* A queued delivery of a device that is ready: CURRENT, INCOMPATIBLE,
+ * SEND or WAIT.  mismatch: sched_policy_mismatch found one. */
+enum sched_action sched_policy_queued(enum report_match, int force,
+	    int mismatch, int has_slot);
+
+/* A delivery in flight (sent, downloading, downloaded) whose device is
+ * back: VERIFIED, HOLD, VERIFY, AWAIT or RESEND.  resync: hwd replayed the
+ * login after admind restarted. */
+enum sched_action sched_policy_back(enum delivery_state, enum report_match,
+	    int resync);
+
+/* The attempt failed: RETRY while attempts remain, GIVE_UP at the limit. */
+enum delivery_event sched_policy_failed(int attempts, int attempt_limit);
+
+/* A delivery in flight since since (ms, monotonic) is due at now. */
+int	 sched_policy_expired(uint64_t now, uint64_t since,
+	    unsigned sent_timeout);
+
+/* How often the sent_timeout sweep runs, in ms. */
+uint64_t sched_policy_sweep_every(unsigned sent_timeout);
+
+/* hwd's report on a command: UNSENT (device offline: the attempt does
+ * not count), GIVE_UP (any other error), or DELIVERY_NEVENTS when it
+ * reached a connection or nothing went wrong. */
+enum delivery_event sched_policy_ota_sent(unsigned reached,
+	    const char *error);
+
+#endif
