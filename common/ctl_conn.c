@@ -283,7 +283,7 @@ ctl_dispatch_reply(struct ctl_conn *c, const struct ctl_frame *f)
 		free(p);
 		return rc;
 	}
-	return ctl_refuse(c, f, "a reply to no request of ours");
+	return ctl_refuse(c, f, "a reply to no request");
 }
 
 /* The generic checks (ctl_frame_refusal) before any handler: a refused
