@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The control protocol's codec (see ctl.h): typed payload fields and the
- * 12-byte frame header.  Shared by admind, hwd and fwstore; decoding is
- * strict so a peer's malformed message is caught here, never half-used.
+ * The control protocol's codec (see ctl.h): typed payload fields, each
+ * message's encoder, decoder and freer and its name/role/kind row, all
+ * made from the table in ctl_msgs.h, and the 12-byte frame header.  Shared
+ * by admind, hwd and fwstore; decoding is strict so a peer's malformed
+ * message is caught here, never half-used.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -223,7 +225,7 @@ ctl_free_pairs_field(struct ctl_pairs *p)
 #define CTL_FREE_FIELD(type, field)	ctl_free_##type(&m->field);
 #define CTL_ENCODER(ID, id, num, name, from, kind, fields)		\
 static int								\
-ctl_enc_##id(struct buf *b, const void *msg)			\
+ctl_enc_##id(struct buf *b, const void *msg)				\
 {									\
 	const struct ctl_msg_##id *m = msg;				\
 									\
@@ -234,7 +236,7 @@ ctl_enc_##id(struct buf *b, const void *msg)			\
 }
 #define CTL_DECODER(ID, id, num, name, from, kind, fields)		\
 static int								\
-ctl_dec_##id(struct ctl_reader *r, void *msg)			\
+ctl_dec_##id(struct ctl_reader *r, void *msg)				\
 {									\
 	struct ctl_msg_##id *m = msg;					\
 									\

@@ -12,7 +12,9 @@
  * carries a non-zero id and gets one reply with that id, a notification
  * carries id 0.  Fields: u8/u16/u32/u64 big-endian, str (u32 length, bytes,
  * at most CTL_MAX_STR, no NUL), pairs (u32 n, n x (str, str), at most
- * CTL_MAX_PAIRS).
+ * CTL_MAX_PAIRS).  In a message's struct a str is a char *: malloc'd by
+ * the decoder and freed by ctl_msg_free(); a sender points it at its own
+ * string (NULL goes as "").
  */
 #ifndef OTAD_CTL_MSGS_H
 #define OTAD_CTL_MSGS_H
@@ -22,14 +24,14 @@
  * F(type, field).  Included only through ctl.h.
  */
 #define CTL_MSGS(M, F)							\
-	/* peer -> admind: the first message; reply CTL_OK or CTL_ERROR */\
+	/* peer -> admind: the first message; reply CTL_OK or CTL_ERROR */ \
 	M(HELLO, hello, 1, "hello", "", CTL_REQUEST,			\
 	    F(u32, version) F(str, role))				\
 	/* the device's login token; reply CTL_AUTH_REPLY */		\
 	M(AUTH, auth, 10, "auth", "hwd", CTL_REQUEST,			\
 	    F(str, token) F(str, remote_addr))				\
 	/* forget every online device: CTL_ONLINE and CTL_INFO of each	\
-	 * follow, then CTL_ONLINE_DONE (sent after each (re)connect) */\
+	 * follow, then CTL_ONLINE_DONE (sent after each (re)connect) */ \
 	M(ONLINE_RESET, online_reset, 11, "online-reset", "hwd",	\
 	    CTL_NOTIFICATION, )						\
 	/* a login; between CTL_ONLINE_RESET and CTL_ONLINE_DONE a	\
@@ -53,13 +55,13 @@
 	    CTL_NOTIFICATION, )						\
 	/* every few seconds: connections open now, connections refused	\
 	 * past max_connections since hwd started */			\
-	M(HWD_STATS, hwd_stats, 18, "hwd-stats", "hwd", CTL_NOTIFICATION,\
+	M(HWD_STATS, hwd_stats, 18, "hwd-stats", "hwd", CTL_NOTIFICATION, \
 	    F(u64, connections) F(u64, refused))			\
 	/* path "/ota/<ticket>"; hwd answers with CTL_OTA_SENT */	\
-	M(OTA_SEND, ota_send, 20, "ota-send", "admind", CTL_NOTIFICATION,\
+	M(OTA_SEND, ota_send, 20, "ota-send", "admind", CTL_NOTIFICATION, \
 	    F(u64, device_id) F(u64, delivery_id) F(str, path))		\
-	/* close every connection of the device; forget (it was deleted)\
-	 * drops its kept pin values too (a rotated token keeps them) */\
+	/* close every connection of the device; forget (it was deleted) \
+	 * drops its kept pin values too (a rotated token keeps them) */ \
 	M(DEVICE_DROP, device_drop, 21, "device-drop", "admind",	\
 	    CTL_NOTIFICATION,						\
 	    F(u64, device_id) F(u8, forget) F(str, reason))		\
@@ -74,7 +76,7 @@
 	 * whole image) of total */					\
 	M(FW_PROGRESS, fw_progress, 31, "fw-progress", "fwstore",	\
 	    CTL_NOTIFICATION,						\
-	    F(u64, delivery_id) F(u8, what) F(u64, bytes) F(u64, total))\
+	    F(u64, delivery_id) F(u8, what) F(u64, bytes) F(u64, total)) \
 	/* GET /update?auth=<token> of a plain ESP8266httpUpdate/	\
 	 * HTTPUpdate fleet: as CTL_FW_CHECK with the device token in	\
 	 * ticket; reply CTL_FW_GRANT (304: nothing pending; 200: the	\
@@ -86,7 +88,7 @@
 	M(ERROR, error, 0x8002, "error", NULL, CTL_REPLY,		\
 	    F(str, message))						\
 	/* result: enum ctl_auth_result */				\
-	M(AUTH_REPLY, auth_reply, 0x8003, "auth-reply", NULL, CTL_REPLY,\
+	M(AUTH_REPLY, auth_reply, 0x8003, "auth-reply", NULL, CTL_REPLY, \
 	    F(u8, result) F(u64, device_id) F(str, name))		\
 	/* status 200, 304, 403, 404, 409, 413 or 503; reason one line	\
 	 * for the device; sha256 hex (the file name), uploaded_at unix	\
