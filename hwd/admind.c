@@ -79,9 +79,9 @@ hwd_admind_conn(void)
 }
 
 /*
- * An auth reply into m: CTL_AUTH_FAULT when admind could not say (another
- * reply, or the connection went away); -1 when the reply is malformed
- * (the connection is closed: the login is answered as a fault).
+ * An auth reply into m: CTL_AUTH_FAULT when the connection went away
+ * first; -1 when the reply is malformed or of another type (ctl_conn
+ * closes the connection; the caller answers the login as a fault).
  */
 static int
 hwd_admind_auth_result(uint16_t type, struct ctl_reader *r,
