@@ -336,7 +336,7 @@ void	 devevents_start(void);
 
 /* grant.c */
 int	 grant_dispatch(struct ctl_conn *, uint16_t type, uint32_t reqid,
-	    struct ctl_reader *);
+	    const union ctl_msg_any *);
 
 /* online.c */
 struct online *online_get(int64_t device_id);

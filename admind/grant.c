@@ -20,20 +20,19 @@
 #include "log.h"
 #include "util.h"
 
-#define GRANT_MAX_HEADERS	64	/* > HTTP_MAX_HEADERS + 1 */
-
+/* The request's fields, borrowed from its decoded message. */
 struct grant_req {
 	char	*ticket;	/* CTL_FW_POLL: the device token */
 	char	*remote;
 	uint8_t	 head;
 	uint32_t nheaders;
-	char	*names[GRANT_MAX_HEADERS];
-	char	*values[GRANT_MAX_HEADERS];
+	char	*const *names;
+	char	*const *values;
 	int	 quiet;		/* HEAD or a version check: no transitions */
 };
 
-static void	grant_req_free(struct grant_req *);
-static int	grant_decode(struct ctl_reader *, struct grant_req *);
+static void	grant_decode(const struct ctl_msg_fw_check *,
+		    struct grant_req *);
 static const char *grant_header(const struct grant_req *, const char *);
 static const char *grant_hdr2(const struct grant_req *, const char *);
 static const char *grant_req_family(const struct grant_req *);
@@ -63,36 +62,29 @@ static int	grant_poll_send(struct ctl_conn *, uint32_t,
 		    const struct grant_req *, const struct firmware *);
 static void	grant_progress(int64_t, uint8_t, uint64_t, uint64_t);
 
+/* fwstore's messages, decoded (peers.c frees them after). */
 int
 grant_dispatch(struct ctl_conn *c, uint16_t type, uint32_t reqid,
-    struct ctl_reader *r)
+    const union ctl_msg_any *m)
 {
+	const struct ctl_msg_fw_progress *p = &m->fw_progress;
 	struct grant_req g;
-	uint64_t	 id, bytes, total;
-	uint8_t		 what;
 
 	switch (type) {
 	case CTL_FW_CHECK:
 	case CTL_FW_POLL:
-		if (reqid == 0)		/* a request must carry an id */
-			return -1;
-		if (grant_decode(r, &g) == -1) {
-			grant_req_free(&g);
-			return -1;
-		}
+		/* fw-poll's fields are fw-check's */
+		grant_decode(&m->fw_check, &g);
 		if (type == CTL_FW_CHECK)
 			grant_check(c, reqid, &g);
 		else
 			grant_poll(c, reqid, &g);
-		grant_req_free(&g);
 		return 0;
 	case CTL_FW_PROGRESS:
-		if (ctl_get_u64(r, &id) == -1 || ctl_get_u8(r, &what) == -1 ||
-		    ctl_get_u64(r, &bytes) == -1 ||
-		    ctl_get_u64(r, &total) == -1 || ctl_get_end(r) == -1 ||
-		    what > CTL_PROGRESS_ABORTED)
+		if (p->what > CTL_PROGRESS_ABORTED)
 			return -1;
-		grant_progress((int64_t)id, what, bytes, total);
+		grant_progress((int64_t)p->delivery_id, p->what, p->bytes,
+		    p->total);
 		return 0;
 	default:
 		return -1;
@@ -100,39 +92,18 @@ grant_dispatch(struct ctl_conn *c, uint16_t type, uint32_t reqid,
 }
 
 static void
-grant_req_free(struct grant_req *g)
-{
-	free(g->ticket);
-	free(g->remote);
-	for (uint32_t i = 0; i < g->nheaders; i++) {
-		free(g->names[i]);
-		free(g->values[i]);
-	}
-}
-
-static int
-grant_decode(struct ctl_reader *r, struct grant_req *g)
+grant_decode(const struct ctl_msg_fw_check *m, struct grant_req *g)
 {
 	const char	*mode;
 
-	memset(g, 0, sizeof(*g));
-	if (ctl_get_str(r, &g->ticket) == -1 ||
-	    ctl_get_str(r, &g->remote) == -1 || ctl_get_u8(r, &g->head) == -1 ||
-	    ctl_get_u32(r, &g->nheaders) == -1 ||
-	    g->nheaders > GRANT_MAX_HEADERS) {
-		g->nheaders = 0;
-		return -1;
-	}
-	for (uint32_t i = 0; i < g->nheaders; i++) {
-		if (ctl_get_str(r, &g->names[i]) == -1 ||
-		    ctl_get_str(r, &g->values[i]) == -1) {
-			g->nheaders = i + 1;
-			return -1;
-		}
-	}
+	g->ticket = m->ticket;
+	g->remote = m->remote_addr;
+	g->head = m->head;
+	g->nheaders = m->headers.n;
+	g->names = m->headers.key;
+	g->values = m->headers.value;
 	mode = grant_hdr2(g, "mode");
 	g->quiet = g->head || (mode != NULL && strcasecmp(mode, "version") == 0);
-	return ctl_get_end(r);
 }
 
 static const char *
@@ -235,20 +206,20 @@ static void
 grant_reply(struct ctl_conn *c, uint32_t reqid, int status,
     const char *reason, int64_t delivery_id, const struct firmware *fw)
 {
-	struct buf	 b = BUF_INIT;
+	struct ctl_msg_fw_grant m = { .status = (uint16_t)status,
+	    .reason = (char *)reason, .delivery_id = (uint64_t)delivery_id };
 
-	ctl_put_u16(&b, (uint16_t)status);
-	ctl_put_str(&b, reason);
-	ctl_put_u64(&b, (uint64_t)delivery_id);
-	ctl_put_str(&b, fw ? fw->sha256 : "");
-	ctl_put_u64(&b, fw ? fw->size : 0);
-	ctl_put_str(&b, fw ? fw->md5 : "");
-	ctl_put_str(&b, fw ? fw->sha256_b64 : "");
-	ctl_put_str(&b, fw ? fw->version : "");
-	ctl_put_u64(&b, fw ? (uint64_t)fw->uploaded_at : 0);
-	if (ctl_send(c, CTL_FW_GRANT, reqid, &b) == -1)
+	/* a NULL string goes as "" */
+	if (fw != NULL) {
+		m.sha256 = (char *)fw->sha256;
+		m.size = fw->size;
+		m.md5 = (char *)fw->md5;
+		m.sha256_b64 = (char *)fw->sha256_b64;
+		m.version = fw->version;
+		m.uploaded_at = (uint64_t)fw->uploaded_at;
+	}
+	if (ctl_send_fw_grant(c, reqid, &m) == -1)
 		log_warnx("cannot answer fwstore's firmware check");
-	buf_free(&b);
 }
 
 /* A transition that could not be stored: nothing happened, the updater

@@ -18,8 +18,6 @@
 #include "sandbox.h"
 #include "util.h"
 
-#define PEER_MAX_INFO_PAIRS	64
-
 static void
 peers_closed(struct ctl_conn *c)
 {
@@ -101,38 +99,29 @@ peers_roles(void)
 	return roles;
 }
 
-static int
-peers_auth(struct ctl_conn *c, uint32_t reqid, struct ctl_reader *r)
+static void
+peers_auth(struct ctl_conn *c, uint32_t reqid, const struct ctl_msg_auth *m)
 {
-	struct buf	 reply = BUF_INIT;
+	struct ctl_msg_auth_reply reply = { CTL_AUTH_FAULT, 0, "" };
 	struct device	 dev;
-	char		*token = NULL, *remote = NULL, hash[65];
+	char		 hash[65];
 	int		 found;
 
-	if (ctl_get_str(r, &token) == -1 || ctl_get_str(r, &remote) == -1 ||
-	    ctl_get_end(r) == -1 || reqid == 0) {
-		free(token);
-		free(remote);
-		return -1;
-	}
-	util_sha256_hex(token, hash);
-	free(token);
+	util_sha256_hex(m->token, hash);
 	found = store_device_by_token(env->store, hash, &dev);
-	ctl_put_u8(&reply, found == 1 ? CTL_AUTH_OK : found == 0 ?
-	    CTL_AUTH_UNKNOWN : CTL_AUTH_FAULT);
-	ctl_put_u64(&reply, found == 1 ? (uint64_t)dev.id : 0);
-	ctl_put_str(&reply, found == 1 ? dev.name : "");
-	if (found == 0) {
+	if (found == 1) {
+		reply.result = CTL_AUTH_OK;
+		reply.device_id = (uint64_t)dev.id;
+		reply.name = dev.name;
+	} else if (found == 0) {
+		reply.result = CTL_AUTH_UNKNOWN;
 		env->stats.unknown_tokens++;
 		log_fields(LOG_WARNING, NULL, "login from %s with an unknown "
-		    "token", remote);
+		    "token", m->remote_addr);
 	}
-	ctl_send(c, CTL_AUTH_REPLY, reqid, &reply);
+	(void)ctl_send_auth_reply(c, reqid, &reply);
 	if (found == 1)
 		device_free(&dev);
-	buf_free(&reply);
-	free(remote);
-	return 0;
 }
 
 static void
@@ -158,20 +147,13 @@ peers_device_exists(int64_t id)
 	return 1;
 }
 
-static int
-peers_online(struct ctl_reader *r)
+static void
+peers_online(const struct ctl_msg_online *m)
 {
-	uint64_t	 id, conn;
-	char		*remote = NULL, *local = NULL;
+	int64_t		 id = (int64_t)m->device_id;
+	const char	*remote = m->remote_addr;
 	struct online	*o;
 
-	if (ctl_get_u64(r, &id) == -1 || ctl_get_u64(r, &conn) == -1 ||
-	    ctl_get_str(r, &remote) == -1 || ctl_get_str(r, &local) == -1 ||
-	    ctl_get_end(r) == -1) {
-		free(remote);
-		free(local);
-		return -1;
-	}
 	if (env->resyncing && !peers_device_exists((int64_t)id)) {
 		peers_drop_device((int64_t)id, 1, "the device was deleted");
 	} else if ((o = online_add((int64_t)id, remote)) != NULL) {
@@ -185,9 +167,6 @@ peers_online(struct ctl_reader *r)
 		peers_publish("device.online", (int64_t)id, remote);
 		sched_device_online((int64_t)id, remote);
 	}
-	free(remote);
-	free(local);
-	return 0;
 }
 
 static const char *
@@ -240,139 +219,87 @@ peers_store_info(int64_t id, char **k, char **v, uint32_t n)
 		    "stored", id);
 }
 
-static int
-peers_info(struct ctl_reader *r)
+static void
+peers_info(const struct ctl_msg_info *m)
 {
-	uint64_t	 id, conn;
-	uint32_t	 n, i = 0;
-	char		*keys[PEER_MAX_INFO_PAIRS], *values[PEER_MAX_INFO_PAIRS];
-	int		 rc = -1;
+	int64_t		 id = (int64_t)m->device_id;
 
-	if (ctl_get_u64(r, &id) == -1 || ctl_get_u64(r, &conn) == -1 ||
-	    ctl_get_u32(r, &n) == -1 || n > PEER_MAX_INFO_PAIRS)
-		return -1;
-	for (; i < n; i++) {
-		values[i] = NULL;
-		if (ctl_get_str(r, &keys[i]) == -1 ||
-		    ctl_get_str(r, &values[i]) == -1) {
-			free(keys[i]);
-			free(values[i]);
-			goto out;
-		}
-	}
-	if (ctl_get_end(r) == -1)
-		goto out;
-	rc = 0;
-	if (online_get((int64_t)id) == NULL)
-		goto out;
-	peers_store_info((int64_t)id, keys, values, n);
-	online_get((int64_t)id)->has_info = 1;
-	sched_device_info((int64_t)id);
-out:
-	while (i-- > 0) {
-		free(keys[i]);
-		free(values[i]);
-	}
-	return rc;
+	if (online_get(id) == NULL)
+		return;
+	peers_store_info(id, (char **)m->info.key, (char **)m->info.value,
+	    m->info.n);
+	online_get(id)->has_info = 1;
+	sched_device_info(id);
 }
 
-static int
-peers_offline(struct ctl_reader *r)
+static void
+peers_offline(const struct ctl_msg_offline *m)
 {
-	uint64_t	 id, conn;
-
-	if (ctl_get_u64(r, &id) == -1 || ctl_get_u64(r, &conn) == -1 ||
-	    ctl_get_end(r) == -1)
-		return -1;
 	/* Its deliveries in flight wait for the device to come back. */
-	if (online_remove((int64_t)id))
-		peers_publish("device.offline", (int64_t)id, "");
-	return 0;
+	if (online_remove((int64_t)m->device_id))
+		peers_publish("device.offline", (int64_t)m->device_id, "");
 }
 
-static int
-peers_ota_sent(struct ctl_reader *r)
-{
-	uint64_t	 id, delivery;
-	uint32_t	 reached;
-	char		*error = NULL;
-
-	if (ctl_get_u64(r, &id) == -1 || ctl_get_u64(r, &delivery) == -1 ||
-	    ctl_get_u32(r, &reached) == -1 || ctl_get_str(r, &error) == -1 ||
-	    ctl_get_end(r) == -1) {
-		free(error);
-		return -1;
-	}
-	sched_ota_sent((int64_t)id, (int64_t)delivery, reached, error);
-	free(error);
-	return 0;
-}
-
-static int
-peers_event(struct ctl_reader *r)
-{
-	uint64_t	 id;
-	char		*name = NULL, *text = NULL;
-
-	if (ctl_get_u64(r, &id) == -1 || ctl_get_str(r, &name) == -1 ||
-	    ctl_get_str(r, &text) == -1 || ctl_get_end(r) == -1) {
-		free(name);
-		free(text);
-		return -1;
-	}
-	devevents_add((int64_t)id, name, text);
-	free(name);
-	free(text);
-	return 0;
-}
-
+/* hwd's messages, decoded (ctl_conn let only hwd's role's through). */
 static int
 peers_dispatch_hwd(struct ctl_conn *c, uint16_t type, uint32_t reqid,
-    struct ctl_reader *r)
+    const union ctl_msg_any *m)
 {
 	switch (type) {
 	case CTL_AUTH:
-		return peers_auth(c, reqid, r);
+		peers_auth(c, reqid, &m->auth);
+		return 0;
 	case CTL_ONLINE_RESET:
-		if (ctl_get_end(r) == -1)
-			return -1;
 		online_clear();
 		env->resyncing = 1;
 		env->resync_since = util_now_ms();
 		return 0;
 	case CTL_ONLINE_DONE:
-		if (ctl_get_end(r) == -1)
-			return -1;
 		env->resyncing = 0;
 		return 0;
 	case CTL_ONLINE:
-		return peers_online(r);
+		peers_online(&m->online);
+		return 0;
 	case CTL_INFO:
-		return peers_info(r);
+		peers_info(&m->info);
+		return 0;
 	case CTL_OFFLINE:
-		return peers_offline(r);
+		peers_offline(&m->offline);
+		return 0;
 	case CTL_OTA_SENT:
-		return peers_ota_sent(r);
+		sched_ota_sent((int64_t)m->ota_sent.device_id,
+		    (int64_t)m->ota_sent.delivery_id, m->ota_sent.reached,
+		    m->ota_sent.error);
+		return 0;
 	case CTL_EVENT:
-		return peers_event(r);
+		devevents_add((int64_t)m->event.device_id, m->event.name,
+		    m->event.description);
+		return 0;
 	case CTL_HWD_STATS:
-		return ctl_get_u64(r, &env->stats.hwd_connections) == -1 ||
-		    ctl_get_u64(r, &env->stats.hwd_refused) == -1 ||
-		    ctl_get_end(r) == -1 ? -1 : 0;
+		env->stats.hwd_connections = m->hwd_stats.connections;
+		env->stats.hwd_refused = m->hwd_stats.refused;
+		return 0;
 	default:
 		return -1;
 	}
 }
 
+/* Each message is decoded here, once, and freed after its handler. */
 static int
 peers_msg(struct ctl_conn *c, uint16_t type, uint32_t reqid,
     struct ctl_reader *r)
 {
+	union ctl_msg_any m;
+	int		 rc = -1;
+
+	if (ctl_msg_decode(type, r, &m) == -1)
+		return -1;
 	if (c == env->hwd)
-		return peers_dispatch_hwd(c, type, reqid, r);
-	if (c == env->fwstore)
-		return grant_dispatch(c, type, reqid, r);
-	return -1;
+		rc = peers_dispatch_hwd(c, type, reqid, &m);
+	else if (c == env->fwstore)
+		rc = grant_dispatch(c, type, reqid, &m);
+	ctl_msg_free(type, &m);
+	return rc;
 }
 
 const struct ctl_conn_ops admind_peer_ops = {
@@ -383,19 +310,14 @@ const struct ctl_conn_ops admind_peer_ops = {
 int
 peers_send_ota(int64_t device_id, int64_t delivery_id, const char *ticket)
 {
-	struct buf	 b = BUF_INIT;
 	char		 path[80];
-	int		 rc;
+	struct ctl_msg_ota_send m = { (uint64_t)device_id,
+	    (uint64_t)delivery_id, path };
 
 	if (env->hwd == NULL)
 		return -1;
 	snprintf(path, sizeof(path), "/ota/%s", ticket);
-	ctl_put_u64(&b, (uint64_t)device_id);
-	ctl_put_u64(&b, (uint64_t)delivery_id);
-	ctl_put_str(&b, path);
-	rc = ctl_send(env->hwd, CTL_OTA_SEND, 0, &b);
-	buf_free(&b);
-	return rc;
+	return ctl_send_ota_send(env->hwd, 0, &m);
 }
 
 /* Closes the device's connections in hwd (deleted: forget, or its token
@@ -404,13 +326,10 @@ peers_send_ota(int64_t device_id, int64_t delivery_id, const char *ticket)
 void
 peers_drop_device(int64_t device_id, int forget, const char *why)
 {
-	struct buf	 b = BUF_INIT;
+	struct ctl_msg_device_drop m = { (uint64_t)device_id, forget ? 1 : 0,
+	    (char *)why };
 
 	if (env->hwd == NULL)
 		return;
-	ctl_put_u64(&b, (uint64_t)device_id);
-	ctl_put_u8(&b, forget ? 1 : 0);
-	ctl_put_str(&b, why);
-	ctl_send(env->hwd, CTL_DEVICE_DROP, 0, &b);
-	buf_free(&b);
+	(void)ctl_send_device_drop(env->hwd, 0, &m);
 }

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The control protocol's codec (see ctl.h): typed payload fields and the
- * 12-byte frame header.  Shared by admind, hwd and fwstore; decoding is
- * strict so a peer's malformed message is caught here, never half-used.
+ * The control protocol's codec (see ctl.h): typed payload fields, each
+ * message's encoder, decoder and freer and its name/role/kind row, all
+ * made from the table in ctl_msgs.h, and the 12-byte frame header.  Shared
+ * by admind, hwd and fwstore; decoding is strict so a peer's malformed
+ * message is caught here, never half-used.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -153,43 +155,149 @@ ctl_get_end(struct ctl_reader *r)
 	return 0;
 }
 
+/* Each field type's codec, taking the field by pointer. */
+#define ctl_enc_u8(b, v)	ctl_put_u8(b, *(v))
+#define ctl_enc_u16(b, v)	ctl_put_u16(b, *(v))
+#define ctl_enc_u32(b, v)	ctl_put_u32(b, *(v))
+#define ctl_enc_u64(b, v)	ctl_put_u64(b, *(v))
+#define ctl_enc_str(b, v)	ctl_put_str(b, *(v))
+#define ctl_enc_pairs(b, v)	ctl_put_pairs(b, v)
+#define ctl_free_u8(v)		(void)(v)
+#define ctl_free_u16(v)		(void)(v)
+#define ctl_free_u32(v)		(void)(v)
+#define ctl_free_u64(v)		(void)(v)
+#define ctl_free_str(v)		(free(*(v)), *(v) = NULL)
+#define ctl_free_pairs(v)	ctl_free_pairs_field(v)
+
+static int
+ctl_put_pairs(struct buf *b, const struct ctl_pairs *p)
+{
+	if (p->n > CTL_MAX_PAIRS || ctl_put_u32(b, p->n) == -1)
+		return -1;
+	for (uint32_t i = 0; i < p->n; i++)
+		if (ctl_put_str(b, p->key[i]) == -1 ||
+		    ctl_put_str(b, p->value[i]) == -1)
+			return -1;
+	return 0;
+}
+
+static int
+ctl_get_pairs(struct ctl_reader *r, struct ctl_pairs *p)
+{
+	uint32_t	 n;
+
+	if (ctl_get_u32(r, &n) == -1)
+		return -1;
+	if (n > CTL_MAX_PAIRS) {
+		r->failed = 1;
+		return -1;
+	}
+	for (p->n = 0; p->n < n; p->n++) {
+		/* counted first: a value that fails leaves its key freed */
+		p->value[p->n] = NULL;
+		if (ctl_get_str(r, &p->key[p->n]) == -1)
+			return -1;
+		if (ctl_get_str(r, &p->value[p->n]) == -1) {
+			p->n++;
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void
+ctl_free_pairs_field(struct ctl_pairs *p)
+{
+	for (uint32_t i = 0; i < p->n; i++) {
+		free(p->key[i]);
+		free(p->value[i]);
+	}
+	p->n = 0;
+}
+
+/* One encoder, decoder and freer per message, from the table. */
+#define CTL_ENC_FIELD(type, field)					\
+	if (ctl_enc_##type(b, &m->field) == -1)				\
+		return -1;
+#define CTL_DEC_FIELD(type, field)					\
+	if (ctl_get_##type(r, &m->field) == -1)				\
+		return -1;
+#define CTL_FREE_FIELD(type, field)	ctl_free_##type(&m->field);
+#define CTL_ENCODER(ID, id, num, name, from, kind, fields)		\
+static int								\
+ctl_enc_##id(struct buf *b, const void *msg)				\
+{									\
+	const struct ctl_msg_##id *m = msg;				\
+									\
+	fields								\
+	(void)b;							\
+	(void)m;							\
+	return 0;							\
+}
+#define CTL_DECODER(ID, id, num, name, from, kind, fields)		\
+static int								\
+ctl_dec_##id(struct ctl_reader *r, void *msg)				\
+{									\
+	struct ctl_msg_##id *m = msg;					\
+									\
+	fields								\
+	(void)m;							\
+	return ctl_get_end(r);						\
+}
+#define CTL_FREER(ID, id, num, name, from, kind, fields)		\
+static void								\
+ctl_free_##id(void *msg)						\
+{									\
+	struct ctl_msg_##id *m = msg;					\
+									\
+	fields								\
+	(void)m;							\
+}
+CTL_MSGS(CTL_ENCODER, CTL_ENC_FIELD)
+CTL_MSGS(CTL_DECODER, CTL_DEC_FIELD)
+CTL_MSGS(CTL_FREER, CTL_FREE_FIELD)
+
+/* Each message's place in ctl_types[]. */
+#define CTL_INDEX(ID, id, num, name, from, kind, fields)	CTL_INDEX_##ID,
+enum { CTL_MSGS(CTL_INDEX, ) CTL_NTYPES };
+
 /* Each message: its name, who may send it ("": a peer before its hello;
- * NULL: anyone, for replies) and whether it is a request (an id, one
- * reply) or a notification (id 0). */
+ * NULL: anyone, for replies), its kind and its codec. */
 static const struct ctl_type_info {
 	uint16_t	 type;
 	const char	*name;
 	const char	*from;
-	int		 request;
-} ctl_types[] = {
-	{ CTL_HELLO, "hello", "", 1 },
-	{ CTL_AUTH, "auth", "hwd", 1 },
-	{ CTL_ONLINE_RESET, "online-reset", "hwd", 0 },
-	{ CTL_ONLINE, "online", "hwd", 0 },
-	{ CTL_INFO, "info", "hwd", 0 },
-	{ CTL_OFFLINE, "offline", "hwd", 0 },
-	{ CTL_OTA_SENT, "ota-sent", "hwd", 0 },
-	{ CTL_EVENT, "event", "hwd", 0 },
-	{ CTL_ONLINE_DONE, "online-done", "hwd", 0 },
-	{ CTL_HWD_STATS, "hwd-stats", "hwd", 0 },
-	{ CTL_OTA_SEND, "ota-send", "admind", 0 },
-	{ CTL_DEVICE_DROP, "device-drop", "admind", 0 },
-	{ CTL_FW_CHECK, "fw-check", "fwstore", 1 },
-	{ CTL_FW_PROGRESS, "fw-progress", "fwstore", 0 },
-	{ CTL_FW_POLL, "fw-poll", "fwstore", 1 },
-	{ CTL_OK, "ok", NULL, 0 },
-	{ CTL_ERROR, "error", NULL, 0 },
-	{ CTL_AUTH_REPLY, "auth-reply", NULL, 0 },
-	{ CTL_FW_GRANT, "fw-grant", NULL, 0 },
+	enum ctl_kind	 kind;
+	size_t		 size;
+	int		(*enc)(struct buf *, const void *);
+	int		(*dec)(struct ctl_reader *, void *);
+	void		(*free)(void *);
+} ctl_types[CTL_NTYPES] = {
+#define CTL_INFO_ROW(ID, id, num, name, from, kind, fields)		\
+	[CTL_INDEX_##ID] = { CTL_##ID, name, from, kind,		\
+	    sizeof(struct ctl_msg_##id), ctl_enc_##id, ctl_dec_##id,	\
+	    ctl_free_##id },
+	CTL_MSGS(CTL_INFO_ROW, )
 };
 
+/* A switch, not a search: every frame looks its type up. */
 static const struct ctl_type_info *
 ctl_type_info(uint16_t type)
 {
-	for (size_t i = 0; i < sizeof(ctl_types) / sizeof(ctl_types[0]); i++)
-		if (ctl_types[i].type == type)
-			return &ctl_types[i];
-	return NULL;
+	switch (type) {
+#define CTL_CASE(ID, id, num, name, from, kind, fields)			\
+	case CTL_##ID:							\
+		return &ctl_types[CTL_INDEX_##ID];
+	CTL_MSGS(CTL_CASE, )
+	default:
+		return NULL;
+	}
+}
+
+uint16_t
+ctl_msg_type(size_t i)
+{
+	return i < CTL_NTYPES ? ctl_types[i].type : 0;
 }
 
 const char *
@@ -198,6 +306,44 @@ ctl_type_name(uint16_t type)
 	const struct ctl_type_info *t = ctl_type_info(type);
 
 	return t ? t->name : "unknown";
+}
+
+int
+ctl_msg_encode(struct buf *b, uint16_t type, const void *msg)
+{
+	const struct ctl_type_info *t = ctl_type_info(type);
+	size_t		 before = b->len;
+
+	if (t == NULL || t->enc(b, msg) == -1) {
+		b->len = before;
+		return -1;
+	}
+	return 0;
+}
+
+int
+ctl_msg_decode(uint16_t type, struct ctl_reader *r, void *msg)
+{
+	const struct ctl_type_info *t = ctl_type_info(type);
+
+	if (t == NULL)
+		return -1;
+	memset(msg, 0, t->size);
+	if (t->dec(r, msg) == -1) {
+		r->failed = 1;
+		t->free(msg);
+		return -1;
+	}
+	return 0;
+}
+
+void
+ctl_msg_free(uint16_t type, void *msg)
+{
+	const struct ctl_type_info *t = ctl_type_info(type);
+
+	if (t != NULL)
+		t->free(msg);
 }
 
 const char *
@@ -210,9 +356,9 @@ ctl_frame_refusal(const struct ctl_frame *f, const char *from)
 	if (t->from != NULL && strcmp(t->from, from) != 0)
 		return *from ? "a message this role may not send" :
 		    "a message before the hello";
-	if (t->request && f->reqid == 0)
+	if (t->kind == CTL_REQUEST && f->reqid == 0)
 		return "a request without a request id";
-	if (!t->request && t->from != NULL && f->reqid != 0)
+	if (t->kind == CTL_NOTIFICATION && f->reqid != 0)
 		return "a notification with a request id";
 	return NULL;
 }
@@ -220,7 +366,7 @@ ctl_frame_refusal(const struct ctl_frame *f, const char *from)
 int
 ctl_type_known(uint16_t type)
 {
-	return strcmp(ctl_type_name(type), "unknown") != 0;
+	return ctl_type_info(type) != NULL;
 }
 
 int
@@ -233,6 +379,24 @@ ctl_frame_encode(struct buf *out, uint16_t type, uint32_t reqid,
 	    ctl_put_u32(out, reqid) == -1 || ctl_put_u32(out, (uint32_t)len) == -1)
 		return -1;
 	return buf_add(out, payload, len);
+}
+
+/* The header with the length patched in after the payload. */
+int
+ctl_frame_encode_msg(struct buf *out, uint16_t type, uint32_t reqid,
+    const void *msg)
+{
+	size_t	 before = out->len, len;
+
+	if (ctl_frame_encode(out, type, reqid, "", 0) == -1 ||
+	    ctl_msg_encode(out, type, msg) == -1 ||
+	    (len = out->len - before - CTL_HEADER_LEN) > CTL_MAX_PAYLOAD) {
+		out->len = before;
+		return -1;
+	}
+	for (int i = 0; i < 4; i++)
+		out->data[before + 8 + i] = (char)(len >> (24 - 8 * i));
+	return 0;
 }
 
 long

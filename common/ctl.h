@@ -8,9 +8,10 @@
  * carry a non-zero id and get exactly one reply (a type >= CTL_REPLY_BASE)
  * with the same id; notifications carry id 0.
  *
- * Payload fields are u8/u16/u32/u64 big-endian and str (u32 length, bytes;
- * at most CTL_MAX_STR).  Decoding is strict: a short field or bytes left
- * over make the message malformed, and a malformed message closes the peer.
+ * The messages, their senders and their payload fields are listed once, in
+ * ctl_msgs.h; each has a struct here (struct ctl_msg_<id>) and one strict
+ * codec: a short field or bytes left over make the message malformed, and
+ * a malformed message closes the peer.
  */
 #ifndef OTAD_CTL_H
 #define OTAD_CTL_H
@@ -25,75 +26,50 @@
 #define CTL_MAX_PAYLOAD		(1024 * 1024)
 #define CTL_MAX_STR		(64 * 1024)
 
-enum ctl_type {
-	/* peer -> admind, request: u32 version, str role ("hwd", "fwstore")
-	 * reply CTL_OK or CTL_ERROR */
-	CTL_HELLO = 1,
+#define CTL_REPLY_BASE		0x8000
+#define CTL_MAX_PAIRS		64	/* of a pairs field */
 
-	/* hwd -> admind, request: str token, str remote_addr
-	 * reply CTL_AUTH_REPLY */
-	CTL_AUTH = 10,
-	/* hwd -> admind: forget every online device (sent after each
-	 * (re)connect, followed by CTL_ONLINE and CTL_INFO for each) */
-	CTL_ONLINE_RESET = 11,
-	/* hwd -> admind: u64 device_id, u64 conn_id, str remote_addr,
-	 * str local_addr (the address the device connected to).  Between
-	 * CTL_ONLINE_RESET and CTL_ONLINE_DONE it is a resync, not a login. */
-	CTL_ONLINE = 12,
-	/* hwd -> admind: u64 device_id, u64 conn_id, u32 n, n x (str key,
-	 * str value): the hardware info exactly as the device sent it */
-	CTL_INFO = 13,
-	/* hwd -> admind: u64 device_id, u64 conn_id */
-	CTL_OFFLINE = 14,
-	/* hwd -> admind: u64 device_id, u64 delivery_id, u32 connections
-	 * the command reached, str error ("" when sent) */
-	CTL_OTA_SENT = 15,
-	/* hwd -> admind: u64 device_id, str name, str description */
-	CTL_EVENT = 16,
-	/* hwd -> admind: the resync list that CTL_ONLINE_RESET began is
-	 * complete (empty payload) */
-	CTL_ONLINE_DONE = 17,
-	/* hwd -> admind, every few seconds: u64 connections open now, u64
-	 * connections refused past max_connections since hwd started */
-	CTL_HWD_STATS = 18,
-
-	/* admind -> hwd: u64 device_id, u64 delivery_id, str path
-	 * ("/ota/<ticket>"); hwd answers with CTL_OTA_SENT */
-	CTL_OTA_SEND = 20,
-	/* admind -> hwd: u64 device_id, u8 forget, str reason: close every
-	 * connection of the device; forget (the device was deleted) drops
-	 * its kept pin values too (a rotated token keeps them) */
-	CTL_DEVICE_DROP = 21,
-
-	/* fwstore -> admind, request: str ticket, str remote_addr, u8 head,
-	 * u32 n, n x (str name, str value): the request's device headers
-	 * (names lower-case).  reply CTL_FW_GRANT */
-	CTL_FW_CHECK = 30,
-	/* fwstore -> admind: u64 delivery_id, u8 ctl_progress, u64 bytes
-	 * the device acknowledged (the union over the delivery's requests;
-	 * COMPLETE only when it is the whole image), u64 total */
-	CTL_FW_PROGRESS = 31,
-	/* fwstore -> admind, request: GET /update?auth=<token> of a plain
-	 * ESP8266httpUpdate/HTTPUpdate fleet.  Payload as CTL_FW_CHECK with
-	 * the device token in place of the ticket; reply CTL_FW_GRANT (304:
-	 * nothing pending; 200: the device's pending delivery, now sent).
-	 * In both, a header named ":auth" carries the request's ?auth=
-	 * query parameter when present. */
-	CTL_FW_POLL = 32,
-
-	CTL_REPLY_BASE = 0x8000,
-	/* empty */
-	CTL_OK = CTL_REPLY_BASE + 1,
-	/* str message */
-	CTL_ERROR = CTL_REPLY_BASE + 2,
-	/* u8 ctl_auth_result, u64 device_id, str device name */
-	CTL_AUTH_REPLY = CTL_REPLY_BASE + 3,
-	/* u16 http status (200, 304, 403, 404, 409, 413, 503), str reason (one line
-	 * for the device), u64 delivery_id, str sha256 hex (the file name),
-	 * u64 size, str md5 hex, str sha256 base64, str version,
-	 * u64 uploaded_at (unix seconds) */
-	CTL_FW_GRANT = CTL_REPLY_BASE + 4,
+enum ctl_kind {
+	CTL_REQUEST,
+	CTL_NOTIFICATION,
+	CTL_REPLY,
 };
+
+#include "ctl_msgs.h"
+
+#define CTL_ENUM(ID, id, num, name, from, kind, fields)	CTL_##ID = num,
+enum ctl_type {
+	CTL_MSGS(CTL_ENUM, )
+};
+#undef CTL_ENUM
+
+/* A pairs field: key/value strings (the device's info, the request's
+ * headers). */
+struct ctl_pairs {
+	uint32_t	 n;
+	char		*key[CTL_MAX_PAIRS];
+	char		*value[CTL_MAX_PAIRS];
+};
+
+#define CTL_FIELD_TYPE_u8	uint8_t
+#define CTL_FIELD_TYPE_u16	uint16_t
+#define CTL_FIELD_TYPE_u32	uint32_t
+#define CTL_FIELD_TYPE_u64	uint64_t
+#define CTL_FIELD_TYPE_str	char *
+#define CTL_FIELD_TYPE_pairs	struct ctl_pairs
+#define CTL_FIELD(type, field)	CTL_FIELD_TYPE_##type field;
+#define CTL_STRUCT(ID, id, num, name, from, kind, fields)		\
+	struct ctl_msg_##id { fields };
+CTL_MSGS(CTL_STRUCT, CTL_FIELD)
+#undef CTL_STRUCT
+
+/* Any message: big enough for each. */
+#define CTL_UNION(ID, id, num, name, from, kind, fields)		\
+	struct ctl_msg_##id id;
+union ctl_msg_any {
+	CTL_MSGS(CTL_UNION, )
+};
+#undef CTL_UNION
 
 enum ctl_auth_result {
 	CTL_AUTH_OK = 0,
@@ -137,6 +113,20 @@ int	 ctl_get_u64(struct ctl_reader *, uint64_t *);
 int	 ctl_get_str(struct ctl_reader *, char **);
 int	 ctl_get_end(struct ctl_reader *);
 
+/*
+ * The messages' codec, from the table.  msg points to the type's struct.
+ * ctl_msg_encode appends the payload (-1 on allocation failure, a string
+ * over CTL_MAX_STR or over CTL_MAX_PAIRS pairs; b is then as it was).
+ * ctl_msg_decode fills msg from the whole payload (strings malloc'd), or
+ * returns -1 when it is malformed, having freed what it had decoded.
+ * ctl_msg_free frees a decoded message's strings (safe on a zeroed one).
+ */
+int	 ctl_msg_encode(struct buf *, uint16_t type, const void *msg);
+int	 ctl_msg_decode(uint16_t type, struct ctl_reader *, void *msg);
+void	 ctl_msg_free(uint16_t type, void *msg);
+/* The table by position, for tests and the fuzzer: 0 past the end. */
+uint16_t ctl_msg_type(size_t);
+
 /* Frame codec.  ctl_frame_encode appends header and payload to out.
  * ctl_frame_decode looks at the start of in: returns 0 when more bytes are
  * needed, -1 when the header is invalid (length over the maximum, reserved
@@ -151,12 +141,16 @@ struct ctl_frame {
 
 int	 ctl_frame_encode(struct buf *out, uint16_t type, uint32_t reqid,
 	    const void *payload, size_t len);
+/* The frame of a message from its struct (ctl_msg_encode). */
+int	 ctl_frame_encode_msg(struct buf *out, uint16_t type, uint32_t reqid,
+	    const void *msg);
 long	 ctl_frame_decode(const void *in, size_t len, struct ctl_frame *);
 int	 ctl_type_known(uint16_t);
 /* Why a decoded request or notification from a peer of role from ("" before
  * its hello) must be refused before any handler sees it, or NULL: the
  * wrong sender, a request without an id, a notification with one.  Replies
- * are matched to requests by the transport. */
+ * are matched to requests by the transport (ctl_conn.c), which refuses one
+ * that answers no request. */
 const char *ctl_frame_refusal(const struct ctl_frame *, const char *from);
 const char *ctl_type_name(uint16_t);
 

@@ -73,7 +73,7 @@ ctl_closed(uv_handle_t *h)
 		return;
 	while ((p = c->pending) != NULL) {
 		c->pending = p->next;
-		p->cb(p->arg, 0, NULL);
+		(void)p->cb(p->arg, 0, NULL);
 		free(p);
 	}
 	if (c->ops && c->ops->on_close)
@@ -167,25 +167,33 @@ ctl_flush(uv_idle_t *h)
 		buf_reset(&c->out);
 }
 
+/* Appends a frame to this turn's batch: the message's struct when msg is
+ * set, else the raw payload (NULL: empty). */
 static int
 ctl_write_frame(struct ctl_conn *c, uint16_t type, uint32_t reqid,
-    const struct buf *payload)
+    const struct buf *payload, const void *msg)
 {
-	size_t	 plen = payload ? payload->len : 0, before = c->out.len;
+	size_t	 before = c->out.len;
+	int	 rc;
 
 	if (c->closing)
 		return -1;
-	if (c->queued + c->out.len + CTL_HEADER_LEN + plen > CTL_MAX_QUEUE) {
+	if (msg != NULL)
+		rc = ctl_frame_encode_msg(&c->out, type, reqid, msg);
+	else
+		rc = ctl_frame_encode(&c->out, type, reqid, payload ?
+		    payload->data : "", payload ? payload->len : 0);
+	if (rc == -1) {
+		c->out.len = before;
+		log_warnx("control message %s too large", ctl_type_name(type));
+		return -1;
+	}
+	if (c->queued + c->out.len > CTL_MAX_QUEUE) {
+		c->out.len = before;
 		log_warnx("control connection (%s) stuck: %zu bytes unsent, "
 		    "closing", c->role[0] ? c->role : "peer",
 		    c->queued + c->out.len);
 		ctl_conn_close(c);
-		return -1;
-	}
-	if (ctl_frame_encode(&c->out, type, reqid, payload ? payload->data :
-	    "", plen) == -1) {
-		c->out.len = before;
-		log_warnx("control message %s too large", ctl_type_name(type));
 		return -1;
 	}
 	if (!uv_is_active((uv_handle_t *)&c->flush))
@@ -197,12 +205,19 @@ int
 ctl_send(struct ctl_conn *c, uint16_t type, uint32_t reqid,
     const struct buf *payload)
 {
-	return ctl_write_frame(c, type, reqid, payload);
+	return ctl_write_frame(c, type, reqid, payload, NULL);
 }
 
 int
-ctl_request(struct ctl_conn *c, uint16_t type, const struct buf *payload,
-    ctl_reply_cb cb, void *arg)
+ctl_send_msg(struct ctl_conn *c, uint16_t type, uint32_t reqid,
+    const void *msg)
+{
+	return ctl_write_frame(c, type, reqid, NULL, msg);
+}
+
+static int
+ctl_request_frame(struct ctl_conn *c, uint16_t type,
+    const struct buf *payload, const void *msg, ctl_reply_cb cb, void *arg)
 {
 	struct ctl_pending *p;
 
@@ -213,7 +228,7 @@ ctl_request(struct ctl_conn *c, uint16_t type, const struct buf *payload,
 	p->reqid = c->next_reqid;
 	p->cb = cb;
 	p->arg = arg;
-	if (ctl_write_frame(c, type, p->reqid, payload) == -1) {
+	if (ctl_write_frame(c, type, p->reqid, payload, msg) == -1) {
 		free(p);
 		return -1;
 	}
@@ -223,11 +238,40 @@ ctl_request(struct ctl_conn *c, uint16_t type, const struct buf *payload,
 	return 0;
 }
 
+int
+ctl_request(struct ctl_conn *c, uint16_t type, const struct buf *payload,
+    ctl_reply_cb cb, void *arg)
+{
+	return ctl_request_frame(c, type, payload, NULL, cb, arg);
+}
+
+int
+ctl_request_msg(struct ctl_conn *c, uint16_t type, const void *msg,
+    ctl_reply_cb cb, void *arg)
+{
+	return ctl_request_frame(c, type, NULL, msg, cb, arg);
+}
+
+/* A refused message closes the peer here, logged once. */
+static int
+ctl_refuse(struct ctl_conn *c, const struct ctl_frame *f, const char *why)
+{
+	log_warnx("control connection (%s, uid %u): refused %s "
+	    "(request id %u): %s; closing", c->role[0] ? c->role :
+	    "peer", (unsigned)c->peer_uid, ctl_type_name(f->type),
+	    (unsigned)f->reqid, why);
+	ctl_conn_close(c);
+	return 0;
+}
+
+/* The reply's callback; -1 from it (a malformed reply) closes the peer
+ * as a malformed message does. */
 static int
 ctl_dispatch_reply(struct ctl_conn *c, const struct ctl_frame *f)
 {
 	struct ctl_pending **pp, *p;
 	struct ctl_reader r;
+	int		 rc;
 
 	for (pp = &c->pending; (p = *pp) != NULL; pp = &p->next) {
 		if (p->reqid != f->reqid)
@@ -235,13 +279,11 @@ ctl_dispatch_reply(struct ctl_conn *c, const struct ctl_frame *f)
 		if ((*pp = p->next) == NULL)
 			c->pending_tail = pp;
 		ctl_reader_init(&r, f->payload, f->len);
-		p->cb(p->arg, f->type, &r);
+		rc = p->cb(p->arg, f->type, &r);
 		free(p);
-		return 0;
+		return rc;
 	}
-	log_warnx("control connection (%s): reply %s to no request",
-	    c->role[0] ? c->role : "peer", ctl_type_name(f->type));
-	return -1;
+	return ctl_refuse(c, f, "a reply to no request");
 }
 
 /* The generic checks (ctl_frame_refusal) before any handler: a refused
@@ -254,14 +296,8 @@ ctl_dispatch(struct ctl_conn *c, const struct ctl_frame *f)
 
 	if (f->type >= CTL_REPLY_BASE)
 		return ctl_dispatch_reply(c, f);
-	if ((why = ctl_frame_refusal(f, c->role)) != NULL) {
-		log_warnx("control connection (%s, uid %u): refused %s "
-		    "(request id %u): %s; closing", c->role[0] ? c->role :
-		    "peer", (unsigned)c->peer_uid, ctl_type_name(f->type),
-		    (unsigned)f->reqid, why);
-		ctl_conn_close(c);
-		return 0;
-	}
+	if ((why = ctl_frame_refusal(f, c->role)) != NULL)
+		return ctl_refuse(c, f, why);
 	ctl_reader_init(&r, f->payload, f->len);
 	if (c->ops == NULL || c->ops->on_msg == NULL)
 		return -1;
@@ -341,11 +377,9 @@ ctl_server_hello_refusal(const struct ctl_server *srv, struct ctl_conn *c,
 static void
 ctl_server_refuse(struct ctl_conn *c, uint32_t reqid, const char *why)
 {
-	struct buf	 reply = BUF_INIT;
+	struct ctl_msg_error	 m = { .message = (char *)why };
 
-	if (ctl_put_str(&reply, why) == 0)
-		(void)ctl_send(c, CTL_ERROR, reqid, &reply);
-	buf_free(&reply);
+	(void)ctl_send_error(c, reqid, &m);
 	ctl_conn_close(c);
 }
 
@@ -354,25 +388,22 @@ ctl_server_hello(struct ctl_conn *c, uint16_t type, uint32_t reqid,
     struct ctl_reader *r)
 {
 	struct ctl_server *srv = c->data;
-	uint32_t	 version;
-	char		*role = NULL;
+	struct ctl_msg_hello m;
 	const char	*why;
 
-	if (ctl_get_u32(r, &version) == -1 || ctl_get_str(r, &role) == -1 ||
-	    ctl_get_end(r) == -1) {
-		free(role);
+	if (ctl_msg_decode(type, r, &m) == -1)
 		return -1;
-	}
-	if ((why = ctl_server_hello_refusal(srv, c, role, version)) != NULL) {
+	if ((why = ctl_server_hello_refusal(srv, c, m.role,
+	    m.version)) != NULL) {
 		log_warnx("control peer uid %u: refused hello (role \"%s\", "
 		    "version %u; this admind speaks version %u): %s",
-		    (unsigned)c->peer_uid, role, version, CTL_VERSION, why);
-		free(role);
+		    (unsigned)c->peer_uid, m.role, m.version, CTL_VERSION, why);
+		ctl_msg_free(type, &m);
 		ctl_server_refuse(c, reqid, why);
 		return 0;
 	}
-	snprintf(c->role, sizeof(c->role), "%s", role);
-	free(role);
+	snprintf(c->role, sizeof(c->role), "%s", m.role);
+	ctl_msg_free(type, &m);
 	c->data = NULL;
 	if (srv->on_accept && srv->on_accept(c) == -1) {
 		ctl_server_refuse(c, reqid, "the role is connected already");
@@ -469,7 +500,7 @@ static const struct ctl_conn_ops ctl_client_conn_ops = {
 	.on_close = ctl_client_conn_closed,
 };
 
-static void
+static int
 ctl_client_hello_reply(void *arg, uint16_t type, struct ctl_reader *r)
 {
 	struct ctl_client *cl = arg;
@@ -480,13 +511,16 @@ ctl_client_hello_reply(void *arg, uint16_t type, struct ctl_reader *r)
 			    cl->role);
 		if (type != 0 && cl->conn)
 			ctl_conn_close(cl->conn);
-		return;
+		return 0;
 	}
+	if (ctl_get_end(r) == -1)
+		return -1;
 	cl->ready = 1;
 	cl->backoff_ms = 0;
 	log_info("connected to admind at %s", cl->path);
 	if (cl->on_ready)
 		cl->on_ready(cl);
+	return 0;
 }
 
 static void
@@ -494,7 +528,7 @@ ctl_client_connected(uv_connect_t *req, int status)
 {
 	struct ctl_conn	*c = req->data;
 	struct ctl_client *cl = c->data;
-	struct buf	 hello = BUF_INIT;
+	struct ctl_msg_hello hello = { CTL_VERSION, (char *)cl->role };
 
 	free(req);
 	if (status < 0) {
@@ -508,10 +542,8 @@ ctl_client_connected(uv_connect_t *req, int status)
 		ctl_conn_close(c);
 		return;
 	}
-	ctl_put_u32(&hello, CTL_VERSION);
-	ctl_put_str(&hello, cl->role);
-	ctl_request(c, CTL_HELLO, &hello, ctl_client_hello_reply, cl);
-	buf_free(&hello);
+	if (ctl_request_hello(c, &hello, ctl_client_hello_reply, cl) == -1)
+		ctl_conn_close(c);
 }
 
 static void

@@ -20,8 +20,10 @@
 struct ctl_conn;
 
 /* A reply (type >= CTL_REPLY_BASE) or type 0 with r == NULL when the
- * connection went away before the reply came. */
-typedef void (*ctl_reply_cb)(void *arg, uint16_t type, struct ctl_reader *r);
+ * connection went away before the reply came.  Return -1 when the reply
+ * is malformed or not the one the request expects: the connection is
+ * closed and logged, as for on_msg. */
+typedef int (*ctl_reply_cb)(void *arg, uint16_t type, struct ctl_reader *r);
 
 struct ctl_conn_ops {
 	/* A request (reqid != 0) or notification (reqid 0).  Return -1 when
@@ -61,6 +63,28 @@ int	 ctl_send(struct ctl_conn *, uint16_t type, uint32_t reqid,
 int	 ctl_request(struct ctl_conn *, uint16_t type, const struct buf *payload,
 	    ctl_reply_cb cb, void *arg);
 void	 ctl_conn_close(struct ctl_conn *);
+/* The same with the message's struct (ctl.h) for the payload; the typed
+ * ctl_send_<id>() and ctl_request_<id>() below call them. */
+int	 ctl_send_msg(struct ctl_conn *, uint16_t type, uint32_t reqid,
+	    const void *msg);
+int	 ctl_request_msg(struct ctl_conn *, uint16_t type, const void *msg,
+	    ctl_reply_cb cb, void *arg);
+
+#define CTL_SEND_FN(ID, id, num, name, from, kind, fields)		\
+static inline int							\
+ctl_send_##id(struct ctl_conn *c, uint32_t reqid,			\
+    const struct ctl_msg_##id *m)					\
+{									\
+	return ctl_send_msg(c, CTL_##ID, reqid, m);			\
+}									\
+static inline int							\
+ctl_request_##id(struct ctl_conn *c, const struct ctl_msg_##id *m,	\
+    ctl_reply_cb cb, void *arg)						\
+{									\
+	return ctl_request_msg(c, CTL_##ID, m, cb, arg);		\
+}
+CTL_MSGS(CTL_SEND_FN, )
+#undef CTL_SEND_FN
 
 /* A role a hello may name and the uid its peer must have ((uid_t)-1: any,
  * when every daemon runs as one user and the uid tells nothing). */

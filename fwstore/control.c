@@ -21,7 +21,7 @@
 static int	fwstore_ctl_on_msg(struct ctl_conn *, uint16_t, uint32_t,
 		    struct ctl_reader *);
 static int	fwstore_ctl_device_header(const char *);
-static int	fwstore_ctl_put_headers(struct buf *,
+static void	fwstore_ctl_headers(struct ctl_pairs *,
 		    const struct http_request *, const char *);
 
 static const struct ctl_conn_ops fwstore_ctl_ops = {
@@ -51,52 +51,47 @@ fwstore_ctl_ready(struct fwstore *fw)
 }
 
 /*
- * CTL_FW_CHECK (or CTL_FW_POLL with the device token for ticket): str
- * ticket, str remote_addr, u8 head, u32 n, n x (str name, str value); a
- * ":auth" entry carries the request's ?auth= when present.
+ * CTL_FW_CHECK, or CTL_FW_POLL with the device token for ticket (the two
+ * have the same fields: filled as fw_check, sent as type); a ":auth"
+ * header carries the request's ?auth= when present.
  */
 int
 fwstore_ctl_check(struct fwstore *fw, uint16_t type,
     const struct http_request *req, const char *ticket, const char *auth,
     const char *remote_addr, int head, ctl_reply_cb cb, void *arg)
 {
-	struct buf	 p = BUF_INIT;
-	int		 rv = -1;
+	union ctl_msg_any m;
+	int		 rv;
 
 	if (!fwstore_ctl_ready(fw))
 		return -1;
-	if (ctl_put_str(&p, ticket) == -1 ||
-	    ctl_put_str(&p, remote_addr) == -1 ||
-	    ctl_put_u8(&p, head ? 1 : 0) == -1 ||
-	    fwstore_ctl_put_headers(&p, req, auth) == -1)
-		log_warnx("cannot encode a firmware check");
-	else if ((rv = ctl_request(fw->ctl.conn, type, &p, cb, arg)) == -1)
+	m.fw_check.ticket = (char *)ticket;
+	m.fw_check.remote_addr = (char *)remote_addr;
+	m.fw_check.head = head ? 1 : 0;
+	fwstore_ctl_headers(&m.fw_check.headers, req, auth);
+	if ((rv = ctl_request_msg(fw->ctl.conn, type, &m, cb, arg)) == -1)
 		log_warnx("cannot send a firmware check to admind");
-	buf_free(&p);
 	return rv;
 }
 
-/*
- * CTL_FW_GRANT: u16 status, str reason, u64 delivery_id, str sha256 hex,
- * u64 size, str md5 hex, str sha256 base64, str version, u64 uploaded_at.
- */
+/* CTL_FW_GRANT into g (its strings g's own), or -1 when malformed. */
 int
 fwstore_ctl_grant(struct ctl_reader *r, struct fwstore_grant *g)
 {
+	struct ctl_msg_fw_grant m;
+
 	memset(g, 0, sizeof(*g));
-	ctl_get_u16(r, &g->status);
-	ctl_get_str(r, &g->reason);
-	ctl_get_u64(r, &g->delivery_id);
-	ctl_get_str(r, &g->sha256);
-	ctl_get_u64(r, &g->size);
-	ctl_get_str(r, &g->md5);
-	ctl_get_str(r, &g->sha256_b64);
-	ctl_get_str(r, &g->version);
-	ctl_get_u64(r, &g->uploaded_at);
-	if (ctl_get_end(r) == -1) {
-		fwstore_ctl_grant_free(g);
+	if (ctl_msg_decode(CTL_FW_GRANT, r, &m) == -1)
 		return -1;
-	}
+	g->status = m.status;
+	g->reason = m.reason;
+	g->delivery_id = m.delivery_id;
+	g->sha256 = m.sha256;
+	g->size = m.size;
+	g->md5 = m.md5;
+	g->sha256_b64 = m.sha256_b64;
+	g->version = m.version;
+	g->uploaded_at = m.uploaded_at;
 	return 0;
 }
 
@@ -119,31 +114,16 @@ void
 fwstore_ctl_progress(struct fwstore *fw, uint64_t delivery_id,
     enum ctl_progress what, uint64_t sent, uint64_t total)
 {
-	struct buf	 p = BUF_INIT;
+	struct ctl_msg_fw_progress m = { delivery_id, (uint8_t)what, sent,
+	    total };
 
 	if (!fwstore_ctl_ready(fw)) {
 		log_debug("admind away: progress of delivery %llu lost",
 		    (unsigned long long)delivery_id);
 		return;
 	}
-	if (ctl_put_u64(&p, delivery_id) == -1 ||
-	    ctl_put_u8(&p, (uint8_t)what) == -1 ||
-	    ctl_put_u64(&p, sent) == -1 ||
-	    ctl_put_u64(&p, total) == -1)
-		log_warnx("cannot encode download progress");
-	else if (ctl_send(fw->ctl.conn, CTL_FW_PROGRESS, 0, &p) == -1)
+	if (ctl_send_fw_progress(fw->ctl.conn, 0, &m) == -1)
 		log_warnx("cannot send download progress to admind");
-	buf_free(&p);
-}
-
-/* A reply admind should not have sent: drop the connection (it is
- * reopened with backoff). */
-void
-fwstore_ctl_malformed(struct fwstore *fw)
-{
-	log_warnx("malformed firmware grant from admind: reconnecting");
-	if (fw->ctl.conn != NULL)
-		ctl_conn_close(fw->ctl.conn);
 }
 
 /* admind sends fwstore nothing but replies: anything else closes the
@@ -164,27 +144,21 @@ fwstore_ctl_device_header(const char *lcname)
 	    strcmp(lcname, "user-agent") == 0;
 }
 
-static int
-fwstore_ctl_put_headers(struct buf *p, const struct http_request *req,
+/* ":auth" first when present, then the device's headers in order
+ * (HTTP_MAX_HEADERS + 1 < CTL_MAX_PAIRS: all fit). */
+static void
+fwstore_ctl_headers(struct ctl_pairs *p, const struct http_request *req,
     const char *auth)
 {
-	uint32_t	 n = auth != NULL ? 1 : 0;
-	size_t		 i;
-
-	for (i = 0; i < req->nheaders; i++)
-		if (fwstore_ctl_device_header(req->headers[i].name))
-			n++;
-	if (ctl_put_u32(p, n) == -1)
-		return -1;
-	if (auth != NULL && (ctl_put_str(p, ":auth") == -1 ||
-	    ctl_put_str(p, auth) == -1))
-		return -1;
-	for (i = 0; i < req->nheaders; i++) {
+	p->n = 0;
+	if (auth != NULL) {
+		p->key[p->n] = ":auth";
+		p->value[p->n++] = (char *)auth;
+	}
+	for (size_t i = 0; i < req->nheaders && p->n < CTL_MAX_PAIRS; i++) {
 		if (!fwstore_ctl_device_header(req->headers[i].name))
 			continue;
-		if (ctl_put_str(p, req->headers[i].name) == -1 ||
-		    ctl_put_str(p, req->headers[i].value) == -1)
-			return -1;
+		p->key[p->n] = req->headers[i].name;
+		p->value[p->n++] = req->headers[i].value;
 	}
-	return 0;
 }

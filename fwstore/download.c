@@ -43,9 +43,9 @@ static void	fwstore_send_answer(struct http_conn *,
 		    const struct fwstore_answer *);
 static void	fwstore_download_check(struct fwstore *, struct http_conn *,
 		    struct http_request *, const struct fwstore_route *);
-static void	fwstore_download_on_grant(void *, uint16_t,
+static int	fwstore_download_on_grant(void *, uint16_t,
 		    struct ctl_reader *);
-static void	fwstore_download_orphan(struct fwstore_download *, uint16_t,
+static int	fwstore_download_orphan(struct fwstore_download *, uint16_t,
 		    struct ctl_reader *);
 static void	fwstore_download_granted(struct fwstore_download *,
 		    const struct fwstore_grant *);
@@ -267,57 +267,58 @@ fwstore_download_check(struct fwstore *fw, struct http_conn *conn,
 	conn->data = dl;
 }
 
-/* admind's reply, or type 0 when the control connection went away. */
-static void
+/* admind's reply, or type 0 when the control connection went away; -1
+ * (a malformed reply) closes the control connection. */
+static int
 fwstore_download_on_grant(void *arg, uint16_t type, struct ctl_reader *r)
 {
 	struct fwstore_download	*dl = arg;
-	struct fwstore		*fw = dl->fw;
 	struct fwstore_grant	 g;
-	char			*msg = NULL;
+	struct ctl_msg_error	 err;
 
 	dl->pending = 0;
-	if (dl->conn == NULL) {
-		fwstore_download_orphan(dl, type, r);
-		return;
-	}
+	if (dl->conn == NULL)
+		return fwstore_download_orphan(dl, type, r);
 	switch (type) {
 	case CTL_FW_GRANT:
 		if (fwstore_ctl_grant(r, &g) == -1) {
 			fwstore_download_fail(dl, 500, "firmware service error");
-			fwstore_ctl_malformed(fw);
-			return;
+			return -1;
 		}
 		if (g.status == 200)
 			fwstore_download_granted(dl, &g);
 		else
 			fwstore_download_refused(dl, &g);
 		fwstore_ctl_grant_free(&g);
-		break;
+		return 0;
 	case CTL_ERROR:
-		if (ctl_get_str(r, &msg) == 0 && ctl_get_end(r) == 0)
-			log_warnx("admind could not check a download: %s", msg);
-		free(msg);
 		fwstore_download_fail(dl, 503, "firmware service busy, retry "
 		    "later");
-		break;
+		if (ctl_msg_decode(type, r, &err) == -1)
+			return -1;
+		log_warnx("admind could not check a download: %s",
+		    err.message);
+		ctl_msg_free(type, &err);
+		return 0;
 	default:
 		fwstore_download_fail(dl, 503, FWSTORE_UNAVAILABLE);
-		break;
+		return type == 0 ? 0 : -1;
 	}
 }
 
 /* The client left while admind was deciding: nothing was sent, nothing
  * started, so admind need not hear of it. */
-static void
+static int
 fwstore_download_orphan(struct fwstore_download *dl, uint16_t type,
     struct ctl_reader *r)
 {
-	struct fwstore_grant	 g;
+	union ctl_msg_any	 m;
+	int			 rc = 0;
 
-	if (type == CTL_FW_GRANT && fwstore_ctl_grant(r, &g) == 0)
-		fwstore_ctl_grant_free(&g);
+	if (type != 0 && (rc = ctl_msg_decode(type, r, &m)) == 0)
+		ctl_msg_free(type, &m);
 	fwstore_download_release(dl);
+	return rc;
 }
 
 static void

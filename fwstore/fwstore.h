@@ -159,7 +159,6 @@ int	 fwstore_ctl_grant(struct ctl_reader *, struct fwstore_grant *);
 void	 fwstore_ctl_grant_free(struct fwstore_grant *);
 void	 fwstore_ctl_progress(struct fwstore *, uint64_t delivery_id,
 	    enum ctl_progress, uint64_t sent, uint64_t total);
-void	 fwstore_ctl_malformed(struct fwstore *);
 
 /* download.c */
 int	 fwstore_download_start(struct fwstore *, char *err, size_t errlen);

@@ -18,10 +18,8 @@
 #include "log.h"
 #include "proto.h"
 
-/* admind takes at most 64 pairs; real devices send about 10. */
-#define HWD_INFO_MAX_PAIRS	64
-
 #define HWD_STATS_MS		2000
+#define HWD_ADMIND_MAX_TOKEN	256	/* >= conn.c's and bridge.c's */
 
 static int	hwd_dispatch_admind(struct ctl_conn *, uint16_t, uint32_t,
 		    struct ctl_reader *);
@@ -80,54 +78,39 @@ hwd_admind_conn(void)
 	    cl->conn : NULL;
 }
 
-/* A notification; dropped while admind is away (it hears the whole state
- * again on reconnect). */
-static void
-hwd_admind_send(uint16_t type, struct buf *payload)
-{
-	struct ctl_conn	*cc = hwd_admind_conn();
-
-	if (cc != NULL)
-		ctl_send(cc, type, 0, payload);
-	buf_free(payload);
-}
-
-/* An auth reply: the result, CTL_AUTH_FAULT when admind could not say. */
+/*
+ * An auth reply into m: CTL_AUTH_FAULT when the connection went away
+ * first; -1 when the reply is malformed or of another type (ctl_conn
+ * closes the connection; the caller answers the login as a fault).
+ */
 static int
 hwd_admind_auth_result(uint16_t type, struct ctl_reader *r,
-    uint64_t *device_id, char **name)
+    struct ctl_msg_auth_reply *m)
 {
-	uint8_t		 result = CTL_AUTH_FAULT;
-
-	*device_id = 0;
-	*name = NULL;
-	if (type == CTL_AUTH_REPLY) {
-		if (ctl_get_u8(r, &result) == -1 ||
-		    ctl_get_u64(r, device_id) == -1 ||
-		    ctl_get_str(r, name) == -1 || ctl_get_end(r) == -1) {
-			log_warnx("malformed auth reply from admind, closing "
-			    "the control connection");
-			result = CTL_AUTH_FAULT;
-			if (hwd_env.ctl.conn != NULL)
-				ctl_conn_close(hwd_env.ctl.conn);
-		}
-	} else if (type != 0)
+	if (type == CTL_AUTH_REPLY)
+		return ctl_msg_decode(type, r, m);
+	memset(m, 0, sizeof(*m));
+	m->result = CTL_AUTH_FAULT;
+	if (type != 0) {
 		log_warnx("admind answered %s to a token check",
 		    ctl_type_name(type));
-	return result;
+		return -1;
+	}
+	return 0;
 }
 
-static void
+static int
 hwd_admind_auth_reply(void *arg, uint16_t type, struct ctl_reader *r)
 {
 	struct hwd_conn	*c = arg;
-	uint64_t	 device_id;
-	char		*name;
-	int		 result;
+	struct ctl_msg_auth_reply m;
+	int		 rc;
 
-	result = hwd_admind_auth_result(type, r, &device_id, &name);
-	hwd_conn_auth_done(c, result, device_id, name);
-	free(name);
+	if ((rc = hwd_admind_auth_result(type, r, &m)) == -1)
+		m.result = CTL_AUTH_FAULT;
+	hwd_conn_auth_done(c, m.result, m.device_id, m.name);
+	ctl_msg_free(CTL_AUTH_REPLY, &m);
+	return rc;
 }
 
 static int
@@ -135,17 +118,15 @@ hwd_admind_token(struct hwd_conn *c, const char *token, size_t len,
     ctl_reply_cb cb, void *arg)
 {
 	struct ctl_conn	*cc = hwd_admind_conn();
-	struct buf	 p = BUF_INIT;
-	char		 addr[NETADDR_STRLEN];
-	int		 rc = -1;
+	char		 addr[NETADDR_STRLEN], tok[HWD_ADMIND_MAX_TOKEN + 1];
+	struct ctl_msg_auth m = { tok, addr };
 
-	if (cc == NULL)
+	if (cc == NULL || len > HWD_ADMIND_MAX_TOKEN)
 		return -1;
+	memcpy(tok, token, len);
+	tok[len] = '\0';
 	hwd_conn_remote(c, addr, sizeof(addr));
-	if (ctl_put_strn(&p, token, len) == 0 && ctl_put_str(&p, addr) == 0)
-		rc = ctl_request(cc, CTL_AUTH, &p, cb, arg);
-	buf_free(&p);
-	return rc;
+	return ctl_request_auth(cc, &m, cb, arg);
 }
 
 /* Asks admind about a login token; -1 when admind is not connected. */
@@ -162,20 +143,21 @@ struct hwd_bridge_req {
 	char		 channel[8];
 };
 
-static void
+static int
 hwd_admind_bridge_reply(void *arg, uint16_t type, struct ctl_reader *r)
 {
 	struct hwd_bridge_req *br = arg;
-	uint64_t	 device_id;
-	char		*name;
-	int		 result;
+	struct ctl_msg_auth_reply m;
+	int		 rc;
 
-	result = hwd_admind_auth_result(type, r, &device_id, &name);
-	free(name);
+	if ((rc = hwd_admind_auth_result(type, r, &m)) == -1)
+		m.result = CTL_AUTH_FAULT;
 	if (hwd_conn_release(br->c) == 0)
-		hwd_bridge_auth_done(br->c, result, device_id, br->channel,
-		    br->msg_id);
+		hwd_bridge_auth_done(br->c, m.result, m.device_id,
+		    br->channel, br->msg_id);
+	ctl_msg_free(CTL_AUTH_REPLY, &m);
 	free(br);
+	return rc;
 }
 
 /* Asks admind about a bridge's token; -1 when admind is not connected. */
@@ -199,76 +181,66 @@ hwd_admind_bridge_auth(struct hwd_conn *c, const char *token, size_t len,
 	return 0;
 }
 
+/* A notification; dropped while admind is away (it hears the whole state
+ * again on reconnect). */
 static void
-hwd_admind_put_conn(struct buf *p, struct hwd_conn *c)
+hwd_admind_send(uint16_t type, const void *msg)
 {
-	ctl_put_u64(p, c->device->id);
-	ctl_put_u64(p, c->id);
+	struct ctl_conn	*cc = hwd_admind_conn();
+
+	if (cc != NULL)
+		(void)ctl_send_msg(cc, type, 0, msg);
 }
 
 void
 hwd_admind_online(struct hwd_conn *c)
 {
-	struct buf	 p = BUF_INIT;
 	char		 remote[NETADDR_STRLEN], local[NETADDR_STRLEN];
+	struct ctl_msg_online m = { c->device->id, c->id, remote, local };
 
 	hwd_conn_remote(c, remote, sizeof(remote));
 	hwd_conn_local(c, local, sizeof(local));
-	hwd_admind_put_conn(&p, c);
-	ctl_put_str(&p, remote);
-	ctl_put_str(&p, local);
-	hwd_admind_send(CTL_ONLINE, &p);
+	hwd_admind_send(CTL_ONLINE, &m);
 }
 
 /* The hardware info pairs exactly as the device sent them (the first
- * HWD_INFO_MAX_PAIRS). */
+ * CTL_MAX_PAIRS: admind takes no more; real devices send about 10). */
 void
 hwd_admind_info(struct hwd_conn *c)
 {
-	struct buf	 p = BUF_INIT;
+	struct ctl_msg_info m;
 	const char	*key, *value;
-	size_t		 pos = 0, count_at;
-	uint32_t	 n = 0;
+	size_t		 pos = 0;
 
 	if (c->info == NULL)
 		return;
-	hwd_admind_put_conn(&p, c);
-	count_at = p.len;
-	ctl_put_u32(&p, 0);		/* the count, filled in below */
-	while (n < HWD_INFO_MAX_PAIRS &&
+	m.device_id = c->device->id;
+	m.conn_id = c->id;
+	m.info.n = 0;
+	while (m.info.n < CTL_MAX_PAIRS &&
 	    hwd_proto_info_next(c->info, c->info_len, &pos, &key, &value)) {
-		ctl_put_str(&p, key);
-		ctl_put_str(&p, value);
-		n++;
+		m.info.key[m.info.n] = (char *)key;
+		m.info.value[m.info.n++] = (char *)value;
 	}
-	if (p.len < count_at + 4) {		/* out of memory */
-		buf_free(&p);
-		return;
-	}
-	for (int i = 0; i < 4; i++)
-		p.data[count_at + i] = (char)(n >> (24 - 8 * i));
-	hwd_admind_send(CTL_INFO, &p);
+	hwd_admind_send(CTL_INFO, &m);
 }
 
 void
 hwd_admind_offline(struct hwd_conn *c)
 {
-	struct buf	 p = BUF_INIT;
+	struct ctl_msg_offline m = { c->device->id, c->id };
 
-	hwd_admind_put_conn(&p, c);
-	hwd_admind_send(CTL_OFFLINE, &p);
+	hwd_admind_send(CTL_OFFLINE, &m);
 }
 
 void
 hwd_admind_event(struct hwd_conn *c, const char *name,
     const char *description)
 {
-	struct buf	 p = BUF_INIT;
+	struct ctl_msg_event m = { c->device->id, (char *)name,
+	    (char *)description };
 
-	ctl_put_u64(&p, c->device->id);
-	ctl_put_str(&p, name);
-	ctl_put_str(&p, description);
-	hwd_admind_send(CTL_EVENT, &p);
+	hwd_admind_send(CTL_EVENT, &m);
 }
 
 static void
@@ -290,12 +262,13 @@ hwd_admind_replay_device(struct hwd_device *d, void *arg)
 static void
 hwd_admind_ready(struct ctl_client *cl)
 {
-	struct buf	 p = BUF_INIT;
+	struct ctl_msg_online_reset reset;
+	struct ctl_msg_online_done done;
 	size_t		 n[2] = { 0, 0 };	/* connections, devices */
 
-	hwd_admind_send(CTL_ONLINE_RESET, &p);
+	hwd_admind_send(CTL_ONLINE_RESET, &reset);
 	hwd_devices_foreach(hwd_admind_replay_device, n);
-	hwd_admind_send(CTL_ONLINE_DONE, &p);
+	hwd_admind_send(CTL_ONLINE_DONE, &done);
 	log_info("told admind about %zu online connection%s of %zu device%s",
 	    n[0], n[0] == 1 ? "" : "s", n[1], n[1] == 1 ? "" : "s");
 }
@@ -304,25 +277,19 @@ static void
 hwd_admind_ota_sent(uint64_t device_id, uint64_t delivery_id,
     uint32_t reached, const char *error)
 {
-	struct buf	 p = BUF_INIT;
+	struct ctl_msg_ota_sent m = { device_id, delivery_id, reached,
+	    (char *)error };
 
-	ctl_put_u64(&p, device_id);
-	ctl_put_u64(&p, delivery_id);
-	ctl_put_u32(&p, reached);
-	ctl_put_str(&p, error);
-	hwd_admind_send(CTL_OTA_SENT, &p);
+	hwd_admind_send(CTL_OTA_SENT, &m);
 }
 
 /* For admind's GET /metrics: connections open and refused. */
 static void
 hwd_admind_stats(uv_timer_t *t)
 {
-	struct buf	 b = BUF_INIT;
+	struct ctl_msg_hwd_stats m = { hwd_conn_count(), hwd_conn_refused() };
 
-	ctl_put_u64(&b, hwd_conn_count());
-	ctl_put_u64(&b, hwd_conn_refused());
-	hwd_admind_send(CTL_HWD_STATS, &b);
-	buf_free(&b);
+	hwd_admind_send(CTL_HWD_STATS, &m);
 }
 
 /* CTL_OTA_SEND: the command to every connection of the device. */
@@ -351,46 +318,25 @@ hwd_admind_ota(uint64_t device_id, uint64_t delivery_id, const char *path)
 	    reached > 0 ? "" : err);
 }
 
-/* CTL_DEVICE_DROP: u64 device_id, u8 forget, str reason. */
-static int
-hwd_admind_drop(struct ctl_reader *r)
-{
-	uint64_t	 device_id;
-	uint8_t		 forget;
-	char		*why = NULL;
-
-	if (ctl_get_u64(r, &device_id) == -1 || ctl_get_u8(r, &forget) == -1 ||
-	    ctl_get_str(r, &why) == -1 || ctl_get_end(r) == -1) {
-		free(why);
-		return -1;
-	}
-	hwd_devices_drop(device_id, forget, why);
-	free(why);
-	return 0;
-}
-
+/* admind's CTL_OTA_SEND and CTL_DEVICE_DROP (ctl_conn let no other
+ * message of admind's role through). */
 static int
 hwd_dispatch_admind(struct ctl_conn *cc, uint16_t type, uint32_t reqid,
     struct ctl_reader *r)
 {
-	uint64_t	 device_id, delivery_id;
-	char		*path = NULL;
+	union ctl_msg_any m;
+	int		 rc = 0;
 
+	if (ctl_msg_decode(type, r, &m) == -1)
+		return -1;
 	if (type == CTL_DEVICE_DROP)
-		return hwd_admind_drop(r);
-	if (type != CTL_OTA_SEND) {
-		log_warnx("unexpected %s message from admind",
-		    ctl_type_name(type));
-		return -1;
-	}
-	if (ctl_get_u64(r, &device_id) == -1 ||
-	    ctl_get_u64(r, &delivery_id) == -1 ||
-	    ctl_get_str(r, &path) == -1 || ctl_get_end(r) == -1 ||
-	    path[0] != '/') {
-		free(path);
-		return -1;
-	}
-	hwd_admind_ota(device_id, delivery_id, path);
-	free(path);
-	return 0;
+		hwd_devices_drop(m.device_drop.device_id,
+		    m.device_drop.forget, m.device_drop.reason);
+	else if (type == CTL_OTA_SEND && m.ota_send.path[0] == '/')
+		hwd_admind_ota(m.ota_send.device_id, m.ota_send.delivery_id,
+		    m.ota_send.path);
+	else
+		rc = -1;
+	ctl_msg_free(type, &m);
+	return rc;
 }

@@ -92,8 +92,9 @@ def test_login_throttle_is_not_reset_by_other_addresses(srv, adm):
 
 # -- item 7: the control socket --------------------------------------------------------
 
-CTL_HELLO, CTL_AUTH, CTL_ONLINE_DONE, CTL_FW_CHECK = 1, 10, 17, 30
-CTL_OK, CTL_ERROR = 0x8001, 0x8002
+CTL_HELLO, CTL_AUTH, CTL_OFFLINE, CTL_ONLINE_DONE, CTL_FW_CHECK = 1, 10, 14, 17, 30
+CTL_OTA_SEND = 20
+CTL_OK, CTL_ERROR, CTL_FW_GRANT = 0x8001, 0x8002, 0x8004
 
 
 def ctl_hello(srv, role=b"hwd"):
@@ -141,7 +142,14 @@ BAD_AFTER_HELLO = [
      "refused auth (request id 0): a request without a request id"),
     ("fwstore's request from hwd", ctl(CTL_FW_CHECK, 3, ctl_str(b"t")),
      "refused fw-check (request id 3): a message this role may not send"),
-    ("reply nobody asked for", ctl(CTL_OK, 9), "reply ok to no request"),
+    ("admind's command from hwd", ctl(CTL_OTA_SEND, 0, b"\0" * 16 + ctl_str(b"/ota/x")),
+     "refused ota-send (request id 0): a message this role may not send"),
+    ("reply nobody asked for", ctl(CTL_OK, 9),
+     "refused ok (request id 9): a reply to no request"),
+    ("grant nobody asked for", ctl(CTL_FW_GRANT, 7, b"\0" * 200),
+     "refused fw-grant (request id 7): a reply to no request"),
+    ("malformed offline", ctl(CTL_OFFLINE, 0, b"\0" * 15),
+     "bad or unexpected offline message, closing"),
 ]
 
 
@@ -155,7 +163,9 @@ def wait_hwd(adm, timeout=15.0):
 
 def test_control_messages_refused_before_any_handler(srv, adm):
     """With hwd gone (its supervisor stopped, so it stays gone), a fake hwd is let in;
-    each message the protocol forbids closes it with one log line naming why."""
+    each message the protocol forbids (the wrong role, a request without an id, a
+    reply to no request, a malformed payload) closes it with one log line naming
+    why, and only it: fwstore stays connected and admind keeps serving."""
     hwd = lc.daemon_pid(srv, "hwd")
     os.kill(srv.proc.pid, signal.SIGSTOP)
     try:
@@ -173,6 +183,8 @@ def test_control_messages_refused_before_any_handler(srv, adm):
             finally:
                 s.close()
             assert wait_log(srv, line), "no log line %r" % line
+            # only that peer: fwstore stays connected, nothing restarted
+            assert adm.request("GET", "/admin/health").json()["fwstore_connected"], what
         assert adm.request("GET", "/admin/devices").status == 200
     finally:
         os.kill(srv.proc.pid, signal.SIGCONT)

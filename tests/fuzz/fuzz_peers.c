@@ -83,16 +83,16 @@ static int
 fuzz_peer(const uint8_t *data, size_t size)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	struct buf	 out = BUF_INIT, hello = BUF_INIT;
+	struct ctl_msg_hello hello = { CTL_VERSION,
+	    data[0] & 1 ? "fwstore" : "hwd" };
+	struct buf	 out = BUF_INIT;
 	int		 s;
 
 	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", fuzz_sock);
 	if ((s = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0)) == -1 ||
 	    connect(s, (struct sockaddr *)&sun, sizeof(sun)) == -1)
 		abort();
-	if (ctl_put_u32(&hello, CTL_VERSION) == -1 ||
-	    ctl_put_str(&hello, data[0] & 1 ? "fwstore" : "hwd") == -1 ||
-	    ctl_frame_encode(&out, CTL_HELLO, 1, hello.data, hello.len) == -1 ||
+	if (ctl_frame_encode_msg(&out, CTL_HELLO, 1, &hello) == -1 ||
 	    buf_add(&out, data + 1, size - 1) == -1)
 		abort();
 	/* the socket buffer holds -max_len=16384 bytes and more */
@@ -100,7 +100,6 @@ fuzz_peer(const uint8_t *data, size_t size)
 	    shutdown(s, SHUT_WR) == -1)
 		abort();
 	buf_free(&out);
-	buf_free(&hello);
 	return s;
 }
 
