@@ -40,6 +40,7 @@ static const struct store_query q_sync_full = { .slot = Q_SYNC_FULL,
     .sql = "PRAGMA synchronous = FULL",
     .light = 1 };
 
+static void	 store_sync_full(struct store *);
 static int	 store_batchable(const struct store_query *);
 static sqlite3_stmt *store_prepare(struct store *, const struct store_query *,
 		    const char *, va_list);
@@ -120,7 +121,7 @@ store_light(struct store *st)
 		st->batch = 1;
 		return 0;
 	}
-	store_run(st, &q_sync_full, "");
+	store_sync_full(st);
 	return -1;
 }
 
@@ -132,7 +133,18 @@ store_flush(struct store *st)
 	st->batch = 0;
 	if (store_run(st, &q_commit, "") == -1)
 		store_rollback(st);
-	store_run(st, &q_sync_full, "");
+	store_sync_full(st);
+}
+
+/* Back to synchronous=FULL after a light batch.  A pragma on the
+ * connection does no I/O; should it fail all the same (logged by
+ * store_run), say what that means. */
+static void
+store_sync_full(struct store *st)
+{
+	if (store_run(st, &q_sync_full, "") == -1)
+		log_warnx("store: commits may go without an fsync until the "
+		    "next light batch ends");
 }
 
 /* May this statement run inside a batch?  Reads and the batch's writes. */
@@ -148,13 +160,18 @@ store_commit(struct store *st)
 	return store_run(st, &q_commit, "");
 }
 
-/* A failed statement may have rolled back already: then nothing to do. */
-int
+/* A failed statement may have rolled back already: then nothing to do.
+ * A failed ROLLBACK is logged by store_run; the caller, on its failure
+ * path already, could do nothing better with it. */
+void
 store_rollback(struct store *st)
 {
 	if (sqlite3_get_autocommit(st->db))
-		return 0;
-	return store_run(st, &q_rollback, "");
+		return;
+	if (store_run(st, &q_rollback, "") == -1 &&
+	    !sqlite3_get_autocommit(st->db))
+		log_warnx("store: the transaction is still open after a "
+		    "failed rollback");
 }
 
 int

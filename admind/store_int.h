@@ -86,18 +86,20 @@ struct store_row {
 
 /* store.c: statements (see store_bind for fmt), transactions, columns. */
 sqlite3_stmt	*store_start(struct store *, const struct store_query *,
-		    const char *, ...);
-int		 store_step(struct store *, const struct store_query *);
+		    const char *, ...) STORE_WUR;
+int		 store_step(struct store *, const struct store_query *)
+		    STORE_WUR;
 void		 store_done(struct store *, const struct store_query *);
 int		 store_run(struct store *, const struct store_query *,
-		    const char *, ...);
+		    const char *, ...) STORE_WUR;
 int		 store_one(struct store *, const struct store_query *,
-		    const struct store_row *, void *, const char *, ...);
+		    const struct store_row *, void *, const char *, ...)
+		    STORE_WUR;
 int		 store_list(struct store *, const struct store_query *,
 		    const struct store_row *, void *, size_t *,
-		    const char *, ...);
-int		 store_tx_open(struct store *, int *);
-int		 store_tx_close(struct store *, int, int);
+		    const char *, ...) STORE_WUR;
+int		 store_tx_open(struct store *, int *) STORE_WUR;
+int		 store_tx_close(struct store *, int, int) STORE_WUR;
 int		 store_nomem(void);
 int64_t		 store_now(void);
 char		*store_col_text(sqlite3_stmt *, int, int *);
@@ -105,8 +107,10 @@ void		 store_col_copy(sqlite3_stmt *, int, char *, size_t);
 extern const struct store_row store_id_row;
 
 /* store_schema.c */
-int		 store_pragmas(struct store *, const char *, char *, size_t);
-int		 store_migrate(struct store *, const char *, char *, size_t);
+int		 store_pragmas(struct store *, const char *, char *, size_t)
+		    STORE_WUR;
+int		 store_migrate(struct store *, const char *, char *, size_t)
+		    STORE_WUR;
 
 /* store_jobs.c */
 extern const struct store_row store_job_row;
