@@ -258,7 +258,7 @@ out:
 	return rc;
 }
 
-static void
+static int
 api_job_view(struct buf *b, const struct job *job);
 
 void
@@ -283,7 +283,12 @@ api_jobs_create(struct http_conn *c, struct http_request *req,
 		return;
 	}
 	free(in.ids);
-	api_job_view(&b, &in.job);
+	if (api_job_view(&b, &in.job) == -1) {
+		buf_free(&b);
+		api_internal(c, "Job %" PRId64 " was created but could not be "
+		    "read back", in.job.id);
+		return;
+	}
 	buf_addc(&b, '\n');
 	snprintf(loc, sizeof(loc), "Location: /admin/jobs/%" PRId64 "\r\n",
 	    in.job.id);
@@ -308,16 +313,18 @@ job_count_cb(void *arg, const char *state, int64_t count)
 	jc->total += count;
 }
 
-/* The job, its firmware, and its deliveries counted per state. */
-static void
+/* The job, its firmware, and its deliveries counted per state; -1 when
+ * the database could not be read (logged by the store). */
+static int
 api_job_view(struct buf *b, const struct job *job)
 {
 	struct job_counts jc = { b, 1, 0 };
 	struct job	 stored;
 	struct firmware	 fw;
+	int		 rv;
 
 	if (store_job_get(env->store, job->id, &stored) != 1)
-		return;
+		return -1;
 	api_json_job(b, &stored);
 	b->len--;	/* reopen the object */
 	if (store_firmware_get(env->store, stored.firmware_id, &fw) == 1) {
@@ -326,9 +333,10 @@ api_job_view(struct buf *b, const struct job *job)
 		firmware_free(&fw);
 	}
 	buf_adds(b, ",\"counts\":{");
-	store_job_counts(env->store, job->id, job_count_cb, &jc);
+	rv = store_job_counts(env->store, job->id, job_count_cb, &jc);
 	buf_printf(b, "},\"deliveries\":%" PRId64 "}", jc.total);
 	job_free(&stored);
+	return rv;
 }
 
 void
@@ -337,7 +345,7 @@ api_jobs_list(struct http_conn *c, struct http_request *req,
 {
 	struct job	*jobs = NULL;
 	struct buf	 b = BUF_INIT;
-	size_t		 n = 0;
+	size_t		 n = 0, i;
 	int64_t		 total = 0, limit, offset;
 	char		*state;
 	enum job_state	 js;
@@ -360,13 +368,18 @@ api_jobs_list(struct http_conn *c, struct http_request *req,
 		return;
 	}
 	buf_adds(&b, "{\"jobs\":[");
-	for (size_t i = 0; i < n; i++) {
+	for (i = 0; i < n; i++) {
 		if (i)
 			buf_addc(&b, ',');
-		api_job_view(&b, &jobs[i]);
+		if (api_job_view(&b, &jobs[i]) == -1)
+			break;
 	}
-	buf_printf(&b, "],\"total\":%" PRId64 "}", total);
-	api_json(c, 200, &b);
+	if (i < n)
+		api_internal(c, "The database could not be read");
+	else {
+		buf_printf(&b, "],\"total\":%" PRId64 "}", total);
+		api_json(c, 200, &b);
+	}
 	buf_free(&b);
 	job_list_free(jobs, n);
 	free(state);
@@ -391,8 +404,10 @@ api_jobs_get(struct http_conn *c, struct http_request *req,
 
 	if (job_load(c, ar->id, &job) == -1)
 		return;
-	api_job_view(&b, &job);
-	api_json(c, 200, &b);
+	if (api_job_view(&b, &job) == -1)
+		api_internal(c, "The database could not be read");
+	else
+		api_json(c, 200, &b);
 	buf_free(&b);
 	job_free(&job);
 }
@@ -427,7 +442,11 @@ api_jobs_deliveries(struct http_conn *c, struct http_request *req,
 		size = fw.size;
 		firmware_free(&fw);
 	}
-	store_job_deliveries(env->store, ar->id, &ds, &n);
+	if (store_job_deliveries(env->store, ar->id, &ds, &n) == -1) {
+		api_internal(c, "The database could not be read");
+		job_free(&job);
+		goto out;
+	}
 	buf_adds(&b, "{\"deliveries\":[");
 	for (size_t i = 0; i < n; i++) {
 		if (want != DELIVERY_NSTATES && ds[i].state != want)
@@ -466,8 +485,11 @@ api_jobs_change(struct http_conn *c, struct api_req *ar, enum job_event ev,
 	    &canceled) == -1) {
 		api_internal(c, "Job %" PRId64 " could not be %s", job.id,
 		    verb);
+	} else if (api_job_view(&b, &job) == -1) {
+		api_internal(c, "Job %" PRId64 " was %s but could not be read "
+		    "back", job.id,
+		    verb);
 	} else {
-		api_job_view(&b, &job);
 		if (canceled > 0) {
 			b.len--;
 			buf_printf(&b, ",\"deliveries_canceled\":%d}",

@@ -56,7 +56,8 @@ devevents_cut(char *out, const char *in, size_t max)
 	out[n] = '\0';
 }
 
-/* One row and one log line; a failed write is logged by the store. */
+/* One row and one log line; a failed write is logged by the store and
+ * the event stays in the log line only. */
 static void
 devevents_store(int64_t device_id, const char *name, const char *text)
 {
@@ -65,9 +66,9 @@ devevents_store(int64_t device_id, const char *name, const char *text)
 	snprintf(field, sizeof(field), "DEVICE_ID=%" PRId64, device_id);
 	log_fields(LOG_INFO, (const char *[]){ field, NULL },
 	    "device %" PRId64 " event %s: %s", device_id, name, text);
-	if (store_light(env->store) == 0)
-		(void)store_event(env->store, name, "device", "", device_id, 0,
-		    text);
+	if (store_light(env->store) == -1 || store_event(env->store, name,
+	    "device", "", device_id, 0, text) == -1)
+		return;
 	devevents_prune_at = 0;		/* the next tick looks again */
 }
 

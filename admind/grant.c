@@ -395,7 +395,10 @@ grant_poll_record(const struct grant_req *g, const struct device *dev)
 	const char	*family = grant_req_family(g);
 	char		 lib[160], text[400];
 
-	store_device_seen(env->store, dev->id, g->remote, time(NULL));
+	if (store_device_seen(env->store, dev->id, g->remote, time(NULL)) ==
+	    -1)
+		log_warnx("device %" PRId64 ": its poll is not stored",
+		    dev->id);
 	snprintf(lib, sizeof(lib), "%s%s%s", ua ? ua : "", sdk ? " " : "",
 	    sdk ? sdk : "");
 	if (ver == NULL)
@@ -403,13 +406,15 @@ grant_poll_record(const struct grant_req *g, const struct device *dev)
 	if (strcmp(ver, dev->fw_version) == 0 &&
 	    strcmp(lib, dev->lib_version) == 0)
 		return;
-	store_device_set_info(env->store, dev->id, ver, dev->build,
-	    dev->fw_type, dev->board, lib);
 	snprintf(text, sizeof(text), "updater poll: version %s, sketch %s, "
 	    "chip %s, %s", *ver ? ver : "-", md5 ? md5 : sha ? sha : "-",
 	    family ? family : "-", *lib ? lib : "-");
-	store_event(env->store, "device.info", "otad", g->remote, dev->id, 0,
-	    text);
+	if (store_device_set_info(env->store, dev->id, ver, dev->build,
+	    dev->fw_type, dev->board, lib) == -1 ||
+	    store_event(env->store, "device.info", "otad", g->remote, dev->id,
+	    0, text) == -1)
+		log_warnx("device %" PRId64 ": its updater's info is not "
+		    "stored", dev->id);
 }
 
 /*
@@ -557,9 +562,13 @@ grant_progress(int64_t delivery_id, uint8_t what, uint64_t bytes,
 	/* a download acknowledged at once still shows its 10 % steps */
 	if (what == CTL_PROGRESS_RUNNING || what == CTL_PROGRESS_COMPLETE)
 		grant_publish_progress(&d, bytes, total);
-	/* Progress is no transition: no fsync for it. */
-	store_light(env->store);
-	(void)store_delivery_progress(env->store, delivery_id, bytes);
+	/* Progress is no transition: no fsync for it.  bytes_sent is a
+	 * statistic the next report writes again: a failed write (logged by
+	 * the store) does not stop the report's events. */
+	if (store_light(env->store) == -1 ||
+	    store_delivery_progress(env->store, delivery_id, bytes) == -1)
+		log_debug("delivery %" PRId64 ": progress not stored",
+		    delivery_id);
 	if (what == CTL_PROGRESS_STARTED)
 		grant_progress_event(&d, DELIVERY_STARTED, "");
 	else if (what == CTL_PROGRESS_COMPLETE)

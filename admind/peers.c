@@ -162,8 +162,11 @@ peers_online(const struct ctl_msg_online *m)
 		    util_now_ms() < env->resync_since + 10000;
 		if (!o->resync)
 			env->stats.device_logins++;
-		store_light(env->store);
-		store_device_seen(env->store, (int64_t)id, remote, time(NULL));
+		if (store_light(env->store) == -1 ||
+		    store_device_seen(env->store, (int64_t)id, remote,
+		    time(NULL)) == -1)
+			log_warnx("device %" PRIu64 ": its login is not "
+			    "stored", id);
 		peers_publish("device.online", (int64_t)id, remote);
 		sched_device_online((int64_t)id, remote);
 	}
@@ -209,8 +212,8 @@ peers_store_info(int64_t id, char **k, char **v, uint32_t n)
 		fw = ver;
 	if (lib == NULL)
 		lib = ver;
-	store_light(env->store);
-	if (store_device_set_link(env->store, id, peers_int(k, v, n,
+	if (store_light(env->store) == -1 ||
+	    store_device_set_link(env->store, id, peers_int(k, v, n,
 	    "buff-in"), peers_int(k, v, n, "h-beat")) == -1 ||
 	    store_device_set_info(env->store, id, fw ? fw : "",
 	    build ? build : "", type ? type : "", board ? board : "",

@@ -1,10 +1,39 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * admind's SQLite store (DESIGN.md section 3): one database file in WAL
- * mode, schema migrations by PRAGMA user_version at open, and the queries
- * the API and the scheduler need.  Only admind (and `otad init`) open it.
- * Times are unix seconds (UTC).  Functions return 0 on success, -1 on a
- * database error (logged once here), and where noted 1 for "found".
+ * admind's store (DESIGN.md section 3): devices, firmware, OTA jobs and
+ * their deliveries, API tokens and the audit log, behind functions that
+ * name no database engine.  SQLite implements them, one file per heading
+ * below (store_int.h is those files' private header); a second engine
+ * would implement exactly these functions.  Only admind (and `otad init`)
+ * open a store; one loop uses it, from one thread.
+ *
+ * The contract, for every function unless its comment says otherwise:
+ * - Results.  0 done.  -1 the database failed: the store has logged it
+ *   once, naming the query; the caller fails its request (503 or 500 in
+ *   the API) and may log its own context.  Where noted: 1 found, moved,
+ *   changed or deleted, and 0 not found or nothing to change (nothing
+ *   written); -2 a conflict: a unique value (a token's hash) is taken
+ *   already, not logged.  Every fallible function is STORE_WUR.
+ * - Transactions.  A write is durable (fsync'd) when it returns, in a
+ *   transaction of its own, unless the caller holds one (store_begin ...
+ *   store_commit or store_rollback): then it is part of the caller's and
+ *   lasts only if that commits.  Reads see the caller's transaction.
+ * - Light writes (marked "Light"): facts that are no state transition.
+ *   After store_light() they join one batch without an fsync, which
+ *   store_flush() commits once per loop turn and any other write commits
+ *   first; a daemon's crash loses none of it, a power loss may lose the
+ *   last batch.  Without store_light() they are ordinary writes.
+ * - Records.  A found record's strings are malloc'd, never NULL ("" when
+ *   empty), freed with its *_free; lists are malloc'd arrays of *n records
+ *   (NULL and 0 when empty or on error) freed with the matching
+ *   *_list_free or free(3) for ids.  limit < 0 means all; *total, when not
+ *   NULL, counts every match before limit and offset.  Strings passed in
+ *   are only read during the call.
+ * - Values.  Times are Unix seconds (UTC), 0 for never; ids are > 0 and a
+ *   device's or an API token's is never given again.  States are the
+ *   enums of lifecycle.h, or their names as job_state_name() and
+ *   delivery_state_name() give them where a function passes text.
+ * - Callbacks run during the call and must not call the store.
  */
 #ifndef OTAD_STORE_H
 #define OTAD_STORE_H
@@ -18,6 +47,7 @@
 
 struct store;
 
+/* The records the store reads and writes. */
 struct device {
 	int64_t	 id;
 	char	*name;
@@ -81,187 +111,6 @@ struct delivery {
 	char	*last_error;	/* "" when none */
 };
 
-/* Opens (creating) the database and runs the migrations.  NULL with a
- * sentence naming the file in err. */
-struct store *store_open(const char *path, char *err, size_t errlen);
-void	 store_close(struct store *);
-int	 store_begin(struct store *);
-/* Facts that are no state transition join one batch without an fsync,
- * committed by store_flush() once per loop turn (and before any other
- * write). */
-int	 store_light(struct store *);
-void	 store_flush(struct store *);
-int	 store_commit(struct store *);
-int	 store_rollback(struct store *);
-int	 store_schema_version(struct store *);
-/* 1 when a write failed on a full disk since the last call (then 0). */
-int	 store_disk_full(struct store *);
-
-/* Devices.  store_device_create returns -2 when the token hash exists. */
-int	 store_device_create(struct store *, const char *name,
-	    const char *token_sha256, const char *tags, int64_t *id);
-int	 store_device_get(struct store *, int64_t id, struct device *); /* 1 */
-int	 store_device_by_token(struct store *, const char *token_sha256,
-	    struct device *);						/* 1 */
-/* All devices ordered by id, limit < 0 for all; *total counts all. */
-int	 store_device_list(struct store *, int64_t limit, int64_t offset,
-	    struct device **out, size_t *n, int64_t *total);
-int	 store_device_seen(struct store *, int64_t id, const char *addr,
-	    int64_t when);
-int	 store_device_set_info(struct store *, int64_t id,
-	    const char *fw_version, const char *build, const char *fw_type,
-	    const char *board, const char *lib_version);
-/* The device's buff-in and h-beat, from its hardware info. */
-int	 store_device_set_link(struct store *, int64_t id, int buff_in,
-	    int h_beat);
-/* Every device id, ascending (for jobs that target all). */
-int	 store_device_ids(struct store *, int64_t **ids, size_t *n);
-void	 device_free(struct device *);
-void	 device_list_free(struct device *, size_t);
-
-/* Firmware.  Identical images (same sha256) share one row: *id is the
- * existing row's and *created 0. */
-int	 store_firmware_add(struct store *, const struct firmware *,
-	    int64_t *id, int *created);
-int	 store_firmware_get(struct store *, int64_t id, struct firmware *);/* 1 */
-void	 firmware_free(struct firmware *);
-
-/* Jobs. */
-int	 store_job_create(struct store *, const struct job *, int64_t *id);
-int	 store_job_get(struct store *, int64_t id, struct job *);	/* 1 */
-/* Ids of jobs in state active, ascending. */
-int	 store_jobs_active(struct store *, int64_t **ids, size_t *n);
-/* Moves the job from one state to another: 1 moved, 0 it was not in
- * from (nothing written), -1.  Only jobs.c calls it. */
-int	 store_job_set_state(struct store *, int64_t id, enum job_state from,
-	    enum job_state to) STORE_WUR;
-/* Cancels the job's unfinished deliveries with why as their last error
- * (keeping their tickets, which fwstore then answers 403).  *canceled gets
- * how many.  Only delivery.c calls it. */
-int	 store_job_cancel(struct store *, int64_t id, const char *why,
-	    int *canceled) STORE_WUR;
-void	 job_free(struct job *);
-
-/* Deliveries.  Unfinished: queued, sent, downloading, downloaded. */
-int	 store_delivery_create(struct store *, int64_t job_id,
-	    int64_t device_id, int64_t *id);
-int	 store_delivery_get(struct store *, int64_t id, struct delivery *);/* 1 */
-int	 store_delivery_by_ticket(struct store *, const char *ticket,
-	    struct delivery *);						/* 1 */
-/* The newest unfinished delivery of an active job for the device. */
-int	 store_delivery_pending(struct store *, int64_t device_id,
-	    struct delivery *);						/* 1 */
-/* From state from to state to, with last_error (NULL keeps it) and ticket
- * (NULL keeps it, "" clears it); updated_at = now; attempts += attempt_inc.  1 moved, 0
- * the row was not in from (nothing written), -1.  Only delivery.c calls
- * it. */
-int	 store_delivery_update(struct store *, int64_t id,
-	    enum delivery_state from, enum delivery_state to,
-	    const char *ticket, const char *last_error, int attempt_inc)
-	    STORE_WUR;
-int	 store_delivery_progress(struct store *, int64_t id, uint64_t bytes);
-/* Cancels the unfinished deliveries of other jobs for the job's devices
- * (a newer job supersedes them), with why as their last error.  Only
- * delivery.c calls it. */
-int	 store_job_cancel_older(struct store *, int64_t job_id,
-	    const char *why) STORE_WUR;
-/* Ids of the jobs other than job_id with an unfinished delivery for one
- * of job_id's devices (device_id 0), or for device_id. */
-int	 store_jobs_sharing(struct store *, int64_t job_id, int64_t device_id,
-	    int64_t **ids, size_t *n) STORE_WUR;
-/* Deliveries of a job, ascending id. */
-int	 store_job_deliveries(struct store *, int64_t job_id,
-	    struct delivery **out, size_t *n);
-/* The job's deliveries counted per state: calls cb for each state. */
-int	 store_job_counts(struct store *, int64_t job_id,
-	    void (*cb)(void *, const char *state, int64_t count), void *arg);
-void	 delivery_free(struct delivery *);
-void	 delivery_list_free(struct delivery *, size_t);
-
-/* Audit log: an admin action or a delivery transition. */
-int	 store_event(struct store *, const char *kind, const char *actor,
-	    const char *remote, int64_t device_id, int64_t job_id,
-	    const char *text);
-/* Retention: deletes events older than before (Unix s; 0: none by age),
- * then the oldest beyond the newest keep (0: none by count), at most max
- * rows in all, looking at no more than max rows: how many went, or -1. */
-int	 store_events_prune(struct store *, int64_t before, int64_t keep,
-	    int64_t max);
-
-/* Jobs and the OTA lifecycle. */
-/* Jobs newest first; state NULL or "" for all (else a job state name);
- * limit < 0 for all. */
-int	 store_job_list(struct store *, const char *state, int64_t limit,
-	    int64_t offset, struct job **out, size_t *n, int64_t *total);
-void	 job_list_free(struct job *, size_t);
-/* Deliveries of active jobs in state whose updated_at is before. */
-int	 store_deliveries_stale(struct store *, enum delivery_state,
-	    int64_t before, struct delivery **out, size_t *n);
-/* Up to max queued deliveries of the job with an id above after,
- * ascending: a scheduler pages through them. */
-int	 store_job_queued(struct store *, int64_t job_id, int64_t after,
-	    int64_t max, struct delivery **out, size_t *n);
-/* How many of the job's deliveries are unfinished. */
-int	 store_job_unfinished(struct store *, int64_t job_id, int64_t *count);
-
-/* Devices, firmware, API tokens and metrics of the admin API. */
-struct device_filter {
-	const char	*tag;		/* "" matches all */
-	const char	*fw_version;
-	const char	*board;
-	const char	*text;		/* in the name or tags, or the id */
-};
-/* Devices matching f ordered by id, limit < 0 for all; *total counts the
- * matches. */
-int	 store_device_search(struct store *, const struct device_filter *f,
-	    int64_t limit, int64_t offset, struct device **out, size_t *n,
-	    int64_t *total);
-int	 store_device_count(struct store *, int64_t *count);
-/* name or tags NULL: unchanged.  1 updated, 0 no such device. */
-int	 store_device_update(struct store *, int64_t id, const char *name,
-	    const char *tags);
-/* 1 set, 0 no such device, -2 another device has this token. */
-int	 store_device_set_token(struct store *, int64_t id,
-	    const char *token_sha256);
-/* 1 deleted with its deliveries, 0 no such device. */
-int	 store_device_delete(struct store *, int64_t id);
-/* Ids of the devices with the tag, ascending. */
-int	 store_device_ids_by_tag(struct store *, const char *tag,
-	    int64_t **ids, size_t *n);
-/* A device's deliveries newest first, with the firmware of their job. */
-struct device_delivery {
-	struct delivery	 delivery;
-	int64_t		 firmware_id;
-	char		*fw_version;
-	char		*fw_filename;
-};
-int	 store_device_history(struct store *, int64_t device_id,
-	    int64_t limit, struct device_delivery **out, size_t *n);
-void	 device_history_free(struct device_delivery *, size_t);
-
-/* Live (not deleted) firmware newest first; format, board "" for all. */
-int	 store_firmware_list(struct store *, const char *format,
-	    const char *board, int64_t limit, int64_t offset,
-	    struct firmware **out, size_t *n, int64_t *total);
-void	 firmware_list_free(struct firmware *, size_t);
-int	 store_firmware_count(struct store *, int64_t *count);
-int	 store_firmware_jobs(struct store *, int64_t firmware_id,
-	    struct job **out, size_t *n);
-/* Ids of the active or paused jobs using the firmware. */
-int	 store_firmware_in_use(struct store *, int64_t firmware_id,
-	    int64_t **ids, size_t *n);
-/* Deleted firmware keeps its row while jobs name it (deleted_at set);
- * store_firmware_get still finds it: check store_firmware_deleted_at
- * (1 found, *when 0 while live) before starting a job on a firmware id. */
-int	 store_firmware_deleted_at(struct store *, int64_t id, int64_t *when);
-int	 store_firmware_delete(struct store *, int64_t id);
-int	 store_firmware_restore(struct store *, int64_t id);
-/* Counts per state over all deliveries / jobs. */
-int	 store_delivery_states(struct store *,
-	    void (*cb)(void *, const char *state, int64_t count), void *arg);
-int	 store_job_states(struct store *,
-	    void (*cb)(void *, const char *state, int64_t count), void *arg);
-
 /* API tokens for scripts (Authorization: Bearer), stored as SHA-256. */
 struct api_token {
 	int64_t	 id;
@@ -270,15 +119,246 @@ struct api_token {
 	char	*created_by;
 	int64_t	 last_used_at;	/* 0: never; updated at most each minute */
 };
+
+/* store.c */
+/* Opens (creating) the database and brings its schema up to date.  NULL
+ * with a sentence naming the file in err. */
+struct store *store_open(const char *path, char *err, size_t errlen);
+/* Commits a light batch, then closes; NULL is ignored. */
+void	 store_close(struct store *);
+/* The caller's transaction: what is written until store_commit lasts
+ * together or not at all. */
+int	 store_begin(struct store *) STORE_WUR;
+int	 store_commit(struct store *) STORE_WUR;
+/* Ends the caller's transaction, dropping its writes; nothing to do when
+ * it has ended already (a failed statement may have rolled it back).  A
+ * failure is logged: the writes are not kept either way. */
+void	 store_rollback(struct store *);
+/* Opens a light batch (see above) unless one or the caller's transaction
+ * is open: then the light writes join that. */
+int	 store_light(struct store *) STORE_WUR;
+/* Commits the light batch if one is open; a failure is logged and loses
+ * the batch's facts, as a power loss could. */
+void	 store_flush(struct store *);
+/* 1 when a write failed on a full disk since the last call (then 0);
+ * cannot fail, so a call only to clear the flag may drop the result. */
+int	 store_disk_full(struct store *);
+
+/* store_schema.c */
+/* The schema version of the open database (>= 1), or -1. */
+int	 store_schema_version(struct store *) STORE_WUR;
+
+/* store_devices.c */
+/* -2 when the token hash belongs to another device. */
+int	 store_device_create(struct store *, const char *name,
+	    const char *token_sha256, const char *tags, int64_t *id)
+	    STORE_WUR;
+int	 store_device_get(struct store *, int64_t id, struct device *)
+	    STORE_WUR;							/* 1 */
+int	 store_device_by_token(struct store *, const char *token_sha256,
+	    struct device *) STORE_WUR;					/* 1 */
+/* All devices ordered by id. */
+int	 store_device_list(struct store *, int64_t limit, int64_t offset,
+	    struct device **out, size_t *n, int64_t *total) STORE_WUR;
+/* Light: when the device was last seen and from where. */
+int	 store_device_seen(struct store *, int64_t id, const char *addr,
+	    int64_t when) STORE_WUR;
+/* Light: the hardware info the device reported. */
+int	 store_device_set_info(struct store *, int64_t id,
+	    const char *fw_version, const char *build, const char *fw_type,
+	    const char *board, const char *lib_version) STORE_WUR;
+/* Light: the device's buff-in and h-beat, from its hardware info. */
+int	 store_device_set_link(struct store *, int64_t id, int buff_in,
+	    int h_beat) STORE_WUR;
+/* Every device id, ascending (for jobs that target all). */
+int	 store_device_ids(struct store *, int64_t **ids, size_t *n)
+	    STORE_WUR;
+struct device_filter {
+	const char	*tag;		/* "" matches all */
+	const char	*fw_version;
+	const char	*board;
+	const char	*text;		/* in the name or tags, or the id */
+};
+/* Devices matching f ordered by id. */
+int	 store_device_search(struct store *, const struct device_filter *f,
+	    int64_t limit, int64_t offset, struct device **out, size_t *n,
+	    int64_t *total) STORE_WUR;
+int	 store_device_count(struct store *, int64_t *count) STORE_WUR;
+/* name or tags NULL: unchanged.  1 updated, 0 no such device. */
+int	 store_device_update(struct store *, int64_t id, const char *name,
+	    const char *tags) STORE_WUR;
+/* 1 set, 0 no such device, -2 another device has this token. */
+int	 store_device_set_token(struct store *, int64_t id,
+	    const char *token_sha256) STORE_WUR;
+/* 1 deleted with its deliveries, 0 no such device. */
+int	 store_device_delete(struct store *, int64_t id) STORE_WUR;
+/* Ids of the devices with the tag, ascending. */
+int	 store_device_ids_by_tag(struct store *, const char *tag,
+	    int64_t **ids, size_t *n) STORE_WUR;
+/* A device's deliveries newest first, with the firmware of their job. */
+struct device_delivery {
+	struct delivery	 delivery;
+	int64_t		 firmware_id;
+	char		*fw_version;
+	char		*fw_filename;
+};
+int	 store_device_history(struct store *, int64_t device_id,
+	    int64_t limit, struct device_delivery **out, size_t *n) STORE_WUR;
+void	 device_free(struct device *);
+void	 device_list_free(struct device *, size_t);
+void	 device_history_free(struct device_delivery *, size_t);
+
+/* store_firmware.c */
+/* Identical images (same sha256) share one row: *id is the existing
+ * row's and *created 0 (see store_firmware_restore). */
+int	 store_firmware_add(struct store *, const struct firmware *,
+	    int64_t *id, int *created) STORE_WUR;
+/* Finds deleted rows too (see store_firmware_deleted_at). */
+int	 store_firmware_get(struct store *, int64_t id, struct firmware *)
+	    STORE_WUR;							/* 1 */
+/* Live (not deleted) firmware newest first; format, board "" for all. */
+int	 store_firmware_list(struct store *, const char *format,
+	    const char *board, int64_t limit, int64_t offset,
+	    struct firmware **out, size_t *n, int64_t *total) STORE_WUR;
+/* How many live firmware rows. */
+int	 store_firmware_count(struct store *, int64_t *count) STORE_WUR;
+/* The jobs that use the firmware, newest first. */
+int	 store_firmware_jobs(struct store *, int64_t firmware_id,
+	    struct job **out, size_t *n) STORE_WUR;
+/* Ids of the active or paused jobs using the firmware. */
+int	 store_firmware_in_use(struct store *, int64_t firmware_id,
+	    int64_t **ids, size_t *n) STORE_WUR;
+/* Deleted firmware keeps its row while jobs name it: 1 found with *when
+ * its deletion time (0 while live), 0 no such row.  Check it before
+ * starting a job on a firmware id. */
+int	 store_firmware_deleted_at(struct store *, int64_t id, int64_t *when)
+	    STORE_WUR;
+/* Deletes the row, or marks it deleted while jobs name it, in one
+ * transaction (its own unless the caller holds one).  The caller removes
+ * the file. */
+int	 store_firmware_delete(struct store *, int64_t id) STORE_WUR;
+/* Makes a deleted row live again (an identical image uploaded again). */
+int	 store_firmware_restore(struct store *, int64_t id) STORE_WUR;
+void	 firmware_free(struct firmware *);
+void	 firmware_list_free(struct firmware *, size_t);
+
+/* store_jobs.c: jobs, then their deliveries.  Unfinished deliveries are
+ * those queued, sent, downloading or downloaded. */
+int	 store_job_create(struct store *, const struct job *, int64_t *id)
+	    STORE_WUR;
+int	 store_job_get(struct store *, int64_t id, struct job *)
+	    STORE_WUR;							/* 1 */
+/* Ids of jobs in state active, ascending. */
+int	 store_jobs_active(struct store *, int64_t **ids, size_t *n)
+	    STORE_WUR;
+/* Moves the job from one state to another: 1 moved, 0 it was not in
+ * from (nothing written).  Only jobs.c calls it. */
+int	 store_job_set_state(struct store *, int64_t id, enum job_state from,
+	    enum job_state to) STORE_WUR;
+/* Cancels the job's unfinished deliveries with why as their last error
+ * (keeping their tickets, which fwstore then answers 403).  *canceled gets
+ * how many.  Only delivery.c calls it. */
+int	 store_job_cancel(struct store *, int64_t id, const char *why,
+	    int *canceled) STORE_WUR;
+/* Ids of the jobs other than job_id with an unfinished delivery for one
+ * of job_id's devices (device_id 0), or for device_id. */
+int	 store_jobs_sharing(struct store *, int64_t job_id, int64_t device_id,
+	    int64_t **ids, size_t *n) STORE_WUR;
+/* Cancels the unfinished deliveries of other jobs for the job's devices
+ * (a newer job supersedes them), with why as their last error.  Only
+ * delivery.c calls it. */
+int	 store_job_cancel_older(struct store *, int64_t job_id,
+	    const char *why) STORE_WUR;
+/* Deliveries of a job, ascending id. */
+int	 store_job_deliveries(struct store *, int64_t job_id,
+	    struct delivery **out, size_t *n) STORE_WUR;
+/* The job's deliveries counted per state: calls cb for each state that
+ * has any, with the state's name, in the order of the names. */
+int	 store_job_counts(struct store *, int64_t job_id,
+	    void (*cb)(void *, const char *state, int64_t count), void *arg)
+	    STORE_WUR;
+/* Jobs newest first; state NULL or "" for all, else a job state's name
+ * (the caller has checked it with job_state_parse). */
+int	 store_job_list(struct store *, const char *state, int64_t limit,
+	    int64_t offset, struct job **out, size_t *n, int64_t *total)
+	    STORE_WUR;
+/* Up to max queued deliveries of the job with an id above after,
+ * ascending: a scheduler pages through them. */
+int	 store_job_queued(struct store *, int64_t job_id, int64_t after,
+	    int64_t max, struct delivery **out, size_t *n) STORE_WUR;
+/* How many of the job's deliveries are unfinished. */
+int	 store_job_unfinished(struct store *, int64_t job_id, int64_t *count)
+	    STORE_WUR;
+/* All jobs counted per state: calls cb for each state that has any. */
+int	 store_job_states(struct store *,
+	    void (*cb)(void *, const char *state, int64_t count), void *arg)
+	    STORE_WUR;
+void	 job_free(struct job *);
+void	 job_list_free(struct job *, size_t);
+
+/* A new delivery, queued.  -1 also when the job has one for the device. */
+int	 store_delivery_create(struct store *, int64_t job_id,
+	    int64_t device_id, int64_t *id) STORE_WUR;
+int	 store_delivery_get(struct store *, int64_t id, struct delivery *)
+	    STORE_WUR;							/* 1 */
+/* 0 for a NULL or "" ticket. */
+int	 store_delivery_by_ticket(struct store *, const char *ticket,
+	    struct delivery *) STORE_WUR;				/* 1 */
+/* The newest unfinished delivery of an active job for the device. */
+int	 store_delivery_pending(struct store *, int64_t device_id,
+	    struct delivery *) STORE_WUR;				/* 1 */
+/* From state from to state to, with last_error (NULL keeps it) and ticket
+ * (NULL keeps it, "" clears it); updated_at = now; attempts +=
+ * attempt_inc.  1 moved, 0 the row was not in from (nothing written).
+ * Only delivery.c calls it. */
+int	 store_delivery_update(struct store *, int64_t id,
+	    enum delivery_state from, enum delivery_state to,
+	    const char *ticket, const char *last_error, int attempt_inc)
+	    STORE_WUR;
+/* Light: the bytes fwstore has sent of the delivery's image. */
+int	 store_delivery_progress(struct store *, int64_t id, uint64_t bytes)
+	    STORE_WUR;
+/* Deliveries of active jobs in state whose updated_at is before,
+ * ascending id. */
+int	 store_deliveries_stale(struct store *, enum delivery_state,
+	    int64_t before, struct delivery **out, size_t *n) STORE_WUR;
+/* All deliveries counted per state: calls cb for each state that has
+ * any. */
+int	 store_delivery_states(struct store *,
+	    void (*cb)(void *, const char *state, int64_t count), void *arg)
+	    STORE_WUR;
+void	 delivery_free(struct delivery *);
+void	 delivery_list_free(struct delivery *, size_t);
+
+/* store_tokens.c */
+/* -2 when the hash exists already. */
 int	 store_api_token_create(struct store *, const char *name,
-	    const char *token_sha256, const char *created_by, int64_t *id);
-int	 store_api_token_list(struct store *, struct api_token **, size_t *);
-int	 store_api_token_get(struct store *, int64_t id, struct api_token *);
+	    const char *token_sha256, const char *created_by, int64_t *id)
+	    STORE_WUR;
+/* All tokens, ascending id. */
+int	 store_api_token_list(struct store *, struct api_token **, size_t *)
+	    STORE_WUR;
+int	 store_api_token_get(struct store *, int64_t id, struct api_token *)
+	    STORE_WUR;							/* 1 */
 int	 store_api_token_by_hash(struct store *, const char *token_sha256,
-	    struct api_token *);					/* 1 */
-int	 store_api_token_delete(struct store *, int64_t id);	/* 1 */
-int	 store_api_token_used(struct store *, int64_t id);
+	    struct api_token *) STORE_WUR;				/* 1 */
+/* 1 deleted, 0 no such token. */
+int	 store_api_token_delete(struct store *, int64_t id) STORE_WUR;
+/* Records a use now; written at most once a minute per token. */
+int	 store_api_token_used(struct store *, int64_t id) STORE_WUR;
 void	 api_token_free(struct api_token *);
 void	 api_token_list_free(struct api_token *, size_t);
+
+/* store_events.c */
+/* Audit log: an admin action or a delivery transition; device_id and
+ * job_id 0 when none. */
+int	 store_event(struct store *, const char *kind, const char *actor,
+	    const char *remote, int64_t device_id, int64_t job_id,
+	    const char *text) STORE_WUR;
+/* Retention: deletes events older than before (Unix s; 0: none by age),
+ * then the oldest beyond the newest keep (0: none by count), at most max
+ * rows in all, looking at no more than max rows: how many went, or -1. */
+int	 store_events_prune(struct store *, int64_t before, int64_t keep,
+	    int64_t max) STORE_WUR;
 
 #endif

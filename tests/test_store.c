@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Unit test for admind's SQLite store (admind/store.c): schema creation
- * and reopening, devices, firmware dedupe, jobs, the delivery lifecycle
- * with tickets and cancellation, and refusal of foreign or future files.
+ * Unit test for admind's SQLite store (admind/store*.c): schema creation
+ * and reopening, devices and their edits, firmware dedupe and deletion,
+ * jobs, the delivery lifecycle with tickets and cancellation, API tokens,
+ * and refusal of foreign or future files.
  * Runs in a fresh temporary directory; exit 0 on success.
  */
 #include <sys/wait.h>
@@ -430,7 +431,8 @@ test_deliveries(struct store *st, int64_t fw)
 	CHECK(store_job_set_state(st, job3, JOB_ACTIVE, JOB_STOPPED) == 1);
 	CHECK(store_job_cancel(st, job3, "stopped", &canceled) == 0);
 	CHECK(canceled == 1);
-	CHECK(store_rollback(st) == 0);
+	store_rollback(st);
+	store_rollback(st);		/* ended already: nothing to do */
 	CHECK(store_delivery_pending(st, 1, &dl) == 1);
 	CHECK(dl.id == d4);
 	CHECK(dl.state == DELIVERY_QUEUED);
@@ -482,6 +484,129 @@ count_events(const char *insert_ancient)
 	sqlite3_finalize(s);
 	sqlite3_close(db);
 	return n;
+}
+
+/* The admin API's device edits: search, tags, renaming, a new token. */
+static void
+test_device_edits(struct store *st)
+{
+	struct device_filter f = { "", "", "", "" };
+	struct device	 d, *list;
+	int64_t		 id, other, total, *ids;
+	size_t		 n;
+
+	CHECK(store_device_create(st, "garage door", "edit1", "out,gate",
+	    &id) == 0);
+	CHECK(store_device_update(st, id, "Garage", NULL) == 1);
+	CHECK(store_device_update(st, 999, "x", "y") == 0);
+	CHECK(store_device_set_link(st, id, 1024, 30) == 0);
+	CHECK(store_device_get(st, id, &d) == 1);
+	CHECK_STR(d.name, "Garage");
+	CHECK_STR(d.tags, "out,gate");
+	CHECK(d.buff_in == 1024 && d.h_beat == 30);
+	device_free(&d);
+
+	f.text = "gARAGE";
+	CHECK(store_device_search(st, &f, -1, 0, &list, &n, &total) == 0);
+	CHECK(n == 1 && total == 1 && list[0].id == id);
+	device_list_free(list, n);
+	f.text = "";
+	f.tag = "gate";
+	CHECK(store_device_search(st, &f, -1, 0, &list, &n, &total) == 0);
+	CHECK(n == 1 && list[0].id == id);
+	device_list_free(list, n);
+	f.tag = "gat";			/* a whole tag, not a part of one */
+	CHECK(store_device_search(st, &f, -1, 0, &list, &n, &total) == 0);
+	CHECK(n == 0 && total == 0);
+	device_list_free(list, n);
+	CHECK(store_device_ids_by_tag(st, "out", &ids, &n) == 0);
+	CHECK(n == 1 && ids[0] == id);
+	free(ids);
+
+	/* A token is one device's: -2 for another's, 0 for no device. */
+	CHECK(store_device_set_token(st, id, "tok2") == -2);
+	CHECK(store_device_set_token(st, id, "edit2") == 1);
+	CHECK(store_device_set_token(st, 999, "edit3") == 0);
+	CHECK(store_device_by_token(st, "edit2", &d) == 1 && d.id == id);
+	device_free(&d);
+	CHECK(store_device_count(st, &total) == 0);
+	CHECK(store_device_delete(st, id) == 1);
+	CHECK(store_device_delete(st, id) == 0);
+	CHECK(store_device_count(st, &other) == 0 && other == total - 1);
+}
+
+/* Firmware that jobs name is only marked deleted, and comes back. */
+static void
+test_firmware_delete(struct store *st, int64_t fw)
+{
+	struct firmware	 f, *list;
+	struct job	*jobs;
+	int64_t		 when, total, count, *ids;
+	size_t		 n;
+
+	CHECK(store_firmware_jobs(st, fw, &jobs, &n) == 0);
+	CHECK(n >= 2 && jobs[0].id > jobs[1].id);	/* newest first */
+	job_list_free(jobs, n);
+	CHECK(store_firmware_in_use(st, fw, &ids, &n) == 0);
+	CHECK(n >= 1);
+	free(ids);
+	CHECK(store_firmware_count(st, &count) == 0 && count == 2);
+
+	CHECK(store_firmware_delete(st, 2) == 0);	/* no job: gone */
+	CHECK(store_firmware_get(st, 2, &f) == 0);
+	firmware_free(&f);
+	CHECK(store_firmware_deleted_at(st, 2, &when) == 0);
+
+	CHECK(store_firmware_delete(st, fw) == 0);	/* kept, marked */
+	CHECK(store_firmware_deleted_at(st, fw, &when) == 1 && when > 0);
+	CHECK(store_firmware_get(st, fw, &f) == 1);
+	firmware_free(&f);
+	CHECK(store_firmware_list(st, "", "", -1, 0, &list, &n, &total) == 0);
+	CHECK(n == 0 && total == 0);
+	firmware_list_free(list, n);
+	CHECK(store_firmware_restore(st, fw) == 0);
+	CHECK(store_firmware_deleted_at(st, fw, &when) == 1 && when == 0);
+	CHECK(store_firmware_list(st, "esp32", "", -1, 0, &list, &n,
+	    &total) == 0);
+	CHECK(n == 1 && total == 1 && list[0].id == fw);
+	firmware_list_free(list, n);
+	CHECK(store_firmware_list(st, "esp8266", "", -1, 0, &list, &n,
+	    &total) == 0);
+	CHECK(n == 0 && total == 0);
+	firmware_list_free(list, n);
+}
+
+/* API tokens: unique hashes, found by hash, last use, deletion. */
+static void
+test_api_tokens(struct store *st)
+{
+	struct api_token t, *list;
+	int64_t		 id, id2;
+	size_t		 n;
+
+	CHECK(store_api_token_create(st, "ci", "hash1", "admin", &id) == 0);
+	CHECK(store_api_token_create(st, "again", "hash1", "admin",
+	    &id2) == -2);
+	CHECK(store_api_token_create(st, "deploy", "hash2", "admin",
+	    &id2) == 0);
+	CHECK(id2 > id);
+	CHECK(store_api_token_by_hash(st, "hash1", &t) == 1);
+	CHECK(t.id == id && t.last_used_at == 0);
+	CHECK_STR(t.name, "ci");
+	CHECK_STR(t.created_by, "admin");
+	api_token_free(&t);
+	CHECK(store_api_token_by_hash(st, "nope", &t) == 0);
+	api_token_free(&t);
+	CHECK(store_api_token_used(st, id) == 0);
+	CHECK(store_api_token_get(st, id, &t) == 1 && t.last_used_at > 0);
+	api_token_free(&t);
+	CHECK(store_api_token_list(st, &list, &n) == 0);
+	CHECK(n == 2 && list[0].id == id && list[1].id == id2);
+	api_token_list_free(list, n);
+	CHECK(store_api_token_delete(st, id) == 1);
+	CHECK(store_api_token_delete(st, id) == 0);
+	CHECK(store_api_token_get(st, id, &t) == 0);
+	api_token_free(&t);
 }
 
 /* Retention: by age and by count, never more than a batch at a time. */
@@ -699,6 +824,9 @@ main(void)
 	CHECK(dl.job_id == 3);
 	delivery_free(&dl);
 	test_events_prune(st);
+	test_device_edits(st);
+	test_firmware_delete(st, fw);
+	test_api_tokens(st);
 	store_close(st);
 
 	test_migrate_device_ids();

@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The SQLite side of admind's store, shared by the store's own files
+ * (store.c, store_schema.c and one store_<entity>.c per entity) and by no
+ * other: the connection, the cache of prepared statements, and the helpers
+ * that bind, step and read rows.  It is the only header that includes
+ * <sqlite3.h>; the rest of otad sees store.h alone.
+ */
+#ifndef OTAD_STORE_INT_H
+#define OTAD_STORE_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <sqlite3.h>
+
+#include "store.h"
+
+/* The columns store_job_row and store_delivery_row read, in their order. */
+#define JOB_COLS	"id, firmware_id, target_kind, target, force, " \
+			"max_parallel, attempt_limit, failure_threshold, " \
+			"state, created_at, created_by"
+#define DELIVERY_COLS	"d.id, d.job_id, d.device_id, d.state, " \
+			"d.attempts, d.ticket, d.bytes_sent, d.created_at, " \
+			"d.updated_at, d.last_error"
+
+/*
+ * Every statement's place in the per-store cache, grouped by the file that
+ * holds its SQL.  A new query is one entry here and one struct store_query
+ * in its entity's file.
+ */
+enum store_q {
+	/* store.c */
+	Q_BEGIN, Q_COMMIT, Q_ROLLBACK, Q_SYNC_NORMAL, Q_SYNC_FULL,
+	/* store_schema.c */
+	Q_USER_VERSION,
+	/* store_devices.c */
+	Q_DEVICE_CREATE, Q_DEVICE_GET, Q_DEVICE_BY_TOKEN, Q_DEVICE_LIST,
+	Q_DEVICE_COUNT, Q_DEVICE_SEEN, Q_DEVICE_SET_INFO, Q_DEVICE_IDS,
+	Q_DEVICE_SET_LINK, Q_DEVICE_SEARCH, Q_DEVICE_SEARCH_COUNT,
+	Q_DEVICE_UPDATE, Q_DEVICE_SET_TOKEN, Q_DEVICE_DELETE,
+	Q_DEVICE_HISTORY, Q_DEVICE_IDS_BY_TAG,
+	/* store_firmware.c */
+	Q_FIRMWARE_ADD, Q_FIRMWARE_BY_SHA, Q_FIRMWARE_GET, Q_FIRMWARE_LIST,
+	Q_FIRMWARE_COUNT, Q_FIRMWARE_JOBS, Q_FIRMWARE_IN_USE,
+	Q_FIRMWARE_REFS, Q_FIRMWARE_DELETE, Q_FIRMWARE_SET_DELETED,
+	Q_FIRMWARE_DELETED_AT,
+	/* store_jobs.c */
+	Q_JOB_CREATE, Q_JOB_GET, Q_JOBS_ACTIVE, Q_JOB_SET_STATE, Q_JOB_CANCEL,
+	Q_JOBS_SHARING, Q_JOBS_SHARING_DEVICE, Q_JOB_CANCEL_OLDER,
+	Q_JOB_DELIVERIES, Q_JOB_COUNTS, Q_JOB_LIST, Q_JOB_LIST_COUNT,
+	Q_JOB_QUEUED, Q_JOB_UNFINISHED, Q_JOB_STATES,
+	Q_DELIVERY_CREATE, Q_DELIVERY_GET, Q_DELIVERY_BY_TICKET,
+	Q_DELIVERY_PENDING, Q_DELIVERY_UPDATE, Q_DELIVERY_PROGRESS,
+	Q_DELIVERIES_STALE, Q_DELIVERY_STATES,
+	/* store_tokens.c */
+	Q_TOKEN_CREATE, Q_TOKEN_LIST, Q_TOKEN_GET, Q_TOKEN_BY_HASH,
+	Q_TOKEN_DELETE, Q_TOKEN_USED,
+	/* store_events.c */
+	Q_EVENT, Q_EVENTS_PRUNE_AGE, Q_EVENTS_PRUNE_ROWS,
+	Q_MAX
+};
+
+struct store_query {
+	enum store_q	 slot;		/* its statement in st->stmt */
+	const char	*name;		/* for log lines */
+	const char	*sql;
+	int		 unique_ok;	/* UNIQUE violation: -2, not logged */
+	int		 light;		/* a write that may join a batch */
+};
+
+struct store {
+	sqlite3			*db;
+	sqlite3_stmt		*stmt[Q_MAX];
+	const struct store_query *query[Q_MAX];	/* whose stmt[] it is */
+	int			 batch;	/* store_light's transaction is open */
+	int			 full;	/* a write found the disk full */
+};
+
+/* How to read one result row into a struct, and free it again. */
+struct store_row {
+	size_t	 size;
+	int	(*read)(sqlite3_stmt *, void *);
+	void	(*free)(void *);
+};
+
+/* store.c: statements (see store_bind for fmt), transactions, columns. */
+sqlite3_stmt	*store_start(struct store *, const struct store_query *,
+		    const char *, ...) STORE_WUR;
+int		 store_step(struct store *, const struct store_query *)
+		    STORE_WUR;
+void		 store_done(struct store *, const struct store_query *);
+int		 store_run(struct store *, const struct store_query *,
+		    const char *, ...) STORE_WUR;
+int		 store_one(struct store *, const struct store_query *,
+		    const struct store_row *, void *, const char *, ...)
+		    STORE_WUR;
+int		 store_list(struct store *, const struct store_query *,
+		    const struct store_row *, void *, size_t *,
+		    const char *, ...) STORE_WUR;
+int		 store_tx_open(struct store *, int *) STORE_WUR;
+int		 store_tx_close(struct store *, int, int) STORE_WUR;
+int		 store_nomem(void);
+int64_t		 store_now(void);
+char		*store_col_text(sqlite3_stmt *, int, int *);
+void		 store_col_copy(sqlite3_stmt *, int, char *, size_t);
+extern const struct store_row store_id_row;
+
+/* store_schema.c */
+int		 store_pragmas(struct store *, const char *, char *, size_t)
+		    STORE_WUR;
+int		 store_migrate(struct store *, const char *, char *, size_t)
+		    STORE_WUR;
+
+/* store_jobs.c */
+extern const struct store_row store_job_row;
+extern const struct store_row store_delivery_row;
+
+#endif

@@ -1,0 +1,215 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * admind's SQLite schema (DESIGN.md section 3) and its migrations: the
+ * connection's pragmas (WAL, synchronous=FULL, foreign keys) and the
+ * numbered migrations store_open() runs by PRAGMA user_version, each all or
+ * nothing.  Part of the store that admind and `otad init` link.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "store_int.h"
+#include "util.h"
+
+#define STORE_BUSY_MS	5000
+
+/*
+ * Migration N (1-based) is store_migrations[N - 1]; each runs in its own
+ * transaction together with PRAGMA user_version = N.  Never edit one that
+ * has shipped: append a new one.
+ */
+static const char *const store_migrations[] = {
+	/* 1: the initial schema (DESIGN.md section 3). */
+	"CREATE TABLE devices ("
+	" id INTEGER PRIMARY KEY,"
+	" name TEXT NOT NULL,"
+	" token_sha256 TEXT UNIQUE NOT NULL,"
+	" tags TEXT NOT NULL DEFAULT '',"
+	" created_at INTEGER NOT NULL,"
+	" last_seen INTEGER NOT NULL DEFAULT 0,"
+	" last_addr TEXT NOT NULL DEFAULT '',"
+	" fw_version TEXT NOT NULL DEFAULT '',"
+	" build TEXT NOT NULL DEFAULT '',"
+	" fw_type TEXT NOT NULL DEFAULT '',"
+	" board TEXT NOT NULL DEFAULT '',"
+	" lib_version TEXT NOT NULL DEFAULT '');"
+	"CREATE TABLE firmware ("
+	" id INTEGER PRIMARY KEY,"
+	" sha256 TEXT UNIQUE NOT NULL,"
+	" sha256_b64 TEXT NOT NULL,"
+	" md5 TEXT NOT NULL,"
+	" size INTEGER NOT NULL,"
+	" filename TEXT NOT NULL DEFAULT '',"
+	" uploaded_at INTEGER NOT NULL,"
+	" uploaded_by TEXT NOT NULL DEFAULT '',"
+	" format TEXT NOT NULL,"
+	" chip TEXT NOT NULL DEFAULT '',"
+	" version TEXT NOT NULL DEFAULT '',"
+	" build TEXT NOT NULL DEFAULT '',"
+	" fw_type TEXT NOT NULL DEFAULT '',"
+	" board TEXT NOT NULL DEFAULT '',"
+	" project TEXT NOT NULL DEFAULT '');"
+	"CREATE TABLE jobs ("
+	" id INTEGER PRIMARY KEY,"
+	" firmware_id INTEGER NOT NULL REFERENCES firmware(id),"
+	" target_kind TEXT NOT NULL"
+	"  CHECK (target_kind IN ('devices', 'tag', 'all')),"
+	" target TEXT NOT NULL DEFAULT '',"
+	" force INTEGER NOT NULL DEFAULT 0,"
+	" max_parallel INTEGER NOT NULL,"
+	" attempt_limit INTEGER NOT NULL,"
+	" failure_threshold INTEGER NOT NULL DEFAULT 0,"
+	" state TEXT NOT NULL"
+	"  CHECK (state IN ('active', 'paused', 'stopped', 'finished')),"
+	" created_at INTEGER NOT NULL,"
+	" created_by TEXT NOT NULL DEFAULT '');"
+	"CREATE TABLE deliveries ("
+	" id INTEGER PRIMARY KEY,"
+	" job_id INTEGER NOT NULL REFERENCES jobs(id),"
+	" device_id INTEGER NOT NULL REFERENCES devices(id) ON DELETE CASCADE,"
+	" state TEXT NOT NULL CHECK (state IN ('queued', 'sent', 'downloading',"
+	"  'downloaded', 'succeeded', 'failed', 'already-current',"
+	"  'incompatible', 'canceled')),"
+	" attempts INTEGER NOT NULL DEFAULT 0,"
+	" ticket TEXT UNIQUE,"
+	" bytes_sent INTEGER NOT NULL DEFAULT 0,"
+	" created_at INTEGER NOT NULL,"
+	" updated_at INTEGER NOT NULL,"
+	" last_error TEXT NOT NULL DEFAULT '',"
+	" UNIQUE (job_id, device_id));"
+	/* by ticket and by job: the UNIQUE constraints' own indexes. */
+	"CREATE INDEX deliveries_device_state ON deliveries (device_id, state);"
+	"CREATE INDEX jobs_state ON jobs (state);"
+	"CREATE TABLE events ("
+	" id INTEGER PRIMARY KEY,"
+	" at INTEGER NOT NULL,"
+	" kind TEXT NOT NULL,"
+	" actor TEXT NOT NULL DEFAULT '',"
+	" remote TEXT NOT NULL DEFAULT '',"
+	" device_id INTEGER,"
+	" job_id INTEGER,"
+	" text TEXT NOT NULL DEFAULT '');",
+	/* 2: API tokens for scripts; firmware deleted while jobs name it. */
+	"CREATE TABLE api_tokens ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"	/* ids never reused */
+	" name TEXT NOT NULL,"
+	" token_sha256 TEXT UNIQUE NOT NULL,"
+	" created_at INTEGER NOT NULL,"
+	" created_by TEXT NOT NULL DEFAULT '',"
+	" last_used_at INTEGER NOT NULL DEFAULT 0);"
+	"ALTER TABLE firmware"
+	" ADD COLUMN deleted_at INTEGER NOT NULL DEFAULT 0;",
+	/* 3: the device's receive buffer and heartbeat, from its info. */
+	"ALTER TABLE devices ADD COLUMN buff_in INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE devices ADD COLUMN h_beat INTEGER NOT NULL DEFAULT 0;",
+	/* 4: device ids are never reused (an id in the event log, the journal
+	 * or an operator's script names one device forever): the highest id
+	 * ever given, moved by every insert. */
+	"CREATE TABLE device_ids (last INTEGER NOT NULL);"
+	"INSERT INTO device_ids SELECT max("
+	" coalesce((SELECT max(id) FROM devices), 0),"
+	" coalesce((SELECT max(device_id) FROM events), 0));"
+	"CREATE TRIGGER device_ids_last AFTER INSERT ON devices BEGIN"
+	" UPDATE device_ids SET last = max(last, NEW.id); END;",
+	/* 5: a device's deliveries by device alone, newest last: the pending
+	 * delivery is found without a sort. */
+	"DROP INDEX deliveries_device_state;"
+	"CREATE INDEX deliveries_device ON deliveries (device_id);",
+};
+
+static const struct store_query q_user_version = { .slot = Q_USER_VERSION,
+    .name = "schema version",
+    .sql = "PRAGMA user_version" };
+
+static int	 store_migrate_one(struct store *, int, const char *, char *,
+		    size_t);
+
+int
+store_schema_version(struct store *st)
+{
+	int64_t	 version;
+
+	if (store_one(st, &q_user_version, &store_id_row, &version, "") != 1)
+		return -1;
+	return (int)version;
+}
+
+/* Connection settings; the first read also tells a non-database file. */
+int
+store_pragmas(struct store *st, const char *path, char *err, size_t errlen)
+{
+	sqlite3_stmt	*s = NULL;
+	const char	*mode;
+	int		 rc;
+
+	if ((rc = sqlite3_busy_timeout(st->db, STORE_BUSY_MS)) != SQLITE_OK ||
+	    (rc = sqlite3_prepare_v2(st->db, "PRAGMA journal_mode = WAL", -1,
+	    &s, NULL)) != SQLITE_OK ||
+	    (rc = sqlite3_step(s)) != SQLITE_ROW) {
+		snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(st->db));
+		sqlite3_finalize(s);
+		return -1;
+	}
+	mode = (const char *)sqlite3_column_text(s, 0);
+	if (mode == NULL || strcmp(mode, "wal") != 0) {
+		snprintf(err, errlen, "%s: cannot use WAL journal mode "
+		    "(got %s)", path, mode != NULL ? mode : "nothing");
+		sqlite3_finalize(s);
+		return -1;
+	}
+	sqlite3_finalize(s);
+	if (sqlite3_exec(st->db, "PRAGMA synchronous = FULL;"
+	    "PRAGMA foreign_keys = ON;", NULL, NULL, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(st->db));
+		return -1;
+	}
+	return 0;
+}
+
+int
+store_migrate(struct store *st, const char *path, char *err, size_t errlen)
+{
+	const int	 known = nitems(store_migrations);
+	int64_t		 version;
+	int		 v;
+
+	if (store_one(st, &q_user_version, &store_id_row, &version, "") != 1) {
+		snprintf(err, errlen, "%s: cannot read the schema version: %s",
+		    path, sqlite3_errmsg(st->db));
+		return -1;
+	}
+	if (version > known) {
+		snprintf(err, errlen, "%s: the database has schema version "
+		    "%lld, newer than this otad knows (%d); run a newer otad "
+		    "or restore a backup", path, (long long)version, known);
+		return -1;
+	}
+	for (v = (int)version; v < known; v++)
+		if (store_migrate_one(st, v, path, err, errlen) == -1)
+			return -1;
+	return 0;
+}
+
+/* Runs migration v + 1 and records it, all or nothing. */
+static int
+store_migrate_one(struct store *st, int v, const char *path, char *err,
+    size_t errlen)
+{
+	char	 sql[64];
+
+	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", v + 1);
+	if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) ==
+	    SQLITE_OK &&
+	    sqlite3_exec(st->db, store_migrations[v], NULL, NULL, NULL) ==
+	    SQLITE_OK &&
+	    sqlite3_exec(st->db, sql, NULL, NULL, NULL) == SQLITE_OK &&
+	    sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
+		return 0;
+	snprintf(err, errlen, "%s: schema migration to version %d failed: %s",
+	    path, v + 1, sqlite3_errmsg(st->db));
+	if (!sqlite3_get_autocommit(st->db))
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+}
