@@ -287,8 +287,28 @@ int	 tx_ok(void);
 /* fn(arg, 1) after the outermost commit, fn(arg, 0) after a rollback. */
 int	 tx_defer(void (*fn)(void *arg, int committed), void *arg);
 
-/* delivery.c: every delivery state change; -1 when it was not stored */
 #define ADMIND_WUR	__attribute__((warn_unused_result))
+
+/* flight.c: the deliveries in flight, per job and since when */
+/* The job's deliveries in flight, counted from the database when unknown;
+ * -1 when they could not be counted. */
+int	 flight_busy(int64_t job_id, int64_t *busy) ADMIND_WUR;
+/* The counts are read again when next asked (after a rollback). */
+void	 flight_forget(void);
+void	 flight_forget_cb(void *, int);
+/* A stored transition: the counts and the sent_timeout follow it. */
+void	 flight_moved(const struct delivery *, enum delivery_state to);
+/* A delivery in flight moved (progress): its sent_timeout starts again. */
+void	 flight_touch(int64_t delivery_id);
+void	 flight_drop(int64_t delivery_id);
+/* expire(id) for each delivery in flight that did not move for timeout
+ * seconds before now (uv_now()). */
+void	 flight_expired(uint64_t now, unsigned timeout,
+	    void (*expire)(int64_t delivery_id));
+/* Every delivery in flight in the database gets a full timeout. */
+void	 flight_load(void);
+
+/* delivery.c: every delivery state change; -1 when it was not stored */
 int	 delivery_apply(const struct delivery *, enum delivery_event,
 	    const char *error) ADMIND_WUR;
 /* queued -> sent with a ticket (d->ticket filled) and attempt + 1; the
@@ -320,11 +340,6 @@ void	 sched_job_kick(int64_t job_id);
 int	 sched_has_slot(const struct job *);
 void	 sched_device_created(int64_t device_id);
 void	 sched_start(void);
-/* A delivery in flight moved (progress): its sent_timeout starts again. */
-void	 sched_touch(int64_t delivery_id);
-void	 sched_delivery_moved(const struct delivery *, enum delivery_state);
-void	 sched_forget_counts(void);
-void	 sched_forget_counts_cb(void *, int);
 /* fwstore's report of a download ended (complete or aborted). */
 void	 sched_download_ended(int64_t device_id);
 void	 sched_ota_sent(int64_t device_id, int64_t delivery_id,

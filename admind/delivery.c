@@ -105,8 +105,8 @@ delivery_journal(const struct delivery_notice *n)
 }
 
 /* Deferred: after the commit, the journal and the stream hear of it;
- * after a rollback the scheduler's counts (moved at once, for pacing
- * within a batch) are counted again. */
+ * after a rollback the flight counts (moved at once, for pacing within a
+ * batch) are counted again. */
 static void
 delivery_notice_run(void *arg, int committed)
 {
@@ -116,7 +116,7 @@ delivery_notice_run(void *arg, int committed)
 		delivery_journal(n);
 		delivery_publish(n);
 	} else {
-		sched_forget_counts();
+		flight_forget();
 	}
 	delivery_free(&n->d);
 	free(n->error);
@@ -193,7 +193,7 @@ delivery_move(const struct delivery *d, enum delivery_event ev,
 	    delivery_notice(d, to, error, attempt_inc) == -1))
 		tx_fail();
 	else if (rc == 1)
-		sched_delivery_moved(d, to);
+		flight_moved(d, to);
 	if (rc == 1 && tx_ok() && delivery_state_ended(to) &&
 	    jobs_settle(d->job_id) == -1)
 		tx_fail();
@@ -326,7 +326,7 @@ delivery_cancel_older(int64_t job_id)
 	    store_job_cancel_older(env->store, job_id, why) == -1 ||
 	    delivery_settle_jobs(ids, n) == -1)
 		tx_fail();
-	if (n > 0 && tx_defer(sched_forget_counts_cb, NULL) == -1)
+	if (n > 0 && tx_defer(flight_forget_cb, NULL) == -1)
 		tx_fail();
 	free(ids);
 	return tx_commit();
@@ -346,7 +346,7 @@ delivery_device_delete(int64_t device_id)
 	if (store_jobs_sharing(env->store, 0, device_id, &ids, &n) == -1 ||
 	    (rc = store_device_delete(env->store, device_id)) == -1 ||
 	    delivery_settle_jobs(ids, n) == -1 ||
-	    tx_defer(sched_forget_counts_cb, NULL) == -1)
+	    tx_defer(flight_forget_cb, NULL) == -1)
 		tx_fail();
 	free(ids);
 	if (tx_commit() == -1)

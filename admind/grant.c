@@ -558,7 +558,7 @@ grant_progress(int64_t delivery_id, uint8_t what, uint64_t bytes,
 	}
 	grant_count(&d, what, bytes);
 	if (what == CTL_PROGRESS_RUNNING)
-		sched_touch(d.id);
+		flight_touch(d.id);
 	/* a download acknowledged at once still shows its 10 % steps */
 	if (what == CTL_PROGRESS_RUNNING || what == CTL_PROGRESS_COMPLETE)
 		grant_publish_progress(&d, bytes, total);

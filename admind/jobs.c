@@ -41,7 +41,7 @@ jobs_changed_run(void *arg, int committed)
 	if (committed)
 		sched_job_changed(c->job_id, c->to);
 	else
-		sched_forget_counts();
+		flight_forget();
 	free(c);
 }
 

@@ -6,7 +6,8 @@
  * device returns; retries up to the job's attempt limit.  Every transition
  * is committed to the database before it is acted on.  The decisions
  * themselves are pure functions in sched_policy.c; this file gathers
- * their facts and acts on their answers.
+ * their facts and acts on their answers.  What is in flight, and since
+ * when, is counted in flight.c.
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -39,7 +40,6 @@ static struct {
 static int	 sched_batching;	/* depth: kicks nest */
 
 static void	sched_run(int64_t device_id);
-static void	sched_flight_drop(int64_t);
 static void	sched_job_resume(int64_t);
 
 static void
@@ -124,168 +124,69 @@ sched_match(const struct sched_ctx *x, const char **by)
 	return report_compare(&fw, &x->report, by);
 }
 
-/*
- * How many of a job's deliveries are in flight (sent or downloading), kept
- * in memory and moved by every transition, so that pacing costs O(1) per
- * decision.  Counted from the database the first time a job is asked.
- */
-struct sched_busy {
-	struct sched_busy	*next;
+/* The online devices whose queued delivery waits for a slot of its job
+ * (max_parallel; flight.c counts the slots), first come first served. */
+struct sched_waiting {
+	struct sched_waiting	*next;
 	int64_t			 job_id;
-	int			 counted;	/* busy is known */
-	int64_t			 busy;
-	/* online devices whose queued delivery waits for a slot, FIFO */
-	int64_t			*waiting;
+	int64_t			*devices;	/* FIFO */
 	size_t			 head, tail, cap;
 };
 
-static struct sched_busy *sched_busy_list;
+static struct sched_waiting *sched_waiting_list;
 
-static void
-sched_count_cb(void *arg, const char *name, int64_t count)
+/* The job's waiting list; created on first use when create is set. */
+static struct sched_waiting *
+sched_waiting_get(int64_t job_id, int create)
 {
-	enum delivery_state s;
+	struct sched_waiting *w;
 
-	if (delivery_state_parse(name, &s) == 0 && delivery_state_in_flight(s))
-		*(int64_t *)arg += count;
-}
-
-/* The job's entry, created on first use; counted when busy is unknown. */
-static struct sched_busy *
-sched_busy_get(int64_t job_id)
-{
-	struct sched_busy *b;
-
-	for (b = sched_busy_list; b; b = b->next)
-		if (b->job_id == job_id)
-			break;
-	if (b == NULL) {
-		if ((b = calloc(1, sizeof(*b))) == NULL)
-			return NULL;
-		b->job_id = job_id;
-		b->next = sched_busy_list;
-		sched_busy_list = b;
-	}
-	if (!b->counted) {
-		b->busy = 0;
-		if (store_job_counts(env->store, job_id, sched_count_cb,
-		    &b->busy) == -1)
-			return NULL;
-		b->counted = 1;
-	}
-	return b;
-}
-
-void
-sched_forget_counts(void)
-{
-	for (struct sched_busy *b = sched_busy_list; b; b = b->next)
-		b->counted = 0;
-}
-
-void
-sched_forget_counts_cb(void *arg, int committed)
-{
-	sched_forget_counts();
-}
-
-/* A stored transition (delivery.c): the job's slots and the delivery's
- * sent_timeout follow it at once, so that pacing holds within a batch. */
-void
-sched_delivery_moved(const struct delivery *d, enum delivery_state to)
-{
-	for (struct sched_busy *b = sched_busy_list; b; b = b->next)
-		if (b->job_id == d->job_id && b->counted)
-			b->busy += delivery_state_in_flight(to) -
-			    delivery_state_in_flight(d->state);
-	if (delivery_state_in_flight(to))
-		sched_touch(d->id);
-	else
-		sched_flight_drop(d->id);
+	for (w = sched_waiting_list; w; w = w->next)
+		if (w->job_id == job_id)
+			return w;
+	if (!create || (w = calloc(1, sizeof(*w))) == NULL)
+		return NULL;
+	w->job_id = job_id;
+	w->next = sched_waiting_list;
+	sched_waiting_list = w;
+	return w;
 }
 
 static void
-sched_wait(struct sched_busy *b, int64_t device_id)
+sched_wait(int64_t job_id, int64_t device_id)
 {
+	struct sched_waiting *w = sched_waiting_get(job_id, 1);
 	int64_t	*p;
 
-	if (b->tail == b->cap) {
-		if (b->head > 0) {		/* slide down first */
-			memmove(b->waiting, b->waiting + b->head,
-			    (b->tail - b->head) * sizeof(*p));
-			b->tail -= b->head;
-			b->head = 0;
+	if (w == NULL)
+		return;		/* found again by its next login */
+	if (w->tail == w->cap) {
+		if (w->head > 0) {		/* slide down first */
+			memmove(w->devices, w->devices + w->head,
+			    (w->tail - w->head) * sizeof(*p));
+			w->tail -= w->head;
+			w->head = 0;
 		} else {
-			size_t cap = b->cap ? b->cap * 2 : 64;
+			size_t cap = w->cap ? w->cap * 2 : 64;
 
-			if ((p = reallocarray(b->waiting, cap, sizeof(*p))) ==
+			if ((p = reallocarray(w->devices, cap, sizeof(*p))) ==
 			    NULL)
 				return;	/* found again by its next login */
-			b->waiting = p;
-			b->cap = cap;
+			w->devices = p;
+			w->cap = cap;
 		}
 	}
-	b->waiting[b->tail++] = device_id;
+	w->devices[w->tail++] = device_id;
 }
 
 /* The job may send one more delivery now (max_parallel). */
 int
 sched_has_slot(const struct job *job)
 {
-	struct sched_busy *b = sched_busy_get(job->id);
+	int64_t	 busy;
 
-	return b != NULL && sched_policy_has_slot(b->busy, job->max_parallel);
-}
-
-/*
- * When each delivery in flight (sent, downloading) last moved, on the
- * monotonic clock: sent_timeout is measured with it, so a wall-clock jump
- * neither expires nor freezes deliveries.  After a restart every delivery
- * in flight gets a full timeout again.
- */
-#define SCHED_FLIGHT_BUCKETS	4096
-
-struct sched_flight {
-	struct sched_flight	*next;
-	int64_t			 delivery_id;
-	uint64_t		 since;		/* uv_now() */
-};
-
-static struct sched_flight *sched_flights[SCHED_FLIGHT_BUCKETS];
-
-static struct sched_flight **
-sched_flight_slot(int64_t delivery_id)
-{
-	struct sched_flight **pp;
-
-	pp = &sched_flights[(uint64_t)delivery_id % SCHED_FLIGHT_BUCKETS];
-	while (*pp != NULL && (*pp)->delivery_id != delivery_id)
-		pp = &(*pp)->next;
-	return pp;
-}
-
-void
-sched_touch(int64_t delivery_id)
-{
-	struct sched_flight **pp = sched_flight_slot(delivery_id);
-
-	if (*pp == NULL) {
-		if ((*pp = calloc(1, sizeof(**pp))) == NULL)
-			return;
-		(*pp)->delivery_id = delivery_id;
-	}
-	(*pp)->since = uv_now(env->loop);
-}
-
-static void
-sched_flight_drop(int64_t delivery_id)
-{
-	struct sched_flight **pp = sched_flight_slot(delivery_id), *f;
-
-	if ((f = *pp) != NULL) {
-		*pp = f->next;
-		free(f);
-	}
+	return flight_busy(job->id, &busy) == 0 &&
+	    sched_policy_has_slot(busy, job->max_parallel);
 }
 
 /* A kick decides for many devices: their transitions commit together, and
@@ -304,7 +205,7 @@ sched_batch_end(void)
 	if (--sched_batching == 0)
 		sched_cache_clear();
 	if (tx_commit() == -1)	/* logged; nothing of it is acted on */
-		sched_forget_counts();
+		flight_forget();
 }
 
 static void
@@ -313,7 +214,6 @@ sched_queued(struct sched_ctx *x)
 	const char	*by;
 	char		 why[256];
 	enum report_match m = sched_match(x, &by);
-	struct sched_busy *b;
 	int		 mismatch, slot, rc = 0;
 
 	/* each fact only when it can matter: a slot may be counted from
@@ -334,8 +234,7 @@ sched_queued(struct sched_ctx *x)
 		rc = delivery_send(&x->d, &x->job, 1, NULL);
 		break;
 	default:
-		if ((b = sched_busy_get(x->job.id)) != NULL)
-			sched_wait(b, x->d.device_id);
+		sched_wait(x->job.id, x->d.device_id);
 		break;
 	}
 	/* A transition that failed is logged and nothing of it happened:
@@ -533,7 +432,7 @@ sched_job_started(int64_t job_id, const int64_t *devices, size_t n)
 void
 sched_job_changed(int64_t job_id, enum job_state to)
 {
-	sched_forget_counts();
+	flight_forget();
 	if (to == JOB_ACTIVE)
 		sched_job_resume(job_id);
 }
@@ -543,7 +442,7 @@ sched_job_changed(int64_t job_id, enum job_state to)
 void
 sched_job_kick(int64_t job_id)
 {
-	struct sched_busy *b;
+	struct sched_waiting *w;
 	struct job	 job;
 	int64_t		 device_id;
 
@@ -554,9 +453,9 @@ sched_job_kick(int64_t job_id)
 		return;
 	}
 	sched_batch_begin();
-	while (sched_has_slot(&job) && (b = sched_busy_get(job_id)) != NULL &&
-	    b->head < b->tail) {
-		device_id = b->waiting[b->head++];
+	while (sched_has_slot(&job) &&
+	    (w = sched_waiting_get(job_id, 0)) != NULL && w->head < w->tail) {
+		device_id = w->devices[w->head++];
 		if (sched_ready(device_id))
 			sched_decide(device_id);
 	}
@@ -663,7 +562,7 @@ sched_expire(int64_t delivery_id)
 	if (store_delivery_get(env->store, delivery_id, &d) != 1)
 		return;
 	if (!delivery_state_in_flight(d.state)) {
-		sched_flight_drop(d.id);	/* ended outside a transition */
+		flight_drop(d.id);	/* ended outside a transition */
 	} else if (store_job_get(env->store, d.job_id, &job) == 1) {
 		if (job.state == JOB_ACTIVE) {
 			ev = sched_policy_failed(d.attempts,
@@ -675,7 +574,7 @@ sched_expire(int64_t delivery_id)
 			    job.attempt_limit, ev == DELIVERY_GIVE_UP ?
 			    ", giving up" : "");
 			if (delivery_apply(&d, ev, why) == -1)
-				sched_touch(d.id);	/* try again later */
+				flight_touch(d.id);	/* try again later */
 			sched_job_kick(job.id);
 			if (sched_ready(d.device_id))	/* still online */
 				sched_decide(d.device_id);
@@ -688,47 +587,8 @@ sched_expire(int64_t delivery_id)
 static void
 sched_sweep(uv_timer_t *t)
 {
-	unsigned	 timeout = env->cfg.admind.sent_timeout;
-	uint64_t	 now = uv_now(env->loop);
-	int64_t		*due = NULL, *p;
-	size_t		 n = 0, cap = 0;
-
-	for (size_t b = 0; b < SCHED_FLIGHT_BUCKETS; b++) {
-		for (struct sched_flight *f = sched_flights[b]; f; f = f->next) {
-			if (!sched_policy_expired(now, f->since, timeout))
-				continue;
-			if (n == cap) {
-				cap = cap ? cap * 2 : 64;
-				if ((p = reallocarray(due, cap, sizeof(*p))) ==
-				    NULL)
-					break;
-				due = p;
-			}
-			due[n++] = f->delivery_id;
-		}
-	}
-	for (size_t i = 0; i < n; i++)
-		sched_expire(due[i]);
-	free(due);
-}
-
-/* Deliveries in flight when admind starts get a full timeout from now. */
-static void
-sched_flights_load(void)
-{
-	static const enum delivery_state states[] = { DELIVERY_SENT,
-	    DELIVERY_DOWNLOADING };
-	struct delivery	*ds;
-	size_t		 n;
-
-	for (size_t s = 0; s < nitems(states); s++) {
-		if (store_deliveries_stale(env->store, states[s], INT64_MAX,
-		    &ds, &n) == -1)
-			continue;
-		for (size_t i = 0; i < n; i++)
-			sched_touch(ds[i].id);
-		delivery_list_free(ds, n);
-	}
+	flight_expired(uv_now(env->loop), env->cfg.admind.sent_timeout,
+	    sched_expire);
 }
 
 /* Jobs left active by an older otad whose deliveries all ended. */
@@ -756,7 +616,7 @@ sched_start(void)
 
 	every = sched_policy_sweep_every(env->cfg.admind.sent_timeout);
 
-	sched_flights_load();
+	flight_load();
 	sched_jobs_settle();
 	uv_timer_init(env->loop, &env->sweep);
 	uv_unref((uv_handle_t *)&env->sweep);
