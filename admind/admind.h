@@ -287,6 +287,10 @@ int	 tx_ok(void);
 /* fn(arg, 1) after the outermost commit, fn(arg, 0) after a rollback. */
 int	 tx_defer(void (*fn)(void *arg, int committed), void *arg);
 
+/*
+ * The delivery core, lowest layer first: flight.c, jobs.c, delivery.c,
+ * sched.c, jobs_admin.c.  Each calls, of these, only the ones before it.
+ */
 #define ADMIND_WUR	__attribute__((warn_unused_result))
 
 /* flight.c: the deliveries in flight, per job and since when */
@@ -308,6 +312,12 @@ void	 flight_expired(uint64_t now, unsigned timeout,
 /* Every delivery in flight in the database gets a full timeout. */
 void	 flight_load(void);
 
+/* jobs.c: a job's state changes; its slots are counted again after */
+int	 jobs_apply(const struct job *, enum job_event, const char *actor,
+	    const char *remote, const char *why) ADMIND_WUR;
+/* Finishes a job with nothing left, pauses one past its threshold. */
+int	 jobs_settle(int64_t job_id) ADMIND_WUR;
+
 /* delivery.c: every delivery state change; -1 when it was not stored */
 int	 delivery_apply(const struct delivery *, enum delivery_event,
 	    const char *error) ADMIND_WUR;
@@ -324,18 +334,12 @@ int	 delivery_cancel_older(int64_t job_id) ADMIND_WUR;
  * such device, -1. */
 int	 delivery_device_delete(int64_t device_id) ADMIND_WUR;
 
-/* jobs.c */
-int	 jobs_create(struct job *, const int64_t *devices, size_t n,
-	    const char *actor, const char *remote) ADMIND_WUR;
-int	 jobs_apply(const struct job *, enum job_event, const char *actor,
-	    const char *remote, const char *why, int *canceled) ADMIND_WUR;
-int	 jobs_settle(int64_t job_id) ADMIND_WUR;
-
 /* sched.c */
 void	 sched_device_online(int64_t device_id, const char *remote);
 void	 sched_device_info(int64_t device_id);
 void	 sched_job_started(int64_t job_id, const int64_t *devices, size_t n);
-void	 sched_job_changed(int64_t job_id, enum job_state);
+/* A resumed job, after the commit: its queued deliveries are decided. */
+void	 sched_job_resumed(int64_t job_id);
 void	 sched_job_kick(int64_t job_id);
 int	 sched_has_slot(const struct job *);
 void	 sched_device_created(int64_t device_id);
@@ -344,6 +348,15 @@ void	 sched_start(void);
 void	 sched_download_ended(int64_t device_id);
 void	 sched_ota_sent(int64_t device_id, int64_t delivery_id,
 	    unsigned reached, const char *error);
+
+/* jobs_admin.c: what an admin does to jobs */
+/* The job, its deliveries and its audit event in one transaction. */
+int	 jobs_admin_create(struct job *, const int64_t *devices, size_t n,
+	    const char *actor, const char *remote) ADMIND_WUR;
+/* Stop (canceling its deliveries), pause or resume. */
+int	 jobs_admin_change(const struct job *, enum job_event,
+	    const char *actor, const char *remote, const char *why,
+	    int *canceled) ADMIND_WUR;
 
 /* devevents.c */
 void	 devevents_add(int64_t device_id, const char *name, const char *text);

@@ -277,7 +277,8 @@ api_jobs_create(struct http_conn *c, struct http_request *req,
 	in.job.created_by = ar->user;
 	in.job.created_at = time(NULL);
 	(void)store_disk_full(env->store);
-	if (jobs_create(&in.job, in.ids, in.n, ar->user, c->peer_str) == -1) {
+	if (jobs_admin_create(&in.job, in.ids, in.n, ar->user,
+	    c->peer_str) == -1) {
 		free(in.ids);
 		api_job_unsaved(c);
 		return;
@@ -481,7 +482,7 @@ api_jobs_change(struct http_conn *c, struct api_req *ar, enum job_event ev,
 	if (job_next(job.state, ev, &to) == -1) {
 		api_error(c, 409, "job.state", "Job %" PRId64 " is %s; it cannot "
 		    "be %s.", job.id, job_state_name(job.state), verb);
-	} else if (jobs_apply(&job, ev, ar->user, c->peer_str, verb,
+	} else if (jobs_admin_change(&job, ev, ar->user, c->peer_str, verb,
 	    &canceled) == -1) {
 		api_internal(c, "Job %" PRId64 " could not be %s", job.id,
 		    verb);

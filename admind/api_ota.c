@@ -171,7 +171,8 @@ api_ota_start_complete(struct http_conn *c, struct api_req *ar)
 	    api_ota_targets(ar, &ids, &n) == -1)
 		tx_fail();
 	api_ota_job(ar, fw.id, &job, target, sizeof(target));
-	if (!tx_ok() || jobs_create(&job, ids, n, ar->user, c->peer_str) == -1)
+	if (!tx_ok() ||
+	    jobs_admin_create(&job, ids, n, ar->user, c->peer_str) == -1)
 		tx_fail();
 	free(ids);
 	if (tx_commit() == -1) {
@@ -205,8 +206,8 @@ api_ota_stop(struct http_conn *c, struct http_request *req, struct api_req *ar)
 	for (size_t i = 0; i < n; i++) {
 		if (store_job_get(env->store, ids[i], &job) != 1)
 			continue;
-		if (jobs_apply(&job, JOB_STOP, ar->user, c->peer_str, "stopped "
-		    "with GET/POST /admin/ota/stop", &canceled) == 0)
+		if (jobs_admin_change(&job, JOB_STOP, ar->user, c->peer_str,
+		    "stopped with GET/POST /admin/ota/stop", &canceled) == 0)
 			total += canceled;
 		job_free(&job);
 	}

@@ -40,7 +40,6 @@ static struct {
 static int	 sched_batching;	/* depth: kicks nest */
 
 static void	sched_run(int64_t device_id);
-static void	sched_job_resume(int64_t);
 
 static void
 sched_ctx_free(struct sched_ctx *x)
@@ -416,7 +415,8 @@ sched_device_info(int64_t device_id)
 	sched_run(device_id);
 }
 
-/* A job was committed (jobs.c): its online targets are decided now. */
+/* A job was committed (jobs_admin.c): its online targets are decided
+ * now. */
 void
 sched_job_started(int64_t job_id, const int64_t *devices, size_t n)
 {
@@ -425,16 +425,6 @@ sched_job_started(int64_t job_id, const int64_t *devices, size_t n)
 		if (sched_ready(devices[i]))
 			sched_decide(devices[i]);
 	sched_batch_end();
-}
-
-/* A job changed state (jobs.c, after the commit): its slots are counted
- * again, and a resumed job looks at its queued deliveries. */
-void
-sched_job_changed(int64_t job_id, enum job_state to)
-{
-	flight_forget();
-	if (to == JOB_ACTIVE)
-		sched_job_resume(job_id);
 }
 
 /* A job may have free slots: the online devices waiting for one get
@@ -463,12 +453,13 @@ sched_job_kick(int64_t job_id)
 	job_free(&job);
 }
 
-/* A resumed job: its waiting list may have missed logins while it was
- * paused, so look at every queued delivery once. */
+/* A resumed job (jobs_admin.c, after the commit): its waiting list may
+ * have missed logins while it was paused, so look at every queued
+ * delivery once. */
 #define SCHED_RESUME_PAGE	512
 
-static void
-sched_job_resume(int64_t job_id)
+void
+sched_job_resumed(int64_t job_id)
 {
 	struct delivery	*ds;
 	int64_t		 after = 0;
