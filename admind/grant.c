@@ -7,16 +7,17 @@
  * downloading to downloaded.  The updater's own headers can show that the
  * device already runs the image (304, already-current) or cannot take it
  * (other chip family, too little space, file-system mode: refused, and the
- * delivery becomes incompatible with the reason).
+ * delivery becomes incompatible with the reason).  The decisions are
+ * grant_policy.c's: this file gathers the facts, asks, and acts.
  */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #include "admind.h"
+#include "grant_policy.h"
 #include "log.h"
 #include "util.h"
 
@@ -25,22 +26,12 @@ struct grant_req {
 	char	*ticket;	/* CTL_FW_POLL: the device token */
 	char	*remote;
 	uint8_t	 head;
-	uint32_t nheaders;
-	char	*const *names;
-	char	*const *values;
+	struct grant_headers h;
 	int	 quiet;		/* HEAD or a version check: no transitions */
 };
 
 static void	grant_decode(const struct ctl_msg_fw_check *,
 		    struct grant_req *);
-static const char *grant_header(const struct grant_req *, const char *);
-static const char *grant_hdr2(const struct grant_req *, const char *);
-static const char *grant_req_family(const struct grant_req *);
-static const char *grant_fw_family(const struct firmware *);
-static enum report_match grant_match(const struct grant_req *,
-		    const struct firmware *, const char **);
-static int	grant_refusal(const struct grant_req *, const struct firmware *,
-		    char *, size_t);
 static void	grant_reply(struct ctl_conn *, uint32_t, int, const char *,
 		    int64_t, const struct firmware *);
 static int	grant_current(struct ctl_conn *, uint32_t,
@@ -94,112 +85,13 @@ grant_dispatch(struct ctl_conn *c, uint16_t type, uint32_t reqid,
 static void
 grant_decode(const struct ctl_msg_fw_check *m, struct grant_req *g)
 {
-	const char	*mode;
-
 	g->ticket = m->ticket;
 	g->remote = m->remote_addr;
 	g->head = m->head;
-	g->nheaders = m->headers.n;
-	g->names = m->headers.key;
-	g->values = m->headers.value;
-	mode = grant_hdr2(g, "mode");
-	g->quiet = g->head || (mode != NULL && strcasecmp(mode, "version") == 0);
-}
-
-static const char *
-grant_header(const struct grant_req *g, const char *name)
-{
-	for (uint32_t i = 0; i < g->nheaders; i++)
-		if (strcasecmp(g->names[i], name) == 0)
-			return g->values[i];
-	return NULL;
-}
-
-/* x-ESP8266-<name>, else x-ESP32-<name>. */
-static const char *
-grant_hdr2(const struct grant_req *g, const char *name)
-{
-	char		 h[64];
-	const char	*v;
-
-	snprintf(h, sizeof(h), "x-esp8266-%s", name);
-	if ((v = grant_header(g, h)) != NULL)
-		return v;
-	snprintf(h, sizeof(h), "x-esp32-%s", name);
-	return grant_header(g, h);
-}
-
-/* The chip family of the updater asking, or NULL when it does not say
- * (Edgent, curl). */
-static const char *
-grant_req_family(const struct grant_req *g)
-{
-	const char	*ua = grant_header(g, "user-agent");
-
-	if (ua != NULL && strncasecmp(ua, "ESP8266-http-Update", 19) == 0)
-		return "esp8266";
-	if (ua != NULL && strncasecmp(ua, "ESP32-http-Update", 17) == 0)
-		return "esp32";
-	for (uint32_t i = 0; i < g->nheaders; i++) {
-		if (strncasecmp(g->names[i], "x-esp8266-", 10) == 0)
-			return "esp8266";
-		if (strncasecmp(g->names[i], "x-esp32-", 8) == 0)
-			return "esp32";
-	}
-	return NULL;
-}
-
-static const char *
-grant_fw_family(const struct firmware *fw)
-{
-	if (strncmp(fw->format, "esp8266", 7) == 0)
-		return "esp8266";
-	if (strncmp(fw->format, "esp32", 5) == 0)
-		return "esp32";
-	return NULL;
-}
-
-/* What the updater's own headers say of the image it runs. */
-static enum report_match
-grant_match(const struct grant_req *g, const struct firmware *fw,
-    const char **by)
-{
-	const char	*md5 = grant_header(g, "x-esp8266-sketch-md5");
-	struct device_report r = { grant_hdr2(g, "version"), NULL,
-	    md5 ? md5 : grant_header(g, "x-esp32-sketch-sha256") };
-	struct image_facts f = { fw->version, fw->build, fw->md5, fw->sha256 };
-
-	return report_compare(&f, &r, by);
-}
-
-/* Why the updater cannot take the image, with the HTTP status to answer,
- * or 0. */
-static int
-grant_refusal(const struct grant_req *g, const struct firmware *fw,
-    char *why, size_t len)
-{
-	const char	*mode = grant_hdr2(g, "mode");
-	const char	*free_space = grant_hdr2(g, "free-space");
-	const char	*want = grant_req_family(g), *have = grant_fw_family(fw);
-	uint64_t	 room;
-
-	if (want != NULL && have != NULL && strcmp(want, have) != 0) {
-		snprintf(why, len, "The image is for %s, the device is an %s.",
-		    have, want);
-		return 409;
-	}
-	if (mode != NULL && strcasecmp(mode, "spiffs") == 0) {
-		snprintf(why, len, "The device asked for a file-system image, "
-		    "this is a sketch.");
-		return 409;
-	}
-	if (free_space != NULL && util_parse_u64(free_space, &room) == 0 &&
-	    fw->size > room) {
-		snprintf(why, len, "The image is %" PRIu64 " bytes, the device "
-		    "has %" PRIu64 " bytes free.", fw->size, room);
-		return 413;
-	}
-	return 0;
+	g->h.n = m->headers.n;
+	g->h.names = m->headers.key;
+	g->h.values = m->headers.value;
+	g->quiet = grant_policy_quiet(&g->h, g->head);
 }
 
 static void
@@ -240,20 +132,17 @@ static int
 grant_current(struct ctl_conn *c, uint32_t reqid, const struct grant_req *g,
     const struct delivery *d, const struct firmware *fw)
 {
-	const char	*by;
-	char		 why[120];
-	int		 rc = 0;
+	const char		*by;
+	char			 why[120];
+	enum delivery_event	 ev;
+	int			 rc = 0;
 
-	if (grant_match(g, fw, &by) != REPORT_SAME)
+	if (grant_policy_match(&g->h, fw, &by) != REPORT_SAME)
 		return 0;
 	snprintf(why, sizeof(why), "the device's updater reports the image's "
 	    "%s", by);
-	if (g->quiet || delivery_state_ended(d->state))
-		;
-	else if (d->state == DELIVERY_DOWNLOADED)
-		rc = delivery_apply(d, DELIVERY_VERIFIED, why);
-	else
-		rc = delivery_apply(d, DELIVERY_CURRENT, why);
+	if ((ev = grant_policy_current(d->state, g->quiet)) != DELIVERY_NEVENTS)
+		rc = delivery_apply(d, ev, why);
 	if (rc == -1)
 		grant_retry_later(c, reqid, d);
 	else
@@ -269,7 +158,7 @@ grant_refuse(struct ctl_conn *c, uint32_t reqid, const struct grant_req *g,
 	char	 why[200];
 	int	 status;
 
-	if ((status = grant_refusal(g, fw, why, sizeof(why))) == 0)
+	if ((status = grant_policy_refusal(&g->h, fw, why, sizeof(why))) == 0)
 		return 0;
 	if (!g->quiet && delivery_apply(d, DELIVERY_INCOMPATIBLE_EV, why) == -1)
 		grant_retry_later(c, reqid, d);
@@ -278,28 +167,25 @@ grant_refuse(struct ctl_conn *c, uint32_t reqid, const struct grant_req *g,
 	return 1;
 }
 
-/*
- * Why a ?auth= token refuses the delivery (403), or NULL: a token given
- * must be the delivery's device's.  An unknown one (a typo, a rotated
- * token, a decorated "TOKEN." fwstore let through) is no "no auth".
- */
+/* Why a ?auth= token refuses the delivery (403), or NULL: a token given
+ * must be the delivery's device's. */
 static const char *
 grant_other_device(const struct grant_req *g, const struct delivery *d)
 {
-	const char	*auth = grant_header(g, ":auth");
+	const char	*auth = grant_policy_header(&g->h, ":auth");
 	struct device	 dev;
 	char		 hash[65];
-	int		 found, other;
+	int		 found;
+	int64_t		 id = 0;
 
 	if (auth == NULL)
 		return NULL;
 	util_sha256_hex(auth, hash);
-	if ((found = store_device_by_token(env->store, hash, &dev)) != 1)
-		return found == 0 ? "The ?auth= token is no device's token." :
-		    "The ?auth= token could not be checked; try again later.";
-	other = dev.id != d->device_id;
-	device_free(&dev);
-	return other ? "This download is for another device." : NULL;
+	if ((found = store_device_by_token(env->store, hash, &dev)) == 1) {
+		id = dev.id;
+		device_free(&dev);
+	}
+	return grant_policy_other_device(found, id, d->device_id);
 }
 
 static void
@@ -310,6 +196,7 @@ grant_check(struct ctl_conn *c, uint32_t reqid, const struct grant_req *g)
 	struct firmware	 fw;
 	const char	*why_auth;
 	char		 why[160];
+	int		 status;
 
 	memset(&job, 0, sizeof(job));
 	memset(&fw, 0, sizeof(fw));
@@ -324,14 +211,9 @@ grant_check(struct ctl_conn *c, uint32_t reqid, const struct grant_req *g)
 		grant_reply(c, reqid, 404, "The firmware is gone.", d.id, NULL);
 	} else if (grant_current(c, reqid, g, &d, &fw)) {
 		;
-	} else if (delivery_state_ended(d.state)) {
-		snprintf(why, sizeof(why), "This update already ended (%s): "
-		    "the download is no longer offered.",
-		    delivery_state_name(d.state));
-		grant_reply(c, reqid, 403, why, d.id, NULL);
-	} else if (d.state == DELIVERY_QUEUED) {
-		grant_reply(c, reqid, 403, "This download is not offered now: "
-		    "the update waits for its next attempt.", d.id, NULL);
+	} else if ((status = grant_policy_offered(d.state, why,
+	    sizeof(why))) != 0) {
+		grant_reply(c, reqid, status, why, d.id, NULL);
 	} else if (!grant_refuse(c, reqid, g, &d, &fw)) {
 		grant_reply(c, reqid, 200, "", d.id, &fw);
 	}
@@ -387,32 +269,19 @@ grant_poll(struct ctl_conn *c, uint32_t reqid, const struct grant_req *g)
 static void
 grant_poll_record(const struct grant_req *g, const struct device *dev)
 {
-	const char	*ver = grant_hdr2(g, "version");
-	const char	*md5 = grant_header(g, "x-esp8266-sketch-md5");
-	const char	*sha = grant_header(g, "x-esp32-sketch-sha256");
-	const char	*ua = grant_header(g, "user-agent");
-	const char	*sdk = grant_hdr2(g, "sdk-version");
-	const char	*family = grant_req_family(g);
-	char		 lib[160], text[400];
+	struct grant_updater	 u;
 
 	if (store_device_seen(env->store, dev->id, g->remote, time(NULL)) ==
 	    -1)
 		log_warnx("device %" PRId64 ": its poll is not stored",
 		    dev->id);
-	snprintf(lib, sizeof(lib), "%s%s%s", ua ? ua : "", sdk ? " " : "",
-	    sdk ? sdk : "");
-	if (ver == NULL)
-		ver = dev->fw_version;
-	if (strcmp(ver, dev->fw_version) == 0 &&
-	    strcmp(lib, dev->lib_version) == 0)
+	grant_policy_updater(&g->h, dev, &u);
+	if (!u.changed)
 		return;
-	snprintf(text, sizeof(text), "updater poll: version %s, sketch %s, "
-	    "chip %s, %s", *ver ? ver : "-", md5 ? md5 : sha ? sha : "-",
-	    family ? family : "-", *lib ? lib : "-");
-	if (store_device_set_info(env->store, dev->id, ver, dev->build,
-	    dev->fw_type, dev->board, lib) == -1 ||
+	if (store_device_set_info(env->store, dev->id, u.version, dev->build,
+	    dev->fw_type, dev->board, u.lib) == -1 ||
 	    store_event(env->store, "device.info", "otad", g->remote, dev->id,
-	    0, text) == -1)
+	    0, u.text) == -1)
 		log_warnx("device %" PRId64 ": its updater's info is not "
 		    "stored", dev->id);
 }
@@ -427,21 +296,11 @@ grant_poll_verify(struct ctl_conn *c, uint32_t reqid, struct delivery *d,
     const struct job *job, const struct grant_req *g,
     const struct firmware *fw)
 {
-	const char		*by;
-	enum report_match	 m = grant_match(g, fw, &by);
-	enum delivery_event	 ev = report_verdict(m, d->attempts,
-				    job->attempt_limit);
 	char			 why[200];
+	enum delivery_event	 ev = grant_policy_poll_verdict(&g->h, fw,
+				    d->attempts, job->attempt_limit, why,
+				    sizeof(why));
 
-	if (ev == DELIVERY_UNVERIFIED)
-		snprintf(why, sizeof(why), "unverified: the updater reports no "
-		    "version or sketch hash; the image was downloaded "
-		    "completely");
-	else
-		snprintf(why, sizeof(why), "still on the old image after "
-		    "downloading (by its %s); attempt %d of %d%s", by,
-		    d->attempts, job->attempt_limit, ev == DELIVERY_GIVE_UP ?
-		    ", giving up" : "");
 	if (delivery_apply(d, ev, why) == -1) {
 		grant_retry_later(c, reqid, d);
 		return -1;
@@ -488,40 +347,28 @@ grant_poll_send(struct ctl_conn *c, uint32_t reqid, struct delivery *d,
 static void
 grant_count(const struct delivery *d, uint8_t what, uint64_t bytes)
 {
-	if (what == CTL_PROGRESS_STARTED) {
-		env->stats.downloads++;
-		env->stats.in_flight++;
-		return;
-	}
-	/* bytes is the total so far; a new download started from 0 */
-	env->stats.bytes_served += bytes >= d->bytes_sent ?
-	    bytes - d->bytes_sent : bytes;
-	if ((what == CTL_PROGRESS_COMPLETE || what == CTL_PROGRESS_ABORTED) &&
-	    env->stats.in_flight > 0)
-		env->stats.in_flight--;
+	struct grant_counters n = { env->stats.downloads,
+	    env->stats.in_flight, env->stats.bytes_served };
+
+	grant_policy_count(&n, d->bytes_sent, what, bytes);
+	env->stats.downloads = n.downloads;
+	env->stats.in_flight = n.in_flight;
+	env->stats.bytes_served = n.bytes_served;
 }
 
 /* One "delivery" event for each 10 % step the download crossed: still
  * downloading, with the bytes so far (the web page's percentage). */
 static void
-grant_publish_progress(const struct delivery *d, uint64_t bytes,
-    uint64_t total)
+grant_publish_progress(const struct delivery *d, uint8_t what,
+    uint64_t bytes, uint64_t total)
 {
-	unsigned	 from, to;
+	unsigned	 first, n;
 	char		 data[256];
 
-	if (total == 0 || bytes <= d->bytes_sent)
-		return;
-	from = (unsigned)(d->bytes_sent * 10 / total);
-	to = (unsigned)(bytes * 10 / total);
-	for (unsigned step = from + 1; step <= to && step < 10; step++) {
-		snprintf(data, sizeof(data), "{\"delivery_id\":%" PRId64
-		    ",\"device_id\":%" PRId64 ",\"job_id\":%" PRId64
-		    ",\"from\":\"downloading\",\"state\":\"downloading\","
-		    "\"attempts\":%d,\"bytes_sent\":%" PRIu64 ",\"total\":%"
-		    PRIu64 ",\"percent\":%u,\"error\":\"\"}", d->id,
-		    d->device_id, d->job_id, d->attempts, bytes, total,
-		    step * 10);
+	n = grant_policy_steps(what, d->bytes_sent, bytes, total, &first);
+	for (unsigned step = first; step < first + n; step++) {
+		grant_policy_step_json(d, bytes, total, step * 10, data,
+		    sizeof(data));
 		events_publish("delivery", d->device_id, d->job_id, data);
 	}
 }
@@ -547,21 +394,20 @@ static void
 grant_progress(int64_t delivery_id, uint8_t what, uint64_t bytes,
     uint64_t total)
 {
-	struct delivery	 d;
-	char		 why[128];
+	struct delivery		 d;
+	char			 why[128];
+	enum delivery_event	 ev;
 
 	if (store_delivery_get(env->store, delivery_id, &d) != 1)
 		return;
-	if (d.state == DELIVERY_QUEUED || delivery_state_ended(d.state)) {
+	if (!grant_policy_progress_applies(d.state)) {
 		delivery_free(&d);
 		return;
 	}
 	grant_count(&d, what, bytes);
 	if (what == CTL_PROGRESS_RUNNING)
 		flight_touch(d.id);
-	/* a download acknowledged at once still shows its 10 % steps */
-	if (what == CTL_PROGRESS_RUNNING || what == CTL_PROGRESS_COMPLETE)
-		grant_publish_progress(&d, bytes, total);
+	grant_publish_progress(&d, what, bytes, total);
 	/* Progress is no transition: no fsync for it.  bytes_sent is a
 	 * statistic the next report writes again: a failed write (logged by
 	 * the store) does not stop the report's events. */
@@ -569,14 +415,8 @@ grant_progress(int64_t delivery_id, uint8_t what, uint64_t bytes,
 	    store_delivery_progress(env->store, delivery_id, bytes) == -1)
 		log_debug("delivery %" PRId64 ": progress not stored",
 		    delivery_id);
-	if (what == CTL_PROGRESS_STARTED)
-		grant_progress_event(&d, DELIVERY_STARTED, "");
-	else if (what == CTL_PROGRESS_COMPLETE)
-		grant_progress_event(&d, DELIVERY_COMPLETE, "");
-	else if (what == CTL_PROGRESS_ABORTED) {
-		snprintf(why, sizeof(why), "the download stopped after %" PRIu64
-		    " of %" PRIu64 " bytes", bytes, total);
-		grant_progress_event(&d, DELIVERY_ABORTED, why);
-	}
+	ev = grant_policy_progress_event(what, bytes, total, why, sizeof(why));
+	if (ev != DELIVERY_NEVENTS)
+		grant_progress_event(&d, ev, why);
 	delivery_free(&d);
 }

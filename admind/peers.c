@@ -3,7 +3,8 @@
  * admind's side of the control socket: the messages hwd and fwstore may
  * send, each accepted only from its own role (a compromised front end can
  * only say what the protocol lets it say), and the OTA commands admind
- * sends to hwd.
+ * sends to hwd.  What the hardware info says and whether uids vouch for
+ * roles are peers_policy.c's decisions.
  */
 #include <inttypes.h>
 #include <pwd.h>
@@ -15,6 +16,7 @@
 #include "admind.h"
 #include "json.h"
 #include "log.h"
+#include "peers_policy.h"
 #include "sandbox.h"
 #include "util.h"
 
@@ -55,16 +57,16 @@ peers_accept(struct ctl_conn *c)
 	return 0;
 }
 
-/* The user's uid into uid; -1 when there is no such user. */
+/* The user's uid into uid; 0 when there is no such user, else 1. */
 static int
 peers_user_uid(const char *user, uid_t *uid)
 {
 	struct passwd	*pw = getpwnam(user);
 
 	if (pw == NULL)
-		return -1;
+		return 0;
 	*uid = pw->pw_uid;
-	return 0;
+	return 1;
 }
 
 /*
@@ -79,23 +81,23 @@ peers_roles(void)
 {
 	static struct ctl_role roles[] = {
 		{ "hwd", (uid_t)-1 }, { "fwstore", (uid_t)-1 }, { NULL, 0 } };
-	uid_t		 me = geteuid(), admin, hwd, fw;
+	struct peers_users u = { .me = geteuid() };
 
-	if (peers_user_uid(SANDBOX_USER_HWD, &hwd) == 0 &&
-	    peers_user_uid(SANDBOX_USER_FWSTORE, &fw) == 0 && hwd != fw &&
-	    hwd != me && fw != me && (me == 0 || (peers_user_uid(
-	    SANDBOX_USER_ADMIND, &admin) == 0 && admin == me))) {
-		roles[0].uid = hwd;
-		roles[1].uid = fw;
+	u.has_hwd = peers_user_uid(SANDBOX_USER_HWD, &u.hwd);
+	u.has_fw = peers_user_uid(SANDBOX_USER_FWSTORE, &u.fw);
+	u.has_admin = peers_user_uid(SANDBOX_USER_ADMIND, &u.admin);
+	if (peers_policy_uids_checked(&u)) {
+		roles[0].uid = u.hwd;
+		roles[1].uid = u.fw;
 		log_info("control socket: hwd must connect as uid %u (%s), "
-		    "fwstore as uid %u (%s)", (unsigned)hwd, SANDBOX_USER_HWD,
-		    (unsigned)fw, SANDBOX_USER_FWSTORE);
+		    "fwstore as uid %u (%s)", (unsigned)u.hwd, SANDBOX_USER_HWD,
+		    (unsigned)u.fw, SANDBOX_USER_FWSTORE);
 	} else
 		log_info("control socket: the daemons do not run as the "
 		    "package's users %s, %s and %s (admind is uid %u): a "
 		    "peer's role cannot be checked against its uid",
 		    SANDBOX_USER_ADMIND, SANDBOX_USER_HWD, SANDBOX_USER_FWSTORE,
-		    (unsigned)me);
+		    (unsigned)u.me);
 	return roles;
 }
 
@@ -172,52 +174,16 @@ peers_online(const struct ctl_msg_online *m)
 	}
 }
 
-static const char *
-peers_pair(char **keys, char **values, uint32_t n, const char *key)
-{
-	for (uint32_t i = 0; i < n; i++)
-		if (strcmp(keys[i], key) == 0)
-			return values[i];
-	return NULL;
-}
-
-/* A positive decimal value of the info, else 0. */
-static int
-peers_int(char **k, char **v, uint32_t n, const char *key)
-{
-	const char	*s = peers_pair(k, v, n, key);
-	uint64_t	 x;
-
-	if (s == NULL || util_parse_u64(s, &x) == -1 || x > 1000000)
-		return 0;
-	return (int)x;
-}
-
-/* PROTOCOL.md 1.4: parse by key; the firmware version is mcu, else fw,
- * else ver when blynk names the library (0.5.x); the library version is
- * blynk, else ver. */
 static void
-peers_store_info(int64_t id, char **k, char **v, uint32_t n)
+peers_store_info(int64_t id, const struct ctl_msg_info *m)
 {
-	const char *fw = peers_pair(k, v, n, "mcu");
-	const char *lib = peers_pair(k, v, n, "blynk");
-	const char *ver = peers_pair(k, v, n, "ver");
-	const char *build = peers_pair(k, v, n, "build");
-	const char *type = peers_pair(k, v, n, "fw-type");
-	const char *board = peers_pair(k, v, n, "dev");
+	struct peers_hw_info i;
 
-	if (fw == NULL)
-		fw = peers_pair(k, v, n, "fw");
-	if (fw == NULL && lib != NULL)
-		fw = ver;
-	if (lib == NULL)
-		lib = ver;
+	peers_policy_info(m->info.key, m->info.value, m->info.n, &i);
 	if (store_light(env->store) == -1 ||
-	    store_device_set_link(env->store, id, peers_int(k, v, n,
-	    "buff-in"), peers_int(k, v, n, "h-beat")) == -1 ||
-	    store_device_set_info(env->store, id, fw ? fw : "",
-	    build ? build : "", type ? type : "", board ? board : "",
-	    lib ? lib : "") == -1)
+	    store_device_set_link(env->store, id, i.buff_in, i.h_beat) == -1 ||
+	    store_device_set_info(env->store, id, i.fw_version, i.build,
+	    i.fw_type, i.board, i.lib_version) == -1)
 		log_warnx("device %" PRId64 ": its hardware info is not "
 		    "stored", id);
 }
@@ -229,8 +195,7 @@ peers_info(const struct ctl_msg_info *m)
 
 	if (online_get(id) == NULL)
 		return;
-	peers_store_info(id, (char **)m->info.key, (char **)m->info.value,
-	    m->info.n);
+	peers_store_info(id, m);
 	online_get(id)->has_info = 1;
 	sched_device_info(id);
 }
