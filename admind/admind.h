@@ -376,8 +376,10 @@ void	 online_clear(void);
 extern const struct ctl_conn_ops admind_peer_ops;
 int	 peers_accept(struct ctl_conn *);
 const struct ctl_role *peers_roles(void);
+
+/* peers_send.c */
 int	 peers_send_ota(int64_t device_id, int64_t delivery_id,
 	    const char *ticket);
-void	 peers_drop_device(int64_t device_id, int forget, const char *why);
+void	 peers_send_drop(int64_t device_id, int forget, const char *why);
 
 #endif

@@ -606,7 +606,7 @@ api_device_token(struct http_conn *c, struct http_request *req,
 		return;
 	audit("device.token_rotated", ar->user, c->peer_str, dev.id, 0,
 	    in.has_token ? "imported token" : "generated token");
-	peers_drop_device(dev.id, 0, "its token was rotated; log in with the "
+	peers_send_drop(dev.id, 0, "its token was rotated; log in with the "
 	    "new one");
 	api_device_json_token(&b, &dev, in.token);
 	api_json(c, 200, &b);
@@ -632,7 +632,7 @@ api_device_delete(struct http_conn *c, struct http_request *req,
 	}
 	(void)audit("device.deleted", ar->user, c->peer_str, dev.id, 0,
 	    dev.name);
-	peers_drop_device(dev.id, 1, "the device was deleted");
+	peers_send_drop(dev.id, 1, "the device was deleted");
 	http_respond(c, 204, NULL, NULL, NULL, 0);
 	device_free(&dev);
 }

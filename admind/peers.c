@@ -2,8 +2,8 @@
 /*
  * admind's side of the control socket: the messages hwd and fwstore may
  * send, each accepted only from its own role (a compromised front end can
- * only say what the protocol lets it say), and the OTA commands admind
- * sends to hwd.  What the hardware info says and whether uids vouch for
+ * only say what the protocol lets it say); what admind sends to hwd is
+ * peers_send.c.  What the hardware info says and whether uids vouch for
  * roles are peers_policy.c's decisions.
  */
 #include <inttypes.h>
@@ -157,7 +157,7 @@ peers_online(const struct ctl_msg_online *m)
 	struct online	*o;
 
 	if (env->resyncing && !peers_device_exists((int64_t)id)) {
-		peers_drop_device((int64_t)id, 1, "the device was deleted");
+		peers_send_drop((int64_t)id, 1, "the device was deleted");
 	} else if ((o = online_add((int64_t)id, remote)) != NULL) {
 		/* bounded: a lost ONLINE_DONE must not hold deliveries */
 		o->resync = env->resyncing &&
@@ -274,30 +274,3 @@ const struct ctl_conn_ops admind_peer_ops = {
 	.on_msg = peers_msg,
 	.on_close = peers_closed,
 };
-
-int
-peers_send_ota(int64_t device_id, int64_t delivery_id, const char *ticket)
-{
-	char		 path[80];
-	struct ctl_msg_ota_send m = { (uint64_t)device_id,
-	    (uint64_t)delivery_id, path };
-
-	if (env->hwd == NULL)
-		return -1;
-	snprintf(path, sizeof(path), "/ota/%s", ticket);
-	return ctl_send_ota_send(env->hwd, 0, &m);
-}
-
-/* Closes the device's connections in hwd (deleted: forget, or its token
- * rotated).  Without hwd there is nothing to close: a resync names the
- * devices hwd still holds, and peers_online() drops deleted ones then. */
-void
-peers_drop_device(int64_t device_id, int forget, const char *why)
-{
-	struct ctl_msg_device_drop m = { (uint64_t)device_id, forget ? 1 : 0,
-	    (char *)why };
-
-	if (env->hwd == NULL)
-		return;
-	(void)ctl_send_device_drop(env->hwd, 0, &m);
-}

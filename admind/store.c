@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * admind's SQLite store, its core (see store.h and store_int.h): opens the
- * database in WAL mode with synchronous=FULL so that every committed
- * transition survives a crash, runs the transactions and the light
- * batches, and binds, steps and reads the per-store cached prepared
+ * admind's SQLite store, its core (see store.h and store_int.h): closes
+ * the database (store_schema.c opens it), runs the transactions (with
+ * synchronous=FULL every committed transition survives a crash) and the
+ * light batches, and binds, steps and reads the per-store cached prepared
  * statements whose SQL lives in store_schema.c and the store_<entity>.c
  * files.  Only admind (and `otad init`) link it; the database has a single
  * connection.
@@ -51,33 +51,6 @@ static int	 store_fail(struct store *, const struct store_query *);
 static int	 id_read(sqlite3_stmt *, void *);
 
 const struct store_row store_id_row = { sizeof(int64_t), id_read, NULL };
-
-struct store *
-store_open(const char *path, char *err, size_t errlen)
-{
-	struct store	*st;
-	int		 rc;
-
-	if ((st = calloc(1, sizeof(*st))) == NULL) {
-		snprintf(err, errlen, "%s: out of memory", path);
-		return NULL;
-	}
-	rc = sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
-	if (rc != SQLITE_OK) {
-		snprintf(err, errlen, "%s: %s", path, st->db != NULL ?
-		    sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
-		goto fail;
-	}
-	sqlite3_extended_result_codes(st->db, 1);
-	if (store_pragmas(st, path, err, errlen) == -1 ||
-	    store_migrate(st, path, err, errlen) == -1)
-		goto fail;
-	return st;
- fail:
-	store_close(st);
-	return NULL;
-}
 
 void
 store_close(struct store *st)

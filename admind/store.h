@@ -121,9 +121,6 @@ struct api_token {
 };
 
 /* store.c */
-/* Opens (creating) the database and brings its schema up to date.  NULL
- * with a sentence naming the file in err. */
-struct store *store_open(const char *path, char *err, size_t errlen);
 /* Commits a light batch, then closes; NULL is ignored. */
 void	 store_close(struct store *);
 /* The caller's transaction: what is written until store_commit lasts
@@ -145,6 +142,9 @@ void	 store_flush(struct store *);
 int	 store_disk_full(struct store *);
 
 /* store_schema.c */
+/* Opens (creating) the database and brings its schema up to date.  NULL
+ * with a sentence naming the file in err. */
+struct store *store_open(const char *path, char *err, size_t errlen);
 /* The schema version of the open database (>= 1), or -1. */
 int	 store_schema_version(struct store *) STORE_WUR;
 

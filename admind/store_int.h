@@ -106,12 +106,6 @@ char		*store_col_text(sqlite3_stmt *, int, int *);
 void		 store_col_copy(sqlite3_stmt *, int, char *, size_t);
 extern const struct store_row store_id_row;
 
-/* store_schema.c */
-int		 store_pragmas(struct store *, const char *, char *, size_t)
-		    STORE_WUR;
-int		 store_migrate(struct store *, const char *, char *, size_t)
-		    STORE_WUR;
-
 /* store_jobs.c */
 extern const struct store_row store_job_row;
 extern const struct store_row store_delivery_row;

@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * admind's SQLite schema (DESIGN.md section 3) and its migrations: the
- * connection's pragmas (WAL, synchronous=FULL, foreign keys) and the
- * numbered migrations store_open() runs by PRAGMA user_version, each all or
- * nothing.  Part of the store that admind and `otad init` link.
+ * admind's SQLite schema (DESIGN.md section 3) and its migrations:
+ * store_open() opens the database, sets the connection's pragmas (WAL,
+ * synchronous=FULL, foreign keys) and runs the numbered migrations by
+ * PRAGMA user_version, each all or nothing.  Part of the store that admind and `otad init` link.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <sqlite3.h>
@@ -137,7 +138,7 @@ store_schema_version(struct store *st)
 }
 
 /* Connection settings; the first read also tells a non-database file. */
-int
+static int
 store_pragmas(struct store *st, const char *path, char *err, size_t errlen)
 {
 	sqlite3_stmt	*s = NULL;
@@ -168,7 +169,7 @@ store_pragmas(struct store *st, const char *path, char *err, size_t errlen)
 	return 0;
 }
 
-int
+static int
 store_migrate(struct store *st, const char *path, char *err, size_t errlen)
 {
 	const int	 known = nitems(store_migrations);
@@ -212,4 +213,31 @@ store_migrate_one(struct store *st, int v, const char *path, char *err,
 	if (!sqlite3_get_autocommit(st->db))
 		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 	return -1;
+}
+
+struct store *
+store_open(const char *path, char *err, size_t errlen)
+{
+	struct store	*st;
+	int		 rc;
+
+	if ((st = calloc(1, sizeof(*st))) == NULL) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		return NULL;
+	}
+	rc = sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", path, st->db != NULL ?
+		    sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
+		goto fail;
+	}
+	sqlite3_extended_result_codes(st->db, 1);
+	if (store_pragmas(st, path, err, errlen) == -1 ||
+	    store_migrate(st, path, err, errlen) == -1)
+		goto fail;
+	return st;
+ fail:
+	store_close(st);
+	return NULL;
 }
