@@ -321,6 +321,11 @@ int	 jobs_settle(int64_t job_id) ADMIND_WUR;
 /* delivery.c: every delivery state change; -1 when it was not stored */
 int	 delivery_apply(const struct delivery *, enum delivery_event,
 	    const char *error) ADMIND_WUR;
+/* The same, setting the delivery's next_at (0: none; delivery_apply
+ * clears it): wait (the next opening) and defer (when to ask again).
+ * accept also marks the delivery consented. */
+int	 delivery_apply_at(const struct delivery *, enum delivery_event,
+	    const char *error, int64_t next_at) ADMIND_WUR;
 /* queued -> sent with a ticket (d->ticket filled) and attempt + 1; the
  * OTA command follows the commit when command is set. */
 int	 delivery_send(struct delivery *, const struct job *, int command,
@@ -348,6 +353,15 @@ void	 sched_start(void);
 void	 sched_download_ended(int64_t device_id);
 void	 sched_ota_sent(int64_t device_id, int64_t delivery_id,
 	    unsigned reached, const char *error);
+
+/* consent.c: asking a device (or an admin) before its update is sent */
+/* The delivery moved to awaiting-consent (after the commit): a job with
+ * confirm "device" writes the device's consent pin; "admin" writes
+ * nothing.  -1 when the pin write could not be sent. */
+int	 consent_ask(const struct delivery *d, const struct job *job);
+/* A device logged in (sched.c, after deciding): each of its
+ * awaiting-consent deliveries whose next_at has passed is asked again. */
+void	 consent_device_back(int64_t device_id);
 
 /* jobs_admin.c: what an admin does to jobs */
 /* The job, its deliveries and its audit event in one transaction. */
