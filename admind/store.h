@@ -325,6 +325,18 @@ int	 store_delivery_update(struct store *, int64_t id,
 /* The delivery's consent was given (consented = 1): 1, 0 no such
  * delivery.  Only delivery.c calls it. */
 int	 store_delivery_consent(struct store *, int64_t id) STORE_WUR;
+/* The job's delivery for the device. */
+int	 store_delivery_of(struct store *, int64_t job_id, int64_t device_id,
+	    struct delivery *) STORE_WUR;				/* 1 */
+/* Deliveries of active jobs in state with after < next_at <= before,
+ * by next_at. */
+int	 store_deliveries_due(struct store *, enum delivery_state,
+	    int64_t after, int64_t before, struct delivery **out, size_t *n)
+	    STORE_WUR;
+/* The smallest next_at above after among deliveries of active jobs in
+ * state, 0 when there is none. */
+int	 store_deliveries_next(struct store *, enum delivery_state,
+	    int64_t after, int64_t *next_at) STORE_WUR;
 /* Light: the bytes fwstore has sent of the delivery's image. */
 int	 store_delivery_progress(struct store *, int64_t id, uint64_t bytes)
 	    STORE_WUR;

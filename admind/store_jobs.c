@@ -129,6 +129,22 @@ static const struct store_query q_deliveries_stale = {
 	" JOIN jobs j ON j.id = d.job_id"
 	" WHERE d.state = ?1 AND d.updated_at < ?2 AND j.state = 'active'"
 	" ORDER BY d.id" };
+static const struct store_query q_delivery_of = { .slot = Q_DELIVERY_OF,
+    .name = "delivery of a job's device",
+    .sql = "SELECT " DELIVERY_COLS " FROM deliveries d"
+	" WHERE d.job_id = ? AND d.device_id = ?" };
+static const struct store_query q_deliveries_due = { .slot = Q_DELIVERIES_DUE,
+    .name = "deliveries due",
+    .sql = "SELECT " DELIVERY_COLS " FROM deliveries d"
+	" JOIN jobs j ON j.id = d.job_id"
+	" WHERE d.state = ?1 AND d.next_at > ?2 AND d.next_at <= ?3"
+	" AND j.state = 'active' ORDER BY d.next_at, d.id" };
+static const struct store_query q_deliveries_next = {
+    .slot = Q_DELIVERIES_NEXT,
+    .name = "next delivery due",
+    .sql = "SELECT coalesce(min(d.next_at), 0) FROM deliveries d"
+	" JOIN jobs j ON j.id = d.job_id"
+	" WHERE d.state = ?1 AND d.next_at > ?2 AND j.state = 'active'" };
 static const struct store_query q_delivery_states = { .slot = Q_DELIVERY_STATES,
     .name = "delivery states",
     .sql = "SELECT state, count(*) FROM deliveries GROUP BY state" };
@@ -374,6 +390,30 @@ store_deliveries_stale(struct store *st, enum delivery_state state,
 {
 	return store_list(st, &q_deliveries_stale, &store_delivery_row, out, n,
 	    "sI", delivery_state_name(state), before);
+}
+
+int
+store_delivery_of(struct store *st, int64_t job_id, int64_t device_id,
+    struct delivery *dl)
+{
+	return store_one(st, &q_delivery_of, &store_delivery_row, dl, "II",
+	    job_id, device_id);
+}
+
+int
+store_deliveries_due(struct store *st, enum delivery_state state,
+    int64_t after, int64_t before, struct delivery **out, size_t *n)
+{
+	return store_list(st, &q_deliveries_due, &store_delivery_row, out, n,
+	    "sII", delivery_state_name(state), after, before);
+}
+
+int
+store_deliveries_next(struct store *st, enum delivery_state state,
+    int64_t after, int64_t *next_at)
+{
+	return store_one(st, &q_deliveries_next, &store_id_row, next_at, "sI",
+	    delivery_state_name(state), after) == -1 ? -1 : 0;
 }
 
 int

@@ -850,6 +850,53 @@ test_waiting(struct store *st, int64_t fw)
 	CHECK(c.calls == 1 && c.other == 1);
 }
 
+/* Consent's queries: a job's delivery for a device, the defers that ran
+ * out and the next one. */
+static void
+test_consent(struct store *st, int64_t fw)
+{
+	struct delivery	 dl, *list;
+	size_t		 n;
+	int64_t		 dev1, dev2, job, d1, d2, next;
+
+	CHECK(store_device_create(st, "asked1", "tok-asked1", "", &dev1) == 0);
+	CHECK(store_device_create(st, "asked2", "tok-asked2", "", &dev2) == 0);
+	job = job_new(st, fw, JOB_TARGET_DEVICES, "");
+	CHECK(store_delivery_create(st, job, dev1, &d1) == 0);
+	CHECK(store_delivery_create(st, job, dev2, &d2) == 0);
+	CHECK(store_delivery_of(st, job, dev2, &dl) == 1 && dl.id == d2);
+	delivery_free(&dl);
+	CHECK(store_delivery_of(st, job, 999999, &dl) == 0);
+	CHECK(store_delivery_of(st, 999999, dev1, &dl) == 0);
+	CHECK(store_deliveries_next(st, DELIVERY_AWAITING_CONSENT, 0,
+	    &next) == 0 && next == 0);
+	CHECK(store_delivery_update(st, d1, DELIVERY_QUEUED,
+	    DELIVERY_AWAITING_CONSENT, NULL, NULL, 0, 2000) == 1);
+	CHECK(store_delivery_update(st, d2, DELIVERY_QUEUED,
+	    DELIVERY_AWAITING_CONSENT, NULL, NULL, 0, 1000) == 1);
+	CHECK(store_deliveries_next(st, DELIVERY_AWAITING_CONSENT, 0,
+	    &next) == 0 && next == 1000);
+	CHECK(store_deliveries_next(st, DELIVERY_AWAITING_CONSENT, 1000,
+	    &next) == 0 && next == 2000);
+	CHECK(store_deliveries_next(st, DELIVERY_SCHEDULED, 0,
+	    &next) == 0 && next == 0);
+	/* after < next_at <= before, by next_at */
+	CHECK(store_deliveries_due(st, DELIVERY_AWAITING_CONSENT, 0, 2000,
+	    &list, &n) == 0);
+	CHECK(n == 2 && list[0].id == d2 && list[1].id == d1);
+	delivery_list_free(list, n);
+	CHECK(store_deliveries_due(st, DELIVERY_AWAITING_CONSENT, 1000, 1999,
+	    &list, &n) == 0 && n == 0);
+	delivery_list_free(list, n);
+	/* a paused job's defers wait */
+	CHECK(store_job_set_state(st, job, JOB_ACTIVE, JOB_PAUSED) == 1);
+	CHECK(store_deliveries_due(st, DELIVERY_AWAITING_CONSENT, 0, 2000,
+	    &list, &n) == 0 && n == 0);
+	delivery_list_free(list, n);
+	CHECK(store_deliveries_next(st, DELIVERY_AWAITING_CONSENT, 0,
+	    &next) == 0 && next == 0);
+}
+
 int
 main(void)
 {
@@ -890,6 +937,7 @@ main(void)
 	test_firmware_delete(st, fw);
 	test_api_tokens(st);
 	test_waiting(st, fw);
+	test_consent(st, fw);
 	store_close(st);
 
 	test_migrate_device_ids();
