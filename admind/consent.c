@@ -149,6 +149,46 @@ consent_defer(const struct delivery *d, uint32_t minutes, const char *who)
 	return 0;
 }
 
+/* A device's answer that changes nothing: logged, at most one line a
+ * second (a sketch may write its pin in a loop). */
+static void
+consent_ignored(int64_t device_id, const char *answer, const char *why)
+{
+	static time_t	 last;
+	static uint64_t	 quiet;
+	time_t		 now = time(NULL);
+
+	if (now == last) {
+		quiet++;
+		return;
+	}
+	last = now;
+	log_info("device %" PRId64 " answered \"%.16s\" on its consent pin: "
+	    "%s; ignored (%" PRIu64 " more ignored in the second before)",
+	    device_id, answer, why, quiet);
+	quiet = 0;
+}
+
+/* The device's delivery that waits for the device's own answer: 1 and d,
+ * else 0 (nothing waits, or an admin is to answer). */
+static int
+consent_waiting(int64_t device_id, struct delivery *d)
+{
+	struct job	 job;
+	int		 own = 0;
+
+	if (store_delivery_pending(env->store, device_id, d) != 1)
+		return 0;
+	if (d->state == DELIVERY_AWAITING_CONSENT &&
+	    store_job_get(env->store, d->job_id, &job) == 1) {
+		own = job.confirm == JOB_CONFIRM_DEVICE;
+		job_free(&job);
+	}
+	if (!own)
+		delivery_free(d);
+	return own;
+}
+
 /*
  * The device's answer on its consent pin (hwd checked its form; what it
  * may say is checked here).  1 when its delivery is queued now (the
@@ -159,17 +199,11 @@ int
 consent_answer(int64_t device_id, const char *answer, uint32_t minutes)
 {
 	struct delivery	 d;
-	int		 rc = 0, found;
+	int		 rc = 0;
 
-	found = store_delivery_pending(env->store, device_id, &d);
-	if (found == 1 && d.state != DELIVERY_AWAITING_CONSENT) {
-		delivery_free(&d);
-		found = 0;
-	}
-	if (found != 1) {
-		log_info("device %" PRId64 " answered \"%s\" on its consent "
-		    "pin, but no update waits for its consent: ignored",
-		    device_id, answer);
+	if (!consent_waiting(device_id, &d)) {
+		consent_ignored(device_id, answer, "no update waits for its "
+		    "consent");
 		return 0;
 	}
 	if (strcmp(answer, "accept") == 0)
@@ -180,13 +214,15 @@ consent_answer(int64_t device_id, const char *answer, uint32_t minutes)
 	else if (strcmp(answer, "defer") == 0 && minutes > 0)
 		rc = consent_defer(&d, minutes, "the device");
 	else
-		log_info("device %" PRId64 " answered \"%s\" (%" PRIu32 " "
-		    "minutes) on its consent pin: not accept, decline or defer "
-		    "with at least 1 minute: ignored", device_id, answer,
-		    minutes);
+		consent_ignored(device_id, answer, "not accept, decline, or "
+		    "defer with at least 1 minute");
 	if (rc == -1)
-		log_warnx("device %" PRId64 ": its answer \"%s\" for delivery %"
-		    PRId64 " is not stored", device_id, answer, d.id);
+		log_warnx("device %" PRId64 ": its answer \"%.16s\" for "
+		    "delivery %" PRId64 " is not stored", device_id, answer,
+		    d.id);
+	else if (rc == 1)
+		log_info("device %" PRId64 " accepted the update of job %"
+		    PRId64, device_id, d.job_id);
 	delivery_free(&d);
 	return rc;
 }

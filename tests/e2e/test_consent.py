@@ -247,6 +247,24 @@ def test_admin_confirm_and_decline(srv, firmware, image):
     no.close()
 
 
+def test_device_cannot_answer_for_an_admin(srv, firmware):
+    """A device that was asked before (hwd knows its pin) cannot accept a delivery
+    of a job whose confirm is "admin"."""
+    admin = srv.admin()
+    dev = Device(srv, admin).connect()
+    first = consent_job(srv, admin, firmware, [dev])
+    asked(dev, firmware, first)
+    dev.client.virtual_write(PIN, "defer", 5)
+    job_id = consent_job(srv, admin, firmware, [dev], confirm="admin")   # supersedes
+    assert lc.wait_delivery(admin, job_id, dev.id, "awaiting-consent")["state"] == \
+        "awaiting-consent"
+    dev.client.virtual_write(PIN, "accept")
+    no_ota(dev, 1.5)
+    d = lc.delivery_of(admin, job_id, dev.id)
+    assert d["state"] == "awaiting-consent" and d["consented"] is False, d
+    dev.close()
+
+
 def test_admin_decides_for_a_device_job(srv, firmware):
     """The admin endpoints work on confirm "device" jobs too, and decline a queued
     delivery (its device offline)."""
