@@ -32,6 +32,8 @@ struct online {
 	int		 resync;	/* reported by hwd's resync, not a login */
 	int		 awaiting;	/* logged in while fwstore still reports
 					 * its download: decide at its end */
+	int64_t		 consent_asked;	/* the delivery whose consent pin was
+					 * written since this login */
 	char		 remote[NETADDR_STRLEN];
 	uv_timer_t	*info_wait;
 };
@@ -72,6 +74,7 @@ struct api_req {
 	const struct api_route *route;
 	struct http_request *req;	/* valid until the response */
 	int64_t		 id;		/* the {id} of the route's path */
+	int64_t		 id2;		/* its {device} */
 	struct buf	 body;		/* BODY_JSON routes: the whole body */
 	void		*upload;	/* struct upload *, BODY_STREAM routes */
 	/* BODY_STREAM: called when the body is complete. */
@@ -221,11 +224,20 @@ void	 api_jobs_pause(struct http_conn *, struct http_request *,
 	    struct api_req *);
 void	 api_jobs_resume(struct http_conn *, struct http_request *,
 	    struct api_req *);
+/* A delivery's JSON; size: its image's, for the percent. */
+void	 api_delivery_json(struct buf *, const struct delivery *,
+	    uint64_t size);
 /* 507 storage.full or 500 internal: the job was not committed. */
 void	 api_job_unsaved(struct http_conn *);
 /* The devices with the tag; -1 after answering 404 tag.no_devices. */
 int	 api_jobs_tag_devices(struct http_conn *, const char *tag,
 	    int64_t **ids, size_t *n);
+
+/* api_consent.c: an admin's confirm or decline of a delivery */
+void	 api_consent_confirm(struct http_conn *, struct http_request *,
+	    struct api_req *);
+void	 api_consent_decline(struct http_conn *, struct http_request *,
+	    struct api_req *);
 
 /* api_ota.c */
 void	 api_ota_start_request(struct http_conn *, struct http_request *,
@@ -321,6 +333,11 @@ int	 jobs_settle(int64_t job_id) ADMIND_WUR;
 /* delivery.c: every delivery state change; -1 when it was not stored */
 int	 delivery_apply(const struct delivery *, enum delivery_event,
 	    const char *error) ADMIND_WUR;
+/* The same, setting the delivery's next_at (0: none; delivery_apply
+ * clears it): wait (the next opening) and defer (when to ask again).
+ * accept also marks the delivery consented. */
+int	 delivery_apply_at(const struct delivery *, enum delivery_event,
+	    const char *error, int64_t next_at) ADMIND_WUR;
 /* queued -> sent with a ticket (d->ticket filled) and attempt + 1; the
  * OTA command follows the commit when command is set. */
 int	 delivery_send(struct delivery *, const struct job *, int command,
@@ -348,6 +365,28 @@ void	 sched_start(void);
 void	 sched_download_ended(int64_t device_id);
 void	 sched_ota_sent(int64_t device_id, int64_t delivery_id,
 	    unsigned reached, const char *error);
+/* A delivery queued outside the scheduler (consent given): its device
+ * is decided now when it is online. */
+void	 sched_device_decide(int64_t device_id);
+
+/* consent.c: asking a device (or an admin) before its update is sent */
+/* The delivery moved to awaiting-consent (after the commit): a job with
+ * confirm "device" writes the device's consent pin; "admin" writes
+ * nothing.  -1 when the pin write could not be sent. */
+int	 consent_ask(const struct delivery *d, const struct job *job);
+/* A device logged in (sched.c, after deciding): each of its
+ * awaiting-consent deliveries whose next_at has passed is asked again. */
+void	 consent_device_back(int64_t device_id);
+/* hwd's CTL_CONSENT: 1 when the device's delivery is queued now (the
+ * caller has it decided), 0 nothing to do, -1 not stored. */
+int	 consent_answer(int64_t device_id, const char *answer,
+	    uint32_t minutes);
+/* An admin's confirm (DELIVERY_ACCEPT) or DELIVERY_DECLINE, audited. */
+int	 consent_admin(const struct delivery *, enum delivery_event,
+	    const char *actor, const char *remote, const char *reason)
+	    ADMIND_WUR;
+/* The timer that asks again when a defer runs out. */
+void	 consent_start(void);
 
 /* jobs_admin.c: what an admin does to jobs */
 /* The job, its deliveries and its audit event in one transaction. */
@@ -381,5 +420,7 @@ const struct ctl_role *peers_roles(void);
 int	 peers_send_ota(int64_t device_id, int64_t delivery_id,
 	    const char *ticket);
 void	 peers_send_drop(int64_t device_id, int forget, const char *why);
+int	 peers_send_consent(int64_t device_id, unsigned pin,
+	    const char *version, uint64_t size, int64_t job_id);
 
 #endif

@@ -17,7 +17,7 @@
 
 #define JOB_MAX_TARGETS		100000
 #define JOB_FIELDS	",firmware_id,force,max_parallel,attempt_limit," \
-			"failure_threshold,devices,tokens,tag,all,"
+			"failure_threshold,devices,tokens,tag,all,confirm,"
 
 struct job_input {
 	struct job	 job;
@@ -26,7 +26,7 @@ struct job_input {
 	char		 target[256];
 };
 
-static void
+void
 api_delivery_json(struct buf *b, const struct delivery *d, uint64_t size)
 {
 	char	 created[21], updated[21];
@@ -41,7 +41,10 @@ api_delivery_json(struct buf *b, const struct delivery *d, uint64_t size)
 	    d->attempts, d->bytes_sent, size ? (int)(d->bytes_sent * 100 /
 	    size) : 0, created, updated);
 	json_str(b, d->last_error);
-	buf_addc(b, '}');
+	util_iso8601((time_t)d->next_at, created);
+	buf_printf(b, ",\"next_at\":%s%s%s,\"consented\":%s}",
+	    d->next_at ? "\"" : "", d->next_at ? created : "null",
+	    d->next_at ? "\"" : "", d->consented ? "true" : "false");
 }
 
 static int
@@ -252,6 +255,13 @@ job_input(struct http_conn *c, struct api_req *ar, struct job_input *in)
 	    &in->job.failure_threshold) == -1 ||
 	    job_targets(c, v, in) == -1)
 		goto out;
+	if (json_get(v, "confirm") != NULL && (job_confirm_parse(json_get_str(v,
+	    "confirm"), &in->job.confirm) == -1 ||
+	    in->job.confirm == JOB_CONFIRM_NONE)) {
+		api_error(c, 400, "job.option", "\"confirm\" must be "
+		    "\"device\" or \"admin\", e.g. \"confirm\": \"device\".");
+		goto out;
+	}
 	rc = 0;
 out:
 	json_free(v);

@@ -43,7 +43,7 @@ api_health(struct http_conn *c)
 
 /*
  * The routes.  A pattern segment "{id}" matches a decimal id, passed to
- * the handler in ar->id.  BODY_NONE handlers answer at once; BODY_JSON
+ * the handler in ar->id; "{device}" likewise in ar->id2.  BODY_NONE handlers answer at once; BODY_JSON
  * handlers get the body (at most API_MAX_JSON_BODY) in ar->body when it
  * is complete; BODY_STREAM handlers set up ar->upload themselves.  A
  * trailing "*" matches any non-empty rest of the path.
@@ -84,6 +84,10 @@ static const struct api_route api_routes[] = {
 	{ "POST", "/admin/jobs/{id}/stop", BODY_JSON, api_jobs_stop, NULL },
 	{ "POST", "/admin/jobs/{id}/pause", BODY_JSON, api_jobs_pause, NULL },
 	{ "POST", "/admin/jobs/{id}/resume", BODY_JSON, api_jobs_resume, NULL },
+	{ "POST", "/admin/jobs/{id}/deliveries/{device}/confirm", BODY_JSON,
+	    api_consent_confirm, NULL },
+	{ "POST", "/admin/jobs/{id}/deliveries/{device}/decline", BODY_JSON,
+	    api_consent_decline, NULL },
 	{ "POST", "/admin/devices/import", BODY_JSON, api_import, NULL },
 	{ "GET", "/admin/devices/{id}", BODY_NONE, api_device_get, NULL },
 	{ "PATCH", "/admin/devices/{id}", BODY_JSON, api_device_update, NULL },
@@ -106,26 +110,44 @@ static const struct api_route api_routes[] = {
 	{ "GET", "/", BODY_NONE, api_web, "*" },
 };
 
-static int
-api_match(const char *pattern, const char *path, int64_t *id)
+/* The decimal id at the start of path into *id: its length, or 0. */
+static size_t
+api_match_id(const char *path, int64_t *id)
 {
 	uint64_t	 v;
 	char		 seg[32];
+	size_t		 n;
+
+	n = strcspn(path, "/");
+	if (n == 0 || n >= sizeof(seg))
+		return 0;
+	memcpy(seg, path, n);
+	seg[n] = '\0';
+	if (util_parse_u64(seg, &v) == -1 || v > INT64_MAX)
+		return 0;
+	*id = (int64_t)v;
+	return n;
+}
+
+static int
+api_match(const char *pattern, const char *path, int64_t *id, int64_t *id2)
+{
 	size_t		 n;
 
 	while (*pattern && *path) {
 		if (strcmp(pattern, "*") == 0)	/* a trailing "*": the rest */
 			return 1;
 		if (strncmp(pattern, "{id}", 4) == 0) {
-			n = strcspn(path, "/");
-			if (n == 0 || n >= sizeof(seg))
+			if ((n = api_match_id(path, id)) == 0)
 				return 0;
-			memcpy(seg, path, n);
-			seg[n] = '\0';
-			if (util_parse_u64(seg, &v) == -1 || v > INT64_MAX)
-				return 0;
-			*id = (int64_t)v;
 			pattern += 4;
+			path += n;
+			continue;
+		}
+		if (strncmp(pattern, "{device}", 8) == 0) {
+			if ((n = api_match_id(path, id2)) == 0)
+				return 0;
+			pattern += 8;
 			path += n;
 			continue;
 		}
@@ -136,11 +158,12 @@ api_match(const char *pattern, const char *path, int64_t *id)
 }
 
 static const struct api_route *
-api_find(const struct http_request *req, int64_t *id, int *path_known)
+api_find(const struct http_request *req, struct api_req *ar, int *path_known)
 {
 	*path_known = 0;
 	for (size_t i = 0; i < nitems(api_routes); i++) {
-		if (!api_match(api_routes[i].pattern, req->path, id))
+		if (!api_match(api_routes[i].pattern, req->path, &ar->id,
+		    &ar->id2))
 			continue;
 		*path_known = 1;
 		if (strcmp(api_routes[i].method, req->method_name) == 0)
@@ -186,7 +209,7 @@ api_route(struct http_conn *c, struct http_request *req, struct api_req *ar)
 	const struct api_route *r;
 	int		 known;
 
-	if ((r = api_find(req, &ar->id, &known)) == NULL) {
+	if ((r = api_find(req, ar, &known)) == NULL) {
 		if (known)
 			api_error(c, 405, "method_not_allowed", "%s is not "
 			    "allowed on %s; see the README for the methods "

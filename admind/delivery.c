@@ -149,13 +149,13 @@ delivery_notice(const struct delivery *d, enum delivery_state to,
  * state the caller read (nothing written), -1 a database error. */
 static int
 delivery_store(const struct delivery *d, enum delivery_state to,
-    const char *ticket, const char *error, int attempt_inc)
+    const char *ticket, const char *error, int attempt_inc, int64_t next_at)
 {
 	char	 text[300];
 	int	 rc;
 
 	rc = store_delivery_update(env->store, d->id, d->state, to, ticket,
-	    error, attempt_inc);
+	    error, attempt_inc, next_at);
 	if (rc == 0)
 		log_warnx("delivery %" PRId64 " is no longer %s: not moved to "
 		    "%s", d->id, delivery_state_name(d->state),
@@ -171,7 +171,7 @@ delivery_store(const struct delivery *d, enum delivery_state to,
 
 static int
 delivery_move(const struct delivery *d, enum delivery_event ev,
-    const char *ticket, const char *error, int attempt_inc)
+    const char *ticket, const char *error, int attempt_inc, int64_t next_at)
 {
 	enum delivery_state to;
 	int		 rc;
@@ -188,7 +188,11 @@ delivery_move(const struct delivery *d, enum delivery_event ev,
 	}
 	/* a stale read writes nothing and fails only this transition; a
 	 * database error dooms the whole transaction */
-	rc = delivery_store(d, to, ticket, error, attempt_inc);
+	rc = delivery_store(d, to, ticket, error, attempt_inc, next_at);
+	/* consent given holds for the delivery's every later attempt */
+	if (rc == 1 && ev == DELIVERY_ACCEPT &&
+	    store_delivery_consent(env->store, d->id) != 1)
+		rc = -1;
 	if (rc == -1 || (rc == 1 &&
 	    delivery_notice(d, to, error, attempt_inc) == -1))
 		tx_fail();
@@ -204,6 +208,13 @@ int
 delivery_apply(const struct delivery *d, enum delivery_event ev,
     const char *error)
 {
+	return delivery_apply_at(d, ev, error, 0);
+}
+
+int
+delivery_apply_at(const struct delivery *d, enum delivery_event ev,
+    const char *error, int64_t next_at)
+{
 	if (ev == DELIVERY_SEND) {
 		log_warnx("delivery %" PRId64 ": send goes through "
 		    "delivery_send", d->id);
@@ -211,7 +222,7 @@ delivery_apply(const struct delivery *d, enum delivery_event ev,
 	}
 	/* A new attempt gets a new ticket: an old attempt's URL is dead. */
 	return delivery_move(d, ev, ev == DELIVERY_RETRY ? "" : NULL, error,
-	    ev == DELIVERY_UNSENT ? -1 : 0);
+	    ev == DELIVERY_UNSENT ? -1 : 0, next_at);
 }
 
 static void
@@ -256,7 +267,7 @@ delivery_send(struct delivery *d, const struct job *job, int command,
 		tx_rollback();
 		return -1;
 	}
-	if (delivery_move(d, DELIVERY_SEND, d->ticket, error, 1) == -1 ||
+	if (delivery_move(d, DELIVERY_SEND, d->ticket, error, 1, 0) == -1 ||
 	    (command && delivery_command(d) == -1))
 		tx_fail();
 	return tx_commit();

@@ -52,7 +52,7 @@ jobs_apply(const struct job *job, enum job_event ev, const char *actor,
 
 struct jobs_tally {
 	int64_t	 failed;
-	int64_t	 finished;	/* ended, but not canceled */
+	int64_t	 finished;	/* ended, but not canceled or declined */
 	int64_t	 unfinished;
 };
 
@@ -62,7 +62,8 @@ jobs_tally_cb(void *arg, const char *name, int64_t count)
 	struct jobs_tally	*t = arg;
 	enum delivery_state	 s;
 
-	if (delivery_state_parse(name, &s) == -1 || s == DELIVERY_CANCELED)
+	if (delivery_state_parse(name, &s) == -1 || s == DELIVERY_CANCELED ||
+	    s == DELIVERY_DECLINED)
 		return;
 	if (s == DELIVERY_FAILED)
 		t->failed += count;

@@ -13,6 +13,8 @@
 
 static const char *const delivery_states[DELIVERY_NSTATES] = {
 	[DELIVERY_QUEUED] = "queued",
+	[DELIVERY_SCHEDULED] = "scheduled",
+	[DELIVERY_AWAITING_CONSENT] = "awaiting-consent",
 	[DELIVERY_SENT] = "sent",
 	[DELIVERY_DOWNLOADING] = "downloading",
 	[DELIVERY_DOWNLOADED] = "downloaded",
@@ -21,6 +23,7 @@ static const char *const delivery_states[DELIVERY_NSTATES] = {
 	[DELIVERY_ALREADY_CURRENT] = "already-current",
 	[DELIVERY_INCOMPATIBLE] = "incompatible",
 	[DELIVERY_CANCELED] = "canceled",
+	[DELIVERY_DECLINED] = "declined",
 };
 
 static const char *const delivery_events[DELIVERY_NEVENTS] = {
@@ -36,12 +39,20 @@ static const char *const delivery_events[DELIVERY_NEVENTS] = {
 	[DELIVERY_CURRENT] = "current",
 	[DELIVERY_INCOMPATIBLE_EV] = "incompatible",
 	[DELIVERY_CANCEL] = "cancel",
+	[DELIVERY_WAIT] = "wait",
+	[DELIVERY_OPEN] = "open",
+	[DELIVERY_ASK] = "ask",
+	[DELIVERY_ACCEPT] = "accept",
+	[DELIVERY_DEFER] = "defer",
+	[DELIVERY_DECLINE] = "decline",
 };
 
 #define Q	DELIVERY_QUEUED
 #define S	DELIVERY_SENT
 #define DL	DELIVERY_DOWNLOADING
 #define DD	DELIVERY_DOWNLOADED
+#define SC	DELIVERY_SCHEDULED
+#define AC	DELIVERY_AWAITING_CONSENT
 
 /* Every delivery transition there is; anything else is refused. */
 static const struct lifecycle_move delivery_table[] = {
@@ -49,6 +60,20 @@ static const struct lifecycle_move delivery_table[] = {
 	{ Q, DELIVERY_CURRENT, DELIVERY_ALREADY_CURRENT },
 	{ Q, DELIVERY_INCOMPATIBLE_EV, DELIVERY_INCOMPATIBLE },
 	{ Q, DELIVERY_CANCEL, DELIVERY_CANCELED },
+	{ Q, DELIVERY_WAIT, SC },
+	{ Q, DELIVERY_ASK, AC },
+	{ Q, DELIVERY_DECLINE, DELIVERY_DECLINED },
+
+	/* waiting for start_at or the window: no slot, no sent_timeout */
+	{ SC, DELIVERY_OPEN, Q },
+	{ SC, DELIVERY_DECLINE, DELIVERY_DECLINED },
+	{ SC, DELIVERY_CANCEL, DELIVERY_CANCELED },
+
+	/* waiting for consent: no slot, no sent_timeout */
+	{ AC, DELIVERY_ACCEPT, Q },
+	{ AC, DELIVERY_DEFER, AC },
+	{ AC, DELIVERY_DECLINE, DELIVERY_DECLINED },
+	{ AC, DELIVERY_CANCEL, DELIVERY_CANCELED },
 
 	{ S, DELIVERY_UNSENT, Q },
 	{ S, DELIVERY_STARTED, DL },
@@ -81,6 +106,8 @@ static const struct lifecycle_move delivery_table[] = {
 #undef S
 #undef DL
 #undef DD
+#undef SC
+#undef AC
 
 static const char *const job_states[JOB_NSTATES] = {
 	[JOB_ACTIVE] = "active",
@@ -247,6 +274,32 @@ job_next(enum job_state from, enum job_event e, enum job_state *to)
 		return -1;
 	*to = (enum job_state)t;
 	return 0;
+}
+
+static const char *const job_confirms[] = {
+	[JOB_CONFIRM_NONE] = "",
+	[JOB_CONFIRM_DEVICE] = "device",
+	[JOB_CONFIRM_ADMIN] = "admin",
+};
+
+const char *
+job_confirm_name(enum job_confirm c)
+{
+	return (unsigned)c < sizeof(job_confirms) / sizeof(job_confirms[0]) ?
+	    job_confirms[c] : "";
+}
+
+int
+job_confirm_parse(const char *name, enum job_confirm *c)
+{
+	for (size_t i = 0; name != NULL &&
+	    i < sizeof(job_confirms) / sizeof(job_confirms[0]); i++) {
+		if (strcmp(job_confirms[i], name) == 0) {
+			*c = (enum job_confirm)i;
+			return 0;
+		}
+	}
+	return -1;
 }
 
 static int

@@ -14,6 +14,8 @@
 
 enum delivery_state {
 	DELIVERY_QUEUED,
+	DELIVERY_SCHEDULED,	/* waits for start_at or the window */
+	DELIVERY_AWAITING_CONSENT, /* waits for the device's or an admin's yes */
 	DELIVERY_SENT,
 	DELIVERY_DOWNLOADING,
 	DELIVERY_DOWNLOADED,
@@ -22,6 +24,7 @@ enum delivery_state {
 	DELIVERY_ALREADY_CURRENT,
 	DELIVERY_INCOMPATIBLE,
 	DELIVERY_CANCELED,
+	DELIVERY_DECLINED,	/* the device or an admin said no */
 	DELIVERY_NSTATES
 };
 
@@ -38,6 +41,12 @@ enum delivery_event {
 	DELIVERY_CURRENT,	/* the device runs the image already */
 	DELIVERY_INCOMPATIBLE_EV, /* the image does not fit the device */
 	DELIVERY_CANCEL,	/* a newer job, a stop, a deleted device */
+	DELIVERY_WAIT,		/* before start_at, or the window is closed */
+	DELIVERY_OPEN,		/* start_at reached, or the window opened */
+	DELIVERY_ASK,		/* the job needs consent before sending */
+	DELIVERY_ACCEPT,	/* consent given */
+	DELIVERY_DEFER,		/* ask again later (next_at) */
+	DELIVERY_DECLINE,	/* consent refused */
 	DELIVERY_NEVENTS
 };
 
@@ -47,6 +56,13 @@ enum job_state {
 	JOB_STOPPED,
 	JOB_FINISHED,
 	JOB_NSTATES
+};
+
+/* Who must say yes before a job's delivery is sent (its confirm). */
+enum job_confirm {
+	JOB_CONFIRM_NONE,
+	JOB_CONFIRM_DEVICE,	/* the device, over its Blynk connection */
+	JOB_CONFIRM_ADMIN	/* an admin, through the API */
 };
 
 enum job_event {
@@ -89,7 +105,8 @@ int		 delivery_state_parse(const char *, enum delivery_state *s);
 const char	*delivery_event_name(enum delivery_event);
 /* Terminal: nothing happens to the delivery any more. */
 int		 delivery_state_ended(enum delivery_state);
-/* sent or downloading: holds one of the job's max_parallel slots. */
+/* sent or downloading: holds one of the job's max_parallel slots (scheduled
+ * and awaiting-consent hold none). */
 int		 delivery_state_in_flight(enum delivery_state);
 /* The target of event in state from: 0 and *to, or -1 (not allowed). */
 int		 delivery_next(enum delivery_state from, enum delivery_event,
@@ -101,6 +118,9 @@ const char	*job_event_name(enum job_event);
 int		 job_state_ended(enum job_state);
 int		 job_next(enum job_state from, enum job_event,
 		    enum job_state *to);
+/* "" (none), "device" or "admin"; parse: 0, or -1 for another name. */
+const char	*job_confirm_name(enum job_confirm);
+int		 job_confirm_parse(const char *, enum job_confirm *);
 
 /*
  * What a device says it runs: its Blynk hardware info (firmware version,

@@ -208,6 +208,17 @@ peers_offline(const struct ctl_msg_offline *m)
 		peers_publish("device.offline", (int64_t)m->device_id, "");
 }
 
+/* The device's answer on its consent pin; an accept is sent as soon as
+ * the scheduler allows. */
+static void
+peers_consent(const struct ctl_msg_consent *m)
+{
+	int64_t	 id = (int64_t)m->device_id;
+
+	if (consent_answer(id, m->answer, m->minutes) == 1)
+		sched_device_decide(id);
+}
+
 /* hwd's messages, decoded (ctl_conn let only hwd's role's through). */
 static int
 peers_dispatch_hwd(struct ctl_conn *c, uint16_t type, uint32_t reqid,
@@ -242,6 +253,9 @@ peers_dispatch_hwd(struct ctl_conn *c, uint16_t type, uint32_t reqid,
 	case CTL_EVENT:
 		devevents_add((int64_t)m->event.device_id, m->event.name,
 		    m->event.description);
+		return 0;
+	case CTL_CONSENT:
+		peers_consent(&m->consent);
 		return 0;
 	case CTL_HWD_STATS:
 		env->stats.hwd_connections = m->hwd_stats.connections;

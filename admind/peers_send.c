@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * What admind tells hwd over the control socket: the OTA command of a
- * delivery that was sent (delivery.c, after its transition committed) and
- * the drop of a deleted device's or a rotated token's connections.  It
+ * delivery that was sent (delivery.c, after its transition committed),
+ * the drop of a deleted device's or a rotated token's connections, and the
+ * question whether a device consents to its update (consent.c).  It
  * sits below the rest of admind and calls nothing of it.
  */
 #include <inttypes.h>
@@ -39,4 +40,18 @@ peers_send_drop(int64_t device_id, int forget, const char *why)
 	if (ctl_send_device_drop(env->hwd, 0, &m) == -1)
 		log_warnx("device %" PRId64 ": not dropped in hwd: the control "
 		    "connection failed", device_id);
+}
+
+/* The consent pin's "pending" write to the device's connections: 0 sent
+ * (hwd writes it when the device is connected), -1 not. */
+int
+peers_send_consent(int64_t device_id, unsigned pin, const char *version,
+    uint64_t size, int64_t job_id)
+{
+	struct ctl_msg_consent_ask m = { (uint64_t)device_id, (uint8_t)pin,
+	    (char *)version, size, (uint64_t)job_id };
+
+	if (env->hwd == NULL)
+		return -1;
+	return ctl_send_consent_ask(env->hwd, 0, &m);
 }

@@ -207,6 +207,41 @@ sched_batch_end(void)
 		flight_forget();
 }
 
+/* After the commit: the device is asked (consent.c). */
+static void
+sched_asked(void *arg, int committed)
+{
+	int64_t		*id = arg;
+	struct delivery	 d;
+	struct job	 job;
+
+	if (committed && store_delivery_get(env->store, *id, &d) == 1) {
+		if (store_job_get(env->store, d.job_id, &job) == 1) {
+			(void)consent_ask(&d, &job);
+			job_free(&job);
+		}
+		delivery_free(&d);
+	}
+	free(id);
+}
+
+/* The job needs a yes before this delivery is sent. */
+static int
+sched_ask(struct sched_ctx *x)
+{
+	int64_t	*id;
+
+	if ((id = malloc(sizeof(*id))) == NULL)
+		return -1;
+	*id = x->d.id;
+	if (delivery_apply(&x->d, DELIVERY_ASK, NULL) == -1 ||
+	    tx_defer(sched_asked, id) == -1) {
+		free(id);
+		return -1;
+	}
+	return 0;
+}
+
 static void
 sched_queued(struct sched_ctx *x)
 {
@@ -219,6 +254,13 @@ sched_queued(struct sched_ctx *x)
 	 * the database */
 	mismatch = m != REPORT_SAME && !x->job.force &&
 	    sched_policy_mismatch(&x->dev, &x->fw, why, sizeof(why)) != NULL;
+	if (m != REPORT_SAME && !mismatch &&
+	    x->job.confirm != JOB_CONFIRM_NONE && !x->d.consented) {
+		if (sched_ask(x) == -1)
+			log_debug("device %" PRId64 ": delivery %" PRId64
+			    " stays queued", x->d.device_id, x->d.id);
+		return;
+	}
 	slot = m != REPORT_SAME && !mismatch && sched_has_slot(&x->job);
 	switch (sched_policy_queued(m, x->job.force, mismatch, slot)) {
 	case SCHED_CURRENT:
@@ -366,12 +408,15 @@ sched_run(int64_t device_id)
 		if (x.d.state == DELIVERY_QUEUED) {
 			sched_queued(&x);
 			again = 0;
+		} else if (x.d.state == DELIVERY_AWAITING_CONSENT) {
+			again = 0;
 		} else {
 			again = sched_in_flight(&x, o);
 		}
 		sched_ctx_free(&x);
 	} while (again && ++rounds < 3 && sched_load(device_id, &x) == 0);
 	sched_batch_end();
+	consent_device_back(device_id);
 }
 
 static void
@@ -413,6 +458,16 @@ sched_device_info(int64_t device_id)
 	if (o->info_wait)
 		uv_timer_stop(o->info_wait);
 	sched_run(device_id);
+}
+
+void
+sched_device_decide(int64_t device_id)
+{
+	if (!sched_ready(device_id))
+		return;
+	sched_batch_begin();
+	sched_decide(device_id);
+	sched_batch_end();
 }
 
 /* A job was committed (jobs_admin.c): its online targets are decided

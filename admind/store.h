@@ -96,6 +96,9 @@ struct job {
 	enum job_state	 state;
 	int64_t		 created_at;
 	char		*created_by;
+	int64_t		 start_at;	/* nothing sent before; 0: none */
+	char		*window;	/* canonical JSON (window.c); "": none */
+	enum job_confirm confirm;
 };
 
 struct delivery {
@@ -109,6 +112,9 @@ struct delivery {
 	int64_t	 created_at;
 	int64_t	 updated_at;
 	char	*last_error;	/* "" when none */
+	int	 consented;	/* the job's confirm was given */
+	int64_t	 next_at;	/* scheduled: the next opening; awaiting-consent:
+				 * when to ask again; 0: none */
 };
 
 /* API tokens for scripts (Authorization: Bearer), stored as SHA-256. */
@@ -243,7 +249,8 @@ void	 firmware_free(struct firmware *);
 void	 firmware_list_free(struct firmware *, size_t);
 
 /* store_jobs.c: jobs, then their deliveries.  Unfinished deliveries are
- * those queued, sent, downloading or downloaded. */
+ * those queued, scheduled, awaiting-consent, sent, downloading or
+ * downloaded. */
 int	 store_job_create(struct store *, const struct job *, int64_t *id)
 	    STORE_WUR;
 int	 store_job_get(struct store *, int64_t id, struct job *)
@@ -309,12 +316,27 @@ int	 store_delivery_pending(struct store *, int64_t device_id,
 	    struct delivery *) STORE_WUR;				/* 1 */
 /* From state from to state to, with last_error (NULL keeps it) and ticket
  * (NULL keeps it, "" clears it); updated_at = now; attempts +=
- * attempt_inc.  1 moved, 0 the row was not in from (nothing written).
- * Only delivery.c calls it. */
+ * attempt_inc; next_at = next_at (0: none).  1 moved, 0 the row was not
+ * in from (nothing written).  Only delivery.c calls it. */
 int	 store_delivery_update(struct store *, int64_t id,
 	    enum delivery_state from, enum delivery_state to,
-	    const char *ticket, const char *last_error, int attempt_inc)
+	    const char *ticket, const char *last_error, int attempt_inc,
+	    int64_t next_at) STORE_WUR;
+/* The delivery's consent was given (consented = 1): 1, 0 no such
+ * delivery.  Only delivery.c calls it. */
+int	 store_delivery_consent(struct store *, int64_t id) STORE_WUR;
+/* The job's delivery for the device. */
+int	 store_delivery_of(struct store *, int64_t job_id, int64_t device_id,
+	    struct delivery *) STORE_WUR;				/* 1 */
+/* Deliveries of active jobs in state with after < next_at <= before,
+ * by next_at. */
+int	 store_deliveries_due(struct store *, enum delivery_state,
+	    int64_t after, int64_t before, struct delivery **out, size_t *n)
 	    STORE_WUR;
+/* The smallest next_at above after among deliveries of active jobs in
+ * state, 0 when there is none. */
+int	 store_deliveries_next(struct store *, enum delivery_state,
+	    int64_t after, int64_t *next_at) STORE_WUR;
 /* Light: the bytes fwstore has sent of the delivery's image. */
 int	 store_delivery_progress(struct store *, int64_t id, uint64_t bytes)
 	    STORE_WUR;

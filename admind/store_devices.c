@@ -322,9 +322,9 @@ device_history_read(sqlite3_stmt *s, void *p)
 
 	if (store_delivery_row.read(s, &h->delivery) == -1)
 		return -1;
-	h->firmware_id = sqlite3_column_int64(s, 10);
-	h->fw_version = store_col_text(s, 11, &fail);
-	h->fw_filename = store_col_text(s, 12, &fail);
+	h->firmware_id = sqlite3_column_int64(s, DELIVERY_NCOLS);
+	h->fw_version = store_col_text(s, DELIVERY_NCOLS + 1, &fail);
+	h->fw_filename = store_col_text(s, DELIVERY_NCOLS + 2, &fail);
 	if (fail) {
 		device_history_free_row(h);
 		return store_nomem();

@@ -19,10 +19,12 @@
 /* The columns store_job_row and store_delivery_row read, in their order. */
 #define JOB_COLS	"id, firmware_id, target_kind, target, force, " \
 			"max_parallel, attempt_limit, failure_threshold, " \
-			"state, created_at, created_by"
+			"state, created_at, created_by, start_at, " \
+			"\"window\", confirm"
 #define DELIVERY_COLS	"d.id, d.job_id, d.device_id, d.state, " \
 			"d.attempts, d.ticket, d.bytes_sent, d.created_at, " \
-			"d.updated_at, d.last_error"
+			"d.updated_at, d.last_error, d.consented, d.next_at"
+#define DELIVERY_NCOLS	12	/* a query's own columns follow */
 
 /*
  * Every statement's place in the per-store cache, grouped by the file that
@@ -52,7 +54,8 @@ enum store_q {
 	Q_JOB_QUEUED, Q_JOB_UNFINISHED, Q_JOB_STATES,
 	Q_DELIVERY_CREATE, Q_DELIVERY_GET, Q_DELIVERY_BY_TICKET,
 	Q_DELIVERY_PENDING, Q_DELIVERY_UPDATE, Q_DELIVERY_PROGRESS,
-	Q_DELIVERIES_STALE, Q_DELIVERY_STATES,
+	Q_DELIVERIES_STALE, Q_DELIVERY_STATES, Q_DELIVERY_CONSENT,
+	Q_DELIVERY_OF, Q_DELIVERIES_DUE, Q_DELIVERIES_NEXT,
 	/* store_tokens.c */
 	Q_TOKEN_CREATE, Q_TOKEN_LIST, Q_TOKEN_GET, Q_TOKEN_BY_HASH,
 	Q_TOKEN_DELETE, Q_TOKEN_USED,

@@ -18,14 +18,15 @@
 
 /* Comparisons, not IN (...): an IN list costs a temporary table per run. */
 #define UNFINISHED(c)	"(" c " = 'queued' OR " c " = 'sent' OR " \
-			c " = 'downloading' OR " c " = 'downloaded')"
+			c " = 'downloading' OR " c " = 'downloaded' OR " \
+			c " = 'scheduled' OR " c " = 'awaiting-consent')"
 
 static const struct store_query q_job_create = { .slot = Q_JOB_CREATE,
     .name = "job create",
     .sql = "INSERT INTO jobs (firmware_id, target_kind, target, force,"
 	" max_parallel, attempt_limit, failure_threshold, state,"
-	" created_at, created_by)"
-	" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" };
+	" created_at, created_by, start_at, \"window\", confirm)"
+	" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" };
 static const struct store_query q_job_get = { .slot = Q_JOB_GET,
     .name = "job get",
     .sql = "SELECT " JOB_COLS " FROM jobs WHERE id = ?" };
@@ -109,8 +110,12 @@ static const struct store_query q_delivery_update = { .slot = Q_DELIVERY_UPDATE,
     .sql = "UPDATE deliveries SET state = ?1, ticket = CASE WHEN ?2 IS NULL"
 	"  THEN ticket ELSE nullif(?2, '') END,"
 	" last_error = coalesce(?3, last_error),"
-	" attempts = attempts + ?4, updated_at = ?5"
+	" attempts = attempts + ?4, updated_at = ?5, next_at = ?8"
 	" WHERE id = ?6 AND state = ?7" };
+static const struct store_query q_delivery_consent = {
+    .slot = Q_DELIVERY_CONSENT,
+    .name = "delivery consent",
+    .sql = "UPDATE deliveries SET consented = 1 WHERE id = ?" };
 static const struct store_query q_delivery_progress = {
     .slot = Q_DELIVERY_PROGRESS,
     .name = "delivery progress",
@@ -124,6 +129,22 @@ static const struct store_query q_deliveries_stale = {
 	" JOIN jobs j ON j.id = d.job_id"
 	" WHERE d.state = ?1 AND d.updated_at < ?2 AND j.state = 'active'"
 	" ORDER BY d.id" };
+static const struct store_query q_delivery_of = { .slot = Q_DELIVERY_OF,
+    .name = "delivery of a job's device",
+    .sql = "SELECT " DELIVERY_COLS " FROM deliveries d"
+	" WHERE d.job_id = ? AND d.device_id = ?" };
+static const struct store_query q_deliveries_due = { .slot = Q_DELIVERIES_DUE,
+    .name = "deliveries due",
+    .sql = "SELECT " DELIVERY_COLS " FROM deliveries d"
+	" JOIN jobs j ON j.id = d.job_id"
+	" WHERE d.state = ?1 AND d.next_at > ?2 AND d.next_at <= ?3"
+	" AND j.state = 'active' ORDER BY d.next_at, d.id" };
+static const struct store_query q_deliveries_next = {
+    .slot = Q_DELIVERIES_NEXT,
+    .name = "next delivery due",
+    .sql = "SELECT coalesce(min(d.next_at), 0) FROM deliveries d"
+	" JOIN jobs j ON j.id = d.job_id"
+	" WHERE d.state = ?1 AND d.next_at > ?2 AND j.state = 'active'" };
 static const struct store_query q_delivery_states = { .slot = Q_DELIVERY_STATES,
     .name = "delivery states",
     .sql = "SELECT state, count(*) FROM deliveries GROUP BY state" };
@@ -156,10 +177,11 @@ store_job_create(struct store *st, const struct job *j, int64_t *id)
 		    (int)j->target_kind);
 		return -1;
 	}
-	if (store_run(st, &q_job_create, "Issiiiisis", j->firmware_id,
+	if (store_run(st, &q_job_create, "IssiiiisisIss", j->firmware_id,
 	    job_targets[j->target_kind], j->target, j->force, j->max_parallel,
 	    j->attempt_limit, j->failure_threshold, job_state_name(j->state), at,
-	    j->created_by) == -1)
+	    j->created_by, j->start_at, j->window ? j->window : "",
+	    job_confirm_name(j->confirm)) == -1)
 		return -1;
 	*id = sqlite3_last_insert_rowid(st->db);
 	return 0;
@@ -287,6 +309,7 @@ job_free(struct job *j)
 {
 	free(j->target);
 	free(j->created_by);
+	free(j->window);
 	memset(j, 0, sizeof(*j));
 }
 
@@ -337,11 +360,19 @@ store_delivery_pending(struct store *st, int64_t device_id,
 int
 store_delivery_update(struct store *st, int64_t id, enum delivery_state from,
     enum delivery_state to, const char *ticket, const char *last_error,
-    int attempt_inc)
+    int attempt_inc, int64_t next_at)
 {
-	if (store_run(st, &q_delivery_update, "snniIIs",
+	if (store_run(st, &q_delivery_update, "snniIIsI",
 	    delivery_state_name(to), ticket, last_error, attempt_inc,
-	    store_now(), id, delivery_state_name(from)) == -1)
+	    store_now(), id, delivery_state_name(from), next_at) == -1)
+		return -1;
+	return sqlite3_changes(st->db) > 0;
+}
+
+int
+store_delivery_consent(struct store *st, int64_t id)
+{
+	if (store_run(st, &q_delivery_consent, "I", id) == -1)
 		return -1;
 	return sqlite3_changes(st->db) > 0;
 }
@@ -359,6 +390,30 @@ store_deliveries_stale(struct store *st, enum delivery_state state,
 {
 	return store_list(st, &q_deliveries_stale, &store_delivery_row, out, n,
 	    "sI", delivery_state_name(state), before);
+}
+
+int
+store_delivery_of(struct store *st, int64_t job_id, int64_t device_id,
+    struct delivery *dl)
+{
+	return store_one(st, &q_delivery_of, &store_delivery_row, dl, "II",
+	    job_id, device_id);
+}
+
+int
+store_deliveries_due(struct store *st, enum delivery_state state,
+    int64_t after, int64_t before, struct delivery **out, size_t *n)
+{
+	return store_list(st, &q_deliveries_due, &store_delivery_row, out, n,
+	    "sII", delivery_state_name(state), after, before);
+}
+
+int
+store_deliveries_next(struct store *st, enum delivery_state state,
+    int64_t after, int64_t *next_at)
+{
+	return store_one(st, &q_deliveries_next, &store_id_row, next_at, "sI",
+	    delivery_state_name(state), after) == -1 ? -1 : 0;
 }
 
 int
@@ -429,6 +484,14 @@ job_read(sqlite3_stmt *s, void *p)
 	}
 	j->created_at = sqlite3_column_int64(s, 9);
 	j->created_by = store_col_text(s, 10, &fail);
+	j->start_at = sqlite3_column_int64(s, 11);
+	j->window = store_col_text(s, 12, &fail);
+	if (job_confirm_parse((const char *)sqlite3_column_text(s, 13),
+	    &j->confirm) == -1) {
+		log_warnx("store: job %lld has an unknown confirm",
+		    (long long)j->id);
+		fail = 1;
+	}
 	if (fail) {
 		job_free(j);
 		return store_nomem();
@@ -463,6 +526,8 @@ delivery_read(sqlite3_stmt *s, void *p)
 	dl->created_at = sqlite3_column_int64(s, 7);
 	dl->updated_at = sqlite3_column_int64(s, 8);
 	dl->last_error = store_col_text(s, 9, &fail);
+	dl->consented = sqlite3_column_int(s, 10);
+	dl->next_at = sqlite3_column_int64(s, 11);
 	if (fail) {
 		delivery_free(dl);
 		return store_nomem();

@@ -118,6 +118,38 @@ static const char *const store_migrations[] = {
 	 * delivery is found without a sort. */
 	"DROP INDEX deliveries_device_state;"
 	"CREATE INDEX deliveries_device ON deliveries (device_id);",
+	/* 6: updates that wait (issue 16): a job's start_at, window and
+	 * confirm; a delivery's consent and when it is next looked at, and
+	 * the states scheduled, awaiting-consent and declined (a CHECK
+	 * cannot be altered: the table is built again). */
+	"ALTER TABLE jobs ADD COLUMN start_at INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE jobs ADD COLUMN \"window\" TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE jobs ADD COLUMN confirm TEXT NOT NULL DEFAULT ''"
+	" CHECK (confirm IN ('', 'device', 'admin'));"
+	"CREATE TABLE deliveries6 ("
+	" id INTEGER PRIMARY KEY,"
+	" job_id INTEGER NOT NULL REFERENCES jobs(id),"
+	" device_id INTEGER NOT NULL REFERENCES devices(id) ON DELETE CASCADE,"
+	" state TEXT NOT NULL CHECK (state IN ('queued', 'scheduled',"
+	"  'awaiting-consent', 'sent', 'downloading', 'downloaded',"
+	"  'succeeded', 'failed', 'already-current', 'incompatible',"
+	"  'canceled', 'declined')),"
+	" attempts INTEGER NOT NULL DEFAULT 0,"
+	" ticket TEXT UNIQUE,"
+	" bytes_sent INTEGER NOT NULL DEFAULT 0,"
+	" created_at INTEGER NOT NULL,"
+	" updated_at INTEGER NOT NULL,"
+	" last_error TEXT NOT NULL DEFAULT '',"
+	" consented INTEGER NOT NULL DEFAULT 0,"
+	" next_at INTEGER NOT NULL DEFAULT 0,"
+	" UNIQUE (job_id, device_id));"
+	"INSERT INTO deliveries6 (id, job_id, device_id, state, attempts,"
+	" ticket, bytes_sent, created_at, updated_at, last_error)"
+	" SELECT id, job_id, device_id, state, attempts, ticket, bytes_sent,"
+	" created_at, updated_at, last_error FROM deliveries;"
+	"DROP TABLE deliveries;"
+	"ALTER TABLE deliveries6 RENAME TO deliveries;"
+	"CREATE INDEX deliveries_device ON deliveries (device_id);",
 };
 
 static const struct store_query q_user_version = { .slot = Q_USER_VERSION,

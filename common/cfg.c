@@ -70,6 +70,9 @@ static const struct cfg_key cfg_keys[] = {
 	K("admind", "event_max_days", CFG_UINT, admind.event_max_days, "90"),
 	K("admind", "event_max_rows", CFG_UINT, admind.event_max_rows,
 	    "100000"),
+	K("admind", "consent_pin", CFG_UINT, admind.consent_pin, "127"),
+	K("admind", "consent_defer_max", CFG_UINT, admind.consent_defer_max,
+	    "1440"),
 	K("fwstore", "listen", CFG_LISTEN, fwstore.listen, "[::]:8080"),
 	K("fwstore", "public_url", CFG_URL, fwstore.public_url, ""),
 	K("fwstore", "max_downloads", CFG_UINT, fwstore.max_downloads, "1000"),
@@ -108,6 +111,22 @@ cfg_parse_size(const char *s, uint64_t *out)
 	return 0;
 }
 
+/* The keys whose whole number has a narrower range. */
+static int
+cfg_check_range(const struct cfg_key *k, uint64_t v, char *err, size_t errlen)
+{
+	if (strcmp(k->name, "consent_pin") == 0 && v > 255) {
+		snprintf(err, errlen, "must be a virtual pin from 0 to 255 "
+		    "(e.g. 127 for V127)");
+		return -1;
+	}
+	if (strcmp(k->name, "consent_defer_max") == 0 && v == 0) {
+		snprintf(err, errlen, "must be at least 1 (minutes)");
+		return -1;
+	}
+	return 0;
+}
+
 static int
 cfg_check(const struct cfg_key *k, const char *value, char *err,
     size_t errlen)
@@ -127,7 +146,7 @@ cfg_check(const struct cfg_key *k, const char *value, char *err,
 			snprintf(err, errlen, "must be at least 1 (seconds)");
 			return -1;
 		}
-		return 0;
+		return cfg_check_range(k, v, err, errlen);
 	case CFG_SIZE:
 		if (cfg_parse_size(value, &v) == -1 || v == 0) {
 			snprintf(err, errlen, "\"%s\" is not a size such as "

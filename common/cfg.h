@@ -42,6 +42,8 @@ struct cfg {
 		unsigned	 max_connections_per_address; /* 0: off */
 		unsigned	 event_max_days; /* events older go, 0: kept */
 		unsigned	 event_max_rows; /* oldest past it go, 0: all */
+		unsigned	 consent_pin;	/* virtual pin, 0-255 */
+		unsigned	 consent_defer_max; /* minutes a defer may ask */
 	} admind;
 	struct {
 		char		*listen;

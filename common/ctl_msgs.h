@@ -57,6 +57,10 @@
 	 * past max_connections since hwd started */			\
 	M(HWD_STATS, hwd_stats, 18, "hwd-stats", "hwd", CTL_NOTIFICATION, \
 	    F(u64, connections) F(u64, refused))			\
+	/* the device wrote its consent pin (the one CTL_CONSENT_ASK	\
+	 * named): answer "accept", "defer" (minutes) or "decline" */	\
+	M(CONSENT, consent, 19, "consent", "hwd", CTL_NOTIFICATION,	\
+	    F(u64, device_id) F(str, answer) F(u32, minutes))		\
 	/* path "/ota/<ticket>"; hwd answers with CTL_OTA_SENT */	\
 	M(OTA_SEND, ota_send, 20, "ota-send", "admind", CTL_NOTIFICATION, \
 	    F(u64, device_id) F(u64, delivery_id) F(str, path))		\
@@ -65,6 +69,14 @@
 	M(DEVICE_DROP, device_drop, 21, "device-drop", "admind",	\
 	    CTL_NOTIFICATION,						\
 	    F(u64, device_id) F(u8, forget) F(str, reason))		\
+	/* an update waits for the device's consent: hwd writes virtual	\
+	 * pin "pending\0<version>\0<size>\0<job id>" to every		\
+	 * connection of the device and reports its writes to that pin	\
+	 * with CTL_CONSENT */						\
+	M(CONSENT_ASK, consent_ask, 22, "consent-ask", "admind",	\
+	    CTL_NOTIFICATION,						\
+	    F(u64, device_id) F(u8, pin) F(str, version) F(u64, size)	\
+	    F(u64, job_id))						\
 	/* may this download go ahead: the ticket, the request's device	\
 	 * headers (names lower-case; ":auth" carries ?auth= when	\
 	 * present); reply CTL_FW_GRANT */				\

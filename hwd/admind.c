@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * otad-hwd's link to admind over the control socket: token checks for
- * logins, online/offline/info/event reports, and admind's OTA commands.
+ * logins, online/offline/info/event reports and consent answers, and
+ * admind's OTA commands and consent questions.
  * Devices stay connected while admind is away; after each (re)connect hwd
  * tells admind again which devices are online.
  */
@@ -20,6 +21,7 @@
 
 #define HWD_STATS_MS		2000
 #define HWD_ADMIND_MAX_TOKEN	256	/* >= conn.c's and bridge.c's */
+#define HWD_ADMIND_MAX_ANSWER	16	/* "accept", "defer", "decline" */
 
 static int	hwd_dispatch_admind(struct ctl_conn *, uint16_t, uint32_t,
 		    struct ctl_reader *);
@@ -243,6 +245,26 @@ hwd_admind_event(struct hwd_conn *c, const char *name,
 	hwd_admind_send(CTL_EVENT, &m);
 }
 
+/* The device wrote its consent pin: its answer to admind, if it is one
+ * (policy.c); the write is kept as any pin write (pins.c). */
+void
+hwd_admind_consent(struct hwd_conn *c, const char *value, size_t len)
+{
+	char		 answer[HWD_ADMIND_MAX_ANSWER];
+	struct ctl_msg_consent m = { c->device->id, answer, 0 };
+
+	if (hwd_policy_consent(value, len, answer, sizeof(answer),
+	    &m.minutes) == -1) {
+		hwd_conn_log(c, LOG_DEBUG, "consent pin V%u: not an answer "
+		    "(accept, defer with minutes, or decline): ignored",
+		    c->device->consent_pin);
+		return;
+	}
+	hwd_conn_log(c, LOG_DEBUG, "consent pin V%u: %s %u",
+	    c->device->consent_pin, answer, m.minutes);
+	hwd_admind_send(CTL_CONSENT, &m);
+}
+
 static void
 hwd_admind_replay_device(struct hwd_device *d, void *arg)
 {
@@ -318,8 +340,39 @@ hwd_admind_ota(uint64_t device_id, uint64_t delivery_id, const char *path)
 	    reached > 0 ? "" : err);
 }
 
-/* admind's CTL_OTA_SEND and CTL_DEVICE_DROP (ctl_conn let no other
- * message of admind's role through). */
+/* CTL_CONSENT_ASK: the consent pin's write to every connection of the
+ * device; its pin is remembered for the answer. */
+static void
+hwd_admind_consent_ask(const struct ctl_msg_consent_ask *m)
+{
+	struct hwd_device *d = hwd_devices_find(m->device_id);
+	struct hwd_conn	  *c, *next;
+	struct buf	   value = BUF_INIT;
+
+	if (d == NULL || d->nconns == 0) {
+		log_info("consent for job %llu: device %llu is offline",
+		    (unsigned long long)m->job_id,
+		    (unsigned long long)m->device_id);
+		return;
+	}
+	if (hwd_policy_consent_ask(&value, m->version, m->size,
+	    m->job_id) == -1) {
+		log_warnx("out of memory asking a device's consent");
+		buf_free(&value);
+		return;
+	}
+	d->consent_pin = m->pin;
+	d->consent_asked = 1;
+	/* A failed write closes its connection (and may free d). */
+	for (c = LIST_FIRST(&d->conns); c != NULL; c = next) {
+		next = LIST_NEXT(c, dev_entry);
+		(void)hwd_conn_consent_ask(c, m->pin, &value);
+	}
+	buf_free(&value);
+}
+
+/* admind's CTL_OTA_SEND, CTL_DEVICE_DROP and CTL_CONSENT_ASK (ctl_conn
+ * let no other message of admind's role through). */
 static int
 hwd_dispatch_admind(struct ctl_conn *cc, uint16_t type, uint32_t reqid,
     struct ctl_reader *r)
@@ -335,6 +388,8 @@ hwd_dispatch_admind(struct ctl_conn *cc, uint16_t type, uint32_t reqid,
 	else if (type == CTL_OTA_SEND && m.ota_send.path[0] == '/')
 		hwd_admind_ota(m.ota_send.device_id, m.ota_send.delivery_id,
 		    m.ota_send.path);
+	else if (type == CTL_CONSENT_ASK)
+		hwd_admind_consent_ask(&m.consent_ask);
 	else
 		rc = -1;
 	ctl_msg_free(type, &m);

@@ -3,7 +3,9 @@
  * otad-hwd: the OTA command (PROTOCOL.md 1.6) to one device connection,
  * as admind asks for it: the URL the device downloads from (policy.c
  * builds it from public_url or the address the device connected to) with
- * the delivery's ticket path, in one frame that fits the device's buff-in.
+ * the delivery's ticket path, in one frame that fits the device's buff-in;
+ * and, before it, the consent pin's write that tells a sketch an update
+ * is pending (an update that waits for the device's consent).
  */
 #include <sys/socket.h>
 #include <stdint.h>
@@ -73,4 +75,30 @@ hwd_conn_ota(struct hwd_conn *c, uint64_t delivery_id, const char *path,
 	buf_free(&url);
 	buf_free(&frame);
 	return rc == 0 ? 0 : -1;
+}
+
+/* HARDWARE "vw\0<pin>\0<value>": an update waits for the device's answer
+ * on that pin.  -1 when it was not sent (too large, or the connection
+ * failed and closed). */
+int
+hwd_conn_consent_ask(struct hwd_conn *c, unsigned pin, const struct buf *value)
+{
+	struct buf	 frame = BUF_INIT;
+	int		 rc;
+
+	if (hwd_proto_hardware_len(pin, value->len) > c->buff_in) {
+		hwd_conn_log(c, LOG_WARNING, "consent pin V%u not written: "
+		    "over the device's buff-in %u", pin, c->buff_in);
+		return -1;
+	}
+	if (hwd_proto_hardware(&frame, hwd_conn_msg_id(), 'v', pin,
+	    value->data, value->len) == -1) {
+		buf_free(&frame);
+		return -1;
+	}
+	if ((rc = hwd_conn_send(c, frame.data, frame.len)) == 0)
+		hwd_conn_log(c, LOG_INFO, "update pending: consent asked on "
+		    "pin V%u", pin);
+	buf_free(&frame);
+	return rc;
 }

@@ -88,6 +88,9 @@ struct hwd_device {
 	uint32_t		 rate_second;	/* clock s of rate_count */
 	uint32_t		 rate_count;	/* messages in rate_second, over
 						 * all its connections */
+	uint8_t			 consent_pin;	/* the virtual pin admind asked
+						 * consent on (CTL_CONSENT_ASK) */
+	unsigned		 consent_asked:1; /* consent_pin is set */
 };
 
 struct hwd {
@@ -130,6 +133,8 @@ void	 hwd_conn_continue(struct hwd_conn *);
 /* conn_ota.c */
 int	 hwd_conn_ota(struct hwd_conn *, uint64_t delivery_id,
 	    const char *path, char *err, size_t errlen);
+int	 hwd_conn_consent_ask(struct hwd_conn *, unsigned pin,
+	    const struct buf *value);
 
 /* policy.c: pure, tested by tests/test_hwd.c */
 enum hwd_rate {
@@ -145,6 +150,10 @@ size_t	 hwd_policy_max_body(enum hwd_conn_state, unsigned max_body);
 size_t	 hwd_policy_carry_max(unsigned max_body);
 int	 hwd_policy_ota_base(struct buf *, const char *public_url,
 	    const struct sockaddr *local, int port);
+int	 hwd_policy_consent_ask(struct buf *value, const char *version,
+	    uint64_t size, uint64_t job_id);
+int	 hwd_policy_consent(const char *value, size_t len, char *answer,
+	    size_t answer_len, uint32_t *minutes);
 
 /* pins.c */
 int	 hwd_pins_hardware(struct hwd_conn *, const char *, size_t);
@@ -187,6 +196,8 @@ void	 hwd_admind_info(struct hwd_conn *);
 void	 hwd_admind_offline(struct hwd_conn *);
 void	 hwd_admind_event(struct hwd_conn *, const char *name,
 	    const char *description);
+void	 hwd_admind_consent(struct hwd_conn *, const char *value,
+	    size_t len);
 
 /* timeout.c */
 void	 hwd_timeout_start(void);

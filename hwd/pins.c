@@ -5,7 +5,8 @@
  * the HARDWARE frames the Blynk library expects (PROTOCOL.md 1.2).  otad is
  * an OTA server, not an IoT cloud: this only keeps a sketch that restores
  * its pins after a reboot working.  Bounded per device, lost when hwd
- * restarts.
+ * restarts.  A write to the pin admind asked consent on goes to admind
+ * as the device's answer too.
  */
 #include <sys/queue.h>
 #include <stdint.h>
@@ -87,14 +88,21 @@ hwd_pins_store(struct hwd_device *d, const char *body, size_t len)
 	return hwd_pins_set(d, &w);
 }
 
-/* HARDWARE from a logged-in device: kept, never answered. */
+/* HARDWARE from a logged-in device: kept, never answered.  A write to
+ * the device's consent pin is also its answer to admind. */
 int
 hwd_pins_hardware(struct hwd_conn *c, const char *body, size_t len)
 {
-	if (hwd_pins_store(c->device, body, len) == -1)
+	struct hwd_device *d = c->device;
+	struct hwd_pin_write w;
+
+	if (hwd_pins_store(d, body, len) == -1)
 		hwd_conn_log(c, LOG_DEBUG, "pin value not kept: over %u pins "
 		    "or %u bytes per device", HWD_PINS_MAX,
 		    HWD_PINS_MAX_BYTES);
+	if (d->consent_asked && hwd_proto_pin_write(body, len, &w) == 0 &&
+	    w.type == 'v' && w.pin == d->consent_pin)
+		hwd_admind_consent(c, w.value, w.len);
 	return 0;
 }
 

@@ -2,11 +2,13 @@
 /*
  * The decisions of otad-hwd's device connections as pure functions: the
  * per-device message rate limit, when a connection times out, how many
- * bytes a frame and the carry buffer may hold, and the URL a device is
- * told to download from.  They read only what they are given (no hwd_env,
- * no event loop); conn.c and conn_ota.c gather the facts, and
+ * bytes a frame and the carry buffer may hold, the URL a device is told
+ * to download from, and the consent pin's words (an update pending, the
+ * device's answer).  They read only what they are given (no hwd_env, no
+ * event loop); conn.c, conn_ota.c and admind.c gather the facts, and
  * tests/test_hwd.c checks the answers.
  */
+#include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -14,11 +16,13 @@
 #include "hwd.h"
 #include "netaddr.h"
 #include "proto.h"
+#include "util.h"
 
 #define HWD_LINGER		2	/* s to drain a last reply */
 #define HWD_PRELOGIN_MAX_BODY	(HWD_MAX_TOKEN + 64)
 #define HWD_QUOTA_REPEAT_S	60	/* s between RESPONSE 1s, at least */
 #define HWD_CARRY_SLACK		(128 * 1024)	/* a read while paused */
+#define HWD_CONSENT_MAX_FIELD	10	/* digits of a u32 */
 
 /*
  * The legacy rate limit (PROTOCOL.md 1.7), counted per device over all its
@@ -104,4 +108,81 @@ hwd_policy_ota_base(struct buf *url, const char *public_url,
 	else
 		netaddr_format(local, host, sizeof(host), 0);
 	return buf_printf(url, "http://%s:%d", host, port);
+}
+
+/* The consent pin's value for an update pending: "pending\0<version>\0
+ * <size>\0<job id>".  -1 when value could not grow. */
+int
+hwd_policy_consent_ask(struct buf *value, const char *version, uint64_t size,
+    uint64_t job_id)
+{
+	if (buf_adds(value, "pending") == -1 || buf_addc(value, '\0') == -1 ||
+	    buf_adds(value, version) == -1 || buf_addc(value, '\0') == -1)
+		return -1;
+	return buf_printf(value, "%" PRIu64 "%c%" PRIu64, size, '\0',
+	    job_id);
+}
+
+/* The field of a pin value that starts at *pos, up to the next NUL or the
+ * end, with *pos past it: its length, or -1 at the end. */
+static long
+hwd_policy_field(const char *value, size_t len, size_t *pos,
+    const char **field)
+{
+	const char	*nul;
+	size_t		 n;
+
+	if (*pos > len || (*pos == len && *pos > 0))
+		return -1;
+	*field = value + *pos;
+	nul = memchr(*field, '\0', len - *pos);
+	n = nul ? (size_t)(nul - *field) : len - *pos;
+	*pos += n + 1;
+	return (long)n;
+}
+
+static int
+hwd_policy_word(const char *field, long n, const char *word)
+{
+	return n == (long)strlen(word) && memcmp(field, word, (size_t)n) == 0;
+}
+
+/*
+ * The device's write to its consent pin: "accept", "decline", or "defer"
+ * with a whole number of minutes as the next value (one trailing NUL
+ * allowed).  0 with the word in answer (answer_len at least 8) and
+ * *minutes (0 unless defer), -1 for anything else.  admind decides what
+ * the numbers may be.
+ */
+int
+hwd_policy_consent(const char *value, size_t len, char *answer,
+    size_t answer_len, uint32_t *minutes)
+{
+	char		 digits[HWD_CONSENT_MAX_FIELD + 1];
+	const char	*word, *num;
+	size_t		 pos = 0;
+	long		 n, m;
+	uint64_t	 v = 0;
+
+	if (len > 0 && value[len - 1] == '\0')
+		len--;
+	if ((n = hwd_policy_field(value, len, &pos, &word)) == -1)
+		return -1;
+	if (hwd_policy_word(word, n, "defer")) {
+		if ((m = hwd_policy_field(value, len, &pos, &num)) < 1 ||
+		    m > HWD_CONSENT_MAX_FIELD)
+			return -1;
+		memcpy(digits, num, (size_t)m);
+		digits[m] = '\0';
+		if (util_parse_u64(digits, &v) == -1 || v > UINT32_MAX)
+			return -1;
+	} else if (!hwd_policy_word(word, n, "accept") &&
+	    !hwd_policy_word(word, n, "decline"))
+		return -1;
+	if (pos <= len || answer_len <= (size_t)n)
+		return -1;		/* more values follow */
+	memcpy(answer, word, (size_t)n);
+	answer[n] = '\0';
+	*minutes = (uint32_t)v;
+	return 0;
 }

@@ -72,6 +72,23 @@ main(void)
 	    "(seconds)") != NULL);
 	cfg_free(&cfg);
 
+	CHECK(load("", &cfg, errs, sizeof(errs)) == 0);
+	CHECK(cfg.admind.consent_pin == 127 &&
+	    cfg.admind.consent_defer_max == 1440);
+	cfg_free(&cfg);
+	CHECK(load("[admind]\nconsent_pin = 255\nconsent_defer_max = 5\n",
+	    &cfg, errs, sizeof(errs)) == 0);
+	CHECK(cfg.admind.consent_pin == 255 &&
+	    cfg.admind.consent_defer_max == 5);
+	cfg_free(&cfg);
+	CHECK(load("[admind]\nconsent_pin = 256\nconsent_defer_max = 0\n",
+	    &cfg, errs, sizeof(errs)) == 2);
+	CHECK(strstr(errs, "[admind] consent_pin: must be a virtual pin from "
+	    "0 to 255") != NULL);
+	CHECK(strstr(errs, "[admind] consent_defer_max: must be at least 1 "
+	    "(minutes)") != NULL);
+	cfg_free(&cfg);
+
 	CHECK(load("[hwd]\ntls_listen = [::]:8441\n", &cfg, errs,
 	    sizeof(errs)) == 1);
 	CHECK(strstr(errs, "tls_listen needs tls_cert and tls_key") != NULL);

@@ -190,15 +190,18 @@ test_table(void)
 	size_t	 n = 0;
 
 	CHECK(CTL_HELLO == 1 && CTL_AUTH == 10 && CTL_HWD_STATS == 18);
+	CHECK(CTL_CONSENT == 19);
 	CHECK(CTL_OTA_SEND == 20 && CTL_DEVICE_DROP == 21);
+	CHECK(CTL_CONSENT_ASK == 22);
 	CHECK(CTL_FW_CHECK == 30 && CTL_FW_POLL == 32);
 	CHECK(CTL_OK == 0x8001 && CTL_FW_GRANT == 0x8004);
 	CHECK(strcmp(ctl_type_name(CTL_ONLINE_RESET), "online-reset") == 0);
 	CHECK(strcmp(ctl_type_name(CTL_FW_GRANT), "fw-grant") == 0);
+	CHECK(strcmp(ctl_type_name(CTL_CONSENT_ASK), "consent-ask") == 0);
 	CHECK(strcmp(ctl_type_name(99), "unknown") == 0);
 	while (ctl_msg_type(n) != 0)
 		CHECK(ctl_type_known(ctl_msg_type(n++)));
-	CHECK(n == 19);
+	CHECK(n == 21);
 }
 
 /* Every message: decoded, re-encoded to the same bytes; every shorter

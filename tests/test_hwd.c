@@ -4,7 +4,8 @@
  * per-device rate limit over several connections and its once-a-minute
  * RESPONSE 1, the login, idle and closing deadlines, the frame and carry
  * size bounds, and the URL a device is told to download from for each
- * kind of address it connected to, with and without public_url.
+ * kind of address it connected to, with and without public_url, and the
+ * consent pin's words: the update pending, the device's answer.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -169,6 +170,83 @@ test_ota_command(void)
 	buf_free(&url);
 }
 
+/* The pin write of an update pending, as a sketch's BLYNK_WRITE gets it. */
+static void
+test_consent_ask(void)
+{
+	static const char body[] = "vw\0" "127\0pending\0" "1.2.3\0"
+	    "524288\0" "42";
+	struct buf	 value = BUF_INIT, frame = BUF_INIT;
+
+	CHECK(hwd_policy_consent_ask(&value, "1.2.3", 524288, 42) == 0);
+	CHECK(value.len == sizeof(body) - 1 - 7 &&
+	    memcmp(value.data, body + 7, value.len) == 0);
+	CHECK(hwd_proto_hardware(&frame, 5, 'v', 127, value.data,
+	    value.len) == 0);
+	CHECK(frame.len == HWD_PROTO_HEADER_LEN + sizeof(body) - 1);
+	CHECK(memcmp(frame.data, "\x14\x00\x05\x00", 4) == 0 &&
+	    (uint8_t)frame.data[4] == sizeof(body) - 1);
+	CHECK(memcmp(frame.data + HWD_PROTO_HEADER_LEN, body,
+	    sizeof(body) - 1) == 0);
+	buf_reset(&value);
+	/* an image without a version: the field is empty */
+	CHECK(hwd_policy_consent_ask(&value, "", 0, 1) == 0);
+	CHECK(value.len == 12 && memcmp(value.data, "pending\0\0" "0\0" "1",
+	    12) == 0);
+	buf_free(&value);
+	buf_free(&frame);
+}
+
+static int
+consent_is(const char *value, size_t len, const char *answer,
+    uint32_t minutes)
+{
+	char		 a[16] = "x";
+	uint32_t	 m = 99;
+	int		 rc = hwd_policy_consent(value, len, a, sizeof(a), &m);
+
+	if (answer == NULL)
+		return rc == -1;
+	return rc == 0 && strcmp(a, answer) == 0 && m == minutes;
+}
+
+/* The device's answer: three words, defer with its minutes, junk. */
+static void
+test_consent_answer(void)
+{
+	char	 small[6];
+	uint32_t m;
+
+	CHECK(consent_is("accept", 6, "accept", 0));
+	CHECK(consent_is("accept\0", 7, "accept", 0));	/* a trailing NUL */
+	CHECK(consent_is("decline", 7, "decline", 0));
+	CHECK(consent_is("defer\0" "30", 8, "defer", 30));
+	CHECK(consent_is("defer\0" "0", 7, "defer", 0));	/* admind decides */
+	CHECK(consent_is("defer\0" "4294967295", 16, "defer", 4294967295u));
+	/* junk */
+	CHECK(consent_is("", 0, NULL, 0));
+	CHECK(consent_is("\0", 1, NULL, 0));
+	CHECK(consent_is("yes", 3, NULL, 0));
+	CHECK(consent_is("Accept", 6, NULL, 0));
+	CHECK(consent_is("accepted", 8, NULL, 0));
+	CHECK(consent_is("accept\0" "1", 8, NULL, 0));	/* more values */
+	CHECK(consent_is("decline\0\0", 9, NULL, 0));
+	CHECK(consent_is("defer", 5, NULL, 0));		/* no minutes */
+	CHECK(consent_is("defer\0", 6, NULL, 0));
+	CHECK(consent_is("defer\0\0", 7, NULL, 0));
+	CHECK(consent_is("defer 30", 8, NULL, 0));
+	CHECK(consent_is("defer\0" "-1", 8, NULL, 0));
+	CHECK(consent_is("defer\0" "1.5", 9, NULL, 0));
+	CHECK(consent_is("defer\0" "30x", 9, NULL, 0));
+	CHECK(consent_is("defer\0" "4294967296", 16, NULL, 0));
+	CHECK(consent_is("defer\0" "99999999999", 17, NULL, 0));
+	CHECK(consent_is("defer\0" "30\0" "1", 10, NULL, 0));
+	CHECK(consent_is("pending\0" "1.0\0" "10\0" "1", 16, NULL, 0));
+	/* the word must fit the caller's buffer */
+	CHECK(hwd_policy_consent("decline", 7, small, sizeof(small),
+	    &m) == -1);
+}
+
 int
 main(void)
 {
@@ -177,5 +255,7 @@ main(void)
 	test_sizes();
 	test_ota_base();
 	test_ota_command();
+	test_consent_ask();
+	test_consent_answer();
 	return check_exit("test_hwd");
 }

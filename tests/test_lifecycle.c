@@ -10,36 +10,43 @@
 #include "lifecycle.h"
 
 #define Q	DELIVERY_QUEUED
+#define SC	DELIVERY_SCHEDULED
+#define AC	DELIVERY_AWAITING_CONSENT
 #define S	DELIVERY_SENT
 #define DL	DELIVERY_DOWNLOADING
 #define DD	DELIVERY_DOWNLOADED
 #define OK	DELIVERY_SUCCEEDED
+#define CU	DELIVERY_ALREADY_CURRENT
+#define IN	DELIVERY_INCOMPATIBLE
+#define CA	DELIVERY_CANCELED
+#define DE	DELIVERY_DECLINED
 #define NO	DELIVERY_NSTATES	/* refused */
+#define NONE	{ NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, \
+		  NO, NO, NO, NO, NO, NO }
 
 /* want[from][event]: the target state, or NO. */
 static const enum delivery_state want[DELIVERY_NSTATES][DELIVERY_NEVENTS] = {
 	/* send unsent started aborted complete verified unverified retry
-	 * give-up current incompatible cancel */
-	[DELIVERY_QUEUED] = { S, NO, NO, NO, NO, NO, NO, NO, NO,
-	    DELIVERY_ALREADY_CURRENT, DELIVERY_INCOMPATIBLE,
-	    DELIVERY_CANCELED },
+	 * give-up current incompatible cancel
+	 * wait open ask accept defer decline */
+	[DELIVERY_QUEUED] = { S, NO, NO, NO, NO, NO, NO, NO, NO, CU, IN, CA,
+	    SC, NO, AC, NO, NO, DE },
+	[DELIVERY_SCHEDULED] = { NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO,
+	    CA, NO, Q, NO, NO, NO, DE },
+	[DELIVERY_AWAITING_CONSENT] = { NO, NO, NO, NO, NO, NO, NO, NO, NO, NO,
+	    NO, CA, NO, NO, NO, Q, AC, DE },
 	[DELIVERY_SENT] = { NO, Q, DL, NO, DD, OK, NO, Q, DELIVERY_FAILED,
-	    DELIVERY_ALREADY_CURRENT, DELIVERY_INCOMPATIBLE,
-	    DELIVERY_CANCELED },
+	    CU, IN, CA, NO, NO, NO, NO, NO, NO },
 	[DELIVERY_DOWNLOADING] = { NO, NO, NO, S, DD, OK, NO, Q,
-	    DELIVERY_FAILED, DELIVERY_ALREADY_CURRENT, DELIVERY_INCOMPATIBLE,
-	    DELIVERY_CANCELED },
+	    DELIVERY_FAILED, CU, IN, CA, NO, NO, NO, NO, NO, NO },
 	[DELIVERY_DOWNLOADED] = { NO, NO, NO, NO, NO, OK, OK, Q,
-	    DELIVERY_FAILED, NO, DELIVERY_INCOMPATIBLE, DELIVERY_CANCELED },
-	[DELIVERY_SUCCEEDED] = { NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO,
-	    NO },
-	[DELIVERY_FAILED] = { NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO },
-	[DELIVERY_ALREADY_CURRENT] = { NO, NO, NO, NO, NO, NO, NO, NO, NO, NO,
-	    NO, NO },
-	[DELIVERY_INCOMPATIBLE] = { NO, NO, NO, NO, NO, NO, NO, NO, NO, NO,
-	    NO, NO },
-	[DELIVERY_CANCELED] = { NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO,
-	    NO },
+	    DELIVERY_FAILED, NO, IN, CA, NO, NO, NO, NO, NO, NO },
+	[DELIVERY_SUCCEEDED] = NONE,
+	[DELIVERY_FAILED] = NONE,
+	[DELIVERY_ALREADY_CURRENT] = NONE,
+	[DELIVERY_INCOMPATIBLE] = NONE,
+	[DELIVERY_CANCELED] = NONE,
+	[DELIVERY_DECLINED] = NONE,
 };
 
 static void
@@ -66,16 +73,17 @@ test_delivery_table(void)
 static void
 test_delivery_states(void)
 {
-	static const char *const names[] = { "queued", "sent", "downloading",
-	    "downloaded", "succeeded", "failed", "already-current",
-	    "incompatible", "canceled" };
+	static const char *const names[] = { "queued", "scheduled",
+	    "awaiting-consent", "sent", "downloading", "downloaded",
+	    "succeeded", "failed", "already-current", "incompatible",
+	    "canceled", "declined" };
 	enum delivery_state s;
 
 	CHECK(sizeof(names) / sizeof(names[0]) == DELIVERY_NSTATES);
 	for (int i = 0; i < DELIVERY_NSTATES; i++) {
 		CHECK(strcmp(delivery_state_name(i), names[i]) == 0);
 		CHECK(delivery_state_parse(names[i], &s) == 0 && (int)s == i);
-		/* ended: no event leaves it; the five terminal states */
+		/* ended: no event leaves it; the six terminal states */
 		CHECK(delivery_state_ended(i) == (i >= DELIVERY_SUCCEEDED));
 		CHECK(delivery_state_in_flight(i) == (i == S || i == DL));
 	}
@@ -107,6 +115,20 @@ test_job_table(void)
 	CHECK(job_state_parse("finished", &s) == 0 && s == JOB_FINISHED);
 	CHECK(job_state_parse("done", &s) == -1);
 	CHECK(strcmp(job_state_name(JOB_PAUSED), "paused") == 0);
+}
+
+static void
+test_job_confirm(void)
+{
+	enum job_confirm c;
+
+	CHECK(job_confirm_parse("device", &c) == 0 && c == JOB_CONFIRM_DEVICE);
+	CHECK(job_confirm_parse("admin", &c) == 0 && c == JOB_CONFIRM_ADMIN);
+	CHECK(job_confirm_parse("", &c) == 0 && c == JOB_CONFIRM_NONE);
+	CHECK(job_confirm_parse("Device", &c) == -1);
+	CHECK(job_confirm_parse(NULL, &c) == -1);
+	CHECK(strcmp(job_confirm_name(JOB_CONFIRM_DEVICE), "device") == 0);
+	CHECK(strcmp(job_confirm_name(JOB_CONFIRM_NONE), "") == 0);
 }
 
 #define MD5	"0123456789abcdef0123456789abcdef"
@@ -203,6 +225,7 @@ main(void)
 	test_delivery_table();
 	test_delivery_states();
 	test_job_table();
+	test_job_confirm();
 	test_verify_table();
 	test_verdicts();
 	return check_exit("test_lifecycle");

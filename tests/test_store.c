@@ -318,7 +318,7 @@ test_deliveries(struct store *st, int64_t fw)
 
 	/* Sent with a ticket, then progress. */
 	CHECK(store_delivery_update(st, d1, DELIVERY_QUEUED, DELIVERY_SENT,
-	    "T1aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", NULL, 1) == 1);
+	    "T1aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", NULL, 1, 0) == 1);
 	CHECK(store_delivery_by_ticket(st, "T1aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
 	    &dl) == 1);
 	CHECK(dl.id == d1);
@@ -332,13 +332,13 @@ test_deliveries(struct store *st, int64_t fw)
 	delivery_free(&dl);
 	/* A ticket is unique. */
 	CHECK(store_delivery_update(st, d2, DELIVERY_QUEUED, DELIVERY_SENT,
-	    "T1aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", NULL, 1) == -1);
+	    "T1aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", NULL, 1, 0) == -1);
 
 	CHECK(store_delivery_update(st, d1, DELIVERY_SENT, DELIVERY_DOWNLOADING,
-	    NULL, NULL, 0) == 1);
+	    NULL, NULL, 0, 0) == 1);
 	/* a stale read moves nothing */
 	CHECK(store_delivery_update(st, d1, DELIVERY_SENT, DELIVERY_QUEUED,
-	    NULL, NULL, 0) == 0);
+	    NULL, NULL, 0, 0) == 0);
 	CHECK(store_delivery_progress(st, d1, 65536) == 0);
 	CHECK(store_delivery_get(st, d1, &dl) == 1);
 	CHECK(dl.state == DELIVERY_DOWNLOADING);
@@ -349,9 +349,9 @@ test_deliveries(struct store *st, int64_t fw)
 
 	/* Device 2 fails once with an error, then succeeds. */
 	CHECK(store_delivery_update(st, d2, DELIVERY_QUEUED, DELIVERY_SENT,
-	    "T2", "timeout", 1) == 1);
+	    "T2", "timeout", 1, 0) == 1);
 	CHECK(store_delivery_update(st, d2, DELIVERY_SENT, DELIVERY_SUCCEEDED,
-	    NULL, NULL, 0) == 1);
+	    NULL, NULL, 0, 0) == 1);
 	CHECK(store_delivery_get(st, d2, &dl) == 1);
 	CHECK(dl.state == DELIVERY_SUCCEEDED);
 	CHECK_STR(dl.ticket, "T2");	/* kept: fwstore answers it 403 */
@@ -401,7 +401,7 @@ test_deliveries(struct store *st, int64_t fw)
 	/* Stopping job 1 cancels device 3's one; its ticket now finds a
 	 * canceled delivery. */
 	CHECK(store_delivery_update(st, d3, DELIVERY_QUEUED,
-	    DELIVERY_DOWNLOADED, "T3", NULL, 1) == 1);
+	    DELIVERY_DOWNLOADED, "T3", NULL, 1, 0) == 1);
 	CHECK(store_job_set_state(st, 1, JOB_ACTIVE, JOB_STOPPED) == 1);
 	CHECK(store_job_cancel(st, 1, "the job was stopped", &canceled) == 0);
 	CHECK(canceled == 1);
@@ -694,13 +694,13 @@ test_refusals(void)
 	FILE	*fp;
 	int	 i;
 
-	set_user_version(6);
+	set_user_version(7);
 	CHECK(store_open(dbpath, err, sizeof(err)) == NULL);
 	fprintf(stderr, "future: %s\n", err);
 	CHECK(strncmp(err, dbpath, strlen(dbpath)) == 0);
-	CHECK(strstr(err, "schema version 6, newer than this otad knows (5)")
+	CHECK(strstr(err, "schema version 7, newer than this otad knows (6)")
 	    != NULL);
-	set_user_version(5);
+	set_user_version(6);
 
 	snprintf(path, sizeof(path), "%s/garbage.db", dir);
 	CHECK((fp = fopen(path, "w")) != NULL);
@@ -732,7 +732,7 @@ test_kill(void)
 	if (pid == 0) {
 		st = open_ok();
 		if (store_delivery_update(st, 4, DELIVERY_QUEUED, DELIVERY_SENT,
-		    "TK", NULL, 1) != 1)
+		    "TK", NULL, 1, 0) != 1)
 			_exit(1);
 		raise(SIGKILL);
 		_exit(1);
@@ -748,7 +748,7 @@ test_kill(void)
 	store_close(st);
 }
 
-/* Migrations 4 and 5 on a version 3 database: new device ids start above
+/* Migrations 4 to 6 on a version 3 database: new device ids start above
  * every id the devices table or the event log has seen. */
 static void
 test_migrate_device_ids(void)
@@ -764,10 +764,13 @@ test_migrate_device_ids(void)
 	    "CREATE INDEX deliveries_device_state ON deliveries"
 	    " (device_id, state);"
 	    "INSERT INTO events (at, kind, device_id) VALUES (1, 'x', 40);"
+	    "ALTER TABLE jobs DROP COLUMN start_at;"
+	    "ALTER TABLE jobs DROP COLUMN \"window\";"
+	    "ALTER TABLE jobs DROP COLUMN confirm;"
 	    "PRAGMA user_version = 3;", NULL, NULL, NULL) == SQLITE_OK);
 	sqlite3_close(db);
 	st = open_ok();
-	CHECK(store_schema_version(st) == 5);
+	CHECK(store_schema_version(st) == 6);
 	CHECK(store_device_create(st, "after", "tok-after", "", &id) == 0);
 	CHECK(id == 41);
 	store_close(st);
@@ -788,6 +791,112 @@ cleanup(void)
 	rmdir(dir);
 }
 
+/* Issue 16: a job's start_at, window and confirm, a delivery's next_at
+ * and consent, and the waiting states, written and read back. */
+static void
+test_waiting(struct store *st, int64_t fw)
+{
+	struct job	 j;
+	struct delivery	 dl;
+	struct counts	 c;
+	int64_t		 dev, id, d;
+	const char	*w = "{\"start\":\"02:00\",\"end\":\"05:00\","
+			    "\"timezone\":\"Europe/Berlin\"}";
+
+	CHECK(store_device_create(st, "waiter", "tok-waiter", "", &dev) == 0);
+	memset(&j, 0, sizeof(j));
+	j.firmware_id = fw;
+	j.target_kind = JOB_TARGET_DEVICES;
+	j.target = "";
+	j.max_parallel = 1;
+	j.attempt_limit = 1;
+	j.start_at = 1796000000;
+	j.window = (char *)w;
+	j.confirm = JOB_CONFIRM_DEVICE;
+	CHECK(store_job_create(st, &j, &id) == 0);
+	CHECK(store_job_get(st, id, &j) == 1);
+	CHECK(j.start_at == 1796000000);
+	CHECK_STR(j.window, w);
+	CHECK(j.confirm == JOB_CONFIRM_DEVICE);
+	job_free(&j);
+
+	CHECK(store_delivery_create(st, id, dev, &d) == 0);
+	CHECK(store_delivery_get(st, d, &dl) == 1);
+	CHECK(dl.consented == 0 && dl.next_at == 0);
+	delivery_free(&dl);
+	CHECK(store_delivery_update(st, d, DELIVERY_QUEUED, DELIVERY_SCHEDULED,
+	    NULL, NULL, 0, 1796003600) == 1);
+	/* scheduled is unfinished: the device's pending delivery */
+	CHECK(store_delivery_pending(st, dev, &dl) == 1);
+	CHECK(dl.id == d && dl.state == DELIVERY_SCHEDULED);
+	CHECK(dl.next_at == 1796003600);
+	delivery_free(&dl);
+	CHECK(store_delivery_update(st, d, DELIVERY_SCHEDULED, DELIVERY_QUEUED,
+	    NULL, NULL, 0, 0) == 1);
+	CHECK(store_delivery_update(st, d, DELIVERY_QUEUED,
+	    DELIVERY_AWAITING_CONSENT, NULL, NULL, 0, 0) == 1);
+	CHECK(store_delivery_consent(st, d) == 1);
+	CHECK(store_delivery_consent(st, 999999) == 0);
+	CHECK(store_delivery_get(st, d, &dl) == 1);
+	CHECK(dl.state == DELIVERY_AWAITING_CONSENT);
+	CHECK(dl.consented == 1 && dl.next_at == 0);
+	delivery_free(&dl);
+	CHECK(store_delivery_update(st, d, DELIVERY_AWAITING_CONSENT,
+	    DELIVERY_DECLINED, NULL, "declined by the device", 0, 0) == 1);
+	CHECK(store_delivery_pending(st, dev, &dl) == 0);
+	delivery_free(&dl);
+	memset(&c, 0, sizeof(c));
+	CHECK(store_job_counts(st, id, count_cb, &c) == 0);
+	CHECK(c.calls == 1 && c.other == 1);
+}
+
+/* Consent's queries: a job's delivery for a device, the defers that ran
+ * out and the next one. */
+static void
+test_consent(struct store *st, int64_t fw)
+{
+	struct delivery	 dl, *list;
+	size_t		 n;
+	int64_t		 dev1, dev2, job, d1, d2, next;
+
+	CHECK(store_device_create(st, "asked1", "tok-asked1", "", &dev1) == 0);
+	CHECK(store_device_create(st, "asked2", "tok-asked2", "", &dev2) == 0);
+	job = job_new(st, fw, JOB_TARGET_DEVICES, "");
+	CHECK(store_delivery_create(st, job, dev1, &d1) == 0);
+	CHECK(store_delivery_create(st, job, dev2, &d2) == 0);
+	CHECK(store_delivery_of(st, job, dev2, &dl) == 1 && dl.id == d2);
+	delivery_free(&dl);
+	CHECK(store_delivery_of(st, job, 999999, &dl) == 0);
+	CHECK(store_delivery_of(st, 999999, dev1, &dl) == 0);
+	CHECK(store_deliveries_next(st, DELIVERY_AWAITING_CONSENT, 0,
+	    &next) == 0 && next == 0);
+	CHECK(store_delivery_update(st, d1, DELIVERY_QUEUED,
+	    DELIVERY_AWAITING_CONSENT, NULL, NULL, 0, 2000) == 1);
+	CHECK(store_delivery_update(st, d2, DELIVERY_QUEUED,
+	    DELIVERY_AWAITING_CONSENT, NULL, NULL, 0, 1000) == 1);
+	CHECK(store_deliveries_next(st, DELIVERY_AWAITING_CONSENT, 0,
+	    &next) == 0 && next == 1000);
+	CHECK(store_deliveries_next(st, DELIVERY_AWAITING_CONSENT, 1000,
+	    &next) == 0 && next == 2000);
+	CHECK(store_deliveries_next(st, DELIVERY_SCHEDULED, 0,
+	    &next) == 0 && next == 0);
+	/* after < next_at <= before, by next_at */
+	CHECK(store_deliveries_due(st, DELIVERY_AWAITING_CONSENT, 0, 2000,
+	    &list, &n) == 0);
+	CHECK(n == 2 && list[0].id == d2 && list[1].id == d1);
+	delivery_list_free(list, n);
+	CHECK(store_deliveries_due(st, DELIVERY_AWAITING_CONSENT, 1000, 1999,
+	    &list, &n) == 0 && n == 0);
+	delivery_list_free(list, n);
+	/* a paused job's defers wait */
+	CHECK(store_job_set_state(st, job, JOB_ACTIVE, JOB_PAUSED) == 1);
+	CHECK(store_deliveries_due(st, DELIVERY_AWAITING_CONSENT, 0, 2000,
+	    &list, &n) == 0 && n == 0);
+	delivery_list_free(list, n);
+	CHECK(store_deliveries_next(st, DELIVERY_AWAITING_CONSENT, 0,
+	    &next) == 0 && next == 0);
+}
+
 int
 main(void)
 {
@@ -803,7 +912,7 @@ main(void)
 	snprintf(dbpath, sizeof(dbpath), "%s/otad.db", dir);
 
 	st = open_ok();
-	CHECK(store_schema_version(st) == 5);
+	CHECK(store_schema_version(st) == 6);
 	test_devices(st);
 	fw = test_firmware(st);
 	test_jobs(st, fw);
@@ -815,7 +924,7 @@ main(void)
 
 	/* Reopening keeps everything, and migrates nothing. */
 	st = open_ok();
-	CHECK(store_schema_version(st) == 5);
+	CHECK(store_schema_version(st) == 6);
 	CHECK(store_device_get(st, 1, &d) == 1);
 	CHECK_STR(d.name, "kitchen");
 	CHECK_STR(d.fw_version, "1.2.3");
@@ -827,6 +936,8 @@ main(void)
 	test_device_edits(st);
 	test_firmware_delete(st, fw);
 	test_api_tokens(st);
+	test_waiting(st, fw);
+	test_consent(st, fw);
 	store_close(st);
 
 	test_migrate_device_ids();

@@ -287,6 +287,20 @@ class BlynkClient:
         return self.wait_for(lambda f: f.cmd == INTERNAL and f.body[:4] == b"ota\0",
                              timeout, "ota command")
 
+    def virtual_write(self, pin, *values):
+        """HARDWARE "vw\\0<pin>\\0<value>[\\0<value>...]" as Blynk.virtualWrite()
+        sends it (never answered); returns its msg_id."""
+        parts = [b"vw", str(pin).encode()]
+        parts += [v if isinstance(v, bytes) else str(v).encode() for v in values]
+        return self.send(HARDWARE, b"\0".join(parts))
+
+    def wait_pin_write(self, pin, timeout=10.0):
+        """The next HARDWARE frame the server writes to virtual pin `pin` (what
+        BLYNK_WRITE(Vpin) gets), or None when none arrives in time."""
+        head = b"vw\0%d\0" % pin
+        return self.wait_for(lambda f: f.cmd == HARDWARE and f.body.startswith(head),
+                             timeout, "a write to V%d" % pin)
+
     def arrived_in_one_piece(self, f):
         """True when frame f's header and body came in a single recv()."""
         return any(f.encode() in seg for seg in self.segments)

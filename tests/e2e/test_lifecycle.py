@@ -236,14 +236,23 @@ def test_state_names_come_from_one_table(otad, admin):
     r = admin.request("GET", "/admin/lifecycle")
     assert r.status == 200, r
     lc_ = r.json()
-    states = ["queued", "sent", "downloading", "downloaded", "succeeded", "failed",
-              "already-current", "incompatible", "canceled"]
+    states = ["queued", "scheduled", "awaiting-consent", "sent", "downloading",
+              "downloaded", "succeeded", "failed", "already-current", "incompatible",
+              "canceled", "declined"]
     assert lc_["delivery"]["states"] == states
-    assert lc_["delivery"]["ended"] == states[4:]
+    assert lc_["delivery"]["ended"] == states[6:]
     moves = {(t["from"], t["event"]): t["to"] for t in lc_["delivery"]["transitions"]}
     assert moves[("queued", "send")] == "sent"
     assert moves[("downloaded", "unverified")] == "succeeded"
-    assert not any(f in states[4:] for f, _ in moves)
+    # issue 16: the updates that wait
+    assert moves[("queued", "wait")] == "scheduled"
+    assert moves[("scheduled", "open")] == "queued"
+    assert moves[("queued", "ask")] == "awaiting-consent"
+    assert moves[("awaiting-consent", "accept")] == "queued"
+    assert moves[("awaiting-consent", "defer")] == "awaiting-consent"
+    assert moves[("awaiting-consent", "decline")] == "declined"
+    assert ("sent", "wait") not in moves and ("downloading", "wait") not in moves
+    assert not any(f in states[6:] for f, _ in moves)
     assert lc_["job"]["states"] == ["active", "paused", "stopped", "finished"]
     assert lc_["job"]["ended"] == ["stopped", "finished"]
     metrics = admin.request("GET", "/metrics").body.decode()

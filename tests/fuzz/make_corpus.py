@@ -208,7 +208,10 @@ def peers():
                      ctl_str("build") + ctl_str("Dec 01 2026 12:00:00")) +
            ctl_frame(16, 0, u64(1) + ctl_str("sys_ota") + ctl_str("OTA started")) +
            ctl_frame(15, 0, u64(1) + u64(9) + u32(1) + ctl_str("")) +
-           ctl_frame(18, 0, u64(3) + u64(0)) + ctl_frame(14, 0, u64(1) + u64(7)))
+           ctl_frame(18, 0, u64(3) + u64(0)) +
+           ctl_frame(19, 0, u64(1) + ctl_str("defer") + u32(30)) +
+           ctl_frame(19, 0, u64(1) + ctl_str("accept") + u32(0)) +
+           ctl_frame(14, 0, u64(1) + u64(7)))
     fw = (ctl_frame(30, 3, ctl_str("ticket") + ctl_str("127.0.0.1:4000") + u8(0) + hdrs) +
           ctl_frame(32, 4, ctl_str(tok) + ctl_str("127.0.0.1:4001") + u8(1) + hdrs) +
           ctl_frame(31, 0, u64(9) + u8(1) + u64(1000) + u64(4000)))
