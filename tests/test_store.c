@@ -694,13 +694,13 @@ test_refusals(void)
 	FILE	*fp;
 	int	 i;
 
-	set_user_version(6);
+	set_user_version(7);
 	CHECK(store_open(dbpath, err, sizeof(err)) == NULL);
 	fprintf(stderr, "future: %s\n", err);
 	CHECK(strncmp(err, dbpath, strlen(dbpath)) == 0);
-	CHECK(strstr(err, "schema version 6, newer than this otad knows (5)")
+	CHECK(strstr(err, "schema version 7, newer than this otad knows (6)")
 	    != NULL);
-	set_user_version(5);
+	set_user_version(6);
 
 	snprintf(path, sizeof(path), "%s/garbage.db", dir);
 	CHECK((fp = fopen(path, "w")) != NULL);
@@ -764,10 +764,11 @@ test_migrate_device_ids(void)
 	    "CREATE INDEX deliveries_device_state ON deliveries"
 	    " (device_id, state);"
 	    "INSERT INTO events (at, kind, device_id) VALUES (1, 'x', 40);"
+	    "DROP TABLE webhook_queue;"
 	    "PRAGMA user_version = 3;", NULL, NULL, NULL) == SQLITE_OK);
 	sqlite3_close(db);
 	st = open_ok();
-	CHECK(store_schema_version(st) == 5);
+	CHECK(store_schema_version(st) == 6);
 	CHECK(store_device_create(st, "after", "tok-after", "", &id) == 0);
 	CHECK(id == 41);
 	store_close(st);
@@ -803,7 +804,7 @@ main(void)
 	snprintf(dbpath, sizeof(dbpath), "%s/otad.db", dir);
 
 	st = open_ok();
-	CHECK(store_schema_version(st) == 5);
+	CHECK(store_schema_version(st) == 6);
 	test_devices(st);
 	fw = test_firmware(st);
 	test_jobs(st, fw);
@@ -815,7 +816,7 @@ main(void)
 
 	/* Reopening keeps everything, and migrates nothing. */
 	st = open_ok();
-	CHECK(store_schema_version(st) == 5);
+	CHECK(store_schema_version(st) == 6);
 	CHECK(store_device_get(st, 1, &d) == 1);
 	CHECK_STR(d.name, "kitchen");
 	CHECK_STR(d.fw_version, "1.2.3");
