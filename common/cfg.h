@@ -42,6 +42,10 @@ struct cfg {
 		unsigned	 max_connections_per_address; /* 0: off */
 		unsigned	 event_max_days; /* events older go, 0: kept */
 		unsigned	 event_max_rows; /* oldest past it go, 0: all */
+		char		*webhook_url;	/* space-separated, "" none */
+		char		*webhook_secret; /* HMAC key of the signature */
+		char		*webhook_events; /* kinds sent, "" all */
+		unsigned	 webhook_queue_max; /* events waiting per URL */
 	} admind;
 	struct {
 		char		*listen;
@@ -76,6 +80,8 @@ void	 cfg_free(struct cfg *);
 int	 cfg_parse_size(const char *, uint64_t *);
 /* state_dir/firmware, allocated. */
 char	*cfg_firmware_dir(const struct cfg *);
+/* The URLs of a space-separated list, at most this many. */
+#define CFG_MAX_WEBHOOKS	8
 /* Port of the first address in fwstore.listen (for download URLs). */
 int	 cfg_fwstore_port(const struct cfg *);
 
