@@ -208,6 +208,7 @@ main(int argc, char *argv[])
 		exit(1);
 	sched_start();
 	devevents_start();
+	webhook_start();
 	/* The batch of non-transition writes is committed once per turn. */
 	uv_check_init(a.loop, &a.flush);
 	uv_check_start(&a.flush, admind_flush);
