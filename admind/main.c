@@ -206,9 +206,11 @@ main(int argc, char *argv[])
 	    0660) == -1 || sandbox_share(a.firmware_dir,
 	    SANDBOX_GROUP_FIRMWARE, 02750) == -1)
 		exit(1);
+	/* before anything that may publish an event (sched_start settles
+	 * jobs) */
+	webhook_start();
 	sched_start();
 	devevents_start();
-	webhook_start();
 	/* The batch of non-transition writes is committed once per turn. */
 	uv_check_init(a.loop, &a.flush);
 	uv_check_start(&a.flush, admind_flush);
