@@ -198,7 +198,9 @@ def test_receiver_down_then_up(otad, admin, receiver):
     assert [t for t in audit_texts(got, "device.created") if t in names] == names
     with receiver.lock:
         refused = [json.loads(b) for h, b, s, p in receiver.posts if s == 500]
-    assert refused and refused[0]["data"]["text"] == names[0], refused
+    assert len(refused) == 1, refused
+    again = [e for e in got if e["id"] == refused[0]["id"]]
+    assert again == refused, "the event answered 500 came back changed: %r" % again
     after = wait_metric(admin, "otad_webhook_queued", lambda v: v == 0)
     assert after["otad_webhook_failed_attempts_total"] >= \
         before["otad_webhook_failed_attempts_total"] + 2, after
@@ -235,7 +237,7 @@ def test_slow_receiver_does_not_delay_the_api(otad, admin, up):
         took = time.monotonic() - t0
         assert r.status == 200 and took < 1.0, "GET /admin/devices took %.2f s" % took
     assert name not in audit_texts(up.delivered(), "device.created")
-    up.wait(lambda ev: name in audit_texts(ev, "device.created"), timeout=15)
+    up.wait(lambda ev: name in audit_texts(ev, "device.created"), timeout=30)
     up.delay = 0.0
 
 
