@@ -279,10 +279,27 @@ void	 upload_free(struct upload *);
 /* events.c: GET /admin/events */
 void	 events_subscribe(struct http_conn *, struct http_request *,
 	    struct api_req *);
-/* data is a JSON object; sent to the subscribers whose filter matches. */
+/* data is a JSON object; sent to the subscribers whose filter matches and
+ * queued for the webhooks.  Inside a transaction the webhook rows join it
+ * and the subscribers hear of it after the commit; outside, at once. */
 void	 events_publish(const char *kind, int64_t device_id, int64_t job_id,
 	    const char *data);
 void	 events_unsubscribe(void *);
+
+/* webhook.c: events POSTed to [admind] webhook_url */
+struct webhook_counters {
+	uint64_t	 queued;		/* waiting now, every URL */
+	uint64_t	 delivered;		/* since start */
+	uint64_t	 failed_attempts;
+	uint64_t	 dropped;		/* past webhook_queue_max */
+};
+/* Sends what is queued; drops what waits for a URL no longer listed. */
+void	 webhook_start(void);
+/* Queues a selected event for each URL: in the caller's transaction
+ * (dooming it when the row cannot be written), else in the light batch. */
+void	 webhook_event(const char *kind, int64_t device_id, int64_t job_id,
+	    const char *data);
+void	 webhook_counters(struct webhook_counters *);
 
 /* audit.c */
 /* An admin action or a notable fact: the events table now, the log and

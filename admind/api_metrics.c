@@ -2,7 +2,8 @@
 /*
  * admind's GET /metrics: Prometheus text exposition (version 0.0.4) of the
  * fleet (devices known and online, deliveries and jobs by state, firmware
- * images) and of the admin API (logins, failed and throttled logins).
+ * images), of the admin API (logins, failed and throttled logins) and of
+ * the webhooks (events waiting, delivered, failed attempts, dropped).
  * Like /admin/health it needs only an address in allowed_ips, no login,
  * so a Prometheus scraper needs no password.
  */
@@ -74,6 +75,25 @@ metrics_states(struct buf *b, const char *name, const char *help,
 	return 0;
 }
 
+static void
+metrics_webhooks(struct buf *b)
+{
+	struct webhook_counters wc;
+
+	webhook_counters(&wc);
+	metrics_value(b, "otad_webhook_queued", "gauge", "Events waiting "
+	    "for a webhook receiver, every URL of webhook_url.", wc.queued);
+	metrics_value(b, "otad_webhook_delivered_total", "counter", "Events "
+	    "a webhook receiver took (2xx) since otad-admind started.",
+	    wc.delivered);
+	metrics_value(b, "otad_webhook_failed_attempts_total", "counter",
+	    "Webhook POSTs that failed (no answer or not 2xx) since "
+	    "otad-admind started; each is tried again.", wc.failed_attempts);
+	metrics_value(b, "otad_webhook_dropped_total", "counter", "Events "
+	    "dropped, oldest first, past webhook_queue_max since otad-admind "
+	    "started.", wc.dropped);
+}
+
 void
 api_metrics(struct http_conn *c)
 {
@@ -130,6 +150,7 @@ api_metrics(struct http_conn *c)
 	    "is connected to otad-admind.", env->hwd != NULL);
 	metrics_value(&b, "otad_fwstore_connected", "gauge", "1 while "
 	    "otad-fwstore is connected to otad-admind.", env->fwstore != NULL);
+	metrics_webhooks(&b);
 	http_respond(c, 200, "text/plain; version=0.0.4; charset=utf-8", NULL,
 	    b.data, b.len);
 	buf_free(&b);

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * audit(), the one call that records an admin action or a notable fact of
- * admind: a row of the events table in the caller's transaction, then,
- * once it commits, a log line with the journal fields and an "audit"
- * event on the live stream (events.c).
+ * admind: a row of the events table and the "audit" event (events.c: the
+ * webhooks' rows) in the caller's transaction, then, once it commits, a
+ * log line with the journal fields and the event on the live stream.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -39,7 +39,6 @@ audit_run(void *arg, int committed)
 		if (a->job_id)
 			fields[n++] = fjob;
 		log_fields(LOG_INFO, fields, "%s", a->line);
-		events_publish("audit", a->device_id, a->job_id, a->json);
 	}
 	free(a->line);
 	free(a->json);
@@ -92,5 +91,7 @@ audit(const char *kind, const char *actor, const char *remote,
 		audit_run(a, 0);
 		return 0;
 	}
+	/* in the caller's transaction, as the row (see events_publish) */
+	events_publish("audit", device_id, job_id, a->json);
 	return tx_defer(audit_run, a) == -1 ? -1 : 0;
 }

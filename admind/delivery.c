@@ -104,9 +104,9 @@ delivery_journal(const struct delivery_notice *n)
 	    delivery_state_name(n->to), *error ? ": " : "", error);
 }
 
-/* Deferred: after the commit, the journal and the stream hear of it;
- * after a rollback the flight counts (moved at once, for pacing within a
- * batch) are counted again. */
+/* Deferred: after the commit, the journal hears of it; after a rollback
+ * the flight counts (moved at once, for pacing within a batch) are
+ * counted again. */
 static void
 delivery_notice_run(void *arg, int committed)
 {
@@ -114,7 +114,6 @@ delivery_notice_run(void *arg, int committed)
 
 	if (committed) {
 		delivery_journal(n);
-		delivery_publish(n);
 	} else {
 		flight_forget();
 	}
@@ -142,6 +141,9 @@ delivery_notice(const struct delivery *d, enum delivery_state to,
 		delivery_notice_run(n, 0);
 		return -1;
 	}
+	/* in the transaction: its webhook rows are stored with it, the
+	 * stream hears of it after the commit */
+	delivery_publish(n);
 	return tx_defer(delivery_notice_run, n);
 }
 

@@ -5,7 +5,9 @@
  * admin actions, each as one JSON "data:" line, filterable by job or
  * device.  A subscriber that stops reading is dropped, never buffered
  * without limit; a comment line every 15 s keeps idle streams open.
- * audit.c records admin actions and publishes them here.
+ * audit.c records admin actions and publishes them here.  Every event
+ * goes to webhook.c too; one published inside a transaction reaches the
+ * subscribers once that commits.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -52,22 +54,46 @@ events_keepalive(uv_timer_t *t)
 		events_send(s, ": keep-alive\n\n", 14);
 }
 
+/* An event for the subscribers, sent once its transaction committed. */
+struct events_notice {
+	int64_t	 device_id, job_id;
+	size_t	 len;
+	char	 text[];
+};
+
+static void
+events_broadcast(void *arg, int committed)
+{
+	struct events_notice *n = arg;
+
+	for (struct events_sub *s = events_subs; committed && s; s = s->next) {
+		if (s->job_id && s->job_id != n->job_id)
+			continue;
+		if (s->device_id && s->device_id != n->device_id)
+			continue;
+		events_send(s, n->text, n->len);
+	}
+	free(n);
+}
+
 void
 events_publish(const char *kind, int64_t device_id, int64_t job_id,
     const char *data)
 {
+	struct events_notice *n;
 	struct buf	 b = BUF_INIT;
 
+	webhook_event(kind, device_id, job_id, data);
 	if (events_subs == NULL)
 		return;
 	buf_printf(&b, "id: %" PRIu64 "\nevent: %s\ndata: %s\n\n",
 	    ++events_seq, kind, data);
-	for (struct events_sub *s = events_subs; s; s = s->next) {
-		if (s->job_id && s->job_id != job_id)
-			continue;
-		if (s->device_id && s->device_id != device_id)
-			continue;
-		events_send(s, b.data, b.len);
+	if (b.data != NULL && (n = malloc(sizeof(*n) + b.len)) != NULL) {
+		n->device_id = device_id;
+		n->job_id = job_id;
+		n->len = b.len;
+		memcpy(n->text, b.data, b.len);
+		(void)tx_defer(events_broadcast, n);
 	}
 	buf_free(&b);
 }

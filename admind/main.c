@@ -206,6 +206,9 @@ main(int argc, char *argv[])
 	    0660) == -1 || sandbox_share(a.firmware_dir,
 	    SANDBOX_GROUP_FIRMWARE, 02750) == -1)
 		exit(1);
+	/* before anything that may publish an event (sched_start settles
+	 * jobs) */
+	webhook_start();
 	sched_start();
 	consent_start();
 	devevents_start();

@@ -126,6 +126,15 @@ struct api_token {
 	int64_t	 last_used_at;	/* 0: never; updated at most each minute */
 };
 
+/* An event waiting for one webhook receiver (store_webhooks.c). */
+struct webhook_event {
+	int64_t	 id;		/* the "id" its receiver sees */
+	char	*kind;		/* the event stream's kind */
+	char	*body;		/* the stored JSON object, without "id" */
+	int	 attempts;	/* failed so far */
+	int64_t	 created_at;
+};
+
 /* store.c */
 /* Commits a light batch, then closes; NULL is ignored. */
 void	 store_close(struct store *);
@@ -382,5 +391,26 @@ int	 store_event(struct store *, const char *kind, const char *actor,
  * rows in all, looking at no more than max rows: how many went, or -1. */
 int	 store_events_prune(struct store *, int64_t before, int64_t keep,
 	    int64_t max) STORE_WUR;
+
+/* store_webhooks.c: the webhook queue; every write is Light. */
+int	 store_webhook_add(struct store *, const char *url, const char *kind,
+	    const char *body) STORE_WUR;
+/* The oldest event waiting for url: 1 found, 0 none. */
+int	 store_webhook_head(struct store *, const char *url,
+	    struct webhook_event *) STORE_WUR;
+/* 1 deleted, 0 no such row. */
+int	 store_webhook_delete(struct store *, int64_t id) STORE_WUR;
+/* One more failed attempt; the next is due at next_at. */
+int	 store_webhook_failed(struct store *, int64_t id, int64_t next_at)
+	    STORE_WUR;
+/* Deletes the oldest event waiting for url: 1 deleted, 0 none. */
+int	 store_webhook_drop_oldest(struct store *, const char *url) STORE_WUR;
+/* cb(arg, url, count) for each URL with events waiting. */
+int	 store_webhook_counts(struct store *,
+	    void (*cb)(void *, const char *, int64_t), void *arg) STORE_WUR;
+/* Deletes every event waiting for url; *n says how many. */
+int	 store_webhook_forget(struct store *, const char *url, int64_t *n)
+	    STORE_WUR;
+void	 webhook_event_free(struct webhook_event *);
 
 #endif

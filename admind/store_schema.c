@@ -150,6 +150,17 @@ static const char *const store_migrations[] = {
 	"DROP TABLE deliveries;"
 	"ALTER TABLE deliveries6 RENAME TO deliveries;"
 	"CREATE INDEX deliveries_device ON deliveries (device_id);",
+	/* 7: events waiting for a webhook receiver, one row per URL; ids are
+	 * never reused (a receiver may tell a retry by its id). */
+	"CREATE TABLE webhook_queue ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" url TEXT NOT NULL,"
+	" kind TEXT NOT NULL,"
+	" body TEXT NOT NULL,"
+	" attempts INTEGER NOT NULL DEFAULT 0,"
+	" next_at INTEGER NOT NULL DEFAULT 0,"
+	" created_at INTEGER NOT NULL);"
+	"CREATE INDEX webhook_queue_url ON webhook_queue (url, id);",
 };
 
 static const struct store_query q_user_version = { .slot = Q_USER_VERSION,

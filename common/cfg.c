@@ -24,7 +24,8 @@ struct cfg_parse {
 	int		 problems;
 };
 
-enum cfg_kind { CFG_STR, CFG_UINT, CFG_SIZE, CFG_LISTEN, CFG_ACL, CFG_URL };
+enum cfg_kind { CFG_STR, CFG_UINT, CFG_SIZE, CFG_LISTEN, CFG_ACL, CFG_URL,
+	CFG_URLS, CFG_KINDS };
 
 struct cfg_key {
 	const char	*section;
@@ -73,6 +74,11 @@ static const struct cfg_key cfg_keys[] = {
 	K("admind", "consent_pin", CFG_UINT, admind.consent_pin, "127"),
 	K("admind", "consent_defer_max", CFG_UINT, admind.consent_defer_max,
 	    "1440"),
+	K("admind", "webhook_url", CFG_URLS, admind.webhook_url, ""),
+	K("admind", "webhook_secret", CFG_STR, admind.webhook_secret, ""),
+	K("admind", "webhook_events", CFG_KINDS, admind.webhook_events, ""),
+	K("admind", "webhook_queue_max", CFG_UINT, admind.webhook_queue_max,
+	    "10000"),
 	K("fwstore", "listen", CFG_LISTEN, fwstore.listen, "[::]:8080"),
 	K("fwstore", "public_url", CFG_URL, fwstore.public_url, ""),
 	K("fwstore", "max_downloads", CFG_UINT, fwstore.max_downloads, "1000"),
@@ -124,6 +130,92 @@ cfg_check_range(const struct cfg_key *k, uint64_t v, char *err, size_t errlen)
 		snprintf(err, errlen, "must be at least 1 (minutes)");
 		return -1;
 	}
+	if (strcmp(k->name, "webhook_queue_max") == 0 && v == 0) {
+		snprintf(err, errlen, "must be at least 1");
+		return -1;
+	}
+	return 0;
+}
+
+/* The event kinds of admind's event stream, and the families of its audit
+ * kinds, that [admind] webhook_events may name (with a dotted suffix). */
+static const char *const cfg_event_kinds[] = {
+	"audit", "delivery", "device", "firmware", "job", "token",
+};
+
+/* One URL of [admind] webhook_url: http(s)://host..., n bytes. */
+static int
+cfg_check_url(const char *u, size_t n, char *err, size_t errlen)
+{
+	size_t	 skip = strncmp(u, "http://", 7) == 0 ? 7 :
+		    strncmp(u, "https://", 8) == 0 ? 8 : 0;
+
+	if (skip == 0 || n == skip || strchr("/?#@:", u[skip]) != NULL) {
+		snprintf(err, errlen, "\"%.*s\" is no http:// or https:// URL "
+		    "with a host (e.g. https://hooks.example.com/otad)",
+		    (int)(n > 200 ? 200 : n), u);
+		return -1;
+	}
+	if (n > 2000) {
+		snprintf(err, errlen, "a URL is longer than 2000 bytes");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+cfg_check_urls(const char *value, char *err, size_t errlen)
+{
+	const char	*p = value;
+	size_t		 n;
+	int		 count = 0;
+
+	for (; *(p += strspn(p, " \t")) != '\0'; p += n) {
+		n = strcspn(p, " \t");
+		if (cfg_check_url(p, n, err, errlen) == -1)
+			return -1;
+		if (++count > CFG_MAX_WEBHOOKS) {
+			snprintf(err, errlen, "more than %d URLs",
+			    CFG_MAX_WEBHOOKS);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* One word of [admind] webhook_events, n bytes: a known kind, or one with
+ * a dotted suffix ("device.online", "job.finished"). */
+static int
+cfg_check_kind(const char *w, size_t n, char *err, size_t errlen)
+{
+	size_t	 head = strcspn(w, ".");
+
+	if (head > n)
+		head = n;
+	for (size_t i = 0; i < nitems(cfg_event_kinds); i++)
+		if (strlen(cfg_event_kinds[i]) == head &&
+		    strncmp(w, cfg_event_kinds[i], head) == 0 &&
+		    strspn(w, "abcdefghijklmnopqrstuvwxyz._") >= n &&
+		    (head == n || head + 1 < n))
+			return 0;
+	snprintf(err, errlen, "\"%.*s\" is no event kind; name some of "
+	    "delivery, device, audit, job, firmware, token (or one such as "
+	    "device.online or job.finished), space-separated",
+	    (int)(n > 64 ? 64 : n), w);
+	return -1;
+}
+
+static int
+cfg_check_kinds(const char *value, char *err, size_t errlen)
+{
+	const char	*p = value;
+	size_t		 n;
+
+	for (; *(p += strspn(p, " \t")) != '\0'; p += n) {
+		n = strcspn(p, " \t");
+		if (cfg_check_kind(p, n, err, errlen) == -1)
+			return -1;
+	}
 	return 0;
 }
 
@@ -172,6 +264,10 @@ cfg_check(const struct cfg_key *k, const char *value, char *err,
 			return -1;
 		}
 		return 0;
+	case CFG_URLS:
+		return cfg_check_urls(value, err, errlen);
+	case CFG_KINDS:
+		return cfg_check_kinds(value, err, errlen);
 	default:
 		return 0;
 	}
@@ -267,6 +363,13 @@ cfg_load(struct cfg *cfg, const char *path, FILE *errs)
 	    *cfg->hwd.tls_key == '\0')) {
 		fprintf(errs, "%s: [hwd] tls_listen needs tls_cert and "
 		    "tls_key\n", path);
+		cp.problems++;
+	}
+	if (cfg->admind.webhook_url[strspn(cfg->admind.webhook_url, " \t")] &&
+	    *cfg->admind.webhook_secret == '\0') {
+		fprintf(errs, "%s: [admind] webhook_url needs webhook_secret, "
+		    "the key receivers check X-Otad-Signature with (e.g. the "
+		    "output of openssl rand -hex 32)\n", path);
 		cp.problems++;
 	}
 	return cp.problems;

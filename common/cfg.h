@@ -44,6 +44,10 @@ struct cfg {
 		unsigned	 event_max_rows; /* oldest past it go, 0: all */
 		unsigned	 consent_pin;	/* virtual pin, 0-255 */
 		unsigned	 consent_defer_max; /* minutes a defer may ask */
+		char		*webhook_url;	/* space-separated, "" none */
+		char		*webhook_secret; /* HMAC key of the signature */
+		char		*webhook_events; /* kinds sent, "" all */
+		unsigned	 webhook_queue_max; /* events waiting per URL */
 	} admind;
 	struct {
 		char		*listen;
@@ -78,6 +82,8 @@ void	 cfg_free(struct cfg *);
 int	 cfg_parse_size(const char *, uint64_t *);
 /* state_dir/firmware, allocated. */
 char	*cfg_firmware_dir(const struct cfg *);
+/* The URLs of a space-separated list, at most this many. */
+#define CFG_MAX_WEBHOOKS	8
 /* Port of the first address in fwstore.listen (for download URLs). */
 int	 cfg_fwstore_port(const struct cfg *);
 

@@ -94,6 +94,35 @@ main(void)
 	CHECK(strstr(errs, "tls_listen needs tls_cert and tls_key") != NULL);
 	cfg_free(&cfg);
 
+	/* Webhooks: URLs, a secret when there is one, known kinds. */
+	CHECK(load("", &cfg, errs, sizeof(errs)) == 0);
+	CHECK(*cfg.admind.webhook_url == '\0' &&
+	    cfg.admind.webhook_queue_max == 10000);
+	cfg_free(&cfg);
+	CHECK(load("[admind]\nwebhook_url = http://127.0.0.1:9/a "
+	    "https://hooks.example.com/otad\nwebhook_secret = s3cret\n"
+	    "webhook_events = delivery device.online job\n"
+	    "webhook_queue_max = 5\n", &cfg, errs, sizeof(errs)) == 0);
+	CHECK(cfg.admind.webhook_queue_max == 5);
+	CHECK(strcmp(cfg.admind.webhook_events,
+	    "delivery device.online job") == 0);
+	cfg_free(&cfg);
+	CHECK(load("[admind]\nwebhook_url = http://127.0.0.1:9/a\n", &cfg,
+	    errs, sizeof(errs)) == 1);
+	CHECK(strstr(errs, "webhook_url needs webhook_secret") != NULL);
+	cfg_free(&cfg);
+	CHECK(load("[admind]\nwebhook_url = ftp://x/ http://\nwebhook_secret"
+	    " = s3cret\nwebhook_events = delivery devices device.\n"
+	    "webhook_queue_max = 0\n", &cfg, errs, sizeof(errs)) == 3);
+	CHECK(strstr(errs, "[admind] webhook_url: \"ftp://x/\" is no http://")
+	    != NULL);
+	CHECK(strstr(errs, "[admind] webhook_events: \"devices\" is no event "
+	    "kind") != NULL);
+	CHECK(strstr(errs, "[admind] webhook_queue_max: must be at least 1")
+	    != NULL);
+	CHECK(strstr(errs, "s3cret") == NULL);
+	cfg_free(&cfg);
+
 	CHECK(cfg_load(&cfg, "/nonexistent/otad.conf", fmemopen(errs,
 	    sizeof(errs), "w")) == 1);
 	cfg_free(&cfg);

@@ -694,13 +694,13 @@ test_refusals(void)
 	FILE	*fp;
 	int	 i;
 
-	set_user_version(7);
+	set_user_version(8);
 	CHECK(store_open(dbpath, err, sizeof(err)) == NULL);
 	fprintf(stderr, "future: %s\n", err);
 	CHECK(strncmp(err, dbpath, strlen(dbpath)) == 0);
-	CHECK(strstr(err, "schema version 7, newer than this otad knows (6)")
+	CHECK(strstr(err, "schema version 8, newer than this otad knows (7)")
 	    != NULL);
-	set_user_version(6);
+	set_user_version(7);
 
 	snprintf(path, sizeof(path), "%s/garbage.db", dir);
 	CHECK((fp = fopen(path, "w")) != NULL);
@@ -748,7 +748,7 @@ test_kill(void)
 	store_close(st);
 }
 
-/* Migrations 4 to 6 on a version 3 database: new device ids start above
+/* Migrations 4 to 7 on a version 3 database: new device ids start above
  * every id the devices table or the event log has seen. */
 static void
 test_migrate_device_ids(void)
@@ -767,10 +767,11 @@ test_migrate_device_ids(void)
 	    "ALTER TABLE jobs DROP COLUMN start_at;"
 	    "ALTER TABLE jobs DROP COLUMN \"window\";"
 	    "ALTER TABLE jobs DROP COLUMN confirm;"
+	    "DROP TABLE webhook_queue;"
 	    "PRAGMA user_version = 3;", NULL, NULL, NULL) == SQLITE_OK);
 	sqlite3_close(db);
 	st = open_ok();
-	CHECK(store_schema_version(st) == 6);
+	CHECK(store_schema_version(st) == 7);
 	CHECK(store_device_create(st, "after", "tok-after", "", &id) == 0);
 	CHECK(id == 41);
 	store_close(st);
@@ -912,7 +913,7 @@ main(void)
 	snprintf(dbpath, sizeof(dbpath), "%s/otad.db", dir);
 
 	st = open_ok();
-	CHECK(store_schema_version(st) == 6);
+	CHECK(store_schema_version(st) == 7);
 	test_devices(st);
 	fw = test_firmware(st);
 	test_jobs(st, fw);
@@ -924,7 +925,7 @@ main(void)
 
 	/* Reopening keeps everything, and migrates nothing. */
 	st = open_ok();
-	CHECK(store_schema_version(st) == 6);
+	CHECK(store_schema_version(st) == 7);
 	CHECK(store_device_get(st, 1, &d) == 1);
 	CHECK_STR(d.name, "kitchen");
 	CHECK_STR(d.fw_version, "1.2.3");

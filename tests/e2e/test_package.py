@@ -38,7 +38,7 @@ TREE = os.path.join(CACHE, "bookworm")
 SOURCES = "/etc/apt/sources.list.d/debian.sources"
 # What the package depends on, so that `apt install ./otad.deb` needs no download.
 TREE_PACKAGES = ("systemd,systemd-sysv,dbus,libuv1,libsqlite3-0,libinih1,libssl3,"
-                 "openssl,passwd,procps")
+                 "libcurl4,openssl,passwd,procps")
 TOOLS = ("debootstrap", "systemd-nspawn", "nsenter", "lintian", "dpkg-buildpackage")
 UNITS = ("otad-admind", "otad-hwd", "otad-fwstore")
 USERS = {"otad-admind": "otad-admin", "otad-hwd": "otad-hwd", "otad-fwstore": "otad-fw"}
