@@ -158,7 +158,7 @@ async def main_async(srv, devs, image_sha, args, stats):
     await asyncio.gather(*tasks, return_exceptions=True)
 
 
-def wait_api(admin, timeout=30):
+def wait_api(srv, admin, timeout=30):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -167,7 +167,8 @@ def wait_api(admin, timeout=30):
         except OSError:
             pass
         time.sleep(0.2)
-    raise SystemExit("soak: admind did not answer")
+    raise SystemExit("soak: admind did not answer GET /admin/devices for %d s\n%s"
+                     % (timeout, srv.log_tail()))
 
 
 def main():
@@ -209,7 +210,7 @@ def main():
                                 "kill_fwstore")}
         t0 = time.monotonic()
         asyncio.run(main_async(srv, devs, sha, args, stats))
-        wait_api(admin)
+        wait_api(srv, admin)
         problems = check(srv, admin, devs, job_id, sha)
         print("soak: %d devices, %.1f min, %s" % (len(devs), (time.monotonic() - t0) / 60,
                                                  ", ".join("%s %d" % kv for kv in stats.items())))
