@@ -207,6 +207,7 @@ main(int argc, char *argv[])
 	    SANDBOX_GROUP_FIRMWARE, 02750) == -1)
 		exit(1);
 	sched_start();
+	timetable_start();
 	devevents_start();
 	/* The batch of non-transition writes is committed once per turn. */
 	uv_check_init(a.loop, &a.flush);
