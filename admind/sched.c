@@ -282,8 +282,9 @@ sched_hold_one(struct delivery *d, const struct job *job)
 			free(id);
 			return -1;
 		}
-		if (delivery_apply(d, DELIVERY_ASK, NULL) == -1 ||
-		    tx_defer(sched_asked_run, id) == -1)
+		/* deferred first: a rollback frees id */
+		if (tx_defer(sched_asked_run, id) == -1 ||
+		    delivery_apply(d, DELIVERY_ASK, NULL) == -1)
 			tx_fail();
 		return tx_commit() == -1 ? -1 : 1;
 	default:
