@@ -67,6 +67,13 @@ struct admind {
 	} stats;			/* for GET /metrics */
 };
 
+/* When a job may send, as the API takes it (api_job_options.c). */
+struct job_options {
+	int64_t		 start_at;	/* 0: none */
+	char		 window[256];	/* window_json's text, "" none */
+	enum job_confirm confirm;
+};
+
 /* One API request's state, kept in http_conn->data. */
 struct api_route;
 struct api_req {
@@ -82,6 +89,7 @@ struct api_req {
 	int64_t		 device_id;	/* ?token= of /admin/ota/start */
 	int		 force;		/* ?force=true */
 	char		 tag[65];	/* ?tag= of /admin/ota/start */
+	struct job_options opts;	/* its ?start_at=, ?window_*=, ?confirm= */
 	void		*sse;		/* GET /admin/events subscription */
 };
 
@@ -147,6 +155,8 @@ void	 api_json_kv(struct buf *, const char *key, const char *value,
 	    int comma);
 void	 api_json_firmware(struct buf *, const struct firmware *);
 void	 api_json_job(struct buf *, const struct job *);
+/* An RFC 3339 UTC time in quotes, or null for 0. */
+void	 api_json_time(struct buf *, int64_t t);
 /* A JSON whole number from 1 to 2^53 (ids): 0, else -1. */
 int	 api_json_id(const struct json_value *, int64_t *);
 
@@ -239,6 +249,15 @@ void	 api_consent_confirm(struct http_conn *, struct http_request *,
 void	 api_consent_decline(struct http_conn *, struct http_request *,
 	    struct api_req *);
 
+/* api_job_options.c: start_at, window and confirm; 0, or -1 with a 400
+ * job.option fault naming the field */
+int	 api_job_options_json(const struct json_value *body,
+	    struct job_options *, struct api_fault *);
+int	 api_job_options_query(const struct http_request *,
+	    struct job_options *, struct api_fault *);
+/* The job takes them (its window points into o). */
+void	 api_job_options_set(struct job *, struct job_options *o);
+
 /* api_ota.c */
 void	 api_ota_start_request(struct http_conn *, struct http_request *,
 	    struct api_req *);
@@ -318,7 +337,7 @@ int	 tx_defer(void (*fn)(void *arg, int committed), void *arg);
 
 /*
  * The delivery core, lowest layer first: flight.c, jobs.c, delivery.c,
- * sched.c, jobs_admin.c.  Each calls, of these, only the ones before it.
+ * sched.c, timetable.c, jobs_admin.c.  Each calls, of these, only the ones before it.
  */
 #define ADMIND_WUR	__attribute__((warn_unused_result))
 
@@ -363,6 +382,11 @@ int	 delivery_send(struct delivery *, const struct job *, int command,
 int	 delivery_command(const struct delivery *) ADMIND_WUR;
 int	 delivery_cancel_job(int64_t job_id, const char *why, int *canceled)
 	    ADMIND_WUR;
+/* Every delivery of the job in state from takes event ev (wait, open),
+ * with next_at, and one audit event names how many (*moved). */
+int	 delivery_move_job(int64_t job_id, enum delivery_event ev,
+	    enum delivery_state from, int64_t next_at, const char *why,
+	    int *moved) ADMIND_WUR;
 int	 delivery_cancel_older(int64_t job_id) ADMIND_WUR;
 /* Deletes the device with its deliveries and settles their jobs: 1, 0 no
  * such device, -1. */
@@ -376,6 +400,9 @@ void	 sched_job_started(int64_t job_id, const int64_t *devices, size_t n);
 void	 sched_job_resumed(int64_t job_id);
 void	 sched_job_kick(int64_t job_id);
 int	 sched_has_slot(const struct job *);
+/* A delivery scheduled or awaiting consent, or queued and now held back
+ * (its window, start_at or consent), is not sent: 1; 0 it may be; -1. */
+int	 sched_hold(struct delivery *, const struct job *);
 void	 sched_device_created(int64_t device_id);
 void	 sched_start(void);
 /* fwstore's report of a download ended (complete or aborted). */
@@ -404,6 +431,13 @@ int	 consent_admin(const struct delivery *, enum delivery_event,
 	    ADMIND_WUR;
 /* The timer that asks again when a defer runs out. */
 void	 consent_start(void);
+
+/* timetable.c: jobs' windows and start_at on the clock */
+void	 timetable_start(void);
+/* Every active job follows its window now; the timer is set again. */
+void	 timetable_kick(void);
+/* tx_defer's form: the kick after a commit. */
+void	 timetable_kick_cb(void *, int committed);
 
 /* jobs_admin.c: what an admin does to jobs */
 /* The job, its deliveries and its audit event in one transaction. */

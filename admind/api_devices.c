@@ -480,7 +480,10 @@ history_json(struct buf *b, const struct device_delivery *h, size_t n)
 		api_time_json(b, "updated_at", d->updated_at);
 		buf_adds(b, ",\"last_error\":");
 		json_str(b, d->last_error);
-		buf_addc(b, '}');
+		buf_adds(b, ",\"next_at\":");
+		api_json_time(b, d->next_at);
+		buf_printf(b, ",\"consented\":%s}", d->consented ? "true" :
+		    "false");
 	}
 	buf_adds(b, "]");
 }

@@ -17,13 +17,15 @@
 
 #define JOB_MAX_TARGETS		100000
 #define JOB_FIELDS	",firmware_id,force,max_parallel,attempt_limit," \
-			"failure_threshold,devices,tokens,tag,all,confirm,"
+			"failure_threshold,devices,tokens,tag,all," \
+			"start_at,window,confirm,"
 
 struct job_input {
 	struct job	 job;
 	int64_t		*ids;
 	size_t		 n;
 	char		 target[256];
+	struct job_options opts;
 };
 
 void
@@ -41,10 +43,9 @@ api_delivery_json(struct buf *b, const struct delivery *d, uint64_t size)
 	    d->attempts, d->bytes_sent, size ? (int)(d->bytes_sent * 100 /
 	    size) : 0, created, updated);
 	json_str(b, d->last_error);
-	util_iso8601((time_t)d->next_at, created);
-	buf_printf(b, ",\"next_at\":%s%s%s,\"consented\":%s}",
-	    d->next_at ? "\"" : "", d->next_at ? created : "null",
-	    d->next_at ? "\"" : "", d->consented ? "true" : "false");
+	buf_adds(b, ",\"next_at\":");
+	api_json_time(b, d->next_at);
+	buf_printf(b, ",\"consented\":%s}", d->consented ? "true" : "false");
 }
 
 static int
@@ -207,6 +208,7 @@ job_input(struct http_conn *c, struct api_req *ar, struct job_input *in)
 	struct json_value *v;
 	const struct json_value *fid, *force;
 	struct firmware	 fw;
+	struct api_fault fault;
 	char		 err[200];
 	int64_t		 deleted = 0, fw_id = 0;
 	int		 rc = -1;
@@ -252,16 +254,14 @@ job_input(struct http_conn *c, struct api_req *ar, struct job_input *in)
 	    job_option(c, v, "attempt_limit", 1, 100,
 	    &in->job.attempt_limit) == -1 ||
 	    job_option(c, v, "failure_threshold", 0, 100,
-	    &in->job.failure_threshold) == -1 ||
-	    job_targets(c, v, in) == -1)
+	    &in->job.failure_threshold) == -1)
 		goto out;
-	if (json_get(v, "confirm") != NULL && (job_confirm_parse(json_get_str(v,
-	    "confirm"), &in->job.confirm) == -1 ||
-	    in->job.confirm == JOB_CONFIRM_NONE)) {
-		api_error(c, 400, "job.option", "\"confirm\" must be "
-		    "\"device\" or \"admin\", e.g. \"confirm\": \"device\".");
+	if (api_job_options_json(v, &in->opts, &fault) == -1) {
+		api_fault_answer(c, &fault);
 		goto out;
 	}
+	if (job_targets(c, v, in) == -1)
+		goto out;
 	rc = 0;
 out:
 	json_free(v);
@@ -284,6 +284,7 @@ api_jobs_create(struct http_conn *c, struct http_request *req,
 		return;
 	}
 	in.job.target = in.target;
+	api_job_options_set(&in.job, &in.opts);
 	in.job.created_by = ar->user;
 	in.job.created_at = time(NULL);
 	(void)store_disk_full(env->store);

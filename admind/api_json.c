@@ -11,6 +11,7 @@
 #include "admind.h"
 #include "json.h"
 #include "util.h"
+#include "window.h"
 
 #define API_MAX_JSON_ID		9007199254740992.0	/* 2^53: exact */
 
@@ -46,6 +47,34 @@ api_json_firmware(struct buf *b, const struct firmware *fw)
 	buf_addc(b, '}');
 }
 
+/* ,"start_at":...,"window":...,"confirm":..., and while the job has a
+ * window whether it is open and when that changes. */
+static void
+api_json_when(struct buf *b, const struct job *job)
+{
+	struct window	 w;
+	int64_t		 now = time(NULL);
+	const char	*confirm = job_confirm_name(job->confirm);
+
+	buf_adds(b, ",\"start_at\":");
+	api_json_time(b, job->start_at);
+	buf_adds(b, ",\"window\":");
+	if (job->window == NULL || *job->window == '\0' ||
+	    window_parse(job->window, &w) == -1)
+		buf_adds(b, "null");
+	else {
+		buf_adds(b, job->window);
+		buf_printf(b, ",\"window_open\":%s,\"next_change\":",
+		    window_is_open(&w, now) ? "true" : "false");
+		api_json_time(b, window_next_change(&w, now));
+	}
+	buf_adds(b, ",\"confirm\":");
+	if (*confirm)
+		json_str(b, confirm);
+	else
+		buf_adds(b, "null");
+}
+
 void
 api_json_job(struct buf *b, const struct job *job)
 {
@@ -63,9 +92,22 @@ api_json_job(struct buf *b, const struct job *job)
 	api_json_kv(b, "state", job_state_name(job->state), 1);
 	api_json_kv(b, "created_at", when, 1);
 	api_json_kv(b, "created_by", job->created_by, 0);
+	api_json_when(b, job);
 	buf_addc(b, '}');
 }
 
+void
+api_json_time(struct buf *b, int64_t t)
+{
+	char	 when[21];
+
+	if (t == 0) {
+		buf_adds(b, "null");
+		return;
+	}
+	util_iso8601((time_t)t, when);
+	buf_printf(b, "\"%s\"", when);
+}
 
 int
 api_json_id(const struct json_value *v, int64_t *id)

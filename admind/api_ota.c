@@ -54,10 +54,16 @@ api_ota_start_request(struct http_conn *c, struct http_request *req,
     struct api_req *ar)
 {
 	struct device	 dev;
+	struct api_fault fault;
 	char		*token, hash[65];
 	int		 found;
 
+
 	ar->force = api_query_bool(req, "force");
+	if (api_job_options_query(req, &ar->opts, &fault) == -1) {
+		api_fault_answer(c, &fault);
+		return;
+	}
 	if ((token = api_query(req, "token")) != NULL) {
 		util_sha256_hex(token, hash);
 		free(token);
@@ -101,6 +107,7 @@ api_ota_job(struct api_req *ar, int64_t firmware_id, struct job *job,
 	}
 	job->target = target;
 	job->force = ar->force;
+	api_job_options_set(job, &ar->opts);
 	job->max_parallel = OTA_DEFAULT_PARALLEL;
 	job->attempt_limit = OTA_DEFAULT_ATTEMPTS;
 	job->created_at = time(NULL);

@@ -66,7 +66,8 @@ static const struct api_route api_routes[] = {
 	/* user and project: the legacy server's, taken and ignored (otad
 	 * has one fleet; ?tag= narrows it) */
 	{ "POST", "/admin/ota/start", BODY_STREAM, api_ota_start_request,
-	    ",token,tag,force,user,project," },
+	    ",token,tag,force,user,project,start_at,window_start,window_end,"
+	    "window_timezone,window_days,confirm," },
 	{ "GET", "/admin/ota/stop", BODY_NONE, api_ota_stop, NULL },
 	{ "POST", "/admin/ota/stop", BODY_JSON, api_ota_stop, NULL },
 	{ "GET", "/admin/devices", BODY_NONE, api_devices_list,

@@ -26,6 +26,8 @@ struct delivery_notice {
 	struct delivery		 d;		/* as it was, last_error owned */
 	enum delivery_state	 to;
 	int			 attempt_inc;
+	int64_t			 next_at;	/* after the move */
+	int			 consented;
 	char			*error;		/* NULL: unchanged */
 	char			 sha256[65];
 };
@@ -71,6 +73,7 @@ delivery_publish(const struct delivery_notice *n)
 {
 	const struct delivery *d = &n->d;
 	struct buf	 b = BUF_INIT;
+	char		 when[21];
 
 	buf_printf(&b, "{\"delivery_id\":%" PRId64 ",\"device_id\":%" PRId64
 	    ",\"job_id\":%" PRId64 ",\"from\":", d->id, d->device_id,
@@ -81,7 +84,13 @@ delivery_publish(const struct delivery_notice *n)
 	buf_printf(&b, ",\"attempts\":%d,\"bytes_sent\":%" PRIu64
 	    ",\"error\":", d->attempts + n->attempt_inc, d->bytes_sent);
 	json_str(&b, n->error ? n->error : d->last_error);
-	buf_addc(&b, '}');
+	if (n->next_at > 0) {
+		util_iso8601((time_t)n->next_at, when);
+		buf_printf(&b, ",\"next_at\":\"%s\"", when);
+	} else
+		buf_adds(&b, ",\"next_at\":null");
+	buf_printf(&b, ",\"consented\":%s}", n->consented ? "true" :
+	    "false");
 	events_publish("delivery", d->device_id, d->job_id, buf_cstr(&b));
 	buf_free(&b);
 }
@@ -124,12 +133,14 @@ delivery_notice_run(void *arg, int committed)
 
 static int
 delivery_notice(const struct delivery *d, enum delivery_state to,
-    const char *error, int attempt_inc)
+    const char *error, int attempt_inc, int64_t next_at, int consented)
 {
 	struct delivery_notice *n;
 
 	if ((n = calloc(1, sizeof(*n))) == NULL)
 		return -1;
+	n->next_at = next_at;
+	n->consented = consented;
 	n->d = *d;
 	n->d.last_error = strdup(d->last_error ? d->last_error : "");
 	n->error = error ? strdup(error) : NULL;
@@ -195,8 +206,8 @@ delivery_move(const struct delivery *d, enum delivery_event ev,
 	if (rc == 1 && ev == DELIVERY_ACCEPT &&
 	    store_delivery_consent(env->store, d->id) != 1)
 		rc = -1;
-	if (rc == -1 || (rc == 1 &&
-	    delivery_notice(d, to, error, attempt_inc) == -1))
+	if (rc == -1 || (rc == 1 && delivery_notice(d, to, error,
+	    attempt_inc, next_at, d->consented || ev == DELIVERY_ACCEPT) == -1))
 		tx_fail();
 	else if (rc == 1)
 		flight_moved(d, to);
@@ -287,7 +298,8 @@ delivery_cancel_notices(int64_t job_id, const char *why)
 		return -1;
 	for (size_t i = 0; i < n && rc == 0; i++)
 		if (!delivery_state_ended(ds[i].state))
-			rc = delivery_notice(&ds[i], DELIVERY_CANCELED, why, 0);
+			rc = delivery_notice(&ds[i], DELIVERY_CANCELED, why, 0,
+			    ds[i].next_at, ds[i].consented);
 	delivery_list_free(ds, n);
 	return rc;
 }
@@ -311,6 +323,80 @@ delivery_cancel_job(int64_t job_id, const char *why, int *canceled)
 	    "otad", "", 0, job_id, text) == -1)
 		tx_fail();
 	return tx_commit();
+}
+
+/* One live event per delivery a bulk move moves. */
+static int
+delivery_move_notices(int64_t job_id, enum delivery_state from,
+    enum delivery_state to, int64_t next_at)
+{
+	struct delivery	*ds = NULL;
+	size_t		 n = 0;
+	int		 rc = 0;
+
+	if (store_job_deliveries(env->store, job_id, &ds, &n) == -1)
+		return -1;
+	for (size_t i = 0; i < n && rc == 0; i++)
+		if (ds[i].state == from)
+			rc = delivery_notice(&ds[i], to, NULL, 0, next_at,
+			    ds[i].consented);
+	delivery_list_free(ds, n);
+	return rc;
+}
+
+struct delivery_count {
+	const char	*state;
+	int64_t		 n;
+};
+
+static void
+delivery_count_cb(void *arg, const char *state, int64_t n)
+{
+	struct delivery_count *c = arg;
+
+	if (strcmp(state, c->state) == 0)
+		c->n = n;
+}
+
+int
+delivery_move_job(int64_t job_id, enum delivery_event ev,
+    enum delivery_state from, int64_t next_at, const char *why, int *moved)
+{
+	struct delivery_count count = { delivery_state_name(from), 0 };
+	enum delivery_state to;
+	char		 text[300], kind[40];
+
+	*moved = 0;
+	if (delivery_next(from, ev, &to) == -1) {
+		log_warnx("job %" PRId64 ": %s is not allowed in state %s",
+		    job_id, delivery_event_name(ev), delivery_state_name(from));
+		return -1;
+	}
+	/* most looks find nothing to move: no transaction, no list */
+	if (store_job_counts(env->store, job_id, delivery_count_cb,
+	    &count) == -1)
+		return -1;
+	if (count.n == 0)
+		return 0;
+	if (tx_begin() == -1) {
+		tx_rollback();
+		return -1;
+	}
+	if (delivery_move_notices(job_id, from, to, next_at) == -1 ||
+	    store_job_move(env->store, job_id, from, to, next_at, moved) == -1)
+		tx_fail();
+	snprintf(kind, sizeof(kind), "delivery.%s", delivery_event_name(ev));
+	snprintf(text, sizeof(text), "%d deliver%s %s -> %s: %s", *moved,
+	    *moved == 1 ? "y" : "ies", delivery_state_name(from),
+	    delivery_state_name(to), why);
+	if (tx_ok() && *moved > 0 && store_event(env->store, kind, "otad", "",
+	    0, job_id, text) == -1)
+		tx_fail();
+	if (tx_commit() == -1) {
+		*moved = 0;
+		return -1;
+	}
+	return 0;
 }
 
 /* Settles each job; -1 when one failed. */

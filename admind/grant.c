@@ -325,11 +325,24 @@ grant_poll_send(struct ctl_conn *c, uint32_t reqid, struct delivery *d,
     const struct job *job, const struct grant_req *g,
     const struct firmware *fw)
 {
+	int	 held;
+
 	if (d->state == DELIVERY_DOWNLOADED &&
 	    grant_poll_verify(c, reqid, d, job, g, fw) == -1)
 		return -1;
-	if (d->state != DELIVERY_QUEUED)
+	if (d->state != DELIVERY_QUEUED && d->state != DELIVERY_SCHEDULED &&
+	    d->state != DELIVERY_AWAITING_CONSENT)
 		return 0;
+	/* its window, start_at or consent first (sched.c) */
+	if ((held = sched_hold(d, job)) != 0) {
+		if (held == -1)
+			grant_retry_later(c, reqid, d);
+		else
+			grant_reply(c, reqid, 304, "No update for now: the "
+			    "update waits for its window, its start time or "
+			    "consent.", d->id, NULL);
+		return -1;
+	}
 	/* paced like a Blynk fleet: no free slot, ask again later */
 	if (!sched_has_slot(job)) {
 		grant_reply(c, reqid, 304, "No update for now: the job's "

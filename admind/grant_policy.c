@@ -118,7 +118,8 @@ grant_policy_refusal(const struct grant_headers *h,
 enum delivery_event
 grant_policy_current(enum delivery_state s, int quiet)
 {
-	if (quiet || delivery_state_ended(s))
+	if (quiet || delivery_state_ended(s) || s == DELIVERY_SCHEDULED ||
+	    s == DELIVERY_AWAITING_CONSENT)
 		return DELIVERY_NEVENTS;
 	return s == DELIVERY_DOWNLOADED ? DELIVERY_VERIFIED : DELIVERY_CURRENT;
 }
@@ -148,6 +149,11 @@ grant_policy_offered(enum delivery_state s, char *why, size_t len)
 	if (s == DELIVERY_QUEUED) {
 		snprintf(why, len, "This download is not offered now: "
 		    "the update waits for its next attempt.");
+		return 403;
+	}
+	if (s == DELIVERY_SCHEDULED || s == DELIVERY_AWAITING_CONSENT) {
+		snprintf(why, len, "This download is not offered now: "
+		    "the update is %s.", delivery_state_name(s));
 		return 403;
 	}
 	return 0;
@@ -217,7 +223,8 @@ grant_policy_count(struct grant_counters *n, uint64_t bytes_sent,
 int
 grant_policy_progress_applies(enum delivery_state s)
 {
-	return s != DELIVERY_QUEUED && !delivery_state_ended(s);
+	return s != DELIVERY_QUEUED && s != DELIVERY_SCHEDULED &&
+	    s != DELIVERY_AWAITING_CONSENT && !delivery_state_ended(s);
 }
 
 /* A download acknowledged at once still shows its 10 % steps. */

@@ -4,7 +4,7 @@
  * scheduler: jobs_admin_create() stores a job with all its deliveries,
  * cancels what older jobs still had for those devices and writes the
  * audit event, in one transaction (both the JSON API and the legacy
- * upload use it); jobs_admin_change() stops, pauses or resumes one, with
+ * upload use it), its deliveries scheduled when it may not start yet; jobs_admin_change() stops, pauses or resumes one, with
  * its deliveries.  The scheduler hears of a new or resumed job once the
  * transaction committed.
  */
@@ -12,8 +12,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "admind.h"
+#include "util.h"
+#include "window.h"
 
 struct jobs_admin_started {
 	int64_t	 job_id;
@@ -64,6 +67,25 @@ jobs_admin_deliveries(const struct job *job, const int64_t *devices,
 	return 0;
 }
 
+/* A job created before its start_at or outside its window: its
+ * deliveries are scheduled at once, until the opening. */
+static int
+jobs_admin_schedule(const struct job *job)
+{
+	int64_t	 now = time(NULL), next;
+	int	 n, may = window_job(job->start_at, job->window, now, &next);
+	char	 why[120], when[21] = "";
+
+	if (may != 0)
+		return may == 1 ? 0 : -1;
+	if (next > 0)
+		util_iso8601((time_t)next, when);
+	snprintf(why, sizeof(why), "waits for its %s%s%s", job->start_at >
+	    now ? "start_at" : "window", *when ? ", opening at " : "", when);
+	return delivery_move_job(job->id, DELIVERY_WAIT, DELIVERY_QUEUED, next,
+	    why, &n);
+}
+
 int
 jobs_admin_create(struct job *job, const int64_t *devices, size_t n,
     const char *actor, const char *remote)
@@ -77,7 +99,8 @@ jobs_admin_create(struct job *job, const int64_t *devices, size_t n,
 	}
 	if (store_job_create(env->store, job, &job->id) == -1 ||
 	    jobs_admin_deliveries(job, devices, n) == -1 ||
-	    delivery_cancel_older(job->id) == -1)
+	    delivery_cancel_older(job->id) == -1 ||
+	    jobs_admin_schedule(job) == -1)
 		tx_fail();
 	snprintf(text, sizeof(text), "created for firmware %" PRId64 ", %zu "
 	    "device%s%s", job->firmware_id, n, n == 1 ? "" : "s",
@@ -86,7 +109,8 @@ jobs_admin_create(struct job *job, const int64_t *devices, size_t n,
 	if (!tx_ok() || audit("job.created", actor, remote,
 	    job->target_kind == JOB_TARGET_DEVICES && n == 1 ? devices[0] : 0,
 	    job->id, text) == -1 ||
-	    jobs_admin_defer_started(job->id, devices, n) == -1)
+	    jobs_admin_defer_started(job->id, devices, n) == -1 ||
+	    tx_defer(timetable_kick_cb, NULL) == -1)
 		tx_fail();
 	return tx_commit();
 }
@@ -127,7 +151,8 @@ jobs_admin_change(const struct job *job, enum job_event ev,
 	if (jobs_apply(job, ev, actor, remote, why) == -1 ||
 	    (ev == JOB_STOP && delivery_cancel_job(job->id, "the job was "
 	    "stopped", &n) == -1) ||
-	    (ev == JOB_RESUME && jobs_admin_defer_resumed(job->id) == -1))
+	    (ev == JOB_RESUME && (jobs_admin_defer_resumed(job->id) == -1 ||
+	    tx_defer(timetable_kick_cb, NULL) == -1)))
 		tx_fail();
 	if (tx_commit() == -1)
 		return -1;

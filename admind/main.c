@@ -211,6 +211,7 @@ main(int argc, char *argv[])
 	webhook_start();
 	sched_start();
 	consent_start();
+	timetable_start();
 	devevents_start();
 	/* The batch of non-transition writes is committed once per turn. */
 	uv_check_init(a.loop, &a.flush);

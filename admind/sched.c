@@ -12,12 +12,14 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "admind.h"
 #include "json.h"
 #include "log.h"
 #include "sched_policy.h"
 #include "util.h"
+#include "window.h"
 
 struct sched_ctx {
 	struct delivery	 d;
@@ -38,6 +40,13 @@ static struct {
 	struct firmware	 fw;
 } sched_cache;
 static int	 sched_batching;	/* depth: kicks nest */
+
+/* Whether a job may start, for one second: a batch reads its window
+ * once. */
+static struct {
+	int64_t		 job_id, now, next;
+	int		 may;
+} sched_when;
 
 static void	sched_run(int64_t device_id);
 
@@ -207,17 +216,37 @@ sched_batch_end(void)
 		flight_forget();
 }
 
-/* After the commit: the device is asked (consent.c). */
+/* The job may start now (start_at, its window); *next when it may, when
+ * not.  A stored window that does not read holds nothing back. */
+static int
+sched_may_start(const struct job *job, int64_t now, int64_t *next)
+{
+	if (sched_when.job_id != job->id || sched_when.now != now) {
+		sched_when.job_id = job->id;
+		sched_when.now = now;
+		sched_when.may = window_job(job->start_at, job->window, now,
+		    &sched_when.next);
+		if (sched_when.may == -1)
+			log_warnx("job %" PRId64 ": its window does not read: "
+			    "%s", job->id, job->window);
+	}
+	*next = sched_when.next;
+	return sched_when.may != 0;
+}
+
 static void
-sched_asked(void *arg, int committed)
+sched_asked_run(void *arg, int committed)
 {
 	int64_t		*id = arg;
 	struct delivery	 d;
 	struct job	 job;
 
 	if (committed && store_delivery_get(env->store, *id, &d) == 1) {
-		if (store_job_get(env->store, d.job_id, &job) == 1) {
-			(void)consent_ask(&d, &job);
+		if (d.state == DELIVERY_AWAITING_CONSENT &&
+		    store_job_get(env->store, d.job_id, &job) == 1) {
+			if (consent_ask(&d, &job) == -1)
+				log_warnx("delivery %" PRId64 ": the device "
+				    "could not be asked", d.id);
 			job_free(&job);
 		}
 		delivery_free(&d);
@@ -225,21 +254,53 @@ sched_asked(void *arg, int committed)
 	free(id);
 }
 
-/* The job needs a yes before this delivery is sent. */
+/* Waits for the window or start_at (scheduled), or asks for consent
+ * (awaiting-consent, then consent_ask after the commit): 1 held back, 0
+ * it goes on to a slot, -1 the transition failed. */
 static int
-sched_ask(struct sched_ctx *x)
+sched_hold_one(struct delivery *d, const struct job *job)
 {
-	int64_t	*id;
+	int64_t		 now = time(NULL), next, *id;
+	char		 why[120], when[21] = "";
+	int		 may = sched_may_start(job, now, &next);
 
-	if ((id = malloc(sizeof(*id))) == NULL)
-		return -1;
-	*id = x->d.id;
-	if (delivery_apply(&x->d, DELIVERY_ASK, NULL) == -1 ||
-	    tx_defer(sched_asked, id) == -1) {
-		free(id);
-		return -1;
+	switch (sched_policy_hold(may, job->confirm, d->consented)) {
+	case SCHED_SCHEDULE:
+		if (next > 0)
+			util_iso8601((time_t)next, when);
+		snprintf(why, sizeof(why), "waits for its %s%s%s",
+		    job->start_at > now ? "start_at" : "window", *when ?
+		    ", opening at " : "", when);
+		return delivery_apply_at(d, DELIVERY_WAIT, why, next) == -1 ?
+		    -1 : 1;
+	case SCHED_ASK:
+		if ((id = malloc(sizeof(*id))) == NULL)
+			return -1;
+		*id = d->id;
+		if (tx_begin() == -1) {
+			tx_rollback();
+			free(id);
+			return -1;
+		}
+		/* deferred first: a rollback frees id */
+		if (tx_defer(sched_asked_run, id) == -1 ||
+		    delivery_apply(d, DELIVERY_ASK, NULL) == -1)
+			tx_fail();
+		return tx_commit() == -1 ? -1 : 1;
+	default:
+		return 0;
 	}
-	return 0;
+}
+
+/* A delivery that is or becomes scheduled or awaiting-consent is not
+ * sent (an updater's poll, grant.c): 1, 0 it may be, -1. */
+int
+sched_hold(struct delivery *d, const struct job *job)
+{
+	if (d->state == DELIVERY_SCHEDULED ||
+	    d->state == DELIVERY_AWAITING_CONSENT)
+		return 1;
+	return d->state == DELIVERY_QUEUED ? sched_hold_one(d, job) : 0;
 }
 
 static void
@@ -248,21 +309,20 @@ sched_queued(struct sched_ctx *x)
 	const char	*by;
 	char		 why[256];
 	enum report_match m = sched_match(x, &by);
+	enum sched_action action;
 	int		 mismatch, slot, rc = 0;
 
 	/* each fact only when it can matter: a slot may be counted from
 	 * the database */
 	mismatch = m != REPORT_SAME && !x->job.force &&
 	    sched_policy_mismatch(&x->dev, &x->fw, why, sizeof(why)) != NULL;
-	if (m != REPORT_SAME && !mismatch &&
-	    x->job.confirm != JOB_CONFIRM_NONE && !x->d.consented) {
-		if (sched_ask(x) == -1)
-			log_debug("device %" PRId64 ": delivery %" PRId64
-			    " stays queued", x->d.device_id, x->d.id);
-		return;
-	}
 	slot = m != REPORT_SAME && !mismatch && sched_has_slot(&x->job);
-	switch (sched_policy_queued(m, x->job.force, mismatch, slot)) {
+	action = sched_policy_queued(m, x->job.force, mismatch, slot);
+	/* the window and consent before a slot */
+	if ((action == SCHED_SEND || action == SCHED_WAIT) &&
+	    (rc = sched_hold_one(&x->d, &x->job)) != 0)
+		action = SCHED_HOLD;
+	switch (action) {
 	case SCHED_CURRENT:
 		snprintf(why, sizeof(why), "the device reports the image's %s",
 		    by);
@@ -273,6 +333,8 @@ sched_queued(struct sched_ctx *x)
 		break;
 	case SCHED_SEND:
 		rc = delivery_send(&x->d, &x->job, 1, NULL);
+		break;
+	case SCHED_HOLD:
 		break;
 	default:
 		sched_wait(x->job.id, x->d.device_id);
@@ -396,7 +458,7 @@ sched_run(int64_t device_id)
 {
 	struct sched_ctx x;
 	struct online	*o = online_get(device_id);
-	int		 again, rounds = 0;
+	int		 again, asking, rounds = 0;
 
 	if (o == NULL)
 		return;
@@ -405,18 +467,19 @@ sched_run(int64_t device_id)
 		return;
 	sched_batch_begin();
 	do {
-		if (x.d.state == DELIVERY_QUEUED) {
+		asking = x.d.state == DELIVERY_AWAITING_CONSENT;
+		again = 0;
+		/* scheduled stays so until its window or start_at; consent
+		 * is asked for again below */
+		if (x.d.state == DELIVERY_QUEUED)
 			sched_queued(&x);
-			again = 0;
-		} else if (x.d.state == DELIVERY_AWAITING_CONSENT) {
-			again = 0;
-		} else {
+		else if (x.d.state != DELIVERY_SCHEDULED && !asking)
 			again = sched_in_flight(&x, o);
-		}
 		sched_ctx_free(&x);
 	} while (again && ++rounds < 3 && sched_load(device_id, &x) == 0);
 	sched_batch_end();
-	consent_device_back(device_id);
+	if (asking)
+		consent_device_back(device_id);
 }
 
 static void

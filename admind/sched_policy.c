@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The decisions of admind's scheduler, pure (see sched_policy.h): whether
- * a queued delivery is current, incompatible, sent or waits for a slot;
+ * a queued delivery is current, incompatible, sent, waits for its window
+ * or start_at, asks for consent or waits for a slot;
  * what a device back during a delivery gets; when an attempt gives up and
  * when a delivery in flight has timed out.  Linked into admindcore so that
  * tests/test_sched.c checks them without a daemon.
@@ -47,6 +48,16 @@ sched_policy_queued(enum report_match m, int force, int mismatch,
 	if (!force && mismatch)
 		return SCHED_INCOMPATIBLE;
 	return has_slot ? SCHED_SEND : SCHED_WAIT;
+}
+
+enum sched_action
+sched_policy_hold(int may_start, enum job_confirm confirm, int consented)
+{
+	if (!may_start)
+		return SCHED_SCHEDULE;
+	if (confirm != JOB_CONFIRM_NONE && !consented)
+		return SCHED_ASK;
+	return SCHED_SEND;
 }
 
 enum sched_action

@@ -21,6 +21,8 @@ enum sched_action {
 	SCHED_INCOMPATIBLE,	/* the image does not fit (no force) */
 	SCHED_SEND,		/* send the command now */
 	SCHED_WAIT,		/* no free slot: wait in line */
+	SCHED_SCHEDULE,		/* before start_at or outside the window */
+	SCHED_ASK,		/* the job needs consent first */
 	/* a delivery in flight whose device is back */
 	SCHED_VERIFIED,		/* it reports the image already */
 	SCHED_HOLD,		/* a resync: nothing is sent twice */
@@ -41,6 +43,13 @@ const char *sched_policy_mismatch(const struct device *,
  * SEND or WAIT.  mismatch: sched_policy_mismatch found one. */
 enum sched_action sched_policy_queued(enum report_match, int force,
 	    int mismatch, int has_slot);
+
+/* A queued delivery that neither is current nor incompatible, before it
+ * takes a slot: SCHEDULE when the job may not start now (start_at, its
+ * window), ASK when the job has a confirm and the delivery no consent,
+ * else SEND (it goes on to the slot). */
+enum sched_action sched_policy_hold(int may_start, enum job_confirm,
+	    int consented);
 
 /* A delivery in flight (sent, downloading, downloaded) whose device is
  * back: VERIFIED, HOLD, VERIFY, AWAIT or RESEND.  resync: hwd replayed the

@@ -276,6 +276,11 @@ int	 store_job_set_state(struct store *, int64_t id, enum job_state from,
  * how many.  Only delivery.c calls it. */
 int	 store_job_cancel(struct store *, int64_t id, const char *why,
 	    int *canceled) STORE_WUR;
+/* Moves every delivery of the job in state from to state to with next_at
+ * (0: none); *moved gets how many.  Only delivery.c calls it (it checks
+ * the move against the table). */
+int	 store_job_move(struct store *, int64_t id, enum delivery_state from,
+	    enum delivery_state to, int64_t next_at, int *moved) STORE_WUR;
 /* Ids of the jobs other than job_id with an unfinished delivery for one
  * of job_id's devices (device_id 0), or for device_id. */
 int	 store_jobs_sharing(struct store *, int64_t job_id, int64_t device_id,

@@ -40,6 +40,10 @@ static const struct store_query q_job_cancel = { .slot = Q_JOB_CANCEL,
     .name = "job cancel",
     .sql = "UPDATE deliveries SET state = 'canceled', last_error = ?3,"
 	" updated_at = ?1 WHERE job_id = ?2 AND " UNFINISHED("state") };
+static const struct store_query q_job_move = { .slot = Q_JOB_MOVE,
+    .name = "job deliveries move",
+    .sql = "UPDATE deliveries SET state = ?3, next_at = ?4, updated_at = ?5"
+	" WHERE job_id = ?1 AND state = ?2" };
 static const struct store_query q_jobs_sharing = { .slot = Q_JOBS_SHARING,
     .name = "jobs sharing devices",
     .sql = "SELECT DISTINCT job_id FROM deliveries"
@@ -217,6 +221,18 @@ store_job_cancel(struct store *st, int64_t id, const char *why,
 	if (store_run(st, &q_job_cancel, "IIs", store_now(), id, why) == -1)
 		return -1;
 	*canceled = sqlite3_changes(st->db);
+	return 0;
+}
+
+int
+store_job_move(struct store *st, int64_t id, enum delivery_state from,
+    enum delivery_state to, int64_t next_at, int *moved)
+{
+	*moved = 0;
+	if (store_run(st, &q_job_move, "IssII", id, delivery_state_name(from),
+	    delivery_state_name(to), next_at, store_now()) == -1)
+		return -1;
+	*moved = sqlite3_changes(st->db);
 	return 0;
 }
 

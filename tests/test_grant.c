@@ -214,6 +214,10 @@ test_current(void)
 	CHECK(grant_policy_current(DELIVERY_QUEUED, 0) == DELIVERY_CURRENT);
 	CHECK(grant_policy_current(DELIVERY_DOWNLOADED, 0) ==
 	    DELIVERY_VERIFIED);
+	/* waiting for its window or consent: 304, nothing moves */
+	CHECK(grant_policy_current(DELIVERY_SCHEDULED, 0) == DELIVERY_NEVENTS);
+	CHECK(grant_policy_current(DELIVERY_AWAITING_CONSENT, 0) ==
+	    DELIVERY_NEVENTS);
 	for (int s = 0; s < DELIVERY_NSTATES; s++) {
 		/* HEAD or a version check moves nothing */
 		CHECK(grant_policy_current(s, 1) == DELIVERY_NEVENTS);
@@ -245,6 +249,13 @@ test_offered(void)
 	    0);
 	CHECK(grant_policy_offered(DELIVERY_DOWNLOADED, why, sizeof(why)) ==
 	    0);
+	CHECK(grant_policy_offered(DELIVERY_SCHEDULED, why, sizeof(why)) ==
+	    403);
+	CHECK(strstr(why, "is scheduled") != NULL);
+	CHECK(grant_policy_offered(DELIVERY_AWAITING_CONSENT, why,
+	    sizeof(why)) == 403);
+	CHECK(grant_policy_offered(DELIVERY_DECLINED, why, sizeof(why)) ==
+	    403);
 	CHECK(grant_policy_offered(DELIVERY_QUEUED, why, sizeof(why)) == 403);
 	CHECK(strcmp(why, "This download is not offered now: the update "
 	    "waits for its next attempt.") == 0);
@@ -365,6 +376,9 @@ test_steps(void)
 	CHECK(grant_policy_progress_applies(DELIVERY_DOWNLOADING));
 	CHECK(grant_policy_progress_applies(DELIVERY_DOWNLOADED));
 	CHECK(!grant_policy_progress_applies(DELIVERY_QUEUED));
+	CHECK(!grant_policy_progress_applies(DELIVERY_SCHEDULED));
+	CHECK(!grant_policy_progress_applies(DELIVERY_AWAITING_CONSENT));
+	CHECK(!grant_policy_progress_applies(DELIVERY_DECLINED));
 	CHECK(!grant_policy_progress_applies(DELIVERY_SUCCEEDED));
 	CHECK(!grant_policy_progress_applies(DELIVERY_CANCELED));
 	/* several steps at once */

@@ -48,6 +48,21 @@ test_queued(void)
 	}
 }
 
+/* Issue 16: the window and start_at come before consent, consent before
+ * the slot. */
+static void
+test_hold(void)
+{
+	for (int c = JOB_CONFIRM_NONE; c <= JOB_CONFIRM_ADMIN; c++)
+		for (int ok = 0; ok < 2; ok++)
+			CHECK(sched_policy_hold(0, c, ok) == SCHED_SCHEDULE);
+	CHECK(sched_policy_hold(1, JOB_CONFIRM_NONE, 0) == SCHED_SEND);
+	CHECK(sched_policy_hold(1, JOB_CONFIRM_DEVICE, 0) == SCHED_ASK);
+	CHECK(sched_policy_hold(1, JOB_CONFIRM_ADMIN, 0) == SCHED_ASK);
+	CHECK(sched_policy_hold(1, JOB_CONFIRM_DEVICE, 1) == SCHED_SEND);
+	CHECK(sched_policy_hold(1, JOB_CONFIRM_ADMIN, 1) == SCHED_SEND);
+}
+
 static void
 test_mismatch(void)
 {
@@ -190,6 +205,7 @@ main(void)
 {
 	test_slot();
 	test_queued();
+	test_hold();
 	test_mismatch();
 	test_back();
 	test_failed();
