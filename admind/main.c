@@ -206,6 +206,11 @@ main(int argc, char *argv[])
 	    0660) == -1 || sandbox_share(a.firmware_dir,
 	    SANDBOX_GROUP_FIRMWARE, 02750) == -1)
 		exit(1);
+	/* window.c switches TZ while it reads a window's zone; set now, the
+	 * variable is only ever replaced in place, never added or removed
+	 * while libcurl's resolver threads may read the environment */
+	if (getenv("TZ") == NULL && setenv("TZ", ":/etc/localtime", 1) == -1)
+		fatal("setenv TZ");
 	/* before anything that may publish an event (sched_start settles
 	 * jobs) */
 	webhook_start();

@@ -46,6 +46,8 @@ window_tz_enter(const char *zone, struct window_tz *tz)
 	tzset();
 }
 
+/* admind sets TZ before any thread starts (main.c), so that here it is
+ * only replaced in place; unset is for the unit tests. */
 static void
 window_tz_leave(struct window_tz *tz)
 {
