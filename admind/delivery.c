@@ -286,9 +286,12 @@ delivery_send(struct delivery *d, const struct job *job, int command,
 	return tx_commit();
 }
 
-/* One live event per delivery the bulk change cancels. */
+/* One live event per delivery a bulk change moves to state to: those in
+ * state from, or with from < 0 every unfinished one (a cancel).  next_at
+ * < 0 keeps each delivery's own. */
 static int
-delivery_cancel_notices(int64_t job_id, const char *why)
+delivery_bulk_notices(int64_t job_id, int from, enum delivery_state to,
+    const char *why, int64_t next_at)
 {
 	struct delivery	*ds = NULL;
 	size_t		 n = 0;
@@ -297,9 +300,10 @@ delivery_cancel_notices(int64_t job_id, const char *why)
 	if (store_job_deliveries(env->store, job_id, &ds, &n) == -1)
 		return -1;
 	for (size_t i = 0; i < n && rc == 0; i++)
-		if (!delivery_state_ended(ds[i].state))
-			rc = delivery_notice(&ds[i], DELIVERY_CANCELED, why, 0,
-			    ds[i].next_at, ds[i].consented);
+		if (from < 0 ? !delivery_state_ended(ds[i].state) :
+		    ds[i].state == (enum delivery_state)from)
+			rc = delivery_notice(&ds[i], to, why, 0, next_at < 0 ?
+			    ds[i].next_at : next_at, ds[i].consented);
 	delivery_list_free(ds, n);
 	return rc;
 }
@@ -314,7 +318,7 @@ delivery_cancel_job(int64_t job_id, const char *why, int *canceled)
 		tx_rollback();
 		return -1;
 	}
-	if (delivery_cancel_notices(job_id, why) == -1 ||
+	if (delivery_bulk_notices(job_id, -1, DELIVERY_CANCELED, why, -1) == -1 ||
 	    store_job_cancel(env->store, job_id, why, canceled) == -1)
 		tx_fail();
 	snprintf(text, sizeof(text), "%d unfinished deliver%s canceled: %s",
@@ -323,25 +327,6 @@ delivery_cancel_job(int64_t job_id, const char *why, int *canceled)
 	    "otad", "", 0, job_id, text) == -1)
 		tx_fail();
 	return tx_commit();
-}
-
-/* One live event per delivery a bulk move moves. */
-static int
-delivery_move_notices(int64_t job_id, enum delivery_state from,
-    enum delivery_state to, int64_t next_at)
-{
-	struct delivery	*ds = NULL;
-	size_t		 n = 0;
-	int		 rc = 0;
-
-	if (store_job_deliveries(env->store, job_id, &ds, &n) == -1)
-		return -1;
-	for (size_t i = 0; i < n && rc == 0; i++)
-		if (ds[i].state == from)
-			rc = delivery_notice(&ds[i], to, NULL, 0, next_at,
-			    ds[i].consented);
-	delivery_list_free(ds, n);
-	return rc;
 }
 
 struct delivery_count {
@@ -382,7 +367,7 @@ delivery_move_job(int64_t job_id, enum delivery_event ev,
 		tx_rollback();
 		return -1;
 	}
-	if (delivery_move_notices(job_id, from, to, next_at) == -1 ||
+	if (delivery_bulk_notices(job_id, from, to, NULL, next_at) == -1 ||
 	    store_job_move(env->store, job_id, from, to, next_at, moved) == -1)
 		tx_fail();
 	snprintf(kind, sizeof(kind), "delivery.%s", delivery_event_name(ev));
