@@ -169,7 +169,10 @@ peers_online(const struct ctl_msg_online *m)
 		    time(NULL)) == -1)
 			log_warnx("device %" PRIu64 ": its login is not "
 			    "stored", id);
-		peers_publish("device.online", (int64_t)id, remote);
+		/* a replay to a new admind is no login: the device never
+		 * went away (the stream and webhooks hear of logins only) */
+		if (!o->resync)
+			peers_publish("device.online", (int64_t)id, remote);
 		sched_device_online((int64_t)id, remote);
 	}
 }

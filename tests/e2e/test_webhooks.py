@@ -209,17 +209,28 @@ def test_receiver_down_then_up(otad, admin, receiver):
 
 
 def test_kill9_loses_nothing(otad, admin, receiver):
+    """Queued events survive kill -9 of admind; the devices hwd still holds, replayed
+    to the new admind, are no new device.online: they never went away."""
     receiver.stop()
+    d = login_until_accepted(Device(otad, admin))  # device.online, queued
     names = ["kill-%d-%s" % (i, uuid.uuid4().hex[:6]) for i in range(4)]
     for n in names:
         admin.create_device(name=n)
-    wait_metric(admin, "otad_webhook_queued", lambda v: v >= len(names))
+    wait_metric(admin, "otad_webhook_queued", lambda v: v >= len(names) + 1)
     lc.kill9(otad, "admind")
     receiver.statuses, receiver.delay = [], 0.0
     receiver.start()
     got = receiver.wait(lambda ev: set(names) <= set(audit_texts(ev, "device.created")),
                         timeout=30)
     assert [t for t in audit_texts(got, "device.created") if t in names] == names
+    admin = otad.admin()
+    admin.wait_device(d.id, lambda dev: dev["online"])  # hwd's replay is in
+    marker = "after-" + uuid.uuid4().hex[:6]       # queued after any replay
+    admin.create_device(name=marker)
+    got = receiver.wait(lambda ev: marker in audit_texts(ev, "device.created"))
+    online = [e for e in got if e["kind"] == "device.online" and e["device_id"] == d.id]
+    assert len(online) == 1, online
+    d.close()
 
 
 def test_slow_receiver_does_not_delay_the_api(otad, admin, up):
