@@ -82,8 +82,73 @@ function ago(iso) {
 		text = Math.floor(s / 3600) + ' h ago';
 	else
 		text = new Date(t).toLocaleString();
-	return el('time', { datetime: iso, title: iso, text });
+	return el('time', { class: 'ago', datetime: iso, title: iso, text });
 }
+
+/* A moment ahead in the browser's zone, with how soon while that is
+ * within a day: "3 Dec 2026, 02:00 (in 5 h)". */
+function until(iso) {
+	if (!iso)
+		return el('span', { class: 'muted', text: 'not known' });
+	const t = Date.parse(iso), s = Math.round((t - Date.now()) / 1000);
+	if (isNaN(t))
+		return el('span', { text: iso });
+	let text = new Date(t).toLocaleString([], { dateStyle: 'medium', timeStyle: 'short' });
+	if (s > 0 && s < 60)
+		text += ' (in ' + s + ' s)';
+	else if (s >= 60 && s < 3600)
+		text += ' (in ' + Math.ceil(s / 60) + ' min)';
+	else if (s >= 3600 && s < 86400)
+		text += ' (in ' + Math.floor(s / 3600) + ' h ' + Math.floor(s % 3600 / 60) + ' min)';
+	return el('time', { class: 'until', datetime: iso, title: iso, text });
+}
+
+/* Zone names the browser may give (ICU keeps them) that the tz database
+ * has renamed: a server without tzdata's backward links knows only the
+ * new ones. */
+const ZONE_RENAMED = {
+	'Asia/Calcutta': 'Asia/Kolkata', 'Asia/Katmandu': 'Asia/Kathmandu',
+	'Asia/Rangoon': 'Asia/Yangon', 'Asia/Saigon': 'Asia/Ho_Chi_Minh',
+	'Europe/Kiev': 'Europe/Kyiv', 'Atlantic/Faeroe': 'Atlantic/Faroe',
+	'America/Godthab': 'America/Nuuk', 'Pacific/Enderbury': 'Pacific/Kanton',
+	'Pacific/Ponape': 'Pacific/Pohnpei', 'Pacific/Truk': 'Pacific/Chuuk',
+	'America/Buenos_Aires': 'America/Argentina/Buenos_Aires',
+	'America/Indianapolis': 'America/Indiana/Indianapolis',
+	'America/Louisville': 'America/Kentucky/Louisville',
+};
+
+function browserZone() {
+	let z = '';
+	try { z = Intl.DateTimeFormat().resolvedOptions().timeZone || ''; } catch (e) { /* old browser */ }
+	return ZONE_RENAMED[z] || z || 'UTC';
+}
+
+/* A datetime-local value (the browser's wall clock) as RFC 3339 with the
+ * browser's offset at that moment: "2026-12-03T02:00:00+01:00". */
+function rfc3339Local(value) {
+	const d = new Date(value);
+	if (isNaN(d))
+		return value;
+	const pad = (n, w) => String(n).padStart(w || 2, '0');
+	const off = -d.getTimezoneOffset(), a = Math.abs(off);
+	return pad(d.getFullYear(), 4) + '-' + pad(d.getMonth() + 1) + '-' + pad(d.getDate()) +
+	    'T' + pad(d.getHours()) + ':' + pad(d.getMinutes()) + ':' + pad(d.getSeconds()) +
+	    (off < 0 ? '-' : '+') + pad(Math.floor(a / 60)) + ':' + pad(a % 60);
+}
+
+const DAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'];
+
+/* A job's window as a person reads it: "02:00–05:00 Europe/Berlin, every day". */
+function windowText(w) {
+	const days = !w.days || w.days.length === DAYS.length ? 'every day' : w.days.join(', ');
+	return w.start + '–' + w.end + (w.end <= w.start ? ' (past midnight)' : '') + ' ' +
+	    (w.timezone || 'UTC') + ', ' + days;
+}
+
+const CONFIRM_TEXT = {
+	device: 'by the device (its sketch accepts on the consent pin)',
+	admin: 'by an admin (Confirm or Decline on the job\'s page)',
+};
 
 function plural(n, word) { return n + ' ' + word + (n === 1 ? '' : 's'); }
 
@@ -658,6 +723,11 @@ const NewJob = {
 		$('#job-dev-q').addEventListener('input', () => this.filterDevices());
 		$('#job-form').addEventListener('submit', (e) => { e.preventDefault(); this.review(); });
 		$('#job-start').addEventListener('click', () => this.start());
+		$('#job-win-tz').value = browserZone();
+		$('#job-start-zone').textContent = 'in your time zone, ' + browserZone() + '; empty: at once';
+		if (Intl.supportedValuesOf)
+			$('#tz-list').replaceChildren(...[...new Set(Intl.supportedValuesOf('timeZone')
+			    .map((z) => ZONE_RENAMED[z] || z))].sort().map((z) => el('option', { value: z })));
 	},
 
 	async enter() {
@@ -728,6 +798,7 @@ const NewJob = {
 		body.failure_threshold = num('#job-threshold');
 		if ($('#job-force').checked)
 			body.force = true;
+		this.when(body);
 		let count, what;
 		switch (this.target()) {
 		case 'devices':
@@ -755,6 +826,30 @@ const NewJob = {
 		return { body, count, what };
 	},
 
+	/* start_at, the window and confirm; an empty field is no option. */
+	when(body) {
+		const start = $('#job-start-at').value;
+		if (start)
+			body.start_at = rfc3339Local(start);
+		const from = $('#job-win-start').value, to = $('#job-win-end').value;
+		if (from || to) {
+			if (!from || !to)
+				throw new Error('Give the maintenance window both times (From and Until), or neither.');
+			body.window = { start: from, end: to };
+			const tz = $('#job-win-tz').value.trim();
+			if (tz)
+				body.window.timezone = tz;
+			const days = [...$('#job-win-days').querySelectorAll('input:checked')].map((i) => i.value);
+			if (!days.length)
+				throw new Error('Tick at least one day of the maintenance window, or empty its times.');
+			if (days.length < DAYS.length)
+				body.window.days = days;
+		}
+		const who = document.querySelector('input[name=confirm]:checked').value;
+		if (who)
+			body.confirm = who;
+	},
+
 	async review() {
 		const form = $('#job-form');
 		clearError(form);
@@ -772,12 +867,17 @@ const NewJob = {
 		    plural(p.count, 'device') + ': ' + p.what + '.';
 		$('#job-confirm-text').dataset.count = String(p.count);
 		const b = p.body;
-		$('#job-confirm-opts').replaceChildren(
+		$('#job-confirm-opts').replaceChildren(...[
 		    el('li', { text: 'at most ' + b.max_parallel + ' downloading at once' }),
 		    el('li', { text: plural(b.attempt_limit, 'attempt') + ' per device' }),
 		    el('li', { text: b.failure_threshold ? 'pause when more than ' + b.failure_threshold +
 			' % of finished deliveries failed' : 'never pause by itself' }),
-		    b.force ? el('li', { text: 'forced: also to devices whose board or fw-type differ' }) : null);
+		    b.force ? el('li', { text: 'forced: also to devices whose board or fw-type differ' }) : null,
+		    b.start_at ? el('li', { text: 'not before ' + new Date(b.start_at).toLocaleString() +
+			' (' + b.start_at + ')' }) : null,
+		    b.window ? el('li', { text: 'only in the window ' + windowText(b.window) }) : null,
+		    b.confirm ? el('li', { text: 'each device waits for a yes ' + CONFIRM_TEXT[b.confirm] }) : null,
+		].filter(Boolean));
 		clearError($('#job-confirm form'));
 		$('#job-confirm').showModal();
 		$('#job-start').focus();
@@ -860,6 +960,7 @@ const Jobs = {
 
 const JobView = {
 	id: 0, job: null, rows: new Map(), names: new Map(), size: 0, gen: 0, poll: null,
+	changeTimer: null, declining: null,
 
 	init() {
 		$('#job-pause').addEventListener('click', () => this.change('pause'));
@@ -868,6 +969,7 @@ const JobView = {
 			if (confirm('Stop job ' + this.id + '? Deliveries not finished are canceled.'))
 				this.change('stop');
 		});
+		$('#decline-form').addEventListener('submit', (e) => this.decline(e));
 	},
 
 	enter(arg) {
@@ -890,7 +992,8 @@ const JobView = {
 
 	leave() {
 		clearInterval(this.poll);
-		this.poll = null;
+		clearTimeout(this.changeTimer);
+		this.poll = this.changeTimer = null;
 	},
 
 	/* The job and every delivery from the API; events keep them current. */
@@ -950,6 +1053,30 @@ const JobView = {
 		$('#job-resume').disabled = job.state !== 'paused';
 		$('#job-stop').disabled = job.state !== 'active' && job.state !== 'paused';
 		document.title = 'Job ' + job.id + ' (' + job.state + ') · otad';
+		this.setWhen(job);
+	},
+
+	/* start_at, the window (open now or not, and until when) and confirm;
+	 * the job is fetched again when the window opens or closes. */
+	setWhen(job) {
+		const facts = [], running = job.state === 'active' || job.state === 'paused';
+		if (job.start_at)
+			facts.push(['Start at', 'start-at', until(job.start_at)]);
+		if (job.window)
+			facts.push(['Window', 'window', windowText(job.window)]);
+		if (job.window && running)
+			facts.push(['Window now', 'window-now', el('span', {},
+			    job.window_open ? 'open, closes ' : 'closed, opens ', until(job.next_change))]);
+		if (job.confirm)
+			facts.push(['Confirm', 'confirm', CONFIRM_TEXT[job.confirm] || job.confirm]);
+		$('#job-when').replaceChildren(...facts.flatMap(([k, fact, v]) =>
+		    [el('dt', { text: k }), el('dd', { 'data-fact': fact }, v)]));
+		$('#job-when').hidden = !facts.length;
+		clearTimeout(this.changeTimer);
+		this.changeTimer = null;
+		const ms = job.next_change && running ? Date.parse(job.next_change) - Date.now() + 1000 : NaN;
+		if (ms < 0x7fffffff)
+			this.changeTimer = setTimeout(() => this.refreshJob(), Math.max(ms, 5000));
 	},
 
 	percent(d) {
@@ -967,15 +1094,91 @@ const JobView = {
 			progress = [el('progress', { max: 100, value: pct, 'aria-label': pct + ' %' }), ' ' + pct + ' %'];
 		else if (d.state === 'downloaded' || d.state === 'succeeded')
 			progress = '100 %';
-		const detail = d.last_error || (d.state === 'succeeded' ? 'runs the new build' : '');
+		const name = this.names.get(d.device_id) || 'device ' + d.device_id;
 		return el('tr', { 'data-delivery': d.id, 'data-device': d.device_id, 'data-state': d.state },
-		    td('Device', el('span', { text: this.names.get(d.device_id) || 'device ' + d.device_id }),
+		    td('Device', el('span', { text: name }),
 			' ', el('span', { class: 'muted', text: '#' + d.device_id })),
 		    td('State', badge(d.state)),
 		    td('Progress', progress),
 		    td('Attempts', this.job ? d.attempts + ' / ' + this.job.attempt_limit : String(d.attempts)),
-		    td('Detail', el('span', { class: 'detail', text: detail })),
+		    td('Detail', this.detail(d, name)),
 		    td('Updated', ago(d.updated_at)));
+	},
+
+	/* What the row waits for; Confirm and Decline while it waits for a yes. */
+	detail(d, name) {
+		let text = d.last_error || (d.state === 'succeeded' ? 'runs the new build' : '');
+		const kids = [];
+		if (d.state === 'scheduled' && d.next_at) {
+			text = 'waits until';
+			kids.push(' ', until(d.next_at));
+		} else if (d.state === 'scheduled') {
+			text = 'waits for its start or window';
+		} else if (d.state === 'awaiting-consent') {
+			text = text || (this.job && this.job.confirm === 'device' ?
+			    'waits for the device to accept' : 'waits for an admin to confirm');
+			if (d.next_at)
+				kids.push('; asks again ', until(d.next_at));
+			kids.push(el('span', { class: 'detail-actions' },
+			    el('button', { type: 'button', class: 'small', text: 'Confirm', 'data-action': 'confirm',
+				'aria-label': 'Confirm the update of ' + name, onclick: (e) => this.confirmRow(d, e.target) }),
+			    el('button', { type: 'button', class: 'small danger', text: 'Decline', 'data-action': 'decline',
+				'aria-label': 'Decline the update of ' + name, onclick: () => this.askDecline(d, name) })));
+		}
+		return [el('span', { class: 'detail', text }), ...kids];
+	},
+
+	deliveryPath(d) { return '/admin/jobs/' + this.id + '/deliveries/' + d.device_id; },
+
+	/* The delivery as the API returned it after a confirm or decline,
+	 * unless an event has moved it on already. */
+	updated(n) {
+		const d = this.rows.get(n.id);
+		if (!d || d.state !== 'awaiting-consent')
+			return;
+		this.rows.set(n.id, n);
+		const old = $('#job-table tr[data-delivery="' + n.id + '"]');
+		if (old)
+			old.replaceWith(this.row(n));
+		this.renderCounts();
+	},
+
+	async confirmRow(d, button) {
+		clearError($('#job-error'));
+		button.disabled = true;
+		try {
+			this.updated(await api('POST', this.deliveryPath(d) + '/confirm', {}));
+		} catch (e) {
+			button.disabled = false;
+			showError($('#job-error'), e);
+		}
+	},
+
+	askDecline(d, name) {
+		this.declining = d;
+		$('#decline-text').textContent = 'Device ' + name + ' (#' + d.device_id + ') does not get job ' +
+		    this.id + '\'s update; its delivery ends "declined".';
+		$('#decline-reason').value = '';
+		clearError($('#decline-form'));
+		$('#decline-dialog').showModal();
+	},
+
+	async decline(e) {
+		if (!e.submitter || e.submitter.value !== 'decline')
+			return;
+		e.preventDefault();
+		const reason = $('#decline-reason').value.trim();
+		$('#decline-send').disabled = true;
+		try {
+			this.updated(await api('POST', this.deliveryPath(this.declining) + '/decline',
+			    reason ? { reason } : {}));
+		} catch (err) {
+			showError($('#decline-form'), err);
+			return;
+		} finally {
+			$('#decline-send').disabled = false;
+		}
+		$('#decline-dialog').close();
 	},
 
 	renderRows() {
@@ -996,7 +1199,8 @@ const JobView = {
 		$('#job-progress').value = done;
 		$('#job-progress-text').textContent = done + ' of ' + plural(total, 'device') + ' done' +
 		    (counts.succeeded ? ', ' + counts.succeeded + ' succeeded' : '') +
-		    (counts.failed ? ', ' + counts.failed + ' failed' : '');
+		    (counts.failed ? ', ' + counts.failed + ' failed' : '') +
+		    (counts.declined ? ', ' + counts.declined + ' declined' : '');
 		$('#job-counts').replaceChildren(...STATES.filter((s) => counts[s]).map((s) =>
 		    el('li', { 'data-count': s }, badge(s + ': ' + counts[s]))));
 		for (const b of $('#job-counts').querySelectorAll('.badge'))
@@ -1015,6 +1219,8 @@ const JobView = {
 		if (ev.state === 'downloading')
 			d.percent = this.size ? Math.floor(ev.bytes_sent * 100 / this.size) : 0;
 		d.last_error = ev.error || '';
+		d.next_at = ev.next_at;
+		d.consented = ev.consented;
 		const old = $('#job-table tr[data-delivery="' + d.id + '"]');
 		const row = this.row(d);
 		row.classList.add('flash');
@@ -1098,8 +1304,8 @@ async function main() {
 	window.addEventListener('hashchange', () => route(true));
 	/* Times shown as "2 min ago" age with the page. */
 	setInterval(() => {
-		for (const t of document.querySelectorAll('time[datetime]'))
-			t.replaceWith(ago(t.getAttribute('datetime')));
+		for (const t of document.querySelectorAll('time.ago, time.until'))
+			t.replaceWith((t.classList.contains('ago') ? ago : until)(t.getAttribute('datetime')));
 	}, 30000);
 	route(false);
 }

@@ -8,10 +8,14 @@ nosniff), ETag revalidation, nothing fetched from another origin.
 test_browser_update_reaches_succeeded runs tests/web/web_test.js: Debian's chromium,
 headless, driven by playwright-core (both installed here when missing: apt-get as root,
 npm into a cache outside the repo). The page creates a device and prints its token; this
-wrapper's simulated device (blynk.py) logs in with it, takes the ota command, downloads
-(esphttp.py) and comes back with the new build, while the page watches its delivery
-reach "succeeded". Three more devices tagged porch show incompatible, already-current
-and queued (then canceled by Stop). Screenshots: $OTAD_BUILD/web-artifacts/.
+wrapper's simulated device (blynk.py) logs in with it. The job (tag porch) waits for an
+admin's yes (issue 16): the page confirms the device's delivery, the device takes the
+ota command, downloads (esphttp.py) and comes back with the new build, while the page
+watches its delivery reach "succeeded". Four more devices tagged porch show
+incompatible, already-current, declined (with a reason, from the page) and queued
+(then canceled by Stop). Then a job from a browser in Asia/Kolkata with a start time
+and a maintenance window: the window on the job's page, the offline device's delivery
+scheduled. Screenshots: $OTAD_BUILD/web-artifacts/.
 Set OTAD_WEB_README_SHOT=docs/job-view.png to refresh the README's screenshot.
 """
 import json
@@ -203,11 +207,13 @@ class KitchenDevice(threading.Thread):
 
 
 def porch_devices(srv, admin):
-    """Three devices tagged porch besides the page's: one with another board
-    (incompatible), one on the image's build (already-current), one offline."""
+    """Four devices tagged porch besides the page's: one with another board
+    (incompatible), one on the image's build (already-current), one that waits for
+    consent (the page declines it), one offline."""
     ids, clients = {}, []
     for name, info in (("porch-esp32", {"dev": "ESP32-DevKit"}),
                        ("porch-current", {"mcu": lc.NEW_VERSION, "build": lc.NEW_BUILD}),
+                       ("porch-waiting", {}),
                        ("porch-offline", None)):
         r = admin.json_request("POST", "/admin/devices", {"name": name, "tags": "porch"})
         assert r.status == 201, r
@@ -271,10 +277,21 @@ def test_browser_update_reaches_succeeded(otad, admin, tmp_path):
         assert kitchen.error is None and kitchen.done, kitchen.error
         # what the page showed is what the API says
         d = lc.delivery_of(admin, facts["job_id"], facts["device_id"])
-        assert d["state"] == "succeeded" and d["attempts"] == 1, d
+        assert d["state"] == "succeeded" and d["attempts"] == 1 and d["consented"], d
         j = lc.job(admin, facts["job_id"])
+        assert j["confirm"] == "admin", j
         assert j["state"] == "stopped" and j["counts"] == {
-            "succeeded": 1, "incompatible": 1, "already-current": 1, "canceled": 1}, j
+            "succeeded": 1, "incompatible": 1, "already-current": 1, "declined": 1,
+            "canceled": 1}, j
+        d = lc.delivery_of(admin, facts["job_id"], ids["porch-waiting"])
+        assert d["state"] == "declined" and d["consented"] is False, d
+        assert d["last_error"] == "declined by %s: after the harvest" % otad.user, d
+        # the job from the browser in Asia/Kolkata
+        j = lc.job(admin, facts["window_job_id"])
+        assert j["window"]["timezone"] == "Asia/Kolkata" and j["confirm"] == "device", j
+        d = lc.delivery_of(admin, j["id"], ids["porch-offline"])
+        assert d["state"] == "scheduled" and d["next_at"] is not None, d
+        assert '"window.timezone"' in facts["option_error_shown"], facts
         # the page followed the delivery through the event stream
         seen = [s.split(":", 1)[1] for s in facts["delivery_states_seen"]
                 if s.split(":")[0] == str(facts["device_id"])]
@@ -286,8 +303,9 @@ def test_browser_update_reaches_succeeded(otad, admin, tmp_path):
         # and so did the one of a browser that was given the password only once
         assert facts["cached_credentials"] and all(
             e.startswith("200 ") for e in facts["cached_credentials"]), facts
-        for name in ("devices", "firmware", "confirm", "job-view", "job-stopped",
-                     "devices-fetch-stream", "job-view-phone", "devices-phone"):
+        for name in ("devices", "firmware", "confirm", "consent", "job-view", "job-stopped",
+                     "devices-fetch-stream", "job-view-phone", "devices-phone",
+                     "new-update-phone", "job-window-phone"):
             assert os.path.getsize(os.path.join(ARTIFACTS, name + ".png")) > 1000, name
         print("browser test: %.1f s, facts %s" % (time.monotonic() - t0, json.dumps(facts)))
     finally:

@@ -4,10 +4,15 @@
  * tests/e2e/test_web.py: Debian's chromium, headless, driven by
  * playwright-core.  It logs in with HTTP Basic, creates a device (and
  * prints its token for the wrapper, whose simulated device logs in with
- * it), uploads an image, starts a job for the tag "porch" and watches
- * every delivery of it change live on the page until the page's device
- * has "succeeded"; then stops the job, looks at the page phone-sized and
- * walks it by keyboard.  Screenshots go to WEB_ARTIFACTS.
+ * it), uploads an image, starts a job for the tag "porch" that waits for
+ * an admin's confirmation, declines one device's delivery, confirms the
+ * page's device's and watches every delivery change live on the page
+ * until the page's device has "succeeded"; then stops the job, looks at
+ * the page phone-sized and walks it by keyboard.  Last, in a browser in
+ * another time zone and phone-sized, a job with a start time and a
+ * maintenance window closed now: the API's refusal of a bad zone, then
+ * the window and the scheduled row on the job's page.  Screenshots go to
+ * WEB_ARTIFACTS.
  *
  * Input (environment): OTAD_URL, OTAD_USER, OTAD_PASSWORD, WEB_IMAGE,
  * WEB_SHA256, WEB_VERSION, WEB_BUILD, WEB_DEVICES (JSON {name: id} of the
@@ -132,27 +137,64 @@ async function newUpdate(page) {
 	await page.fill('#job-tag', 'porch');
 	await page.fill('#job-parallel', '10');
 	await page.fill('#job-attempts', '2');
+	await page.check('input[name=confirm][value=admin]');
 	await page.click('#job-form button[type=submit]');
 	await page.locator('#job-confirm').waitFor({ state: 'visible', timeout: WAIT });
 	const n = Object.keys(JSON.parse(env.WEB_DEVICES)).length + 1;
 	check(await page.getAttribute('#job-confirm-text', 'data-count') === String(n),
 	    'the confirmation counts ' + n + ' devices');
 	check((await text(page, '#job-confirm-text')).includes(n + ' devices'), 'and says so');
+	check((await text(page, '#job-confirm-opts')).includes('waits for a yes by an admin'),
+	    'the confirmation names the admin\'s yes');
+	check(!(await text(page, '#job-confirm-opts')).includes('null'), 'no option left unset is listed');
 	await shot(page, 'confirm');
 	await page.click('#job-start');
 	await page.waitForURL(/#job\/\d+$/, { timeout: WAIT });
 	return parseInt(/#job\/(\d+)$/.exec(page.url())[1], 10);
 }
 
+/* confirm "admin": the online devices wait with Confirm and Decline; one
+ * is declined with a reason, the page's device confirmed. */
+async function consent(page, devId) {
+	const others = JSON.parse(env.WEB_DEVICES);
+	const row = (id) => `#job-table tr[data-device="${id}"]`;
+	check((await text(page, '#job-when dd[data-fact="confirm"]')).includes('by an admin'),
+	    'the job\'s page says an admin confirms');
+	await deliveryState(page, devId, 'awaiting-consent');
+	await deliveryState(page, others['porch-waiting'], 'awaiting-consent');
+	await deliveryState(page, others['porch-offline'], 'queued');
+	check(await text(page, row(devId) + ' .detail') === 'waits for an admin to confirm',
+	    'the waiting row says what it waits for');
+	await shot(page, 'consent');
+
+	await page.click(row(others['porch-waiting']) + ' button[data-action=decline]');
+	await page.locator('#decline-dialog').waitFor({ state: 'visible', timeout: WAIT });
+	await page.fill('#decline-reason', 'after the harvest');
+	await page.click('#decline-send');
+	await deliveryState(page, others['porch-waiting'], 'declined');
+	check(await page.locator('#decline-dialog').evaluate((d) => !d.open), 'the decline dialog closed');
+	facts.declined_detail = await text(page, row(others['porch-waiting']) + ' .detail');
+	check(facts.declined_detail.endsWith(': after the harvest'), 'the reason is in the detail: ' +
+	    facts.declined_detail);
+	check(await page.locator(row(others['porch-waiting']) + ' button').count() === 0,
+	    'a declined row has no buttons');
+
+	const t0 = Date.now();
+	await page.click(row(devId) + ' button[data-action=confirm]');
+	await page.locator(row(devId) + ':not([data-state="awaiting-consent"])').waitFor({ timeout: WAIT });
+	facts.confirmed_after_ms = Date.now() - t0;
+}
+
 async function jobView(page, devId, jobId) {
 	const others = JSON.parse(env.WEB_DEVICES);
+	await consent(page, devId);
 	const t0 = Date.now();
 	await deliveryState(page, devId, 'succeeded', 40000);
 	facts.succeeded_after_ms = Date.now() - t0;
 	await deliveryState(page, others['porch-esp32'], 'incompatible');
 	await deliveryState(page, others['porch-current'], 'already-current');
 	await deliveryState(page, others['porch-offline'], 'queued');
-	await page.locator('#job-progress-text', { hasText: '3 of 4 devices done' }).waitFor({ timeout: WAIT });
+	await page.locator('#job-progress-text', { hasText: '4 of 5 devices done' }).waitFor({ timeout: WAIT });
 	check(await text(page, '#job-state') === 'active', 'the job stays active for the offline device');
 	const live = page.locator('#live');
 	facts.transport = await live.getAttribute('data-transport');
@@ -266,6 +308,102 @@ async function phoneAndKeyboard(page) {
 	    'the file picker is next');
 }
 
+/* "HH:MM" of the moment t (ms) in the +05:30 of Asia/Kolkata. */
+function kolkata(t) { return new Date(t + 5.5 * 3600e3).toISOString().slice(11, 16); }
+
+async function noSidewaysScroll(page, what) {
+	const wide = await page.evaluate(() => document.documentElement.scrollWidth);
+	check(wide <= 390, what + ' at phone width (' + wide + ' px)');
+}
+
+/* A browser in Asia/Kolkata, phone-sized: a job for the offline device
+ * that starts tomorrow at 10:30 there, in a window (closed now) Monday to
+ * Saturday.  A bad zone first: the API's 400 is shown as worded. */
+async function scheduleForm(browser) {
+	const others = JSON.parse(env.WEB_DEVICES);
+	const ctx = await browser.newContext({
+		ignoreHTTPSErrors: true, timezoneId: 'Asia/Kolkata',
+		httpCredentials: { username: env.OTAD_USER, password: env.OTAD_PASSWORD },
+		viewport: { width: 390, height: 844 },
+	});
+	const page = await ctx.newPage();
+	page.on('pageerror', (e) => problems.push('page error (Kolkata): ' + e.message));
+	try {
+		await page.goto(BASE + '/admin/#new');
+		const box = `#job-dev-list input[value="${others['porch-offline']}"]`;
+		await page.locator(box).waitFor({ timeout: WAIT });
+		check(await page.inputValue('#job-win-tz') === 'Asia/Kolkata',
+		    'the zone defaults to the browser\'s, by its tz database name');
+		await page.check(box);
+		const day = new Date(Date.now() + 86400e3 + 5.5 * 3600e3).toISOString().slice(0, 10);
+		await page.fill('#job-start-at', day + 'T10:30');
+		const from = kolkata(Date.now() + 2 * 3600e3), to = kolkata(Date.now() + 3 * 3600e3);
+		await page.fill('#job-win-start', from);
+		await page.fill('#job-win-end', to);
+		await page.uncheck('#job-win-days input[value=sun]');
+		await page.check('input[name=confirm][value=device]');
+		await noSidewaysScroll(page, 'the New update form');
+		await shot(page, 'new-update-phone');
+		await page.fill('#job-win-tz', 'Mars/Base');
+		await page.click('#job-form button[type=submit]');
+		await page.locator('#job-confirm').waitFor({ state: 'visible', timeout: WAIT });
+		const opts = await text(page, '#job-confirm-opts');
+		check(opts.includes('(' + day + 'T10:30:00+05:30)'), 'start_at goes with the browser\'s offset: ' + opts);
+		check(opts.includes(from + '–' + to), 'the review names the window: ' + opts);
+		await noSidewaysScroll(page, 'the review');
+		const [answer] = await Promise.all([
+		    page.waitForResponse((r) => r.url().endsWith('/admin/jobs') && r.request().method() === 'POST'),
+		    page.click('#job-start')]);
+		const err = (await answer.json()).error;
+		check(answer.status() === 400 && err.code === 'job.option', 'the API refuses Mars/Base');
+		await page.locator('#job-confirm .error').waitFor({ state: 'visible', timeout: WAIT });
+		check(await text(page, '#job-confirm .error') === err.message,
+		    'the page shows the API message "' + err.message + '"');
+		facts.option_error_shown = err.message;
+		await page.click('#job-confirm button[value=cancel]');
+		await page.fill('#job-win-tz', 'Asia/Kolkata');
+		await page.click('#job-form button[type=submit]');
+		await page.locator('#job-confirm').waitFor({ state: 'visible', timeout: WAIT });
+		await page.click('#job-start');
+		await page.waitForURL(/#job\/\d+$/, { timeout: WAIT });
+		const jobId = parseInt(/#job\/(\d+)$/.exec(page.url())[1], 10);
+		facts.window_job_id = jobId;
+
+		const job = await (await page.request.get(BASE + '/admin/jobs/' + jobId)).json();
+		check(job.start_at === day + 'T05:00:00Z', 'start_at is 10:30 in Kolkata: ' + job.start_at);
+		check(JSON.stringify(job.window) === JSON.stringify({ start: from, end: to, timezone: 'Asia/Kolkata',
+		    days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat'] }), 'the window: ' + JSON.stringify(job.window));
+		check(job.confirm === 'device' && job.window_open === false, 'confirm device, window closed');
+		const fact = (k) => `#job-when dd[data-fact="${k}"]`;
+		await page.locator(fact('window')).waitFor({ timeout: WAIT });
+		facts.window_shown = await text(page, fact('window'));
+		check(facts.window_shown.startsWith(from + '–' + to) &&
+		    facts.window_shown.endsWith('Asia/Kolkata, mon, tue, wed, thu, fri, sat'),
+		    'the job\'s page shows the window: ' + facts.window_shown);
+		check((await text(page, fact('window-now'))).startsWith('closed, opens '), 'closed now');
+		check(await page.getAttribute(fact('window-now') + ' time', 'datetime') === job.next_change,
+		    'and when it opens');
+		check(await page.getAttribute(fact('start-at') + ' time', 'datetime') === job.start_at,
+		    'the start time');
+		check((await text(page, fact('confirm'))).includes('by the device'), 'confirm device');
+
+		const dev = others['porch-offline'];
+		await deliveryState(page, dev, 'scheduled');
+		const ds = await (await page.request.get(BASE + '/admin/jobs/' + jobId + '/deliveries')).json();
+		const row = `#job-table tr[data-device="${dev}"]`;
+		check(await text(page, row + ' .detail') === 'waits until', 'the scheduled row waits');
+		check(await page.getAttribute(row + ' time.until', 'datetime') === ds.deliveries[0].next_at,
+		    'until its next opening ' + ds.deliveries[0].next_at);
+		await noSidewaysScroll(page, 'the job with a window');
+		await shot(page, 'job-window-phone');
+	} catch (e) {
+		await shot(page, 'failure-kolkata').catch(() => {});
+		throw e;
+	} finally {
+		await ctx.close();
+	}
+}
+
 async function main() {
 	fs.mkdirSync(ART, { recursive: true });
 	const browser = await chromium.launch({
@@ -316,6 +454,7 @@ async function main() {
 		await jobView(page, devId, jobId);
 		await cachedCredentials(browser, devId);
 		await phoneAndKeyboard(page);
+		await scheduleForm(browser);
 		check(problems.length === 0, problems.join('; '));
 		say('OK ' + JSON.stringify(facts));
 	} catch (e) {
