@@ -3,9 +3,9 @@ maintenance window hold its deliveries in `scheduled` until the moment comes,
 `confirm` holds them in `awaiting-consent`, and every bad option is a 400
 job.option naming the field, through POST /admin/jobs and the legacy upload.
 
-Windows are whole minutes: the tests that need one to open or close wait until
-a few seconds before a minute starts, then make a window that opens (or closes)
-with that minute.
+Windows are whole minutes: the tests that need one to open or close share one
+minute (the `minute` fixture): a few seconds before it starts they make windows
+that open and one that closes with it.
 """
 import datetime
 import time
@@ -57,21 +57,45 @@ def ota_start(admin, image, query):
         "Content-Type": "multipart/form-data; boundary=" + boundary})
 
 
-def test_window_closed_now_then_opens(otad, admin, image, firmware_id):
-    """A window closed now: `scheduled` with next_at its opening, nothing sent;
-    at the opening (a few seconds later) the command goes out.  In UTC and in
-    a named zone with a half-hour offset."""
-    devs = [Device(otad, admin).connect() for _ in range(2)]
-    opening = before_a_minute()
+@pytest.fixture(scope="module")
+def minute(otad, firmware_id):
+    """One minute for both window tests: before it starts, two jobs whose window
+    opens with it (UTC, and a named zone with a half-hour offset) and one whose
+    window closes with it, its first command already sent (max_parallel 1)."""
+    admin = otad.admin()
+    opening = [Device(otad, admin).connect() for _ in range(2)]
+    busy, waiting = Device(otad, admin).connect(), Device(otad, admin).connect()
+    at = before_a_minute(lead=10.0)
     zones = ("UTC", "Asia/Kolkata")
     jobs = []
-    for dev, zone in zip(devs, zones):
-        window = {"start": hhmm(opening, zone), "end": hhmm(opening + 3600, zone),
-                  "timezone": zone}
+    for dev, zone in zip(opening, zones):
+        window = {"start": hhmm(at, zone), "end": hhmm(at + 3600, zone), "timezone": zone}
         if zone == "UTC":
             del window["timezone"]          # the default
         jobs.append(lc.create_job(admin, firmware_id, devices=[dev.id], window=window))
-    for dev, job, zone in zip(devs, jobs, zones):
+    window = {"start": hhmm(at - 3600), "end": hhmm(at)}
+    closing = lc.create_job(admin, firmware_id, devices=[busy.id, waiting.id],
+                            max_parallel=1, window=window)
+    url = None
+    for dev in (busy, waiting):
+        url = dev.wait_ota(timeout=2.0)
+        if url is not None:
+            busy, waiting = dev, (waiting if dev is busy else busy)
+            break
+    assert lc.delivery_of(admin, closing["id"], waiting.id)["state"] == "queued"
+    assert time.time() < at, "the setup took past the minute: the machine is slow"
+    yield {"at": at, "opening": list(zip(opening, jobs, zones)), "closing": closing,
+           "busy": busy, "waiting": waiting, "url": url}
+    for dev in opening + [busy, waiting]:
+        dev.close()
+
+
+def test_window_closed_now_then_opens(admin, image, minute):
+    """A window closed now: `scheduled` with next_at its opening, nothing sent;
+    at the opening (a few seconds later) the command goes out.  In UTC and in
+    a named zone with a half-hour offset."""
+    opening = minute["at"]
+    for dev, job, zone in minute["opening"]:
         assert job["window"]["timezone"] == zone, job
         assert job["window"]["days"] == ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
         assert job["window_open"] is False and job["next_change"] == rfc3339(opening)
@@ -79,8 +103,9 @@ def test_window_closed_now_then_opens(otad, admin, image, firmware_id):
         d = lc.delivery_of(admin, job["id"], dev.id)
         assert d["state"] == "scheduled" and d["next_at"] == rfc3339(opening), d
         assert d["consented"] is False and d["attempts"] == 0
+    devs = [dev for dev, _, _ in minute["opening"]]
     assert devs[0].wait_ota(timeout=max(0.5, opening - time.time() - 1.5)) is None
-    for dev, job in zip(devs, jobs):
+    for dev, job, _ in minute["opening"]:
         url = dev.wait_ota(timeout=10.0)
         assert url is not None, "no command after the window opened"
         assert time.time() >= opening
@@ -89,13 +114,12 @@ def test_window_closed_now_then_opens(otad, admin, image, firmware_id):
         j = lc.job(admin, job["id"])
         assert j["window_open"] is True and j["next_change"] == rfc3339(opening + 3600)
     # the rest of the update as always
-    r = devs[0].download(devs[0].last_url)
+    dev, job, _ = minute["opening"][0]
+    r = dev.download(dev.last_url)
     assert r.status == 200 and r.body == image
-    devs[0].reboot(NEW_VERSION, NEW_BUILD)
-    assert lc.wait_delivery(admin, jobs[0]["id"], devs[0].id, "succeeded")["state"] \
+    dev.reboot(NEW_VERSION, NEW_BUILD)
+    assert lc.wait_delivery(admin, job["id"], dev.id, "succeeded")["state"] \
         == "succeeded"
-    for dev in devs:
-        dev.close()
 
 
 def test_start_at_a_few_seconds_ahead(otad, admin, firmware_id):
@@ -125,24 +149,14 @@ def test_start_at_past_sends_at_once(otad, admin, firmware_id):
     dev.close()
 
 
-def test_window_closes_queued_back_sent_finishes(otad, admin, image, firmware_id):
+def test_window_closes_queued_back_sent_finishes(admin, image, minute):
     """The window closes: a delivery still queued (waiting for a slot) goes back
     to scheduled with the next opening; the one already sent is not touched and
     its download finishes."""
-    busy, waiting = Device(otad, admin).connect(), Device(otad, admin).connect()
-    closing = before_a_minute()
-    window = {"start": hhmm(closing - 3600), "end": hhmm(closing)}
-    job = lc.create_job(admin, firmware_id, devices=[busy.id, waiting.id],
-                        max_parallel=1, window=window)
+    closing, job = minute["at"], minute["closing"]
+    busy, waiting, url = minute["busy"], minute["waiting"], minute["url"]
     assert job["window_open"] is True and job["next_change"] == rfc3339(closing)
-    url = None
-    for dev in (busy, waiting):
-        url = dev.wait_ota(timeout=2.0)
-        if url is not None:
-            busy, waiting = dev, (waiting if dev is busy else busy)
-            break
     assert url is not None
-    assert lc.delivery_of(admin, job["id"], waiting.id)["state"] == "queued"
     d = lc.wait_delivery(admin, job["id"], waiting.id, "scheduled",
                          timeout=closing - time.time() + 5)
     assert d["state"] == "scheduled", d
@@ -158,8 +172,6 @@ def test_window_closes_queued_back_sent_finishes(otad, admin, image, firmware_id
     j = lc.job(admin, job["id"])
     assert j["window_open"] is False and j["state"] == "active"
     assert j["counts"] == {"scheduled": 1, "succeeded": 1}, j
-    for dev in (busy, waiting):
-        dev.close()
 
 
 def test_confirm_waits_for_consent(otad, admin, firmware_id):
