@@ -294,9 +294,10 @@ def test_units_verify_and_security(pkg):
 def test_install_prints_password_location(pkg):
     assert "/etc/otad/admin-password" in pkg.install_out
     rc, out = pkg.c.sh("stat -c '%a %U:%G' /etc/otad/admin-password /etc/otad/admins "
-                       "/var/lib/otad/firmware")
-    assert out.split("\n")[:3] == ["600 root:root", "640 root:otad-admin",
-                                   "2750 otad-admin:otad-fw"], out
+                       "/var/lib/otad/firmware /etc/otad/otad.conf")
+    # otad.conf may hold webhook_secret: root and the daemons' group only
+    assert out.split("\n")[:4] == ["600 root:root", "640 root:otad-admin",
+                                   "2750 otad-admin:otad-fw", "640 root:otad"], out
 
 
 def test_services_run_as_their_users(pkg):
@@ -398,6 +399,7 @@ def test_purge_leaves_nothing(pkg):
         "done; getent group otad && echo 'group: otad'; "
         "systemctl list-units --all --no-legend 'otad*'; "
         "ls /proc | grep -c '^[0-9]' >/dev/null; "
+        "dpkg-statoverride --list /etc/otad/otad.conf; "
         "dpkg-query -W -f='${Status}\\n' otad 2>/dev/null; true", check=False)
     left = [l for l in out.splitlines() if l.strip() and "not-installed" not in l]
     assert not left, "left behind after apt purge:\n" + out
