@@ -67,6 +67,16 @@ def unix(rfc3339):
     return calendar.timegm(time.strptime(rfc3339, "%Y-%m-%dT%H:%M:%SZ"))
 
 
+def deferred(admin, job_id, dev, timeout=5.0):
+    """The delivery once its defer shows (next_at set), or as it is at the timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        d = lc.delivery_of(admin, job_id, dev.id)
+        if d["next_at"] is not None or time.monotonic() > deadline:
+            return d
+        time.sleep(0.05)
+
+
 def test_accept_then_full_delivery(srv, firmware, image):
     """The pin write, no OTA until "accept", then the whole delivery."""
     admin = srv.admin()
@@ -95,12 +105,7 @@ def test_defer_then_accept(srv, firmware, image):
     asked(dev, firmware, job_id)
     before = int(time.time())
     dev.client.virtual_write(PIN, "defer", 2)
-    deadline = time.monotonic() + 5
-    while True:
-        d = lc.delivery_of(admin, job_id, dev.id)
-        if d["next_at"] is not None or time.monotonic() > deadline:
-            break
-        time.sleep(0.05)
+    d = deferred(admin, job_id, dev)
     assert d["state"] == "awaiting-consent", d
     assert d["last_error"] == "deferred by the device for 2 minutes", d
     assert before + 120 <= unix(d["next_at"]) <= int(time.time()) + 120, d
@@ -123,12 +128,7 @@ def test_defer_is_capped(srv, firmware):
     job_id = consent_job(srv, admin, firmware, [dev])
     asked(dev, firmware, job_id)
     dev.client.virtual_write(PIN, "defer", 100000)
-    deadline = time.monotonic() + 5
-    while True:
-        d = lc.delivery_of(admin, job_id, dev.id)
-        if d["next_at"] is not None or time.monotonic() > deadline:
-            break
-        time.sleep(0.05)
+    d = deferred(admin, job_id, dev)
     assert d["last_error"] == "deferred by the device for 1440 minutes", d
     assert abs(unix(d["next_at"]) - time.time() - 1440 * 60) < 10, d
     dev.close()
