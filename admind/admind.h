@@ -155,8 +155,6 @@ void	 api_json_kv(struct buf *, const char *key, const char *value,
 	    int comma);
 void	 api_json_firmware(struct buf *, const struct firmware *);
 void	 api_json_job(struct buf *, const struct job *);
-/* An RFC 3339 UTC time in quotes, or null for 0. */
-void	 api_json_time(struct buf *, int64_t t);
 /* A JSON whole number from 1 to 2^53 (ids): 0, else -1. */
 int	 api_json_id(const struct json_value *, int64_t *);
 

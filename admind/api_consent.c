@@ -93,23 +93,42 @@ api_consent_view(struct http_conn *c, int64_t id)
 	delivery_free(&d);
 }
 
+/* The states the table lets ev leave, as "an awaiting-consent" or "a
+ * queued, scheduled or awaiting-consent". */
+static void
+api_consent_states(enum delivery_event ev, char *out, size_t len)
+{
+	enum delivery_state s, to;
+	const char	*name[DELIVERY_NSTATES];
+	size_t		 n = 0, at;
+
+	for (s = 0; s < DELIVERY_NSTATES; s++)
+		if (delivery_next(s, ev, &to) == 0)
+			name[n++] = delivery_state_name(s);
+	at = (size_t)snprintf(out, len, "%s", n > 0 &&
+	    strchr("aeiou", name[0][0]) != NULL ? "an" : "a");
+	for (size_t i = 0; i < n && at < len; i++)
+		at += (size_t)snprintf(out + at, len - at, "%s%s",
+		    i == 0 ? " " : i + 1 == n ? " or " : ", ", name[i]);
+}
+
 static void
 api_consent(struct http_conn *c, struct api_req *ar, enum delivery_event ev)
 {
 	struct delivery	 d;
 	enum delivery_state to;
-	char		 reason[API_CONSENT_MAX_REASON + 1];
+	char		 reason[API_CONSENT_MAX_REASON + 1], from[120];
 
 	if (api_consent_reason(c, ar, reason, sizeof(reason)) == -1 ||
 	    api_consent_delivery(c, ar, &d) == -1)
 		return;
-	if (delivery_next(d.state, ev, &to) == -1)
+	if (delivery_next(d.state, ev, &to) == -1) {
+		api_consent_states(ev, from, sizeof(from));
 		api_error(c, 409, "delivery.state", "The delivery of job %"
 		    PRId64 " to device %" PRId64 " is %s; only %s one can be "
 		    "%s.", d.job_id, d.device_id, delivery_state_name(d.state),
-		    ev == DELIVERY_ACCEPT ? "an awaiting-consent" :
-		    "a queued, scheduled or awaiting-consent",
-		    ev == DELIVERY_ACCEPT ? "confirmed" : "declined");
+		    from, ev == DELIVERY_ACCEPT ? "confirmed" : "declined");
+	}
 	else if (consent_admin(&d, ev, ar->user, c->peer_str, reason) == -1)
 		api_internal(c, "The delivery could not be %s",
 		    ev == DELIVERY_ACCEPT ? "confirmed" : "declined");

@@ -47,19 +47,7 @@ api_tags_json(struct buf *b, const char *tags)
 	buf_addc(b, ']');
 }
 
-static void
-api_time_json(struct buf *b, const char *key, int64_t t)
-{
-	char	 when[21];
 
-	json_key(b, key);
-	if (t > 0) {
-		util_iso8601((time_t)t, when);
-		json_str(b, when);
-	} else {
-		buf_adds(b, "null");
-	}
-}
 
 static void
 api_device_json(struct buf *b, const struct device *d)
@@ -72,7 +60,8 @@ api_device_json(struct buf *b, const struct device *d)
 	api_tags_json(b, d->tags);
 	buf_printf(b, ",\"online\":%s,\"connections\":%u,",
 	    o ? "true" : "false", o ? o->conns : 0);
-	api_time_json(b, "last_seen", d->last_seen);
+	json_key(b, "last_seen");
+	json_time(b, d->last_seen);
 	buf_adds(b, ",\"last_addr\":");
 	json_str(b, d->last_addr);
 	buf_adds(b, ",\"fw_version\":");
@@ -87,7 +76,8 @@ api_device_json(struct buf *b, const struct device *d)
 	json_str(b, d->lib_version);
 	buf_printf(b, ",\"buff_in\":%d,\"h_beat\":%d", d->buff_in, d->h_beat);
 	buf_addc(b, ',');
-	api_time_json(b, "created_at", d->created_at);
+	json_key(b, "created_at");
+	json_time(b, d->created_at);
 	buf_addc(b, '}');
 }
 
@@ -475,13 +465,15 @@ history_json(struct buf *b, const struct device_delivery *h, size_t n)
 		json_str(b, delivery_state_name(d->state));
 		buf_printf(b, ",\"attempts\":%d,\"bytes_sent\":%" PRIu64 ",",
 		    d->attempts, d->bytes_sent);
-		api_time_json(b, "created_at", d->created_at);
+		json_key(b, "created_at");
+		json_time(b, d->created_at);
 		buf_addc(b, ',');
-		api_time_json(b, "updated_at", d->updated_at);
+		json_key(b, "updated_at");
+		json_time(b, d->updated_at);
 		buf_adds(b, ",\"last_error\":");
 		json_str(b, d->last_error);
 		buf_adds(b, ",\"next_at\":");
-		api_json_time(b, d->next_at);
+		json_time(b, d->next_at);
 		buf_printf(b, ",\"consented\":%s}", d->consented ? "true" :
 		    "false");
 	}

@@ -44,7 +44,7 @@ api_delivery_json(struct buf *b, const struct delivery *d, uint64_t size)
 	    size) : 0, created, updated);
 	json_str(b, d->last_error);
 	buf_adds(b, ",\"next_at\":");
-	api_json_time(b, d->next_at);
+	json_time(b, d->next_at);
 	buf_printf(b, ",\"consented\":%s}", d->consented ? "true" : "false");
 }
 

@@ -57,7 +57,7 @@ api_json_when(struct buf *b, const struct job *job)
 	const char	*confirm = job_confirm_name(job->confirm);
 
 	buf_adds(b, ",\"start_at\":");
-	api_json_time(b, job->start_at);
+	json_time(b, job->start_at);
 	buf_adds(b, ",\"window\":");
 	if (job->window == NULL || *job->window == '\0' ||
 	    window_parse(job->window, &w) == -1)
@@ -66,7 +66,7 @@ api_json_when(struct buf *b, const struct job *job)
 		buf_adds(b, job->window);
 		buf_printf(b, ",\"window_open\":%s,\"next_change\":",
 		    window_is_open(&w, now) ? "true" : "false");
-		api_json_time(b, window_next_change(&w, now));
+		json_time(b, window_next_change(&w, now));
 	}
 	buf_adds(b, ",\"confirm\":");
 	if (*confirm)
@@ -94,19 +94,6 @@ api_json_job(struct buf *b, const struct job *job)
 	api_json_kv(b, "created_by", job->created_by, 0);
 	api_json_when(b, job);
 	buf_addc(b, '}');
-}
-
-void
-api_json_time(struct buf *b, int64_t t)
-{
-	char	 when[21];
-
-	if (t == 0) {
-		buf_adds(b, "null");
-		return;
-	}
-	util_iso8601((time_t)t, when);
-	buf_printf(b, "\"%s\"", when);
 }
 
 int

@@ -73,7 +73,6 @@ delivery_publish(const struct delivery_notice *n)
 {
 	const struct delivery *d = &n->d;
 	struct buf	 b = BUF_INIT;
-	char		 when[21];
 
 	buf_printf(&b, "{\"delivery_id\":%" PRId64 ",\"device_id\":%" PRId64
 	    ",\"job_id\":%" PRId64 ",\"from\":", d->id, d->device_id,
@@ -84,11 +83,8 @@ delivery_publish(const struct delivery_notice *n)
 	buf_printf(&b, ",\"attempts\":%d,\"bytes_sent\":%" PRIu64
 	    ",\"error\":", d->attempts + n->attempt_inc, d->bytes_sent);
 	json_str(&b, n->error ? n->error : d->last_error);
-	if (n->next_at > 0) {
-		util_iso8601((time_t)n->next_at, when);
-		buf_printf(&b, ",\"next_at\":\"%s\"", when);
-	} else
-		buf_adds(&b, ",\"next_at\":null");
+	buf_adds(&b, ",\"next_at\":");
+	json_time(&b, n->next_at);
 	buf_printf(&b, ",\"consented\":%s}", n->consented ? "true" :
 	    "false");
 	events_publish("delivery", d->device_id, d->job_id, buf_cstr(&b));

@@ -515,15 +515,14 @@ webhook_forget_stale(void)
 void
 webhook_start(void)
 {
-	const char	*p = env->cfg.admind.webhook_url;
+	const char	*p = env->cfg.admind.webhook_url, *url;
 	size_t		 len;
 
-	for (; *(p += strspn(p, " \t")) != '\0' && wh.n < CFG_MAX_WEBHOOKS;
-	    p += len) {
-		len = strcspn(p, " \t");
+	while ((url = util_word(&p, " \t", &len)) != NULL &&
+	    wh.n < CFG_MAX_WEBHOOKS) {
 		if (wh.n == 0 && curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
 			fatalx("webhooks: libcurl could not start");
-		webhook_target_add(p, len);
+		webhook_target_add(url, len);
 	}
 	webhook_forget_stale();
 	if (wh.n == 0)

@@ -13,6 +13,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "cfg.h"
 #include "json.h"
 #include "util.h"
 #include "webhook_policy.h"
@@ -30,19 +31,15 @@ int
 webhook_policy_selected(const char *selectors, const char *kind,
     const char *subkind)
 {
-	const char	*p = selectors;
+	const char	*p = selectors, *w;
 	size_t		 n;
 	int		 any = 0;
 
-	while (*p != '\0') {
-		p += strspn(p, " \t,");
-		if ((n = strcspn(p, " \t,")) == 0)
-			break;
+	while ((w = util_word(&p, CFG_KIND_SEPS, &n)) != NULL) {
 		any = 1;
-		if (webhook_policy_name(p, n, kind) ||
-		    webhook_policy_name(p, n, subkind))
+		if (webhook_policy_name(w, n, kind) ||
+		    webhook_policy_name(w, n, subkind))
 			return 1;
-		p += n;
 	}
 	return !any;
 }

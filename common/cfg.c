@@ -166,13 +166,12 @@ cfg_check_url(const char *u, size_t n, char *err, size_t errlen)
 static int
 cfg_check_urls(const char *value, char *err, size_t errlen)
 {
-	const char	*p = value;
+	const char	*p = value, *w;
 	size_t		 n;
 	int		 count = 0;
 
-	for (; *(p += strspn(p, " \t")) != '\0'; p += n) {
-		n = strcspn(p, " \t");
-		if (cfg_check_url(p, n, err, errlen) == -1)
+	while ((w = util_word(&p, " \t", &n)) != NULL) {
+		if (cfg_check_url(w, n, err, errlen) == -1)
 			return -1;
 		if (++count > CFG_MAX_WEBHOOKS) {
 			snprintf(err, errlen, "more than %d URLs",
@@ -200,7 +199,7 @@ cfg_check_kind(const char *w, size_t n, char *err, size_t errlen)
 			return 0;
 	snprintf(err, errlen, "\"%.*s\" is no event kind; name some of "
 	    "delivery, device, audit, job, firmware, token (or one such as "
-	    "device.online or job.finished), space-separated",
+	    "device.online or job.finished), separated by spaces or commas",
 	    (int)(n > 64 ? 64 : n), w);
 	return -1;
 }
@@ -208,12 +207,11 @@ cfg_check_kind(const char *w, size_t n, char *err, size_t errlen)
 static int
 cfg_check_kinds(const char *value, char *err, size_t errlen)
 {
-	const char	*p = value;
+	const char	*p = value, *w;
 	size_t		 n;
 
-	for (; *(p += strspn(p, " \t")) != '\0'; p += n) {
-		n = strcspn(p, " \t");
-		if (cfg_check_kind(p, n, err, errlen) == -1)
+	while ((w = util_word(&p, CFG_KIND_SEPS, &n)) != NULL) {
+		if (cfg_check_kind(w, n, err, errlen) == -1)
 			return -1;
 	}
 	return 0;

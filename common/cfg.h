@@ -84,6 +84,7 @@ int	 cfg_parse_size(const char *, uint64_t *);
 char	*cfg_firmware_dir(const struct cfg *);
 /* The URLs of a space-separated list, at most this many. */
 #define CFG_MAX_WEBHOOKS	8
+#define CFG_KIND_SEPS	" \t,"	/* between the words of webhook_events */
 /* Port of the first address in fwstore.listen (for download URLs). */
 int	 cfg_fwstore_port(const struct cfg *);
 

@@ -19,6 +19,7 @@
 
 #include "buf.h"
 #include "json.h"
+#include "util.h"
 
 #define JSON_MAX_STRING	(1024 * 1024)	/* bytes in one decoded string */
 #define JSON_MAX_NUMBER	64		/* characters of one number */
@@ -107,6 +108,17 @@ json_key(struct buf *b, const char *key)
 	if (json_str(b, key) == -1)
 		return -1;
 	return buf_addc(b, ':');
+}
+
+int
+json_time(struct buf *b, int64_t t)
+{
+	char	 when[21];
+
+	if (t == 0)
+		return buf_adds(b, "null");
+	util_iso8601((time_t)t, when);
+	return json_str(b, when);
 }
 
 /*

@@ -19,6 +19,8 @@ int	 json_str(struct buf *, const char *);
 int	 json_strn(struct buf *, const char *, size_t);
 /* "key": */
 int	 json_key(struct buf *, const char *);
+/* Unix seconds as a quoted RFC 3339 UTC time, or null for 0. */
+int	 json_time(struct buf *, int64_t);
 
 /* Reader: parses text into a tree. */
 enum json_kind {

@@ -153,6 +153,18 @@ fail:
 	return -1;
 }
 
+const char *
+util_word(const char **p, const char *seps, size_t *len)
+{
+	const char	*w = *p + strspn(*p, seps);
+
+	if (*w == '\0')
+		return NULL;
+	*len = strcspn(w, seps);
+	*p = w + *len;
+	return w;
+}
+
 int
 util_parse_u64(const char *s, uint64_t *out)
 {

@@ -29,6 +29,10 @@ uint64_t util_now_ms(void);
 int	 util_mkdirs(const char *, int mode);
 /* Writes data to path through path.tmp, fsync and rename. */
 int	 util_write_file(const char *path, const void *, size_t, int mode);
+/* The next word at *p of a list separated by any of the bytes in seps:
+ * its start, its length in *len, and *p moved past it; NULL when no word
+ * is left. */
+const char *util_word(const char **p, const char *seps, size_t *len);
 /* Strict decimal parse of an unsigned value; -1 on junk or overflow. */
 int	 util_parse_u64(const char *, uint64_t *);
 

@@ -107,6 +107,10 @@ main(void)
 	CHECK(strcmp(cfg.admind.webhook_events,
 	    "delivery device.online job") == 0);
 	cfg_free(&cfg);
+	/* the kinds may be separated by commas too, as webhook.c reads them */
+	CHECK(load("[admind]\nwebhook_events = delivery, job\n", &cfg, errs,
+	    sizeof(errs)) == 0);
+	cfg_free(&cfg);
 	CHECK(load("[admind]\nwebhook_url = http://127.0.0.1:9/a\n", &cfg,
 	    errs, sizeof(errs)) == 1);
 	CHECK(strstr(errs, "webhook_url needs webhook_secret") != NULL);
