@@ -302,6 +302,9 @@ void	 events_subscribe(struct http_conn *, struct http_request *,
 void	 events_publish(const char *kind, int64_t device_id, int64_t job_id,
 	    const char *data);
 void	 events_unsubscribe(void *);
+/* 1 when a subscriber or a webhook may take an event: else there is no
+ * need to build one (a login, a delivery's move). */
+int	 events_heard(void);
 
 /* webhook.c: events POSTed to [admind] webhook_url */
 struct webhook_counters {
@@ -317,6 +320,8 @@ void	 webhook_start(void);
 void	 webhook_event(const char *kind, int64_t device_id, int64_t job_id,
 	    const char *data);
 void	 webhook_counters(struct webhook_counters *);
+/* 1 when a webhook_url is configured. */
+int	 webhook_on(void);
 
 /* audit.c */
 /* An admin action or a notable fact: the events table now, the log and

@@ -74,6 +74,8 @@ delivery_publish(const struct delivery_notice *n)
 	const struct delivery *d = &n->d;
 	struct buf	 b = BUF_INIT;
 
+	if (!events_heard())
+		return;
 	buf_printf(&b, "{\"delivery_id\":%" PRId64 ",\"device_id\":%" PRId64
 	    ",\"job_id\":%" PRId64 ",\"from\":", d->id, d->device_id,
 	    d->job_id);

@@ -76,6 +76,12 @@ events_broadcast(void *arg, int committed)
 	free(n);
 }
 
+int
+events_heard(void)
+{
+	return events_subs != NULL || webhook_on();
+}
+
 void
 events_publish(const char *kind, int64_t device_id, int64_t job_id,
     const char *data)

@@ -378,6 +378,8 @@ grant_publish_progress(const struct delivery *d, uint8_t what,
 	unsigned	 first, n;
 	char		 data[256];
 
+	if (!events_heard())
+		return;
 	n = grant_policy_steps(what, d->bytes_sent, bytes, total, &first);
 	for (unsigned step = first; step < first + n; step++) {
 		grant_policy_step_json(d, bytes, total, step * 10, data,

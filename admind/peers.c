@@ -131,6 +131,8 @@ peers_publish(const char *kind, int64_t id, const char *remote)
 {
 	struct buf	 b = BUF_INIT;
 
+	if (!events_heard())
+		return;
 	buf_printf(&b, "{\"device_id\":%" PRId64 ",\"remote\":", id);
 	json_str(&b, remote);
 	buf_addc(&b, '}');

@@ -154,6 +154,12 @@ webhook_selected(const char *kind, const char *data)
 	return yes;
 }
 
+int
+webhook_on(void)
+{
+	return wh.n > 0;
+}
+
 void
 webhook_event(const char *kind, int64_t device_id, int64_t job_id,
     const char *data)
