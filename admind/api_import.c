@@ -238,8 +238,7 @@ import_csv(struct import *im, const char *p, size_t len)
 }
 
 static int
-import_body(struct http_conn *c, struct http_request *req, struct api_req *ar,
-    struct import *im)
+import_body(struct http_request *req, struct api_req *ar, struct import *im)
 {
 	const char	*ct = http_header(req, "content-type");
 	struct json_value *v;
@@ -259,7 +258,6 @@ import_body(struct http_conn *c, struct http_request *req, struct api_req *ar,
 		    "The body is not JSON: %s.", err);
 	rc = import_json(im, v);
 	json_free(v);
-	(void)c;
 	return rc;
 }
 
@@ -276,10 +274,10 @@ api_import(struct http_conn *c, struct http_request *req,
 		api_internal(c, "The database is not available");
 		return;
 	}
-	if (import_body(c, req, ar, &im) == -1 ||
+	if (import_body(req, ar, &im) == -1 ||
 	    (im.n == 0 && api_fault(&im.fault, 400, "import.empty",
-	    "The import holds no "
-	    "device.") == -1) || store_commit(env->store) == -1) {
+	    "The import holds no device.") == -1) ||
+	    store_commit(env->store) == -1) {
 		store_rollback(env->store);
 		if (im.fault.code == NULL)
 			api_fault_internal(&im.fault, "The import could not "
