@@ -19,6 +19,7 @@
 #include "http.h"
 #include "netaddr.h"
 #include "store.h"
+#include "workers.h"
 
 #define ADMIND_INFO_WAIT_MS	3000	/* decide without hardware info */
 
@@ -26,16 +27,28 @@
 struct online {
 	struct online	*next;		/* hash chain */
 	int64_t		 device_id;
-	unsigned	 conns;		/* hwd connections logged in */
-	int		 has_info;
-	int		 decided;	/* a decision ran since login */
-	int		 resync;	/* reported by hwd's resync, not a login */
-	int		 awaiting;	/* logged in while fwstore still reports
+	uint64_t	 peers;		/* bit per hwd worker (struct peer's
+					 * slot) holding a connection */
+	uint16_t	 conns;		/* hwd connections logged in */
+	unsigned	 has_info:1;
+	unsigned	 decided:1;	/* a decision ran since login */
+	unsigned	 resync:1;	/* reported by hwd's resync, not a login */
+	unsigned	 awaiting:1;	/* logged in while fwstore still reports
 					 * its download: decide at its end */
 	int64_t		 consent_asked;	/* the delivery whose consent pin was
 					 * written since this login */
 	char		 remote[NETADDR_STRLEN];
 	uv_timer_t	*info_wait;
+};
+
+/* A worker of hwd or fwstore connected to the control socket. */
+struct peer {
+	struct ctl_conn	*conn;		/* NULL: the slot is free */
+	unsigned	 slot;		/* index in env->hwd or env->fwstore */
+	int		 resyncing;	/* hwd replays who is online */
+	uint64_t	 resync_since;	/* ms */
+	uint64_t	 connections;	/* hwd's last report: open now */
+	uint64_t	 refused;	/* past max_connections */
 };
 
 struct admind {
@@ -47,20 +60,17 @@ struct admind {
 	char			*firmware_dir;
 	struct http_server	 http;
 	struct ctl_server	 ctl;
-	struct ctl_conn		*hwd;		/* NULL while not connected */
-	struct ctl_conn		*fwstore;
+	struct peer		 hwd[WORKERS_MAX];
+	struct peer		 fwstore[WORKERS_MAX];
+	unsigned		 nhwd, nfwstore; /* connected now */
 	struct online		**online;	/* hash by device id */
 	size_t			 online_buckets;
 	size_t			 nonline;
-	int			 resyncing;	/* hwd replays who is online */
-	uint64_t		 resync_since;	/* ms */
 	uv_timer_t		 sweep;		/* sent deliveries timing out */
 	uv_check_t		 flush;		/* commits the light batch */
 	struct {
 		uint64_t	 device_logins;	/* since start */
 		uint64_t	 unknown_tokens; /* logins refused */
-		uint64_t	 hwd_connections; /* hwd's last report */
-		uint64_t	 hwd_refused;	/* past max_connections */
 		uint64_t	 downloads;	/* started since start */
 		int64_t		 in_flight;	/* downloads under way */
 		uint64_t	 bytes_served;
@@ -461,9 +471,10 @@ int	 grant_dispatch(struct ctl_conn *, uint16_t type, uint32_t reqid,
 
 /* online.c */
 struct online *online_get(int64_t device_id);
-struct online *online_add(int64_t device_id, const char *remote);
-int	 online_remove(int64_t device_id);
-void	 online_clear(void);
+struct online *online_add(int64_t device_id, const char *remote,
+	    unsigned slot);
+int	 online_remove(int64_t device_id, unsigned slot, unsigned left);
+size_t	 online_clear_peer(unsigned slot);
 
 /* peers.c */
 extern const struct ctl_conn_ops admind_peer_ops;
@@ -474,6 +485,8 @@ const struct ctl_role *peers_roles(void);
 int	 peers_send_ota(int64_t device_id, int64_t delivery_id,
 	    const char *ticket);
 void	 peers_send_drop(int64_t device_id, int forget, const char *why);
+unsigned peers_send_device_write(int64_t device_id, uint16_t msg_id,
+	    const struct ctl_bytes *body, unsigned except);
 int	 peers_send_consent(int64_t device_id, unsigned pin,
 	    const char *version, uint64_t size, int64_t job_id);
 

@@ -49,6 +49,22 @@ api_tags_json(struct buf *b, const char *tags)
 
 
 
+/* "hwd_workers":[1,2], the hwd workers holding its connections. */
+static void
+api_device_workers(struct buf *b, const struct online *o)
+{
+	const char	*sep = "";
+
+	buf_adds(b, "\"hwd_workers\":[");
+	for (unsigned i = 0; o != NULL && i < WORKERS_MAX; i++) {
+		if ((o->peers & (1ULL << i)) == 0 || env->hwd[i].conn == NULL)
+			continue;
+		buf_printf(b, "%s%u", sep, env->hwd[i].conn->worker);
+		sep = ",";
+	}
+	buf_adds(b, "],");
+}
+
 static void
 api_device_json(struct buf *b, const struct device *d)
 {
@@ -60,6 +76,7 @@ api_device_json(struct buf *b, const struct device *d)
 	api_tags_json(b, d->tags);
 	buf_printf(b, ",\"online\":%s,\"connections\":%u,",
 	    o ? "true" : "false", o ? o->conns : 0);
+	api_device_workers(b, o);
 	json_key(b, "last_seen");
 	json_time(b, d->last_seen);
 	buf_adds(b, ",\"last_addr\":");

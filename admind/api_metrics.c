@@ -75,6 +75,32 @@ metrics_states(struct buf *b, const char *name, const char *help,
 	return 0;
 }
 
+/* hwd's connections, summed over its workers and per worker (each
+ * reports every 2 s). */
+static void
+metrics_hwd(struct buf *b)
+{
+	uint64_t	 open = 0, refused = 0;
+	const char	*name = "otad_hwd_worker_connections";
+
+	for (unsigned i = 0; i < WORKERS_MAX; i++) {
+		open += env->hwd[i].connections;
+		refused += env->hwd[i].refused;
+	}
+	metrics_value(b, "otad_hwd_connections", "gauge", "TCP and TLS "
+	    "connections open in otad-hwd's workers, logged in or not (their "
+	    "last reports, every 2 s).", open);
+	metrics_value(b, "otad_hwd_connections_refused_total", "counter",
+	    "Connections otad-hwd's workers closed at once because "
+	    "max_connections was reached, since they started.", refused);
+	metrics_head(b, name, "gauge", "TCP and TLS connections open in each "
+	    "connected otad-hwd worker.");
+	for (unsigned i = 0; i < WORKERS_MAX; i++)
+		if (env->hwd[i].conn != NULL)
+			buf_printf(b, "%s{worker=\"%u\"} %" PRIu64 "\n", name,
+			    env->hwd[i].conn->worker, env->hwd[i].connections);
+}
+
 static void
 metrics_webhooks(struct buf *b)
 {
@@ -132,12 +158,7 @@ api_metrics(struct http_conn *c)
 	metrics_value(&b, "otad_device_logins_refused_total", "counter",
 	    "Device logins refused because admind does not know the token, "
 	    "since otad-admind started.", env->stats.unknown_tokens);
-	metrics_value(&b, "otad_hwd_connections", "gauge", "TCP and TLS "
-	    "connections open in otad-hwd, logged in or not (its last "
-	    "report, every 2 s).", env->stats.hwd_connections);
-	metrics_value(&b, "otad_hwd_connections_refused_total", "counter",
-	    "Connections otad-hwd closed at once because max_connections was "
-	    "reached, since otad-hwd started.", env->stats.hwd_refused);
+	metrics_hwd(&b);
 	metrics_value(&b, "otad_downloads_total", "counter", "Firmware "
 	    "downloads started since otad-admind started.",
 	    env->stats.downloads);
@@ -146,10 +167,11 @@ api_metrics(struct http_conn *c)
 	metrics_value(&b, "otad_bytes_served_total", "counter", "Firmware "
 	    "bytes written to devices since otad-admind started.",
 	    env->stats.bytes_served);
-	metrics_value(&b, "otad_hwd_connected", "gauge", "1 while otad-hwd "
-	    "is connected to otad-admind.", env->hwd != NULL);
-	metrics_value(&b, "otad_fwstore_connected", "gauge", "1 while "
-	    "otad-fwstore is connected to otad-admind.", env->fwstore != NULL);
+	metrics_value(&b, "otad_hwd_connected", "gauge", "otad-hwd workers "
+	    "connected to otad-admind now (of [hwd] workers).", env->nhwd);
+	metrics_value(&b, "otad_fwstore_connected", "gauge", "otad-fwstore "
+	    "workers connected to otad-admind now (of [fwstore] workers).",
+	    env->nfwstore);
 	metrics_webhooks(&b);
 	http_respond(c, 200, "text/plain; version=0.0.4; charset=utf-8", NULL,
 	    b.data, b.len);

@@ -34,9 +34,10 @@ api_health(struct http_conn *c)
 
 	buf_printf(&b, "{\"status\":\"ok\",\"version\":\"%s\","
 	    "\"hwd_connected\":%s,\"fwstore_connected\":%s,"
+	    "\"hwd_workers\":%u,\"fwstore_workers\":%u,"
 	    "\"devices_online\":%zu}", OTAD_VERSION,
-	    env->hwd ? "true" : "false", env->fwstore ? "true" : "false",
-	    env->nonline);
+	    env->nhwd ? "true" : "false", env->nfwstore ? "true" : "false",
+	    env->nhwd, env->nfwstore, env->nonline);
 	api_json(c, 200, &b);
 	buf_free(&b);
 }

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * admind's in-memory view of which devices are online, as hwd reports
- * them: a hash table by device id with the number of hwd connections each
- * device has.  Rebuilt from hwd's list whenever hwd (re)connects.
+ * admind's in-memory view of which devices are online, as the hwd workers
+ * report them: a hash table by device id with the number of connections
+ * each device has and which workers hold them.  A worker's part is
+ * rebuilt from its list whenever it (re)connects, and dropped when it goes.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -48,9 +49,10 @@ online_rehash(void)
 	free(old);
 }
 
-/* A connection of the device logged in; returns its entry, new or not. */
+/* A connection of the device logged in on hwd worker slot; returns its
+ * entry, new or not. */
 struct online *
-online_add(int64_t device_id, const char *remote)
+online_add(int64_t device_id, const char *remote, unsigned slot)
 {
 	struct online	*o;
 	size_t		 b;
@@ -66,7 +68,9 @@ online_add(int64_t device_id, const char *remote)
 		env->online[b] = o;
 		env->nonline++;
 	}
-	o->conns++;
+	if (o->conns < UINT16_MAX)
+		o->conns++;
+	o->peers |= 1ULL << slot;
 	snprintf(o->remote, sizeof(o->remote), "%s", remote);
 	return o;
 }
@@ -85,18 +89,15 @@ online_free(struct online *o)
 	free(o);
 }
 
-/* A connection went away; returns 1 when it was the device's last. */
-int
-online_remove(int64_t device_id)
+/* The entry at *pp lost slot's connections: unlinked and freed when no
+ * worker holds one any more (returns 1). */
+static int
+online_unpeer(struct online **pp, unsigned slot)
 {
-	struct online	**pp, *o;
+	struct online	*o = *pp;
 
-	for (pp = &env->online[online_bucket(device_id)]; (o = *pp);
-	    pp = &o->next) {
-		if (o->device_id != device_id)
-			continue;
-		if (--o->conns > 0)
-			return 0;
+	o->peers &= ~(1ULL << slot);
+	if (o->peers == 0 || o->conns == 0) {
 		*pp = o->next;
 		online_free(o);
 		env->nonline--;
@@ -105,17 +106,54 @@ online_remove(int64_t device_id)
 	return 0;
 }
 
-void
-online_clear(void)
+/*
+ * A connection on hwd worker slot went away, left: the device's
+ * connections that worker still holds.  Returns 1 when it was the
+ * device's last.
+ */
+int
+online_remove(int64_t device_id, unsigned slot, unsigned left)
 {
-	struct online *o, *next;
+	struct online	**pp, *o;
+
+	for (pp = &env->online[online_bucket(device_id)]; (o = *pp);
+	    pp = &o->next) {
+		if (o->device_id != device_id)
+			continue;
+		if (o->conns > 0)
+			o->conns--;
+		if (left > 0 && o->conns > 0)
+			return 0;
+		return online_unpeer(pp, slot);
+	}
+	return 0;
+}
+
+/*
+ * hwd worker slot is gone or replays its list: its devices are offline
+ * unless another worker holds them (their count is then at least one per
+ * such worker: how many the gone one had is not known).  Returns how many
+ * devices went offline.
+ */
+size_t
+online_clear_peer(unsigned slot)
+{
+	struct online	**pp, *o;
+	size_t		 n = 0;
 
 	for (size_t i = 0; i < env->online_buckets; i++) {
-		for (o = env->online[i]; o; o = next) {
-			next = o->next;
-			online_free(o);
+		for (pp = &env->online[i]; (o = *pp) != NULL; ) {
+			if ((o->peers & (1ULL << slot)) == 0) {
+				pp = &o->next;
+				continue;
+			}
+			o->conns = (uint16_t)__builtin_popcountll(o->peers &
+			    ~(1ULL << slot));
+			if (online_unpeer(pp, slot))
+				n++;
+			else
+				pp = &o->next;
 		}
-		env->online[i] = NULL;
 	}
-	env->nonline = 0;
+	return n;
 }

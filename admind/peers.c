@@ -20,41 +20,66 @@
 #include "sandbox.h"
 #include "util.h"
 
+static int
+peers_is_hwd(const struct ctl_conn *c)
+{
+	return strcmp(c->role, "hwd") == 0;
+}
+
 static void
 peers_closed(struct ctl_conn *c)
 {
-	if (env->hwd == c) {
-		env->hwd = NULL;
-		online_clear();
-		log_warnx("hwd disconnected from the control socket");
-	}
-	if (env->fwstore == c) {
-		env->fwstore = NULL;
-		log_warnx("fwstore disconnected from the control socket");
+	struct peer	*p = c->data;
+	size_t		 n;
+
+	if (p == NULL || p->conn != c)
+		return;
+	p->conn = NULL;
+	if (peers_is_hwd(c)) {
+		env->nhwd--;
+		n = online_clear_peer(p->slot);
+		log_warnx("hwd worker %u disconnected from the control socket: "
+		    "its %zu device%s offline until they log in again",
+		    c->worker, n, n == 1 ? " is" : "s are");
+	} else {
+		env->nfwstore--;
+		log_warnx("fwstore worker %u disconnected from the control "
+		    "socket", c->worker);
 	}
 }
 
 /*
- * A second hello for a role that is connected is refused while the first
- * peer is alive: a stranger on the socket must not displace the real hwd
- * or fwstore.  A restarted daemon's old connection is gone by then (the
- * kernel closed it with the process); if its EOF is not read yet, the
- * newcomer's backoff (0.1 s) brings it back after it was.
+ * Each role has as many peers as its [section] workers asks for.  Past
+ * that, a hello is refused while the others are alive: a stranger on the
+ * socket must not pose as a worker.  A restarted worker's old connection
+ * is gone by then (the kernel closed it with the process); if its EOF is
+ * not read yet, the newcomer's backoff (0.1 s) brings it back after it
+ * was.
  */
 int
 peers_accept(struct ctl_conn *c)
 {
-	struct ctl_conn **slot = strcmp(c->role, "hwd") == 0 ? &env->hwd :
-	    &env->fwstore;
+	int		 hwd = peers_is_hwd(c);
+	struct peer	*slots = hwd ? env->hwd : env->fwstore;
+	unsigned	*n = hwd ? &env->nhwd : &env->nfwstore;
+	unsigned	 max = workers_count(hwd ? env->cfg.hwd.workers :
+			    env->cfg.fwstore.workers);
 
-	if (*slot != NULL && !(*slot)->closing) {
-		log_warnx("control peer uid %u said it is %s, but %s is "
-		    "connected already (uid %u): refused", (unsigned)c->peer_uid,
-		    c->role, c->role, (unsigned)(*slot)->peer_uid);
-		return -1;
+	for (unsigned i = 0; i < max && *n < max; i++) {
+		if (slots[i].conn != NULL && !slots[i].conn->closing)
+			continue;
+		memset(&slots[i], 0, sizeof(slots[i]));
+		slots[i].conn = c;
+		slots[i].slot = i;
+		c->data = &slots[i];
+		(*n)++;
+		return 0;
 	}
-	*slot = c;
-	return 0;
+	log_warnx("control peer uid %u said it is %s worker %u, but %u %s "
+	    "worker%s ([%s] workers) %s connected already: refused",
+	    (unsigned)c->peer_uid, c->role, c->worker, max, c->role,
+	    max == 1 ? "" : "s", c->role, max == 1 ? "is" : "are");
+	return -1;
 }
 
 /* The user's uid into uid; 0 when there is no such user, else 1. */
@@ -104,17 +129,25 @@ peers_roles(void)
 static void
 peers_auth(struct ctl_conn *c, uint32_t reqid, const struct ctl_msg_auth *m)
 {
-	struct ctl_msg_auth_reply reply = { CTL_AUTH_FAULT, 0, "" };
+	struct ctl_msg_auth_reply reply = { CTL_AUTH_FAULT, 0, "", { 0, NULL } };
 	struct device	 dev;
+	struct buf	 pins = BUF_INIT;
 	char		 hash[65];
 	int		 found;
 
 	util_sha256_hex(m->token, hash);
 	found = store_device_by_token(env->store, hash, &dev);
+	if (found == 1 && store_device_pins_get(env->store, dev.id,
+	    &pins) == -1) {
+		device_free(&dev);
+		found = -1;
+	}
 	if (found == 1) {
 		reply.result = CTL_AUTH_OK;
 		reply.device_id = (uint64_t)dev.id;
 		reply.name = dev.name;
+		reply.pins.data = pins.data;
+		reply.pins.len = (uint32_t)pins.len;
 	} else if (found == 0) {
 		reply.result = CTL_AUTH_UNKNOWN;
 		env->stats.unknown_tokens++;
@@ -124,6 +157,7 @@ peers_auth(struct ctl_conn *c, uint32_t reqid, const struct ctl_msg_auth *m)
 	(void)ctl_send_auth_reply(c, reqid, &reply);
 	if (found == 1)
 		device_free(&dev);
+	buf_free(&pins);
 }
 
 static void
@@ -152,18 +186,18 @@ peers_device_exists(int64_t id)
 }
 
 static void
-peers_online(const struct ctl_msg_online *m)
+peers_online(struct peer *p, const struct ctl_msg_online *m)
 {
 	int64_t		 id = (int64_t)m->device_id;
 	const char	*remote = m->remote_addr;
 	struct online	*o;
 
-	if (env->resyncing && !peers_device_exists((int64_t)id)) {
+	if (p->resyncing && !peers_device_exists((int64_t)id)) {
 		peers_send_drop((int64_t)id, 1, "the device was deleted");
-	} else if ((o = online_add((int64_t)id, remote)) != NULL) {
+	} else if ((o = online_add((int64_t)id, remote, p->slot)) != NULL) {
 		/* bounded: a lost ONLINE_DONE must not hold deliveries */
-		o->resync = env->resyncing &&
-		    util_now_ms() < env->resync_since + 10000;
+		o->resync = p->resyncing &&
+		    util_now_ms() < p->resync_since + 10000;
 		if (!o->resync)
 			env->stats.device_logins++;
 		if (store_light(env->store) == -1 ||
@@ -206,11 +240,42 @@ peers_info(const struct ctl_msg_info *m)
 }
 
 static void
-peers_offline(const struct ctl_msg_offline *m)
+peers_offline(struct peer *p, const struct ctl_msg_offline *m)
 {
 	/* Its deliveries in flight wait for the device to come back. */
-	if (online_remove((int64_t)m->device_id))
+	if (online_remove((int64_t)m->device_id, p->slot, m->left))
 		peers_publish("device.offline", (int64_t)m->device_id, "");
+}
+
+/* A worker's report on an OTA command, which went to every worker
+ * holding the device: one that reached none of its connections speaks
+ * only when no other worker holds the device (that one's report
+ * decides; a worker whose connection closed said offline first). */
+static void
+peers_ota_sent(struct peer *p, const struct ctl_msg_ota_sent *m)
+{
+	struct online	*o = online_get((int64_t)m->device_id);
+
+	if (m->reached == 0 && o != NULL && (o->peers & ~(1ULL << p->slot)))
+		return;
+	sched_ota_sent((int64_t)m->device_id, (int64_t)m->delivery_id,
+	    m->reached, m->error);
+}
+
+/* A BRIDGE write to a device the sender's worker does not hold: to the
+ * workers that do; the sender answers NOT_IN_NETWORK when none does. */
+static void
+peers_bridge_write(struct ctl_conn *c, uint32_t reqid,
+    const struct ctl_msg_bridge_write *m)
+{
+	struct peer	*p = c->data;
+	struct ctl_msg_error e = { .message = "the device is offline" };
+
+	if (peers_send_device_write((int64_t)m->device_id, m->msg_id, &m->body,
+	    p->slot) > 0)
+		(void)ctl_send(c, CTL_OK, reqid, NULL);
+	else
+		(void)ctl_send_error(c, reqid, &e);
 }
 
 /* The device's answer on its consent pin; an accept is sent as soon as
@@ -229,31 +294,31 @@ static int
 peers_dispatch_hwd(struct ctl_conn *c, uint16_t type, uint32_t reqid,
     const union ctl_msg_any *m)
 {
+	struct peer	*p = c->data;
+
 	switch (type) {
 	case CTL_AUTH:
 		peers_auth(c, reqid, &m->auth);
 		return 0;
 	case CTL_ONLINE_RESET:
-		online_clear();
-		env->resyncing = 1;
-		env->resync_since = util_now_ms();
+		(void)online_clear_peer(p->slot);
+		p->resyncing = 1;
+		p->resync_since = util_now_ms();
 		return 0;
 	case CTL_ONLINE_DONE:
-		env->resyncing = 0;
+		p->resyncing = 0;
 		return 0;
 	case CTL_ONLINE:
-		peers_online(&m->online);
+		peers_online(p, &m->online);
 		return 0;
 	case CTL_INFO:
 		peers_info(&m->info);
 		return 0;
 	case CTL_OFFLINE:
-		peers_offline(&m->offline);
+		peers_offline(p, &m->offline);
 		return 0;
 	case CTL_OTA_SENT:
-		sched_ota_sent((int64_t)m->ota_sent.device_id,
-		    (int64_t)m->ota_sent.delivery_id, m->ota_sent.reached,
-		    m->ota_sent.error);
+		peers_ota_sent(p, &m->ota_sent);
 		return 0;
 	case CTL_EVENT:
 		devevents_add((int64_t)m->event.device_id, m->event.name,
@@ -262,9 +327,20 @@ peers_dispatch_hwd(struct ctl_conn *c, uint16_t type, uint32_t reqid,
 	case CTL_CONSENT:
 		peers_consent(&m->consent);
 		return 0;
+	case CTL_PINS:
+		if (store_light(env->store) == -1 ||
+		    store_device_pins_set(env->store,
+		    (int64_t)m->pins.device_id, m->pins.pins.data,
+		    m->pins.pins.len) == -1)
+			log_warnx("device %" PRIu64 ": its pin values are not "
+			    "kept", m->pins.device_id);
+		return 0;
+	case CTL_BRIDGE_WRITE:
+		peers_bridge_write(c, reqid, &m->bridge_write);
+		return 0;
 	case CTL_HWD_STATS:
-		env->stats.hwd_connections = m->hwd_stats.connections;
-		env->stats.hwd_refused = m->hwd_stats.refused;
+		p->connections = m->hwd_stats.connections;
+		p->refused = m->hwd_stats.refused;
 		return 0;
 	default:
 		return -1;
@@ -281,9 +357,9 @@ peers_msg(struct ctl_conn *c, uint16_t type, uint32_t reqid,
 
 	if (ctl_msg_decode(type, r, &m) == -1)
 		return -1;
-	if (c == env->hwd)
+	if (peers_is_hwd(c))
 		rc = peers_dispatch_hwd(c, type, reqid, &m);
-	else if (c == env->fwstore)
+	else
 		rc = grant_dispatch(c, type, reqid, &m);
 	ctl_msg_free(type, &m);
 	return rc;

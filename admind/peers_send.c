@@ -3,8 +3,9 @@
  * What admind tells hwd over the control socket: the OTA command of a
  * delivery that was sent (delivery.c, after its transition committed),
  * the drop of a deleted device's or a rotated token's connections, and the
- * question whether a device consents to its update (consent.c).  It
- * sits below the rest of admind and calls nothing of it.
+ * question whether a device consents to its update (consent.c), each to
+ * the hwd workers that hold the device (online.c).  It sits below the rest
+ * of admind and calls nothing of it but the online table.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -12,46 +13,95 @@
 #include "admind.h"
 #include "log.h"
 
+/* Any connected hwd worker, else NULL. */
+static struct ctl_conn *
+peers_send_any(void)
+{
+	for (unsigned i = 0; i < WORKERS_MAX; i++)
+		if (env->hwd[i].conn != NULL)
+			return env->hwd[i].conn;
+	return NULL;
+}
+
+/*
+ * The OTA command to every hwd worker holding a connection of the device
+ * (each writes it to its connections and reports; peers.c weighs the
+ * reports); to any worker when none does, which answers that the device
+ * is offline.  -1 when no worker is connected.
+ */
 int
 peers_send_ota(int64_t device_id, int64_t delivery_id, const char *ticket)
 {
 	char		 path[80];
 	struct ctl_msg_ota_send m = { (uint64_t)device_id,
 	    (uint64_t)delivery_id, path };
+	struct online	*o = online_get(device_id);
+	struct ctl_conn	*any;
+	int		 rc = -1;
 
-	if (env->hwd == NULL)
-		return -1;
 	snprintf(path, sizeof(path), "/ota/%s", ticket);
-	return ctl_send_ota_send(env->hwd, 0, &m);
+	for (unsigned i = 0; o != NULL && i < WORKERS_MAX; i++)
+		if ((o->peers & (1ULL << i)) && env->hwd[i].conn != NULL &&
+		    ctl_send_ota_send(env->hwd[i].conn, 0, &m) == 0)
+			rc = 0;
+	if (rc == -1 && (any = peers_send_any()) != NULL)
+		rc = ctl_send_ota_send(any, 0, &m);
+	return rc;
 }
 
-/* Closes the device's connections in hwd (deleted: forget, or its token
- * rotated).  Without hwd there is nothing to close: a resync names the
- * devices hwd still holds, and peers_online() drops deleted ones then. */
+/* Closes the device's connections in every hwd worker (deleted: forget,
+ * or its token rotated): a login may be under way on any of them.  Without
+ * hwd there is nothing to close: a resync names the devices a worker still
+ * holds, and peers_online() drops deleted ones then. */
 void
 peers_send_drop(int64_t device_id, int forget, const char *why)
 {
 	struct ctl_msg_device_drop m = { (uint64_t)device_id, forget ? 1 : 0,
 	    (char *)why };
 
-	if (env->hwd == NULL)
-		return;
-	/* a failed send has closed hwd's connection: its resync follows */
-	if (ctl_send_device_drop(env->hwd, 0, &m) == -1)
-		log_warnx("device %" PRId64 ": not dropped in hwd: the control "
-		    "connection failed", device_id);
+	for (unsigned i = 0; i < WORKERS_MAX; i++) {
+		if (env->hwd[i].conn == NULL)
+			continue;
+		/* a failed send has closed the connection: a resync follows */
+		if (ctl_send_device_drop(env->hwd[i].conn, 0, &m) == -1)
+			log_warnx("device %" PRId64 ": not dropped in hwd "
+			    "worker %u: the control connection failed",
+			    device_id, env->hwd[i].conn->worker);
+	}
 }
 
-/* The consent pin's "pending" write to the device's connections: 0 sent
- * (hwd writes it when the device is connected), -1 not. */
+/* The consent pin's "pending" write to the device's connections, on every
+ * worker that holds one: 0 sent, -1 not (offline). */
 int
 peers_send_consent(int64_t device_id, unsigned pin, const char *version,
     uint64_t size, int64_t job_id)
 {
 	struct ctl_msg_consent_ask m = { (uint64_t)device_id, (uint8_t)pin,
 	    (char *)version, size, (uint64_t)job_id };
+	struct online	*o = online_get(device_id);
+	int		 rc = -1;
 
-	if (env->hwd == NULL)
-		return -1;
-	return ctl_send_consent_ask(env->hwd, 0, &m);
+	for (unsigned i = 0; o != NULL && i < WORKERS_MAX; i++)
+		if ((o->peers & (1ULL << i)) && env->hwd[i].conn != NULL &&
+		    ctl_send_consent_ask(env->hwd[i].conn, 0, &m) == 0)
+			rc = 0;
+	return rc;
+}
+
+/* A bridge write from a device on hwd worker except to the other
+ * workers holding device_id: how many it went to. */
+unsigned
+peers_send_device_write(int64_t device_id, uint16_t msg_id,
+    const struct ctl_bytes *body, unsigned except)
+{
+	struct ctl_msg_device_write m = { (uint64_t)device_id, msg_id, *body };
+	struct online	*o = online_get(device_id);
+	unsigned	 n = 0;
+
+	for (unsigned i = 0; o != NULL && i < WORKERS_MAX; i++)
+		if (i != except && (o->peers & (1ULL << i)) &&
+		    env->hwd[i].conn != NULL &&
+		    ctl_send_device_write(env->hwd[i].conn, 0, &m) == 0)
+			n++;
+	return n;
 }

@@ -192,7 +192,8 @@ store_cache(struct store *st, const struct store_query *q)
 /*
  * Binds parameters 1, 2, ... from ap, one per fmt character:
  *	i int, I int64_t, U uint64_t, N int64_t id (<= 0 binds NULL),
- *	s text (NULL binds ""), n text (NULL binds NULL).
+ *	s text (NULL binds ""), n text (NULL binds NULL),
+ *	b a blob: a pointer, then its size_t length.
  * Text is bound without a copy: it must live until store_done().
  */
 static int
@@ -230,6 +231,11 @@ store_bind(struct store *st, const struct store_query *q, const char *fmt,
 			str = va_arg(ap, const char *);
 			rc = str != NULL ? sqlite3_bind_text(s, i, str, -1,
 			    SQLITE_STATIC) : sqlite3_bind_null(s, i);
+			break;
+		case 'b':
+			str = va_arg(ap, const char *);
+			rc = sqlite3_bind_blob64(s, i, str,
+			    (sqlite3_uint64)va_arg(ap, size_t), SQLITE_STATIC);
 			break;
 		default:
 			log_warnx("store: %s: bad bind format '%c'",

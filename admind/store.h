@@ -43,6 +43,8 @@
 
 #include "lifecycle.h"
 
+struct buf;
+
 #define STORE_WUR	__attribute__((warn_unused_result))
 
 struct store;
@@ -183,6 +185,13 @@ int	 store_device_set_info(struct store *, int64_t id,
 	    const char *fw_version, const char *build, const char *fw_type,
 	    const char *board, const char *lib_version) STORE_WUR;
 /* Light: the device's buff-in and h-beat, from its hardware info. */
+/* The pin values hwd handed over when the device went offline, appended
+ * to out: 1, 0 none kept, -1. */
+int	 store_device_pins_get(struct store *, int64_t id, struct buf *out)
+	    STORE_WUR;
+/* Keeps them (a light write; a deleted device keeps none). */
+int	 store_device_pins_set(struct store *, int64_t id, const void *pins,
+	    size_t len) STORE_WUR;
 int	 store_device_set_link(struct store *, int64_t id, int buff_in,
 	    int h_beat) STORE_WUR;
 /* Every device id, ascending (for jobs that target all). */

@@ -11,6 +11,7 @@
 
 #include <sqlite3.h>
 
+#include "buf.h"
 #include "store_int.h"
 
 #define DEVICE_COLS	"id, name, tags, created_at, last_seen, " \
@@ -152,6 +153,38 @@ store_device_seen(struct store *st, int64_t id, const char *addr,
     int64_t when)
 {
 	return store_run(st, &q_device_seen, "IsI", when, addr, id);
+}
+
+static const struct store_query q_device_pins_get = {
+    .slot = Q_DEVICE_PINS_GET, .name = "device pins",
+    .sql = "SELECT pins FROM device_pins WHERE device_id = ?" };
+static const struct store_query q_device_pins_set = {
+    .slot = Q_DEVICE_PINS_SET, .name = "device pins kept",
+    .sql = "INSERT INTO device_pins (device_id, pins) SELECT id, ? FROM"
+    " devices WHERE id = ? ON CONFLICT (device_id) DO UPDATE SET"
+    " pins = excluded.pins", .light = 1 };
+
+int
+store_device_pins_get(struct store *st, int64_t id, struct buf *out)
+{
+	sqlite3_stmt	*s;
+	int		 rc;
+
+	if ((s = store_start(st, &q_device_pins_get, "I", id)) == NULL)
+		return -1;
+	if ((rc = store_step(st, &q_device_pins_get)) == SQLITE_ROW &&
+	    buf_add(out, sqlite3_column_blob(s, 0),
+	    (size_t)sqlite3_column_bytes(s, 0)) == -1)
+		rc = store_nomem();
+	store_done(st, &q_device_pins_get);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+int
+store_device_pins_set(struct store *st, int64_t id, const void *pins,
+    size_t len)
+{
+	return store_run(st, &q_device_pins_set, "bI", pins, len, id);
 }
 
 int

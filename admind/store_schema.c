@@ -161,6 +161,13 @@ static const char *const store_migrations[] = {
 	" next_at INTEGER NOT NULL DEFAULT 0,"
 	" created_at INTEGER NOT NULL);"
 	"CREATE INDEX webhook_queue_url ON webhook_queue (url, id);",
+	/* 8: the pin values a device wrote, kept while it is offline (hwd
+	 * hands them over when its last connection closes and gets them
+	 * back with the next login, on whichever worker that lands). */
+	"CREATE TABLE device_pins ("
+	" device_id INTEGER PRIMARY KEY REFERENCES devices(id)"
+	" ON DELETE CASCADE,"
+	" pins BLOB NOT NULL);",
 };
 
 static const struct store_query q_user_version = { .slot = Q_USER_VERSION,

@@ -11,8 +11,9 @@ broke (a device not logged in or dropped, a corrupted download, a daemon that di
 start). Standard library only.
 
     bench/run.py               quick mode (small N, under a minute)
-    bench/run.py --full        N = 19,000 devices per hwd process, 1,000 downloaders,
-                               100,000 devices for the scheduler
+    bench/run.py --full        100,000 online devices over 6 hwd workers, logins/s with
+                               1 and 2 workers at 19,000, 1,000 downloaders, 100,000
+                               devices for the scheduler
     bench/run.py --help        every knob
 
 Scenarios: 1 idle fleet (logins/s, RSS per connection, CPU at rest; peer mosquitto),
@@ -145,8 +146,9 @@ def stop_proc(proc, sig=signal.SIGTERM, group=False):
 # -- otad ---------------------------------------------------------------------------
 
 class Otad:
-    def __init__(self, build, workdir, name):
+    def __init__(self, build, workdir, name, hwd_workers=1, fw_workers=1):
         self.build = build
+        self.hwd_workers, self.fw_workers = hwd_workers, fw_workers
         self.dir = os.path.join(workdir, name)
         os.mkdir(self.dir)
         os.chmod(self.dir, 0o755)
@@ -175,9 +177,11 @@ class Otad:
         rewrite_ini(self.conf, {
             "otad": {"control_socket": os.path.join(self.dir, "control.sock")},
             "hwd": {"listen": "127.0.0.1:%d" % self.hwd_port,
-                    "max_connections_per_address": "0"},
+                    "max_connections_per_address": "0",
+                    "workers": str(self.hwd_workers)},
             "admind": {"listen": "127.0.0.1:%d" % self.admin_port},
-            "fwstore": {"listen": "127.0.0.1:%d" % self.fw_port, "public_url": ""},
+            "fwstore": {"listen": "127.0.0.1:%d" % self.fw_port, "public_url": "",
+                        "workers": str(self.fw_workers)},
         })
         self.log = open(os.path.join(self.dir, "otad-run.log"), "wb")
         self.proc = subprocess.Popen([os.path.join(self.build, "otad", "otad"), "run",
@@ -193,9 +197,12 @@ class Otad:
             ok = all(n in self.pids for n in ("otad-hwd", "otad-admind", "otad-fwstore"))
             if ok:
                 try:
-                    if self.admin().request("GET", "/admin/devices?limit=1")[0] == 200:
+                    st, data = self.admin().request("GET", "/admin/health")
+                    h = json.loads(data) if st == 200 else {}
+                    if h.get("hwd_workers") == self.hwd_workers and \
+                            h.get("fwstore_workers") == self.fw_workers:
                         break
-                except OSError:
+                except (OSError, ValueError):
                     pass
             if time.monotonic() > deadline:
                 raise Broken("otad not ready: daemons %r\n%s" % (self.pids, self.log_tail()))
@@ -206,6 +213,17 @@ class Otad:
 
     def pid(self, name):
         return self.pids["otad-" + name]
+
+    def procs(self, name):
+        """otad-<name>'s processes: the daemon, and its workers when it has several."""
+        pid = self.pid(name)
+        return [pid] + sorted(children(pid).values())
+
+    def rss(self, name):
+        return sum(proc_status(p, "VmRSS") or 0 for p in self.procs(name))
+
+    def cpu(self, name):
+        return sum(proc_cpu(p) or 0 for p in self.procs(name))
 
     def admin(self):
         return Admin("127.0.0.1", self.admin_port, "admin", self.password)
@@ -548,40 +566,90 @@ def cpu_window(pids, secs):
     return {k: 100.0 * (proc_cpu(p) - before[k]) / secs for k, p in pids.items()}
 
 
+def import_devices(otad, first, n, batch=10000):
+    """POST /admin/devices/import for bench devices first..first+n-1 (tokens the
+    generator knows), 10,000 a request; returns seconds."""
+    a = otad.admin()
+    t0 = time.monotonic()
+    try:
+        for b in range(first, first + n, batch):
+            rows = [{"name": "bench-%d" % i, "token": TOKEN_FMT % i}
+                    for i in range(b, min(first + n, b + batch))]
+            st, data = a.request("POST", "/admin/devices/import", body=json.dumps(rows),
+                                 headers={"Content-Type": "application/json"})
+            if st not in (200, 201):
+                raise Broken("POST /admin/devices/import -> %d %r" % (st, data[:200]))
+    finally:
+        a.close()
+    return time.monotonic() - t0
+
+
+def logins(args, build, workdir, table, problems, ctx, workers):
+    """Logins/s and CPU per login with [hwd] workers = workers, args.login_devices
+    devices: the rows "1 logins"."""
+    otad = Otad(build, workdir, "otad-logins-%d" % workers, hwd_workers=workers).start()
+    fleet = None
+    try:
+        import_devices(otad, 0, args.login_devices)
+        time.sleep(0.5)
+        rss0 = otad.rss("hwd")
+        cpu0 = {n: otad.cpu(n) for n in ("hwd", "admind")}
+        fleet = Fleet(args.loadgen, "blynk", otad.hwd_port, args.login_devices,
+                      args.login_procs, args.hbeat, args.inflight, ctx["net"])
+        cpu = {n: otad.cpu(n) - cpu0[n] for n in cpu0}
+        if fleet.failed:
+            problems.append("hwd workers %d: %d of %d devices could not log in"
+                            % (workers, fleet.failed, args.login_devices))
+        ok = max(fleet.ok, 1)
+        rate = fleet.ok / fleet.secs
+        if workers == 1:
+            time.sleep(args.settle)
+            ctx["logins_s"] = rate
+            ctx["hwd_per_1"] = (otad.rss("hwd") - rss0) / ok
+        table.add("1 logins", "logins/s, hwd workers = %d (%d devices, %d generator "
+                  "procs)" % (workers, args.login_devices, len(fleet.procs)),
+                  "%.0f" % rate, target=">= 20000")
+        table.add("1 logins", "CPU per login, workers = %d: hwd / admind / generator"
+                  % workers, "%.0f / %.0f / %.0f us" % (
+                      1e6 * cpu["hwd"] / ok, 1e6 * cpu["admind"] / ok,
+                      1e6 * fleet.cpu() / ok))
+    finally:
+        if fleet is not None:
+            fleet.stop()
+        otad.stop()
+
+
 def idle_fleet(args, otad, table, problems, ctx):
-    hwd = otad.pid("hwd")
-    t = create_devices(otad, 0, args.devices)
-    table.add("0 setup", "POST /admin/devices (4 keep-alive clients)",
+    t = import_devices(otad, 0, args.devices)
+    table.add("0 setup", "POST /admin/devices/import (10,000 a request)",
               "%.0f/s (%d in %.1f s)" % (args.devices / t, args.devices, t))
     time.sleep(0.5)
-    rss0 = proc_status(hwd, "VmRSS")
-    cpu0 = {n: proc_cpu(otad.pid(n)) for n in ("hwd", "admind")}
+    rss0 = {n: otad.rss(n) for n in ("hwd", "admind")}
     fleet = Fleet(args.loadgen, "blynk", otad.hwd_port, args.devices, args.procs,
                   args.hbeat, args.inflight, ctx["net"])
-    cpu_login = {n: proc_cpu(otad.pid(n)) - cpu0[n] for n in cpu0}
     ctx["fleet"] = fleet
     if fleet.failed:
         problems.append("%d of %d devices could not log in" % (fleet.failed, args.devices))
     time.sleep(args.settle)
-    rss1 = proc_status(hwd, "VmRSS")
-    cpu = cpu_window({"hwd": hwd, "admind": otad.pid("admind")}, args.rest)
-    per = (rss1 - rss0) / max(fleet.ok, 1)
-    ctx["hwd_per"] = per
-    ctx["logins_s"] = fleet.ok / fleet.secs
-    table.add("1 idle fleet", "logins/s (%d devices, %d generator procs)"
-              % (args.devices, len(fleet.procs)), "%.0f" % ctx["logins_s"],
-              target=">= 20000")
-    table.add("1 idle fleet", "CPU per login: hwd / admind / generator (the client's "
-              "connect)", "%.0f / %.0f / %.0f us" % (
-                  1e6 * cpu_login["hwd"] / max(fleet.ok, 1),
-                  1e6 * cpu_login["admind"] / max(fleet.ok, 1),
-                  1e6 * fleet.cpu() / max(fleet.ok, 1)))
-    table.add("1 idle fleet", "RSS per idle connection (hwd)", "%.0f B" % per,
+    rss1 = {n: otad.rss(n) for n in ("hwd", "admind")}
+    pids = {"hwd%d" % i: p for i, p in enumerate(otad.procs("hwd"))}
+    pids["admind"] = otad.pid("admind")
+    cpu = cpu_window(pids, args.rest)
+    ok = max(fleet.ok, 1)
+    per = {n: (rss1[n] - rss0[n]) / ok for n in rss1}
+    ctx["hwd_per"] = per["hwd"] + per["admind"]
+    table.add("1 idle fleet", "%d online devices: hwd workers / generator procs"
+              % fleet.ok, "%d / %d" % (otad.hwd_workers, len(fleet.procs)))
+    table.add("1 idle fleet", "logins/s of the whole fleet", "%.0f" % (fleet.ok / fleet.secs))
+    table.add("1 idle fleet", "RSS per idle device: hwd workers + admind",
+              "%.0f B (%.0f + %.0f)" % (ctx["hwd_per"], per["hwd"], per["admind"]),
               target="<= 1024 B")
-    table.add("1 idle fleet", "hwd RSS before / after", "%s / %s" % (fmt_bytes(rss0),
-                                                                     fmt_bytes(rss1)))
-    table.add("1 idle fleet", "CPU at rest, h-beat %d s (hwd / admind)" % args.hbeat,
-              "%.1f%% / %.1f%% of a core" % (cpu["hwd"], cpu["admind"]))
+    table.add("1 idle fleet", "RSS before / after: hwd (all workers) / admind",
+              "%s / %s, %s / %s" % (fmt_bytes(rss0["hwd"]), fmt_bytes(rss1["hwd"]),
+                                    fmt_bytes(rss0["admind"]), fmt_bytes(rss1["admind"])))
+    table.add("1 idle fleet", "CPU at rest, h-beat %d s (hwd, all workers / admind)"
+              % args.hbeat, "%.1f%% / %.1f%% of a core" % (
+                  sum(v for k, v in cpu.items() if k.startswith("hwd")), cpu["admind"]))
 
 
 def fanout_wait(args, fleet, ctx, t0):
@@ -810,13 +878,13 @@ def mosquitto_fleet(args, peers, workdir, table, problems, ctx):
         time.sleep(0.3)
         rss0 = proc_status(p.pid, "VmRSS")
         cpu0 = proc_cpu(p.pid)
-        fleet = Fleet(args.loadgen, "mqtt", port, args.devices, args.procs, args.hbeat,
-                      args.inflight, ctx["net"])
+        fleet = Fleet(args.loadgen, "mqtt", port, args.login_devices, args.login_procs,
+                      args.hbeat, args.inflight, ctx["net"])
         cpu_connect = proc_cpu(p.pid) - cpu0
         try:
             if fleet.failed:
                 problems.append("mosquitto: %d of %d clients could not connect"
-                                % (fleet.failed, args.devices))
+                                % (fleet.failed, args.login_devices))
             time.sleep(args.settle)
             rss1 = proc_status(p.pid, "VmRSS")
             gen_cpu = fleet.cpu()
@@ -824,10 +892,15 @@ def mosquitto_fleet(args, peers, workdir, table, problems, ctx):
         finally:
             fleet.stop()
         per = (rss1 - rss0) / max(fleet.ok, 1)
-        hw = ctx.get("hwd_per")
-        table.add("1 idle fleet", "RSS per idle connection: hwd vs mosquitto",
-                  "%.0f B" % hw if hw is not None else "n/a", "%.0f B" % per,
-                  "<= 1.0x mosquitto", ratio(hw, per) if hw is not None else "n/a")
+        for key, what in (("hwd_per", "RSS per idle device at %d (hwd workers + admind) "
+                           "vs per connection at %d (mosquitto)"
+                           % (args.devices, args.login_devices)),
+                          ("hwd_per_1", "RSS per idle connection at %d: hwd (1 worker) vs "
+                           "mosquitto" % args.login_devices)):
+            hw = ctx.get(key)
+            table.add("1 idle fleet", what, "%.0f B" % hw if hw is not None else "n/a",
+                      "%.0f B" % per, "<= 1.0x mosquitto",
+                      ratio(hw, per) if hw is not None else "n/a")
         rate = fleet.ok / fleet.secs
         table.add("1 idle fleet", "logins/s vs connects/s (mosquitto, CONNECT+CONNACK)",
                   "%.0f" % ctx["logins_s"] if "logins_s" in ctx else "n/a",
@@ -850,7 +923,11 @@ def parse_args():
                     help="meson build directory (default $OTAD_BUILD, else build-w4 or "
                     "build beside this script)")
     ap.add_argument("--devices", "-N", type=int, help="idle devices (quick 2000, full "
-                    "19000: one hwd process holds at most ~19,900 sockets here)")
+                    "100000: one hwd worker holds at most ~19,900 sockets here)")
+    ap.add_argument("--hwd-workers", type=int, help="hwd workers for the idle fleet "
+                    "(default: one per 19,000 devices, at least 2)")
+    ap.add_argument("--login-devices", type=int, help="devices of the logins/s runs with "
+                    "hwd workers 1 and 2, and of mosquitto (quick 2000, full 19000)")
     ap.add_argument("--procs", type=int, help="generator processes for the idle fleet")
     ap.add_argument("--hbeat", type=int, default=45, help="device heartbeat, s (45)")
     ap.add_argument("--inflight", type=int, default=256,
@@ -870,8 +947,11 @@ def parse_args():
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
     a = ap.parse_args()
     full = a.full
-    a.devices = a.devices or (19000 if full else 2000)
+    a.devices = a.devices or (100000 if full else 2000)
+    a.hwd_workers = a.hwd_workers or max(2, int(math.ceil(a.devices / 19000)))
+    a.login_devices = a.login_devices or (19000 if full else 2000)
     a.procs = a.procs or max(2, int(math.ceil(a.devices / 9500)))
+    a.login_procs = max(2, int(math.ceil(a.login_devices / 9500)))
     a.downloads = a.downloads or (20000 if full else 300)
     a.conc = a.conc or (1000 if full else 100)
     a.sched_devices = a.sched_devices or (100000 if full else 2000)
@@ -925,8 +1005,12 @@ def main():
     otad = None
     t_start = time.monotonic()
     try:
-        log("otad: %d devices, %d generator processes" % (args.devices, args.procs))
-        otad = Otad(args.build, workdir, "otad").start()
+        for w in (1, 2):
+            log("logins: %d devices, hwd workers %d" % (args.login_devices, w))
+            logins(args, args.build, workdir, table, problems, ctx, w)
+        log("otad: %d devices, %d hwd workers, %d generator processes"
+            % (args.devices, args.hwd_workers, args.procs))
+        otad = Otad(args.build, workdir, "otad", hwd_workers=args.hwd_workers).start()
         idle_fleet(args, otad, table, problems, ctx)
         log("fan-out")
         fanout(args, otad, table, problems, ctx, image)
@@ -938,7 +1022,7 @@ def main():
         upload(args, otad, table, problems)
         otad.stop()
         otad = None
-        log("mosquitto: %d clients" % args.devices)
+        log("mosquitto: %d clients" % args.login_devices)
         mosquitto_fleet(args, peers, workdir, table, problems, ctx)
         log("scheduler: %d devices" % args.sched_devices)
         scheduler(args, args.build, workdir, table, image)

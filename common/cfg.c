@@ -17,6 +17,7 @@
 #include "log.h"
 #include "netaddr.h"
 #include "util.h"
+#include "workers.h"
 
 struct cfg_parse {
 	struct cfg	*cfg;
@@ -55,6 +56,7 @@ static const struct cfg_key cfg_keys[] = {
 	K("hwd", "rate_limit", CFG_UINT, hwd.rate_limit, "100"),
 	K("hwd", "max_device_connections", CFG_UINT,
 	    hwd.max_device_connections, "4"),
+	K("hwd", "workers", CFG_UINT, hwd.workers, "0"),
 	K("admind", "listen", CFG_LISTEN, admind.listen, "[::]:9443"),
 	K("admind", "tls_cert", CFG_STR, admind.tls_cert, ""),
 	K("admind", "tls_key", CFG_STR, admind.tls_key, ""),
@@ -89,6 +91,7 @@ static const struct cfg_key cfg_keys[] = {
 	K("fwstore", "tls_listen", CFG_LISTEN, fwstore.tls_listen, ""),
 	K("fwstore", "tls_cert", CFG_STR, fwstore.tls_cert, ""),
 	K("fwstore", "tls_key", CFG_STR, fwstore.tls_key, ""),
+	K("fwstore", "workers", CFG_UINT, fwstore.workers, "0"),
 };
 
 int
@@ -128,6 +131,11 @@ cfg_check_range(const struct cfg_key *k, uint64_t v, char *err, size_t errlen)
 	}
 	if (strcmp(k->name, "consent_defer_max") == 0 && v == 0) {
 		snprintf(err, errlen, "must be at least 1 (minutes)");
+		return -1;
+	}
+	if (strcmp(k->name, "workers") == 0 && v > WORKERS_MAX) {
+		snprintf(err, errlen, "must be at most %d (0: one per CPU)",
+		    WORKERS_MAX);
 		return -1;
 	}
 	if (strcmp(k->name, "webhook_queue_max") == 0 && v == 0) {

@@ -29,6 +29,7 @@ struct cfg {
 		unsigned	 rate_limit;		/* messages/s per device,
 							 * 0: off */
 		unsigned	 max_device_connections; /* per device, 0: off */
+		unsigned	 workers;		/* processes, 0: per CPU */
 	} hwd;
 	struct {
 		char		*listen;
@@ -59,6 +60,7 @@ struct cfg {
 		char		*tls_listen;	/* HTTPS for ESP32 clients */
 		char		*tls_cert;
 		char		*tls_key;
+		unsigned	 workers;	/* processes, 0: per CPU */
 	} fwstore;
 };
 

@@ -145,6 +145,34 @@ ctl_get_str(struct ctl_reader *r, char **out)
 	return 0;
 }
 
+/* Bytes as a string's length and bytes, NULs allowed. */
+static int
+ctl_put_bytes(struct buf *b, const struct ctl_bytes *v)
+{
+	return ctl_put_strn(b, v->data ? v->data : "", v->data ? v->len : 0);
+}
+
+static int
+ctl_get_bytes(struct ctl_reader *r, struct ctl_bytes *out)
+{
+	uint32_t n;
+
+	out->data = NULL;
+	out->len = 0;
+	if (ctl_get_u32(r, &n) == -1)
+		return -1;
+	if (n > CTL_MAX_STR || r->len - r->pos < n ||
+	    (out->data = malloc((size_t)n + 1)) == NULL) {
+		r->failed = 1;
+		return -1;
+	}
+	memcpy(out->data, r->p + r->pos, n);
+	out->data[n] = '\0';
+	out->len = n;
+	r->pos += n;
+	return 0;
+}
+
 int
 ctl_get_end(struct ctl_reader *r)
 {
@@ -162,12 +190,14 @@ ctl_get_end(struct ctl_reader *r)
 #define ctl_enc_u64(b, v)	ctl_put_u64(b, *(v))
 #define ctl_enc_str(b, v)	ctl_put_str(b, *(v))
 #define ctl_enc_pairs(b, v)	ctl_put_pairs(b, v)
+#define ctl_enc_bytes(b, v)	ctl_put_bytes(b, v)
 #define ctl_free_u8(v)		(void)(v)
 #define ctl_free_u16(v)		(void)(v)
 #define ctl_free_u32(v)		(void)(v)
 #define ctl_free_u64(v)		(void)(v)
 #define ctl_free_str(v)		(free(*(v)), *(v) = NULL)
 #define ctl_free_pairs(v)	ctl_free_pairs_field(v)
+#define ctl_free_bytes(v)	(free((v)->data), (v)->data = NULL)
 
 static int
 ctl_put_pairs(struct buf *b, const struct ctl_pairs *p)

@@ -21,7 +21,7 @@
 
 #include "buf.h"
 
-#define CTL_VERSION		1
+#define CTL_VERSION		2
 #define CTL_HEADER_LEN		12
 #define CTL_MAX_PAYLOAD		(1024 * 1024)
 #define CTL_MAX_STR		(64 * 1024)
@@ -51,12 +51,20 @@ struct ctl_pairs {
 	char		*value[CTL_MAX_PAIRS];
 };
 
+/* A bytes field: any bytes, NULs too (a device's frame body); data is
+ * NUL-terminated after len when decoded. */
+struct ctl_bytes {
+	uint32_t	 len;
+	char		*data;
+};
+
 #define CTL_FIELD_TYPE_u8	uint8_t
 #define CTL_FIELD_TYPE_u16	uint16_t
 #define CTL_FIELD_TYPE_u32	uint32_t
 #define CTL_FIELD_TYPE_u64	uint64_t
 #define CTL_FIELD_TYPE_str	char *
 #define CTL_FIELD_TYPE_pairs	struct ctl_pairs
+#define CTL_FIELD_TYPE_bytes	struct ctl_bytes
 #define CTL_FIELD(type, field)	CTL_FIELD_TYPE_##type field;
 #define CTL_STRUCT(ID, id, num, name, from, kind, fields)		\
 	struct ctl_msg_##id { fields };

@@ -403,6 +403,7 @@ ctl_server_hello(struct ctl_conn *c, uint16_t type, uint32_t reqid,
 		return 0;
 	}
 	snprintf(c->role, sizeof(c->role), "%s", m.role);
+	c->worker = m.worker;
 	ctl_msg_free(type, &m);
 	c->data = NULL;
 	if (srv->on_accept && srv->on_accept(c) == -1) {
@@ -410,8 +411,8 @@ ctl_server_hello(struct ctl_conn *c, uint16_t type, uint32_t reqid,
 		return 0;	/* on_accept said why */
 	}
 	c->ops = srv->ops;
-	log_info("control peer %s connected (uid %u)", c->role,
-	    (unsigned)c->peer_uid);
+	log_info("control peer %s worker %u connected (uid %u)", c->role,
+	    c->worker, (unsigned)c->peer_uid);
 	return ctl_send(c, CTL_OK, reqid, NULL);
 }
 
@@ -528,7 +529,8 @@ ctl_client_connected(uv_connect_t *req, int status)
 {
 	struct ctl_conn	*c = req->data;
 	struct ctl_client *cl = c->data;
-	struct ctl_msg_hello hello = { CTL_VERSION, (char *)cl->role };
+	struct ctl_msg_hello hello = { CTL_VERSION, (char *)cl->role,
+	    cl->worker };
 
 	free(req);
 	if (status < 0) {

@@ -50,6 +50,7 @@ struct ctl_conn {
 	struct ctl_pending	*pending;	/* oldest first */
 	struct ctl_pending     **pending_tail;
 	char			 role[16];	/* peer's role after hello */
+	unsigned		 worker;	/* its worker number, 1-based */
 	uid_t			 peer_uid;
 	int			 closing;
 	int			 freed_on_close;
@@ -115,6 +116,7 @@ struct ctl_client {
 	uv_loop_t		*loop;
 	char			*path;
 	const char		*role;
+	unsigned		 worker;	/* said in the hello, 1-based */
 	struct ctl_conn		*conn;		/* NULL while disconnected */
 	int			 ready;		/* hello accepted */
 	uv_timer_t		 retry;

@@ -24,9 +24,10 @@
  * F(type, field).  Included only through ctl.h.
  */
 #define CTL_MSGS(M, F)							\
-	/* peer -> admind: the first message; reply CTL_OK or CTL_ERROR */ \
+	/* peer -> admind: the first message; reply CTL_OK or CTL_ERROR. \
+	 * worker: which of the daemon's workers (1-based) */		\
 	M(HELLO, hello, 1, "hello", "", CTL_REQUEST,			\
-	    F(u32, version) F(str, role))				\
+	    F(u32, version) F(str, role) F(u32, worker))		\
 	/* the device's login token; reply CTL_AUTH_REPLY */		\
 	M(AUTH, auth, 10, "auth", "hwd", CTL_REQUEST,			\
 	    F(str, token) F(str, remote_addr))				\
@@ -42,8 +43,10 @@
 	/* the hardware info exactly as the device sent it */		\
 	M(INFO, info, 13, "info", "hwd", CTL_NOTIFICATION,		\
 	    F(u64, device_id) F(u64, conn_id) F(pairs, info))		\
+	/* a connection closed; left: the device's connections this	\
+	 * hwd worker still holds */					\
 	M(OFFLINE, offline, 14, "offline", "hwd", CTL_NOTIFICATION,	\
-	    F(u64, device_id) F(u64, conn_id))				\
+	    F(u64, device_id) F(u64, conn_id) F(u32, left))		\
 	/* the connections CTL_OTA_SEND reached; error "" when sent */	\
 	M(OTA_SENT, ota_sent, 15, "ota-sent", "hwd", CTL_NOTIFICATION,	\
 	    F(u64, device_id) F(u64, delivery_id) F(u32, reached)	\
@@ -77,6 +80,22 @@
 	    CTL_NOTIFICATION,						\
 	    F(u64, device_id) F(u8, pin) F(str, version) F(u64, size)	\
 	    F(u64, job_id))						\
+	/* a BRIDGE write to a device this hwd worker does not hold:	\
+	 * admind passes it on to the workers that do; reply CTL_OK,	\
+	 * or CTL_ERROR when the device is offline */			\
+	M(BRIDGE_WRITE, bridge_write, 23, "bridge-write", "hwd",	\
+	    CTL_REQUEST,						\
+	    F(u64, device_id) F(u16, msg_id) F(bytes, body))		\
+	/* the device's last connection on this worker closed: the pin	\
+	 * values it wrote (HARDWARE frames), for its next login on any	\
+	 * worker (CTL_AUTH_REPLY) */					\
+	M(PINS, pins, 25, "pins", "hwd", CTL_NOTIFICATION,		\
+	    F(u64, device_id) F(bytes, pins))				\
+	/* a BRIDGE write from a device on another worker: kept as the	\
+	 * device's pin value and written to its connections */	\
+	M(DEVICE_WRITE, device_write, 24, "device-write", "admind",	\
+	    CTL_NOTIFICATION,						\
+	    F(u64, device_id) F(u16, msg_id) F(bytes, body))		\
 	/* may this download go ahead: the ticket, the request's device	\
 	 * headers (names lower-case; ":auth" carries ?auth= when	\
 	 * present); reply CTL_FW_GRANT */				\
@@ -100,8 +119,10 @@
 	M(ERROR, error, 0x8002, "error", NULL, CTL_REPLY,		\
 	    F(str, message))						\
 	/* result: enum ctl_auth_result */				\
+	/* pins: the values hwd handed over at the device's last logout	\
+	 * (CTL_PINS), to keep again */					\
 	M(AUTH_REPLY, auth_reply, 0x8003, "auth-reply", NULL, CTL_REPLY, \
-	    F(u8, result) F(u64, device_id) F(str, name))		\
+	    F(u8, result) F(u64, device_id) F(str, name) F(bytes, pins))	\
 	/* status 200, 304, 403, 404, 409, 413 or 503; reason one line	\
 	 * for the device; sha256 hex (the file name), uploaded_at unix	\
 	 * seconds */							\

@@ -30,6 +30,7 @@
 #define LOG_JOURNAL_SNDBUF	(8 * 1024 * 1024)
 
 static const char	*log_ident = "otad";
+static unsigned		 log_worker_no;	/* 0: not a worker */
 static int		 log_verbosity;
 static int		 log_to_journal;
 static int		 log_journal_fd = -1;
@@ -93,6 +94,12 @@ log_init(const char *ident, int verbose)
 	log_to_journal = log_journal_fd != -1;
 }
 
+void
+log_worker(unsigned n)
+{
+	log_worker_no = n;
+}
+
 int
 log_verbose(void)
 {
@@ -145,11 +152,11 @@ log_journal_field(struct iovec *iov, uint64_t *len_le, const char *f)
 static int
 log_journal_send(int prio, const char *const *fields, const char *msg)
 {
-	struct iovec	 iov[(LOG_MAX_FIELDS + 3) * 5];
-	uint64_t	 lens[LOG_MAX_FIELDS + 3];
+	struct iovec	 iov[(LOG_MAX_FIELDS + 4) * 5];
+	uint64_t	 lens[LOG_MAX_FIELDS + 4];
 	struct msghdr	 mh;
-	char		 pbuf[32], mbuf[4096], ibuf[64];
-	const char	*all[LOG_MAX_FIELDS + 4];
+	char		 pbuf[32], mbuf[4096], ibuf[64], wbuf[32];
+	const char	*all[LOG_MAX_FIELDS + 5];
 	int		 n = 0, k = 0;
 
 	snprintf(pbuf, sizeof(pbuf), "PRIORITY=%d", prio);
@@ -158,7 +165,11 @@ log_journal_send(int prio, const char *const *fields, const char *msg)
 	all[k++] = pbuf;
 	all[k++] = mbuf;
 	all[k++] = ibuf;
-	for (; fields && *fields && k < LOG_MAX_FIELDS + 3; fields++)
+	if (log_worker_no != 0) {
+		snprintf(wbuf, sizeof(wbuf), "WORKER=%u", log_worker_no);
+		all[k++] = wbuf;
+	}
+	for (; fields && *fields && k < LOG_MAX_FIELDS + 4; fields++)
 		all[k++] = *fields;
 	for (int i = 0; i < k; i++)
 		n += log_journal_field(iov + n, &lens[i], all[i]);
@@ -209,11 +220,14 @@ log_append(char *line, size_t len, size_t cap, const char *a, const char *b)
 static void
 log_stderr(int prio, const char *const *fields, const char *msg)
 {
-	char	 line[4096];
+	char	 line[4096], worker[16] = "";
 	size_t	 len = 0, off = 0;
 	ssize_t	 w;
 
-	len = log_append(line, len, sizeof(line) - 2, log_ident, ": ");
+	if (log_worker_no != 0)
+		snprintf(worker, sizeof(worker), "/%u", log_worker_no);
+	len = log_append(line, len, sizeof(line) - 2, log_ident, worker);
+	len = log_append(line, len, sizeof(line) - 2, ": ", "");
 	len = log_append(line, len, sizeof(line) - 2, log_level_name(prio),
 	    ": ");
 	len = log_append(line, len, sizeof(line) - 2, msg, "");

@@ -12,6 +12,9 @@
 
 void	log_init(const char *ident, int verbose);
 int	log_verbose(void);
+/* This process is worker n (1-based) of its daemon: journal lines get
+ * WORKER=n, terminal lines "hwd/n:". */
+void	log_worker(unsigned n);
 
 void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));

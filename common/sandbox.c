@@ -26,6 +26,7 @@
 
 #include "log.h"
 #include "sandbox.h"
+#include "workers.h"
 
 /* Rights newer than the build host's <linux/landlock.h> may know. */
 #define SANDBOX_LL_TRUNCATE	(1ULL << 14)	/* ABI 3 */
@@ -188,10 +189,20 @@ sandbox_watchdog(uv_timer_t *t)
 	(void)sd_notify(0, "WATCHDOG=1");
 }
 
+/* A worker tells its supervisor it lives; the supervisor tells systemd. */
+static void
+sandbox_alive(uv_timer_t *t)
+{
+	(void)workers_report(WORKERS_ALIVE);
+}
+
 static void
 sandbox_status_v(const char *prefix, const char *fmt, va_list ap)
 {
 	char	 msg[512];
+
+	if (workers_is_worker())
+		return;		/* systemd hears the main process only */
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	(void)sd_notifyf(0, "%sSTATUS=%s", prefix, msg);
@@ -203,6 +214,14 @@ sandbox_ready(uv_loop_t *loop, const char *fmt, ...)
 	va_list		 ap;
 	uint64_t	 usec;
 
+	if (workers_report(WORKERS_READY) == 0) {
+		uv_timer_init(loop, &sandbox_wd_timer);
+		uv_timer_start(&sandbox_wd_timer, sandbox_alive,
+		    WORKERS_ALIVE_MS, WORKERS_ALIVE_MS);
+		uv_unref((uv_handle_t *)&sandbox_wd_timer);
+		sandbox_wd_on = 1;
+		return;
+	}
 	va_start(ap, fmt);
 	sandbox_status_v("READY=1\n", fmt, ap);
 	va_end(ap);
@@ -230,7 +249,8 @@ sandbox_status(const char *fmt, ...)
 void
 sandbox_stopping(void)
 {
-	(void)sd_notify(0, "STOPPING=1");
+	if (!workers_is_worker())
+		(void)sd_notify(0, "STOPPING=1");
 	if (sandbox_wd_on && !uv_is_closing((uv_handle_t *)&sandbox_wd_timer))
 		uv_close((uv_handle_t *)&sandbox_wd_timer, NULL);
 	sandbox_wd_on = 0;

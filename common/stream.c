@@ -11,11 +11,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <uv.h>
 
+#include "listen.h"
 #include "log.h"
 #include "netaddr.h"
 #include "stream.h"
@@ -214,13 +216,40 @@ stream_local_addr(struct stream *s, struct sockaddr_storage *ss)
 	    0 : -1;
 }
 
+/* A worker's sockets, bound before the fork (listen.h). */
+static int
+stream_listen_bound(uv_loop_t *loop, int *fds, int n, uv_tcp_t *servers,
+    uv_connection_cb on_conn, void *data, char *err, size_t errlen)
+{
+	int	 i, r = 0;
+
+	for (i = 0; i < n; i++) {
+		uv_tcp_init(loop, &servers[i]);
+		servers[i].data = data;
+		if ((r = uv_tcp_open(&servers[i], fds[i])) == 0)
+			r = uv_listen((uv_stream_t *)&servers[i],
+			    STREAM_BACKLOG, on_conn);
+		if (r != 0)
+			break;
+	}
+	if (r == 0)
+		return n;
+	snprintf(err, errlen, "cannot listen on a worker's socket: %s",
+	    uv_strerror(r));
+	stream_listen_close(servers, i + 1);
+	for (i++; i < n; i++)
+		close(fds[i]);
+	return -1;
+}
+
 int
 stream_listen(uv_loop_t *loop, const char *list, uv_tcp_t *servers, int max,
     uv_connection_cb on_conn, void *data, char *err, size_t errlen)
 {
 	struct sockaddr_storage	 addrs[NETADDR_MAX_LISTEN];
 	char			 name[NETADDR_STRLEN];
-	int			 n, i, r;
+	int			 fds[NETADDR_MAX_LISTEN];
+	int			 n, i, r, k;
 
 	n = netaddr_parse_list(list, addrs, NETADDR_MAX_LISTEN, err, errlen);
 	if (n == -1)
@@ -230,6 +259,9 @@ stream_listen(uv_loop_t *loop, const char *list, uv_tcp_t *servers, int max,
 		    "(at most %d)", list, max);
 		return -1;
 	}
+	if ((k = listen_take(list, fds, max)) > 0)
+		return stream_listen_bound(loop, fds, k, servers, on_conn,
+		    data, err, errlen);
 	for (i = 0; i < n; i++) {
 		uv_tcp_init(loop, &servers[i]);
 		servers[i].data = data;

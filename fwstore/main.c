@@ -15,9 +15,11 @@
 
 #include "cfg.h"
 #include "gate.h"
+#include "listen.h"
 #include "log.h"
 #include "tls.h"
 #include "sandbox.h"
+#include "workers.h"
 
 #include "fwstore.h"
 
@@ -25,29 +27,49 @@ static int	fwstore_check(struct cfg *, const char *, int);
 static void	fwstore_on_signal(uv_signal_t *, int);
 static void	fwstore_signals(struct fwstore *);
 
-int
-main(int argc, char *argv[])
-{
-	struct fwstore	 fw;
-	struct cfg	 cfg;
-	struct cfg_args	 args;
-	char		 err[256];
+static struct cfg	 fwstore_cfg;
+static unsigned		 fwstore_workers;
 
-	cfg_args(argc, argv, "otad-fwstore", &args);
-	if (fwstore_check(&cfg, args.path, args.check) == -1)
-		return 1;
-	if (args.check) {
-		cfg_free(&cfg);
-		return 0;
+/* Worker w's listening sockets, bound by the supervisor (listen.h). */
+static int
+fwstore_bind(unsigned w, void *arg, char *err, size_t len)
+{
+	struct cfg	*cfg = &fwstore_cfg;
+	char		 why[200];
+
+	if (listen_bind(cfg->fwstore.listen, w, why, sizeof(why)) == -1) {
+		snprintf(err, len, "[fwstore] listen: %s", why);
+		return -1;
 	}
+	if (*cfg->fwstore.tls_listen != '\0' &&
+	    listen_bind(cfg->fwstore.tls_listen, w, why, sizeof(why)) == -1) {
+		snprintf(err, len, "[fwstore] tls_listen: %s", why);
+		return -1;
+	}
+	/* A client's requests (a resumed download's ranges) meet in one
+	 * worker, and its per-address count is exact. */
+	if (w + 1 == fwstore_workers &&
+	    (listen_steer(cfg->fwstore.listen, w + 1, err, len) == -1 ||
+	    (*cfg->fwstore.tls_listen != '\0' &&
+	    listen_steer(cfg->fwstore.tls_listen, w + 1, err, len) == -1)))
+		return -1;
+	return 0;
+}
+
+/* fwstore itself, or worker w of several: its exit status. */
+static int
+fwstore_worker(unsigned w, void *arg)
+{
+	struct cfg	*cfg = &fwstore_cfg;
+	struct fwstore	 fw;
+	char		 err[256];
 
 	memset(&fw, 0, sizeof(fw));
 	fw.loop = uv_default_loop();
-	fw.cfg = &cfg;
-	if ((fw.firmware_dir = cfg_firmware_dir(&cfg)) == NULL)
+	fw.cfg = cfg;
+	fw.ctl.worker = w + 1;
+	if ((fw.firmware_dir = cfg_firmware_dir(cfg)) == NULL)
 		fatalx("cannot name the firmware directory");
-	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
-		fatal("signal");
 	fwstore_signals(&fw);
 	if (fwstore_ctl_start(&fw) == -1)
 		fatalx("cannot start the control client");
@@ -56,16 +78,38 @@ main(int argc, char *argv[])
 	sandbox_drop(SANDBOX_USER_FWSTORE);
 	sandbox_landlock((const char *[]){ fw.firmware_dir, NULL });
 	log_info("serving firmware from %s on %s", fw.firmware_dir,
-	    cfg.fwstore.listen);
-	sandbox_ready(fw.loop, "serving firmware on %s", cfg.fwstore.listen);
+	    cfg->fwstore.listen);
+	sandbox_ready(fw.loop, "serving firmware on %s", cfg->fwstore.listen);
 
 	uv_run(fw.loop, UV_RUN_DEFAULT);
 
 	sandbox_stopping();
 	log_info("stopped");
 	free(fw.firmware_dir);
-	cfg_free(&cfg);
 	return 0;
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct cfg_args	 args;
+	struct workers_spec spec = { "otad-fwstore", 0, "serving firmware",
+	    fwstore_bind, fwstore_worker, NULL };
+	int		 rc;
+
+	cfg_args(argc, argv, "otad-fwstore", &args);
+	if (fwstore_check(&fwstore_cfg, args.path, args.check) == -1)
+		return 1;
+	if (args.check) {
+		cfg_free(&fwstore_cfg);
+		return 0;
+	}
+	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
+		fatal("signal");
+	spec.n = fwstore_workers = workers_count(fwstore_cfg.fwstore.workers);
+	rc = spec.n == 1 ? fwstore_worker(0, NULL) : workers_run(&spec);
+	cfg_free(&fwstore_cfg);
+	return rc;
 }
 
 /* Loads the configuration; with -t also the TLS files of tls_listen, says

@@ -35,10 +35,11 @@ static const struct ctl_conn_ops hwd_admind_ops = {
 };
 
 int
-hwd_admind_start(void)
+hwd_admind_start(unsigned worker)
 {
 	struct ctl_client *cl = &hwd_env.ctl;
 
+	cl->worker = worker;
 	cl->ops = &hwd_admind_ops;
 	cl->on_ready = hwd_admind_ready;
 	cl->on_down = NULL;
@@ -110,7 +111,7 @@ hwd_admind_auth_reply(void *arg, uint16_t type, struct ctl_reader *r)
 
 	if ((rc = hwd_admind_auth_result(type, r, &m)) == -1)
 		m.result = CTL_AUTH_FAULT;
-	hwd_conn_auth_done(c, m.result, m.device_id, m.name);
+	hwd_conn_auth_done(c, &m);
 	ctl_msg_free(CTL_AUTH_REPLY, &m);
 	return rc;
 }
@@ -183,6 +184,46 @@ hwd_admind_bridge_auth(struct hwd_conn *c, const char *token, size_t len,
 	return 0;
 }
 
+/* A bridge write passed on, waiting for admind's answer. */
+struct hwd_bridge_write {
+	struct hwd_conn	*c;
+	uint16_t	 msg_id;
+};
+
+static int
+hwd_admind_bridge_write_reply(void *arg, uint16_t type, struct ctl_reader *r)
+{
+	struct hwd_bridge_write *bw = arg;
+
+	if (hwd_conn_release(bw->c) == 0)
+		hwd_bridge_write_done(bw->c, bw->msg_id, type == CTL_OK);
+	free(bw);
+	return 0;
+}
+
+/* A bridge write to a device this worker does not hold, to admind; -1
+ * when admind is not connected. */
+int
+hwd_admind_bridge_write(struct hwd_conn *c, uint64_t device_id,
+    uint16_t msg_id, const char *body, size_t len)
+{
+	struct ctl_conn	*cc = hwd_admind_conn();
+	struct ctl_msg_bridge_write m = { device_id, msg_id,
+	    { (uint32_t)len, (char *)body } };
+	struct hwd_bridge_write *bw;
+
+	if (cc == NULL || (bw = calloc(1, sizeof(*bw))) == NULL)
+		return -1;
+	bw->c = c;
+	bw->msg_id = msg_id;
+	if (ctl_request_bridge_write(cc, &m, hwd_admind_bridge_write_reply,
+	    bw) == -1) {
+		free(bw);
+		return -1;
+	}
+	return 0;
+}
+
 /* A notification; dropped while admind is away (it hears the whole state
  * again on reconnect). */
 static void
@@ -227,10 +268,32 @@ hwd_admind_info(struct hwd_conn *c)
 	hwd_admind_send(CTL_INFO, &m);
 }
 
+/* The device's last connection here is closing: its pin values go to
+ * admind for its next login, wherever that lands; -1 when admind is away
+ * (this worker keeps them). */
+int
+hwd_admind_pins(struct hwd_device *d)
+{
+	struct ctl_conn	*cc = hwd_admind_conn();
+	struct buf	 pins = BUF_INIT;
+	struct ctl_msg_pins m = { d->id, { 0, NULL } };
+	int		 rc = -1;
+
+	if (cc != NULL && hwd_pins_save(d, &pins) == 0) {
+		m.pins.data = pins.data;
+		m.pins.len = (uint32_t)pins.len;
+		rc = ctl_send_pins(cc, 0, &m);
+	}
+	buf_free(&pins);
+	return rc;
+}
+
 void
 hwd_admind_offline(struct hwd_conn *c)
 {
-	struct ctl_msg_offline m = { c->device->id, c->id };
+	/* c still counts among the device's connections here */
+	struct ctl_msg_offline m = { c->device->id, c->id,
+	    c->device->nconns - 1 };
 
 	hwd_admind_send(CTL_OFFLINE, &m);
 }
@@ -248,7 +311,8 @@ hwd_admind_event(struct hwd_conn *c, const char *name,
 /* The device wrote its consent pin: its answer to admind, if it is one
  * (policy.c); the write is kept as any pin write (pins.c). */
 void
-hwd_admind_consent(struct hwd_conn *c, const char *value, size_t len)
+hwd_admind_consent(struct hwd_conn *c, unsigned pin, const char *value,
+    size_t len)
 {
 	char		 answer[HWD_ADMIND_MAX_ANSWER];
 	struct ctl_msg_consent m = { c->device->id, answer, 0 };
@@ -256,12 +320,11 @@ hwd_admind_consent(struct hwd_conn *c, const char *value, size_t len)
 	if (hwd_policy_consent(value, len, answer, sizeof(answer),
 	    &m.minutes) == -1) {
 		hwd_conn_log(c, LOG_DEBUG, "consent pin V%u: not an answer "
-		    "(accept, defer with minutes, or decline): ignored",
-		    c->device->consent_pin);
+		    "(accept, defer with minutes, or decline): ignored", pin);
 		return;
 	}
-	hwd_conn_log(c, LOG_DEBUG, "consent pin V%u: %s %u",
-	    c->device->consent_pin, answer, m.minutes);
+	hwd_conn_log(c, LOG_DEBUG, "consent pin V%u: %s %u", pin, answer,
+	    m.minutes);
 	hwd_admind_send(CTL_CONSENT, &m);
 }
 
@@ -371,7 +434,8 @@ hwd_admind_consent_ask(const struct ctl_msg_consent_ask *m)
 	buf_free(&value);
 }
 
-/* admind's CTL_OTA_SEND, CTL_DEVICE_DROP and CTL_CONSENT_ASK (ctl_conn
+/* admind's CTL_OTA_SEND, CTL_DEVICE_DROP, CTL_CONSENT_ASK and
+ * CTL_DEVICE_WRITE (ctl_conn
  * let no other message of admind's role through). */
 static int
 hwd_dispatch_admind(struct ctl_conn *cc, uint16_t type, uint32_t reqid,
@@ -390,6 +454,10 @@ hwd_dispatch_admind(struct ctl_conn *cc, uint16_t type, uint32_t reqid,
 		    m.ota_send.path);
 	else if (type == CTL_CONSENT_ASK)
 		hwd_admind_consent_ask(&m.consent_ask);
+	else if (type == CTL_DEVICE_WRITE)
+		(void)hwd_bridge_deliver(m.device_write.device_id,
+		    m.device_write.msg_id, m.device_write.body.data,
+		    m.device_write.body.len);
 	else
 		rc = -1;
 	ctl_msg_free(type, &m);

@@ -86,37 +86,64 @@ hwd_bridge_auth_done(struct hwd_conn *c, int result, uint64_t device_id,
 		hwd_conn_continue(c);
 }
 
-/* A write over an open channel: HARDWARE to every connection of the
- * target, with the sender's msg_id. */
+/*
+ * A bridge write reaching device_id here: kept as its pin value and sent
+ * as HARDWARE, with the sender's msg_id, to every connection of it this
+ * worker holds.  -1 when it holds none.
+ */
+int
+hwd_bridge_deliver(uint64_t device_id, uint16_t msg_id, const char *body,
+    size_t len)
+{
+	struct hwd_device *d = hwd_devices_find(device_id);
+	struct hwd_conn	  *t, *next;
+	struct buf	   frame = BUF_INIT;
+
+	if (d == NULL || d->nconns == 0)
+		return -1;
+	if (hwd_proto_encode(&frame, HWD_CMD_HARDWARE, msg_id, body,
+	    len) == 0) {
+		hwd_pins_store(d, body, len);
+		/* A failed write closes that connection; d stays (it has
+		 * pins or further connections) until the last one is gone. */
+		for (t = LIST_FIRST(&d->conns); t != NULL; t = next) {
+			next = LIST_NEXT(t, dev_entry);
+			if (len <= t->buff_in)
+				hwd_conn_send(t, frame.data, frame.len);
+		}
+	}
+	buf_free(&frame);
+	return 0;
+}
+
+/* A write over an open channel: to the target's connections here, else
+ * through admind to the worker that holds it (reading paused until
+ * admind says whether one does). */
 static int
 hwd_bridge_forward(struct hwd_conn *c, uint16_t msg_id, const char *channel,
     const char *body, size_t len)
 {
 	struct hwd_bridge *b = hwd_bridge_find(c, channel);
-	struct hwd_device *d;
-	struct hwd_conn	  *t, *next;
-	struct buf	   frame = BUF_INIT;
 
 	if (b == NULL)
 		return hwd_conn_respond(c, msg_id, HWD_STATUS_NOT_ALLOWED);
-	if ((d = hwd_devices_find(b->device_id)) == NULL || d->nconns == 0)
+	if (hwd_bridge_deliver(b->device_id, msg_id, body, len) == 0)
+		return c->state == HWD_CONN_CLOSING ? -1 : 0;
+	if (hwd_admind_bridge_write(c, b->device_id, msg_id, body, len) == -1)
 		return hwd_conn_respond(c, msg_id,
 		    HWD_STATUS_NOT_IN_NETWORK);
-	if (hwd_proto_encode(&frame, HWD_CMD_HARDWARE, msg_id, body,
-	    len) == -1) {
-		buf_free(&frame);
-		return hwd_conn_respond(c, msg_id, HWD_STATUS_SERVER_ERROR);
-	}
-	hwd_pins_store(d, body, len);
-	/* A failed write closes that connection; d stays (it has pins or
-	 * further connections) until the last one is gone. */
-	for (t = LIST_FIRST(&d->conns); t != NULL; t = next) {
-		next = LIST_NEXT(t, dev_entry);
-		if (len <= t->buff_in)
-			hwd_conn_send(t, frame.data, frame.len);
-	}
-	buf_free(&frame);
-	return c->state == HWD_CONN_CLOSING ? -1 : 0;
+	c->auth_pending = 1;
+	stream_pause(&c->stream);
+	return 0;
+}
+
+/* admind's answer to a write passed on (admind.c); c is open. */
+void
+hwd_bridge_write_done(struct hwd_conn *c, uint16_t msg_id, int delivered)
+{
+	if (delivered || hwd_conn_respond(c, msg_id,
+	    HWD_STATUS_NOT_IN_NETWORK) == 0)
+		hwd_conn_continue(c);
 }
 
 int

@@ -366,6 +366,9 @@ hwd_conn_detach(struct hwd_conn *c)
 		return;
 	hwd_conn_log(c, LOG_INFO, "device logged out");
 	hwd_admind_offline(c);
+	if (c->device->nconns == 1 && c->device->npins > 0 &&
+	    hwd_admind_pins(c->device) == 0)
+		hwd_pins_free(c->device);
 	hwd_devices_detach(c);
 }
 

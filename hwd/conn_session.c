@@ -49,14 +49,16 @@ hwd_conn_login(struct hwd_conn *c, const struct hwd_frame *f)
 }
 
 static void
-hwd_conn_online(struct hwd_conn *c, uint64_t device_id, const char *name)
+hwd_conn_online(struct hwd_conn *c, const struct ctl_msg_auth_reply *m)
 {
-	if (hwd_devices_attach(c, device_id, name) == -1) {
+	if (hwd_devices_attach(c, m->device_id, m->name) == -1) {
 		log_warnx("out of memory registering a device");
 		hwd_conn_respond(c, c->login_msg_id, HWD_STATUS_SERVER_ERROR);
 		hwd_conn_finish(c);
 		return;
 	}
+	if (m->pins.len > 0)
+		hwd_pins_load(c->device, m->pins.data, m->pins.len);
 	c->state = HWD_CONN_ONLINE;
 	c->since = hwd_timeout_now();
 	hwd_timeout_add(c);
@@ -83,14 +85,13 @@ hwd_conn_continue(struct hwd_conn *c)
 
 /* admind's answer to the login (admind.c); result is enum ctl_auth_result. */
 void
-hwd_conn_auth_done(struct hwd_conn *c, int result, uint64_t device_id,
-    const char *name)
+hwd_conn_auth_done(struct hwd_conn *c, const struct ctl_msg_auth_reply *m)
 {
 	if (hwd_conn_release(c) == -1 || c->state != HWD_CONN_AUTH)
 		return;
-	switch (result) {
+	switch (m->result) {
 	case CTL_AUTH_OK:
-		hwd_conn_online(c, device_id, name);
+		hwd_conn_online(c, m);
 		break;
 	case CTL_AUTH_UNKNOWN:
 		hwd_conn_log(c, LOG_INFO, "login with an unknown token");

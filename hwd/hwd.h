@@ -16,6 +16,7 @@
 
 #include "buf.h"
 #include "cfg.h"
+#include "ctl.h"
 #include "ctl_conn.h"
 #include "netaddr.h"
 #include "stream.h"
@@ -126,8 +127,9 @@ void	 hwd_conn_foreach(void (*)(struct hwd_conn *, void *), void *);
 
 /* conn_session.c */
 int	 hwd_conn_dispatch(struct hwd_conn *, const struct hwd_frame *);
-void	 hwd_conn_auth_done(struct hwd_conn *, int result, uint64_t device_id,
-	    const char *name);
+/* admind's answer to the login's token (its pins: values kept for it). */
+void	 hwd_conn_auth_done(struct hwd_conn *,
+	    const struct ctl_msg_auth_reply *);
 void	 hwd_conn_continue(struct hwd_conn *);
 
 /* conn_ota.c */
@@ -161,6 +163,8 @@ int	 hwd_pins_store(struct hwd_device *, const char *, size_t);
 int	 hwd_pins_sync(struct hwd_conn *, uint16_t msg_id, const char *,
 	    size_t);
 void	 hwd_pins_free(struct hwd_device *);
+int	 hwd_pins_save(const struct hwd_device *, struct buf *);
+void	 hwd_pins_load(struct hwd_device *, const char *, size_t);
 
 /* internal.c */
 int	 hwd_internal_is_request(const struct hwd_frame *);
@@ -172,6 +176,10 @@ int	 hwd_bridge_message(struct hwd_conn *, uint16_t msg_id, const char *,
 void	 hwd_bridge_auth_done(struct hwd_conn *, int result,
 	    uint64_t device_id, const char *channel, uint16_t msg_id);
 void	 hwd_bridge_free(struct hwd_conn *);
+int	 hwd_bridge_deliver(uint64_t device_id, uint16_t msg_id,
+	    const char *body, size_t len);
+void	 hwd_bridge_write_done(struct hwd_conn *, uint16_t msg_id,
+	    int delivered);
 void	 hwd_bridge_revoke(uint64_t device_id, const char *why);
 
 /* devices.c */
@@ -186,9 +194,13 @@ size_t	 hwd_devices_count(void);
 void	 hwd_devices_free(void);
 
 /* admind.c */
-int	 hwd_admind_start(void);
+/* Connects to admind as hwd worker (1-based). */
+int	 hwd_admind_start(unsigned worker);
 void	 hwd_admind_stop(void);
 int	 hwd_admind_auth(struct hwd_conn *, const char *token, size_t len);
+int	 hwd_admind_pins(struct hwd_device *);
+int	 hwd_admind_bridge_write(struct hwd_conn *, uint64_t device_id,
+	    uint16_t msg_id, const char *body, size_t len);
 int	 hwd_admind_bridge_auth(struct hwd_conn *, const char *token,
 	    size_t len, const char *channel, uint16_t msg_id);
 void	 hwd_admind_online(struct hwd_conn *);
@@ -196,8 +208,8 @@ void	 hwd_admind_info(struct hwd_conn *);
 void	 hwd_admind_offline(struct hwd_conn *);
 void	 hwd_admind_event(struct hwd_conn *, const char *name,
 	    const char *description);
-void	 hwd_admind_consent(struct hwd_conn *, const char *value,
-	    size_t len);
+void	 hwd_admind_consent(struct hwd_conn *, unsigned pin,
+	    const char *value, size_t len);
 
 /* timeout.c */
 void	 hwd_timeout_start(void);

@@ -17,9 +17,11 @@
 #include "cfg.h"
 #include "gate.h"
 #include "hwd.h"
+#include "listen.h"
 #include "log.h"
 #include "sandbox.h"
 #include "tls.h"
+#include "workers.h"
 
 #define HWD_STOP_GRACE_MS	3000
 
@@ -104,11 +106,53 @@ hwd_run(void)
 		log_debug("event loop not empty at exit");
 }
 
+/* Worker w's listening sockets, bound by the supervisor (listen.h). */
+static int
+hwd_bind(unsigned w, void *arg, char *err, size_t len)
+{
+	struct cfg	*cfg = &hwd_env.cfg;
+	char		 why[200];
+
+	if (*cfg->hwd.listen != '\0' &&
+	    listen_bind(cfg->hwd.listen, w, why, sizeof(why)) == -1) {
+		snprintf(err, len, "[hwd] listen: %s", why);
+		return -1;
+	}
+	if (*cfg->hwd.tls_listen != '\0' &&
+	    listen_bind(cfg->hwd.tls_listen, w, why, sizeof(why)) == -1) {
+		snprintf(err, len, "[hwd] tls_listen: %s", why);
+		return -1;
+	}
+	return 0;
+}
+
+/* hwd itself, or worker w of several: its exit status. */
+static int
+hwd_worker(unsigned w, void *arg)
+{
+	hwd_env.loop = uv_default_loop();
+	hwd_timeout_start();
+	if (hwd_conn_listen() == -1)
+		return 1;
+	if (hwd_admind_start(w + 1) == -1)
+		return 1;
+	/* Sockets bound, TLS key read: nothing on disk from here on. */
+	sandbox_drop(SANDBOX_USER_HWD);
+	sandbox_landlock(NULL);
+	hwd_run();
+	hwd_devices_free();
+	free(hwd_env.ctl.path);
+	log_info("stopped");
+	return 0;
+}
+
 int
 main(int argc, char *argv[])
 {
 	struct cfg_args	 args;
-	int		 problems;
+	struct workers_spec spec = { "otad-hwd", 0, "serving devices",
+	    hwd_bind, hwd_worker, NULL };
+	int		 problems, rc;
 
 	cfg_args(argc, argv, "otad-hwd", &args);
 	problems = cfg_load(&hwd_env.cfg, args.path, stderr);
@@ -118,19 +162,8 @@ main(int argc, char *argv[])
 		fatalx("%s: %d configuration problem%s", args.path, problems,
 		    problems == 1 ? "" : "s");
 	signal(SIGPIPE, SIG_IGN);
-	hwd_env.loop = uv_default_loop();
-	hwd_timeout_start();
-	if (hwd_conn_listen() == -1)
-		exit(1);
-	if (hwd_admind_start() == -1)
-		exit(1);
-	/* Sockets bound, TLS key read: nothing on disk from here on. */
-	sandbox_drop(SANDBOX_USER_HWD);
-	sandbox_landlock(NULL);
-	hwd_run();
-	hwd_devices_free();
-	free(hwd_env.ctl.path);
+	spec.n = workers_count(hwd_env.cfg.hwd.workers);
+	rc = spec.n == 1 ? hwd_worker(0, NULL) : workers_run(&spec);
 	cfg_free(&hwd_env.cfg);
-	log_info("stopped");
-	return 0;
+	return rc;
 }

@@ -89,20 +89,25 @@ hwd_pins_store(struct hwd_device *d, const char *body, size_t len)
 }
 
 /* HARDWARE from a logged-in device: kept, never answered.  A write to
- * the device's consent pin is also its answer to admind. */
+ * the device's consent pin is also its answer to admind: the pin admind
+ * asked on here, else [admind] consent_pin (the question may have come
+ * over another worker before the device logged in again here; admind
+ * ignores an answer nothing waits for). */
 int
 hwd_pins_hardware(struct hwd_conn *c, const char *body, size_t len)
 {
 	struct hwd_device *d = c->device;
 	struct hwd_pin_write w;
+	unsigned	  pin = d->consent_asked ? d->consent_pin :
+			    hwd_env.cfg.admind.consent_pin;
 
 	if (hwd_pins_store(d, body, len) == -1)
 		hwd_conn_log(c, LOG_DEBUG, "pin value not kept: over %u pins "
 		    "or %u bytes per device", HWD_PINS_MAX,
 		    HWD_PINS_MAX_BYTES);
-	if (d->consent_asked && hwd_proto_pin_write(body, len, &w) == 0 &&
-	    w.type == 'v' && w.pin == d->consent_pin)
-		hwd_admind_consent(c, w.value, w.len);
+	if (hwd_proto_pin_write(body, len, &w) == 0 && w.type == 'v' &&
+	    w.pin == pin)
+		hwd_admind_consent(c, pin, w.value, w.len);
 	return 0;
 }
 
@@ -167,4 +172,33 @@ hwd_pins_free(struct hwd_device *d)
 	d->pins = NULL;
 	d->npins = 0;
 	d->pins_bytes = 0;
+}
+
+/* Every kept value as a HARDWARE frame, one after the other: what admind
+ * keeps while the device is offline. */
+int
+hwd_pins_save(const struct hwd_device *d, struct buf *out)
+{
+	for (uint16_t i = 0; i < d->npins; i++)
+		if (hwd_proto_hardware(out, 0, d->pins[i].type,
+		    d->pins[i].pin, d->pins[i].value, d->pins[i].len) == -1)
+			return -1;
+	return 0;
+}
+
+/* The values hwd_pins_save() wrote, kept again (checked as any device
+ * write: what is not a HARDWARE frame ends the list). */
+void
+hwd_pins_load(struct hwd_device *d, const char *p, size_t len)
+{
+	size_t	 off = 0, n;
+
+	while (len - off >= HWD_PROTO_HEADER_LEN &&
+	    (uint8_t)p[off] == HWD_CMD_HARDWARE) {
+		n = (size_t)(uint8_t)p[off + 3] << 8 | (uint8_t)p[off + 4];
+		if (n > len - off - HWD_PROTO_HEADER_LEN)
+			break;
+		(void)hwd_pins_store(d, p + off + HWD_PROTO_HEADER_LEN, n);
+		off += HWD_PROTO_HEADER_LEN + n;
+	}
 }

@@ -212,6 +212,8 @@ static const char init_config_fmt[] =
     "; Devices connect here (Blynk protocol): comma-separated host:port\n"
     "; list; [::] also takes IPv4.\n"
     "listen = [::]:8442\n"
+    "; Processes sharing the device connections (0: one per CPU).\n"
+    "workers = 0\n"
     "\n"
     "[admind]\n"
     "; The admin API and the curl endpoints (HTTPS).\n"
@@ -240,7 +242,9 @@ static const char init_config_fmt[] =
     "listen = [::]:8080\n"
     "; Base URL sent to devices, e.g. http://ota.example.com:8080; empty:\n"
     "; the address each device connected to, with fwstore's port.\n"
-    "public_url =\n";
+    "public_url =\n"
+    "; Processes sharing the downloads (0: one per CPU).\n"
+    "workers = 0\n";
 
 static void
 init_config(const struct init *in)

@@ -169,6 +169,15 @@ test_put_pairs(struct buf *b, const char *field)
 	ctl_put_str(b, "");
 }
 
+/* bytes with a NUL inside, as a Blynk body has */
+static void
+test_put_bytes(struct buf *b, const char *field)
+{
+	ctl_put_u32(b, (uint32_t)strlen(field) + 2);
+	buf_add(b, field, strlen(field));
+	buf_add(b, "\0x", 2);
+}
+
 #define TEST_PUT(type, field)	test_put_##type(b, #field);
 #define TEST_PAYLOAD(ID, id, num, name, from, kind, fields)		\
 	case CTL_##ID:							\
@@ -193,6 +202,7 @@ test_table(void)
 	CHECK(CTL_CONSENT == 19);
 	CHECK(CTL_OTA_SEND == 20 && CTL_DEVICE_DROP == 21);
 	CHECK(CTL_CONSENT_ASK == 22);
+	CHECK(CTL_BRIDGE_WRITE == 23 && CTL_DEVICE_WRITE == 24);
 	CHECK(CTL_FW_CHECK == 30 && CTL_FW_POLL == 32);
 	CHECK(CTL_OK == 0x8001 && CTL_FW_GRANT == 0x8004);
 	CHECK(strcmp(ctl_type_name(CTL_ONLINE_RESET), "online-reset") == 0);
@@ -201,7 +211,7 @@ test_table(void)
 	CHECK(strcmp(ctl_type_name(99), "unknown") == 0);
 	while (ctl_msg_type(n) != 0)
 		CHECK(ctl_type_known(ctl_msg_type(n++)));
-	CHECK(n == 21);
+	CHECK(n == 24);
 }
 
 /* Every message: decoded, re-encoded to the same bytes; every shorter
@@ -493,8 +503,8 @@ test_server_refusals(void)
 	static struct ctl_server srv = { .ops = &ops, .roles = roles };
 	struct ctl_msg_ota_send ota = { 1, 2, "/ota/x" };
 	struct ctl_msg_auth auth = { "tok", "1.2.3.4:5" };
-	struct ctl_msg_hello hwd = { CTL_VERSION, "hwd" },
-	    fw = { CTL_VERSION, "fwstore" };
+	struct ctl_msg_hello hwd = { CTL_VERSION, "hwd", 1 },
+	    fw = { CTL_VERSION, "fwstore", 1 };
 	int		 fd[5];
 	size_t		 got;
 	char		 path[64], *log;
@@ -555,15 +565,15 @@ test_accept_hello(uv_loop_t *loop, int lfd)
 	ssize_t	 n;
 	int	 fd = -1;
 
-	/* 12 + u32 + str "hwd" */
-	for (int i = 0; i < 250 && got < 12 + 4 + 4 + 3; i++) {
+	/* 12 + u32 version + str "hwd" + u32 worker */
+	for (int i = 0; i < 250 && got < 12 + 4 + 4 + 3 + 4; i++) {
 		test_run(loop, 20);
 		if (fd == -1 && (fd = accept(lfd, NULL, NULL)) == -1)
 			continue;
 		if ((n = recv(fd, hello, sizeof(hello), MSG_DONTWAIT)) > 0)
 			got += (size_t)n;
 	}
-	CHECK(got == 12 + 4 + 4 + 3);
+	CHECK(got == 12 + 4 + 4 + 3 + 4);
 	return fd;
 }
 

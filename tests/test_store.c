@@ -18,6 +18,7 @@
 
 #include <sqlite3.h>
 
+#include "buf.h"
 #include "store.h"
 
 #define CHECK(c) do {							\
@@ -486,6 +487,28 @@ count_events(const char *insert_ancient)
 	return n;
 }
 
+/* Pin values kept while a device is offline: the last handed over wins,
+ * bytes with NULs come back as they went, a deleted device keeps none. */
+static void
+test_device_pins(struct store *st)
+{
+	struct buf	 b = BUF_INIT;
+	int64_t		 id;
+
+	CHECK(store_device_create(st, "pins", "pins1", "", &id) == 0);
+	CHECK(store_device_pins_get(st, id, &b) == 0 && b.len == 0);
+	CHECK(store_device_pins_set(st, id, "a\0b", 3) == 0);
+	CHECK(store_device_pins_set(st, id, "vw\0001\0x", 7) == 0);
+	CHECK(store_device_pins_get(st, id, &b) == 1);
+	CHECK(b.len == 7 && memcmp(b.data, "vw\0001\0x", 7) == 0);
+	CHECK(store_device_pins_set(st, 99999, "x", 1) == 0);
+	buf_reset(&b);
+	CHECK(store_device_pins_get(st, 99999, &b) == 0);
+	CHECK(store_device_delete(st, id) == 1);
+	CHECK(store_device_pins_get(st, id, &b) == 0);
+	buf_free(&b);
+}
+
 /* The admin API's device edits: search, tags, renaming, a new token. */
 static void
 test_device_edits(struct store *st)
@@ -694,13 +717,13 @@ test_refusals(void)
 	FILE	*fp;
 	int	 i;
 
-	set_user_version(8);
+	set_user_version(9);
 	CHECK(store_open(dbpath, err, sizeof(err)) == NULL);
 	fprintf(stderr, "future: %s\n", err);
 	CHECK(strncmp(err, dbpath, strlen(dbpath)) == 0);
-	CHECK(strstr(err, "schema version 8, newer than this otad knows (7)")
+	CHECK(strstr(err, "schema version 9, newer than this otad knows (8)")
 	    != NULL);
-	set_user_version(7);
+	set_user_version(8);
 
 	snprintf(path, sizeof(path), "%s/garbage.db", dir);
 	CHECK((fp = fopen(path, "w")) != NULL);
@@ -768,10 +791,11 @@ test_migrate_device_ids(void)
 	    "ALTER TABLE jobs DROP COLUMN \"window\";"
 	    "ALTER TABLE jobs DROP COLUMN confirm;"
 	    "DROP TABLE webhook_queue;"
+	    "DROP TABLE device_pins;"
 	    "PRAGMA user_version = 3;", NULL, NULL, NULL) == SQLITE_OK);
 	sqlite3_close(db);
 	st = open_ok();
-	CHECK(store_schema_version(st) == 7);
+	CHECK(store_schema_version(st) == 8);
 	CHECK(store_device_create(st, "after", "tok-after", "", &id) == 0);
 	CHECK(id == 41);
 	store_close(st);
@@ -913,7 +937,7 @@ main(void)
 	snprintf(dbpath, sizeof(dbpath), "%s/otad.db", dir);
 
 	st = open_ok();
-	CHECK(store_schema_version(st) == 7);
+	CHECK(store_schema_version(st) == 8);
 	test_devices(st);
 	fw = test_firmware(st);
 	test_jobs(st, fw);
@@ -925,7 +949,7 @@ main(void)
 
 	/* Reopening keeps everything, and migrates nothing. */
 	st = open_ok();
-	CHECK(store_schema_version(st) == 7);
+	CHECK(store_schema_version(st) == 8);
 	CHECK(store_device_get(st, 1, &d) == 1);
 	CHECK_STR(d.name, "kitchen");
 	CHECK_STR(d.fw_version, "1.2.3");
@@ -935,6 +959,7 @@ main(void)
 	delivery_free(&dl);
 	test_events_prune(st);
 	test_device_edits(st);
+	test_device_pins(st);
 	test_firmware_delete(st, fw);
 	test_api_tokens(st);
 	test_waiting(st, fw);

@@ -108,11 +108,14 @@ class OtadServer:
         dual = (1,) if any(":" in h for h in self.admind_hosts) else ()
         self.hwd_port, self.admin_port, self.fw_port = free_ports(3, dual=dual)
         admind_listen = ", ".join("%s:%d" % (h, self.admin_port) for h in self.admind_hosts)
+        # Two workers each, as the default gives a two-core machine: the
+        # suite runs the same on every machine.
         rewrite_ini(self.conf, {
             "otad": {"control_socket": os.path.join(self.dir, "control.sock")},
-            "hwd": {"listen": "127.0.0.1:%d" % self.hwd_port},
+            "hwd": {"listen": "127.0.0.1:%d" % self.hwd_port, "workers": "2"},
             "admind": {"listen": admind_listen},
-            "fwstore": {"listen": "127.0.0.1:%d" % self.fw_port, "public_url": ""},
+            "fwstore": {"listen": "127.0.0.1:%d" % self.fw_port, "public_url": "",
+                        "workers": "2"},
         })
         if self.config:
             rewrite_ini(self.conf, self.config)
@@ -168,7 +171,7 @@ class OtadServer:
             try:
                 with blynk.BlynkClient(self.host, self.hwd_port, timeout=2).connect() as c:
                     last = "demo token login answered %r" % (c.login(self.demo_token),)
-                    if last.endswith(" 200"):
+                    if last.endswith(" 200") and self._workers_connected():
                         r = self.admin(timeout=2).request("GET", "/admin/devices")
                         last = "GET /admin/devices answered %d" % r.status
                         if r.status == 200:
@@ -180,6 +183,21 @@ class OtadServer:
                 pytest.fail("otad not ready within %.0f s (%s)\n%s"
                             % (START_TIMEOUT, last, self.log_tail()))
             time.sleep(0.1)
+
+    def workers(self, section):
+        """[section] workers as configured (0: one per CPU)."""
+        from ini import read_ini
+        n = int(read_ini(self.conf).get(section, {}).get("workers", "0"))
+        return n or os.cpu_count()
+
+    def _workers_connected(self):
+        """Every hwd and fwstore worker has said hello to admind."""
+        r = self.admin(timeout=2).request("GET", "/admin/health")
+        if r.status != 200:
+            return False
+        h = r.json()
+        return (h.get("hwd_workers") == self.workers("hwd") and
+                h.get("fwstore_workers") == self.workers("fwstore"))
 
     def stop(self):
         """SIGTERM, wait, SIGKILL after STOP_TIMEOUT; returns what was left over."""

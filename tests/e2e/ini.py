@@ -35,3 +35,21 @@ def rewrite_ini(path, updates):
         flush(sec)
     with open(path, "w") as f:
         f.write("\n".join(out) + "\n")
+
+
+def read_ini(path):
+    """{section: {key: value}} of an INI file (comments and blank lines skipped)."""
+    out, section = {}, None
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if not line or line[0] in "#;":
+                continue
+            m = re.match(r"\[([^\]]+)\]", line)
+            if m:
+                section = out.setdefault(m.group(1).strip(), {})
+                continue
+            m = re.match(r"([A-Za-z0-9_.-]+)\s*=\s*(.*)", line)
+            if m and section is not None:
+                section[m.group(1)] = m.group(2).strip()
+    return out

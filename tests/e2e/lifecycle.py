@@ -136,21 +136,40 @@ def wait_job(admin, job_id, predicate, timeout=10.0):
         time.sleep(0.05)
 
 
-def daemon_pid(srv, name):
-    """Pid of the running otad-<name> child of this server's `otad run`."""
+def _daemon_procs(srv, name):
+    """{comm: pid} of this server's otad-<name> processes: the daemon itself
+    ("otad-hwd") and, with several workers, each worker ("otad-hwd/1", ...)."""
     want = "otad-" + name
+    procs = {}
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
             continue
         try:
             with open("/proc/%s/cmdline" % pid, "rb") as f:
                 argv = f.read().split(b"\0")
+            with open("/proc/%s/comm" % pid) as f:
+                comm = f.read().strip()
+            with open("/proc/%s/stat" % pid) as f:
+                zombie = f.read().rsplit(")", 1)[1].split()[0] == "Z"
         except OSError:
             continue
         if argv and os.path.basename(argv[0]).decode(errors="replace") == want \
-                and srv.conf.encode() in argv:
-            return int(pid)
-    return None
+                and srv.conf.encode() in argv and not zombie:
+            procs[comm] = int(pid)
+    return procs
+
+
+def daemon_pid(srv, name):
+    """Pid of the running otad-<name> child of this server's `otad run` (with
+    several workers: their supervisor)."""
+    return _daemon_procs(srv, name).get("otad-" + name)
+
+
+def worker_pids(srv, name):
+    """{worker number: pid} of otad-<name>'s workers."""
+    prefix = "otad-%s/" % name
+    return {int(comm[len(prefix):]): pid
+            for comm, pid in _daemon_procs(srv, name).items() if comm.startswith(prefix)}
 
 
 def kill9(srv, name, wait_back=True, timeout=10.0):

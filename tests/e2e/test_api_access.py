@@ -97,7 +97,7 @@ def test_metrics(otad, admin):
     assert after["otad_admin_login_failures_total"] == \
         before["otad_admin_login_failures_total"] + 1
     assert after["otad_admin_logins_total"] >= before["otad_admin_logins_total"] + 1
-    assert after["otad_hwd_connected"] == 1
+    assert after["otad_hwd_connected"] == 2       # [hwd] workers = 2
 
 
 def test_eleven_bad_logins():

@@ -37,7 +37,9 @@ def fw():
     conftest.require_binaries()
     srv = conftest.OtadServer(name="otad-fwstore")
     srv.tls_port = conftest.free_ports(1)[0]
+    # max_downloads is each worker's: one worker makes the limit exact
     srv.config = {"fwstore": {
+        "workers": "1",
         "stall_timeout": str(STALL), "max_downloads": str(MAX_DOWNLOADS),
         "tls_listen": "127.0.0.1:%d" % srv.tls_port,
         "tls_cert": os.path.join(srv.dir, "admin.crt"),

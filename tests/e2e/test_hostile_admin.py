@@ -102,7 +102,8 @@ def ctl_hello(srv, role=b"hwd"):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.settimeout(5)
     s.connect(os.path.join(srv.dir, "control.sock"))
-    s.sendall(ctl(CTL_HELLO, 1, struct.pack(">I", 1) + ctl_str(role)))
+    s.sendall(ctl(CTL_HELLO, 1, struct.pack(">I", 2) + ctl_str(role) +
+                  struct.pack(">I", 9)))
     head = b""
     while len(head) < 12:
         chunk = s.recv(12 - len(head))
@@ -117,6 +118,8 @@ def test_uid_check_impossible_is_said_once(srv, adm):
 
 
 def test_second_hello_does_not_displace_the_real_peer(srv, adm):
+    """A hello past [section] workers (2 each here) is refused while the
+    workers are connected: a stranger cannot pose as one."""
     pid = lc.daemon_pid(srv, "admind")
     for role in (b"hwd", b"fwstore"):
         s, reply = ctl_hello(srv, role)
@@ -125,8 +128,8 @@ def test_second_hello_does_not_displace_the_real_peer(srv, adm):
             assert dropped(s)
         finally:
             s.close()
-        assert wait_log(srv, "said it is %s, but %s is connected already"
-                        % (role.decode(), role.decode()))
+        assert wait_log(srv, "said it is %s worker 9, but 2 %s workers ([%s] workers) "
+                        "are connected already" % ((role.decode(),) * 3))
     assert lc.daemon_pid(srv, "admind") == pid
     health = adm.request("GET", "/admin/health").json()
     assert health["hwd_connected"] and health["fwstore_connected"], health

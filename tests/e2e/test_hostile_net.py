@@ -99,10 +99,14 @@ def _idle(srv, names):
 
 # -- item 1: descriptor exhaustion -------------------------------------------
 
+# The open-file limit and the per-address counts are each worker's: one
+# worker each makes the flood meet them.
+ONE_WORKER = {"hwd": {"workers": "1"}, "fwstore": {"workers": "1"}}
+
 @pytest.fixture(scope="module")
 def soft1024():
     """`otad run` started under `ulimit -Sn 1024` (the hard limit stays)."""
-    srv = start_server(name="otad-soft1024", preexec_fn=_limit(1024))
+    srv = start_server(name="otad-soft1024", preexec_fn=_limit(1024), config=ONE_WORKER)
     yield srv
     srv.finish()
 
@@ -148,7 +152,8 @@ def test_flood_past_a_soft_limit_of_1024(soft1024):
 @pytest.fixture(scope="module")
 def hard1024():
     """`otad run` under an open-file limit of 1024 it cannot raise."""
-    srv = start_server(name="otad-hard1024", preexec_fn=_limit(1024, 1024))
+    srv = start_server(name="otad-hard1024", preexec_fn=_limit(1024, 1024),
+                       config=ONE_WORKER)
     yield srv
     srv.finish()
 
@@ -194,7 +199,8 @@ def test_keepalive_flood_from_one_address(workdir):
     """1,300 kept connections from one address, each after one 404: another
     client is served meanwhile, the flood's surplus hears 503 with Retry-After,
     and the idle ones are closed after head_timeout, not stall_timeout (60 s)."""
-    srv = start_server(name="otad-keepalive", config={"fwstore": {"head_timeout": "3"}})
+    srv = start_server(name="otad-keepalive", config={
+        "fwstore": {"head_timeout": "3", "workers": "1"}})
     try:
         held, answers = [], []
         for _ in range(KEEPALIVE_FLOOD):

@@ -51,6 +51,8 @@ class HwdServer(conftest.OtadServer):
             "tls_listen": "127.0.0.1:%d" % self.tls_port,
             "tls_cert": cert, "tls_key": key,
             "login_timeout": str(LOGIN_TIMEOUT),
+            # max_connections is each worker's: one worker makes it exact
+            "workers": "1",
             "max_connections": str(MAX_CONNECTIONS)}})
 
 

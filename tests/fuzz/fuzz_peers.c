@@ -84,7 +84,7 @@ fuzz_peer(const uint8_t *data, size_t size)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	struct ctl_msg_hello hello = { CTL_VERSION,
-	    data[0] & 1 ? "fwstore" : "hwd" };
+	    data[0] & 1 ? "fwstore" : "hwd", 1 };
 	struct buf	 out = BUF_INIT;
 	int		 s;
 
@@ -114,12 +114,12 @@ fuzz_run(int s)
 		uv_run(env->loop, UV_RUN_NOWAIT);
 		while ((n = read(s, drain, sizeof(drain))) > 0)
 			;
-		if (n == 0 && env->hwd == NULL && env->fwstore == NULL)
+		if (n == 0 && env->nhwd == 0 && env->nfwstore == 0)
 			break;
 		if (n == -1 && errno != EAGAIN)
 			break;
 	}
-	if (env->hwd != NULL || env->fwstore != NULL)
+	if (env->nhwd != 0 || env->nfwstore != 0)
 		abort();	/* admind kept a peer whose bytes all ended */
 	close(s);
 }
