@@ -315,7 +315,10 @@ def test_services_run_as_their_users(pkg):
     rc, out = pkg.c.sh("journalctl --no-pager -o cat -u otad-hwd -u otad-fwstore "
                        "--grep landlock", check=False)
     log("landlock: " + out)
-    assert out.count("landlock (ABI") == 2, "hwd and fwstore not both restricted:\n" + out
+    rc, ncpu = pkg.c.sh("nproc")
+    # every worker (one per CPU by default) restricts itself
+    assert out.count("landlock (ABI") == 2 * int(ncpu), \
+        "not every hwd and fwstore worker restricted:\n" + out
     rc, out = pkg.c.sh("grep 'open files' /proc/$(systemctl show -p MainPID --value "
                        "otad-hwd)/limits; systemctl show -p LimitNOFILE otad-hwd")
     log("hwd open files: " + out)
@@ -332,6 +335,54 @@ def test_services_run_as_their_users(pkg):
                        "'control socket'", check=False)
     log("control socket: " + out)
     assert "hwd must connect as uid" in out and "cannot be checked" not in out, out
+
+
+# The unit's main process and its children: "pid user comm ppid main" lines.
+UNIT_PROCS = ("for f in /proc/[0-9]*/stat; do p=${f#/proc/}; p=${p%/stat}; "
+              "pp=$(awk '{print $4}' $f 2>/dev/null); "
+              "if [ \"$p\" = \"$main\" ] || [ \"$pp\" = \"$main\" ]; then "
+              "echo $p $(stat -c %U /proc/$p) $(cat /proc/$p/comm) $pp $main; fi; done")
+
+
+def test_workers_under_systemd(pkg):
+    """Issue 17: each unit's main process supervises one worker per CPU, all
+    in the unit's cgroup as its user; journal lines carry WORKER=; a worker
+    killed with -9 is started again by its supervisor without the unit
+    restarting, and admind hears every worker."""
+    rc, ncpu = pkg.c.sh("nproc")
+    n = int(ncpu)
+    for unit, user in (("otad-hwd", "otad-hwd"), ("otad-fwstore", "otad-fw")):
+        rc, out = pkg.c.sh(
+            "main=$(systemctl show -p MainPID --value %s); %s" % (unit, UNIT_PROCS))
+        rows = [l.split() for l in out.splitlines()]
+        log("%s processes: %s" % (unit, rows))
+        workers = [r for r in rows if r[2].startswith(unit + "/")]
+        assert len(rows) == n + 1 and len(workers) == n, out
+        assert all(r[1] == user and r[3] == r[4] for r in workers), out
+        rc, out = pkg.c.sh("journalctl --no-pager -o cat -u %s WORKER=1 | head -3" % unit)
+        assert out.strip(), "no journal line of %s with WORKER=1" % unit
+        victim = workers[0][0]
+        pkg.c.sh("kill -9 %s" % victim)
+        deadline = time.monotonic() + 15
+        while True:
+            rc, out = pkg.c.sh("main=$(systemctl show -p MainPID --value %s); %s"
+                               % (unit, UNIT_PROCS))
+            procs = [l.split()[0] for l in out.splitlines()]
+            if victim not in procs and len(procs) == n + 1:
+                break
+            assert time.monotonic() < deadline, "%s worker not started again: %s" % (
+                unit, procs)
+            time.sleep(0.2)
+        rc, out = pkg.c.sh("systemctl show -p NRestarts --value %s; systemctl is-active %s"
+                           % (unit, unit))
+        assert out.split() == ["0", "active"], out
+    deadline = time.monotonic() + 15
+    while True:
+        h = admin(pkg).request("GET", "/admin/health").json()
+        if h["hwd_workers"] == n and h["fwstore_workers"] == n:
+            break
+        assert time.monotonic() < deadline, h
+        time.sleep(0.2)
 
 
 def test_seed_curl_reaches_device_and_journal(pkg, workdir):
