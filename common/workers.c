@@ -269,8 +269,8 @@ workers_on_signal(int started_up)
 	case SIGCHLD:
 		return workers_reap(started_up);
 	case SIGHUP:
-		log_info("SIGHUP: passed on to the workers");
-		workers_signal_all(SIGHUP);
+		log_info("SIGHUP: %s has nothing to reload (its configuration "
+		    "is read at start: restart it)", workers_spec->name);
 		return -1;
 	default:
 		log_info("stopping on %s", strsignal((int)si.ssi_signo));

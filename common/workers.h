@@ -3,7 +3,7 @@
  * A daemon as several worker processes ([hwd] workers, [fwstore] workers):
  * the supervisor binds each worker's listening sockets (listen.h), forks
  * the workers, restarts one that dies (with backoff; one that hangs is
- * killed first), forwards SIGHUP, stops them all on SIGTERM or SIGINT,
+ * killed first), stops them all on SIGTERM or SIGINT,
  * and is the unit's main process for systemd: READY=1 once every worker
  * is, WATCHDOG=1 while it runs.  It reads no network input and uses no
  * event loop: a worker's loop is created after its fork.  A worker that

@@ -30,6 +30,7 @@ def test_bench_quick_mode_prints_the_table():
         pytest.skip("mosquitto or nginx missing and not installable: %s"
                     % r.stdout.decode("utf-8", "replace").strip()[-300:])
     cmd = [sys.executable, RUNNER, "--build", conftest.BUILD, "-N", "200", "--procs", "2",
+           "--login-devices", "200",
            "-T", "40", "-C", "10", "--upload-mib", "2", "--sched-devices", "200",
            "--rest", "0.5", "--no-install"]
     r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
@@ -39,7 +40,9 @@ def test_bench_quick_mode_prints_the_table():
                                                        out, err[-3000:])
     assert "BROKEN" not in out, out
     assert "otad benchmark (quick mode)" in out, out
-    for row in ("logins/s", "RSS per idle connection: hwd vs mosquitto",
+    for row in ("logins/s, hwd workers = 1", "logins/s, hwd workers = 2",
+                "RSS per idle device at 200 (hwd workers + admind) vs per connection",
+                "hwd (1 worker) vs mosquitto",
                 "devices with their ota frame", "throughput, MiB/s", "requests/s",
                 "admind RSS growth", "database size before / after the job"):
         assert row in out, "no %r row in the table:\n%s" % (row, out)
