@@ -163,11 +163,56 @@ int	 api_json_id(const struct json_value *, int64_t *);
 int	 auth_check(struct http_conn *, struct http_request *, char *user,
 	    size_t userlen);
 int	 auth_ip_allowed(struct http_conn *);
+/* The sign-in form's check, throttled and counted as a Basic login: 1
+ * right, 0 refused (401 or 429 sent). */
+int	 auth_password(struct http_conn *, const char *user,
+	    const char *password);
 /* Since start: authenticated requests, failed and throttled logins. */
 struct auth_counters {
 	uint64_t	 ok, failed, throttled;
 };
 const struct auth_counters *auth_stats(void);
+
+/* session.c: the web page's sign-in sessions, in memory */
+#define SESSION_COOKIE	"otad_session"
+#define SESSION_ID_LEN	44		/* base62: 261 random bits */
+#define SESSION_TTL_S	(12 * 3600)
+/* A new session of user: its id into id; -1 when no randomness. */
+int	 session_create(const char *user, char id[SESSION_ID_LEN + 1]);
+/* 1 and the admin's name (and when it ends, Unix s) for a live id. */
+int	 session_user(const char *id, char *user, size_t userlen,
+	    int64_t *expires);
+/* 1 ended, 0 no such live session. */
+int	 session_end(const char *id);
+size_t	 session_count(void);
+/* The session id in a Cookie header: 1 found (into id), 0 none. */
+int	 session_cookie(const char *header, char id[SESSION_ID_LEN + 1]);
+
+/* api_session.c: POST, GET and DELETE /admin/session */
+void	 api_session_create(struct http_conn *, struct http_request *,
+	    struct api_req *);
+void	 api_session_get(struct http_conn *, struct http_request *,
+	    struct api_req *);
+void	 api_session_delete(struct http_conn *, struct http_request *,
+	    struct api_req *);
+
+/* throughput.c: download bytes per 10 s over the last hour */
+#define THROUGHPUT_STEP_S	10
+#define THROUGHPUT_SLOTS	360
+void	 throughput_add(uint64_t bytes);
+void	 throughput_json(struct buf *);
+
+/* api_audit.c: GET /admin/audit */
+void	 api_audit_list(struct http_conn *, struct http_request *,
+	    struct api_req *);
+
+/* api_charts.c: the numbers of the web page's charts */
+void	 api_fleet_versions(struct http_conn *, struct http_request *,
+	    struct api_req *);
+void	 api_jobs_progress(struct http_conn *, struct http_request *,
+	    struct api_req *);
+void	 api_stats_throughput(struct http_conn *, struct http_request *,
+	    struct api_req *);
 
 /* api_devices.c */
 void	 api_devices_create(struct http_conn *, struct http_request *,
