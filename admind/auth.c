@@ -330,6 +330,13 @@ auth_session(struct http_conn *c, const struct http_request *req, char *user,
 	const char	*cookie = http_header(req, "cookie");
 	char		 id[SESSION_ID_LEN + 1];
 
+	if ((cookie == NULL || !session_cookie(cookie, id)) &&
+	    auth_from_script(req)) {
+		api_error(c, 401, "auth.required", "You are not signed in, or "
+		    "your session has ended (signed out, expired, or "
+		    "otad-admind restarted). Sign in again at /admin/.");
+		return 0;
+	}
 	if (cookie == NULL || !session_cookie(cookie, id))
 		return auth_refuse(c, req, "No credentials were sent", 0);
 	if (!session_user(id, user, userlen, NULL)) {

@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: MIT
 /*
  * otad's web admin page (served by otad-admind at /admin/ui/app.js): the
- * Devices, Firmware, New update, Jobs and Job views, drawn from the JSON
- * API of this origin (the browser's HTTP Basic credentials go with every
- * fetch) and kept live from the event stream GET /admin/events, through
- * EventSource or, where that cannot authenticate, a fetch() stream.
+ * sign-in form, the Devices, Device, Firmware, New update, Jobs, Job, API
+ * tokens and Audit log views, drawn from the JSON API of this origin (the
+ * session cookie of POST /admin/session goes with every fetch) and kept
+ * live from the event stream GET /admin/events, through EventSource or, where
+ * that cannot open it, a fetch() stream.  Charts are drawn by Chart.js
+ * (ui/chart.min.js, Debian's libjs-chart.js, served by admind too).
  * No framework, no build step; text is always set with textContent.
  */
 'use strict';
@@ -54,6 +56,52 @@ function td(label, ...kids) {
 }
 
 function badge(state) { return el('span', { class: 'badge', 'data-s': state, text: state }); }
+
+/* A device's name, linking to its page. */
+function deviceLink(id, name) {
+	return el('a', { href: '#device/' + id, class: 'device-link', text: name || 'device ' + id });
+}
+
+/* Delivery states grouped as the bars and charts colour them: each
+ * ending in its own colour, then those under way and those waiting. */
+const GROUPS = [
+	{ key: 'succeeded', label: 'succeeded', states: ['succeeded'] },
+	{ key: 'failed', label: 'failed', states: ['failed'] },
+	{ key: 'canceled', label: 'canceled', states: ['canceled'] },
+	{ key: 'other', label: 'other ends', states: ['already-current', 'incompatible', 'declined'] },
+	{ key: 'flight', label: 'in flight', states: ['sent', 'downloading', 'downloaded'] },
+	{ key: 'waiting', label: 'waiting', states: ['queued', 'scheduled', 'awaiting-consent'] },
+];
+const GROUP_COLOURS = { succeeded: '#1a7f37', failed: '#cf222e', canceled: '#6e7781',
+	other: '#bf8700', flight: '#0969da', waiting: '#d0d7de' };
+
+function groupCounts(counts) {
+	const g = {};
+	for (const grp of GROUPS)
+		g[grp.key] = grp.states.reduce((n, s) => n + (counts[s] || 0), 0);
+	return g;
+}
+
+/* A bar of the deliveries by group, each in its colour; its title and
+ * label say the numbers. */
+function fillBar(bar, counts) {
+	const g = groupCounts(counts), total = Object.values(g).reduce((a, b) => a + b, 0);
+	const words = GROUPS.filter((grp) => g[grp.key]).map((grp) => g[grp.key] + ' ' + grp.label);
+	bar.replaceChildren(...GROUPS.filter((grp) => g[grp.key]).map((grp) => el('span', {
+	    class: 'seg', 'data-g': grp.key, title: g[grp.key] + ' ' + grp.label,
+	    style: null, 'data-n': g[grp.key] })));
+	for (const seg of bar.children)
+		seg.style.flexGrow = seg.dataset.n;
+	bar.setAttribute('aria-label', words.join(', ') || 'no delivery');
+	bar.dataset.total = total;
+	return g;
+}
+
+function legend(g) {
+	return el('ul', { class: 'legend' }, ...GROUPS.filter((grp) => g[grp.key]).map((grp) =>
+	    el('li', { 'data-g': grp.key }, el('span', { class: 'swatch', 'data-g': grp.key }),
+		g[grp.key] + ' ' + grp.label)));
+}
 
 function bytes(n) {
 	if (n === undefined || n === null)
@@ -198,10 +246,96 @@ async function api(method, path, body) {
 		    '); is it running?');
 	}
 	const text = await r.text();
-	if (!r.ok)
-		throw apiError(r.status, text);
+	if (!r.ok) {
+		const err = apiError(r.status, text);
+		if (r.status === 401 && path !== '/admin/session')
+			Auth.lost(err.message);
+		throw err;
+	}
 	return text ? JSON.parse(text) : null;
 }
+
+/* ---- signing in ------------------------------------------------------ */
+
+const Auth = {
+	user: null, started: false,
+
+	init() {
+		$('#signin-form').addEventListener('submit', (e) => { e.preventDefault(); this.signIn(); });
+		$('#sign-out').addEventListener('click', () => this.signOut());
+	},
+
+	async check() {
+		try {
+			this.signedIn(await api('GET', '/admin/session'));
+		} catch (e) {
+			if (e.status === 401)
+				this.show();
+			else
+				showError(null, e);
+		}
+	},
+
+	/* The sign-in form instead of the views; msg says why. */
+	show(msg) {
+		Live.close();
+		if (current && current.leave)
+			current.leave();
+		current = null;
+		this.user = null;
+		for (const s of document.querySelectorAll('[data-view]'))
+			s.hidden = true;
+		$('.top nav').hidden = true;
+		$('#me').hidden = true;
+		$('#signin').hidden = false;
+		document.title = 'Sign in · otad';
+		clearError($('#signin-form'));
+		if (msg)
+			showError($('#signin-form'), msg);
+		$('#signin-user').focus();
+	},
+
+	/* A request answered 401 while signed in: the session ended. */
+	lost(msg) {
+		if (this.user !== null)
+			this.show(msg);
+	},
+
+	async signIn() {
+		const form = $('#signin-form');
+		clearError(form);
+		$('#signin-send').disabled = true;
+		try {
+			const me = await api('POST', '/admin/session', { user: $('#signin-user').value.trim(),
+			    password: $('#signin-password').value });
+			$('#signin-password').value = '';
+			this.signedIn(me);
+		} catch (e) {
+			showError(form, e);
+			$('#signin-password').select();
+		} finally {
+			$('#signin-send').disabled = false;
+		}
+	},
+
+	signedIn(me) {
+		this.user = me.user;
+		$('#me-name').textContent = me.user;
+		$('#sign-out').hidden = me.via !== 'session';
+		$('#me').hidden = false;
+		$('.top nav').hidden = false;
+		$('#signin').hidden = true;
+		start();
+	},
+
+	async signOut() {
+		try {
+			await api('DELETE', '/admin/session');
+		} catch (e) { /* ended already */ }
+		this.show('Signed out.');
+		$('#signin-form .error').classList.add('note');
+	},
+};
 
 function qs(params) {
 	const p = new URLSearchParams();
@@ -215,6 +349,7 @@ function qs(params) {
 /* Shows err in the form's .error line, or at the top of the page. */
 function showError(where, err) {
 	const p = where ? (where.matches('.error') ? where : $('.error', where)) : $('#alert');
+	p.classList.remove('note');
 	p.textContent = err instanceof Error ? err.message : String(err);
 	p.hidden = false;
 }
@@ -385,15 +520,47 @@ const Devices = {
 			$('#token-box').hidden = true;
 		});
 		$('#tags-form').addEventListener('submit', (e) => this.saveTags(e));
-		$('#dev-delete').addEventListener('click', () => this.remove());
 	},
 
 	enter() {
 		this.load();
+		this.chart();
 		Live.open('', {
 			'open': () => this.reload(),
 			'device.online': (ev) => this.onlineChanged(ev.device_id, true),
 			'device.offline': (ev) => this.onlineChanged(ev.device_id, false),
+		});
+	},
+
+	/* The token of a device just created is shown until the view is left. */
+	leave() {
+		$('#token-value').value = '';
+		$('#token-box').hidden = true;
+	},
+
+	/* Devices per firmware version: the fleet, then each tag, stacked. */
+	async chart() {
+		let r;
+		try {
+			r = await api('GET', '/admin/fleet/versions');
+		} catch (e) {
+			return;
+		}
+		const name = (v) => v || 'unknown';
+		const versions = [...new Set(r.versions.map((v) => name(v.fw_version)))].sort();
+		const tags = [...new Set(r.tags.map((t) => t.tag))].sort();
+		const labels = ['all devices', ...tags.map((t) => 'tag ' + t)];
+		const datasets = versions.map((v, i) => ({
+			label: v, backgroundColor: PALETTE[i % PALETTE.length],
+			data: [r.versions.filter((x) => name(x.fw_version) === v).reduce((n, x) => n + x.count, 0),
+			    ...tags.map((t) => r.tags.filter((x) => x.tag === t && name(x.fw_version) === v)
+				.reduce((n, x) => n + x.count, 0))],
+		}));
+		$('#versions-text').textContent = r.versions.map((v) => v.count + ' on ' + name(v.fw_version)).join(', ');
+		Charts.draw('chart-versions', {
+			type: 'bar', data: { labels, datasets },
+			options: { indexAxis: 'y', scales: { x: { stacked: true, title: { display: true, text: 'devices' },
+			    ticks: { precision: 0 } }, y: { stacked: true } } },
 		});
 	},
 
@@ -440,7 +607,7 @@ const Devices = {
 		const tags = d.tags.length ? d.tags.map((t) => el('span', { class: 'tag', text: t }))
 		    : el('span', { class: 'muted', text: 'none' });
 		return el('tr', { 'data-device': d.id },
-		    td('Name', el('strong', { text: d.name }), ' ', el('span', { class: 'muted', text: '#' + d.id })),
+		    td('Name', el('strong', {}, deviceLink(d.id, d.name)), ' ', el('span', { class: 'muted', text: '#' + d.id })),
 		    td('State', badge(d.online ? 'online' : 'offline')),
 		    td('Firmware', d.fw_version || d.build ? el('span', {},
 			el('span', { text: d.fw_version || '?' }), el('small', { text: d.build })) :
@@ -540,20 +707,6 @@ const Devices = {
 			    { tags: $('#tags-input').value });
 		} catch (err) {
 			showError(form, err);
-			return;
-		}
-		$('#tags-dialog').close();
-		this.load();
-	},
-
-	async remove() {
-		const d = this.editing;
-		if (!confirm('Delete device ' + d.name + '? Its token stops working at once.'))
-			return;
-		try {
-			await api('DELETE', '/admin/devices/' + d.id);
-		} catch (err) {
-			showError($('#tags-form'), err);
 			return;
 		}
 		$('#tags-dialog').close();
@@ -674,7 +827,12 @@ const Firmware = {
 			} else {
 				bar.hidden = true;
 				text.textContent = '';
-				showError(form, apiError(xhr.status, xhr.responseText));
+				const err = apiError(xhr.status, xhr.responseText);
+				if (xhr.status === 422)
+					err.message = err.message.replace(/,? or add \?force=true[^.]*\./, '.') +
+					    ' If you are sure it is firmware, tick "Accept an image otad does not recognise' +
+					    ' as ESP firmware" above and upload it again.';
+				showError(form, err);
 			}
 		};
 		xhr.onerror = () => {
@@ -915,10 +1073,15 @@ function doneCount(counts) {
 }
 
 const Jobs = {
+	timer: null,
+
 	init() {},
 
 	enter() {
 		this.load();
+		this.throughput();
+		clearInterval(this.timer);
+		this.timer = setInterval(() => this.throughput(), 10000);
 		Live.open('', {
 			'open': () => this.reload(),
 			'delivery': () => this.reload(),
@@ -926,7 +1089,33 @@ const Jobs = {
 		});
 	},
 
+	leave() {
+		clearInterval(this.timer);
+		this.timer = null;
+	},
+
 	reload: debounce(function () { Jobs.load(); }, 700),
+
+	/* Bytes a second sent to devices, per 10 s, the last hour. */
+	async throughput() {
+		let r;
+		try {
+			r = await api('GET', '/admin/stats/throughput');
+		} catch (e) {
+			return;
+		}
+		const hm = (iso) => new Date(iso).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+		Charts.draw('chart-throughput', {
+			type: 'line',
+			data: { labels: r.samples.map((x) => hm(x.at)), datasets: [{
+				label: 'KiB/s to devices', borderColor: '#0969da', backgroundColor: 'rgba(9,105,218,.15)',
+				fill: true, pointRadius: 0, borderWidth: 1.5, tension: .2,
+				data: r.samples.map((x) => +(x.bytes / r.step_s / 1024).toFixed(2)) }] },
+			options: { scales: { x: { ticks: { maxTicksLimit: 7, maxRotation: 0 } },
+			    y: { beginAtZero: true, title: { display: true, text: 'KiB/s' } } },
+			    plugins: { legend: { display: false } } },
+		});
+	},
 
 	async load() {
 		let r;
@@ -939,15 +1128,15 @@ const Jobs = {
 		const body = $('#jobs-table tbody');
 		body.replaceChildren(...r.jobs.map((j) => {
 			const done = doneCount(j.counts), fw = j.firmware || {};
-			return el('tr', { 'data-job': j.id },
+			const bar = el('div', { class: 'bar small' });
+			fillBar(bar, j.counts);
+			return el('tr', { 'data-job': j.id, 'data-state': j.state },
 			    td('Job', el('a', { href: '#job/' + j.id, text: 'Job ' + j.id })),
 			    td('Image', el('span', { text: fw.filename || '#' + j.firmware_id }),
 				el('small', { text: [fw.version, fw.build].filter(Boolean).join(', ') })),
 			    td('Target', targetText(j)),
 			    td('State', badge(j.state)),
-			    td('Progress', el('progress', { max: Math.max(j.deliveries, 1), value: done,
-				'aria-label': done + ' of ' + j.deliveries + ' done' }), ' ',
-				done + ' / ' + j.deliveries),
+			    td('Progress', bar, el('small', { text: done + ' of ' + j.deliveries + ' done' })),
 			    td('Created', ago(j.created_at), el('small', { text: j.created_by })));
 		}));
 		if (!r.jobs.length)
@@ -960,7 +1149,7 @@ const Jobs = {
 
 const JobView = {
 	id: 0, job: null, rows: new Map(), names: new Map(), size: 0, gen: 0, poll: null,
-	changeTimer: null, declining: null,
+	changeTimer: null, declining: null, online: new Set(), ticks: 0,
 
 	init() {
 		$('#job-pause').addEventListener('click', () => this.change('pause'));
@@ -986,9 +1175,38 @@ const JobView = {
 			'audit': (ev) => { if (ev.job_id === this.id) this.refreshJob(); },
 		});
 		this.resync();
+		this.chart();
 		clearInterval(this.poll);
 		this.poll = setInterval(() => this.pollProgress(), 2000);
 	},
+
+	/* The job's deliveries over time, stacked by group. */
+	async chart() {
+		let r;
+		try {
+			r = await api('GET', '/admin/jobs/' + this.id + '/progress');
+		} catch (e) {
+			return;
+		}
+		if (r.job_id !== this.id)
+			return;
+		const samples = r.samples.map((x) => ({ at: x.at, g: groupCounts(x.counts) }));
+		const used = GROUPS.filter((grp) => samples.some((x) => x.g[grp.key]));
+		const span = samples.length ? Date.parse(samples[samples.length - 1].at) - Date.parse(samples[0].at) : 0;
+		const fmt = span > 86400e3 ? { dateStyle: 'short', timeStyle: 'short' } : { timeStyle: 'medium' };
+		Charts.draw('chart-job', {
+			type: 'line',
+			data: { labels: samples.map((x) => new Date(x.at).toLocaleString([], fmt)),
+			    datasets: used.map((grp) => ({ label: grp.label, data: samples.map((x) => x.g[grp.key]),
+				borderColor: GROUP_COLOURS[grp.key], backgroundColor: GROUP_COLOURS[grp.key],
+				fill: true, stepped: true, pointRadius: 0, borderWidth: 1 })) },
+			options: { scales: { x: { ticks: { maxTicksLimit: 6, maxRotation: 0 } },
+			    y: { stacked: true, beginAtZero: true, ticks: { precision: 0 },
+				title: { display: true, text: 'devices' } } } },
+		});
+	},
+
+	chartLater: debounce(function () { JobView.chart(); }, 1500),
 
 	leave() {
 		clearInterval(this.poll);
@@ -1016,8 +1234,6 @@ const JobView = {
 
 	async learnNames(ids) {
 		const missing = ids.filter((id) => !this.names.has(id));
-		if (!missing.length)
-			return;
 		if (missing.length > 20) {
 			const r = await api('GET', '/admin/devices' + qs({ limit: MANY }));
 			for (const d of r.devices)
@@ -1026,6 +1242,15 @@ const JobView = {
 		await Promise.all(missing.filter((id) => !this.names.has(id)).map((id) =>
 		    api('GET', '/admin/devices/' + id).then((d) => this.names.set(id, d.name),
 			() => this.names.set(id, 'device ' + id))));
+		await this.learnOnline();
+	},
+
+	/* Which devices are online: why a queued delivery waits. */
+	async learnOnline() {
+		try {
+			const r = await api('GET', '/admin/devices' + qs({ online: 'true', limit: MANY }));
+			this.online = new Set(r.devices.map((d) => d.id));
+		} catch (e) { /* the reasons stay as they were */ }
 	},
 
 	refreshJob: debounce(async function () {
@@ -1052,6 +1277,9 @@ const JobView = {
 		$('#job-pause').disabled = job.state !== 'active';
 		$('#job-resume').disabled = job.state !== 'paused';
 		$('#job-stop').disabled = job.state !== 'active' && job.state !== 'paused';
+		const ended = job.state !== 'active' && job.state !== 'paused';
+		$('.job-head .buttons').hidden = ended;
+		$('#view-job').dataset.ended = ended ? 'true' : 'false';
 		document.title = 'Job ' + job.id + ' (' + job.state + ') · otad';
 		this.setWhen(job);
 	},
@@ -1096,7 +1324,7 @@ const JobView = {
 			progress = '100 %';
 		const name = this.names.get(d.device_id) || 'device ' + d.device_id;
 		return el('tr', { 'data-delivery': d.id, 'data-device': d.device_id, 'data-state': d.state },
-		    td('Device', el('span', { text: name }),
+		    td('Device', deviceLink(d.device_id, name),
 			' ', el('span', { class: 'muted', text: '#' + d.device_id })),
 		    td('State', badge(d.state)),
 		    td('Progress', progress),
@@ -1109,11 +1337,12 @@ const JobView = {
 	detail(d, name) {
 		let text = d.last_error || (d.state === 'succeeded' ? 'runs the new build' : '');
 		const kids = [];
-		if (d.state === 'scheduled' && d.next_at) {
-			text = 'waits until';
-			kids.push(' ', until(d.next_at));
+		if (d.state === 'queued') {
+			text = this.queuedWhy(d);
 		} else if (d.state === 'scheduled') {
-			text = 'waits for its start or window';
+			text = this.scheduledWhy();
+			if (d.next_at)
+				kids.push(' ', until(d.next_at));
 		} else if (d.state === 'awaiting-consent') {
 			text = text || (this.job && this.job.confirm === 'device' ?
 			    'waits for the device to accept' : 'waits for an admin to confirm');
@@ -1126,6 +1355,35 @@ const JobView = {
 				'aria-label': 'Decline the update of ' + name, onclick: () => this.askDecline(d, name) })));
 		}
 		return [el('span', { class: 'detail', text }), ...kids];
+	},
+
+	/* Why a queued delivery has not been sent yet. */
+	queuedWhy(d) {
+		const job = this.job || {};
+		if (job.state === 'paused')
+			return 'waits: the job is paused';
+		if (job.state && job.state !== 'active')
+			return 'not sent: the job has ended';
+		if (!this.online.has(d.device_id))
+			return 'waits for the device to come online';
+		const busy = [...this.rows.values()].filter((x) =>
+		    ['sent', 'downloading', 'downloaded'].includes(x.state)).length;
+		if (job.max_parallel && busy >= job.max_parallel)
+			return 'waits for a free slot (' + busy + ' of ' + job.max_parallel + ' under way)';
+		return 'about to be sent';
+	},
+
+	/* Why a scheduled delivery waits: its start time, its window, or both. */
+	scheduledWhy() {
+		const job = this.job || {};
+		const early = job.start_at && Date.parse(job.start_at) > Date.now();
+		if (early && job.window)
+			return 'waits for its start time and window, until';
+		if (early)
+			return 'waits for its start time, until';
+		if (job.window)
+			return 'outside the window, until';
+		return 'waits until';
 	},
 
 	deliveryPath(d) { return '/admin/jobs/' + this.id + '/deliveries/' + d.device_id; },
@@ -1195,12 +1453,8 @@ const JobView = {
 		for (const d of this.rows.values())
 			counts[d.state] = (counts[d.state] || 0) + 1;
 		const total = this.rows.size, done = doneCount(counts);
-		$('#job-progress').max = Math.max(total, 1);
-		$('#job-progress').value = done;
-		$('#job-progress-text').textContent = done + ' of ' + plural(total, 'device') + ' done' +
-		    (counts.succeeded ? ', ' + counts.succeeded + ' succeeded' : '') +
-		    (counts.failed ? ', ' + counts.failed + ' failed' : '') +
-		    (counts.declined ? ', ' + counts.declined + ' declined' : '');
+		const g = fillBar($('#job-progress'), counts);
+		$('#job-progress-text').replaceChildren(done + ' of ' + plural(total, 'device') + ' done', legend(g));
 		$('#job-counts').replaceChildren(...STATES.filter((s) => counts[s]).map((s) =>
 		    el('li', { 'data-count': s }, badge(s + ': ' + counts[s]))));
 		for (const b of $('#job-counts').querySelectorAll('.badge'))
@@ -1229,12 +1483,17 @@ const JobView = {
 		this.renderCounts();
 		if (TERMINAL.includes(ev.state))
 			this.refreshJob();
+		this.chartLater();
 	},
 
 	resyncLater: debounce(function () { JobView.resync(); }, 300),
 
 	/* Downloads in flight: their bytes come from the API. */
 	async pollProgress() {
+		if (++this.ticks % 5 === 0 && [...this.rows.values()].some((d) => d.state === 'queued')) {
+			await this.learnOnline();
+			this.renderRows();
+		}
 		if (![...this.rows.values()].some((d) => d.state === 'downloading'))
 			return;
 		try {
@@ -1255,19 +1514,328 @@ const JobView = {
 		clearError($('#job-error'));
 		try {
 			this.setJob(await api('POST', '/admin/jobs/' + this.id + '/' + action, {}));
+			this.renderRows();
 		} catch (e) {
 			showError($('#job-error'), e);
 		}
 	},
 };
 
+/* ---- One device ------------------------------------------------------ */
+
+const DeviceView = {
+	id: 0, dev: null,
+
+	init() {
+		$('#device-edit').addEventListener('submit', (e) => { e.preventDefault(); this.save(); });
+		$('#device-rotate').addEventListener('click', () => this.rotate());
+		$('#device-delete').addEventListener('click', () => this.remove());
+		$('#device-token-copy').addEventListener('click', () =>
+		    copyField('#device-token-value', '#device-token-copied'));
+	},
+
+	enter(arg) {
+		this.id = parseInt(arg, 10) || 0;
+		this.dev = null;
+		$('#h-device').textContent = 'Device ' + this.id;
+		$('#device-saved').textContent = '';
+		clearError($('#device-error'));
+		clearError($('#device-edit'));
+		this.load(true);
+		Live.open('?device=' + this.id, {
+			'open': () => this.reload(),
+			'device.online': () => this.reload(),
+			'device.offline': () => this.reload(),
+			'delivery': () => this.reload(),
+		});
+	},
+
+	/* A new token is shown until the view is left. */
+	leave() {
+		$('#device-token-value').value = '';
+		$('#device-token-box').hidden = true;
+	},
+
+	reload: debounce(function () { DeviceView.load(false); }, 500),
+
+	async load(fill) {
+		let d;
+		try {
+			d = await api('GET', '/admin/devices/' + this.id);
+		} catch (e) {
+			showError($('#device-error'), e);
+			return;
+		}
+		this.dev = d;
+		document.title = d.name + ' · otad';
+		$('#h-device').textContent = d.name;
+		const fact = (k, key, v) => [el('dt', { text: k }), el('dd', { 'data-fact': key },
+		    v instanceof Node ? v : el('span', { text: v === '' || v === null || v === undefined ? '—' : String(v) }))];
+		$('#device-hw').replaceChildren(...[
+		    fact('Id', 'id', '#' + d.id),
+		    fact('Firmware version', 'fw-version', d.fw_version),
+		    fact('Build', 'build', d.build),
+		    fact('fw-type', 'fw-type', d.fw_type),
+		    fact('Board', 'board', d.board),
+		    fact('Blynk library', 'lib-version', d.lib_version),
+		    fact('Frame buffer', 'buff-in', d.buff_in ? d.buff_in + ' bytes' : ''),
+		    fact('Heartbeat', 'h-beat', d.h_beat ? d.h_beat + ' s' : ''),
+		    fact('Added', 'created', ago(d.created_at)),
+		].flat());
+		$('#device-online').replaceChildren(...[
+		    fact('State', 'state', badge(d.online ? 'online' : 'offline')),
+		    fact('Connections now', 'connections', String(d.connections)),
+		    fact('Address', 'address', d.online ? d.address : d.last_addr),
+		    fact('Last seen', 'last-seen', d.online ? el('span', { text: 'now' }) : ago(d.last_seen)),
+		    fact('Last address', 'last-addr', d.last_addr),
+		].flat());
+		if (fill) {
+			$('#device-name').value = d.name;
+			$('#device-tags').value = d.tags.join(', ');
+		}
+		Tags.learn([d]);
+		this.history(d.deliveries);
+	},
+
+	history(list) {
+		const body = $('#device-history tbody');
+		body.replaceChildren(...list.map((h) => el('tr', { 'data-job': h.job_id, 'data-state': h.state },
+		    td('Job', el('a', { href: '#job/' + h.job_id, text: 'Job ' + h.job_id })),
+		    td('Image', el('span', { text: h.filename || '#' + h.firmware_id }),
+			el('small', { text: h.fw_version || '' })),
+		    td('State', badge(h.state)),
+		    td('Attempts', String(h.attempts)),
+		    td('Detail', el('span', { class: 'detail', text: h.last_error ||
+			(h.state === 'succeeded' ? 'runs the new build' : '') })),
+		    td('Updated', ago(h.updated_at)))));
+		if (!list.length)
+			body.append(el('tr', {}, el('td', { class: 'empty', colspan: 6,
+			    text: 'No update has been sent to this device yet.' })));
+	},
+
+	async save() {
+		const form = $('#device-edit');
+		clearError(form);
+		$('#device-saved').textContent = '';
+		try {
+			await api('PATCH', '/admin/devices/' + this.id, { name: $('#device-name').value.trim(),
+			    tags: $('#device-tags').value });
+		} catch (e) {
+			showError(form, e);
+			return;
+		}
+		$('#device-saved').textContent = 'Saved.';
+		await this.load(true);
+	},
+
+	async rotate() {
+		const d = this.dev;
+		if (!d || !confirm('Give device "' + d.name + '" (#' + d.id + ') a new token? The old one stops ' +
+		    'working at once; the device logs in again only with the new one in its sketch.'))
+			return;
+		clearError($('#device-error'));
+		let r;
+		try {
+			r = await api('POST', '/admin/devices/' + d.id + '/token', {});
+		} catch (e) {
+			showError($('#device-error'), e);
+			return;
+		}
+		$('#device-token-value').value = r.token;
+		$('#device-token-copied').textContent = '';
+		$('#device-token-box').hidden = false;
+		$('#device-token-value').focus();
+		$('#device-token-value').select();
+	},
+
+	async remove() {
+		const d = this.dev;
+		if (!d || !confirm('Delete device "' + d.name + '" (#' + d.id + ')? Its token stops working at ' +
+		    'once and its deliveries are deleted with it.'))
+			return;
+		try {
+			await api('DELETE', '/admin/devices/' + d.id);
+		} catch (e) {
+			showError($('#device-error'), e);
+			return;
+		}
+		location.hash = '#devices';
+	},
+};
+
+async function copyField(input, said) {
+	const i = $(input);
+	try {
+		await navigator.clipboard.writeText(i.value);
+	} catch (e) {
+		i.select();
+		document.execCommand('copy');
+	}
+	$(said).textContent = 'Copied.';
+}
+
+/* ---- API tokens ------------------------------------------------------ */
+
+const Tokens = {
+	init() {
+		$('#token-create').addEventListener('submit', (e) => { e.preventDefault(); this.create(); });
+		$('#api-token-copy').addEventListener('click', () => copyField('#api-token-value', '#api-token-copied'));
+	},
+
+	enter() {
+		Live.close();
+		clearError($('#token-create'));
+		this.load();
+	},
+
+	leave() {
+		$('#api-token-value').value = '';
+		$('#api-token-box').hidden = true;
+	},
+
+	async load() {
+		let r;
+		try {
+			r = await api('GET', '/admin/tokens');
+		} catch (e) {
+			showError(null, e);
+			return;
+		}
+		const body = $('#tokens-table tbody');
+		body.replaceChildren(...r.tokens.map((t) => el('tr', { 'data-token': t.id },
+		    td('Name', el('strong', { text: t.name }), ' ', el('span', { class: 'muted', text: '#' + t.id })),
+		    td('Created', ago(t.created_at), el('small', { text: 'by ' + t.created_by })),
+		    td('Last used', ago(t.last_used_at)),
+		    td('Actions', el('button', { type: 'button', class: 'small danger', text: 'Revoke',
+			'aria-label': 'Revoke token ' + t.name, onclick: () => this.revoke(t) })))));
+		if (!r.tokens.length)
+			body.append(el('tr', {}, el('td', { class: 'empty', colspan: 4, text: 'No API token yet.' })));
+	},
+
+	async create() {
+		const form = $('#token-create');
+		clearError(form);
+		let t;
+		try {
+			t = await api('POST', '/admin/tokens', { name: $('#token-new-name').value.trim() });
+		} catch (e) {
+			showError(form, e);
+			return;
+		}
+		form.reset();
+		$('#api-token-name').textContent = t.name + ' (#' + t.id + ')';
+		$('#api-token-value').value = t.token;
+		$('#api-token-copied').textContent = '';
+		$('#api-token-box').hidden = false;
+		$('#api-token-value').focus();
+		$('#api-token-value').select();
+		this.load();
+	},
+
+	async revoke(t) {
+		if (!confirm('Revoke token "' + t.name + '"? Scripts using it are refused from the next request.'))
+			return;
+		try {
+			await api('DELETE', '/admin/tokens/' + t.id);
+			clearError(null);
+		} catch (e) {
+			showError(null, e);
+		}
+		$('#api-token-box').hidden = true;
+		this.load();
+	},
+};
+
+/* ---- Audit log ------------------------------------------------------- */
+
+const Audit = {
+	offset: 0,
+
+	init() {
+		const f = $('#audit-filter');
+		f.addEventListener('submit', (e) => { e.preventDefault(); this.offset = 0; this.load(); });
+		f.addEventListener('reset', () => setTimeout(() => { this.offset = 0; this.load(); }, 0));
+		$('#audit-kind').addEventListener('change', () => { this.offset = 0; this.load(); });
+		$('#audit-prev').addEventListener('click', () => { this.offset = Math.max(0, this.offset - PAGE); this.load(); });
+		$('#audit-next').addEventListener('click', () => { this.offset += PAGE; this.load(); });
+	},
+
+	enter() {
+		Live.close();
+		this.load();
+	},
+
+	/* A date input (the browser's day) as the first or last moment of it. */
+	day(id, last) {
+		const v = $(id).value;
+		return v ? rfc3339Local(v + (last ? 'T23:59:59' : 'T00:00:00')) : '';
+	},
+
+	async load() {
+		let r;
+		try {
+			r = await api('GET', '/admin/audit' + qs({ actor: $('#audit-actor').value.trim(),
+			    kind: $('#audit-kind').value, since: this.day('#audit-since', false),
+			    until: this.day('#audit-until', true), limit: PAGE, offset: this.offset }));
+			clearError(null);
+		} catch (e) {
+			showError(null, e);
+			return;
+		}
+		const body = $('#audit-table tbody');
+		body.replaceChildren(...r.events.map((e) => el('tr', { 'data-event': e.id, 'data-kind': e.kind },
+		    td('When', ago(e.at)),
+		    td('Who', el('span', { text: e.actor || '—' })),
+		    td('From', el('span', { class: 'mono', text: e.remote || '—' })),
+		    td('What', el('span', { class: 'kind', text: e.kind })),
+		    td('Detail', el('span', {}, el('span', { text: e.text }),
+			e.device_id ? [' ', deviceLink(e.device_id, 'device ' + e.device_id)] : null,
+			e.job_id ? [' ', el('a', { href: '#job/' + e.job_id, text: 'job ' + e.job_id })] : null)))));
+		if (!r.events.length)
+			body.append(el('tr', {}, el('td', { class: 'empty', colspan: 5, text: 'Nothing matches.' })));
+		const first = r.events.length ? this.offset + 1 : 0;
+		$('#audit-summary').textContent = r.total ? 'Entries ' + first + '–' +
+		    (this.offset + r.events.length) + ' of ' + r.total + ', newest first' : '';
+		$('#audit-prev').disabled = this.offset === 0;
+		$('#audit-next').disabled = this.offset + r.events.length >= r.total;
+	},
+};
+
+/* ---- charts ---------------------------------------------------------- */
+
+const PALETTE = ['#0969da', '#1a7f37', '#bf8700', '#8250df', '#cf222e', '#1b7c83', '#bc4c00', '#6e7781'];
+
+/* Chart.js charts by canvas id, drawn once and then given new data. */
+const Charts = {
+	all: {},
+
+	draw(id, config) {
+		if (typeof Chart === 'undefined')
+			return null;
+		const old = this.all[id];
+		if (old) {
+			old.data = config.data;
+			old.update('none');
+			return old;
+		}
+		config.options = Object.assign({ animation: false, responsive: true, maintainAspectRatio: false },
+		    config.options || {});
+		this.all[id] = new Chart($('#' + id), config);
+		return this.all[id];
+	},
+};
+
 /* ---- navigation ------------------------------------------------------ */
 
-const VIEWS = { devices: Devices, firmware: Firmware, new: NewJob, jobs: Jobs, job: JobView };
-const TITLES = { devices: 'Devices', firmware: 'Firmware', new: 'New update', jobs: 'Jobs', job: 'Job' };
+const VIEWS = { devices: Devices, device: DeviceView, firmware: Firmware, new: NewJob, jobs: Jobs,
+	job: JobView, tokens: Tokens, audit: Audit };
+const TITLES = { devices: 'Devices', device: 'Device', firmware: 'Firmware', new: 'New update', jobs: 'Jobs',
+	job: 'Job', tokens: 'API tokens', audit: 'Audit log' };
 let current = null;
 
 function route(focus) {
+	if (Auth.user === null)
+		return;
 	const [name, arg] = location.hash.replace(/^#/, '').split('/');
 	const v = VIEWS[name] ? name : 'devices';
 	if (current && current.leave)
@@ -1275,7 +1843,8 @@ function route(focus) {
 	for (const s of document.querySelectorAll('[data-view]'))
 		s.hidden = s.dataset.view !== v;
 	for (const a of document.querySelectorAll('[data-nav]')) {
-		if (a.dataset.nav === v || (v === 'job' && a.dataset.nav === 'jobs'))
+		if (a.dataset.nav === v || (v === 'job' && a.dataset.nav === 'jobs') ||
+		    (v === 'device' && a.dataset.nav === 'devices'))
 			a.setAttribute('aria-current', 'page');
 		else
 			a.removeAttribute('aria-current');
@@ -1291,23 +1860,33 @@ function route(focus) {
 	}
 }
 
-async function main() {
+/* Signed in: the states, the views' handlers once, then the view. */
+async function start() {
+	if (!Auth.started) {
+		Auth.started = true;
+		for (const v of Object.values(VIEWS))
+			v.init();
+		window.addEventListener('hashchange', () => route(true));
+		/* Times shown as "2 min ago" age with the page. */
+		setInterval(() => {
+			for (const t of document.querySelectorAll('time.ago, time.until'))
+				t.replaceWith((t.classList.contains('ago') ? ago : until)(t.getAttribute('datetime')));
+		}, 30000);
+	}
 	try {
 		const lc = await api('GET', '/admin/lifecycle');
 		STATES = lc.delivery.states;
 		TERMINAL = lc.delivery.ended;
 	} catch (e) {
 		showError(null, e);
+		return;
 	}
-	for (const v of Object.values(VIEWS))
-		v.init();
-	window.addEventListener('hashchange', () => route(true));
-	/* Times shown as "2 min ago" age with the page. */
-	setInterval(() => {
-		for (const t of document.querySelectorAll('time.ago, time.until'))
-			t.replaceWith((t.classList.contains('ago') ? ago : until)(t.getAttribute('datetime')));
-	}, 30000);
 	route(false);
+}
+
+function main() {
+	Auth.init();
+	Auth.check();
 }
 
 main();

@@ -114,6 +114,7 @@ def test_no_basic_prompt_for_the_pages_scripts(otad, admin):
     nobody = otad.admin(user=None)
     r = nobody.request("GET", "/admin/devices", headers={"Sec-Fetch-Mode": "cors"})
     assert r.status == 401 and r.header("WWW-Authenticate") is None, r
+    assert r.json()["error"]["message"].startswith("You are not signed in"), r
     # curl and a typed URL still get the challenge
     for h in ({}, {"Sec-Fetch-Mode": "navigate"}):
         r = nobody.request("GET", "/admin/devices", headers=h)
