@@ -548,7 +548,13 @@ const Devices = {
 		}
 		const name = (v) => v || 'unknown';
 		const versions = [...new Set(r.versions.map((v) => name(v.fw_version)))].sort();
-		const tags = [...new Set(r.tags.map((t) => t.tag))].sort();
+		/* the tags with the most devices, at most VERSION_TAGS bars */
+		const per = new Map();
+		for (const t of r.tags)
+			per.set(t.tag, (per.get(t.tag) || 0) + t.count);
+		const tags = [...per.keys()].sort((a, b) => per.get(b) - per.get(a) || a.localeCompare(b))
+		    .slice(0, VERSION_TAGS);
+		$('#chart-versions').parentNode.style.height = (6 + 2.2 * (tags.length + 1)) + 'rem';
 		const labels = ['all devices', ...tags.map((t) => 'tag ' + t)];
 		const datasets = versions.map((v, i) => ({
 			label: v, backgroundColor: PALETTE[i % PALETTE.length],
@@ -1803,6 +1809,7 @@ const Audit = {
 
 /* ---- charts ---------------------------------------------------------- */
 
+const VERSION_TAGS = 12;
 const PALETTE = ['#0969da', '#1a7f37', '#bf8700', '#8250df', '#cf222e', '#1b7c83', '#bc4c00', '#6e7781'];
 
 /* Chart.js charts by canvas id, drawn once and then given new data. */

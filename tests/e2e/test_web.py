@@ -17,7 +17,8 @@ incompatible, already-current, declined (with a reason, from the page) and queue
 (then canceled by Stop). Then a job from a browser in Asia/Kolkata with a start time
 and a maintenance window: the window on the job's page, the offline device's delivery
 scheduled. Screenshots: $OTAD_BUILD/web-artifacts/.
-Set OTAD_WEB_README_SHOT=docs/job-view.png to refresh the README's screenshot.
+Set OTAD_WEB_README_SHOT=docs/job-view.png to refresh the README's screenshots (the others
+go beside it: devices, device, jobs, audit, signin).
 """
 import json
 import os

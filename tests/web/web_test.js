@@ -25,7 +25,7 @@
  * Input (environment): OTAD_URL, OTAD_USER, OTAD_PASSWORD, WEB_IMAGE,
  * WEB_SHA256, WEB_VERSION, WEB_BUILD, WEB_DEVICES (JSON {name: id} of the
  * wrapper's devices tagged porch), WEB_ARTIFACTS, WEB_README_SHOT
- * (optional), CHROMIUM.  Output: "TOKEN <id> <token>" and finally
+ * (optional; docs/'s other pictures go beside it), CHROMIUM.  Output: "TOKEN <id> <token>" and finally
  * "OK <facts as JSON>" on stdout; exit status 0 when every check held.
  */
 'use strict';
@@ -96,6 +96,13 @@ async function chartHasData(page, id, what) {
 	facts.charts[id] = sum;
 }
 
+/* With WEB_README_SHOT, the main views for docs/ too, the window's size. */
+async function docShot(page, name) {
+	if (!env.WEB_README_SHOT)
+		return;
+	await page.screenshot({ path: path.join(path.dirname(env.WEB_README_SHOT), name + '.png') });
+}
+
 async function text(page, sel) { return (await page.locator(sel).first().textContent()).trim(); }
 
 async function deliveryState(page, dev, state, timeout) {
@@ -162,6 +169,7 @@ async function devicesView(page) {
 	check(await page.getAttribute(row + ' a.device-link', 'href') === '#device/' + id, 'the name links to the device');
 	await chartHasData(page, 'chart-versions', 'firmware versions');
 	await shot(page, 'devices');
+	await docShot(page, 'devices');
 	return id;
 }
 
@@ -312,6 +320,7 @@ async function jobView(page, devId, jobId) {
 	check(await page.locator(jrow + ' .bar .seg[data-g="waiting"]').count() === 0, 'the list shows no waiting');
 	await chartHasData(page, 'chart-throughput', 'download throughput');
 	await shot(page, 'jobs');
+	await docShot(page, 'jobs');
 }
 
 /* The device's page, from its row in the job: what it is, where it is,
@@ -332,6 +341,7 @@ async function devicePage(page, devId, jobId) {
 	check(/^127\.0\.0\.1:\d+$/.test(await fact('address')), 'and its address');
 	facts.device_history = await page.$$eval('#device-history tbody tr', (rs) => rs.map((r) => r.dataset.job + ':' + r.dataset.state));
 	await shot(page, 'device');
+	await docShot(page, 'device');
 
 	await page.fill('#device-name', 'kitchen-1');
 	await page.fill('#device-tags', 'porch, kitchen, ground-floor');
@@ -419,6 +429,7 @@ async function auditView(page) {
 	await page.click('#audit-filter button[type=reset]');
 	await page.locator('#audit-table tbody tr[data-kind^="delivery."]').first().waitFor({ timeout: WAIT });
 	await shot(page, 'audit');
+	await docShot(page, 'audit');
 }
 
 /* A second browser, signed in by keyboard alone: its EventSource carries
@@ -481,6 +492,7 @@ async function secondSession(browser, devId) {
 		check(facts.ended_session_shown.includes('Sign in again'), 'the other tab asks to sign in again: ' +
 		    facts.ended_session_shown);
 		await shot(page, 'signin');
+		await docShot(page, 'signin');
 	} catch (e) {
 		for (const p of ctx.pages())
 			await shot(p, 'failure-' + ctx.pages().indexOf(p)).catch(() => {});
