@@ -514,7 +514,7 @@ const Devices = {
 		$('#dev-prev').addEventListener('click', () => { this.offset = Math.max(0, this.offset - PAGE); this.load(); });
 		$('#dev-next').addEventListener('click', () => { this.offset += PAGE; this.load(); });
 		$('#dev-create').addEventListener('submit', (e) => { e.preventDefault(); this.create(); });
-		$('#token-copy').addEventListener('click', () => this.copyToken());
+		$('#token-copy').addEventListener('click', () => copyField('#token-value', '#token-copied'));
 		$('#token-done').addEventListener('click', () => {
 			$('#token-value').value = '';
 			$('#token-box').hidden = true;
@@ -675,23 +675,8 @@ const Devices = {
 		}
 		form.reset();
 		$('#token-name').textContent = d.name + ' (#' + d.id + ')';
-		$('#token-value').value = d.token;
-		$('#token-copied').textContent = '';
-		$('#token-box').hidden = false;
-		$('#token-value').focus();
-		$('#token-value').select();
+		showOnce('#token-box', '#token-value', '#token-copied', d.token);
 		this.load();
-	},
-
-	async copyToken() {
-		const input = $('#token-value');
-		try {
-			await navigator.clipboard.writeText(input.value);
-		} catch (e) {
-			input.select();
-			document.execCommand('copy');
-		}
-		$('#token-copied').textContent = 'Copied.';
 	},
 
 	editTags(d) {
@@ -1647,11 +1632,7 @@ const DeviceView = {
 			showError($('#device-error'), e);
 			return;
 		}
-		$('#device-token-value').value = r.token;
-		$('#device-token-copied').textContent = '';
-		$('#device-token-box').hidden = false;
-		$('#device-token-value').focus();
-		$('#device-token-value').select();
+		showOnce('#device-token-box', '#device-token-value', '#device-token-copied', r.token);
 	},
 
 	async remove() {
@@ -1669,6 +1650,16 @@ const DeviceView = {
 	},
 };
 
+/* A secret shown this once, selected for copying. */
+function showOnce(box, input, said, value) {
+	$(input).value = value;
+	$(said).textContent = '';
+	$(box).hidden = false;
+	$(input).focus();
+	$(input).select();
+}
+
+/* The field's text on the clipboard, and "Copied." beside it. */
 async function copyField(input, said) {
 	const i = $(input);
 	try {
@@ -1730,11 +1721,7 @@ const Tokens = {
 		}
 		form.reset();
 		$('#api-token-name').textContent = t.name + ' (#' + t.id + ')';
-		$('#api-token-value').value = t.token;
-		$('#api-token-copied').textContent = '';
-		$('#api-token-box').hidden = false;
-		$('#api-token-value').focus();
-		$('#api-token-value').select();
+		showOnce('#api-token-box', '#api-token-value', '#api-token-copied', t.token);
 		this.load();
 	},
 
