@@ -63,15 +63,33 @@ function deviceLink(id, name) {
 }
 
 /* Delivery states grouped as the bars and charts colour them: each
- * ending in its own colour, then those under way and those waiting. */
+ * ending in its own colour, then those under way and those waiting; the
+ * states of each group come from GET /admin/lifecycle (groupStates). */
 const GROUPS = [
 	{ key: 'succeeded', label: 'succeeded', states: ['succeeded'] },
 	{ key: 'failed', label: 'failed', states: ['failed'] },
 	{ key: 'canceled', label: 'canceled', states: ['canceled'] },
-	{ key: 'other', label: 'other ends', states: ['already-current', 'incompatible', 'declined'] },
-	{ key: 'flight', label: 'in flight', states: ['sent', 'downloading', 'downloaded'] },
-	{ key: 'waiting', label: 'waiting', states: ['queued', 'scheduled', 'awaiting-consent'] },
+	{ key: 'other', label: 'other ends', states: [] },
+	{ key: 'flight', label: 'in flight', states: [] },
+	{ key: 'waiting', label: 'waiting', states: [] },
 ];
+
+/* The states that hold one of a job's max_parallel slots. */
+let SLOTS = [];
+
+/* The other ended states; the unended ones from the first in flight on
+ * (the table lists states in their order) under way, those before it
+ * waiting. */
+function groupStates(lc) {
+	const named = ['succeeded', 'failed', 'canceled'];
+	const g = Object.fromEntries(GROUPS.map((grp) => [grp.key, grp]));
+	const first = lc.states.indexOf((lc.in_flight || [])[0]);
+	const open = lc.states.filter((s) => !lc.ended.includes(s));
+	SLOTS = lc.in_flight || [];
+	g.other.states = lc.ended.filter((s) => !named.includes(s));
+	g.flight.states = open.filter((s) => lc.states.indexOf(s) >= first);
+	g.waiting.states = open.filter((s) => lc.states.indexOf(s) < first);
+}
 const GROUP_COLOURS = { succeeded: '#1a7f37', failed: '#cf222e', canceled: '#6e7781',
 	other: '#bf8700', flight: '#0969da', waiting: '#d0d7de' };
 
@@ -1357,8 +1375,7 @@ const JobView = {
 			return 'not sent: the job has ended';
 		if (!this.online.has(d.device_id))
 			return 'waits for the device to come online';
-		const busy = [...this.rows.values()].filter((x) =>
-		    ['sent', 'downloading', 'downloaded'].includes(x.state)).length;
+		const busy = [...this.rows.values()].filter((x) => SLOTS.includes(x.state)).length;
 		if (job.max_parallel && busy >= job.max_parallel)
 			return 'waits for a free slot (' + busy + ' of ' + job.max_parallel + ' under way)';
 		return 'about to be sent';
@@ -1871,6 +1888,7 @@ async function start() {
 		const lc = await api('GET', '/admin/lifecycle');
 		STATES = lc.delivery.states;
 		TERMINAL = lc.delivery.ended;
+		groupStates(lc.delivery);
 	} catch (e) {
 		showError(null, e);
 		return;

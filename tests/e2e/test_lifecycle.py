@@ -241,6 +241,7 @@ def test_state_names_come_from_one_table(otad, admin):
               "canceled", "declined"]
     assert lc_["delivery"]["states"] == states
     assert lc_["delivery"]["ended"] == states[6:]
+    assert lc_["delivery"]["in_flight"] == ["sent", "downloading"]   # max_parallel's
     moves = {(t["from"], t["event"]): t["to"] for t in lc_["delivery"]["transitions"]}
     assert moves[("queued", "send")] == "sent"
     assert moves[("downloaded", "unverified")] == "succeeded"

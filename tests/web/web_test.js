@@ -175,6 +175,7 @@ async function devicesView(page) {
 
 async function firmwareView(page) {
 	await page.click('nav a[data-nav=firmware]');
+	await page.locator('#view-firmware').waitFor({ state: 'visible' });
 	check(await page.locator('#token-box').isHidden() && await page.inputValue('#token-value') === '',
 	    'the new device\'s token went away with the view');
 	/* Not firmware: the page says to tick its box, not to edit a URL. */
