@@ -362,6 +362,7 @@ async function devicePage(page, devId, jobId) {
 	await page.click('#device-token-copy');
 	await page.locator('#device-token-copied', { hasText: 'Copied' }).waitFor({ timeout: WAIT });
 	await page.click('nav a[data-nav=devices]');
+	await page.locator('#view-devices').waitFor({ state: 'visible' });
 	await page.goto(BASE + '/admin/#device/' + others['porch-offline']);
 	await page.locator('#h-device', { hasText: 'porch-offline' }).waitFor({ timeout: WAIT });
 	check(await page.locator('#device-token-box').isHidden() && await page.inputValue('#device-token-value') === '',
