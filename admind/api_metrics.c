@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "admind.h"
+#include "session.h"
 #include "log.h"
 #include "util.h"
 
@@ -146,6 +147,8 @@ api_metrics(struct http_conn *c)
 	metrics_value(&b, "otad_bytes_served_total", "counter", "Firmware "
 	    "bytes written to devices since otad-admind started.",
 	    env->stats.bytes_served);
+	metrics_value(&b, "otad_admin_sessions", "gauge", "Web page "
+	    "sessions signed in now.", (uint64_t)session_count());
 	metrics_value(&b, "otad_hwd_connected", "gauge", "1 while otad-hwd "
 	    "is connected to otad-admind.", env->hwd != NULL);
 	metrics_value(&b, "otad_fwstore_connected", "gauge", "1 while "

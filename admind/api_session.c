@@ -13,6 +13,7 @@
 #include <openssl/crypto.h>
 
 #include "admind.h"
+#include "session.h"
 #include "json.h"
 #include "util.h"
 

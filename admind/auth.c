@@ -21,6 +21,7 @@
 #include <openssl/evp.h>
 
 #include "admind.h"
+#include "session.h"
 #include "log.h"
 #include "util.h"
 

@@ -7,15 +7,14 @@
  * live at once (a new one then replaces the one nearest its end); looked
  * up with a constant-time compare over every slot.
  */
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include <openssl/crypto.h>
 
-#include "admind.h"
+#include "session.h"
 #include "util.h"
-
-#define SESSION_MAX	64
 
 struct session {
 	char		 hash[65];	/* sha256 of the cookie; "" free */

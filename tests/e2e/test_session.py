@@ -64,6 +64,8 @@ def test_sign_in_sets_a_strict_cookie_that_opens_the_api(otad, admin):
 
     r = with_cookie(admin, "GET", "/admin/session", sid)
     assert r.status == 200 and r.json()["user"] == otad.user, r
+    m = admin.request("GET", "/metrics").body.decode()
+    assert re.search(r"^otad_admin_sessions [1-9]\d*$", m, re.M), m
     assert r.json()["via"] == "session" and r.json()["expires_at"] == me["expires_at"]
     assert with_cookie(admin, "GET", "/admin/devices", sid).status == 200
     # Basic keeps working and says so
@@ -163,3 +165,21 @@ def test_api_tokens_still_work_and_sessions_are_bounded(otad, admin):
     assert len(set(sids)) == 70
     assert with_cookie(admin, "GET", "/admin/session", sids[-1]).status == 200
     assert with_cookie(admin, "GET", "/admin/session", sids[0]).status == 401
+
+
+def test_readme_curl_sign_in_and_out(otad, workdir):
+    """The README's curl lines, with this server's port and password; the server
+    answers as 127.0.0.1, which curl then names in Host (and the README's Origin)."""
+    base = "https://127.0.0.1:%d" % otad.admin_port
+    lines = [
+        "curl -v -k -c jar -H 'Content-Type: application/json' -d "
+        "'{\"user\":\"%s\",\"password\":\"%s\"}' %s/admin/session"
+        % (otad.user, otad.password, base),
+        "curl -v -k -b jar %s/admin/session" % base,
+        "curl -v -k -b jar -X DELETE -H 'Origin: %s' %s/admin/session" % (base, base),
+        "curl -v -k -b jar %s/admin/session" % base,
+    ]
+    res = [admin_mod.run_curl(line, cwd=workdir) for line in lines]
+    assert [r.status for r in res] == [200, 200, 200, 401], [r.describe() for r in res]
+    assert json.loads(res[1].stdout)["via"] == "session"
+    assert json.loads(res[2].stdout) == {"signed_out": True}
