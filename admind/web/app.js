@@ -1787,6 +1787,7 @@ const Audit = {
 			r = await api('GET', '/admin/audit' + qs({ actor: $('#audit-actor').value.trim(),
 			    kind: $('#audit-kind').value, since: this.day('#audit-since', false),
 			    until: this.day('#audit-until', true), limit: PAGE, offset: this.offset }));
+			await Names.learn(r.events.map((e) => e.device_id));
 			clearError(null);
 		} catch (e) {
 			showError(null, e);
@@ -1799,7 +1800,7 @@ const Audit = {
 		    td('From', el('span', { class: 'mono', text: e.remote || '—' })),
 		    td('What', el('span', { class: 'kind', text: e.kind })),
 		    td('Detail', el('span', {}, el('span', { text: e.text }),
-			e.device_id ? [' ', deviceLink(e.device_id, 'device ' + e.device_id)] : null,
+			e.device_id ? [' ', Names.link(e.device_id)] : null,
 			e.job_id ? [' ', el('a', { href: '#job/' + e.job_id, text: 'job ' + e.job_id })] : null)))));
 		if (!r.events.length)
 			body.append(el('tr', {}, el('td', { class: 'empty', colspan: 5, text: 'Nothing matches.' })));
@@ -1808,6 +1809,23 @@ const Audit = {
 		    (this.offset + r.events.length) + ' of ' + r.total + ', newest first' : '';
 		$('#audit-prev').disabled = this.offset === 0;
 		$('#audit-next').disabled = this.offset + r.events.length >= r.total;
+	},
+};
+
+/* Device names by id for rows that carry only an id (the audit log). */
+const Names = {
+	known: new Map(),
+
+	async learn(ids) {
+		const missing = [...new Set(ids)].filter((id) => id && !this.known.has(id));
+		await Promise.all(missing.map((id) => api('GET', '/admin/devices/' + id).then(
+		    (d) => this.known.set(id, d.name), () => this.known.set(id, null))));
+	},
+
+	link(id) {
+		const name = this.known.get(id);
+		return name === null ? el('span', { class: 'muted', text: 'device ' + id + ' (deleted)' }) :
+		    deviceLink(id, name);
 	},
 };
 

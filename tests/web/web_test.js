@@ -219,7 +219,8 @@ async function newUpdate(page) {
 	check((await text(page, '#job-confirm-text')).includes(n + ' devices'), 'and says so');
 	check((await text(page, '#job-confirm-opts')).includes('waits for a yes by an admin'),
 	    'the confirmation names the admin\'s yes');
-	check(!(await text(page, '#job-confirm-opts')).includes('null'), 'no option left unset is listed');
+	const review = await text(page, '#job-confirm-text') + ' ' + await text(page, '#job-confirm-opts');
+	check(!/\b(null|undefined|NaN)\b/.test(review), 'no "null" or "undefined" in the review: ' + review);
 	await shot(page, 'confirm');
 	await page.click('#job-start');
 	await page.waitForURL(/#job\/\d+$/, { timeout: WAIT });
@@ -415,6 +416,12 @@ async function auditView(page) {
 	await page.waitForFunction(() => [...document.querySelectorAll('#audit-table tbody tr[data-kind]')]
 	    .map((r) => r.dataset.kind).join() === 'token.revoked,token.created');
 	const first = '#audit-table tbody tr[data-kind="token.revoked"]';
+	await page.selectOption('#audit-kind', 'device.');
+	await page.locator('#audit-table tbody tr[data-kind="device.updated"] a.device-link',
+	    { hasText: 'kitchen-1' }).first().waitFor({ timeout: WAIT });
+	await page.selectOption('#audit-kind', 'token.');
+	await page.waitForFunction(() => [...document.querySelectorAll('#audit-table tbody tr[data-kind]')]
+	    .map((r) => r.dataset.kind).join() === 'token.revoked,token.created');
 	check(await text(page, first + ' td[data-label="Who"]') === env.OTAD_USER, 'who');
 	check(await text(page, first + ' td[data-label="From"]') === '127.0.0.1', 'from where');
 	await page.fill('#audit-actor', env.OTAD_USER);
