@@ -163,10 +163,11 @@ int	 api_json_id(const struct json_value *, int64_t *);
 int	 auth_check(struct http_conn *, struct http_request *, char *user,
 	    size_t userlen);
 int	 auth_ip_allowed(struct http_conn *);
-/* The sign-in form's check, throttled and counted as a Basic login: 1
- * right, 0 refused (401 or 429 sent). */
-int	 auth_password(struct http_conn *, const char *user,
-	    const char *password);
+/* The sign-in form's check, throttled and counted as a Basic login, and
+ * refused (403) from another site's page: 1 right, 0 refused (answer
+ * sent). */
+int	 auth_password(struct http_conn *, const struct http_request *,
+	    const char *user, const char *password);
 /* Since start: authenticated requests, failed and throttled logins. */
 struct auth_counters {
 	uint64_t	 ok, failed, throttled;

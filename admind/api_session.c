@@ -55,7 +55,7 @@ api_session_create(struct http_conn *c, struct http_request *req,
 		json_free(v);
 		return;
 	}
-	if (auth_password(c, user, password) != 1) {
+	if (auth_password(c, req, user, password) != 1) {
 		json_free(v);
 		return;
 	}

@@ -301,9 +301,10 @@ auth_bearer(struct http_conn *c, const struct http_request *req,
 }
 
 /* 1 when a request that may change something names this origin: the
- * scheme and the Host it was sent to. */
+ * scheme and the Host it was sent to; without an Origin, 1 only when
+ * absent_ok (a script's sign-in: curl sends none, browsers always do). */
 static int
-auth_same_origin(const struct http_request *req)
+auth_same_origin(const struct http_request *req, int absent_ok)
 {
 	const char	*origin = http_header(req, "origin");
 	const char	*host = http_header(req, "host");
@@ -312,7 +313,9 @@ auth_same_origin(const struct http_request *req)
 	if (strcmp(req->method_name, "GET") == 0 ||
 	    strcmp(req->method_name, "HEAD") == 0)
 		return 1;
-	if (origin == NULL || host == NULL)
+	if (origin == NULL)
+		return absent_ok;
+	if (host == NULL)
 		return 0;
 	if (strncmp(origin, "https://", 8) == 0)
 		rest = origin + 8;
@@ -348,7 +351,7 @@ auth_session(struct http_conn *c, const struct http_request *req, char *user,
 		    "Sign in again at /admin/.");
 		return 0;
 	}
-	if (!auth_same_origin(req)) {
+	if (!auth_same_origin(req, 0)) {
 		log_fields(LOG_WARNING, NULL, "admin API: %s %s from %s with "
 		    "a session cookie but another or no Origin: refused",
 		    req->method_name, req->path, c->peer_str);
@@ -364,10 +367,18 @@ auth_session(struct http_conn *c, const struct http_request *req, char *user,
 }
 
 int
-auth_password(struct http_conn *c, const char *user, const char *password)
+auth_password(struct http_conn *c, const struct http_request *req,
+    const char *user, const char *password)
 {
 	if (auth_throttled(c))
 		return 0;
+	if (!auth_same_origin(req, 1)) {
+		log_fields(LOG_WARNING, NULL, "admin API: a sign-in from %s "
+		    "sent by another site's page: refused", c->peer_str);
+		api_error(c, 403, "auth.cross_origin", "Sign in on the page "
+		    "at /admin/ of this server, not from another site.");
+		return 0;
+	}
 	if (!admins_check(env->admins, user, password)) {
 		log_fields(LOG_WARNING, NULL, "admin API: wrong user or "
 		    "password at sign-in from %s", c->peer_str);

@@ -91,6 +91,15 @@ def test_changes_with_the_cookie_need_this_origin(otad, admin):
     assert ev[0]["actor"] == otad.user and ev[0]["text"] == "same-site", ev
 
 
+def test_sign_in_from_another_site_is_refused(otad, admin):
+    """Login CSRF: another site's page cannot sign a browser in to this otad."""
+    r = sign_in(admin, headers={"Origin": "https://evil.example"})
+    assert r.status == 403 and r.json()["error"]["code"] == "auth.cross_origin", r
+    assert r.header("Set-Cookie") is None
+    r = sign_in(admin, headers={"Origin": origin(otad)})
+    assert r.status == 200 and r.header("Set-Cookie"), r
+
+
 def test_sign_out_ends_the_session(otad, admin):
     sid, _ = cookie_of(sign_in(admin))
     r = with_cookie(admin, "DELETE", "/admin/session", sid, origin=origin(otad))
