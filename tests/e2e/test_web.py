@@ -43,6 +43,11 @@ CHROMIUM = os.environ.get("OTAD_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = os.path.join(BUILD, "web-artifacts")
 PAUSE = 0.7        # seconds the device lingers in sent and downloaded
 ASSETS = {"ui/app.js": "text/javascript; charset=utf-8",
+          "ui/core.js": "text/javascript; charset=utf-8",
+          "ui/devices.js": "text/javascript; charset=utf-8",
+          "ui/updates.js": "text/javascript; charset=utf-8",
+          "ui/jobs.js": "text/javascript; charset=utf-8",
+          "ui/admin.js": "text/javascript; charset=utf-8",
           "ui/chart.min.js": "text/javascript; charset=utf-8",
           "ui/style.css": "text/css; charset=utf-8",
           "ui/icon.svg": "image/svg+xml"}
