@@ -333,6 +333,9 @@ void	 events_subscribe(struct http_conn *, struct http_request *,
 void	 events_publish(const char *kind, int64_t device_id, int64_t job_id,
 	    const char *data);
 void	 events_unsubscribe(void *);
+/* Closes the streams of web page sessions that ended (signed out or
+ * expired); the keep-alive timer runs it too. */
+void	 events_sessions_check(void);
 /* 1 when a subscriber or a webhook may take an event: else there is no
  * need to build one (a login, a delivery's move). */
 int	 events_heard(void);

@@ -125,6 +125,7 @@ api_session_delete(struct http_conn *c, struct http_request *req,
 	}
 	(void)audit("admin.signed_out", ar->user, c->peer_str, 0, 0,
 	    "signed out of the web page");
+	events_sessions_check();	/* its live streams end too */
 	buf_adds(&b, "{\"signed_out\":true}\n");
 	http_respond(c, 200, "application/json", "Set-Cookie: "
 	    SESSION_COOKIE "=; Max-Age=0" SESSION_COOKIE_ATTRS "\r\n",

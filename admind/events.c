@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "admind.h"
+#include "session.h"
 #include "log.h"
 #include "util.h"
 
@@ -27,6 +28,8 @@ struct events_sub {
 	struct http_conn	*conn;
 	int64_t			 job_id;	/* 0: all */
 	int64_t			 device_id;	/* 0: all */
+	char			 session[SESSION_ID_LEN + 1];	/* the web
+					 * page's session; "" Basic or token */
 };
 
 static struct events_sub *events_subs;
@@ -47,11 +50,34 @@ events_send(struct events_sub *s, const char *text, size_t len)
 	http_stream_write(s->conn, text, len);
 }
 
+/* 1 while the subscriber's session (if it came with one) is live. */
+static int
+events_signed_in(const struct events_sub *s)
+{
+	char	 user[64];
+
+	return s->session[0] == '\0' ||
+	    session_user(s->session, user, sizeof(user), NULL);
+}
+
+void
+events_sessions_check(void)
+{
+	for (struct events_sub *s = events_subs; s; s = s->next)
+		if (!events_signed_in(s) && !s->conn->stream.closing) {
+			log_info("event stream to %s: its session ended, "
+			    "closing it", s->conn->peer_str);
+			http_conn_close(s->conn);
+		}
+}
+
 static void
 events_keepalive(uv_timer_t *t)
 {
+	events_sessions_check();
 	for (struct events_sub *s = events_subs; s; s = s->next)
-		events_send(s, ": keep-alive\n\n", 14);
+		if (!s->conn->stream.closing)
+			events_send(s, ": keep-alive\n\n", 14);
 }
 
 /* An event for the subscribers, sent once its transaction committed. */
@@ -157,6 +183,9 @@ events_subscribe(struct http_conn *c, struct http_request *req,
 		return;
 	}
 	s->conn = c;
+	if (http_header(req, "authorization") == NULL &&
+	    http_header(req, "cookie") != NULL)
+		(void)session_cookie(http_header(req, "cookie"), s->session);
 	if (events_filter(c, req, "job", &s->job_id) == -1 ||
 	    events_filter(c, req, "device", &s->device_id) == -1 ||
 	    http_stream_begin(c, 200, "text/event-stream",

@@ -6,8 +6,12 @@ ends the session and clears the cookie; a wrong password says so (401, no Basic
 challenge, so the browser shows no prompt) and counts towards the login throttle; Basic
 auth and API tokens keep working for scripts. Sign-in and sign-out are in the audit log.
 """
+import base64
+import http.client
 import json
 import re
+import ssl
+import time
 
 import admin as admin_mod
 from conftest import start_server
@@ -192,3 +196,34 @@ def test_readme_curl_sign_in_and_out(otad, workdir):
     assert [r.status for r in res] == [200, 200, 200, 401], [r.describe() for r in res]
     assert json.loads(res[1].stdout)["via"] == "session"
     assert json.loads(res[2].stdout) == {"signed_out": True}
+
+
+def test_sign_out_ends_the_sessions_event_streams(otad, admin):
+    """A stream opened with the cookie ends at sign-out; one opened with Basic
+    goes on (and hears the sign-out in the audit stream)."""
+    sid, _ = cookie_of(sign_in(admin))
+    ctx = ssl._create_unverified_context()
+    basic = "Basic " + base64.b64encode(("%s:%s" % (admin.user, admin.password))
+                                        .encode()).decode()
+    streams = []
+    for h in ({"Cookie": "otad_session=" + sid}, {"Authorization": basic}):
+        conn = http.client.HTTPSConnection(otad.host, otad.admin_port, timeout=5,
+                                           context=ctx)
+        conn.request("GET", "/admin/events", headers=h)
+        r = conn.getresponse()
+        assert r.status == 200 and r.readline() == b": otad events\n", r.status
+        streams.append((conn, r))
+    (conn, r), (bconn, br) = streams
+    try:
+        t0 = time.monotonic()
+        assert with_cookie(admin, "DELETE", "/admin/session", sid,
+                           origin=origin(otad)).status == 200
+        r.read()                # to the end: the stream was closed
+        assert time.monotonic() - t0 < 3, "the stream outlived the sign-out"
+        heard = b""
+        while b"admin.signed_out" not in heard:
+            heard += br.readline()
+        assert b"event: audit" in heard, heard
+    finally:
+        conn.close()
+        bconn.close()
