@@ -77,7 +77,7 @@ int
 main(void)
 {
 	test_cookie();
+	test_life();	/* first: an empty table, nothing given way */
 	test_cap();
-	test_life();
 	return check_exit("test_session");
 }
