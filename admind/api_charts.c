@@ -4,7 +4,9 @@
  * (how many devices run which firmware version, in all and per tag), GET
  * /admin/jobs/{id}/progress (the job's deliveries counted per state over
  * time, replayed from the audit log's delivery rows and ending with the
- * counts now) and GET /admin/stats/throughput (throughput.c's buckets).
+ * counts now: what left no row there, such as deliveries a newer job
+ * superseded, or rows the retention pruned, shows only in that last
+ * sample) and GET /admin/stats/throughput (throughput.c's buckets).
  */
 #include <inttypes.h>
 #include <stdio.h>
