@@ -24,7 +24,7 @@
 /* One count of devices: a tag ("" for the whole fleet) and a version. */
 struct version_count {
 	char		 tag[65];
-	char		 version[65];
+	char		 version[129];	/* a longer one counts as its start */
 	int64_t		 count;
 };
 
@@ -39,11 +39,13 @@ version_add(struct version_tally *t, const char *tag, size_t taglen,
     const char *version, int64_t count)
 {
 	struct version_count *r;
+	char		 v[sizeof(r->version)];
 
+	snprintf(v, sizeof(v), "%s", version);
 	for (size_t i = 0; i < t->n; i++) {
 		r = &t->rows[i];
 		if (strlen(r->tag) == taglen && strncmp(r->tag, tag,
-		    taglen) == 0 && strcmp(r->version, version) == 0) {
+		    taglen) == 0 && strcmp(r->version, v) == 0) {
 			r->count += count;
 			return;
 		}
@@ -54,7 +56,7 @@ version_add(struct version_tally *t, const char *tag, size_t taglen,
 	}
 	r = &t->rows[t->n++];
 	snprintf(r->tag, sizeof(r->tag), "%.*s", (int)taglen, tag);
-	snprintf(r->version, sizeof(r->version), "%s", version);
+	memcpy(r->version, v, sizeof(v));
 	r->count = count;
 }
 

@@ -15,6 +15,7 @@
 #include "util.h"
 
 #define API_MAX_JSON_BODY	(1024 * 1024)
+#define API_MAX_OPEN_BODY	4096	/* a route without login: the sign-in */
 
 static void
 api_req_free(struct api_req *ar)
@@ -187,6 +188,13 @@ api_find(const struct http_request *req, struct api_req *ar, int *path_known)
 	return NULL;
 }
 
+/* The largest body the route takes: less from who has not logged in. */
+static size_t
+api_body_max(const struct api_route *r)
+{
+	return r != NULL && r->open ? API_MAX_OPEN_BODY : API_MAX_JSON_BODY;
+}
+
 /* Every query parameter is one the route takes, else 400 and 0: a
  * misspelt filter must not list everything. */
 static int
@@ -245,9 +253,9 @@ api_route(struct http_conn *c, struct http_request *req, struct api_req *ar)
 		r->handler(c, req, ar);
 		break;
 	case BODY_JSON:
-		if (req->has_length && req->content_length > API_MAX_JSON_BODY) {
+		if (req->has_length && req->content_length > api_body_max(r)) {
 			api_error(c, 413, "request.too_large", "The request "
-			    "body is over %d bytes.", API_MAX_JSON_BODY);
+			    "body is over %zu bytes.", api_body_max(r));
 			return;
 		}
 		ar->req = req;
@@ -317,9 +325,9 @@ api_on_body(struct http_conn *c, const char *p, size_t n)
 		}
 		return 0;
 	}
-	if (ar->body.len + n > API_MAX_JSON_BODY) {
+	if (ar->body.len + n > api_body_max(ar->route)) {
 		api_error(c, 413, "request.too_large", "The request body is "
-		    "over %d bytes.", API_MAX_JSON_BODY);
+		    "over %zu bytes.", api_body_max(ar->route));
 		return 0;
 	}
 	buf_add(&ar->body, p, n);

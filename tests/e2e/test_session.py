@@ -153,6 +153,9 @@ def test_bad_sign_ins_say_why_and_are_throttled():
         assert err["code"] == "auth.wrong_password", err
         assert err["message"].startswith("Wrong user or password."), err
         assert r.header("Set-Cookie") is None
+        r = anonymous(adm).request("POST", "/admin/session", body=b" " * 5000,
+                                   headers={"Content-Type": "application/json"})
+        assert r.status == 413 and r.json()["error"]["code"] == "request.too_large", r
         r = anonymous(adm).request("POST", "/admin/session", body=b"{",
                                    headers={"Content-Type": "application/json"})
         assert r.status == 400 and r.json()["error"]["code"] == "session.bad_request", r
