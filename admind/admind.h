@@ -144,6 +144,8 @@ char	*api_query(const struct http_request *, const char *name);
 /* ?name=true or ?name=1. */
 int	 api_query_bool(const struct http_request *, const char *name);
 /* ?limit= and ?offset= (limit -1: all); -1 after answering 400. */
+int	 api_query_id(struct http_conn *, struct http_request *,
+	    const char *name, int64_t *out);
 int	 api_paging(struct http_conn *, struct http_request *, int64_t *limit,
 	    int64_t *offset);
 /* 1 when name (n bytes) is in allowed, a list ",a,b," ("*": any name). */

@@ -3,7 +3,9 @@
  * GET /admin/audit: the audit log, newest first, paged, narrowed by
  * ?actor= (who: an admin, "token:NAME" or "otad"), ?kind= (a kind such as
  * device.deleted, or its family ending in a dot: device.) and ?since= /
- * ?until= (RFC 3339 times, inclusive).  The rows are audit()'s.
+ * ?until= (RFC 3339 times, inclusive), ?device= (one device's rows: what
+ * admins did to it, its deliveries' moves, the events it reported).  The
+ * rows are audit()'s, the lifecycle's and devevents.c's.
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -69,6 +71,8 @@ api_audit_list(struct http_conn *c, struct http_request *req,
 	if (api_paging(c, req, &limit, &offset) == -1 ||
 	    audit_time(c, req, "since", &f.since) == -1 ||
 	    audit_time(c, req, "until", &f.until) == -1)
+		return;
+	if (api_query_id(c, req, "device", &f.device_id) == -1)
 		return;
 	if (limit < 0)
 		limit = AUDIT_PAGE;

@@ -110,7 +110,7 @@ static const struct api_route api_routes[] = {
 	{ "GET", "/admin/tokens", BODY_NONE, api_tokens_list, NULL, 0 },
 	{ "DELETE", "/admin/tokens/{id}", BODY_NONE, api_tokens_delete, NULL, 0 },
 	{ "GET", "/admin/audit", BODY_NONE, api_audit_list,
-	    "," API_Q_PAGING "actor,kind,since,until,", 0 },
+	    "," API_Q_PAGING "actor,kind,since,until,device,", 0 },
 	{ "GET", "/admin/fleet/versions", BODY_NONE, api_fleet_versions, NULL,
 	    0 },
 	{ "GET", "/admin/jobs/{id}/progress", BODY_NONE, api_jobs_progress,

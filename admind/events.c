@@ -17,7 +17,6 @@
 #include "admind.h"
 #include "session.h"
 #include "log.h"
-#include "util.h"
 
 #define EVENTS_MAX_QUEUED	(1024 * 1024)
 #define EVENTS_KEEPALIVE_MS	15000
@@ -147,26 +146,6 @@ events_unsubscribe(void *sub)
 		uv_timer_stop(&events_timer);
 }
 
-/* ?job= or ?device= into out (0: absent); -1 after a 400 when it is no
- * id (a filter that read as "none" would stream every event). */
-static int
-events_filter(struct http_conn *c, struct http_request *req,
-    const char *name, int64_t *out)
-{
-	uint64_t	 v = 0;
-	char		*s = api_query(req, name);
-	int		 rc = 0;
-
-	if (s && (util_parse_u64(s, &v) == -1 || v > INT64_MAX)) {
-		api_error(c, 400, "request.bad_filter", "?%s= is a %s id, a "
-		    "whole number.", name, name);
-		rc = -1;
-	}
-	free(s);
-	*out = (int64_t)v;
-	return rc;
-}
-
 void
 events_subscribe(struct http_conn *c, struct http_request *req,
     struct api_req *ar)
@@ -186,8 +165,8 @@ events_subscribe(struct http_conn *c, struct http_request *req,
 	if (http_header(req, "authorization") == NULL &&
 	    http_header(req, "cookie") != NULL)
 		(void)session_cookie(http_header(req, "cookie"), s->session);
-	if (events_filter(c, req, "job", &s->job_id) == -1 ||
-	    events_filter(c, req, "device", &s->device_id) == -1 ||
+	if (api_query_id(c, req, "job", &s->job_id) == -1 ||
+	    api_query_id(c, req, "device", &s->device_id) == -1 ||
 	    http_stream_begin(c, 200, "text/event-stream",
 	    "Cache-Control: no-cache\r\n", HTTP_LENGTH_UNKNOWN) == -1) {
 		free(s);

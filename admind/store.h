@@ -416,6 +416,7 @@ struct audit_filter {
 	const char	*actor;		/* "" matches all */
 	const char	*kind;		/* a kind, or its prefix ending in "." */
 	int64_t		 since, until;	/* Unix s, inclusive; 0: open */
+	int64_t		 device_id;	/* 0: all */
 };
 /* Audit rows matching f, newest first. */
 int	 store_events_list(struct store *, const struct audit_filter *f,

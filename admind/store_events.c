@@ -31,15 +31,17 @@ static const struct store_query q_events_prune_rows = {
 
 #define EVENT_COLS	"id, at, kind, actor, remote, coalesce(device_id, 0)," \
 			" coalesce(job_id, 0), text"
-/* ?1 actor, ?2 kind (a prefix when it ends in "."), ?3 since, ?4 until */
+/* ?1 actor, ?2 kind (a prefix when it ends in "."), ?3 since, ?4 until,
+ * ?5 device */
 #define EVENT_FILTER	" WHERE (?1 = '' OR actor = ?1)"			\
 	" AND (?2 = '' OR kind = ?2 OR (substr(?2, -1) = '.'"		\
 	" AND substr(kind, 1, length(?2)) = ?2))"			\
-	" AND (?3 = 0 OR at >= ?3) AND (?4 = 0 OR at <= ?4)"
+	" AND (?3 = 0 OR at >= ?3) AND (?4 = 0 OR at <= ?4)"		\
+	" AND (?5 = 0 OR device_id = ?5)"
 static const struct store_query q_events_list = { .slot = Q_EVENTS_LIST,
     .name = "audit list",
     .sql = "SELECT " EVENT_COLS " FROM events" EVENT_FILTER
-	" ORDER BY id DESC LIMIT ?5 OFFSET ?6" };
+	" ORDER BY id DESC LIMIT ?6 OFFSET ?7" };
 static const struct store_query q_events_count = { .slot = Q_EVENTS_COUNT,
     .name = "audit count",
     .sql = "SELECT count(*) FROM events" EVENT_FILTER };
@@ -91,13 +93,13 @@ store_events_list(struct store *st, const struct audit_filter *f,
 
 	*out = NULL;
 	*n = 0;
-	if (store_one(st, &q_events_count, &store_id_row, &count, "ssII",
-	    f->actor, f->kind, f->since, f->until) == -1)
+	if (store_one(st, &q_events_count, &store_id_row, &count, "ssIII",
+	    f->actor, f->kind, f->since, f->until, f->device_id) == -1)
 		return -1;
 	if (total != NULL)
 		*total = count;
 	return store_list(st, &q_events_list, &audit_event_row, out, n,
-	    "ssIIII", f->actor, f->kind, f->since, f->until,
+	    "ssIIIII", f->actor, f->kind, f->since, f->until, f->device_id,
 	    limit < 0 ? (int64_t)-1 : limit, offset < 0 ? (int64_t)0 : offset);
 }
 

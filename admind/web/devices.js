@@ -230,6 +230,8 @@ const Tags = {
 
 /* ---- One device ------------------------------------------------------ */
 
+const ACTIVITY = 20;	/* audit rows on a device's page */
+
 const DeviceView = {
 	id: 0, dev: null,
 
@@ -254,6 +256,7 @@ const DeviceView = {
 			'device.online': () => this.reload(),
 			'device.offline': () => this.reload(),
 			'delivery': () => this.reload(),
+			'audit': () => this.reload(),
 		});
 	},
 
@@ -302,6 +305,28 @@ const DeviceView = {
 		}
 		Tags.learn([d]);
 		this.history(d.deliveries);
+		this.activity();
+	},
+
+	/* The device's rows of the audit log: what admins did to it, its
+	 * deliveries' moves, the events it reported. */
+	async activity() {
+		let r;
+		try {
+			r = await api('GET', '/admin/audit' + qs({ device: this.id, limit: ACTIVITY }));
+		} catch (e) {
+			return;
+		}
+		const body = $('#device-activity tbody');
+		body.replaceChildren(...r.events.map((e) => el('tr', { 'data-kind': e.kind },
+		    td('When', ago(e.at)),
+		    td('Who', el('span', { text: e.actor || '—' })),
+		    td('What', el('span', { class: 'kind', text: e.kind })),
+		    td('Detail', el('span', {}, el('span', { text: e.text }),
+			e.job_id ? [' ', el('a', { href: '#job/' + e.job_id, text: 'job ' + e.job_id })] : null)))));
+		if (r.total > r.events.length)
+			body.append(el('tr', {}, el('td', { class: 'empty', colspan: 4,
+			    text: 'The ' + r.events.length + ' newest of ' + r.total + '.' })));
 	},
 
 	history(list) {

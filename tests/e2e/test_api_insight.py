@@ -111,6 +111,11 @@ def test_audit_log_filters_and_pages(otad, admin):
     assert get(admin, "/admin/audit?limit=100000")["limit"] == 500
     assert get(admin, "/admin/audit")["limit"] == 50
 
+    dev = [x["device_id"] for x in e][1]
+    one = get(admin, "/admin/audit?device=%d" % dev)["events"]
+    assert [(x["kind"], x["device_id"]) for x in one] == [("device.created", dev)], one
+    assert get(admin, "/admin/audit?device=x", 400)["error"]["code"] == "request.bad_filter"
+
     err = get(admin, "/admin/audit?since=yesterday", 400)["error"]
     assert err["code"] == "audit.bad_time" and "2026-12-03T00:00:00Z" in err["message"], err
     err = get(admin, "/admin/audit?who=admin", 400)["error"]

@@ -352,6 +352,10 @@ async function devicePage(page, devId, jobId) {
 	await page.locator('#h-device', { hasText: 'kitchen-1' }).waitFor({ timeout: WAIT });
 	const dev = await (await page.request.get(BASE + '/admin/devices/' + devId)).json();
 	check(dev.name === 'kitchen-1' && dev.tags.join() === 'porch,kitchen,ground-floor', 'renamed and tagged');
+	await page.locator('#device-activity tr[data-kind="device.updated"]', { hasText: 'kitchen-1' })
+	    .waitFor({ timeout: WAIT });
+	facts.device_activity = await page.$$eval('#device-activity tbody tr[data-kind]', (rs) => rs.map((r) => r.dataset.kind));
+	check(facts.device_activity.includes('delivery.transition'), 'the activity has its deliveries\' moves');
 
 	await page.goto(BASE + '/admin/#device/' + others['porch-offline']);
 	await page.locator('#h-device', { hasText: 'porch-offline' }).waitFor({ timeout: WAIT });
