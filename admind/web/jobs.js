@@ -98,7 +98,7 @@ const Jobs = {
 
 const JobView = {
 	id: 0, job: null, rows: new Map(), names: new Map(), size: 0, gen: 0, poll: null,
-	changeTimer: null, declining: null, online: new Set(), ticks: 0,
+	changeTimer: null, declining: null, ticks: 0,
 
 	init() {
 		$('#job-pause').addEventListener('click', () => this.change('pause'));
@@ -191,15 +191,23 @@ const JobView = {
 		await Promise.all(missing.filter((id) => !this.names.has(id)).map((id) =>
 		    api('GET', '/admin/devices/' + id).then((d) => this.names.set(id, d.name),
 			() => this.names.set(id, 'device ' + id))));
-		await this.learnOnline();
 	},
 
-	/* Which devices are online: why a queued delivery waits. */
-	async learnOnline() {
+	/* Whether the queued deliveries' devices are online now (why they
+	 * wait): the job's stream does not carry devices' comings and goings. */
+	async pollQueued() {
 		try {
-			const r = await api('GET', '/admin/devices' + qs({ online: 'true', limit: MANY }));
-			this.online = new Set(r.devices.map((d) => d.id));
-		} catch (e) { /* the reasons stay as they were */ }
+			const ds = await api('GET', '/admin/jobs/' + this.id + '/deliveries?state=queued');
+			for (const n of ds.deliveries) {
+				const d = this.rows.get(n.id);
+				if (!d || d.state !== 'queued' || d.device_online === n.device_online)
+					continue;
+				d.device_online = n.device_online;
+				const old = $('#job-table tr[data-delivery="' + d.id + '"]');
+				if (old)
+					old.replaceWith(this.row(d));
+			}
+		} catch (e) { /* the next poll catches up */ }
 	},
 
 	refreshJob: debounce(async function () {
@@ -313,7 +321,7 @@ const JobView = {
 			return 'waits: the job is paused';
 		if (job.state && job.state !== 'active')
 			return 'not sent: the job has ended';
-		if (!this.online.has(d.device_id))
+		if (!d.device_online)
 			return 'waits for the device to come online';
 		const busy = [...this.rows.values()].filter((x) => SLOTS.includes(x.state)).length;
 		if (job.max_parallel && busy >= job.max_parallel)
@@ -438,10 +446,8 @@ const JobView = {
 
 	/* Downloads in flight: their bytes come from the API. */
 	async pollProgress() {
-		if (++this.ticks % 5 === 0 && [...this.rows.values()].some((d) => d.state === 'queued')) {
-			await this.learnOnline();
-			this.renderRows();
-		}
+		if (++this.ticks % 5 === 0 && [...this.rows.values()].some((d) => d.state === 'queued'))
+			await this.pollQueued();
 		if (![...this.rows.values()].some((d) => d.state === 'downloading'))
 			return;
 		try {

@@ -37,6 +37,10 @@ def test_an_update_shows_in_every_chart_and_the_history(otad, admin):
         admin.json_request("POST", "/admin/jobs/%d/stop" % job["id"], {})
         lc.wait_job(admin, job["id"], lambda j: j["state"] == "stopped")
 
+        # a delivery says whether its device is connected (why a queued one waits)
+        on = {d["device_id"]: d["device_online"] for d in lc.deliveries(admin, job["id"])}
+        assert on == {dev.id: True, idle.id: False}, on
+
         # the device's page: every delivery, with its job and image
         d = get(admin, "/admin/devices/%d" % dev.id)
         assert d["online"] is True and d["connections"] == 1, d
