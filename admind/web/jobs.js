@@ -193,23 +193,6 @@ const JobView = {
 			() => this.names.set(id, 'device ' + id))));
 	},
 
-	/* Whether the queued deliveries' devices are online now (why they
-	 * wait): the job's stream does not carry devices' comings and goings. */
-	async pollQueued() {
-		try {
-			const ds = await api('GET', '/admin/jobs/' + this.id + '/deliveries?state=queued');
-			for (const n of ds.deliveries) {
-				const d = this.rows.get(n.id);
-				if (!d || d.state !== 'queued' || d.device_online === n.device_online)
-					continue;
-				d.device_online = n.device_online;
-				const old = $('#job-table tr[data-delivery="' + d.id + '"]');
-				if (old)
-					old.replaceWith(this.row(d));
-			}
-		} catch (e) { /* the next poll catches up */ }
-	},
-
 	refreshJob: debounce(async function () {
 		try {
 			JobView.setJob(await api('GET', '/admin/jobs/' + JobView.id));
@@ -444,19 +427,27 @@ const JobView = {
 
 	resyncLater: debounce(function () { JobView.resync(); }, 300),
 
-	/* Downloads in flight: their bytes come from the API. */
+	/* Downloads in flight: their bytes come from the API; every 10 s,
+	 * whether the queued deliveries' devices are online (the job's stream
+	 * does not carry devices' comings and goings). */
 	async pollProgress() {
-		if (++this.ticks % 5 === 0 && [...this.rows.values()].some((d) => d.state === 'queued'))
-			await this.pollQueued();
-		if (![...this.rows.values()].some((d) => d.state === 'downloading'))
-			return;
+		const states = new Set([...this.rows.values()].map((d) => d.state));
+		if (++this.ticks % 5 === 0 && states.has('queued'))
+			await this.refreshField('queued', 'device_online');
+		if (states.has('downloading'))
+			await this.refreshField('downloading', 'percent');
+	},
+
+	/* The job's deliveries in state, from the API: each row still in it
+	 * takes the field's new value. */
+	async refreshField(state, field) {
 		try {
-			const ds = await api('GET', '/admin/jobs/' + this.id + '/deliveries?state=downloading');
+			const ds = await api('GET', '/admin/jobs/' + this.id + '/deliveries' + qs({ state }));
 			for (const n of ds.deliveries) {
 				const d = this.rows.get(n.id);
-				if (!d || d.state !== 'downloading' || d.percent === n.percent)
+				if (!d || d.state !== state || d[field] === n[field])
 					continue;
-				d.percent = n.percent;
+				d[field] = n[field];
 				const old = $('#job-table tr[data-delivery="' + d.id + '"]');
 				if (old)
 					old.replaceWith(this.row(d));
