@@ -293,8 +293,9 @@ async function jobView(page, devId, jobId) {
 	if (env.WEB_README_SHOT) {
 		/* The README's picture: the page down to the table's end. */
 		const box = await page.locator('#job-table').boundingBox();
-		await page.screenshot({ path: env.WEB_README_SHOT,
-		    clip: { x: 0, y: 0, width: 1280, height: Math.ceil(box.y + box.height + 24) } });
+		const top = await page.evaluate(() => window.scrollY);	/* box is the viewport's */
+		await page.screenshot({ path: env.WEB_README_SHOT, fullPage: true,
+		    clip: { x: 0, y: 0, width: 1280, height: Math.ceil(top + box.y + box.height + 24) } });
 	}
 
 	/* Pause, resume, stop: the offline device's delivery is canceled. */
