@@ -127,6 +127,8 @@ api_metrics(struct http_conn *c)
 	metrics_value(&b, "otad_admin_logins_throttled_total", "counter",
 	    "Admin API requests refused with 429 after too many failed "
 	    "logins.", ac->throttled);
+	metrics_value(&b, "otad_admin_sessions", "gauge", "Web page "
+	    "sessions signed in now.", (uint64_t)session_count());
 	metrics_value(&b, "otad_device_logins_total", "counter", "Device "
 	    "logins through otad-hwd since otad-admind started.",
 	    env->stats.device_logins);
@@ -147,8 +149,6 @@ api_metrics(struct http_conn *c)
 	metrics_value(&b, "otad_bytes_served_total", "counter", "Firmware "
 	    "bytes written to devices since otad-admind started.",
 	    env->stats.bytes_served);
-	metrics_value(&b, "otad_admin_sessions", "gauge", "Web page "
-	    "sessions signed in now.", (uint64_t)session_count());
 	metrics_value(&b, "otad_hwd_connected", "gauge", "1 while otad-hwd "
 	    "is connected to otad-admind.", env->hwd != NULL);
 	metrics_value(&b, "otad_fwstore_connected", "gauge", "1 while "
