@@ -335,7 +335,8 @@ def test_browser_update_reaches_succeeded(otad, admin, tmp_path):
         for name in ("devices", "firmware", "confirm", "consent", "job-view", "job-stopped",
                      "jobs", "device", "tokens", "audit", "signin",
                      "devices-fetch-stream", "job-view-phone", "devices-phone",
-                     "firmware-phone", "device-phone",
+                     "firmware-phone", "jobs-phone", "tokens-phone", "audit-phone",
+                     "device-phone",
                      "new-update-phone", "job-window-phone"):
             assert os.path.getsize(os.path.join(ARTIFACTS, name + ".png")) > 1000, name
         print("browser test: %.1f s, facts %s" % (time.monotonic() - t0, json.dumps(facts)))

@@ -534,8 +534,8 @@ async function phoneAndKeyboard(page) {
 		await page.locator('#view-' + v).waitFor({ state: 'visible' });
 		await page.waitForTimeout(300);
 		await noSidewaysScroll(page, 'the ' + v + ' view');
+		await shot(page, v + '-phone');
 	}
-	await shot(page, 'firmware-phone');
 	await page.goto(BASE + '/admin/#device/' + facts.device_id);
 	await page.locator('#device-history tbody tr').first().waitFor({ timeout: WAIT });
 	await noSidewaysScroll(page, 'the device page');
