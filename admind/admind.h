@@ -154,6 +154,8 @@ char	*api_query(const struct http_request *, const char *name);
 /* ?name=true or ?name=1. */
 int	 api_query_bool(const struct http_request *, const char *name);
 /* ?limit= and ?offset= (limit -1: all); -1 after answering 400. */
+int	 api_query_id(struct http_conn *, struct http_request *,
+	    const char *name, int64_t *out);
 int	 api_paging(struct http_conn *, struct http_request *, int64_t *limit,
 	    int64_t *offset);
 /* 1 when name (n bytes) is in allowed, a list ",a,b," ("*": any name). */
@@ -173,11 +175,42 @@ int	 api_json_id(const struct json_value *, int64_t *);
 int	 auth_check(struct http_conn *, struct http_request *, char *user,
 	    size_t userlen);
 int	 auth_ip_allowed(struct http_conn *);
+/* The sign-in form's check, throttled and counted as a Basic login, and
+ * refused (403) from another site's page: 1 right, 0 refused (answer
+ * sent). */
+int	 auth_password(struct http_conn *, const struct http_request *,
+	    const char *user, const char *password);
 /* Since start: authenticated requests, failed and throttled logins. */
 struct auth_counters {
 	uint64_t	 ok, failed, throttled;
 };
 const struct auth_counters *auth_stats(void);
+
+/* api_session.c: POST, GET and DELETE /admin/session */
+void	 api_session_create(struct http_conn *, struct http_request *,
+	    struct api_req *);
+void	 api_session_get(struct http_conn *, struct http_request *,
+	    struct api_req *);
+void	 api_session_delete(struct http_conn *, struct http_request *,
+	    struct api_req *);
+
+/* throughput.c: download bytes per 10 s over the last hour */
+#define THROUGHPUT_STEP_S	10
+#define THROUGHPUT_SLOTS	360
+void	 throughput_add(uint64_t bytes);
+void	 throughput_json(struct buf *);
+
+/* api_audit.c: GET /admin/audit */
+void	 api_audit_list(struct http_conn *, struct http_request *,
+	    struct api_req *);
+
+/* api_charts.c: the numbers of the web page's charts */
+void	 api_fleet_versions(struct http_conn *, struct http_request *,
+	    struct api_req *);
+void	 api_jobs_progress(struct http_conn *, struct http_request *,
+	    struct api_req *);
+void	 api_stats_throughput(struct http_conn *, struct http_request *,
+	    struct api_req *);
 
 /* api_devices.c */
 void	 api_devices_create(struct http_conn *, struct http_request *,
@@ -312,6 +345,9 @@ void	 events_subscribe(struct http_conn *, struct http_request *,
 void	 events_publish(const char *kind, int64_t device_id, int64_t job_id,
 	    const char *data);
 void	 events_unsubscribe(void *);
+/* Closes the streams of web page sessions that ended (signed out or
+ * expired); the keep-alive timer runs it too. */
+void	 events_sessions_check(void);
 /* 1 when a subscriber or a webhook may take an event: else there is no
  * need to build one (a login, a delivery's move). */
 int	 events_heard(void);

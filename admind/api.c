@@ -205,6 +205,27 @@ api_query_bool(const struct http_request *req, const char *name)
 	return v;
 }
 
+/* ?name= as an id filter (?job=, ?device=) into out, 0 when absent; -1
+ * after a 400 when it is no id (a filter that read as "none" would match
+ * everything). */
+int
+api_query_id(struct http_conn *c, struct http_request *req,
+    const char *name, int64_t *out)
+{
+	uint64_t	 v = 0;
+	char		*s = api_query(req, name);
+	int		 rc = 0;
+
+	if (s && (util_parse_u64(s, &v) == -1 || v > INT64_MAX)) {
+		api_error(c, 400, "request.bad_filter", "?%s= is a %s id, a "
+		    "whole number.", name, name);
+		rc = -1;
+	}
+	free(s);
+	*out = (int64_t)v;
+	return rc;
+}
+
 int
 api_paging(struct http_conn *c, struct http_request *req, int64_t *limit,
     int64_t *offset)

@@ -45,7 +45,9 @@ api_delivery_json(struct buf *b, const struct delivery *d, uint64_t size)
 	json_str(b, d->last_error);
 	buf_adds(b, ",\"next_at\":");
 	json_time(b, d->next_at);
-	buf_printf(b, ",\"consented\":%s}", d->consented ? "true" : "false");
+	buf_printf(b, ",\"consented\":%s,\"device_online\":%s}",
+	    d->consented ? "true" : "false",
+	    online_get(d->device_id) != NULL ? "true" : "false");
 }
 
 static int

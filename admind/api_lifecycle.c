@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * admind's GET /admin/lifecycle: the delivery and job states, which of
- * them are ended, and every allowed transition, read from lifecycle.c's
+ * them are ended (and, for deliveries, which are in flight: sent to the
+ * device and not ended), and every allowed transition, read from lifecycle.c's
  * tables, so that the web page and scripts take the names from the one
  * place the daemon itself uses.
  */
@@ -37,6 +38,23 @@ lifecycle_json(struct buf *b, const char *key,
 	buf_adds(b, "]}");
 }
 
+/* ,"in_flight":[...] inside the delivery object. */
+static void
+lifecycle_in_flight(struct buf *b)
+{
+	int	 n = 0;
+
+	b->len--;
+	buf_adds(b, ",\"in_flight\":[");
+	for (int s = 0; s < DELIVERY_NSTATES; s++) {
+		if (!delivery_state_in_flight(s))
+			continue;
+		buf_adds(b, n++ ? "," : "");
+		json_str(b, delivery_state_name(s));
+	}
+	buf_adds(b, "]}");
+}
+
 void
 api_lifecycle(struct http_conn *c, struct http_request *req,
     struct api_req *ar)
@@ -45,6 +63,7 @@ api_lifecycle(struct http_conn *c, struct http_request *req,
 
 	buf_addc(&b, '{');
 	lifecycle_json(&b, "delivery", &delivery_machine);
+	lifecycle_in_flight(&b);
 	buf_addc(&b, ',');
 	lifecycle_json(&b, "job", &job_machine);
 	buf_addc(&b, '}');

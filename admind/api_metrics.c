@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "admind.h"
+#include "session.h"
 #include "log.h"
 #include "util.h"
 
@@ -152,6 +153,8 @@ api_metrics(struct http_conn *c)
 	metrics_value(&b, "otad_admin_logins_throttled_total", "counter",
 	    "Admin API requests refused with 429 after too many failed "
 	    "logins.", ac->throttled);
+	metrics_value(&b, "otad_admin_sessions", "gauge", "Web page "
+	    "sessions signed in now.", (uint64_t)session_count());
 	metrics_value(&b, "otad_device_logins_total", "counter", "Device "
 	    "logins through otad-hwd since otad-admind started.",
 	    env->stats.device_logins);

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * admind's HTTP router: every request passes the IP allow-list and HTTP
- * Basic auth before anything else (so a refused upload is never read or
- * stored), then goes to its resource's handler through the route table.
- * GET /admin/health and GET /metrics are answered here, before the login.
+ * admind's HTTP router: every request passes the IP allow-list and the
+ * login (auth.c) before anything else (so a refused upload is never read
+ * or stored), then goes to its resource's handler through the route table.
+ * GET /admin/health and GET /metrics are answered here, before the login;
+ * the routes marked open (the web page's files and its sign-in, which
+ * hold nothing of the fleet) need the allow-list only.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +15,7 @@
 #include "util.h"
 
 #define API_MAX_JSON_BODY	(1024 * 1024)
+#define API_MAX_OPEN_BODY	4096	/* a route without login: the sign-in */
 
 static void
 api_req_free(struct api_req *ar)
@@ -59,6 +62,7 @@ struct api_route {
 			    struct api_req *);
 	const char	*query;		/* ",a,b,": the query parameters it
 					 * takes; NULL: none; "*": any */
+	int		 open;		/* 1: no login needed */
 };
 
 #define API_Q_PAGING	"limit,offset,"
@@ -68,48 +72,59 @@ static const struct api_route api_routes[] = {
 	 * has one fleet; ?tag= narrows it) */
 	{ "POST", "/admin/ota/start", BODY_STREAM, api_ota_start_request,
 	    ",token,tag,force,user,project,start_at,window_start,window_end,"
-	    "window_timezone,window_days,confirm," },
-	{ "GET", "/admin/ota/stop", BODY_NONE, api_ota_stop, NULL },
-	{ "POST", "/admin/ota/stop", BODY_JSON, api_ota_stop, NULL },
+	    "window_timezone,window_days,confirm,", 0 },
+	{ "GET", "/admin/ota/stop", BODY_NONE, api_ota_stop, NULL, 0 },
+	{ "POST", "/admin/ota/stop", BODY_JSON, api_ota_stop, NULL, 0 },
 	{ "GET", "/admin/devices", BODY_NONE, api_devices_list,
-	    "," API_Q_PAGING "online,tag,fw_version,board,q," },
-	{ "POST", "/admin/devices", BODY_JSON, api_devices_create, NULL },
+	    "," API_Q_PAGING "online,tag,fw_version,board,q,", 0 },
+	{ "POST", "/admin/devices", BODY_JSON, api_devices_create, NULL, 0 },
 	{ "GET", "/admin/events", BODY_NONE, events_subscribe,
-	    ",job,device," },
-	{ "POST", "/admin/jobs", BODY_JSON, api_jobs_create, NULL },
-	{ "GET", "/admin/lifecycle", BODY_NONE, api_lifecycle, NULL },
+	    ",job,device,", 0 },
+	{ "POST", "/admin/jobs", BODY_JSON, api_jobs_create, NULL, 0 },
+	{ "GET", "/admin/lifecycle", BODY_NONE, api_lifecycle, NULL, 0 },
 	{ "GET", "/admin/jobs", BODY_NONE, api_jobs_list,
-	    ",state," API_Q_PAGING },
-	{ "GET", "/admin/jobs/{id}", BODY_NONE, api_jobs_get, NULL },
+	    ",state," API_Q_PAGING, 0 },
+	{ "GET", "/admin/jobs/{id}", BODY_NONE, api_jobs_get, NULL, 0 },
 	{ "GET", "/admin/jobs/{id}/deliveries", BODY_NONE, api_jobs_deliveries,
-	    ",state,device," },
-	{ "POST", "/admin/jobs/{id}/stop", BODY_JSON, api_jobs_stop, NULL },
-	{ "POST", "/admin/jobs/{id}/pause", BODY_JSON, api_jobs_pause, NULL },
-	{ "POST", "/admin/jobs/{id}/resume", BODY_JSON, api_jobs_resume, NULL },
+	    ",state,device,", 0 },
+	{ "POST", "/admin/jobs/{id}/stop", BODY_JSON, api_jobs_stop, NULL, 0 },
+	{ "POST", "/admin/jobs/{id}/pause", BODY_JSON, api_jobs_pause, NULL, 0 },
+	{ "POST", "/admin/jobs/{id}/resume", BODY_JSON, api_jobs_resume, NULL, 0 },
 	{ "POST", "/admin/jobs/{id}/deliveries/{device}/confirm", BODY_JSON,
-	    api_consent_confirm, NULL },
+	    api_consent_confirm, NULL, 0 },
 	{ "POST", "/admin/jobs/{id}/deliveries/{device}/decline", BODY_JSON,
-	    api_consent_decline, NULL },
-	{ "POST", "/admin/devices/import", BODY_JSON, api_import, NULL },
-	{ "GET", "/admin/devices/{id}", BODY_NONE, api_device_get, NULL },
-	{ "PATCH", "/admin/devices/{id}", BODY_JSON, api_device_update, NULL },
-	{ "DELETE", "/admin/devices/{id}", BODY_NONE, api_device_delete, NULL },
+	    api_consent_decline, NULL, 0 },
+	{ "POST", "/admin/devices/import", BODY_JSON, api_import, NULL, 0 },
+	{ "GET", "/admin/devices/{id}", BODY_NONE, api_device_get, NULL, 0 },
+	{ "PATCH", "/admin/devices/{id}", BODY_JSON, api_device_update, NULL, 0 },
+	{ "DELETE", "/admin/devices/{id}", BODY_NONE, api_device_delete, NULL, 0 },
 	{ "POST", "/admin/devices/{id}/token", BODY_JSON, api_device_token,
-	    NULL },
+	    NULL, 0 },
 	{ "POST", "/admin/firmware", BODY_STREAM, api_firmware_upload,
-	    ",force," },
+	    ",force,", 0 },
 	{ "GET", "/admin/firmware", BODY_NONE, api_firmware_list,
-	    "," API_Q_PAGING "format,board," },
-	{ "GET", "/admin/firmware/{id}", BODY_NONE, api_firmware_get, NULL },
+	    "," API_Q_PAGING "format,board,", 0 },
+	{ "GET", "/admin/firmware/{id}", BODY_NONE, api_firmware_get, NULL, 0 },
 	{ "DELETE", "/admin/firmware/{id}", BODY_NONE, api_firmware_delete,
-	    NULL },
-	{ "POST", "/admin/tokens", BODY_JSON, api_tokens_create, NULL },
-	{ "GET", "/admin/tokens", BODY_NONE, api_tokens_list, NULL },
-	{ "DELETE", "/admin/tokens/{id}", BODY_NONE, api_tokens_delete, NULL },
-	{ "GET", "/admin/", BODY_NONE, api_web, "*" },
-	{ "GET", "/admin/ui/*", BODY_NONE, api_web, "*" },
-	{ "GET", "/admin", BODY_NONE, api_web, "*" },
-	{ "GET", "/", BODY_NONE, api_web, "*" },
+	    NULL, 0 },
+	{ "POST", "/admin/tokens", BODY_JSON, api_tokens_create, NULL, 0 },
+	{ "GET", "/admin/tokens", BODY_NONE, api_tokens_list, NULL, 0 },
+	{ "DELETE", "/admin/tokens/{id}", BODY_NONE, api_tokens_delete, NULL, 0 },
+	{ "GET", "/admin/audit", BODY_NONE, api_audit_list,
+	    "," API_Q_PAGING "actor,kind,since,until,device,", 0 },
+	{ "GET", "/admin/fleet/versions", BODY_NONE, api_fleet_versions, NULL,
+	    0 },
+	{ "GET", "/admin/jobs/{id}/progress", BODY_NONE, api_jobs_progress,
+	    NULL, 0 },
+	{ "GET", "/admin/stats/throughput", BODY_NONE, api_stats_throughput,
+	    NULL, 0 },
+	{ "POST", "/admin/session", BODY_JSON, api_session_create, NULL, 1 },
+	{ "GET", "/admin/session", BODY_NONE, api_session_get, NULL, 0 },
+	{ "DELETE", "/admin/session", BODY_NONE, api_session_delete, NULL, 0 },
+	{ "GET", "/admin/", BODY_NONE, api_web, "*", 1 },
+	{ "GET", "/admin/ui/*", BODY_NONE, api_web, "*", 1 },
+	{ "GET", "/admin", BODY_NONE, api_web, "*", 1 },
+	{ "GET", "/", BODY_NONE, api_web, "*", 1 },
 };
 
 /* The decimal id at the start of path into *id: its length, or 0. */
@@ -174,6 +189,13 @@ api_find(const struct http_request *req, struct api_req *ar, int *path_known)
 	return NULL;
 }
 
+/* The largest body the route takes: less from who has not logged in. */
+static size_t
+api_body_max(const struct api_route *r)
+{
+	return r != NULL && r->open ? API_MAX_OPEN_BODY : API_MAX_JSON_BODY;
+}
+
 /* Every query parameter is one the route takes, else 400 and 0: a
  * misspelt filter must not list everything. */
 static int
@@ -232,9 +254,9 @@ api_route(struct http_conn *c, struct http_request *req, struct api_req *ar)
 		r->handler(c, req, ar);
 		break;
 	case BODY_JSON:
-		if (req->has_length && req->content_length > API_MAX_JSON_BODY) {
+		if (req->has_length && req->content_length > api_body_max(r)) {
 			api_error(c, 413, "request.too_large", "The request "
-			    "body is over %d bytes.", API_MAX_JSON_BODY);
+			    "body is over %zu bytes.", api_body_max(r));
 			return;
 		}
 		ar->req = req;
@@ -244,6 +266,16 @@ api_route(struct http_conn *c, struct http_request *req, struct api_req *ar)
 		r->handler(c, req, ar);
 		break;
 	}
+}
+
+/* 1 when the request's route needs no login. */
+static int
+api_open(const struct http_request *req, struct api_req *ar)
+{
+	const struct api_route *r;
+	int		 known;
+
+	return (r = api_find(req, ar, &known)) != NULL && r->open;
 }
 
 static void
@@ -270,7 +302,8 @@ api_on_request(struct http_conn *c, struct http_request *req)
 		return;
 	}
 	c->data = ar;
-	if (auth_check(c, req, ar->user, sizeof(ar->user)) != 1)
+	if (!api_open(req, ar) &&
+	    auth_check(c, req, ar->user, sizeof(ar->user)) != 1)
 		return;
 	api_route(c, req, ar);
 }
@@ -293,9 +326,9 @@ api_on_body(struct http_conn *c, const char *p, size_t n)
 		}
 		return 0;
 	}
-	if (ar->body.len + n > API_MAX_JSON_BODY) {
+	if (ar->body.len + n > api_body_max(ar->route)) {
 		api_error(c, 413, "request.too_large", "The request body is "
-		    "over %d bytes.", API_MAX_JSON_BODY);
+		    "over %zu bytes.", api_body_max(ar->route));
 		return 0;
 	}
 	buf_add(&ar->body, p, n);

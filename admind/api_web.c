@@ -2,10 +2,11 @@
 /*
  * admind's web admin page: GET /admin/ (the page) and GET /admin/ui/<file>
  * (its script, style sheet and icon), the files of admind/web/ embedded
- * into otad-admind at build time (web_assets.c, made by web/embed.py).
- * They pass the same allow-list and HTTP Basic auth as the JSON API, so
- * the browser asks for the admin password once and its fetch() and
- * EventSource calls reuse it.  Everything is served from this origin
+ * into otad-admind at build time (web_assets.c, made by web/embed.py),
+ * with Debian's Chart.js.  They pass the allow-list but need no login:
+ * they hold nothing of the fleet, and the page signs in with its own form
+ * (api_session.c), whose cookie its fetch() and EventSource calls then
+ * carry.  Everything is served from this origin
  * under a Content-Security-Policy of default-src 'self'; GET / and
  * GET /admin lead to the page.
  */

@@ -5,9 +5,13 @@
  * clients), the failed-login throttle per client (an IPv4 address or an
  * IPv6 /64; 429 with Retry-After past AUTH_FAIL_MAX failures a minute, kept
  * until it expires), then HTTP Basic auth
- * against the admins file or an API token (Authorization: Bearer, stored
- * as its SHA-256).  A successful password check is cached for a minute so
- * a busy script does not pay the password hash on every request.
+ * against the admins file, an API token (Authorization: Bearer, stored
+ * as its SHA-256) or the web page's session cookie (session.c; a request
+ * that changes something must then come with this origin's Origin).  A
+ * successful password check is cached for a minute so a busy script does
+ * not pay the password hash on every request.  A browser's script (a
+ * Sec-Fetch-Mode other than navigate) gets no Basic challenge: the page
+ * shows its own sign-in form, never the browser's prompt.
  */
 #include <inttypes.h>
 #include <string.h>
@@ -17,6 +21,7 @@
 #include <openssl/evp.h>
 
 #include "admind.h"
+#include "session.h"
 #include "log.h"
 #include "util.h"
 
@@ -222,17 +227,28 @@ auth_basic_decode(const char *header, char *out, size_t outlen)
 	return 0;
 }
 
+/* 1 when a browser's script sent the request (fetch, EventSource): it
+ * must not make the browser prompt for a password. */
+static int
+auth_from_script(const struct http_request *req)
+{
+	const char	*mode = http_header(req, "sec-fetch-mode");
+
+	return mode != NULL && strcmp(mode, "navigate") != 0;
+}
+
 /* counted: a failed login (wrong credentials), not merely none sent. */
 static int
-auth_refuse(struct http_conn *c, const char *why, int counted)
+auth_refuse(struct http_conn *c, const struct http_request *req,
+    const char *why, int counted)
 {
 	log_fields(LOG_WARNING, NULL, "admin API: %s from %s", why,
 	    c->peer_str);
 	if (counted)
 		auth_fail_count(c);
-	api_error_h(c, 401, "auth.required",
+	api_error_h(c, 401, "auth.required", auth_from_script(req) ? NULL :
 	    "WWW-Authenticate: Basic realm=\"otad\", charset=\"UTF-8\"\r\n",
-	    "%s. Give an admin user and password from the admins file, "
+	    "%s. Sign in on the page at /admin/, or give an admin user and password from the admins file, "
 	    "e.g. curl -u admin:PASSWORD (otad init printed them; the "
 	    "package keeps them in /etc/otad/admin-password), or an API "
 	    "token: curl -H 'Authorization: Bearer TOKEN'.", why);
@@ -254,7 +270,8 @@ auth_success(struct http_conn *c)
 
 /* Authorization: Bearer <API token>; user becomes "token:<name>". */
 static int
-auth_bearer(struct http_conn *c, const char *h, char *user, size_t userlen)
+auth_bearer(struct http_conn *c, const struct http_request *req,
+    const char *h, char *user, size_t userlen)
 {
 	struct api_token t;
 	char		 hash[65];
@@ -264,7 +281,7 @@ auth_bearer(struct http_conn *c, const char *h, char *user, size_t userlen)
 	while (*h == ' ')
 		h++;
 	if (*h == '\0' || strlen(h) > AUTH_MAX_BEARER)
-		return auth_refuse(c, "The Bearer token is empty or too long",
+		return auth_refuse(c, req, "The Bearer token is empty or too long",
 		    1);
 	util_sha256_hex(h, hash);
 	if ((found = store_api_token_by_hash(env->store, hash, &t)) == -1) {
@@ -272,13 +289,106 @@ auth_bearer(struct http_conn *c, const char *h, char *user, size_t userlen)
 		return 0;
 	}
 	if (found == 0)
-		return auth_refuse(c, "Unknown or revoked API token", 1);
+		return auth_refuse(c, req, "Unknown or revoked API token", 1);
 	snprintf(user, userlen, "token:%s", t.name);
 	/* When it was last used is a statistic: a failed write (logged by
 	 * the store) does not refuse the request. */
 	if (store_api_token_used(env->store, t.id) == -1)
 		log_debug("API token %" PRId64 ": its use is not stored", t.id);
 	api_token_free(&t);
+	auth_success(c);
+	return 1;
+}
+
+/* 1 when a request that may change something names this origin: the
+ * scheme and the Host it was sent to; without an Origin, 1 only when
+ * absent_ok (a script's sign-in: curl sends none, browsers always do). */
+static int
+auth_same_origin(const struct http_request *req, int absent_ok)
+{
+	const char	*origin = http_header(req, "origin");
+	const char	*host = http_header(req, "host");
+	const char	*rest;
+
+	if (strcmp(req->method_name, "GET") == 0 ||
+	    strcmp(req->method_name, "HEAD") == 0)
+		return 1;
+	if (origin == NULL)
+		return absent_ok;
+	if (host == NULL)
+		return 0;
+	if (strncmp(origin, "https://", 8) == 0)
+		rest = origin + 8;
+	else if (strncmp(origin, "http://", 7) == 0)
+		rest = origin + 7;
+	else
+		return 0;
+	return strcasecmp(rest, host) == 0;
+}
+
+/* No Authorization header: the session cookie of the web page. */
+static int
+auth_session(struct http_conn *c, const struct http_request *req, char *user,
+    size_t userlen)
+{
+	const char	*cookie = http_header(req, "cookie");
+	char		 id[SESSION_ID_LEN + 1];
+
+	if ((cookie == NULL || !session_cookie(cookie, id)) &&
+	    auth_from_script(req)) {
+		api_error(c, 401, "auth.required", "You are not signed in, or "
+		    "your session has ended (signed out, expired, or "
+		    "otad-admind restarted). Sign in again at /admin/.");
+		return 0;
+	}
+	if (cookie == NULL || !session_cookie(cookie, id))
+		return auth_refuse(c, req, "No credentials were sent", 0);
+	if (!session_user(id, user, userlen, NULL)) {
+		log_fields(LOG_INFO, NULL, "admin API: an ended session from "
+		    "%s", c->peer_str);
+		api_error(c, 401, "auth.session_ended", "Your session has "
+		    "ended (signed out, expired, or otad-admind restarted). "
+		    "Sign in again at /admin/.");
+		return 0;
+	}
+	if (!auth_same_origin(req, 0)) {
+		log_fields(LOG_WARNING, NULL, "admin API: %s %s from %s with "
+		    "a session cookie but another or no Origin: refused",
+		    req->method_name, req->path, c->peer_str);
+		api_error(c, 403, "auth.cross_origin", "A request that changes "
+		    "something with the page's session must come from the page "
+		    "itself (its Origin header must be this server). Use the "
+		    "page at /admin/, or Basic auth or an API token from a "
+		    "script.");
+		return 0;
+	}
+	auth_counters.ok++;
+	return 1;
+}
+
+int
+auth_password(struct http_conn *c, const struct http_request *req,
+    const char *user, const char *password)
+{
+	if (auth_throttled(c))
+		return 0;
+	if (!auth_same_origin(req, 1)) {
+		log_fields(LOG_WARNING, NULL, "admin API: a sign-in from %s "
+		    "sent by another site's page: refused", c->peer_str);
+		api_error(c, 403, "auth.cross_origin", "Sign in on the page "
+		    "at /admin/ of this server, not from another site.");
+		return 0;
+	}
+	if (!admins_check(env->admins, user, password)) {
+		log_fields(LOG_WARNING, NULL, "admin API: wrong user or "
+		    "password at sign-in from %s", c->peer_str);
+		auth_fail_count(c);
+		api_error(c, 401, "auth.wrong_password", "Wrong user or "
+		    "password. Check them and try again (otad init printed "
+		    "them; the package keeps the first admin's password in "
+		    "/etc/otad/admin-password).");
+		return 0;
+	}
 	auth_success(c);
 	return 1;
 }
@@ -294,12 +404,12 @@ auth_check(struct http_conn *c, struct http_request *req, char *user,
 	if (auth_throttled(c))
 		return 0;
 	if (h == NULL)
-		return auth_refuse(c, "No credentials were sent", 0);
+		return auth_session(c, req, user, userlen);
 	if (strncasecmp(h, "Bearer ", 7) == 0)
-		return auth_bearer(c, h, user, userlen);
+		return auth_bearer(c, req, h, user, userlen);
 	if (strlen(h) > AUTH_MAX_HEADER / 2 ||
 	    auth_basic_decode(h, cred, sizeof(cred)) == -1)
-		return auth_refuse(c, "The Authorization header is not "
+		return auth_refuse(c, req, "The Authorization header is not "
 		    "HTTP Basic user:password", 1);
 	util_sha256_hex(cred, key);
 	colon = strchr(cred, ':');
@@ -308,7 +418,7 @@ auth_check(struct http_conn *c, struct http_request *req, char *user,
 	    admins_check(env->admins, cred, colon + 1);
 	if (!ok) {
 		OPENSSL_cleanse(cred, sizeof(cred));
-		return auth_refuse(c, "Wrong user or password", 1);
+		return auth_refuse(c, req, "Wrong user or password", 1);
 	}
 	auth_cache_add(key);
 	snprintf(user, userlen, "%s", cred);

@@ -173,6 +173,8 @@ delivery_store(const struct delivery *d, enum delivery_state to,
 		    delivery_state_name(to));
 	if (rc != 1)
 		return rc;
+	/* "from -> to[: why]": api_charts.c replays a job's progress
+	 * from these rows (and from the bulk ones below). */
 	snprintf(text, sizeof(text), "%s -> %s%s%s",
 	    delivery_state_name(d->state), delivery_state_name(to),
 	    error && *error ? ": " : "", error ? error : "");

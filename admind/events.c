@@ -15,8 +15,8 @@
 #include <string.h>
 
 #include "admind.h"
+#include "session.h"
 #include "log.h"
-#include "util.h"
 
 #define EVENTS_MAX_QUEUED	(1024 * 1024)
 #define EVENTS_KEEPALIVE_MS	15000
@@ -27,6 +27,8 @@ struct events_sub {
 	struct http_conn	*conn;
 	int64_t			 job_id;	/* 0: all */
 	int64_t			 device_id;	/* 0: all */
+	char			 session[SESSION_ID_LEN + 1];	/* the web
+					 * page's session; "" Basic or token */
 };
 
 static struct events_sub *events_subs;
@@ -47,11 +49,34 @@ events_send(struct events_sub *s, const char *text, size_t len)
 	http_stream_write(s->conn, text, len);
 }
 
+/* 1 while the subscriber's session (if it came with one) is live. */
+static int
+events_signed_in(const struct events_sub *s)
+{
+	char	 user[64];
+
+	return s->session[0] == '\0' ||
+	    session_user(s->session, user, sizeof(user), NULL);
+}
+
+void
+events_sessions_check(void)
+{
+	for (struct events_sub *s = events_subs; s; s = s->next)
+		if (!events_signed_in(s) && !s->conn->stream.closing) {
+			log_info("event stream to %s: its session ended, "
+			    "closing it", s->conn->peer_str);
+			http_conn_close(s->conn);
+		}
+}
+
 static void
 events_keepalive(uv_timer_t *t)
 {
+	events_sessions_check();
 	for (struct events_sub *s = events_subs; s; s = s->next)
-		events_send(s, ": keep-alive\n\n", 14);
+		if (!s->conn->stream.closing)
+			events_send(s, ": keep-alive\n\n", 14);
 }
 
 /* An event for the subscribers, sent once its transaction committed. */
@@ -121,26 +146,6 @@ events_unsubscribe(void *sub)
 		uv_timer_stop(&events_timer);
 }
 
-/* ?job= or ?device= into out (0: absent); -1 after a 400 when it is no
- * id (a filter that read as "none" would stream every event). */
-static int
-events_filter(struct http_conn *c, struct http_request *req,
-    const char *name, int64_t *out)
-{
-	uint64_t	 v = 0;
-	char		*s = api_query(req, name);
-	int		 rc = 0;
-
-	if (s && (util_parse_u64(s, &v) == -1 || v > INT64_MAX)) {
-		api_error(c, 400, "request.bad_filter", "?%s= is a %s id, a "
-		    "whole number.", name, name);
-		rc = -1;
-	}
-	free(s);
-	*out = (int64_t)v;
-	return rc;
-}
-
 void
 events_subscribe(struct http_conn *c, struct http_request *req,
     struct api_req *ar)
@@ -157,8 +162,11 @@ events_subscribe(struct http_conn *c, struct http_request *req,
 		return;
 	}
 	s->conn = c;
-	if (events_filter(c, req, "job", &s->job_id) == -1 ||
-	    events_filter(c, req, "device", &s->device_id) == -1 ||
+	if (http_header(req, "authorization") == NULL &&
+	    http_header(req, "cookie") != NULL)
+		(void)session_cookie(http_header(req, "cookie"), s->session);
+	if (api_query_id(c, req, "job", &s->job_id) == -1 ||
+	    api_query_id(c, req, "device", &s->device_id) == -1 ||
 	    http_stream_begin(c, 200, "text/event-stream",
 	    "Cache-Control: no-cache\r\n", HTTP_LENGTH_UNKNOWN) == -1) {
 		free(s);

@@ -364,6 +364,7 @@ grant_count(const struct delivery *d, uint8_t what, uint64_t bytes)
 	    env->stats.in_flight, env->stats.bytes_served };
 
 	grant_policy_count(&n, d->bytes_sent, what, bytes);
+	throughput_add(n.bytes_served - env->stats.bytes_served);
 	env->stats.downloads = n.downloads;
 	env->stats.in_flight = n.in_flight;
 	env->stats.bytes_served = n.bytes_served;

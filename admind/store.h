@@ -208,6 +208,11 @@ int	 store_device_search(struct store *, const struct device_filter *f,
 	    int64_t limit, int64_t offset, struct device **out, size_t *n,
 	    int64_t *total) STORE_WUR;
 int	 store_device_count(struct store *, int64_t *count) STORE_WUR;
+/* The devices counted by their tags and firmware version: cb(arg, tags,
+ * fw_version, count) for each pair that has any. */
+int	 store_device_versions(struct store *,
+	    void (*cb)(void *, const char *tags, const char *fw_version,
+	    int64_t count), void *arg) STORE_WUR;
 /* name or tags NULL: unchanged.  1 updated, 0 no such device. */
 int	 store_device_update(struct store *, int64_t id, const char *name,
 	    const char *tags) STORE_WUR;
@@ -405,6 +410,33 @@ int	 store_event(struct store *, const char *kind, const char *actor,
  * rows in all, looking at no more than max rows: how many went, or -1. */
 int	 store_events_prune(struct store *, int64_t before, int64_t keep,
 	    int64_t max) STORE_WUR;
+/* One row of the audit log. */
+struct audit_event {
+	int64_t	 id;
+	int64_t	 at;
+	char	*kind;
+	char	*actor;
+	char	*remote;
+	int64_t	 device_id;	/* 0: none */
+	int64_t	 job_id;
+	char	*text;
+};
+struct audit_filter {
+	const char	*actor;		/* "" matches all */
+	const char	*kind;		/* a kind, or its prefix ending in "." */
+	int64_t		 since, until;	/* Unix s, inclusive; 0: open */
+	int64_t		 device_id;	/* 0: all */
+};
+/* Audit rows matching f, newest first. */
+int	 store_events_list(struct store *, const struct audit_filter *f,
+	    int64_t limit, int64_t offset, struct audit_event **out,
+	    size_t *n, int64_t *total) STORE_WUR;
+/* The job's delivery rows of the audit log, oldest first: cb(arg, at,
+ * kind, text) for each. */
+int	 store_events_of_job(struct store *, int64_t job_id,
+	    void (*cb)(void *, int64_t at, const char *kind, const char *text),
+	    void *arg) STORE_WUR;
+void	 audit_event_list_free(struct audit_event *, size_t);
 
 /* store_webhooks.c: the webhook queue; every write is Light. */
 int	 store_webhook_add(struct store *, const char *url, const char *kind,

@@ -70,6 +70,11 @@ static const struct store_query q_device_search_count = {
     .slot = Q_DEVICE_SEARCH_COUNT,
     .name = "device search count",
     .sql = "SELECT count(*) FROM devices" DEVICE_FILTER };
+static const struct store_query q_device_versions = {
+    .slot = Q_DEVICE_VERSIONS,
+    .name = "device versions",
+    .sql = "SELECT tags, fw_version, count(*) FROM devices"
+	" GROUP BY tags, fw_version" };
 static const struct store_query q_device_update = { .slot = Q_DEVICE_UPDATE,
     .name = "device update",
     .sql = "UPDATE devices SET name = coalesce(?2, name),"
@@ -234,6 +239,23 @@ store_device_count(struct store *st, int64_t *count)
 	*count = 0;
 	return store_one(st, &q_device_count, &store_id_row, count, "") == -1 ?
 	    -1 : 0;
+}
+
+int
+store_device_versions(struct store *st,
+    void (*cb)(void *, const char *, const char *, int64_t), void *arg)
+{
+	sqlite3_stmt	*s;
+	int		 rc;
+
+	if ((s = store_start(st, &q_device_versions, "")) == NULL)
+		return -1;
+	while ((rc = store_step(st, &q_device_versions)) == SQLITE_ROW)
+		cb(arg, (const char *)sqlite3_column_text(s, 0),
+		    (const char *)sqlite3_column_text(s, 1),
+		    sqlite3_column_int64(s, 2));
+	store_done(st, &q_device_versions);
+	return rc == SQLITE_DONE ? 0 : -1;
 }
 
 /* 1 updated, 0 no such device, -1. */

@@ -4,6 +4,9 @@
  * action or delivery transition, and the retention that prunes the oldest
  * rows in bounded batches.  Part of the store that admind links.
  */
+#include <stdlib.h>
+#include <string.h>
+
 #include <sqlite3.h>
 
 #include "store_int.h"
@@ -25,6 +28,33 @@ static const struct store_query q_events_prune_rows = {
     .sql = "DELETE FROM events WHERE id IN (SELECT id FROM events"
 	" WHERE id <= (SELECT max(id) FROM events) - ?1"
 	" ORDER BY id LIMIT ?2)" };
+
+#define EVENT_COLS	"id, at, kind, actor, remote, coalesce(device_id, 0)," \
+			" coalesce(job_id, 0), text"
+/* ?1 actor, ?2 kind (a prefix when it ends in "."), ?3 since, ?4 until,
+ * ?5 device */
+#define EVENT_FILTER	" WHERE (?1 = '' OR actor = ?1)"			\
+	" AND (?2 = '' OR kind = ?2 OR (substr(?2, -1) = '.'"		\
+	" AND substr(kind, 1, length(?2)) = ?2))"			\
+	" AND (?3 = 0 OR at >= ?3) AND (?4 = 0 OR at <= ?4)"		\
+	" AND (?5 = 0 OR device_id = ?5)"
+static const struct store_query q_events_list = { .slot = Q_EVENTS_LIST,
+    .name = "audit list",
+    .sql = "SELECT " EVENT_COLS " FROM events" EVENT_FILTER
+	" ORDER BY id DESC LIMIT ?6 OFFSET ?7" };
+static const struct store_query q_events_count = { .slot = Q_EVENTS_COUNT,
+    .name = "audit count",
+    .sql = "SELECT count(*) FROM events" EVENT_FILTER };
+static const struct store_query q_events_of_job = { .slot = Q_EVENTS_OF_JOB,
+    .name = "audit of a job",
+    .sql = "SELECT at, kind, text FROM events WHERE job_id = ?"
+	" AND kind LIKE 'delivery.%' ORDER BY id" };
+
+static int	 audit_event_read(sqlite3_stmt *, void *);
+static void	 audit_event_free_row(void *);
+
+static const struct store_row audit_event_row =
+    { sizeof(struct audit_event), audit_event_read, audit_event_free_row };
 
 int
 store_event(struct store *st, const char *kind, const char *actor,
@@ -52,4 +82,85 @@ store_events_prune(struct store *st, int64_t before, int64_t keep,
 		n += sqlite3_changes(st->db);
 	}
 	return n;
+}
+
+int
+store_events_list(struct store *st, const struct audit_filter *f,
+    int64_t limit, int64_t offset, struct audit_event **out, size_t *n,
+    int64_t *total)
+{
+	int64_t	 count = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (store_one(st, &q_events_count, &store_id_row, &count, "ssIII",
+	    f->actor, f->kind, f->since, f->until, f->device_id) == -1)
+		return -1;
+	if (total != NULL)
+		*total = count;
+	return store_list(st, &q_events_list, &audit_event_row, out, n,
+	    "ssIIIII", f->actor, f->kind, f->since, f->until, f->device_id,
+	    limit < 0 ? (int64_t)-1 : limit, offset < 0 ? (int64_t)0 : offset);
+}
+
+int
+store_events_of_job(struct store *st, int64_t job_id,
+    void (*cb)(void *, int64_t, const char *, const char *), void *arg)
+{
+	sqlite3_stmt	*s;
+	int		 rc;
+
+	if ((s = store_start(st, &q_events_of_job, "I", job_id)) == NULL)
+		return -1;
+	while ((rc = store_step(st, &q_events_of_job)) == SQLITE_ROW)
+		cb(arg, sqlite3_column_int64(s, 0),
+		    (const char *)sqlite3_column_text(s, 1),
+		    (const char *)sqlite3_column_text(s, 2));
+	store_done(st, &q_events_of_job);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+static void
+audit_event_free(struct audit_event *e)
+{
+	free(e->kind);
+	free(e->actor);
+	free(e->remote);
+	free(e->text);
+	memset(e, 0, sizeof(*e));
+}
+
+void
+audit_event_list_free(struct audit_event *e, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		audit_event_free(&e[i]);
+	free(e);
+}
+
+static int
+audit_event_read(sqlite3_stmt *s, void *p)
+{
+	struct audit_event *e = p;
+	int		 fail = 0;
+
+	e->id = sqlite3_column_int64(s, 0);
+	e->at = sqlite3_column_int64(s, 1);
+	e->kind = store_col_text(s, 2, &fail);
+	e->actor = store_col_text(s, 3, &fail);
+	e->remote = store_col_text(s, 4, &fail);
+	e->device_id = sqlite3_column_int64(s, 5);
+	e->job_id = sqlite3_column_int64(s, 6);
+	e->text = store_col_text(s, 7, &fail);
+	if (fail) {
+		audit_event_free(e);
+		return store_nomem();
+	}
+	return 0;
+}
+
+static void
+audit_event_free_row(void *p)
+{
+	audit_event_free(p);
 }

@@ -241,6 +241,7 @@ def test_state_names_come_from_one_table(otad, admin):
               "canceled", "declined"]
     assert lc_["delivery"]["states"] == states
     assert lc_["delivery"]["ended"] == states[6:]
+    assert lc_["delivery"]["in_flight"] == ["sent", "downloading"]   # max_parallel's
     moves = {(t["from"], t["event"]): t["to"] for t in lc_["delivery"]["transitions"]}
     assert moves[("queued", "send")] == "sent"
     assert moves[("downloaded", "unverified")] == "succeeded"
@@ -260,5 +261,6 @@ def test_state_names_come_from_one_table(otad, admin):
         assert 'otad_deliveries{state="%s"}' % s in metrics
     for s in lc_["job"]["states"]:
         assert 'otad_jobs{state="%s"}' % s in metrics
-    js = admin.request("GET", "/admin/ui/app.js").body.decode()
+    js = "".join(admin.request("GET", "/admin/ui/%s.js" % f).body.decode()
+                 for f in ("core", "devices", "updates", "jobs", "admin", "app"))
     assert "'already-current'" not in js and "/admin/lifecycle" in js

@@ -1,14 +1,22 @@
 // SPDX-License-Identifier: MIT
 /*
- * The browser test of the web admin page (issue 9), run by
+ * The browser test of the web admin page (issues 9 and 20), run by
  * tests/e2e/test_web.py: Debian's chromium, headless, driven by
- * playwright-core.  It logs in with HTTP Basic, creates a device (and
+ * playwright-core.  It signs in on the page's form (a wrong password
+ * first, which the page names), checks the fleet's version chart, creates a device (and
  * prints its token for the wrapper, whose simulated device logs in with
  * it), uploads an image, starts a job for the tag "porch" that waits for
  * an admin's confirmation, declines one device's delivery, confirms the
  * page's device's and watches every delivery change live on the page
- * until the page's device has "succeeded"; then stops the job, looks at
- * the page phone-sized and walks it by keyboard.  Last, in a browser in
+ * until the page's device has "succeeded" (the job's progress chart and
+ * the segmented bar, the queued device waiting to come online); then stops
+ * the job (finished look, the throughput chart), opens the device's page
+ * from its row (hardware, online facts, history; rename, new token, and
+ * delete of another device, confirmed by name), creates and revokes an
+ * API token, reads and filters the audit log, signs in from a second
+ * browser by keyboard (session cookie for EventSource and fetch streams),
+ * signs out, looks at the page phone-sized and walks it by keyboard.
+ * Any console error fails it.  Last, in a browser in
  * another time zone and phone-sized, a job with a start time and a
  * maintenance window closed now: the API's refusal of a bad zone, then
  * the window and the scheduled row on the job's page.  Screenshots go to
@@ -17,7 +25,7 @@
  * Input (environment): OTAD_URL, OTAD_USER, OTAD_PASSWORD, WEB_IMAGE,
  * WEB_SHA256, WEB_VERSION, WEB_BUILD, WEB_DEVICES (JSON {name: id} of the
  * wrapper's devices tagged porch), WEB_ARTIFACTS, WEB_README_SHOT
- * (optional), CHROMIUM.  Output: "TOKEN <id> <token>" and finally
+ * (optional; docs/'s other pictures go beside it), CHROMIUM.  Output: "TOKEN <id> <token>" and finally
  * "OK <facts as JSON>" on stdout; exit status 0 when every check held.
  */
 'use strict';
@@ -48,6 +56,53 @@ async function shot(page, name) {
 	return file;
 }
 
+/* The sign-in form: a wrong password is named, then the right one. */
+async function signIn(page, wrongFirst) {
+	await page.locator('#signin').waitFor({ state: 'visible', timeout: WAIT });
+	check(await page.locator('.top nav').isHidden(), 'no section links before signing in');
+	if (wrongFirst) {
+		await page.fill('#signin-user', env.OTAD_USER);
+		await page.fill('#signin-password', 'not-' + env.OTAD_PASSWORD);
+		await page.click('#signin-send');
+		const err = page.locator('#signin-form .error');
+		await err.waitFor({ state: 'visible', timeout: WAIT });
+		facts.wrong_password_shown = (await err.textContent()).trim();
+		check(facts.wrong_password_shown.startsWith('Wrong user or password.'),
+		    'the page says the password is wrong: ' + facts.wrong_password_shown);
+	}
+	await page.fill('#signin-user', env.OTAD_USER);
+	await page.fill('#signin-password', env.OTAD_PASSWORD);
+	await page.click('#signin-send');
+	await page.locator('.top nav').waitFor({ state: 'visible', timeout: WAIT });
+	check((await text(page, '#me-name')) === env.OTAD_USER, 'the page names the admin signed in');
+}
+
+/* The sum of every value a Chart.js chart draws. */
+async function chartSum(page, id) {
+	return page.evaluate((id) => {
+		const c = Chart.getChart(id);
+		return c ? c.data.datasets.reduce((n, d) => n + d.data.reduce((a, b) => a + (+b || 0), 0), 0) : -1;
+	}, id);
+}
+
+async function chartHasData(page, id, what) {
+	await page.waitForFunction((id) => {
+		const c = window.Chart && Chart.getChart(id);
+		return c && c.data.datasets.some((d) => d.data.some((v) => +v > 0));
+	}, id, { timeout: WAIT }).catch(() => {});
+	const sum = await chartSum(page, id);
+	check(sum > 0, 'the ' + what + ' chart has data (' + sum + ')');
+	facts.charts = facts.charts || {};
+	facts.charts[id] = sum;
+}
+
+/* With WEB_README_SHOT, the main views for docs/ too, the window's size. */
+async function docShot(page, name) {
+	if (!env.WEB_README_SHOT)
+		return;
+	await page.screenshot({ path: path.join(path.dirname(env.WEB_README_SHOT), name + '.png') });
+}
+
 async function text(page, sel) { return (await page.locator(sel).first().textContent()).trim(); }
 
 async function deliveryState(page, dev, state, timeout) {
@@ -63,7 +118,7 @@ async function devicesView(page) {
 	const err = page.locator('#dev-create .error');
 	await err.waitFor({ state: 'visible', timeout: WAIT });
 	const api = await page.request.post(BASE + '/admin/devices',
-	    { data: { name: 'web-bad-token', token: 'x' } });
+	    { data: { name: 'web-bad-token', token: 'x' }, headers: { Origin: BASE } });
 	const body = await api.json();
 	check(api.status() === 400 && body.error && body.error.message, 'the API refuses token "x"');
 	check((await err.textContent()) === body.error.message,
@@ -110,12 +165,30 @@ async function devicesView(page) {
 	    .every((r) => r.querySelector('.badge').dataset.s === 'online'));
 	await page.selectOption('#dev-online', '');
 	await page.locator(row).waitFor();
+	/* The device's name leads to its page; the token box goes when the view is left. */
+	check(await page.getAttribute(row + ' a.device-link', 'href') === '#device/' + id, 'the name links to the device');
+	await chartHasData(page, 'chart-versions', 'firmware versions');
 	await shot(page, 'devices');
+	await docShot(page, 'devices');
 	return id;
 }
 
 async function firmwareView(page) {
 	await page.click('nav a[data-nav=firmware]');
+	await page.locator('#view-firmware').waitFor({ state: 'visible' });
+	check(await page.locator('#token-box').isHidden() && await page.inputValue('#token-value') === '',
+	    'the new device\'s token went away with the view');
+	/* Not firmware: the page says to tick its box, not to edit a URL. */
+	const junk = path.join(ART, 'notes.bin');
+	fs.writeFileSync(junk, 'these are notes, not firmware\n');
+	await page.setInputFiles('#fw-file', junk);
+	await page.click('#fw-send');
+	const err = page.locator('#fw-upload .error');
+	await err.waitFor({ state: 'visible', timeout: WAIT });
+	facts.unknown_image_shown = (await err.textContent()).trim();
+	check(facts.unknown_image_shown.includes('tick "Accept an image otad does not recognise') &&
+	    !facts.unknown_image_shown.includes('?force=true'), 'the 422 names the page\'s box: ' +
+	    facts.unknown_image_shown);
 	await page.setInputFiles('#fw-file', env.WEB_IMAGE);
 	await page.click('#fw-send');
 	await page.locator('#fw-result').waitFor({ state: 'visible', timeout: WAIT });
@@ -146,7 +219,8 @@ async function newUpdate(page) {
 	check((await text(page, '#job-confirm-text')).includes(n + ' devices'), 'and says so');
 	check((await text(page, '#job-confirm-opts')).includes('waits for a yes by an admin'),
 	    'the confirmation names the admin\'s yes');
-	check(!(await text(page, '#job-confirm-opts')).includes('null'), 'no option left unset is listed');
+	const review = await text(page, '#job-confirm-text') + ' ' + await text(page, '#job-confirm-opts');
+	check(!/\b(null|undefined|NaN)\b/.test(review), 'no "null" or "undefined" in the review: ' + review);
 	await shot(page, 'confirm');
 	await page.click('#job-start');
 	await page.waitForURL(/#job\/\d+$/, { timeout: WAIT });
@@ -196,6 +270,15 @@ async function jobView(page, devId, jobId) {
 	await deliveryState(page, others['porch-offline'], 'queued');
 	await page.locator('#job-progress-text', { hasText: '4 of 5 devices done' }).waitFor({ timeout: WAIT });
 	check(await text(page, '#job-state') === 'active', 'the job stays active for the offline device');
+	check(await text(page, `#job-table tr[data-device="${others['porch-offline']}"] .detail`) ===
+	    'waits for the device to come online', 'the queued row says why it waits');
+	const segs = await page.$$eval('#job-progress .seg', (ss) => ss.map((x) => x.dataset.g + ':' + x.dataset.n));
+	facts.bar_active = segs;
+	check(JSON.stringify(segs) === JSON.stringify(['succeeded:1', 'other:3', 'waiting:1']),
+	    'the bar: succeeded, other ends and waiting apart: ' + segs);
+	check(await page.$eval('#job-table td[data-label="Updated"]', (t) => getComputedStyle(t).whiteSpace) ===
+	    'nowrap', 'the Updated column does not wrap');
+	await chartHasData(page, 'chart-job', 'job progress');
 	const live = page.locator('#live');
 	facts.transport = await live.getAttribute('data-transport');
 	check(await live.getAttribute('data-state') === 'on', 'the event stream is open');
@@ -210,8 +293,9 @@ async function jobView(page, devId, jobId) {
 	if (env.WEB_README_SHOT) {
 		/* The README's picture: the page down to the table's end. */
 		const box = await page.locator('#job-table').boundingBox();
-		await page.screenshot({ path: env.WEB_README_SHOT,
-		    clip: { x: 0, y: 0, width: 1280, height: Math.ceil(box.y + box.height + 24) } });
+		const top = await page.evaluate(() => window.scrollY);	/* box is the viewport's */
+		await page.screenshot({ path: env.WEB_README_SHOT, fullPage: true,
+		    clip: { x: 0, y: 0, width: 1280, height: Math.ceil(top + box.y + box.height + 24) } });
 	}
 
 	/* Pause, resume, stop: the offline device's delivery is canceled. */
@@ -224,17 +308,148 @@ async function jobView(page, devId, jobId) {
 	await deliveryState(page, others['porch-offline'], 'canceled');
 	await page.locator('#job-state', { hasText: 'stopped' }).waitFor({ timeout: WAIT });
 	check(await page.locator('#job-stop').isDisabled(), 'a stopped job cannot be stopped again');
+	/* A stopped job looks ended: no buttons, no waiting, the canceled apart. */
+	await page.locator('#view-job[data-ended="true"]').waitFor({ timeout: WAIT });
+	check(await page.locator('#job-stop').isHidden(), 'no job buttons once it ended');
+	await page.waitForFunction(() => !document.querySelector('#job-progress .seg[data-g="waiting"]'));
+	facts.bar_stopped = await page.$$eval('#job-progress .seg', (ss) => ss.map((x) => x.dataset.g + ':' + x.dataset.n));
+	check(JSON.stringify(facts.bar_stopped) === JSON.stringify(['succeeded:1', 'canceled:1', 'other:3']),
+	    'the stopped bar: ' + facts.bar_stopped);
+	await page.waitForTimeout(1600);	/* the chart catches up */
 	await shot(page, 'job-stopped');
+	await page.click('nav a[data-nav=jobs]');
+	const jrow = `#jobs-table tr[data-job="${jobId}"]`;
+	await page.locator(jrow + '[data-state="stopped"] .bar .seg[data-g="canceled"]').waitFor({ timeout: WAIT });
+	check(await page.locator(jrow + ' .bar .seg[data-g="waiting"]').count() === 0, 'the list shows no waiting');
+	await chartHasData(page, 'chart-throughput', 'download throughput');
+	await shot(page, 'jobs');
+	await docShot(page, 'jobs');
 }
 
-/* The real login path: credentials typed once (here in the URL, as into
- * the browser's prompt), no Playwright auth.  The page's EventSource must
- * then carry Chromium's cached Basic credentials by itself; and a browser
- * without EventSource reads the stream through fetch(). */
-async function cachedCredentials(browser, devId) {
-	const u = new URL(BASE);
-	u.username = env.OTAD_USER;
-	u.password = env.OTAD_PASSWORD;
+/* The device's page, from its row in the job: what it is, where it is,
+ * every delivery it had; rename; a new token for another device (shown
+ * once, gone when the view is left); a third device deleted after a
+ * confirmation that names it. */
+async function devicePage(page, devId, jobId) {
+	const others = JSON.parse(env.WEB_DEVICES);
+	await page.goto(BASE + '/admin/#job/' + jobId);
+	await page.click(`#job-table tr[data-device="${devId}"] a.device-link`);
+	await page.waitForURL(new RegExp('#device/' + devId + '$'), { timeout: WAIT });
+	await page.locator('#view-device').waitFor({ state: 'visible' });
+	const fact = (k) => text(page, `#view-device dd[data-fact="${k}"]`);
+	await page.locator(`#device-history tr[data-job="${jobId}"][data-state="succeeded"]`).waitFor({ timeout: WAIT });
+	check(await fact('fw-version') === env.WEB_VERSION, 'the device page shows its firmware version');
+	check(await fact('board') === 'NodeMCU', 'and its board');
+	check(await fact('state') === 'online' && await fact('connections') === '1', 'online with one connection');
+	check(/^127\.0\.0\.1:\d+$/.test(await fact('address')), 'and its address');
+	facts.device_history = await page.$$eval('#device-history tbody tr', (rs) => rs.map((r) => r.dataset.job + ':' + r.dataset.state));
+	await shot(page, 'device');
+	await docShot(page, 'device');
+
+	await page.fill('#device-name', 'kitchen-1');
+	await page.fill('#device-tags', 'porch, kitchen, ground-floor');
+	await page.click('#device-save');
+	await page.locator('#device-saved', { hasText: 'Saved.' }).waitFor({ timeout: WAIT });
+	await page.locator('#h-device', { hasText: 'kitchen-1' }).waitFor({ timeout: WAIT });
+	const dev = await (await page.request.get(BASE + '/admin/devices/' + devId)).json();
+	check(dev.name === 'kitchen-1' && dev.tags.join() === 'porch,kitchen,ground-floor', 'renamed and tagged');
+	await page.locator('#device-activity tr[data-kind="device.updated"]', { hasText: 'kitchen-1' })
+	    .waitFor({ timeout: WAIT });
+	facts.device_activity = await page.$$eval('#device-activity tbody tr[data-kind]', (rs) => rs.map((r) => r.dataset.kind));
+	check(facts.device_activity.includes('delivery.transition'), 'the activity has its deliveries\' moves');
+
+	await page.goto(BASE + '/admin/#device/' + others['porch-offline']);
+	await page.locator('#h-device', { hasText: 'porch-offline' }).waitFor({ timeout: WAIT });
+	page.once('dialog', (d) => { facts.rotate_asked = d.message(); d.accept(); });
+	await page.click('#device-rotate');
+	await page.locator('#device-token-box').waitFor({ state: 'visible', timeout: WAIT });
+	check(facts.rotate_asked.includes('"porch-offline"'), 'the new-token question names the device');
+	check((await page.inputValue('#device-token-value')).length >= 16, 'the new token is shown');
+	await page.click('#device-token-copy');
+	await page.locator('#device-token-copied', { hasText: 'Copied' }).waitFor({ timeout: WAIT });
+	await page.click('nav a[data-nav=devices]');
+	await page.locator('#view-devices').waitFor({ state: 'visible' });
+	await page.goto(BASE + '/admin/#device/' + others['porch-offline']);
+	await page.locator('#h-device', { hasText: 'porch-offline' }).waitFor({ timeout: WAIT });
+	check(await page.locator('#device-token-box').isHidden() && await page.inputValue('#device-token-value') === '',
+	    'the token went away when the view was left');
+
+	const doomed = await (await page.request.post(BASE + '/admin/devices',
+	    { data: { name: 'web-doomed' }, headers: { Origin: BASE } })).json();
+	await page.goto(BASE + '/admin/#device/' + doomed.id);
+	await page.locator('#h-device', { hasText: 'web-doomed' }).waitFor({ timeout: WAIT });
+	page.once('dialog', (d) => { facts.delete_asked = d.message(); d.accept(); });
+	await page.click('#device-delete');
+	await page.waitForURL(/#devices$/, { timeout: WAIT });
+	check(facts.delete_asked.startsWith('Delete device "web-doomed" (#' + doomed.id + ')?'),
+	    'the delete question names the device: ' + facts.delete_asked);
+	check((await page.request.get(BASE + '/admin/devices/' + doomed.id)).status() === 404, 'the device is gone');
+}
+
+/* API tokens: created and shown once with Copy, it opens the API; revoked, it does not. */
+async function tokensView(page) {
+	await page.click('nav a[data-nav=tokens]');
+	await page.locator('#view-tokens').waitFor({ state: 'visible' });
+	await page.fill('#token-new-name', 'web-ci');
+	await page.click('#token-create button[type=submit]');
+	await page.locator('#api-token-box').waitFor({ state: 'visible', timeout: WAIT });
+	const token = await page.inputValue('#api-token-value');
+	await page.click('#api-token-copy');
+	await page.locator('#api-token-copied', { hasText: 'Copied' }).waitFor({ timeout: WAIT });
+	check(await page.evaluate(() => navigator.clipboard.readText()) === token, 'the token was copied');
+	const row = page.locator('#tokens-table tbody tr', { hasText: 'web-ci' });
+	await row.waitFor({ timeout: WAIT });
+	const bearer = { headers: { Authorization: 'Bearer ' + token } };
+	const me = await (await page.request.get(BASE + '/admin/session', bearer)).json();
+	check(me.via === 'token' && me.user === 'token:web-ci', 'the token opens the API: ' + JSON.stringify(me));
+	await page.request.get(BASE + '/admin/devices', bearer);
+	await shot(page, 'tokens');
+	page.once('dialog', (d) => { facts.revoke_asked = d.message(); d.accept(); });
+	await row.locator('button', { hasText: 'Revoke' }).click();
+	await row.waitFor({ state: 'detached', timeout: WAIT });
+	check(facts.revoke_asked.includes('"web-ci"'), 'the revoke question names the token');
+	check((await page.request.get(BASE + '/admin/devices', bearer)).status() === 401, 'revoked: refused');
+}
+
+/* The audit log: who did what from where, filtered by actor, kind and date. */
+async function auditView(page) {
+	await page.click('nav a[data-nav=audit]');
+	await page.locator('#audit-table tbody tr[data-kind]').first().waitFor({ timeout: WAIT });
+	facts.audit_summary = await text(page, '#audit-summary');
+	check(/^Entries 1–\d+ of \d+, newest first$/.test(facts.audit_summary), 'paged: ' + facts.audit_summary);
+	await page.selectOption('#audit-kind', 'token.');
+	await page.waitForFunction(() => [...document.querySelectorAll('#audit-table tbody tr[data-kind]')]
+	    .map((r) => r.dataset.kind).join() === 'token.revoked,token.created');
+	const first = '#audit-table tbody tr[data-kind="token.revoked"]';
+	await page.selectOption('#audit-kind', 'device.');
+	await page.locator('#audit-table tbody tr[data-kind="device.updated"] a.device-link',
+	    { hasText: 'kitchen-1' }).first().waitFor({ timeout: WAIT });
+	await page.selectOption('#audit-kind', 'token.');
+	await page.waitForFunction(() => [...document.querySelectorAll('#audit-table tbody tr[data-kind]')]
+	    .map((r) => r.dataset.kind).join() === 'token.revoked,token.created');
+	check(await text(page, first + ' td[data-label="Who"]') === env.OTAD_USER, 'who');
+	check(await text(page, first + ' td[data-label="From"]') === '127.0.0.1', 'from where');
+	await page.fill('#audit-actor', env.OTAD_USER);
+	await page.selectOption('#audit-kind', 'device.');
+	await page.locator('#audit-table tbody tr[data-kind="device.deleted"]').waitFor({ timeout: WAIT });
+	const day = new Date().toISOString().slice(0, 10);
+	await page.fill('#audit-until', '2020-01-01');
+	await page.click('#audit-filter button[type=submit]');
+	await page.locator('#audit-table td.empty', { hasText: 'Nothing matches.' }).waitFor({ timeout: WAIT });
+	await page.fill('#audit-until', '');
+	await page.fill('#audit-since', day);
+	await page.click('#audit-filter button[type=submit]');
+	await page.locator('#audit-table tbody tr[data-kind="device.deleted"]').waitFor({ timeout: WAIT });
+	await page.click('#audit-filter button[type=reset]');
+	await page.locator('#audit-table tbody tr[data-kind^="delivery."]').first().waitFor({ timeout: WAIT });
+	await shot(page, 'audit');
+	await docShot(page, 'audit');
+}
+
+/* A second browser, signed in by keyboard alone: its EventSource carries
+ * the session cookie; a browser without EventSource reads the stream with
+ * fetch(); signing out ends the session for every tab. */
+async function secondSession(browser, devId) {
 	const ctx = await browser.newContext({ ignoreHTTPSErrors: true });
 	const statuses = [];
 	ctx.on('response', (r) => {
@@ -244,13 +459,28 @@ async function cachedCredentials(browser, devId) {
 	let page;
 	try {
 		page = await ctx.newPage();
-		const r = await page.goto(u.href + 'admin/#jobs');
-		check(r.status() === 200, 'the page opens with the typed credentials');
+		page.on('console', (m) => {
+			if (m.type() === 'error' && !/status of 4\d\d/.test(m.text()))
+				problems.push('console (second): ' + m.text());
+		});
+		const r = await page.goto(BASE + '/admin/#jobs');
+		check(r.status() === 200, 'the page opens without a login, on its sign-in form');
+		await page.locator('#signin').waitFor({ state: 'visible', timeout: WAIT });
+		check(await page.evaluate(() => document.activeElement.id) === 'signin-user', 'the user field has focus');
+		await page.keyboard.type(env.OTAD_USER);
+		await page.keyboard.press('Tab');
+		await page.keyboard.type(env.OTAD_PASSWORD);
+		await page.keyboard.press('Enter');
 		await page.locator('#live[data-state="on"]').waitFor({ timeout: WAIT });
 		check(await page.getAttribute('#live', 'data-transport') === 'eventsource',
-		    'EventSource opened the stream with the cached credentials');
+		    'EventSource opened the stream with the session cookie');
 		await page.locator('#jobs-table tr[data-job]').first().waitFor({ timeout: WAIT });
-		facts.cached_credentials = statuses.filter((s) => s.includes('/admin/events'));
+		const cookies = await ctx.cookies();
+		const c = cookies.find((k) => k.name === 'otad_session');
+		check(c && c.httpOnly && c.secure && c.sameSite === 'Strict' && c.expires > Date.now() / 1000,
+		    'the session cookie is HttpOnly, Secure, SameSite=Strict, with an expiry');
+		check(await page.evaluate(() => document.cookie) === '', 'scripts cannot read it');
+		facts.session_events = statuses.filter((s) => s.includes('/admin/events'));
 
 		const fpage = await ctx.newPage();
 		await fpage.addInitScript(() => { delete window.EventSource; });
@@ -265,7 +495,18 @@ async function cachedCredentials(browser, devId) {
 		await fpage.locator(row + ' .badge[data-s="online"]').waitFor({ timeout: WAIT });
 		await fpage.locator(row, { hasText: env.WEB_BUILD }).waitFor({ timeout: WAIT });
 		await shot(fpage, 'devices-fetch-stream');
-		facts.unauthorized = statuses.filter((s) => s.startsWith('401'));
+
+		await page.click('#sign-out');
+		await page.locator('#signin').waitFor({ state: 'visible', timeout: WAIT });
+		check(await text(page, '#signin-form .error') === 'Signed out.', 'says it signed out');
+		check((await ctx.request.get(BASE + '/admin/devices')).status() === 401, 'the session is over');
+		await fpage.click('nav a[data-nav=firmware]');
+		await fpage.locator('#signin').waitFor({ state: 'visible', timeout: WAIT });
+		facts.ended_session_shown = await text(fpage, '#signin-form .error');
+		check(facts.ended_session_shown.includes('Sign in again'), 'the other tab asks to sign in again: ' +
+		    facts.ended_session_shown);
+		await shot(page, 'signin');
+		await docShot(page, 'signin');
 	} catch (e) {
 		for (const p of ctx.pages())
 			await shot(p, 'failure-' + ctx.pages().indexOf(p)).catch(() => {});
@@ -276,6 +517,8 @@ async function cachedCredentials(browser, devId) {
 }
 
 async function phoneAndKeyboard(page) {
+	await page.goto(BASE + '/admin/#job/' + facts.job_id);
+	await page.locator('#job-table tbody tr[data-state]').first().waitFor({ timeout: WAIT });
 	await page.setViewportSize({ width: 390, height: 844 });
 	await page.waitForTimeout(200);
 	const wide = await page.evaluate(() => document.documentElement.scrollWidth);
@@ -286,6 +529,19 @@ async function phoneAndKeyboard(page) {
 	const wide2 = await page.evaluate(() => document.documentElement.scrollWidth);
 	check(wide2 <= 390, 'devices at phone width (' + wide2 + ' px)');
 	await shot(page, 'devices-phone');
+	for (const v of ['firmware', 'jobs', 'tokens', 'audit']) {
+		await page.click('nav a[data-nav=' + v + ']');
+		await page.locator('#view-' + v).waitFor({ state: 'visible' });
+		await page.waitForTimeout(300);
+		await noSidewaysScroll(page, 'the ' + v + ' view');
+		await shot(page, v + '-phone');
+	}
+	await page.goto(BASE + '/admin/#device/' + facts.device_id);
+	await page.locator('#device-history tbody tr').first().waitFor({ timeout: WAIT });
+	await noSidewaysScroll(page, 'the device page');
+	await shot(page, 'device-phone');
+	await page.click('nav a[data-nav=devices]');
+	await page.locator('#view-devices').waitFor({ state: 'visible' });
 
 	await page.setViewportSize({ width: 1280, height: 860 });
 	await page.reload();
@@ -313,7 +569,12 @@ function kolkata(t) { return new Date(t + 5.5 * 3600e3).toISOString().slice(11, 
 
 async function noSidewaysScroll(page, what) {
 	const wide = await page.evaluate(() => document.documentElement.scrollWidth);
-	check(wide <= 390, what + ' at phone width (' + wide + ' px)');
+	/* the elements that stick out, named for the report */
+	const out = wide <= 390 ? [] : await page.evaluate(() => [...document.querySelectorAll('body *')]
+	    .filter((e) => e.getBoundingClientRect().right > 390 && e.offsetParent !== null)
+	    .slice(-4).map((e) => e.tagName + '#' + e.id + '.' + e.className + ' ' +
+		Math.round(e.getBoundingClientRect().right)));
+	check(wide <= 390, what + ' at phone width (' + wide + ' px) ' + out.join(', '));
 }
 
 /* A browser in Asia/Kolkata, phone-sized: a job for the offline device
@@ -323,13 +584,13 @@ async function scheduleForm(browser) {
 	const others = JSON.parse(env.WEB_DEVICES);
 	const ctx = await browser.newContext({
 		ignoreHTTPSErrors: true, timezoneId: 'Asia/Kolkata',
-		httpCredentials: { username: env.OTAD_USER, password: env.OTAD_PASSWORD },
 		viewport: { width: 390, height: 844 },
 	});
 	const page = await ctx.newPage();
 	page.on('pageerror', (e) => problems.push('page error (Kolkata): ' + e.message));
 	try {
 		await page.goto(BASE + '/admin/#new');
+		await signIn(page, false);
 		const box = `#job-dev-list input[value="${others['porch-offline']}"]`;
 		await page.locator(box).waitFor({ timeout: WAIT });
 		check(await page.inputValue('#job-win-tz') === 'Asia/Kolkata',
@@ -391,7 +652,8 @@ async function scheduleForm(browser) {
 		await deliveryState(page, dev, 'scheduled');
 		const ds = await (await page.request.get(BASE + '/admin/jobs/' + jobId + '/deliveries')).json();
 		const row = `#job-table tr[data-device="${dev}"]`;
-		check(await text(page, row + ' .detail') === 'waits until', 'the scheduled row waits');
+		check(await text(page, row + ' .detail') === 'waits for its start time and window, until',
+		    'the scheduled row says why it waits');
 		check(await page.getAttribute(row + ' time.until', 'datetime') === ds.deliveries[0].next_at,
 		    'until its next opening ' + ds.deliveries[0].next_at);
 		await noSidewaysScroll(page, 'the job with a window');
@@ -414,7 +676,6 @@ async function main() {
 	});
 	const context = await browser.newContext({
 		ignoreHTTPSErrors: true,
-		httpCredentials: { username: env.OTAD_USER, password: env.OTAD_PASSWORD },
 		viewport: { width: 1280, height: 860 },
 		permissions: ['clipboard-read', 'clipboard-write'],
 	});
@@ -445,14 +706,18 @@ async function main() {
 	});
 	try {
 		const r = await page.goto(BASE + '/admin/');
-		check(r.status() === 200, 'GET /admin/ answers 200 after the login');
+		check(r.status() === 200, 'GET /admin/ answers 200 before any login: the sign-in form');
+		await signIn(page, true);
 		await page.locator('#view-devices').waitFor({ state: 'visible' });
 		const devId = await devicesView(page);
 		await firmwareView(page);
 		const jobId = await newUpdate(page);
 		facts.job_id = jobId;
 		await jobView(page, devId, jobId);
-		await cachedCredentials(browser, devId);
+		await secondSession(browser, devId);
+		await devicePage(page, devId, jobId);
+		await tokensView(page);
+		await auditView(page);
 		await phoneAndKeyboard(page);
 		await scheduleForm(browser);
 		check(problems.length === 0, problems.join('; '));
