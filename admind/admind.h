@@ -37,8 +37,8 @@ struct online {
 					 * its download: decide at its end */
 	int64_t		 consent_asked;	/* the delivery whose consent pin was
 					 * written since this login */
+	uint64_t	 info_due;	/* infowait.c: decided by then, 0 */
 	char		 remote[NETADDR_STRLEN];
-	uv_timer_t	*info_wait;
 };
 
 /* A worker of hwd or fwstore connected to the control socket. */
@@ -504,6 +504,11 @@ void	 devevents_start(void);
 /* grant.c */
 int	 grant_dispatch(struct ctl_conn *, uint16_t type, uint32_t reqid,
 	    const union ctl_msg_any *);
+
+/* infowait.c */
+void	 infowait_init(void (*expired)(int64_t device_id));
+int	 infowait_start(struct online *);
+void	 infowait_stop(struct online *);
 
 /* online.c */
 struct online *online_get(int64_t device_id);

@@ -76,16 +76,8 @@ online_add(int64_t device_id, const char *remote, unsigned slot)
 }
 
 static void
-online_timer_closed(uv_handle_t *h)
-{
-	free(h);
-}
-
-static void
 online_free(struct online *o)
 {
-	if (o->info_wait)
-		uv_close((uv_handle_t *)o->info_wait, online_timer_closed);
 	free(o);
 }
 

@@ -482,13 +482,14 @@ sched_run(int64_t device_id)
 		consent_device_back(device_id);
 }
 
+/* No hardware info within ADMIND_INFO_WAIT_MS of the login (infowait.c). */
 static void
-sched_info_timeout(uv_timer_t *t)
+sched_info_timeout(int64_t device_id)
 {
-	struct online	*o = t->data;
+	struct online	*o = online_get(device_id);
 
-	if (!o->decided)
-		sched_run(o->device_id);
+	if (o != NULL && !o->decided)
+		sched_run(device_id);
 }
 
 void
@@ -501,14 +502,9 @@ sched_device_online(int64_t device_id, const char *remote)
 	o->decided = 0;
 	o->has_info = 0;
 	o->awaiting = 0;
-	if (o->info_wait == NULL) {
-		if ((o->info_wait = malloc(sizeof(*o->info_wait))) == NULL)
-			return;
-		uv_timer_init(env->loop, o->info_wait);
-		o->info_wait->data = o;
-	}
-	uv_timer_start(o->info_wait, sched_info_timeout, ADMIND_INFO_WAIT_MS,
-	    0);
+	if (infowait_start(o) == -1)
+		log_warnx("device %" PRId64 ": decided at its hardware info "
+		    "only: out of memory", device_id);
 }
 
 void
@@ -518,8 +514,7 @@ sched_device_info(int64_t device_id)
 
 	if (o == NULL)
 		return;
-	if (o->info_wait)
-		uv_timer_stop(o->info_wait);
+	infowait_stop(o);
 	sched_run(device_id);
 }
 
@@ -727,6 +722,7 @@ sched_start(void)
 
 	flight_load();
 	sched_jobs_settle();
+	infowait_init(sched_info_timeout);
 	uv_timer_init(env->loop, &env->sweep);
 	uv_unref((uv_handle_t *)&env->sweep);
 	uv_timer_start(&env->sweep, sched_sweep, every, every);
