@@ -71,7 +71,7 @@ static const struct api_route api_routes[] = {
 	{ "GET", "/admin/ota/stop", BODY_NONE, api_ota_stop, NULL },
 	{ "POST", "/admin/ota/stop", BODY_JSON, api_ota_stop, NULL },
 	{ "GET", "/admin/devices", BODY_NONE, api_devices_list,
-	    "," API_Q_PAGING "online,tag,fw_version,board,q," },
+	    "," API_Q_PAGING "after,online,tag,fw_version,board,q," },
 	{ "POST", "/admin/devices", BODY_JSON, api_devices_create, NULL },
 	{ "GET", "/admin/events", BODY_NONE, events_subscribe,
 	    ",job,device," },

@@ -119,3 +119,22 @@ online_clear(void)
 	}
 	env->nonline = 0;
 }
+
+/* The ids of the devices online now, in no order; *ids is freed by the
+ * caller.  -1 out of memory. */
+int
+online_ids(int64_t **ids, size_t *n)
+{
+	struct online	*o;
+	size_t		 k = 0;
+
+	*n = 0;
+	if ((*ids = calloc(env->nonline ? env->nonline : 1,
+	    sizeof(**ids))) == NULL)
+		return -1;
+	for (size_t i = 0; i < env->online_buckets; i++)
+		for (o = env->online[i]; o && k < env->nonline; o = o->next)
+			(*ids)[k++] = o->device_id;
+	*n = k;
+	return 0;
+}

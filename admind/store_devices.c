@@ -16,16 +16,16 @@
 #define DEVICE_COLS	"id, name, tags, created_at, last_seen, " \
 			"last_addr, fw_version, build, fw_type, board, " \
 			"lib_version, buff_in, h_beat"
-/* ?1 tag (one of the comma-separated tags), ?2 fw_version, ?3 board, ?4
- * text in the name or the tags, or the id (case-insensitive); "" matches
- * all. */
-#define DEVICE_FILTER	" WHERE (?1 = '' OR" \
-			" instr(',' || tags || ',', ',' || ?1 || ',') > 0)" \
-			" AND (?2 = '' OR fw_version = ?2)" \
+/* ?2 fw_version, ?3 board, ?4 text in the name or the tags, or the id
+ * (case-insensitive); "" matches all. */
+#define DEVICE_REST	" AND (?2 = '' OR fw_version = ?2)" \
 			" AND (?3 = '' OR board = ?3)" \
 			" AND (?4 = '' OR instr(lower(name), lower(?4)) > 0" \
 			"  OR instr(lower(tags), lower(?4)) > 0" \
 			"  OR CAST(id AS TEXT) = ?4)"
+/* ?1 a tag: its devices from device_tags, in id order. */
+#define DEVICE_TAGGED	" FROM device_tags t CROSS JOIN devices d" \
+			" ON d.id = t.device_id WHERE t.tag = ?1"
 
 static const struct store_query q_device_create = { .slot = Q_DEVICE_CREATE,
     .name = "device create",
@@ -58,17 +58,27 @@ static const struct store_query q_device_set_info = { .slot = Q_DEVICE_SET_INFO,
     .sql = "UPDATE devices SET fw_version = ?, build = ?, fw_type = ?,"
 	" board = ?, lib_version = ? WHERE id = ?",
     .light = 1 };
-static const struct store_query q_device_ids = { .slot = Q_DEVICE_IDS,
-    .name = "device ids",
-    .sql = "SELECT id FROM devices ORDER BY id" };
 static const struct store_query q_device_search = { .slot = Q_DEVICE_SEARCH,
     .name = "device search",
-    .sql = "SELECT " DEVICE_COLS " FROM devices" DEVICE_FILTER
-	" ORDER BY id LIMIT ?5 OFFSET ?6" };
+    .sql = "SELECT " DEVICE_COLS " FROM devices WHERE id > ?7 AND ?1 = ''"
+	DEVICE_REST " ORDER BY id LIMIT ?5 OFFSET ?6" };
 static const struct store_query q_device_search_count = {
     .slot = Q_DEVICE_SEARCH_COUNT,
     .name = "device search count",
-    .sql = "SELECT count(*) FROM devices" DEVICE_FILTER };
+    .sql = "SELECT count(*) FROM devices WHERE ?1 = ''" DEVICE_REST };
+static const struct store_query q_device_search_tag = {
+    .slot = Q_DEVICE_SEARCH_TAG,
+    .name = "device search by tag",
+    .sql = "SELECT " DEVICE_COLS DEVICE_TAGGED " AND t.device_id > ?7"
+	DEVICE_REST " ORDER BY t.device_id LIMIT ?5 OFFSET ?6" };
+static const struct store_query q_device_search_tag_count = {
+    .slot = Q_DEVICE_SEARCH_TAG_COUNT,
+    .name = "device search by tag count",
+    .sql = "SELECT count(*)" DEVICE_TAGGED DEVICE_REST };
+static const struct store_query q_device_count_tag = {
+    .slot = Q_DEVICE_COUNT_TAG,
+    .name = "device count by tag",
+    .sql = "SELECT count(*) FROM device_tags WHERE tag = ?" };
 static const struct store_query q_device_update = { .slot = Q_DEVICE_UPDATE,
     .name = "device update",
     .sql = "UPDATE devices SET name = coalesce(?2, name),"
@@ -87,13 +97,6 @@ static const struct store_query q_device_history = { .slot = Q_DEVICE_HISTORY,
 	" FROM deliveries d JOIN jobs j ON j.id = d.job_id"
 	" JOIN firmware f ON f.id = j.firmware_id"
 	" WHERE d.device_id = ? ORDER BY d.id DESC LIMIT ?" };
-static const struct store_query q_device_ids_by_tag = {
-    .slot = Q_DEVICE_IDS_BY_TAG,
-    .name = "device ids by tag",
-    .sql = "SELECT id FROM devices"
-	" WHERE instr(',' || tags || ',', ',' || ?1 || ',') > 0"
-	" ORDER BY id" };
-
 static int	 device_read(sqlite3_stmt *, void *);
 static void	 device_free_row(void *);
 static int	 device_history_read(sqlite3_stmt *, void *);
@@ -169,30 +172,38 @@ store_device_set_info(struct store *st, int64_t id, const char *fw_version,
 	    fw_type, board, lib_version, id);
 }
 
-int
-store_device_ids(struct store *st, int64_t **ids, size_t *n)
+/* The total: one b-tree counted when only a tag (or nothing) is asked. */
+static int
+store_device_total(struct store *st, const struct device_filter *f,
+    int64_t *total)
 {
-	return store_list(st, &q_device_ids, &store_id_row, ids, n, "");
+	int	 rest = *f->fw_version || *f->board || *f->text;
+
+	*total = 0;
+	if (!rest && *f->tag)
+		return store_device_count_tag(st, f->tag, total);
+	if (!rest)
+		return store_device_count(st, total);
+	return store_one(st, *f->tag ? &q_device_search_tag_count :
+	    &q_device_search_count, &store_id_row, total, "ssss", f->tag,
+	    f->fw_version, f->board, f->text) == -1 ? -1 : 0;
 }
 
 int
 store_device_search(struct store *st, const struct device_filter *f,
-    int64_t limit, int64_t offset, struct device **out, size_t *n,
+    const struct device_page *pg, struct device **out, size_t *n,
     int64_t *total)
 {
-	int64_t	 count = 0;
-
 	*out = NULL;
 	*n = 0;
-	if (store_one(st, &q_device_search_count, &store_id_row, &count, "ssss",
-	    f->tag, f->fw_version, f->board, f->text) == -1)
+	if (total != NULL && store_device_total(st, f, total) == -1)
 		return -1;
-	if (total != NULL)
-		*total = count;
-	return store_list(st, &q_device_search, &device_row, out, n, "ssssII",
-	    f->tag, f->fw_version, f->board, f->text,
-	    limit < 0 ? (int64_t)-1 : limit,
-	    offset < 0 ? (int64_t)0 : offset);
+	return store_list(st, *f->tag ? &q_device_search_tag :
+	    &q_device_search, &device_row, out, n, "ssssIII", f->tag,
+	    f->fw_version, f->board, f->text,
+	    pg->limit < 0 ? (int64_t)-1 : pg->limit,
+	    pg->offset < 0 ? (int64_t)0 : pg->offset,
+	    pg->after < 0 ? (int64_t)0 : pg->after);
 }
 
 int
@@ -235,11 +246,11 @@ store_device_delete(struct store *st, int64_t id)
 }
 
 int
-store_device_ids_by_tag(struct store *st, const char *tag, int64_t **ids,
-    size_t *n)
+store_device_count_tag(struct store *st, const char *tag, int64_t *count)
 {
-	return store_list(st, &q_device_ids_by_tag, &store_id_row, ids, n, "s",
-	    tag);
+	*count = 0;
+	return store_one(st, &q_device_count_tag, &store_id_row, count, "s",
+	    tag) == -1 ? -1 : 0;
 }
 
 int

@@ -95,6 +95,16 @@ static const struct store_query q_delivery_create = { .slot = Q_DELIVERY_CREATE,
     .name = "delivery create",
     .sql = "INSERT INTO deliveries (job_id, device_id, state, created_at,"
 	" updated_at) VALUES (?1, ?2, 'queued', ?3, ?3)" };
+/* Every device, or those with the tag ?3, in one statement. */
+static const struct store_query q_job_add_all = { .slot = Q_JOB_ADD_ALL,
+    .name = "job deliveries for all devices",
+    .sql = "INSERT INTO deliveries (job_id, device_id, state, created_at,"
+	" updated_at) SELECT ?1, id, 'queued', ?2, ?2 FROM devices ORDER BY id" };
+static const struct store_query q_job_add_tag = { .slot = Q_JOB_ADD_TAG,
+    .name = "job deliveries for a tag",
+    .sql = "INSERT INTO deliveries (job_id, device_id, state, created_at,"
+	" updated_at) SELECT ?1, device_id, 'queued', ?2, ?2 FROM device_tags"
+	" WHERE tag = ?3 ORDER BY device_id" };
 static const struct store_query q_delivery_get = { .slot = Q_DELIVERY_GET,
     .name = "delivery get",
     .sql = "SELECT " DELIVERY_COLS " FROM deliveries d WHERE d.id = ?" };
@@ -345,6 +355,22 @@ store_delivery_create(struct store *st, int64_t job_id, int64_t device_id,
 	    store_now()) == -1)
 		return -1;
 	*id = sqlite3_last_insert_rowid(st->db);
+	return 0;
+}
+
+int
+store_job_add_devices(struct store *st, int64_t job_id, const char *tag,
+    int64_t *added)
+{
+	int	 rc;
+
+	*added = 0;
+	rc = tag != NULL ?
+	    store_run(st, &q_job_add_tag, "IIs", job_id, store_now(), tag) :
+	    store_run(st, &q_job_add_all, "II", job_id, store_now());
+	if (rc == -1)
+		return -1;
+	*added = sqlite3_changes64(st->db);
 	return 0;
 }
 

@@ -15,6 +15,9 @@
 #include "util.h"
 
 #define STORE_BUSY_MS	5000
+/* The comma-separated tags of column c as a JSON list of strings. */
+#define TAGS_JSON(c)	"'[\"' || replace(replace(replace(" c ", '\\', " \
+			"'\\\\'), '\"', '\\\"'), ',', '\",\"') || '\"]'"
 
 /*
  * Migration N (1-based) is store_migrations[N - 1]; each runs in its own
@@ -161,6 +164,32 @@ static const char *const store_migrations[] = {
 	" next_at INTEGER NOT NULL DEFAULT 0,"
 	" created_at INTEGER NOT NULL);"
 	"CREATE INDEX webhook_queue_url ON webhook_queue (url, id);",
+	/* 8: a million devices (issue 17): each tag of each device, kept by
+	 * triggers from devices.tags, finds a tag's devices in id order
+	 * without reading the others.  Tags are printable ASCII without
+	 * commas (api_devices.c), so "a,b" reads as the JSON list
+	 * ["a","b"] once \ and " are escaped. */
+	"CREATE TABLE device_tags ("
+	" tag TEXT NOT NULL,"
+	" device_id INTEGER NOT NULL,"
+	" PRIMARY KEY (tag, device_id)) WITHOUT ROWID;"
+	"CREATE TRIGGER device_tags_insert AFTER INSERT ON devices BEGIN"
+	" INSERT OR IGNORE INTO device_tags (tag, device_id)"
+	"  SELECT value, NEW.id FROM json_each(" TAGS_JSON("NEW.tags") ")"
+	"  WHERE value <> ''; END;"
+	"CREATE TRIGGER device_tags_update AFTER UPDATE OF tags ON devices"
+	" BEGIN"
+	" DELETE FROM device_tags WHERE device_id = OLD.id AND tag IN"
+	"  (SELECT value FROM json_each(" TAGS_JSON("OLD.tags") "));"
+	" INSERT OR IGNORE INTO device_tags (tag, device_id)"
+	"  SELECT value, NEW.id FROM json_each(" TAGS_JSON("NEW.tags") ")"
+	"  WHERE value <> ''; END;"
+	"CREATE TRIGGER device_tags_delete AFTER DELETE ON devices BEGIN"
+	" DELETE FROM device_tags WHERE device_id = OLD.id AND tag IN"
+	"  (SELECT value FROM json_each(" TAGS_JSON("OLD.tags") ")); END;"
+	"INSERT OR IGNORE INTO device_tags (tag, device_id)"
+	" SELECT j.value, d.id FROM devices d, json_each(" TAGS_JSON("d.tags")
+	") j WHERE j.value <> '';",
 };
 
 static const struct store_query q_user_version = { .slot = Q_USER_VERSION,
