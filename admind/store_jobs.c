@@ -44,13 +44,18 @@ static const struct store_query q_job_move = { .slot = Q_JOB_MOVE,
     .name = "job deliveries move",
     .sql = "UPDATE deliveries SET state = ?3, next_at = ?4, updated_at = ?5"
 	" WHERE job_id = ?1 AND state = ?2" };
+/* The unfinished deliveries of other jobs for a device of job ?1.  Only
+ * active and paused jobs have any (a stopped job's were canceled, a
+ * finished one's all ended): their deliveries are read, not every job's,
+ * and a job for a million devices that is the only one reads none. */
+#define OLDER_OF(job)	" FROM jobs j JOIN deliveries o ON o.job_id = j.id" \
+			" WHERE j.id <> " job " AND (j.state = 'active'" \
+			" OR j.state = 'paused') AND " UNFINISHED("o.state") \
+			" AND EXISTS (SELECT 1 FROM deliveries n" \
+			"  WHERE n.job_id = " job " AND n.device_id = o.device_id)"
 static const struct store_query q_jobs_sharing = { .slot = Q_JOBS_SHARING,
     .name = "jobs sharing devices",
-    .sql = "SELECT DISTINCT job_id FROM deliveries"
-	" WHERE job_id <> ?1 AND " UNFINISHED("state")
-	" AND device_id IN"
-	" (SELECT device_id FROM deliveries WHERE job_id = ?1)"
-	" ORDER BY job_id" };
+    .sql = "SELECT DISTINCT o.job_id" OLDER_OF("?1") " ORDER BY o.job_id" };
 static const struct store_query q_jobs_sharing_device = {
     .slot = Q_JOBS_SHARING_DEVICE,
     .name = "jobs of a device",
@@ -61,10 +66,7 @@ static const struct store_query q_job_cancel_older = {
     .slot = Q_JOB_CANCEL_OLDER,
     .name = "cancel older deliveries of a job's devices",
     .sql = "UPDATE deliveries SET state = 'canceled', updated_at = ?2,"
-	" last_error = ?3"
-	" WHERE job_id <> ?1 AND " UNFINISHED("state")
-	" AND device_id IN"
-	" (SELECT device_id FROM deliveries WHERE job_id = ?1)" };
+	" last_error = ?3 WHERE id IN (SELECT o.id" OLDER_OF("?1") ")" };
 static const struct store_query q_job_deliveries = { .slot = Q_JOB_DELIVERIES,
     .name = "job deliveries",
     .sql = "SELECT " DELIVERY_COLS " FROM deliveries d WHERE d.job_id = ?"
