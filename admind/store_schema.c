@@ -193,12 +193,14 @@ static const char *const store_migrations[] = {
 	/* A job's million deliveries written in one statement: the state's
 	 * CHECK as comparisons (an IN list built a temporary table for each
 	 * row, a second per delivery), tickets indexed only once given (not
-	 * a million NULLs), and a job's deliveries counted per state from an
-	 * index (the job view, settling a job). */
+	 * a million NULLs), a job's deliveries counted per state from an
+	 * index (the job view, settling a job), and a device's deliveries
+	 * deleted with it by a trigger, not a foreign key that looked the
+	 * device up again for each of a job's million rows. */
 	"CREATE TABLE deliveries8 ("
 	" id INTEGER PRIMARY KEY,"
 	" job_id INTEGER NOT NULL REFERENCES jobs(id),"
-	" device_id INTEGER NOT NULL REFERENCES devices(id) ON DELETE CASCADE,"
+	" device_id INTEGER NOT NULL,"
 	" state TEXT NOT NULL CHECK (state = 'queued' OR state = 'scheduled'"
 	"  OR state = 'awaiting-consent' OR state = 'sent'"
 	"  OR state = 'downloading' OR state = 'downloaded'"
@@ -222,7 +224,9 @@ static const char *const store_migrations[] = {
 	"CREATE UNIQUE INDEX deliveries_ticket ON deliveries (ticket)"
 	" WHERE ticket IS NOT NULL;"
 	"CREATE INDEX deliveries_device ON deliveries (device_id);"
-	"CREATE INDEX deliveries_job_state ON deliveries (job_id, state);",
+	"CREATE INDEX deliveries_job_state ON deliveries (job_id, state);"
+	"CREATE TRIGGER deliveries_device_gone AFTER DELETE ON devices BEGIN"
+	" DELETE FROM deliveries WHERE device_id = OLD.id; END;",
 };
 
 static const struct store_query q_user_version = { .slot = Q_USER_VERSION,

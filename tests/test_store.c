@@ -775,6 +775,7 @@ test_migrate_device_ids(void)
 	    "DROP TRIGGER device_tags_update;"
 	    "DROP TRIGGER device_tags_delete;"
 	    "DROP TABLE device_tags;"
+	    "DROP TRIGGER deliveries_device_gone;"
 	    "INSERT INTO devices (id, name, token_sha256, tags, created_at)"
 	    " VALUES (30, 'old', 'tok-old', 'old-a,o\"l\\d', 1);"
 	    "PRAGMA user_version = 3;", NULL, NULL, NULL) == SQLITE_OK);
@@ -824,6 +825,10 @@ test_job_add(struct store *st, int64_t fw)
 	delivery_free(&dl);
 	CHECK(store_job_add_devices(st, job_new(st, fw, JOB_TARGET_TAG,
 	    "none"), "none", &added) == 0 && added == 0);
+	/* a deleted device's deliveries go with it */
+	CHECK(store_device_delete(st, d) == 1);
+	CHECK(store_delivery_of(st, job, d, &dl) == 0);
+	delivery_free(&dl);
 }
 
 /* Whether id is among ids[0..n). */
