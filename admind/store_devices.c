@@ -11,21 +11,31 @@
 
 #include <sqlite3.h>
 
+#include "buf.h"
 #include "store_int.h"
 
-#define DEVICE_COLS	"id, name, tags, created_at, last_seen, " \
-			"last_addr, fw_version, build, fw_type, board, " \
-			"lib_version, buff_in, h_beat"
+#define DEVICE_COLS	DEVICE_COLS_OF("")
+#define DEVICE_COLS_OF(d) d "id, " d "name, " d "tags, " d "created_at, " \
+			d "last_seen, " d "last_addr, " d "fw_version, " \
+			d "build, " d "fw_type, " d "board, " d "lib_version, " \
+			d "buff_in, " d "h_beat"
 /* ?2 fw_version, ?3 board, ?4 text in the name or the tags, or the id
  * (case-insensitive); "" matches all. */
-#define DEVICE_REST	" AND (?2 = '' OR fw_version = ?2)" \
-			" AND (?3 = '' OR board = ?3)" \
-			" AND (?4 = '' OR instr(lower(name), lower(?4)) > 0" \
-			"  OR instr(lower(tags), lower(?4)) > 0" \
-			"  OR CAST(id AS TEXT) = ?4)"
+#define DEVICE_REST	" AND (?2 = '' OR d.fw_version = ?2)" \
+			" AND (?3 = '' OR d.board = ?3)" \
+			" AND (?4 = '' OR instr(lower(d.name), lower(?4)) > 0" \
+			"  OR instr(lower(d.tags), lower(?4)) > 0" \
+			"  OR CAST(d.id AS TEXT) = ?4)"
 /* ?1 a tag: its devices from device_tags, in id order. */
 #define DEVICE_TAGGED	" FROM device_tags t CROSS JOIN devices d" \
 			" ON d.id = t.device_id WHERE t.tag = ?1"
+/* ?8 ?4 as a trigram phrase: the candidates for ?4 in id order, a
+ * superset (case folded beyond ASCII, the id as text) that DEVICE_REST
+ * narrows to exactly ?4's devices. */
+#define DEVICE_TEXT	" FROM devices_text CROSS JOIN devices d" \
+			" ON d.id = devices_text.rowid" \
+			" WHERE devices_text MATCH ?8 AND ?1 = ''"
+#define TRIGRAM_MIN	3	/* characters a phrase needs to use it */
 
 static const struct store_query q_device_create = { .slot = Q_DEVICE_CREATE,
     .name = "device create",
@@ -44,7 +54,7 @@ static const struct store_query q_device_list = { .slot = Q_DEVICE_LIST,
 	" LIMIT ? OFFSET ?" };
 static const struct store_query q_device_count = { .slot = Q_DEVICE_COUNT,
     .name = "device count",
-    .sql = "SELECT count(*) FROM devices" };
+    .sql = "SELECT n FROM device_ids" };
 static const struct store_query q_device_seen = { .slot = Q_DEVICE_SEEN,
     .name = "device seen",
     .sql = "UPDATE devices SET last_seen = ?, last_addr = ? WHERE id = ?",
@@ -58,23 +68,35 @@ static const struct store_query q_device_set_info = { .slot = Q_DEVICE_SET_INFO,
     .sql = "UPDATE devices SET fw_version = ?, build = ?, fw_type = ?,"
 	" board = ?, lib_version = ? WHERE id = ?",
     .light = 1 };
+/* ?5 limit, ?6 offset, ?7 the id the page starts after. */
 static const struct store_query q_device_search = { .slot = Q_DEVICE_SEARCH,
     .name = "device search",
-    .sql = "SELECT " DEVICE_COLS " FROM devices WHERE id > ?7 AND ?1 = ''"
+    .sql = "SELECT " DEVICE_COLS " FROM devices d WHERE id > ?7 AND ?1 = ''"
 	DEVICE_REST " ORDER BY id LIMIT ?5 OFFSET ?6" };
 static const struct store_query q_device_search_count = {
     .slot = Q_DEVICE_SEARCH_COUNT,
     .name = "device search count",
-    .sql = "SELECT count(*) FROM devices WHERE ?1 = ''" DEVICE_REST };
+    .sql = "SELECT count(*) FROM devices d WHERE ?1 = ''" DEVICE_REST };
 static const struct store_query q_device_search_tag = {
     .slot = Q_DEVICE_SEARCH_TAG,
     .name = "device search by tag",
-    .sql = "SELECT " DEVICE_COLS DEVICE_TAGGED " AND t.device_id > ?7"
-	DEVICE_REST " ORDER BY t.device_id LIMIT ?5 OFFSET ?6" };
+    .sql = "SELECT " DEVICE_COLS_OF("d.") DEVICE_TAGGED
+	" AND t.device_id > ?7" DEVICE_REST
+	" ORDER BY t.device_id LIMIT ?5 OFFSET ?6" };
 static const struct store_query q_device_search_tag_count = {
     .slot = Q_DEVICE_SEARCH_TAG_COUNT,
     .name = "device search by tag count",
     .sql = "SELECT count(*)" DEVICE_TAGGED DEVICE_REST };
+static const struct store_query q_device_search_text = {
+    .slot = Q_DEVICE_SEARCH_TEXT,
+    .name = "device search by text",
+    .sql = "SELECT " DEVICE_COLS_OF("d.") DEVICE_TEXT
+	" AND devices_text.rowid > ?7" DEVICE_REST
+	" ORDER BY devices_text.rowid LIMIT ?5 OFFSET ?6" };
+static const struct store_query q_device_search_text_count = {
+    .slot = Q_DEVICE_SEARCH_TEXT_COUNT,
+    .name = "device search by text count",
+    .sql = "SELECT count(*)" DEVICE_TEXT DEVICE_REST };
 static const struct store_query q_device_count_tag = {
     .slot = Q_DEVICE_COUNT_TAG,
     .name = "device count by tag",
@@ -172,10 +194,31 @@ store_device_set_info(struct store *st, int64_t id, const char *fw_version,
 	    fw_type, board, lib_version, id);
 }
 
+/* ?4 as a phrase of the trigram index (in p), or 0 when it is too
+ * short for one: fewer than TRIGRAM_MIN characters. */
+static int
+device_phrase(const char *text, struct buf *p)
+{
+	size_t	 chars = 0;
+
+	for (const char *s = text; *s; s++)
+		chars += ((unsigned char)*s & 0xc0) != 0x80;
+	if (chars < TRIGRAM_MIN)
+		return 0;
+	buf_addc(p, '"');
+	for (const char *s = text; *s; s++) {
+		if (*s == '"')
+			buf_addc(p, '"');
+		buf_addc(p, *s);
+	}
+	buf_addc(p, '"');
+	return 1;
+}
+
 /* The total: one b-tree counted when only a tag (or nothing) is asked. */
 static int
 store_device_total(struct store *st, const struct device_filter *f,
-    int64_t *total)
+    const char *phrase, int64_t *total)
 {
 	int	 rest = *f->fw_version || *f->board || *f->text;
 
@@ -184,26 +227,45 @@ store_device_total(struct store *st, const struct device_filter *f,
 		return store_device_count_tag(st, f->tag, total);
 	if (!rest)
 		return store_device_count(st, total);
+	if (phrase != NULL)
+		return store_one(st, &q_device_search_text_count,
+		    &store_id_row, total, "ssssIIIs", f->tag, f->fw_version,
+		    f->board, f->text, (int64_t)0, (int64_t)0, (int64_t)0,
+		    phrase) == -1 ? -1 : 0;	/* ?5 to ?7 unused */
 	return store_one(st, *f->tag ? &q_device_search_tag_count :
 	    &q_device_search_count, &store_id_row, total, "ssss", f->tag,
 	    f->fw_version, f->board, f->text) == -1 ? -1 : 0;
 }
 
+/* Driven by the tag's index, else by the text's, else by the ids. */
 int
 store_device_search(struct store *st, const struct device_filter *f,
     const struct device_page *pg, struct device **out, size_t *n,
     int64_t *total)
 {
+	struct buf	 phrase = BUF_INIT;
+	const char	*ph = NULL;
+	int64_t		 limit = pg->limit < 0 ? -1 : pg->limit;
+	int64_t		 offset = pg->offset < 0 ? 0 : pg->offset;
+	int64_t		 after = pg->after < 0 ? 0 : pg->after;
+	int		 rc;
+
 	*out = NULL;
 	*n = 0;
-	if (total != NULL && store_device_total(st, f, total) == -1)
-		return -1;
-	return store_list(st, *f->tag ? &q_device_search_tag :
-	    &q_device_search, &device_row, out, n, "ssssIII", f->tag,
-	    f->fw_version, f->board, f->text,
-	    pg->limit < 0 ? (int64_t)-1 : pg->limit,
-	    pg->offset < 0 ? (int64_t)0 : pg->offset,
-	    pg->after < 0 ? (int64_t)0 : pg->after);
+	if (!*f->tag && device_phrase(f->text, &phrase))
+		ph = buf_cstr(&phrase);
+	if (total != NULL && store_device_total(st, f, ph, total) == -1)
+		rc = -1;
+	else if (ph != NULL)
+		rc = store_list(st, &q_device_search_text, &device_row, out, n,
+		    "ssssIIIs", f->tag, f->fw_version, f->board, f->text,
+		    limit, offset, after, ph);
+	else
+		rc = store_list(st, *f->tag ? &q_device_search_tag :
+		    &q_device_search, &device_row, out, n, "ssssIII", f->tag,
+		    f->fw_version, f->board, f->text, limit, offset, after);
+	buf_free(&phrase);
+	return rc;
 }
 
 int

@@ -226,7 +226,33 @@ static const char *const store_migrations[] = {
 	"CREATE INDEX deliveries_device ON deliveries (device_id);"
 	"CREATE INDEX deliveries_job_state ON deliveries (job_id, state);"
 	"CREATE TRIGGER deliveries_device_gone AFTER DELETE ON devices BEGIN"
-	" DELETE FROM deliveries WHERE device_id = OLD.id; END;",
+	" DELETE FROM deliveries WHERE device_id = OLD.id; END;"
+	/* How many devices there are, kept with the highest id: the list's
+	 * total without counting a million rows. */
+	"ALTER TABLE device_ids ADD COLUMN n INTEGER NOT NULL DEFAULT 0;"
+	"UPDATE device_ids SET n = (SELECT count(*) FROM devices);"
+	"DROP TRIGGER device_ids_last;"
+	"CREATE TRIGGER device_ids_last AFTER INSERT ON devices BEGIN"
+	" UPDATE device_ids SET last = max(last, NEW.id), n = n + 1; END;"
+	"CREATE TRIGGER device_ids_gone AFTER DELETE ON devices BEGIN"
+	" UPDATE device_ids SET n = n - 1; END;"
+	/* ?q= (text in the name or the tags, or the id) finds its candidates
+	 * in a trigram index of the three, not in a scan of every device. */
+	"CREATE VIRTUAL TABLE devices_text USING fts5(name, tags, id,"
+	" content='devices', content_rowid='id', tokenize='trigram');"
+	"CREATE TRIGGER devices_text_insert AFTER INSERT ON devices BEGIN"
+	" INSERT INTO devices_text (rowid, name, tags, id)"
+	"  VALUES (NEW.id, NEW.name, NEW.tags, NEW.id); END;"
+	"CREATE TRIGGER devices_text_delete AFTER DELETE ON devices BEGIN"
+	" INSERT INTO devices_text (devices_text, rowid, name, tags, id)"
+	"  VALUES ('delete', OLD.id, OLD.name, OLD.tags, OLD.id); END;"
+	"CREATE TRIGGER devices_text_update AFTER UPDATE OF name, tags"
+	" ON devices BEGIN"
+	" INSERT INTO devices_text (devices_text, rowid, name, tags, id)"
+	"  VALUES ('delete', OLD.id, OLD.name, OLD.tags, OLD.id);"
+	" INSERT INTO devices_text (rowid, name, tags, id)"
+	"  VALUES (NEW.id, NEW.name, NEW.tags, NEW.id); END;"
+	"INSERT INTO devices_text (devices_text) VALUES ('rebuild');",
 };
 
 static const struct store_query q_user_version = { .slot = Q_USER_VERSION,

@@ -762,6 +762,11 @@ test_migrate_device_ids(void)
 
 	CHECK(sqlite3_open(dbpath, &db) == SQLITE_OK);
 	CHECK(sqlite3_exec(db, "DROP TRIGGER device_ids_last;"
+	    "DROP TRIGGER device_ids_gone;"
+	    "DROP TRIGGER devices_text_insert;"
+	    "DROP TRIGGER devices_text_update;"
+	    "DROP TRIGGER devices_text_delete;"
+	    "DROP TABLE devices_text;"
 	    "DROP TABLE device_ids;"
 	    "DROP INDEX deliveries_device;"
 	    "CREATE INDEX deliveries_device_state ON deliveries"
@@ -839,6 +844,68 @@ has_id(const int64_t *ids, size_t n, int64_t id)
 		if (ids[i] == id)
 			return 1;
 	return 0;
+}
+
+/* How many devices ?q=text finds, their total agreeing; *first the
+ * first one's id. */
+static size_t
+text_finds(struct store *st, const char *text, int64_t *first)
+{
+	struct device_filter f = { "", "", "", text };
+	struct device_page all = { -1, 0, 0 };
+	struct device	*list;
+	size_t		 n;
+	int64_t		 total;
+
+	CHECK(store_device_search(st, &f, &all, &list, &n, &total) == 0);
+	CHECK(total == (int64_t)n);
+	*first = n > 0 ? list[0].id : 0;
+	device_list_free(list, n);
+	return n;
+}
+
+/* ?q= through the trigram index means what the scan meant: text in the
+ * name or the tags in any case, or the id whole; renames and deletes
+ * followed; short text still scanned. */
+static void
+test_text_search(struct store *st)
+{
+	struct device_filter f = { "", "", "", "" };
+	struct device_page all = { -1, 0, 0 };
+	struct device	*list;
+	size_t		 n;
+	int64_t		 id, other, first, count;
+
+	CHECK(store_device_create(st, "Porch Light \"east\"", "tok-text1",
+	    "outdoor,zone-b", &id) == 0);
+	CHECK(store_device_create(st, "porch-lamp", "tok-text2", "",
+	    &other) == 0);
+	CHECK(text_finds(st, "PORCH", &first) == 2 && first == id);
+	CHECK(text_finds(st, "light \"EAST", &first) == 1 && first == id);
+	CHECK(text_finds(st, "zone-b", &first) == 1 && first == id);
+	CHECK(text_finds(st, "ch-la", &first) == 1 && first == other);
+	CHECK(text_finds(st, "h ", &first) == 1 && first == id); /* scanned */
+	CHECK(text_finds(st, "no such text", &first) == 0);
+	/* the id whole, not a part of it */
+	{
+		char	 idtext[24];
+
+		snprintf(idtext, sizeof(idtext), "%lld", (long long)id);
+		CHECK(strlen(idtext) >= 3);
+		CHECK(text_finds(st, idtext, &first) >= 1 && first == id);
+		idtext[strlen(idtext) - 1] = '\0';
+		CHECK(text_finds(st, idtext, &first) == 0 || first != id);
+	}
+	CHECK(store_device_update(st, id, "attic fan", NULL) == 1);
+	CHECK(text_finds(st, "porch", &first) == 1 && first == other);
+	CHECK(text_finds(st, "ATTIC", &first) == 1 && first == id);
+	CHECK(store_device_delete(st, other) == 1);
+	CHECK(text_finds(st, "porch", &first) == 0);
+	/* the count kept by triggers is the rows' */
+	CHECK(store_device_search(st, &f, &all, &list, &n, &count) == 0);
+	CHECK(count == (int64_t)n);
+	device_list_free(list, n);
+	CHECK(store_device_count(st, &count) == 0 && count == (int64_t)n);
 }
 
 static int
@@ -1084,6 +1151,7 @@ main(void)
 	test_consent(st, fw);
 	test_job_add(st, fw);
 	test_cursor_paging(st);
+	test_text_search(st);
 	store_close(st);
 
 	test_migrate_device_ids();
