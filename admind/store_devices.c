@@ -21,20 +21,19 @@
 			d "buff_in, " d "h_beat"
 /* ?2 fw_version, ?3 board, ?4 text in the name or the tags, or the id
  * (case-insensitive); "" matches all. */
-#define DEVICE_REST	" AND (?2 = '' OR d.fw_version = ?2)" \
-			" AND (?3 = '' OR d.board = ?3)" \
+#define DEVICE_REST	DEVICE_KIND \
 			" AND (?4 = '' OR instr(lower(d.name), lower(?4)) > 0" \
 			"  OR instr(lower(d.tags), lower(?4)) > 0" \
 			"  OR CAST(d.id AS TEXT) = ?4)"
+#define DEVICE_KIND	" AND (?2 = '' OR d.fw_version = ?2)" \
+			" AND (?3 = '' OR d.board = ?3)"
 /* ?1 a tag: its devices from device_tags, in id order. */
 #define DEVICE_TAGGED	" FROM device_tags t CROSS JOIN devices d" \
 			" ON d.id = t.device_id WHERE t.tag = ?1"
-/* ?8 ?4 as a trigram phrase: the candidates for ?4 in id order, a
- * superset (case folded beyond ASCII, the id as text) that DEVICE_REST
- * narrows to exactly ?4's devices. */
+/* ?8 ?4 as trigram phrases (device_phrase): ?4's devices in id order. */
 #define DEVICE_TEXT	" FROM devices_text CROSS JOIN devices d" \
 			" ON d.id = devices_text.rowid" \
-			" WHERE devices_text MATCH ?8 AND ?1 = ''"
+			" WHERE devices_text MATCH ?8 AND ?1 = '' AND ?4 <> ''"
 #define TRIGRAM_MIN	3	/* characters a phrase needs to use it */
 
 static const struct store_query q_device_create = { .slot = Q_DEVICE_CREATE,
@@ -91,12 +90,16 @@ static const struct store_query q_device_search_text = {
     .slot = Q_DEVICE_SEARCH_TEXT,
     .name = "device search by text",
     .sql = "SELECT " DEVICE_COLS_OF("d.") DEVICE_TEXT
-	" AND devices_text.rowid > ?7" DEVICE_REST
+	" AND devices_text.rowid > ?7" DEVICE_KIND
 	" ORDER BY devices_text.rowid LIMIT ?5 OFFSET ?6" };
 static const struct store_query q_device_search_text_count = {
     .slot = Q_DEVICE_SEARCH_TEXT_COUNT,
     .name = "device search by text count",
-    .sql = "SELECT count(*)" DEVICE_TEXT DEVICE_REST };
+    .sql = "SELECT count(*)" DEVICE_TEXT DEVICE_KIND };
+static const struct store_query q_device_count_text = {
+    .slot = Q_DEVICE_COUNT_TEXT,
+    .name = "device count by text",
+    .sql = "SELECT count(*) FROM devices_text WHERE devices_text MATCH ?" };
 static const struct store_query q_device_count_tag = {
     .slot = Q_DEVICE_COUNT_TAG,
     .name = "device count by tag",
@@ -194,8 +197,23 @@ store_device_set_info(struct store *st, int64_t id, const char *fw_version,
 	    fw_type, board, lib_version, id);
 }
 
-/* ?4 as a phrase of the trigram index (in p), or 0 when it is too
- * short for one: fewer than TRIGRAM_MIN characters. */
+/* One trigram phrase: text quoted, its quotes doubled. */
+static void
+device_phrase_add(struct buf *p, const char *pre, const char *text,
+    const char *post)
+{
+	buf_printf(p, "\"%s", pre);
+	for (const char *s = text; *s; s++) {
+		if (*s == '"')
+			buf_addc(p, '"');
+		buf_addc(p, *s);
+	}
+	buf_printf(p, "%s\"", post);
+}
+
+/* ?q=text for the trigram index (in p): in the name or the tags, or the
+ * whole id ("#ID#"); 0 when text is shorter than TRIGRAM_MIN characters
+ * (a trigram index finds nothing shorter: the list is scanned). */
 static int
 device_phrase(const char *text, struct buf *p)
 {
@@ -205,13 +223,12 @@ device_phrase(const char *text, struct buf *p)
 		chars += ((unsigned char)*s & 0xc0) != 0x80;
 	if (chars < TRIGRAM_MIN)
 		return 0;
-	buf_addc(p, '"');
-	for (const char *s = text; *s; s++) {
-		if (*s == '"')
-			buf_addc(p, '"');
-		buf_addc(p, *s);
+	buf_adds(p, "{name tags} : ");
+	device_phrase_add(p, "", text, "");
+	if (strspn(text, "0123456789") == strlen(text)) {
+		buf_adds(p, " OR id : ");
+		device_phrase_add(p, "#", text, "#");
 	}
-	buf_addc(p, '"');
 	return 1;
 }
 
@@ -227,6 +244,9 @@ store_device_total(struct store *st, const struct device_filter *f,
 		return store_device_count_tag(st, f->tag, total);
 	if (!rest)
 		return store_device_count(st, total);
+	if (phrase != NULL && !*f->fw_version && !*f->board)
+		return store_one(st, &q_device_count_text, &store_id_row,
+		    total, "s", phrase) == -1 ? -1 : 0;
 	if (phrase != NULL)
 		return store_one(st, &q_device_search_text_count,
 		    &store_id_row, total, "ssssIIIs", f->tag, f->fw_version,

@@ -236,23 +236,28 @@ static const char *const store_migrations[] = {
 	" UPDATE device_ids SET last = max(last, NEW.id), n = n + 1; END;"
 	"CREATE TRIGGER device_ids_gone AFTER DELETE ON devices BEGIN"
 	" UPDATE device_ids SET n = n - 1; END;"
-	/* ?q= (text in the name or the tags, or the id) finds its candidates
-	 * in a trigram index of the three, not in a scan of every device. */
+	/* ?q= of three characters or more (text in the name or the tags,
+	 * or the whole id) from a trigram index of the three, not a scan of
+	 * every device; the id is indexed as "#ID#" so that a phrase finds it
+	 * whole.  Contentless: it holds only the index. */
 	"CREATE VIRTUAL TABLE devices_text USING fts5(name, tags, id,"
-	" content='devices', content_rowid='id', tokenize='trigram');"
+	" content='', columnsize=0, tokenize='trigram');"
 	"CREATE TRIGGER devices_text_insert AFTER INSERT ON devices BEGIN"
 	" INSERT INTO devices_text (rowid, name, tags, id)"
-	"  VALUES (NEW.id, NEW.name, NEW.tags, NEW.id); END;"
+	"  VALUES (NEW.id, NEW.name, NEW.tags, '#' || NEW.id || '#'); END;"
 	"CREATE TRIGGER devices_text_delete AFTER DELETE ON devices BEGIN"
 	" INSERT INTO devices_text (devices_text, rowid, name, tags, id)"
-	"  VALUES ('delete', OLD.id, OLD.name, OLD.tags, OLD.id); END;"
+	"  VALUES ('delete', OLD.id, OLD.name, OLD.tags,"
+	"  '#' || OLD.id || '#'); END;"
 	"CREATE TRIGGER devices_text_update AFTER UPDATE OF name, tags"
 	" ON devices BEGIN"
 	" INSERT INTO devices_text (devices_text, rowid, name, tags, id)"
-	"  VALUES ('delete', OLD.id, OLD.name, OLD.tags, OLD.id);"
+	"  VALUES ('delete', OLD.id, OLD.name, OLD.tags,"
+	"  '#' || OLD.id || '#');"
 	" INSERT INTO devices_text (rowid, name, tags, id)"
-	"  VALUES (NEW.id, NEW.name, NEW.tags, NEW.id); END;"
-	"INSERT INTO devices_text (devices_text) VALUES ('rebuild');",
+	"  VALUES (NEW.id, NEW.name, NEW.tags, '#' || NEW.id || '#'); END;"
+	"INSERT INTO devices_text (rowid, name, tags, id)"
+	" SELECT id, name, tags, '#' || id || '#' FROM devices;",
 };
 
 static const struct store_query q_user_version = { .slot = Q_USER_VERSION,

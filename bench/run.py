@@ -880,9 +880,11 @@ def million(args, build, workdir, table, image):
     otad = Otad(build, workdir, "otad-million").start()
     try:
         admind = otad.pid("admind")
+        cpu_start = proc_cpu(admind)
         t = import_devices(otad, n)
         table.add(tag, "bulk import of %d devices (CSV, 10,000 a request)" % n,
-                  "%.0f devices/s (%.1f s)" % (n / t, t))
+                  "%.0f devices/s (%.1f s, admind CPU %.1f s)" % (
+                      n / t, t, proc_cpu(admind) - cpu_start))
         a = otad.admin()
         st, data = a.upload("/admin/firmware", image)
         if st != 201:
@@ -892,16 +894,18 @@ def million(args, build, workdir, table, image):
         db0, files0 = otad.db_size(), db_files(otad)
         rss0 = proc_status(admind, "VmRSS")
         reset_hwm(admind)
+        cpu0 = proc_cpu(admind)
         t0 = time.monotonic()
         st, data = a.request("POST", "/admin/jobs", body=json.dumps(
             {"firmware_id": fw, "all": True}).encode(),
             headers={"Content-Type": "application/json"}, timeout=600)
         secs = time.monotonic() - t0
+        cpu = proc_cpu(admind) - cpu0
         if st != 201:
             raise Broken("POST /admin/jobs all -> %d %r" % (st, data[:300]))
         job = json.loads(data)["id"]
         table.add(tag, "job for all %d devices: POST /admin/jobs answered in" % n,
-                  "%.2f s" % secs, target="<= 1 s")
+                  "%.2f s (admind CPU %.2f s)" % (secs, cpu), target="<= 1 s")
         t0 = time.monotonic()
         st, data = a.request("GET", "/admin/jobs/%d" % job)
         table.add(tag, "GET /admin/jobs/ID (counts per state) on that job",

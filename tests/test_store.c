@@ -886,6 +886,11 @@ test_text_search(struct store *st)
 	CHECK(text_finds(st, "ch-la", &first) == 1 && first == other);
 	CHECK(text_finds(st, "h ", &first) == 1 && first == id); /* scanned */
 	CHECK(text_finds(st, "no such text", &first) == 0);
+	/* three characters and more: Unicode case folding */
+	CHECK(store_device_create(st, "Kaffee \xc3\x89CLAIR", "tok-text3", "",
+	    &count) == 0);
+	CHECK(text_finds(st, "\xc3\xa9clair", &first) == 1 && first == count);
+	CHECK(store_device_delete(st, count) == 1);
 	/* the id whole, not a part of it */
 	{
 		char	 idtext[24];
