@@ -887,9 +887,9 @@ test_text_search(struct store *st)
 	CHECK(text_finds(st, "h ", &first) == 1 && first == id); /* scanned */
 	CHECK(text_finds(st, "no such text", &first) == 0);
 	/* three characters and more: Unicode case folding */
-	CHECK(store_device_create(st, "Kaffee \xc3\x89CLAIR", "tok-text3", "",
+	CHECK(store_device_create(st, "Kaffee \xc3\x89" "CLAIR", "tok-text3", "",
 	    &count) == 0);
-	CHECK(text_finds(st, "\xc3\xa9clair", &first) == 1 && first == count);
+	CHECK(text_finds(st, "\xc3\xa9" "clair", &first) == 1 && first == count);
 	CHECK(store_device_delete(st, count) == 1);
 	/* the id whole, not a part of it */
 	{
