@@ -193,8 +193,10 @@ static const char *const store_migrations[] = {
 	/* A job's million deliveries written in one statement: the state's
 	 * CHECK as comparisons (an IN list built a temporary table for each
 	 * row, a second per delivery), tickets indexed only once given (not
-	 * a million NULLs), a job's deliveries counted per state from an
-	 * index (the job view, settling a job), and a device's deliveries
+	 * a million NULLs), two indexes where there were three: a device's
+	 * deliveries by (device_id, job_id), which also keeps one a job, and
+	 * a job's by (job_id, state), counted per state from the index (the
+	 * job view, settling a job, the timetable), and a device's deliveries
 	 * deleted with it by a trigger, not a foreign key that looked the
 	 * device up again for each of a job's million rows. */
 	"CREATE TABLE deliveries8 ("
@@ -215,7 +217,7 @@ static const char *const store_migrations[] = {
 	" last_error TEXT NOT NULL DEFAULT '',"
 	" consented INTEGER NOT NULL DEFAULT 0,"
 	" next_at INTEGER NOT NULL DEFAULT 0,"
-	" UNIQUE (job_id, device_id));"
+	" UNIQUE (device_id, job_id));"
 	"INSERT INTO deliveries8 SELECT id, job_id, device_id, state, attempts,"
 	" ticket, bytes_sent, created_at, updated_at, last_error, consented,"
 	" next_at FROM deliveries;"
@@ -223,7 +225,6 @@ static const char *const store_migrations[] = {
 	"ALTER TABLE deliveries8 RENAME TO deliveries;"
 	"CREATE UNIQUE INDEX deliveries_ticket ON deliveries (ticket)"
 	" WHERE ticket IS NOT NULL;"
-	"CREATE INDEX deliveries_device ON deliveries (device_id);"
 	"CREATE INDEX deliveries_job_state ON deliveries (job_id, state);"
 	"CREATE TRIGGER deliveries_device_gone AFTER DELETE ON devices BEGIN"
 	" DELETE FROM deliveries WHERE device_id = OLD.id; END;"

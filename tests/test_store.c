@@ -768,7 +768,7 @@ test_migrate_device_ids(void)
 	    "DROP TRIGGER devices_text_delete;"
 	    "DROP TABLE devices_text;"
 	    "DROP TABLE device_ids;"
-	    "DROP INDEX deliveries_device;"
+	    "DROP INDEX IF EXISTS deliveries_device;"
 	    "CREATE INDEX deliveries_device_state ON deliveries"
 	    " (device_id, state);"
 	    "INSERT INTO events (at, kind, device_id) VALUES (1, 'x', 4000);"
