@@ -67,11 +67,15 @@ static const struct store_query q_device_set_info = { .slot = Q_DEVICE_SET_INFO,
     .sql = "UPDATE devices SET fw_version = ?, build = ?, fw_type = ?,"
 	" board = ?, lib_version = ? WHERE id = ?",
     .light = 1 };
-/* ?5 limit, ?6 offset, ?7 the id the page starts after. */
+/* A page of devices from rows in key order: ?5 limit, ?6 offset, ?7 the
+ * id the page starts after. */
+#define DEVICE_PAGE(from, key, rest) \
+			"SELECT " DEVICE_COLS_OF("d.") from " AND " key \
+			" > ?7" rest " ORDER BY " key " LIMIT ?5 OFFSET ?6"
 static const struct store_query q_device_search = { .slot = Q_DEVICE_SEARCH,
     .name = "device search",
-    .sql = "SELECT " DEVICE_COLS " FROM devices d WHERE id > ?7 AND ?1 = ''"
-	DEVICE_REST " ORDER BY id LIMIT ?5 OFFSET ?6" };
+    .sql = DEVICE_PAGE(" FROM devices d WHERE ?1 = ''", "d.id",
+	DEVICE_REST) };
 static const struct store_query q_device_search_count = {
     .slot = Q_DEVICE_SEARCH_COUNT,
     .name = "device search count",
@@ -79,9 +83,7 @@ static const struct store_query q_device_search_count = {
 static const struct store_query q_device_search_tag = {
     .slot = Q_DEVICE_SEARCH_TAG,
     .name = "device search by tag",
-    .sql = "SELECT " DEVICE_COLS_OF("d.") DEVICE_TAGGED
-	" AND t.device_id > ?7" DEVICE_REST
-	" ORDER BY t.device_id LIMIT ?5 OFFSET ?6" };
+    .sql = DEVICE_PAGE(DEVICE_TAGGED, "t.device_id", DEVICE_REST) };
 static const struct store_query q_device_search_tag_count = {
     .slot = Q_DEVICE_SEARCH_TAG_COUNT,
     .name = "device search by tag count",
@@ -89,9 +91,7 @@ static const struct store_query q_device_search_tag_count = {
 static const struct store_query q_device_search_text = {
     .slot = Q_DEVICE_SEARCH_TEXT,
     .name = "device search by text",
-    .sql = "SELECT " DEVICE_COLS_OF("d.") DEVICE_TEXT
-	" AND devices_text.rowid > ?7" DEVICE_KIND
-	" ORDER BY devices_text.rowid LIMIT ?5 OFFSET ?6" };
+    .sql = DEVICE_PAGE(DEVICE_TEXT, "devices_text.rowid", DEVICE_KIND) };
 static const struct store_query q_device_search_text_count = {
     .slot = Q_DEVICE_SEARCH_TEXT_COUNT,
     .name = "device search by text count",
