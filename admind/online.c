@@ -120,8 +120,17 @@ online_clear(void)
 	env->nonline = 0;
 }
 
-/* The ids of the devices online now, in no order; *ids is freed by the
- * caller.  -1 out of memory. */
+static int
+online_id_cmp(const void *a, const void *b)
+{
+	int64_t	 x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* The ids of the devices online now, ascending (a job's slots go to its
+ * devices in id order, as when the job listed them); *ids is freed by
+ * the caller.  -1 out of memory. */
 int
 online_ids(int64_t **ids, size_t *n)
 {
@@ -135,6 +144,7 @@ online_ids(int64_t **ids, size_t *n)
 	for (size_t i = 0; i < env->online_buckets; i++)
 		for (o = env->online[i]; o && k < env->nonline; o = o->next)
 			(*ids)[k++] = o->device_id;
+	qsort(*ids, k, sizeof(**ids), online_id_cmp);
 	*n = k;
 	return 0;
 }
