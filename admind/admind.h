@@ -280,9 +280,8 @@ void	 api_delivery_json(struct buf *, const struct delivery *,
 	    uint64_t size);
 /* 507 storage.full or 500 internal: the job was not committed. */
 void	 api_job_unsaved(struct http_conn *);
-/* The devices with the tag; -1 after answering 404 tag.no_devices. */
-int	 api_jobs_tag_devices(struct http_conn *, const char *tag,
-	    int64_t **ids, size_t *n);
+/* Some device has the tag; -1 after answering 404 tag.no_devices. */
+int	 api_jobs_tag_check(struct http_conn *, const char *tag);
 
 /* api_consent.c: an admin's confirm or decline of a delivery */
 void	 api_consent_confirm(struct http_conn *, struct http_request *,
@@ -444,6 +443,7 @@ int	 delivery_device_delete(int64_t device_id) ADMIND_WUR;
 /* sched.c */
 void	 sched_device_online(int64_t device_id, const char *remote);
 void	 sched_device_info(int64_t device_id);
+/* devices NULL: the job's online devices (a job for all or a tag). */
 void	 sched_job_started(int64_t job_id, const int64_t *devices, size_t n);
 /* A resumed job, after the commit: its queued deliveries are decided. */
 void	 sched_job_resumed(int64_t job_id);
@@ -489,8 +489,10 @@ void	 timetable_kick(void);
 void	 timetable_kick_cb(void *, int committed);
 
 /* jobs_admin.c: what an admin does to jobs */
-/* The job, its deliveries and its audit event in one transaction. */
-int	 jobs_admin_create(struct job *, const int64_t *devices, size_t n,
+/* The job, its deliveries and its audit event in one transaction: for
+ * the *n devices, or (devices NULL) for every device or the job's tag's,
+ * picked by the store, *n set to how many. */
+int	 jobs_admin_create(struct job *, const int64_t *devices, size_t *n,
 	    const char *actor, const char *remote) ADMIND_WUR;
 /* Stop (canceling its deliveries), pause or resume. */
 int	 jobs_admin_change(const struct job *, enum job_event,
@@ -516,6 +518,7 @@ struct online *online_add(int64_t device_id, const char *remote,
 	    unsigned slot);
 int	 online_remove(int64_t device_id, unsigned slot, unsigned left);
 size_t	 online_clear_peer(unsigned slot);
+int	 online_ids(int64_t **ids, size_t *n);
 
 /* peers.c */
 extern const struct ctl_conn_ops admind_peer_ops;

@@ -359,33 +359,68 @@ api_devices_create(struct http_conn *c, struct http_request *req,
 	buf_free(&b);
 }
 
-/* Devices of the list, after the online filter and paging done here. */
+/* Devices of the list, after the online filter and paging done here;
+ * "next" is the cursor of the following page when this one is full, and
+ * a cursor page (?after=) has no total (total -1). */
 static void
 list_json(struct buf *b, struct device *devs, size_t n, int online,
-    int64_t limit, int64_t offset, int64_t total)
+    const struct device_page *pg, int64_t total)
 {
-	int64_t	 seen = 0, shown = 0;
+	int64_t	 seen = 0, shown = 0, last = 0;
 
 	buf_adds(b, "{\"devices\":[");
 	for (size_t i = 0; i < n; i++) {
 		if (online >= 0 &&
 		    (online_get(devs[i].id) != NULL) != online)
 			continue;
-		if (online >= 0 && (seen++ < offset ||
-		    (limit >= 0 && shown >= limit)))
+		if (online >= 0 && (seen++ < pg->offset ||
+		    (pg->limit >= 0 && shown >= pg->limit)))
 			continue;
 		if (shown++)
 			buf_addc(b, ',');
 		api_device_json(b, &devs[i]);
+		last = devs[i].id;
 	}
-	if (online >= 0)
+	if (online >= 0 && total >= 0)
 		total = seen;
-	buf_printf(b, "],\"total\":%" PRId64 ",\"offset\":%" PRId64
-	    ",\"limit\":", total, offset);
-	if (limit >= 0)
-		buf_printf(b, "%" PRId64 "}", limit);
+	buf_adds(b, "],\"total\":");
+	if (total >= 0)
+		buf_printf(b, "%" PRId64, total);
+	else
+		buf_adds(b, "null");
+	buf_printf(b, ",\"offset\":%" PRId64 ",\"limit\":", pg->offset);
+	if (pg->limit >= 0)
+		buf_printf(b, "%" PRId64, pg->limit);
+	else
+		buf_adds(b, "null");
+	buf_adds(b, ",\"next\":");
+	if (pg->limit > 0 && shown == pg->limit)
+		buf_printf(b, "%" PRId64 "}", last);
 	else
 		buf_adds(b, "null}");
+}
+
+/* ?after=ID: the page starts after that device; 0 absent, -1 refused
+ * (answered). */
+static int
+list_after(struct http_conn *c, struct http_request *req, int64_t *after)
+{
+	char		*s = api_query(req, "after");
+	uint64_t	 v = 0;
+
+	*after = 0;
+	if (s == NULL)
+		return 0;
+	if (util_parse_u64(s, &v) == -1 || v > INT64_MAX) {
+		api_error(c, 400, "request.bad_paging", "?after=%s is not a "
+		    "device id; page on with the \"next\" of the page "
+		    "before.", s);
+		free(s);
+		return -1;
+	}
+	free(s);
+	*after = (int64_t)v;
+	return 1;
 }
 
 /* ?online=true|false: 1, 0; -1 absent; -2 refused (answered). */
@@ -413,14 +448,16 @@ api_devices_list(struct http_conn *c, struct http_request *req,
     struct api_req *ar)
 {
 	struct device_filter f;
+	struct device_page pg, want;
 	struct device	*devs = NULL;
 	struct buf	 b = BUF_INIT;
 	char		*tag, *fw, *board, *text;
 	size_t		 n = 0;
-	int64_t		 total = 0, limit, offset;
-	int		 online, rc;
+	int64_t		 total = -1;
+	int		 online, rc, cursor;
 
-	if (api_paging(c, req, &limit, &offset) == -1 ||
+	if (api_paging(c, req, &pg.limit, &pg.offset) == -1 ||
+	    (cursor = list_after(c, req, &pg.after)) == -1 ||
 	    (online = list_online(c, req)) == -2)
 		return;
 	tag = api_query(req, "tag");
@@ -432,8 +469,13 @@ api_devices_list(struct http_conn *c, struct http_request *req,
 	f.board = board ? board : "";
 	f.text = text ? text : "";
 	/* The online state lives in memory: filter and page it here. */
-	rc = store_device_search(env->store, &f, online >= 0 ? -1 : limit,
-	    online >= 0 ? 0 : offset, &devs, &n, &total);
+	want = pg;
+	if (online >= 0) {
+		want.limit = -1;
+		want.offset = 0;
+	}
+	rc = store_device_search(env->store, &f, &want, &devs, &n,
+	    cursor ? NULL : &total);
 	free(tag);
 	free(fw);
 	free(board);
@@ -442,7 +484,7 @@ api_devices_list(struct http_conn *c, struct http_request *req,
 		api_internal(c, "The database could not be read");
 		return;
 	}
-	list_json(&b, devs, n, online, limit, offset, total);
+	list_json(&b, devs, n, online, &pg, total);
 	api_json(c, 200, &b);
 	buf_free(&b);
 	device_list_free(devs, n);

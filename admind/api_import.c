@@ -268,16 +268,22 @@ api_import(struct http_conn *c, struct http_request *req,
 	struct import	 im;
 	struct buf	 b = BUF_INIT;
 	char		 text[96];
+	int		 rc;
 
 	memset(&im, 0, sizeof(im));
 	if (store_begin(env->store) == -1) {
 		api_internal(c, "The database is not available");
 		return;
 	}
-	if (import_body(req, ar, &im) == -1 ||
-	    (im.n == 0 && api_fault(&im.fault, 400, "import.empty",
-	    "The import holds no device.") == -1) ||
-	    store_commit(env->store) == -1) {
+	rc = import_body(req, ar, &im);
+	if (rc == 0 && im.n == 0)
+		rc = api_fault(&im.fault, 400, "import.empty",
+		    "The import holds no device.");
+	/* they join the job for all devices in this transaction: one commit
+	 * for the import, not one per device */
+	for (size_t i = 0; rc == 0 && i < im.n; i++)
+		sched_device_created(im.ids[i]);
+	if (rc == -1 || store_commit(env->store) == -1) {
 		store_rollback(env->store);
 		if (im.fault.code == NULL)
 			api_fault_internal(&im.fault, "The import could not "
@@ -288,8 +294,6 @@ api_import(struct http_conn *c, struct http_request *req,
 	snprintf(text, sizeof(text), "%zu devices, ids %" PRId64 " to %"
 	    PRId64, im.n, im.ids[0], im.ids[im.n - 1]);
 	audit("device.imported", ar->user, c->peer_str, 0, 0, text);
-	for (size_t i = 0; i < im.n; i++)
-		sched_device_created(im.ids[i]);
 	buf_printf(&b, "{\"imported\":%zu,\"devices\":[", im.n);
 	buf_add(&b, im.out.data, im.out.len);
 	buf_adds(&b, "]}");

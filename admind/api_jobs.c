@@ -76,17 +76,18 @@ api_job_unsaved(struct http_conn *c)
 		    "kept");
 }
 
-/* The devices with the tag, ascending; answers 404 tag.no_devices (or
- * 500) itself and returns -1 when there are none. */
+/* Some device has the tag, else answers 404 tag.no_devices (or 500)
+ * itself and returns -1. */
 int
-api_jobs_tag_devices(struct http_conn *c, const char *tag, int64_t **ids,
-    size_t *n)
+api_jobs_tag_check(struct http_conn *c, const char *tag)
 {
-	if (store_device_ids_by_tag(env->store, tag, ids, n) == -1) {
+	int64_t	 n;
+
+	if (store_device_count_tag(env->store, tag, &n) == -1) {
 		api_internal(c, "The database could not be read");
 		return -1;
 	}
-	if (*n > 0)
+	if (n > 0)
 		return 0;
 	api_error(c, 404, "tag.no_devices", "No device has the tag \"%s\". "
 	    "Tag devices with PATCH /admin/devices/ID {\"tags\": [\"%s\"]}, "
@@ -115,17 +116,15 @@ job_targets(struct http_conn *c, const struct json_value *v,
 		    "[tokens], \"tag\": \"name\" or \"all\": true.");
 		return -1;
 	}
+	/* all and tag: the store picks the devices (in->ids NULL) */
 	if (all) {
 		in->job.target_kind = JOB_TARGET_ALL;
-		if (store_device_ids(env->store, &in->ids, &in->n) == 0)
-			return 0;
-		api_internal(c, "The database could not be read");
-		return -1;
+		return 0;
 	}
 	if (tag) {
 		in->job.target_kind = JOB_TARGET_TAG;
 		snprintf(in->target, sizeof(in->target), "%s", tag);
-		return api_jobs_tag_devices(c, tag, &in->ids, &in->n);
+		return api_jobs_tag_check(c, tag);
 	}
 	in->job.target_kind = JOB_TARGET_DEVICES;
 	v = devs ? devs : toks;
@@ -290,7 +289,7 @@ api_jobs_create(struct http_conn *c, struct http_request *req,
 	in.job.created_by = ar->user;
 	in.job.created_at = time(NULL);
 	(void)store_disk_full(env->store);
-	if (jobs_admin_create(&in.job, in.ids, in.n, ar->user,
+	if (jobs_admin_create(&in.job, in.ids, &in.n, ar->user,
 	    c->peer_str) == -1) {
 		free(in.ids);
 		api_job_unsaved(c);

@@ -25,8 +25,6 @@ static int
 api_ota_tag(struct http_conn *c, struct http_request *req, struct api_req *ar)
 {
 	char	*tag = api_query(req, "tag");
-	int64_t	*ids = NULL;
-	size_t	 n = 0;
 	int	 rc = -1;
 
 	if (tag == NULL)
@@ -40,11 +38,10 @@ api_ota_tag(struct http_conn *c, struct http_request *req, struct api_req *ar)
 		api_error(c, 400, "device.bad_tags", "?tag= names one tag, "
 		    "1 to %zu characters without commas.",
 		    sizeof(ar->tag) - 1);
-	else if (api_jobs_tag_devices(c, tag, &ids, &n) == 0) {
+	else if (api_jobs_tag_check(c, tag) == 0) {
 		snprintf(ar->tag, sizeof(ar->tag), "%s", tag);
 		rc = 0;
 	}
-	free(ids);
 	free(tag);
 	return rc;
 }
@@ -114,21 +111,6 @@ api_ota_job(struct api_req *ar, int64_t firmware_id, struct job *job,
 	job->created_by = ar->user;
 }
 
-static int
-api_ota_targets(struct api_req *ar, int64_t **ids, size_t *n)
-{
-	if (ar->device_id) {
-		if ((*ids = malloc(sizeof(**ids))) == NULL)
-			return -1;
-		(*ids)[0] = ar->device_id;
-		*n = 1;
-		return 0;
-	}
-	if (ar->tag[0])
-		return store_device_ids_by_tag(env->store, ar->tag, ids, n);
-	return store_device_ids(env->store, ids, n);
-}
-
 static void
 api_ota_started(struct http_conn *c, const struct firmware *fw,
     const struct job *job, int targeted)
@@ -163,8 +145,8 @@ api_ota_start_complete(struct http_conn *c, struct api_req *ar)
 {
 	struct firmware	 fw, stored;
 	struct job	 job;
-	int64_t		*ids = NULL;
-	size_t		 n = 0;
+	int64_t		 one = ar->device_id;
+	size_t		 n = 1;
 	char		 target[72];
 	int		 status;
 
@@ -174,14 +156,13 @@ api_ota_start_complete(struct http_conn *c, struct api_req *ar)
 		return;
 	}
 	(void)store_disk_full(env->store);
-	if (tx_begin() == -1 || api_firmware_save(ar, &fw, &status) == -1 ||
-	    api_ota_targets(ar, &ids, &n) == -1)
+	if (tx_begin() == -1 || api_firmware_save(ar, &fw, &status) == -1)
 		tx_fail();
 	api_ota_job(ar, fw.id, &job, target, sizeof(target));
-	if (!tx_ok() ||
-	    jobs_admin_create(&job, ids, n, ar->user, c->peer_str) == -1)
+	/* a tag or all: the store picks the devices */
+	if (!tx_ok() || jobs_admin_create(&job, one ? &one : NULL, &n,
+	    ar->user, c->peer_str) == -1)
 		tx_fail();
-	free(ids);
 	if (tx_commit() == -1) {
 		api_job_unsaved(c);
 		return;

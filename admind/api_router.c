@@ -76,7 +76,7 @@ static const struct api_route api_routes[] = {
 	{ "GET", "/admin/ota/stop", BODY_NONE, api_ota_stop, NULL, 0 },
 	{ "POST", "/admin/ota/stop", BODY_JSON, api_ota_stop, NULL, 0 },
 	{ "GET", "/admin/devices", BODY_NONE, api_devices_list,
-	    "," API_Q_PAGING "online,tag,fw_version,board,q,", 0 },
+	    "," API_Q_PAGING "after,online,tag,fw_version,board,q,", 0 },
 	{ "POST", "/admin/devices", BODY_JSON, api_devices_create, NULL, 0 },
 	{ "GET", "/admin/events", BODY_NONE, events_subscribe,
 	    ",job,device,", 0 },

@@ -54,13 +54,23 @@ jobs_admin_defer_started(int64_t job_id, const int64_t *devices, size_t n)
 	return tx_defer(jobs_admin_started_run, s);
 }
 
+/* The job's deliveries: for the devices given, or in one statement for
+ * all devices or the job's tag (devices NULL). */
 static int
 jobs_admin_deliveries(const struct job *job, const int64_t *devices,
-    size_t n)
+    size_t *n)
 {
-	int64_t	 id;
+	int64_t	 id, added;
 
-	for (size_t i = 0; i < n; i++)
+	if (devices == NULL) {
+		if (store_job_add_devices(env->store, job->id,
+		    job->target_kind == JOB_TARGET_TAG ? job->target : NULL,
+		    &added) == -1)
+			return -1;
+		*n = (size_t)added;
+		return 0;
+	}
+	for (size_t i = 0; i < *n; i++)
 		if (store_delivery_create(env->store, job->id, devices[i],
 		    &id) == -1)
 			return -1;
@@ -87,10 +97,11 @@ jobs_admin_schedule(const struct job *job)
 }
 
 int
-jobs_admin_create(struct job *job, const int64_t *devices, size_t n,
+jobs_admin_create(struct job *job, const int64_t *devices, size_t *np,
     const char *actor, const char *remote)
 {
 	char	 text[160];
+	size_t	 n;
 
 	job->state = JOB_ACTIVE;
 	if (tx_begin() == -1) {
@@ -98,10 +109,11 @@ jobs_admin_create(struct job *job, const int64_t *devices, size_t n,
 		return -1;
 	}
 	if (store_job_create(env->store, job, &job->id) == -1 ||
-	    jobs_admin_deliveries(job, devices, n) == -1 ||
+	    jobs_admin_deliveries(job, devices, np) == -1 ||
 	    delivery_cancel_older(job->id) == -1 ||
 	    jobs_admin_schedule(job) == -1)
 		tx_fail();
+	n = *np;
 	snprintf(text, sizeof(text), "created for firmware %" PRId64 ", %zu "
 	    "device%s%s", job->firmware_id, n, n == 1 ? "" : "s",
 	    job->target_kind == JOB_TARGET_ALL ? " now and every device "
@@ -109,7 +121,7 @@ jobs_admin_create(struct job *job, const int64_t *devices, size_t n,
 	if (!tx_ok() || audit("job.created", actor, remote,
 	    job->target_kind == JOB_TARGET_DEVICES && n == 1 ? devices[0] : 0,
 	    job->id, text) == -1 ||
-	    jobs_admin_defer_started(job->id, devices, n) == -1 ||
+	    jobs_admin_defer_started(job->id, devices, devices ? n : 0) == -1 ||
 	    tx_defer(timetable_kick_cb, NULL) == -1)
 		tx_fail();
 	return tx_commit();

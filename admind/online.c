@@ -149,3 +149,32 @@ online_clear_peer(unsigned slot)
 	}
 	return n;
 }
+
+static int
+online_id_cmp(const void *a, const void *b)
+{
+	int64_t	 x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* The ids of the devices online now, ascending (a job's slots go to its
+ * devices in id order, as when the job listed them); *ids is freed by
+ * the caller.  -1 out of memory. */
+int
+online_ids(int64_t **ids, size_t *n)
+{
+	struct online	*o;
+	size_t		 k = 0;
+
+	*n = 0;
+	if ((*ids = calloc(env->nonline ? env->nonline : 1,
+	    sizeof(**ids))) == NULL)
+		return -1;
+	for (size_t i = 0; i < env->online_buckets; i++)
+		for (o = env->online[i]; o && k < env->nonline; o = o->next)
+			(*ids)[k++] = o->device_id;
+	qsort(*ids, k, sizeof(**ids), online_id_cmp);
+	*n = k;
+	return 0;
+}

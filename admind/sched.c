@@ -528,16 +528,38 @@ sched_device_decide(int64_t device_id)
 	sched_batch_end();
 }
 
+/* The device has a delivery in the job. */
+static int
+sched_in_job(int64_t job_id, int64_t device_id)
+{
+	struct delivery	 d;
+
+	if (store_delivery_of(env->store, job_id, device_id, &d) != 1)
+		return 0;
+	delivery_free(&d);
+	return 1;
+}
+
 /* A job was committed (jobs_admin.c): its online targets are decided
- * now. */
+ * now.  A job for all devices or a tag (devices NULL) looks at the
+ * devices online, not at its million rows. */
 void
 sched_job_started(int64_t job_id, const int64_t *devices, size_t n)
 {
+	int64_t	*online = NULL;
+
+	if (devices == NULL) {
+		if (online_ids(&online, &n) == -1)
+			return;		/* decided at their next login */
+		devices = online;
+	}
 	sched_batch_begin();
 	for (size_t i = 0; i < n; i++)
-		if (sched_ready(devices[i]))
+		if (sched_ready(devices[i]) &&
+		    (online == NULL || sched_in_job(job_id, devices[i])))
 			sched_decide(devices[i]);
 	sched_batch_end();
+	free(online);
 }
 
 /* A job may have free slots: the online devices waiting for one get

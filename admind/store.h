@@ -194,18 +194,21 @@ int	 store_device_pins_set(struct store *, int64_t id, const void *pins,
 	    size_t len) STORE_WUR;
 int	 store_device_set_link(struct store *, int64_t id, int buff_in,
 	    int h_beat) STORE_WUR;
-/* Every device id, ascending (for jobs that target all). */
-int	 store_device_ids(struct store *, int64_t **ids, size_t *n)
-	    STORE_WUR;
 struct device_filter {
 	const char	*tag;		/* "" matches all */
 	const char	*fw_version;
 	const char	*board;
 	const char	*text;		/* in the name or tags, or the id */
 };
-/* Devices matching f ordered by id. */
+/* A page of a list: up to limit (-1: all) devices with an id above after
+ * (0: from the first), offset of them skipped. */
+struct device_page {
+	int64_t		 limit, offset, after;
+};
+/* Devices matching f ordered by id, a page of them; *total (when not
+ * NULL) gets how many match in all. */
 int	 store_device_search(struct store *, const struct device_filter *f,
-	    int64_t limit, int64_t offset, struct device **out, size_t *n,
+	    const struct device_page *, struct device **out, size_t *n,
 	    int64_t *total) STORE_WUR;
 int	 store_device_count(struct store *, int64_t *count) STORE_WUR;
 /* The devices counted by their tags and firmware version: cb(arg, tags,
@@ -221,9 +224,9 @@ int	 store_device_set_token(struct store *, int64_t id,
 	    const char *token_sha256) STORE_WUR;
 /* 1 deleted with its deliveries, 0 no such device. */
 int	 store_device_delete(struct store *, int64_t id) STORE_WUR;
-/* Ids of the devices with the tag, ascending. */
-int	 store_device_ids_by_tag(struct store *, const char *tag,
-	    int64_t **ids, size_t *n) STORE_WUR;
+/* How many devices have the tag. */
+int	 store_device_count_tag(struct store *, const char *tag,
+	    int64_t *count) STORE_WUR;
 /* A device's deliveries newest first, with the firmware of their job. */
 struct device_delivery {
 	struct delivery	 delivery;
@@ -331,6 +334,10 @@ int	 store_job_states(struct store *,
 void	 job_free(struct job *);
 void	 job_list_free(struct job *, size_t);
 
+/* A queued delivery of the job for every device (tag NULL) or for those
+ * with the tag, in one statement; *added gets how many. */
+int	 store_job_add_devices(struct store *, int64_t job_id, const char *tag,
+	    int64_t *added) STORE_WUR;
 /* A new delivery, queued.  -1 also when the job has one for the device. */
 int	 store_delivery_create(struct store *, int64_t job_id,
 	    int64_t device_id, int64_t *id) STORE_WUR;

@@ -14,19 +14,27 @@
 #include "buf.h"
 #include "store_int.h"
 
-#define DEVICE_COLS	"id, name, tags, created_at, last_seen, " \
-			"last_addr, fw_version, build, fw_type, board, " \
-			"lib_version, buff_in, h_beat"
-/* ?1 tag (one of the comma-separated tags), ?2 fw_version, ?3 board, ?4
- * text in the name or the tags, or the id (case-insensitive); "" matches
- * all. */
-#define DEVICE_FILTER	" WHERE (?1 = '' OR" \
-			" instr(',' || tags || ',', ',' || ?1 || ',') > 0)" \
-			" AND (?2 = '' OR fw_version = ?2)" \
-			" AND (?3 = '' OR board = ?3)" \
-			" AND (?4 = '' OR instr(lower(name), lower(?4)) > 0" \
-			"  OR instr(lower(tags), lower(?4)) > 0" \
-			"  OR CAST(id AS TEXT) = ?4)"
+#define DEVICE_COLS	DEVICE_COLS_OF("")
+#define DEVICE_COLS_OF(d) d "id, " d "name, " d "tags, " d "created_at, " \
+			d "last_seen, " d "last_addr, " d "fw_version, " \
+			d "build, " d "fw_type, " d "board, " d "lib_version, " \
+			d "buff_in, " d "h_beat"
+/* ?2 fw_version, ?3 board, ?4 text in the name or the tags, or the id
+ * (case-insensitive); "" matches all. */
+#define DEVICE_REST	DEVICE_KIND \
+			" AND (?4 = '' OR instr(lower(d.name), lower(?4)) > 0" \
+			"  OR instr(lower(d.tags), lower(?4)) > 0" \
+			"  OR CAST(d.id AS TEXT) = ?4)"
+#define DEVICE_KIND	" AND (?2 = '' OR d.fw_version = ?2)" \
+			" AND (?3 = '' OR d.board = ?3)"
+/* ?1 a tag: its devices from device_tags, in id order. */
+#define DEVICE_TAGGED	" FROM device_tags t CROSS JOIN devices d" \
+			" ON d.id = t.device_id WHERE t.tag = ?1"
+/* ?8 ?4 as trigram phrases (device_phrase): ?4's devices in id order. */
+#define DEVICE_TEXT	" FROM devices_text CROSS JOIN devices d" \
+			" ON d.id = devices_text.rowid" \
+			" WHERE devices_text MATCH ?8 AND ?1 = '' AND ?4 <> ''"
+#define TRIGRAM_MIN	3	/* characters a phrase needs to use it */
 
 static const struct store_query q_device_create = { .slot = Q_DEVICE_CREATE,
     .name = "device create",
@@ -45,7 +53,7 @@ static const struct store_query q_device_list = { .slot = Q_DEVICE_LIST,
 	" LIMIT ? OFFSET ?" };
 static const struct store_query q_device_count = { .slot = Q_DEVICE_COUNT,
     .name = "device count",
-    .sql = "SELECT count(*) FROM devices" };
+    .sql = "SELECT n FROM device_ids" };
 static const struct store_query q_device_seen = { .slot = Q_DEVICE_SEEN,
     .name = "device seen",
     .sql = "UPDATE devices SET last_seen = ?, last_addr = ? WHERE id = ?",
@@ -59,22 +67,48 @@ static const struct store_query q_device_set_info = { .slot = Q_DEVICE_SET_INFO,
     .sql = "UPDATE devices SET fw_version = ?, build = ?, fw_type = ?,"
 	" board = ?, lib_version = ? WHERE id = ?",
     .light = 1 };
-static const struct store_query q_device_ids = { .slot = Q_DEVICE_IDS,
-    .name = "device ids",
-    .sql = "SELECT id FROM devices ORDER BY id" };
+/* A page of devices from rows in key order: ?5 limit, ?6 offset, ?7 the
+ * id the page starts after. */
+#define DEVICE_PAGE(from, key, rest) \
+			"SELECT " DEVICE_COLS_OF("d.") from " AND " key \
+			" > ?7" rest " ORDER BY " key " LIMIT ?5 OFFSET ?6"
 static const struct store_query q_device_search = { .slot = Q_DEVICE_SEARCH,
     .name = "device search",
-    .sql = "SELECT " DEVICE_COLS " FROM devices" DEVICE_FILTER
-	" ORDER BY id LIMIT ?5 OFFSET ?6" };
+    .sql = DEVICE_PAGE(" FROM devices d WHERE ?1 = ''", "d.id",
+	DEVICE_REST) };
 static const struct store_query q_device_search_count = {
     .slot = Q_DEVICE_SEARCH_COUNT,
     .name = "device search count",
-    .sql = "SELECT count(*) FROM devices" DEVICE_FILTER };
+    .sql = "SELECT count(*) FROM devices d WHERE ?1 = ''" DEVICE_REST };
 static const struct store_query q_device_versions = {
     .slot = Q_DEVICE_VERSIONS,
     .name = "device versions",
     .sql = "SELECT tags, fw_version, count(*) FROM devices"
 	" GROUP BY tags, fw_version" };
+static const struct store_query q_device_search_tag = {
+    .slot = Q_DEVICE_SEARCH_TAG,
+    .name = "device search by tag",
+    .sql = DEVICE_PAGE(DEVICE_TAGGED, "t.device_id", DEVICE_REST) };
+static const struct store_query q_device_search_tag_count = {
+    .slot = Q_DEVICE_SEARCH_TAG_COUNT,
+    .name = "device search by tag count",
+    .sql = "SELECT count(*)" DEVICE_TAGGED DEVICE_REST };
+static const struct store_query q_device_search_text = {
+    .slot = Q_DEVICE_SEARCH_TEXT,
+    .name = "device search by text",
+    .sql = DEVICE_PAGE(DEVICE_TEXT, "devices_text.rowid", DEVICE_KIND) };
+static const struct store_query q_device_search_text_count = {
+    .slot = Q_DEVICE_SEARCH_TEXT_COUNT,
+    .name = "device search by text count",
+    .sql = "SELECT count(*)" DEVICE_TEXT DEVICE_KIND };
+static const struct store_query q_device_count_text = {
+    .slot = Q_DEVICE_COUNT_TEXT,
+    .name = "device count by text",
+    .sql = "SELECT count(*) FROM devices_text WHERE devices_text MATCH ?" };
+static const struct store_query q_device_count_tag = {
+    .slot = Q_DEVICE_COUNT_TAG,
+    .name = "device count by tag",
+    .sql = "SELECT count(*) FROM device_tags WHERE tag = ?" };
 static const struct store_query q_device_update = { .slot = Q_DEVICE_UPDATE,
     .name = "device update",
     .sql = "UPDATE devices SET name = coalesce(?2, name),"
@@ -93,13 +127,6 @@ static const struct store_query q_device_history = { .slot = Q_DEVICE_HISTORY,
 	" FROM deliveries d JOIN jobs j ON j.id = d.job_id"
 	" JOIN firmware f ON f.id = j.firmware_id"
 	" WHERE d.device_id = ? ORDER BY d.id DESC LIMIT ?" };
-static const struct store_query q_device_ids_by_tag = {
-    .slot = Q_DEVICE_IDS_BY_TAG,
-    .name = "device ids by tag",
-    .sql = "SELECT id FROM devices"
-	" WHERE instr(',' || tags || ',', ',' || ?1 || ',') > 0"
-	" ORDER BY id" };
-
 static int	 device_read(sqlite3_stmt *, void *);
 static void	 device_free_row(void *);
 static int	 device_history_read(sqlite3_stmt *, void *);
@@ -207,30 +234,95 @@ store_device_set_info(struct store *st, int64_t id, const char *fw_version,
 	    fw_type, board, lib_version, id);
 }
 
-int
-store_device_ids(struct store *st, int64_t **ids, size_t *n)
+/* One trigram phrase: text quoted, its quotes doubled. */
+static void
+device_phrase_add(struct buf *p, const char *pre, const char *text,
+    const char *post)
 {
-	return store_list(st, &q_device_ids, &store_id_row, ids, n, "");
+	buf_printf(p, "\"%s", pre);
+	for (const char *s = text; *s; s++) {
+		if (*s == '"')
+			buf_addc(p, '"');
+		buf_addc(p, *s);
+	}
+	buf_printf(p, "%s\"", post);
 }
 
+/* ?q=text for the trigram index (in p): in the name or the tags, or the
+ * whole id ("#ID#"); 0 when text is shorter than TRIGRAM_MIN characters
+ * (a trigram index finds nothing shorter: the list is scanned). */
+static int
+device_phrase(const char *text, struct buf *p)
+{
+	size_t	 chars = 0;
+
+	for (const char *s = text; *s; s++)
+		chars += ((unsigned char)*s & 0xc0) != 0x80;
+	if (chars < TRIGRAM_MIN)
+		return 0;
+	buf_adds(p, "{name tags} : ");
+	device_phrase_add(p, "", text, "");
+	if (strspn(text, "0123456789") == strlen(text)) {
+		buf_adds(p, " OR id : ");
+		device_phrase_add(p, "#", text, "#");
+	}
+	return 1;
+}
+
+/* The total: one b-tree counted when only a tag (or nothing) is asked. */
+static int
+store_device_total(struct store *st, const struct device_filter *f,
+    const char *phrase, int64_t *total)
+{
+	int	 rest = *f->fw_version || *f->board || *f->text;
+
+	*total = 0;
+	if (!rest && *f->tag)
+		return store_device_count_tag(st, f->tag, total);
+	if (!rest)
+		return store_device_count(st, total);
+	if (phrase != NULL && !*f->fw_version && !*f->board)
+		return store_one(st, &q_device_count_text, &store_id_row,
+		    total, "s", phrase) == -1 ? -1 : 0;
+	if (phrase != NULL)
+		return store_one(st, &q_device_search_text_count,
+		    &store_id_row, total, "ssssIIIs", f->tag, f->fw_version,
+		    f->board, f->text, (int64_t)0, (int64_t)0, (int64_t)0,
+		    phrase) == -1 ? -1 : 0;	/* ?5 to ?7 unused */
+	return store_one(st, *f->tag ? &q_device_search_tag_count :
+	    &q_device_search_count, &store_id_row, total, "ssss", f->tag,
+	    f->fw_version, f->board, f->text) == -1 ? -1 : 0;
+}
+
+/* Driven by the tag's index, else by the text's, else by the ids. */
 int
 store_device_search(struct store *st, const struct device_filter *f,
-    int64_t limit, int64_t offset, struct device **out, size_t *n,
+    const struct device_page *pg, struct device **out, size_t *n,
     int64_t *total)
 {
-	int64_t	 count = 0;
+	struct buf	 phrase = BUF_INIT;
+	const char	*ph = NULL;
+	int64_t		 limit = pg->limit < 0 ? -1 : pg->limit;
+	int64_t		 offset = pg->offset < 0 ? 0 : pg->offset;
+	int64_t		 after = pg->after < 0 ? 0 : pg->after;
+	int		 rc;
 
 	*out = NULL;
 	*n = 0;
-	if (store_one(st, &q_device_search_count, &store_id_row, &count, "ssss",
-	    f->tag, f->fw_version, f->board, f->text) == -1)
-		return -1;
-	if (total != NULL)
-		*total = count;
-	return store_list(st, &q_device_search, &device_row, out, n, "ssssII",
-	    f->tag, f->fw_version, f->board, f->text,
-	    limit < 0 ? (int64_t)-1 : limit,
-	    offset < 0 ? (int64_t)0 : offset);
+	if (!*f->tag && device_phrase(f->text, &phrase))
+		ph = buf_cstr(&phrase);
+	if (total != NULL && store_device_total(st, f, ph, total) == -1)
+		rc = -1;
+	else if (ph != NULL)
+		rc = store_list(st, &q_device_search_text, &device_row, out, n,
+		    "ssssIIIs", f->tag, f->fw_version, f->board, f->text,
+		    limit, offset, after, ph);
+	else
+		rc = store_list(st, *f->tag ? &q_device_search_tag :
+		    &q_device_search, &device_row, out, n, "ssssIII", f->tag,
+		    f->fw_version, f->board, f->text, limit, offset, after);
+	buf_free(&phrase);
+	return rc;
 }
 
 int
@@ -290,11 +382,11 @@ store_device_delete(struct store *st, int64_t id)
 }
 
 int
-store_device_ids_by_tag(struct store *st, const char *tag, int64_t **ids,
-    size_t *n)
+store_device_count_tag(struct store *st, const char *tag, int64_t *count)
 {
-	return store_list(st, &q_device_ids_by_tag, &store_id_row, ids, n, "s",
-	    tag);
+	*count = 0;
+	return store_one(st, &q_device_count_tag, &store_id_row, count, "s",
+	    tag) == -1 ? -1 : 0;
 }
 
 int

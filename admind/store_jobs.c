@@ -44,13 +44,18 @@ static const struct store_query q_job_move = { .slot = Q_JOB_MOVE,
     .name = "job deliveries move",
     .sql = "UPDATE deliveries SET state = ?3, next_at = ?4, updated_at = ?5"
 	" WHERE job_id = ?1 AND state = ?2" };
+/* The unfinished deliveries of other jobs for a device of job ?1.  Only
+ * active and paused jobs have any (a stopped job's were canceled, a
+ * finished one's all ended): their deliveries are read, not every job's,
+ * and a job for a million devices that is the only one reads none. */
+#define OLDER_OF(job)	" FROM jobs j JOIN deliveries o ON o.job_id = j.id" \
+			" WHERE j.id <> " job " AND (j.state = 'active'" \
+			" OR j.state = 'paused') AND " UNFINISHED("o.state") \
+			" AND EXISTS (SELECT 1 FROM deliveries n" \
+			"  WHERE n.job_id = " job " AND n.device_id = o.device_id)"
 static const struct store_query q_jobs_sharing = { .slot = Q_JOBS_SHARING,
     .name = "jobs sharing devices",
-    .sql = "SELECT DISTINCT job_id FROM deliveries"
-	" WHERE job_id <> ?1 AND " UNFINISHED("state")
-	" AND device_id IN"
-	" (SELECT device_id FROM deliveries WHERE job_id = ?1)"
-	" ORDER BY job_id" };
+    .sql = "SELECT DISTINCT o.job_id" OLDER_OF("?1") " ORDER BY o.job_id" };
 static const struct store_query q_jobs_sharing_device = {
     .slot = Q_JOBS_SHARING_DEVICE,
     .name = "jobs of a device",
@@ -61,10 +66,7 @@ static const struct store_query q_job_cancel_older = {
     .slot = Q_JOB_CANCEL_OLDER,
     .name = "cancel older deliveries of a job's devices",
     .sql = "UPDATE deliveries SET state = 'canceled', updated_at = ?2,"
-	" last_error = ?3"
-	" WHERE job_id <> ?1 AND " UNFINISHED("state")
-	" AND device_id IN"
-	" (SELECT device_id FROM deliveries WHERE job_id = ?1)" };
+	" last_error = ?3 WHERE id IN (SELECT o.id" OLDER_OF("?1") ")" };
 static const struct store_query q_job_deliveries = { .slot = Q_JOB_DELIVERIES,
     .name = "job deliveries",
     .sql = "SELECT " DELIVERY_COLS " FROM deliveries d WHERE d.job_id = ?"
@@ -95,6 +97,16 @@ static const struct store_query q_delivery_create = { .slot = Q_DELIVERY_CREATE,
     .name = "delivery create",
     .sql = "INSERT INTO deliveries (job_id, device_id, state, created_at,"
 	" updated_at) VALUES (?1, ?2, 'queued', ?3, ?3)" };
+/* Every device, or those with the tag ?3, in one statement. */
+static const struct store_query q_job_add_all = { .slot = Q_JOB_ADD_ALL,
+    .name = "job deliveries for all devices",
+    .sql = "INSERT INTO deliveries (job_id, device_id, state, created_at,"
+	" updated_at) SELECT ?1, id, 'queued', ?2, ?2 FROM devices ORDER BY id" };
+static const struct store_query q_job_add_tag = { .slot = Q_JOB_ADD_TAG,
+    .name = "job deliveries for a tag",
+    .sql = "INSERT INTO deliveries (job_id, device_id, state, created_at,"
+	" updated_at) SELECT ?1, device_id, 'queued', ?2, ?2 FROM device_tags"
+	" WHERE tag = ?3 ORDER BY device_id" };
 static const struct store_query q_delivery_get = { .slot = Q_DELIVERY_GET,
     .name = "delivery get",
     .sql = "SELECT " DELIVERY_COLS " FROM deliveries d WHERE d.id = ?" };
@@ -345,6 +357,22 @@ store_delivery_create(struct store *st, int64_t job_id, int64_t device_id,
 	    store_now()) == -1)
 		return -1;
 	*id = sqlite3_last_insert_rowid(st->db);
+	return 0;
+}
+
+int
+store_job_add_devices(struct store *st, int64_t job_id, const char *tag,
+    int64_t *added)
+{
+	int	 rc;
+
+	*added = 0;
+	rc = tag != NULL ?
+	    store_run(st, &q_job_add_tag, "IIs", job_id, store_now(), tag) :
+	    store_run(st, &q_job_add_all, "II", job_id, store_now());
+	if (rc == -1)
+		return -1;
+	*added = sqlite3_changes64(st->db);
 	return 0;
 }
 

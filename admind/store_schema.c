@@ -2,7 +2,7 @@
 /*
  * admind's SQLite schema (DESIGN.md section 3) and its migrations:
  * store_open() opens the database, sets the connection's pragmas (WAL,
- * synchronous=FULL, foreign keys) and runs the numbered migrations by
+ * synchronous=FULL, foreign keys, a 16 MiB cache) and runs the numbered migrations by
  * PRAGMA user_version, each all or nothing.  Part of the store that admind and `otad init` link.
  */
 #include <stdio.h>
@@ -15,6 +15,9 @@
 #include "util.h"
 
 #define STORE_BUSY_MS	5000
+/* The comma-separated tags of column c as a JSON list of strings. */
+#define TAGS_JSON(c)	"'[\"' || replace(replace(replace(" c ", '\\', " \
+			"'\\\\'), '\"', '\\\"'), ',', '\",\"') || '\"]'"
 
 /*
  * Migration N (1-based) is store_migrations[N - 1]; each runs in its own
@@ -161,7 +164,102 @@ static const char *const store_migrations[] = {
 	" next_at INTEGER NOT NULL DEFAULT 0,"
 	" created_at INTEGER NOT NULL);"
 	"CREATE INDEX webhook_queue_url ON webhook_queue (url, id);",
-	/* 8: the pin values a device wrote, kept while it is offline (hwd
+	/* 8: a million devices (issue 17): each tag of each device, kept by
+	 * triggers from devices.tags, finds a tag's devices in id order
+	 * without reading the others.  Tags are printable ASCII without
+	 * commas (api_devices.c), so "a,b" reads as the JSON list
+	 * ["a","b"] once \ and " are escaped. */
+	"CREATE TABLE device_tags ("
+	" tag TEXT NOT NULL,"
+	" device_id INTEGER NOT NULL,"
+	" PRIMARY KEY (tag, device_id)) WITHOUT ROWID;"
+	"CREATE TRIGGER device_tags_insert AFTER INSERT ON devices BEGIN"
+	" INSERT OR IGNORE INTO device_tags (tag, device_id)"
+	"  SELECT value, NEW.id FROM json_each(" TAGS_JSON("NEW.tags") ")"
+	"  WHERE value <> ''; END;"
+	"CREATE TRIGGER device_tags_update AFTER UPDATE OF tags ON devices"
+	" BEGIN"
+	" DELETE FROM device_tags WHERE device_id = OLD.id AND tag IN"
+	"  (SELECT value FROM json_each(" TAGS_JSON("OLD.tags") "));"
+	" INSERT OR IGNORE INTO device_tags (tag, device_id)"
+	"  SELECT value, NEW.id FROM json_each(" TAGS_JSON("NEW.tags") ")"
+	"  WHERE value <> ''; END;"
+	"CREATE TRIGGER device_tags_delete AFTER DELETE ON devices BEGIN"
+	" DELETE FROM device_tags WHERE device_id = OLD.id AND tag IN"
+	"  (SELECT value FROM json_each(" TAGS_JSON("OLD.tags") ")); END;"
+	"INSERT OR IGNORE INTO device_tags (tag, device_id)"
+	" SELECT j.value, d.id FROM devices d, json_each(" TAGS_JSON("d.tags")
+	") j WHERE j.value <> '';"
+	/* A job's million deliveries written in one statement: the state's
+	 * CHECK as comparisons (an IN list built a temporary table for each
+	 * row, a second per delivery), tickets indexed only once given (not
+	 * a million NULLs), two indexes where there were three: a device's
+	 * deliveries by (device_id, job_id), which also keeps one a job, and
+	 * a job's by (job_id, state), counted per state from the index (the
+	 * job view, settling a job, the timetable), and a device's deliveries
+	 * deleted with it by a trigger, not a foreign key that looked the
+	 * device up again for each of a job's million rows. */
+	"CREATE TABLE deliveries8 ("
+	" id INTEGER PRIMARY KEY,"
+	" job_id INTEGER NOT NULL REFERENCES jobs(id),"
+	" device_id INTEGER NOT NULL,"
+	" state TEXT NOT NULL CHECK (state = 'queued' OR state = 'scheduled'"
+	"  OR state = 'awaiting-consent' OR state = 'sent'"
+	"  OR state = 'downloading' OR state = 'downloaded'"
+	"  OR state = 'succeeded' OR state = 'failed'"
+	"  OR state = 'already-current' OR state = 'incompatible'"
+	"  OR state = 'canceled' OR state = 'declined'),"
+	" attempts INTEGER NOT NULL DEFAULT 0,"
+	" ticket TEXT,"
+	" bytes_sent INTEGER NOT NULL DEFAULT 0,"
+	" created_at INTEGER NOT NULL,"
+	" updated_at INTEGER NOT NULL,"
+	" last_error TEXT NOT NULL DEFAULT '',"
+	" consented INTEGER NOT NULL DEFAULT 0,"
+	" next_at INTEGER NOT NULL DEFAULT 0,"
+	" UNIQUE (device_id, job_id));"
+	"INSERT INTO deliveries8 SELECT id, job_id, device_id, state, attempts,"
+	" ticket, bytes_sent, created_at, updated_at, last_error, consented,"
+	" next_at FROM deliveries;"
+	"DROP TABLE deliveries;"
+	"ALTER TABLE deliveries8 RENAME TO deliveries;"
+	"CREATE UNIQUE INDEX deliveries_ticket ON deliveries (ticket)"
+	" WHERE ticket IS NOT NULL;"
+	"CREATE INDEX deliveries_job_state ON deliveries (job_id, state);"
+	"CREATE TRIGGER deliveries_device_gone AFTER DELETE ON devices BEGIN"
+	" DELETE FROM deliveries WHERE device_id = OLD.id; END;"
+	/* How many devices there are, kept with the highest id: the list's
+	 * total without counting a million rows. */
+	"ALTER TABLE device_ids ADD COLUMN n INTEGER NOT NULL DEFAULT 0;"
+	"UPDATE device_ids SET n = (SELECT count(*) FROM devices);"
+	"DROP TRIGGER device_ids_last;"
+	"CREATE TRIGGER device_ids_last AFTER INSERT ON devices BEGIN"
+	" UPDATE device_ids SET last = max(last, NEW.id), n = n + 1; END;"
+	"CREATE TRIGGER device_ids_gone AFTER DELETE ON devices BEGIN"
+	" UPDATE device_ids SET n = n - 1; END;"
+	/* ?q= of three characters or more (text in the name or the tags,
+	 * or the whole id) from a trigram index of the three, not a scan of
+	 * every device; the id is indexed as "#ID#" so that a phrase finds it
+	 * whole.  Contentless: it holds only the index. */
+	"CREATE VIRTUAL TABLE devices_text USING fts5(name, tags, id,"
+	" content='', columnsize=0, tokenize='trigram');"
+	"CREATE TRIGGER devices_text_insert AFTER INSERT ON devices BEGIN"
+	" INSERT INTO devices_text (rowid, name, tags, id)"
+	"  VALUES (NEW.id, NEW.name, NEW.tags, '#' || NEW.id || '#'); END;"
+	"CREATE TRIGGER devices_text_delete AFTER DELETE ON devices BEGIN"
+	" INSERT INTO devices_text (devices_text, rowid, name, tags, id)"
+	"  VALUES ('delete', OLD.id, OLD.name, OLD.tags,"
+	"  '#' || OLD.id || '#'); END;"
+	"CREATE TRIGGER devices_text_update AFTER UPDATE OF name, tags"
+	" ON devices BEGIN"
+	" INSERT INTO devices_text (devices_text, rowid, name, tags, id)"
+	"  VALUES ('delete', OLD.id, OLD.name, OLD.tags,"
+	"  '#' || OLD.id || '#');"
+	" INSERT INTO devices_text (rowid, name, tags, id)"
+	"  VALUES (NEW.id, NEW.name, NEW.tags, '#' || NEW.id || '#'); END;"
+	"INSERT INTO devices_text (rowid, name, tags, id)"
+	" SELECT id, name, tags, '#' || id || '#' FROM devices;",
+	/* 9: the pin values a device wrote, kept while it is offline (hwd
 	 * hands them over when its last connection closes and gets them
 	 * back with the next login, on whichever worker that lands). */
 	"CREATE TABLE device_pins ("
@@ -211,7 +309,10 @@ store_pragmas(struct store *st, const char *path, char *err, size_t errlen)
 		return -1;
 	}
 	sqlite3_finalize(s);
+	/* a 16 MiB page cache (2 MiB by default): a million devices' token
+	 * and text indexes are written at random places */
 	if (sqlite3_exec(st->db, "PRAGMA synchronous = FULL;"
+	    "PRAGMA cache_size = -16384;"
 	    "PRAGMA foreign_keys = ON;", NULL, NULL, NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(st->db));
 		return -1;

@@ -13,11 +13,13 @@ start). Standard library only.
     bench/run.py               quick mode (small N, under a minute)
     bench/run.py --full        100,000 online devices over 6 hwd workers, logins/s with
                                1 and 2 workers at 19,000, 1,000 downloaders, 100,000
-                               devices for the scheduler
+                               devices for the scheduler, 1,000,000 for scenario 6
+    bench/run.py --full --only million     scenario 6 alone
     bench/run.py --help        every knob
 
 Scenarios: 1 idle fleet (logins/s, RSS per connection, CPU at rest; peer mosquitto),
-2 OTA fan-out, 3 firmware download (peer nginx), 4 upload, 5 scheduler.
+2 OTA fan-out, 3 firmware download (peer nginx), 4 upload, 5 scheduler, 6 a million
+devices (bulk import, a job for all, the device list paged; --only million runs it alone).
 """
 
 import argparse
@@ -53,6 +55,10 @@ START_TIMEOUT = 15.0
 
 class Broken(Exception):
     """Something the benchmark measures did not work: exit 1."""
+
+
+class Done(Exception):
+    """The scenarios asked for (--only) ran."""
 
 
 def log(msg):
@@ -294,15 +300,18 @@ class Admin:
             self.conn.close()
             self.conn = None
 
-    def ota_start(self, image, token=None):
+    def upload(self, path, image):
         boundary = "----bench" + uuid.uuid4().hex
         body = (("--%s\r\nContent-Disposition: form-data; name=\"file\"; "
                  "filename=\"bench.bin\"\r\nContent-Type: application/octet-stream"
                  "\r\n\r\n") % boundary).encode() + image + \
             ("\r\n--%s--\r\n" % boundary).encode()
-        path = "/admin/ota/start" + ("?token=" + token if token else "")
         return self.request("POST", path, body=body, headers={
             "Content-Type": "multipart/form-data; boundary=" + boundary}, timeout=900)
+
+    def ota_start(self, image, token=None):
+        return self.upload("/admin/ota/start" + ("?token=" + token if token else ""),
+                           image)
 
 
 def create_devices(otad, first, n, threads=4):
@@ -566,31 +575,13 @@ def cpu_window(pids, secs):
     return {k: 100.0 * (proc_cpu(p) - before[k]) / secs for k, p in pids.items()}
 
 
-def import_devices(otad, first, n, batch=10000):
-    """POST /admin/devices/import for bench devices first..first+n-1 (tokens the
-    generator knows), 10,000 a request; returns seconds."""
-    a = otad.admin()
-    t0 = time.monotonic()
-    try:
-        for b in range(first, first + n, batch):
-            rows = [{"name": "bench-%d" % i, "token": TOKEN_FMT % i}
-                    for i in range(b, min(first + n, b + batch))]
-            st, data = a.request("POST", "/admin/devices/import", body=json.dumps(rows),
-                                 headers={"Content-Type": "application/json"})
-            if st not in (200, 201):
-                raise Broken("POST /admin/devices/import -> %d %r" % (st, data[:200]))
-    finally:
-        a.close()
-    return time.monotonic() - t0
-
-
 def logins(args, build, workdir, table, problems, ctx, workers):
     """Logins/s and CPU per login with [hwd] workers = workers, args.login_devices
     devices: the rows "1 logins"."""
     otad = Otad(build, workdir, "otad-logins-%d" % workers, hwd_workers=workers).start()
     fleet = None
     try:
-        import_devices(otad, 0, args.login_devices)
+        import_devices(otad, args.login_devices)
         time.sleep(0.5)
         rss0 = otad.rss("hwd")
         cpu0 = {n: otad.cpu(n) for n in ("hwd", "admind")}
@@ -620,7 +611,7 @@ def logins(args, build, workdir, table, problems, ctx, workers):
 
 
 def idle_fleet(args, otad, table, problems, ctx):
-    t = import_devices(otad, 0, args.devices)
+    t = import_devices(otad, args.devices)
     table.add("0 setup", "POST /admin/devices/import (10,000 a request)",
               "%.0f/s (%d in %.1f s)" % (args.devices / t, args.devices, t))
     time.sleep(0.5)
@@ -869,6 +860,132 @@ def scheduler(args, build, workdir, table, image):
         otad.stop()
 
 
+MILLION_SITES = 100                 # tag site-K: every 100th device
+
+
+def import_devices(otad, n, batch=10000):
+    """POST /admin/devices/import, CSV batches of bench devices 0..n-1 named bench-I,
+    tagged site-(I % MILLION_SITES); returns seconds."""
+    a = otad.admin()
+    t0 = time.monotonic()
+    try:
+        for first in range(0, n, batch):
+            rows = ["name,token,tags"] + ["bench-%d,%s,site-%d" % (
+                i, TOKEN_FMT % i, i % MILLION_SITES) for i in range(first, min(n, first + batch))]
+            st, data = a.request("POST", "/admin/devices/import",
+                                 body="\n".join(rows).encode(),
+                                 headers={"Content-Type": "text/csv"}, timeout=600)
+            if st != 201:
+                raise Broken("POST /admin/devices/import -> %d %r" % (st, data[:300]))
+    finally:
+        a.close()
+    return time.monotonic() - t0
+
+
+def db_files(otad):
+    """Bytes on disk of the database file and of its WAL."""
+    out = [0, 0]
+    for root, _, files in os.walk(otad.dir):
+        for f in files:
+            if f.endswith(".db") or f.endswith(".db-wal"):
+                out[f.endswith("-wal")] += os.path.getsize(os.path.join(root, f))
+    return out
+
+
+def list_pages(a, query, n, pages=5, jumps=20, rounds=4):
+    """GET /admin/devices?QUERY pages of 50: the first page, the next pages (by the
+    answer's "next" cursor when it gives one, else by offset), and pages at random
+    places (a random cursor or offset); returns the sorted latencies in ms."""
+    ms = []
+
+    def get(extra):
+        path = "/admin/devices?limit=50" + (("&" + query) if query else "") + extra
+        t0 = time.monotonic()
+        st, data = a.request("GET", path)
+        ms.append(1000.0 * (time.monotonic() - t0))
+        if st != 200:
+            raise Broken("GET %s -> %d %r" % (path, st, data[:300]))
+        return json.loads(data)
+
+    rng = random.Random(17)
+    for _ in range(rounds):
+        page = get("")
+        for k in range(1, pages):
+            if page.get("next"):
+                page = get("&after=%s" % page["next"])
+            else:
+                page = get("&offset=%d" % (50 * k))
+        cursor = "next" in page
+        for _ in range(jumps):
+            at = rng.randrange(max(1, n - 50))
+            get("&after=%d" % at if cursor else "&offset=%d" % at)
+    return sorted(ms)
+
+
+def million(args, build, workdir, table, image):
+    """Issue 17: a million devices bulk-imported, a job for all of them, the device
+    list paged on that database; admind's memory and idle CPU afterwards."""
+    n = args.million
+    tag = "6 million"
+    otad = Otad(build, workdir, "otad-million").start()
+    try:
+        admind = otad.pid("admind")
+        cpu_start = proc_cpu(admind)
+        t = import_devices(otad, n)
+        table.add(tag, "bulk import of %d devices (CSV, 10,000 a request)" % n,
+                  "%.0f devices/s (%.1f s, admind CPU %.1f s)" % (
+                      n / t, t, proc_cpu(admind) - cpu_start))
+        a = otad.admin()
+        st, data = a.upload("/admin/firmware", image)
+        if st != 201:
+            raise Broken("POST /admin/firmware -> %d %r" % (st, data[:300]))
+        fw = json.loads(data)["id"]
+        time.sleep(1.0)
+        db0, files0 = otad.db_size(), db_files(otad)
+        rss0 = proc_status(admind, "VmRSS")
+        reset_hwm(admind)
+        cpu0 = proc_cpu(admind)
+        t0 = time.monotonic()
+        st, data = a.request("POST", "/admin/jobs", body=json.dumps(
+            {"firmware_id": fw, "all": True}).encode(),
+            headers={"Content-Type": "application/json"}, timeout=600)
+        secs = time.monotonic() - t0
+        cpu = proc_cpu(admind) - cpu0
+        if st != 201:
+            raise Broken("POST /admin/jobs all -> %d %r" % (st, data[:300]))
+        job = json.loads(data)["id"]
+        table.add(tag, "job for all %d devices: POST /admin/jobs answered in" % n,
+                  "%.2f s (admind CPU %.2f s)" % (secs, cpu), target="<= 1 s")
+        t0 = time.monotonic()
+        st, data = a.request("GET", "/admin/jobs/%d" % job)
+        table.add(tag, "GET /admin/jobs/ID (counts per state) on that job",
+                  "%.0f ms" % (1000.0 * (time.monotonic() - t0)))
+        time.sleep(1.0)
+        db1, files1 = otad.db_size(), db_files(otad)
+        table.add(tag, "database bytes per delivery (pages; db file + WAL on disk)",
+                  "%.0f B; %s + %s -> %s + %s" % ((db1 - db0) / n, fmt_bytes(files0[0]),
+                                                 fmt_bytes(files0[1]), fmt_bytes(files1[0]),
+                                                 fmt_bytes(files1[1])))
+        table.add(tag, "admind RSS before / after the job (peak)", "%s / %s (%s)" % (
+            fmt_bytes(rss0), fmt_bytes(proc_status(admind, "VmRSS")),
+            fmt_bytes(proc_status(admind, "VmHWM"))))
+        cpu = cpu_window({"admind": admind}, args.million_idle)["admind"]
+        table.add(tag, "admind CPU at rest with that job, no device online (%.0f s)"
+                  % args.million_idle, "%.1f%% of a core" % cpu)
+        for query, what, matches in (
+                ("", "all devices", n),
+                ("tag=site-7", "?tag=site-7 (1 in %d)" % MILLION_SITES, n // MILLION_SITES),
+                ("q=bench-12345", "?q=bench-12345 (a name, ~11 match)", 11),
+                ("q=bench-9", "?q=bench-9 (~1 in 9 match)", n // 9)):
+            ms = list_pages(a, query, matches)
+            table.add(tag, "GET /admin/devices %s, pages of 50: p50 / p99" % what,
+                      "%.1f / %.1f ms" % (percentile(ms, 0.5), percentile(ms, 0.99)),
+                      target="p99 <= 50 ms")
+        a.close()
+    finally:
+        otad.stop()
+
+
 def mosquitto_fleet(args, peers, workdir, table, problems, ctx):
     if not peers.get("mosquitto"):
         table.add("1 idle fleet", "RSS per idle connection (mosquitto)", "", "n/a")
@@ -938,6 +1055,9 @@ def parse_args():
     ap.add_argument("--upload-mib", type=int, default=16, help="upload size, MiB (16)")
     ap.add_argument("--sched-devices", type=int, help="devices for the scheduler (quick "
                     "2000, full 100000)")
+    ap.add_argument("--million", type=int, help="devices of scenario 6 (quick 5000, full "
+                    "1000000)")
+    ap.add_argument("--only", choices=("million",), help="run one scenario alone")
     ap.add_argument("--rest", type=float, help="seconds of CPU-at-rest measure")
     ap.add_argument("--no-peers", action="store_true", help="otad only")
     ap.add_argument("--no-install", action="store_true",
@@ -955,6 +1075,8 @@ def parse_args():
     a.downloads = a.downloads or (20000 if full else 300)
     a.conc = a.conc or (1000 if full else 100)
     a.sched_devices = a.sched_devices or (100000 if full else 2000)
+    a.million = a.million or (1000000 if full else 5000)
+    a.million_idle = 20.0 if full else 2.0
     a.rest = a.rest if a.rest is not None else (10.0 if full else 2.0)
     a.settle = 3.0 if full else 1.0
     a.fanout_wait = 30.0 if full else 5.0
@@ -993,7 +1115,7 @@ def main():
             print("bench: %s is not built (meson setup %s --buildtype=release && ninja -C "
                   "%s)" % (p, args.build, args.build), file=sys.stderr)
             return 2
-    peers = {} if args.no_peers else ensure_peers(not args.no_install)
+    peers = {} if args.no_peers or args.only else ensure_peers(not args.no_install)
     workdir = tempfile.mkdtemp(prefix="otad-bench-")
     os.chmod(workdir, 0o755)
     ctx = {"workdir": workdir, "net": random.randint(10, 250)}
@@ -1005,6 +1127,10 @@ def main():
     otad = None
     t_start = time.monotonic()
     try:
+        if args.only == "million":
+            log("million: %d devices" % args.million)
+            million(args, args.build, workdir, table, image)
+            raise Done()
         for w in (1, 2):
             log("logins: %d devices, hwd workers %d" % (args.login_devices, w))
             logins(args, args.build, workdir, table, problems, ctx, w)
@@ -1026,6 +1152,10 @@ def main():
         mosquitto_fleet(args, peers, workdir, table, problems, ctx)
         log("scheduler: %d devices" % args.sched_devices)
         scheduler(args, args.build, workdir, table, image)
+        log("million: %d devices" % args.million)
+        million(args, args.build, workdir, table, image)
+    except Done:
+        pass
     except Broken as e:
         problems.append(str(e))
     finally:

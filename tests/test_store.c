@@ -80,7 +80,7 @@ test_devices(struct store *st)
 {
 	struct device	 d, *list;
 	size_t		 n;
-	int64_t		 id, id2, total, *ids;
+	int64_t		 id, id2, total;
 	char		 name[32], tok[65];
 	int		 i;
 
@@ -140,12 +140,6 @@ test_devices(struct store *st)
 	CHECK(n == 0);
 	CHECK(total == 5);
 	device_list_free(list, n);
-
-	CHECK(store_device_ids(st, &ids, &n) == 0);
-	CHECK(n == 5);
-	for (i = 0; i < 5; i++)
-		CHECK(ids[i] == i + 1);
-	free(ids);
 
 	/* An id is never given twice, even after the newest device went. */
 	CHECK(store_device_create(st, "gone", "tok6", "", &id2) == 0);
@@ -514,8 +508,9 @@ static void
 test_device_edits(struct store *st)
 {
 	struct device_filter f = { "", "", "", "" };
+	struct device_page all = { -1, 0, 0 };
 	struct device	 d, *list;
-	int64_t		 id, other, total, *ids;
+	int64_t		 id, other, total;
 	size_t		 n;
 
 	CHECK(store_device_create(st, "garage door", "edit1", "out,gate",
@@ -530,21 +525,28 @@ test_device_edits(struct store *st)
 	device_free(&d);
 
 	f.text = "gARAGE";
-	CHECK(store_device_search(st, &f, -1, 0, &list, &n, &total) == 0);
+	CHECK(store_device_search(st, &f, &all, &list, &n, &total) == 0);
 	CHECK(n == 1 && total == 1 && list[0].id == id);
 	device_list_free(list, n);
 	f.text = "";
 	f.tag = "gate";
-	CHECK(store_device_search(st, &f, -1, 0, &list, &n, &total) == 0);
+	CHECK(store_device_search(st, &f, &all, &list, &n, &total) == 0);
 	CHECK(n == 1 && list[0].id == id);
 	device_list_free(list, n);
 	f.tag = "gat";			/* a whole tag, not a part of one */
-	CHECK(store_device_search(st, &f, -1, 0, &list, &n, &total) == 0);
+	CHECK(store_device_search(st, &f, &all, &list, &n, &total) == 0);
 	CHECK(n == 0 && total == 0);
 	device_list_free(list, n);
-	CHECK(store_device_ids_by_tag(st, "out", &ids, &n) == 0);
-	CHECK(n == 1 && ids[0] == id);
-	free(ids);
+	CHECK(store_device_count_tag(st, "out", &total) == 0 && total == 1);
+	/* the tag index follows an edit of the tags */
+	CHECK(store_device_update(st, id, NULL, "in,gate,\"q\\") == 1);
+	CHECK(store_device_count_tag(st, "out", &total) == 0 && total == 0);
+	CHECK(store_device_count_tag(st, "\"q\\", &total) == 0 && total == 1);
+	f.tag = "in";
+	CHECK(store_device_search(st, &f, &all, &list, &n, &total) == 0);
+	CHECK(n == 1 && total == 1 && list[0].id == id);
+	device_list_free(list, n);
+	f.tag = "";
 
 	/* A token is one device's: -2 for another's, 0 for no device. */
 	CHECK(store_device_set_token(st, id, "tok2") == -2);
@@ -556,6 +558,7 @@ test_device_edits(struct store *st)
 	CHECK(store_device_delete(st, id) == 1);
 	CHECK(store_device_delete(st, id) == 0);
 	CHECK(store_device_count(st, &other) == 0 && other == total - 1);
+	CHECK(store_device_count_tag(st, "gate", &total) == 0 && total == 0);
 }
 
 /* Firmware that jobs name is only marked deleted, and comes back. */
@@ -717,13 +720,13 @@ test_refusals(void)
 	FILE	*fp;
 	int	 i;
 
-	set_user_version(9);
+	set_user_version(10);
 	CHECK(store_open(dbpath, err, sizeof(err)) == NULL);
 	fprintf(stderr, "future: %s\n", err);
 	CHECK(strncmp(err, dbpath, strlen(dbpath)) == 0);
-	CHECK(strstr(err, "schema version 9, newer than this otad knows (8)")
+	CHECK(strstr(err, "schema version 10, newer than this otad knows (9)")
 	    != NULL);
-	set_user_version(8);
+	set_user_version(9);
 
 	snprintf(path, sizeof(path), "%s/garbage.db", dir);
 	CHECK((fp = fopen(path, "w")) != NULL);
@@ -782,23 +785,235 @@ test_migrate_device_ids(void)
 
 	CHECK(sqlite3_open(dbpath, &db) == SQLITE_OK);
 	CHECK(sqlite3_exec(db, "DROP TRIGGER device_ids_last;"
+	    "DROP TRIGGER device_ids_gone;"
+	    "DROP TRIGGER devices_text_insert;"
+	    "DROP TRIGGER devices_text_update;"
+	    "DROP TRIGGER devices_text_delete;"
+	    "DROP TABLE devices_text;"
 	    "DROP TABLE device_ids;"
-	    "DROP INDEX deliveries_device;"
+	    "DROP INDEX IF EXISTS deliveries_device;"
 	    "CREATE INDEX deliveries_device_state ON deliveries"
 	    " (device_id, state);"
-	    "INSERT INTO events (at, kind, device_id) VALUES (1, 'x', 40);"
+	    "INSERT INTO events (at, kind, device_id) VALUES (1, 'x', 4000);"
 	    "ALTER TABLE jobs DROP COLUMN start_at;"
 	    "ALTER TABLE jobs DROP COLUMN \"window\";"
 	    "ALTER TABLE jobs DROP COLUMN confirm;"
 	    "DROP TABLE webhook_queue;"
 	    "DROP TABLE device_pins;"
+	    "DROP TRIGGER device_tags_insert;"
+	    "DROP TRIGGER device_tags_update;"
+	    "DROP TRIGGER device_tags_delete;"
+	    "DROP TABLE device_tags;"
+	    "DROP TRIGGER deliveries_device_gone;"
+	    "INSERT INTO devices (id, name, token_sha256, tags, created_at)"
+	    " VALUES (30, 'old', 'tok-old', 'old-a,o\"l\\d', 1);"
 	    "PRAGMA user_version = 3;", NULL, NULL, NULL) == SQLITE_OK);
 	sqlite3_close(db);
 	st = open_ok();
-	CHECK(store_schema_version(st) == 8);
+	CHECK(store_schema_version(st) == 9);
+	/* the tags of devices stored before, indexed by the migration */
+	CHECK(store_device_count_tag(st, "o\"l\\d", &id) == 0 && id == 1);
+	CHECK(store_device_count_tag(st, "old-a", &id) == 0 && id == 1);
 	CHECK(store_device_create(st, "after", "tok-after", "", &id) == 0);
-	CHECK(id == 41);
+	CHECK(id == 4001);
 	store_close(st);
+}
+
+/* Issue 17: a job's deliveries for all devices or a tag in one
+ * statement, one each. */
+static void
+test_job_add(struct store *st, int64_t fw)
+{
+	struct device_filter f = { "", "", "", "" };
+	struct device_page all = { -1, 0, 0 };
+	struct device	*list;
+	struct delivery	 dl;
+	size_t		 n;
+	int64_t		 devices, tagged, added, job, d;
+
+	CHECK(store_device_create(st, "add1", "tok-add1", "x,add", &d) == 0);
+	CHECK(store_device_create(st, "add2", "tok-add2", "add", &d) == 0);
+	CHECK(store_device_count(st, &devices) == 0);
+	CHECK(store_device_count_tag(st, "add", &tagged) == 0 && tagged == 2);
+	job = job_new(st, fw, JOB_TARGET_ALL, "");
+	CHECK(store_job_add_devices(st, job, NULL, &added) == 0);
+	CHECK(added == devices);
+	CHECK(store_device_search(st, &f, &all, &list, &n, NULL) == 0);
+	for (size_t i = 0; i < n; i++) {
+		CHECK(store_delivery_of(st, job, list[i].id, &dl) == 1);
+		CHECK(dl.state == DELIVERY_QUEUED && dl.attempts == 0);
+		delivery_free(&dl);
+	}
+	device_list_free(list, n);
+	/* twice for a device: refused, nothing added */
+	CHECK(store_job_add_devices(st, job, NULL, &added) == -1);
+	job = job_new(st, fw, JOB_TARGET_TAG, "add");
+	CHECK(store_job_add_devices(st, job, "add", &added) == 0);
+	CHECK(added == 2);
+	CHECK(store_delivery_of(st, job, d, &dl) == 1);
+	delivery_free(&dl);
+	CHECK(store_job_add_devices(st, job_new(st, fw, JOB_TARGET_TAG,
+	    "none"), "none", &added) == 0 && added == 0);
+	/* a deleted device's deliveries go with it */
+	CHECK(store_device_delete(st, d) == 1);
+	CHECK(store_delivery_of(st, job, d, &dl) == 0);
+	delivery_free(&dl);
+}
+
+/* Whether id is among ids[0..n). */
+static int
+has_id(const int64_t *ids, size_t n, int64_t id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (ids[i] == id)
+			return 1;
+	return 0;
+}
+
+/* How many devices ?q=text finds, their total agreeing; *first the
+ * first one's id. */
+static size_t
+text_finds(struct store *st, const char *text, int64_t *first)
+{
+	struct device_filter f = { "", "", "", text };
+	struct device_page all = { -1, 0, 0 };
+	struct device	*list;
+	size_t		 n;
+	int64_t		 total;
+
+	CHECK(store_device_search(st, &f, &all, &list, &n, &total) == 0);
+	CHECK(total == (int64_t)n);
+	*first = n > 0 ? list[0].id : 0;
+	device_list_free(list, n);
+	return n;
+}
+
+/* ?q= through the trigram index means what the scan meant: text in the
+ * name or the tags in any case, or the id whole; renames and deletes
+ * followed; short text still scanned. */
+static void
+test_text_search(struct store *st)
+{
+	struct device_filter f = { "", "", "", "" };
+	struct device_page all = { -1, 0, 0 };
+	struct device	*list;
+	size_t		 n;
+	int64_t		 id, other, first, count;
+
+	CHECK(store_device_create(st, "Porch Light \"east\"", "tok-text1",
+	    "outdoor,zone-b", &id) == 0);
+	CHECK(store_device_create(st, "porch-lamp", "tok-text2", "",
+	    &other) == 0);
+	CHECK(text_finds(st, "PORCH", &first) == 2 && first == id);
+	CHECK(text_finds(st, "light \"EAST", &first) == 1 && first == id);
+	CHECK(text_finds(st, "zone-b", &first) == 1 && first == id);
+	CHECK(text_finds(st, "ch-la", &first) == 1 && first == other);
+	CHECK(text_finds(st, "h ", &first) == 1 && first == id); /* scanned */
+	CHECK(text_finds(st, "no such text", &first) == 0);
+	/* three characters and more: Unicode case folding */
+	CHECK(store_device_create(st, "Kaffee \xc3\x89" "CLAIR", "tok-text3", "",
+	    &count) == 0);
+	CHECK(text_finds(st, "\xc3\xa9" "clair", &first) == 1 && first == count);
+	CHECK(store_device_delete(st, count) == 1);
+	/* the id whole, not a part of it */
+	{
+		char	 idtext[24];
+
+		snprintf(idtext, sizeof(idtext), "%lld", (long long)id);
+		CHECK(strlen(idtext) >= 3);
+		CHECK(text_finds(st, idtext, &first) >= 1 && first == id);
+		idtext[strlen(idtext) - 1] = '\0';
+		CHECK(text_finds(st, idtext, &first) == 0 || first != id);
+	}
+	CHECK(store_device_update(st, id, "attic fan", NULL) == 1);
+	CHECK(text_finds(st, "porch", &first) == 1 && first == other);
+	CHECK(text_finds(st, "ATTIC", &first) == 1 && first == id);
+	CHECK(store_device_delete(st, other) == 1);
+	CHECK(text_finds(st, "porch", &first) == 0);
+	/* the count kept by triggers is the rows' */
+	CHECK(store_device_search(st, &f, &all, &list, &n, &count) == 0);
+	CHECK(count == (int64_t)n);
+	device_list_free(list, n);
+	CHECK(store_device_count(st, &count) == 0 && count == (int64_t)n);
+}
+
+static int
+fleet(const struct device *d)
+{
+	return strncmp(d->name, "fleet-", 6) == 0;
+}
+
+/* One walk through the list by cursor, pages of 7, and between pages a
+ * device added, one not reached yet deleted and one behind the cursor
+ * deleted: every device there from start to end and every device added
+ * is seen exactly once, in id order; none deleted before it was
+ * reached. */
+static void
+walk_cursor(struct store *st, const char *tag)
+{
+	struct device_filter f = { tag, "", "", "" };
+	struct device_page pg = { 7, 0, 0 }, all = { -1, 0, 0 };
+	struct device	*list, *before;
+	char		 name[48], tok[48];
+	int64_t		 seen[512], added[128], ahead[128], id;
+	size_t		 n, nbefore, nseen = 0, nadded = 0, nahead = 0;
+	size_t		 page = 0;
+
+	CHECK(store_device_search(st, &f, &all, &before, &nbefore, NULL) == 0);
+	CHECK(nbefore > 50 && nbefore < 300);
+	do {
+		CHECK(store_device_search(st, &f, &pg, &list, &n, NULL) == 0);
+		CHECK(n <= 7);
+		for (size_t i = 0; i < n; i++) {
+			/* ascending: nothing twice */
+			CHECK(nseen == 0 || list[i].id > seen[nseen - 1]);
+			CHECK(!has_id(ahead, nahead, list[i].id));
+			seen[nseen++] = list[i].id;
+		}
+		if (n > 0)
+			pg.after = list[n - 1].id;
+		device_list_free(list, n);
+		if (n < 7)
+			break;		/* the end: nothing changes after it */
+		snprintf(name, sizeof(name), "fleet-w-%s-%zu", tag, page);
+		snprintf(tok, sizeof(tok), "tok-walk-%s-%zu", tag, page);
+		CHECK(store_device_create(st, name, tok, "walk", &id) == 0);
+		added[nadded++] = id;
+		/* only the devices test_cursor_paging made: the others
+		 * have deliveries the tests after this one read */
+		id = before[nbefore - 1 - page].id;
+		if (id > pg.after && fleet(&before[nbefore - 1 - page]) &&
+		    store_device_delete(st, id) == 1)
+			ahead[nahead++] = id;
+		id = before[page].id;
+		if (id <= pg.after && fleet(&before[page]))
+			CHECK(store_device_delete(st, id) >= 0);
+		page++;
+	} while (page < nbefore);
+	CHECK(nahead > 0);
+	for (size_t i = 0; i < nbefore; i++)
+		CHECK(has_id(ahead, nahead, before[i].id) ||
+		    has_id(seen, nseen, before[i].id));
+	for (size_t i = 0; i < nadded; i++)
+		CHECK(has_id(seen, nseen, added[i]));
+	CHECK(nseen == nbefore - nahead + nadded);
+	device_list_free(before, nbefore);
+}
+
+static void
+test_cursor_paging(struct store *st)
+{
+	char		 name[32], tok[32];
+	int64_t		 id;
+
+	for (int i = 0; i < 120; i++) {
+		snprintf(name, sizeof(name), "fleet-%d", i);
+		snprintf(tok, sizeof(tok), "tok-fleet-%d", i);
+		CHECK(store_device_create(st, name, tok, i % 2 ? "walk,odd" :
+		    "walk", &id) == 0);
+	}
+	walk_cursor(st, "");
+	walk_cursor(st, "walk");
 }
 
 static void
@@ -937,7 +1152,7 @@ main(void)
 	snprintf(dbpath, sizeof(dbpath), "%s/otad.db", dir);
 
 	st = open_ok();
-	CHECK(store_schema_version(st) == 8);
+	CHECK(store_schema_version(st) == 9);
 	test_devices(st);
 	fw = test_firmware(st);
 	test_jobs(st, fw);
@@ -949,7 +1164,7 @@ main(void)
 
 	/* Reopening keeps everything, and migrates nothing. */
 	st = open_ok();
-	CHECK(store_schema_version(st) == 8);
+	CHECK(store_schema_version(st) == 9);
 	CHECK(store_device_get(st, 1, &d) == 1);
 	CHECK_STR(d.name, "kitchen");
 	CHECK_STR(d.fw_version, "1.2.3");
@@ -964,6 +1179,9 @@ main(void)
 	test_api_tokens(st);
 	test_waiting(st, fw);
 	test_consent(st, fw);
+	test_job_add(st, fw);
+	test_cursor_paging(st);
+	test_text_search(st);
 	store_close(st);
 
 	test_migrate_device_ids();

@@ -175,7 +175,37 @@ def test_list_filters_and_paging(otad, admin):
     assert obj["total"] == 3 and obj["limit"] == 2 and obj["offset"] == 1
     assert [d["id"] for d in obj["devices"]] == [devs[1]["id"], devs[2]["id"]]
     r = admin.request("GET", "/admin/devices?tag=no-such-tag-here")
-    assert r.json() == {"devices": [], "total": 0, "offset": 0, "limit": None}
+    assert r.json() == {"devices": [], "total": 0, "offset": 0, "limit": None,
+                        "next": None}
+
+
+def test_cursor_paging(otad, admin):
+    """?after= pages by id: each page's "next" is the following page's cursor, a device
+    added or deleted between pages neither repeats nor hides the others, cursor pages
+    carry no total, and a cursor that is no id is refused with how to page."""
+    tag = _tag()
+    devs = [admin.json_request("POST", "/admin/devices",
+                               {"name": "c%d" % i, "tags": [tag]}).json()["id"]
+            for i in range(5)]
+    first = admin.request("GET", "/admin/devices?tag=%s&limit=2" % tag).json()
+    assert [d["id"] for d in first["devices"]] == devs[:2]
+    assert first["total"] == 5 and first["next"] == devs[1]
+    assert admin.request("DELETE", "/admin/devices/%d" % devs[2]).status == 204
+    late = admin.json_request("POST", "/admin/devices",
+                              {"name": "late", "tags": [tag]}).json()["id"]
+    seen, after, pages = [d["id"] for d in first["devices"]], first["next"], 1
+    while after is not None:
+        page = admin.request("GET", "/admin/devices?tag=%s&limit=2&after=%d"
+                             % (tag, after)).json()
+        assert page["total"] is None
+        seen += [d["id"] for d in page["devices"]]
+        after, pages = page["next"], pages + 1
+    assert seen == [devs[0], devs[1], devs[3], devs[4], late] and pages == 3
+    r = admin.request("GET", "/admin/devices?q=c%d&after=0" % 3)
+    assert r.status == 200 and r.json()["next"] is None
+    r = admin.request("GET", "/admin/devices?after=seven")
+    assert r.status == 400 and r.json()["error"]["code"] == "request.bad_paging"
+    assert "next" in r.json()["error"]["message"]
 
 
 def test_legacy_start_by_tag_and_history(otad, admin, workdir):
