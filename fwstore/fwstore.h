@@ -112,16 +112,18 @@ struct fwstore_answer {
 /*
  * One request on /ota/<ticket> or /update, from admind's check to the last
  * byte the peer acknowledged.  The body goes out through the connection
- * (TLS, or a client that keeps the connection), or with sendfile(2) on a
- * duplicate of the socket once the head reached the kernel and the HTTP
- * connection was let go.  first <= acked <= sent <= written <= end.
+ * (TLS, or a client that keeps the connection), or with sendfile(2) on the
+ * connection's socket once the head reached the kernel, and on a
+ * duplicate of it (the HTTP connection let go) once it was full.
+ * first <= acked <= sent <= written <= end.
  */
 struct fwstore_download {
 	struct fwstore		*fw;
 	struct http_conn	*conn;		/* NULL once let go */
 	int			 fd;		/* the firmware file */
-	int			 sock;		/* sendfile: the socket, or -1 */
-	uv_poll_t		 poll;		/* sendfile: writable, linger */
+	int			 sock;		/* the duplicate, or -1 */
+	uv_poll_t		 poll;		/* the duplicate: writable,
+						 * linger */
 	uv_timer_t		 timer;		/* acks and stall; linger */
 	unsigned		 handles;	/* open uv handles above */
 	unsigned		 head:1;
@@ -174,6 +176,7 @@ void	 fwstore_download_release(struct fwstore_download *);
 int	 fwstore_send_begin(struct fwstore_download *, int status,
 	    const char *headers);
 void	 fwstore_send_drain(struct fwstore_download *);
+void	 fwstore_send_closing(struct fwstore_download *);
 void	 fwstore_send_lost(struct fwstore_download *);
 
 /* coverage.c */

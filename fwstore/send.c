@@ -2,11 +2,14 @@
 /*
  * The body of a firmware download in otad-fwstore.  Plain HTTP to a client
  * that does not keep the connection (every ESP updater): once the head
- * reached the kernel the HTTP connection is let go and the bytes go with
- * sendfile(2) on a duplicate of the socket, watched by a uv_poll for
- * writability, then FIN and a lingering close.  TLS, or a client that
- * keeps the connection: 64 KiB preads through the connection, one write in
- * flight.  Progress is what the peer acknowledged (the bytes in the kernel
+ * reached the kernel the bytes go with sendfile(2) on the connection's
+ * socket until it is full.  When the whole body fit, the connection sends
+ * the FIN and lingers (common/http.c) while the acknowledgements come in:
+ * no other handle.  When the socket filled first, the HTTP connection is
+ * let go and the rest goes on a duplicate of the socket, watched by a
+ * uv_poll for writability, then FIN and a lingering close.  TLS, or a
+ * client that keeps the connection: 64 KiB preads through the connection,
+ * one write in flight.  Progress is what the peer acknowledged (the bytes in the kernel
  * less the socket's unacknowledged queue, read after every write and on a
  * tick), added to the delivery's coverage (coverage.c) and told to admind:
  * started, every 10% of the coverage, complete (the coverage is the whole
@@ -114,7 +117,7 @@ void
 fwstore_send_drain(struct fwstore_download *dl)
 {
 	if (dl->zerocopy) {
-		fwstore_send_handoff(dl);
+		fwstore_send_burst(dl);
 		return;
 	}
 	if (dl->sent != dl->written)
@@ -123,6 +126,16 @@ fwstore_send_drain(struct fwstore_download *dl)
 	dl->draining = dl->sent == dl->end;
 	if (fwstore_send_check(dl) == 0 && !dl->draining)
 		fwstore_send_chunk(dl);
+}
+
+/* The connection is closing, its socket still open: once the body is all
+ * in the kernel, a last look at the acknowledgements says whether the
+ * client has it (its FIN, or the linger ended). */
+void
+fwstore_send_closing(struct fwstore_download *dl)
+{
+	if (dl->streaming && dl->draining)
+		fwstore_send_hangup(dl);
 }
 
 /* The connection closed under a body: the client left or stalled. */
@@ -302,17 +315,24 @@ fwstore_send_tell(struct fwstore_download *dl, enum ctl_progress what,
 }
 
 /* The whole range was acknowledged: through the connection, the
- * connection is kept or closed as the client asked; sendfile: linger. */
+ * connection is kept or closed as the client asked; sendfile on the
+ * connection: it lingers as a closed answer does; on the duplicate: our
+ * linger. */
 static void
 fwstore_send_delivered(struct fwstore_download *dl)
 {
 	struct http_conn	*conn;
 
 	fwstore_send_report(dl);
-	if (dl->zerocopy) {
+	if (dl->zerocopy && dl->sock != -1) {
 		dl->lingering = 1;
 		uv_timer_start(&dl->timer, fwstore_send_on_timer,
 		    FWSTORE_LINGER_MS, 0);
+		return;
+	}
+	if (dl->zerocopy) {
+		http_conn_watch(dl->conn, 0);
+		fwstore_send_close(dl);
 		return;
 	}
 	conn = fwstore_download_detach(dl);
@@ -362,9 +382,9 @@ fwstore_send_aborted(struct fwstore_download *dl, const char *why)
 }
 
 /*
- * The head is in the kernel: keep a duplicate of the socket, let the HTTP
- * connection go (its close leaves the socket open through the duplicate),
- * and watch the duplicate.
+ * The socket is full before the body is all in the kernel: keep a
+ * duplicate of the socket, let the HTTP connection go (its close leaves
+ * the socket open through the duplicate), and watch the duplicate.
  */
 static void
 fwstore_send_handoff(struct fwstore_download *dl)
@@ -408,20 +428,26 @@ fwstore_send_on_poll(uv_poll_t *p, int status, int events)
 }
 
 /* sendfile until the socket is full or FWSTORE_BURST went out, so that
- * one fast client does not hold the loop. */
+ * one fast client does not hold the loop; on the connection's socket
+ * first, on the duplicate once it was full. */
 static void
 fwstore_send_burst(struct fwstore_download *dl)
 {
 	uint64_t	 done = 0, want;
 	off_t		 off;
 	ssize_t		 n;
+	int		 sock = dl->sock;
 
+	if (sock == -1 && (sock = http_conn_fd(dl->conn)) == -1) {
+		fwstore_send_abort(dl, "the connection has no socket");
+		return;
+	}
 	while (dl->sent < dl->end && done < FWSTORE_BURST) {
 		want = dl->end - dl->sent;
 		if (want > FWSTORE_BURST - done)
 			want = FWSTORE_BURST - done;
 		off = (off_t)dl->sent;
-		n = sendfile(dl->sock, dl->fd, &off, (size_t)want);
+		n = sendfile(sock, dl->fd, &off, (size_t)want);
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -436,19 +462,33 @@ fwstore_send_burst(struct fwstore_download *dl)
 	}
 	if (done > 0)
 		dl->moved_ms = util_now_ms();
+	if (dl->sock == -1 && http_stream_sent(dl->conn, done) == -1) {
+		fwstore_send_abort(dl, "the body is longer than its head");
+		return;
+	}
 	if (dl->sent == dl->end)
 		fwstore_send_sent(dl);
+	else if (dl->sock == -1)
+		fwstore_send_handoff(dl);
 	else
 		(void)fwstore_send_check(dl);
 }
 
 /* Every byte is in the kernel: give the slot back, FIN (which uncorks),
- * then wait for the acknowledgements, reading what the client sends. */
+ * then wait for the acknowledgements (the tick), reading what the client
+ * sends.  On the connection, http.c sends the FIN at once (nothing is
+ * queued on a plain socket) and lingers, for as long as we watch. */
 static void
 fwstore_send_sent(struct fwstore_download *dl)
 {
 	fwstore_download_unslot(dl);
 	dl->draining = 1;
+	if (dl->sock == -1) {
+		dl->fin = 1;
+		http_conn_watch(dl->conn, 1);
+		http_stream_end(dl->conn);
+		return;
+	}
 	if (shutdown(dl->sock, SHUT_WR) == -1) {
 		fwstore_send_abort(dl, strerror(errno));
 		return;
