@@ -134,8 +134,6 @@ http_conn_peer(struct http_conn *c)
 		    sizeof(c->peer_str), 0);
 	else
 		snprintf(c->peer_str, sizeof(c->peer_str), "?");
-	if (stream_local_addr(&c->stream, &c->local) == -1)
-		log_debug("http: %s: no local address", c->peer_str);
 }
 
 /*

@@ -103,7 +103,6 @@ struct http_conn {
 	struct http_request	 req;
 	void			*data;		/* handler's, per request */
 	struct sockaddr_storage	 peer;
-	struct sockaddr_storage	 local;
 	char			 peer_str[64];	/* printable, IPv4 unmapped */
 	/* internal */
 	struct buf		 field, value;

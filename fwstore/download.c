@@ -456,6 +456,8 @@ fwstore_download_log(struct fwstore_download *dl, int prio, const char *fmt,
 	const char	*fields[] = { remote, sha, NULL };
 	va_list		 ap;
 
+	if (prio == LOG_DEBUG && !log_verbose())
+		return;		/* nothing to format */
 	(void)snprintf(remote, sizeof(remote), "REMOTE_ADDR=%s", dl->remote);
 	(void)snprintf(sha, sizeof(sha), "FIRMWARE_SHA256=%s", dl->sha256);
 	va_start(ap, fmt);
