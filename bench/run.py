@@ -722,30 +722,34 @@ def downloads(args, otad, table, problems, ctx, image_path, peers):
     reset_hwm(otad.pid("fwstore"))
     ours, theirs = download_rounds(args, otad, urls, image_path, ctx, peers, 1, problems)
     hwm = proc_status(otad.pid("fwstore"), "VmHWM")
-    download_rows(table, "1 worker", what, ours, theirs, first=True)
+    download_rows(table, "1 worker", what, ours, theirs)
     table.add("3 download", "server RSS growth (peak - before; fwstore 1 worker vs nginx)",
               fmt_bytes(hwm - rss0), fmt_bytes(theirs["rss"]) if theirs else "n/a")
+    # fwstore with 2 workers once the configuration has [fwstore] workers; nginx
+    # with 2 workers in any case
     edit = {"fwstore": {"workers": "2"}}
-    if not otad.accepts(edit):
-        log("fwstore workers = 2: not in this build's configuration, row skipped")
-        table.add("3 download", "2 workers: skipped ([fwstore] workers not in this build)",
-                  "n/a")
-        return
-    otad.restart(edit)
-    ours, theirs = download_rounds(args, otad, urls, image_path, ctx, peers, 2, problems)
+    two = otad.accepts(edit)
+    if two:
+        otad.restart(edit)
+    else:
+        log("fwstore workers = 2: not in this build's configuration, its figures skipped")
+    ours, theirs = download_rounds(args, otad if two else None, urls, image_path, ctx,
+                                   peers, 2, problems)
     download_rows(table, "2 workers", what, ours, theirs)
 
 
 def download_rounds(args, otad, urls, image_path, ctx, peers, workers, problems):
-    """args.repeat measured passes of fwstore and of nginx with as many worker
-    processes, alternately; the median of each figure for each."""
+    """args.repeat measured passes of fwstore (unless otad is None) and of nginx
+    with as many worker processes, alternately; the median of each figure, or
+    None for a server not measured."""
     ours, theirs = [], []
     for _ in range(args.repeat):
-        ours.append(download_otad(args, otad, urls, image_path, ctx, problems))
+        if otad is not None:
+            ours.append(download_otad(args, otad, urls, image_path, ctx, problems))
         if peers.get("nginx"):
             theirs.append(download_nginx(args, peers["nginx"], workers, image_path, ctx,
                                          problems))
-    return medians(ours), medians(theirs) if theirs else None
+    return medians(ours) if ours else None, medians(theirs) if theirs else None
 
 
 def medians(runs):
@@ -788,29 +792,37 @@ def download_nginx(args, binary, workers, image_path, ctx, problems):
         stop_proc(p, signal.SIGQUIT)
 
 
-def download_rows(table, workers, what, r, peer, first=False):
+def download_rows(table, workers, what, r, peer):
+    """The figures of fwstore (r) and nginx (peer) with that many workers; either
+    may be None (not measured)."""
     tag = "3 download"
+    if r is None:
+        r = {"bytes": 0, "secs": 1, "ok": 0, "cpu": 0, "cpu_fwstore": 0, "cpu_admind": 0,
+             "p50_ms": 0, "p99_ms": 0, "busy": 0, "bad_status": 0, "errors": 0,
+             "skipped": 1}
+    skip = "n/a ([fwstore] workers not in this build)" if r.get("skipped") else None
     mbs = r["bytes"] / MiB / r["secs"]
     pmbs = peer["bytes"] / MiB / peer["secs"] if peer else None
-    table.add(tag, "throughput, MiB/s, %s (%s)" % (workers, what), "%.0f" % mbs,
+    table.add(tag, "throughput, MiB/s, %s (%s)" % (workers, what), skip or "%.0f" % mbs,
               "%.0f" % pmbs if peer else "n/a", ">= 1.0x nginx", ratio(mbs, pmbs))
     rps = r["ok"] / r["secs"]
     prps = peer["ok"] / peer["secs"] if peer else None
-    table.add(tag, "requests/s (downloads/s), %s" % workers, "%.0f" % rps,
+    table.add(tag, "requests/s (downloads/s), %s" % workers, skip or "%.0f" % rps,
               "%.0f" % prps if peer else "n/a", ">= 1.0x nginx", ratio(rps, prps))
     cpu = 1e6 * r["cpu"] / max(r["ok"], 1)
     pcpu = 1e6 * peer["cpu"] / max(peer["ok"], 1) if peer else None
     table.add(tag, "CPU per download, %s: fwstore + admind vs nginx master + workers"
-              % workers, "%.0f us (%.0f + %.0f)" % (
+              % workers, skip or "%.0f us (%.0f + %.0f)" % (
                   cpu, 1e6 * r["cpu_fwstore"] / max(r["ok"], 1),
                   1e6 * r["cpu_admind"] / max(r["ok"], 1)),
               "%.0f us" % pcpu if peer else "n/a", "<= 1.0x nginx", ratio(cpu, pcpu))
     table.add(tag, "full download p50 / p99, %s" % workers,
-              "%.0f / %.0f ms" % (r["p50_ms"], r["p99_ms"]),
+              skip or "%.0f / %.0f ms" % (r["p50_ms"], r["p99_ms"]),
               "%.0f / %.0f ms" % (peer["p50_ms"], peer["p99_ms"]) if peer else "n/a", "",
               ratio(r["p99_ms"], peer["p99_ms"] if peer else None))
     table.add(tag, "ok / 503 / other status / errors, %s" % workers,
-              "%d / %d / %d / %d" % (r["ok"], r["busy"], r["bad_status"], r["errors"]),
+              skip or "%d / %d / %d / %d" % (r["ok"], r["busy"], r["bad_status"],
+                                             r["errors"]),
               "%d / %d / %d / %d" % (peer["ok"], peer["busy"], peer["bad_status"],
                                      peer["errors"]) if peer else "n/a")
 
@@ -947,7 +959,7 @@ def parse_args():
     ap.add_argument("--hbeat", type=int, default=45, help="device heartbeat, s (45)")
     ap.add_argument("--inflight", type=int, default=256,
                     help="logins in flight per generator process (256)")
-    ap.add_argument("--downloads", "-T", type=int, help="downloads (quick 500, full 20000)")
+    ap.add_argument("--downloads", "-T", type=int, help="downloads per measured pass (quick 2000, full 20000)")
     ap.add_argument("--conc", "-C", type=int, help="concurrent downloaders (quick 100, "
                     "full 1000)")
     ap.add_argument("--upload-mib", type=int, default=16, help="upload size, MiB (16)")
@@ -969,7 +981,7 @@ def parse_args():
     full = a.full
     a.devices = a.devices or (19000 if full else 2000)
     a.procs = a.procs or max(2, int(math.ceil(a.devices / 9500)))
-    a.downloads = a.downloads or (20000 if full else 300)
+    a.downloads = a.downloads or (20000 if full else 2000)
     a.conc = a.conc or (1000 if full else 100)
     a.sched_devices = a.sched_devices or (100000 if full else 2000)
     a.rest = a.rest if a.rest is not None else (10.0 if full else 2.0)
