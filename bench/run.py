@@ -83,6 +83,14 @@ def proc_cpu(pid):
         return 0.0
 
 
+def proc_comm(pid):
+    try:
+        with open("/proc/%d/comm" % pid) as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
 def reset_hwm(pid):
     try:
         with open("/proc/%d/clear_refs" % pid, "w") as f:
@@ -245,8 +253,10 @@ class Otad:
         return self.pids["otad-" + name]
 
     def cpu(self, name):
-        """CPU seconds of the daemon and of its worker processes."""
-        return sum(proc_cpu(p) for p in family(self.pid(name)))
+        """CPU seconds of the daemon and of its worker processes: every process
+        under otad run named otad-NAME (or a longer name starting so)."""
+        return sum(proc_cpu(p) for p in family(self.proc.pid)
+                   if proc_comm(p).startswith("otad-" + name))
 
     def admin(self):
         return Admin("127.0.0.1", self.admin_port, "admin", self.password)
