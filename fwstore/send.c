@@ -9,11 +9,11 @@
  * let go and the rest goes on a duplicate of the socket, watched by a
  * uv_poll for writability, then FIN and a lingering close.  TLS, or a
  * client that keeps the connection: 64 KiB preads through the connection,
- * one write in flight.  Progress is what the peer acknowledged (the bytes in the kernel
- * less the socket's unacknowledged queue, read after every write and on a
- * tick), added to the delivery's coverage (coverage.c) and told to admind:
- * started, every 10% of the coverage, complete (the coverage is the whole
- * image), aborted (the peer left or stalled first).
+ * one write in flight.  Progress is what the peer acknowledged (the bytes
+ * in the kernel less the socket's unacknowledged queue, read after every
+ * write and on a tick), added to the delivery's coverage (coverage.c) and
+ * told to admind: started, every 10% of the coverage, complete (the
+ * coverage is the whole image), aborted (the peer left or stalled first).
  */
 #include <sys/ioctl.h>
 #include <sys/sendfile.h>
