@@ -343,9 +343,10 @@ int	 store_delivery_create(struct store *, int64_t job_id,
 	    int64_t device_id, int64_t *id) STORE_WUR;
 int	 store_delivery_get(struct store *, int64_t id, struct delivery *)
 	    STORE_WUR;							/* 1 */
-/* 0 for a NULL or "" ticket. */
+/* 0 for a NULL or "" ticket.  fw (unless NULL): the firmware the
+ * delivery's job names, id 0 when the job or the firmware is gone. */
 int	 store_delivery_by_ticket(struct store *, const char *ticket,
-	    struct delivery *) STORE_WUR;				/* 1 */
+	    struct delivery *, struct firmware *fw) STORE_WUR;		/* 1 */
 /* The newest unfinished delivery of an active job for the device. */
 int	 store_delivery_pending(struct store *, int64_t device_id,
 	    struct delivery *) STORE_WUR;				/* 1 */

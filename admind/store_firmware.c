@@ -14,9 +14,6 @@
 #include "log.h"
 #include "store_int.h"
 
-#define FIRMWARE_COLS	"id, sha256, sha256_b64, md5, size, filename, " \
-			"uploaded_at, uploaded_by, format, chip, version, " \
-			"build, fw_type, board, project"
 /* Live firmware; ?1 format, ?2 board, "" matches all. */
 #define FIRMWARE_FILTER	" WHERE deleted_at = 0 AND (?1 = '' OR format = ?1)" \
 			" AND (?2 = '' OR board = ?2)"
@@ -33,10 +30,10 @@ static const struct store_query q_firmware_by_sha = { .slot = Q_FIRMWARE_BY_SHA,
     .sql = "SELECT id FROM firmware WHERE sha256 = ?" };
 static const struct store_query q_firmware_get = { .slot = Q_FIRMWARE_GET,
     .name = "firmware get",
-    .sql = "SELECT " FIRMWARE_COLS " FROM firmware WHERE id = ?" };
+    .sql = "SELECT " FIRMWARE_COLS " FROM firmware f WHERE id = ?" };
 static const struct store_query q_firmware_list = { .slot = Q_FIRMWARE_LIST,
     .name = "firmware list",
-    .sql = "SELECT " FIRMWARE_COLS " FROM firmware" FIRMWARE_FILTER
+    .sql = "SELECT " FIRMWARE_COLS " FROM firmware f" FIRMWARE_FILTER
 	" ORDER BY id DESC LIMIT ?3 OFFSET ?4" };
 static const struct store_query q_firmware_count = { .slot = Q_FIRMWARE_COUNT,
     .name = "firmware count",
@@ -214,24 +211,29 @@ firmware_list_free(struct firmware *f, size_t n)
 static int
 firmware_read(sqlite3_stmt *s, void *p)
 {
-	struct firmware	*f = p;
-	int		 fail = 0;
+	return store_firmware_cols(s, 0, p);
+}
 
-	f->id = sqlite3_column_int64(s, 0);
-	store_col_copy(s, 1, f->sha256, sizeof(f->sha256));
-	store_col_copy(s, 2, f->sha256_b64, sizeof(f->sha256_b64));
-	store_col_copy(s, 3, f->md5, sizeof(f->md5));
-	f->size = (uint64_t)sqlite3_column_int64(s, 4);
-	f->filename = store_col_text(s, 5, &fail);
-	f->uploaded_at = sqlite3_column_int64(s, 6);
-	f->uploaded_by = store_col_text(s, 7, &fail);
-	f->format = store_col_text(s, 8, &fail);
-	f->chip = store_col_text(s, 9, &fail);
-	f->version = store_col_text(s, 10, &fail);
-	f->build = store_col_text(s, 11, &fail);
-	f->fw_type = store_col_text(s, 12, &fail);
-	f->board = store_col_text(s, 13, &fail);
-	f->project = store_col_text(s, 14, &fail);
+int
+store_firmware_cols(sqlite3_stmt *s, int c, struct firmware *f)
+{
+	int	 fail = 0;
+
+	f->id = sqlite3_column_int64(s, c);
+	store_col_copy(s, c + 1, f->sha256, sizeof(f->sha256));
+	store_col_copy(s, c + 2, f->sha256_b64, sizeof(f->sha256_b64));
+	store_col_copy(s, c + 3, f->md5, sizeof(f->md5));
+	f->size = (uint64_t)sqlite3_column_int64(s, c + 4);
+	f->filename = store_col_text(s, c + 5, &fail);
+	f->uploaded_at = sqlite3_column_int64(s, c + 6);
+	f->uploaded_by = store_col_text(s, c + 7, &fail);
+	f->format = store_col_text(s, c + 8, &fail);
+	f->chip = store_col_text(s, c + 9, &fail);
+	f->version = store_col_text(s, c + 10, &fail);
+	f->build = store_col_text(s, c + 11, &fail);
+	f->fw_type = store_col_text(s, c + 12, &fail);
+	f->board = store_col_text(s, c + 13, &fail);
+	f->project = store_col_text(s, c + 14, &fail);
 	if (fail) {
 		firmware_free(f);
 		return store_nomem();

@@ -25,6 +25,11 @@
 			"d.attempts, d.ticket, d.bytes_sent, d.created_at, " \
 			"d.updated_at, d.last_error, d.consented, d.next_at"
 #define DELIVERY_NCOLS	12	/* a query's own columns follow */
+/* The columns store_firmware_cols reads, in its order (firmware as f). */
+#define FIRMWARE_COLS	"f.id, f.sha256, f.sha256_b64, f.md5, f.size, " \
+			"f.filename, f.uploaded_at, f.uploaded_by, f.format, " \
+			"f.chip, f.version, f.build, f.fw_type, f.board, " \
+			"f.project"
 
 /*
  * Every statement's place in the per-store cache, grouped by the file that
@@ -116,6 +121,10 @@ int64_t		 store_now(void);
 char		*store_col_text(sqlite3_stmt *, int, int *);
 void		 store_col_copy(sqlite3_stmt *, int, char *, size_t);
 extern const struct store_row store_id_row;
+
+/* store_firmware.c: a firmware row from column first on; -1 out of memory
+ * (nothing left to free). */
+int		 store_firmware_cols(sqlite3_stmt *, int first, struct firmware *);
 
 /* store_jobs.c */
 extern const struct store_row store_job_row;

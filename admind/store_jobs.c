@@ -113,7 +113,10 @@ static const struct store_query q_delivery_get = { .slot = Q_DELIVERY_GET,
 static const struct store_query q_delivery_by_ticket = {
     .slot = Q_DELIVERY_BY_TICKET,
     .name = "delivery by ticket",
-    .sql = "SELECT " DELIVERY_COLS " FROM deliveries d WHERE d.ticket = ?" };
+    .sql = "SELECT " DELIVERY_COLS ", " FIRMWARE_COLS " FROM deliveries d"
+	" LEFT JOIN jobs j ON j.id = d.job_id"
+	" LEFT JOIN firmware f ON f.id = j.firmware_id"
+	" WHERE d.ticket = ?" };
 static const struct store_query q_delivery_pending = {
     .slot = Q_DELIVERY_PENDING,
     .name = "pending delivery",
@@ -382,15 +385,62 @@ store_delivery_get(struct store *st, int64_t id, struct delivery *dl)
 	return store_one(st, &q_delivery_get, &store_delivery_row, dl, "I", id);
 }
 
+/* A ticket's delivery and the firmware its job names, in one statement:
+ * what a download's check reads. */
+struct ticket_row {
+	struct delivery	 dl;
+	struct firmware	 fw;
+};
+
+static int
+ticket_read(sqlite3_stmt *s, void *p)
+{
+	struct ticket_row	*t = p;
+
+	if (delivery_read(s, &t->dl) == -1)
+		return -1;
+	if (sqlite3_column_type(s, DELIVERY_NCOLS) != SQLITE_NULL &&
+	    store_firmware_cols(s, DELIVERY_NCOLS, &t->fw) == -1) {
+		delivery_free(&t->dl);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+ticket_free_row(void *p)
+{
+	struct ticket_row	*t = p;
+
+	delivery_free(&t->dl);
+	firmware_free(&t->fw);
+}
+
+static const struct store_row ticket_row =
+    { sizeof(struct ticket_row), ticket_read, ticket_free_row };
+
 int
 store_delivery_by_ticket(struct store *st, const char *ticket,
-    struct delivery *dl)
+    struct delivery *dl, struct firmware *fw)
 {
+	struct ticket_row	 t;
+	int			 rc;
+
 	memset(dl, 0, sizeof(*dl));
+	if (fw != NULL)
+		memset(fw, 0, sizeof(*fw));
 	if (ticket == NULL || *ticket == '\0')
 		return 0;
-	return store_one(st, &q_delivery_by_ticket, &store_delivery_row, dl,
-	    "s", ticket);
+	rc = store_one(st, &q_delivery_by_ticket, &ticket_row, &t, "s",
+	    ticket);
+	if (rc != 1)
+		return rc;
+	*dl = t.dl;
+	if (fw != NULL)
+		*fw = t.fw;
+	else
+		firmware_free(&t.fw);
+	return 1;
 }
 
 int

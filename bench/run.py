@@ -90,6 +90,14 @@ def proc_cpu(pid):
         return 0.0
 
 
+def proc_comm(pid):
+    try:
+        with open("/proc/%d/comm" % pid) as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
 def reset_hwm(pid):
     try:
         with open("/proc/%d/clear_refs" % pid, "w") as f:
@@ -113,6 +121,22 @@ def children(ppid):
         comm = s[s.index("(") + 1:s.rindex(")")]
         if int(s.rsplit(")", 1)[1].split()[1]) == ppid:
             out[comm] = int(d)
+    return out
+
+
+def family(pid):
+    """pid and its descendants (a daemon's worker processes)."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        for task in os.listdir("/proc/%d/task" % p) if os.path.isdir("/proc/%d" % p) \
+                else ():
+            try:
+                with open("/proc/%d/task/%s/children" % (p, task)) as f:
+                    todo.extend(int(c) for c in f.read().split())
+            except OSError:
+                pass
     return out
 
 
@@ -189,7 +213,30 @@ class Otad:
             "fwstore": {"listen": "127.0.0.1:%d" % self.fw_port, "public_url": "",
                         "workers": str(self.fw_workers)},
         })
-        self.log = open(os.path.join(self.dir, "otad-run.log"), "wb")
+        return self.run()
+
+    def accepts(self, edits):
+        """Whether the daemons take the configuration with edits (otad-fwstore -t):
+        a key this build does not know is refused."""
+        path = self.conf + ".try"
+        shutil.copy(self.conf, path)
+        rewrite_ini(path, edits)
+        r = subprocess.run([os.path.join(self.build, "fwstore", "otad-fwstore"), "-t",
+                            "-c", path], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        return r.returncode == 0
+
+    def restart(self, edits):
+        """Stops otad, edits its configuration and runs it again (same database,
+        ports and tickets)."""
+        self.stop()
+        rewrite_ini(self.conf, edits)
+        self.hwd_workers = int(edits.get("hwd", {}).get("workers", self.hwd_workers))
+        self.fw_workers = int(edits.get("fwstore", {}).get("workers", self.fw_workers))
+        return self.run()
+
+    def run(self):
+        env = dict(os.environ, OTAD_SBINDIR=os.path.join(self.dir, "sbin"))
+        self.log = open(os.path.join(self.dir, "otad-run.log"), "ab")
         self.proc = subprocess.Popen([os.path.join(self.build, "otad", "otad"), "run",
                                       "-c", self.conf], stdin=subprocess.DEVNULL,
                                      stdout=self.log, stderr=subprocess.STDOUT, env=env,
@@ -229,7 +276,10 @@ class Otad:
         return sum(proc_status(p, "VmRSS") or 0 for p in self.procs(name))
 
     def cpu(self, name):
-        return sum(proc_cpu(p) or 0 for p in self.procs(name))
+        """CPU seconds of the daemon and of its worker processes: every process
+        under otad run named otad-NAME (or a longer name starting so)."""
+        return sum(proc_cpu(p) for p in family(self.proc.pid)
+                   if proc_comm(p).startswith("otad-" + name))
 
     def admin(self):
         return Admin("127.0.0.1", self.admin_port, "admin", self.password)
@@ -484,8 +534,9 @@ def start_mosquitto(binary, workdir):
     return p, port
 
 
-def start_nginx(binary, workdir, image_path):
+def start_nginx(binary, workdir, image_path, workers=1):
     d = os.path.join(workdir, "nginx")
+    shutil.rmtree(d, ignore_errors=True)
     os.makedirs(os.path.join(d, "www"))
     os.makedirs(os.path.join(d, "tmp"))
     shutil.copy(image_path, os.path.join(d, "www", "fw.bin"))
@@ -498,7 +549,7 @@ def start_nginx(binary, workdir, image_path):
     with open(conf, "w") as f:
         f.write("""daemon off;
 master_process on;
-worker_processes 1;
+worker_processes %(workers)d;
 worker_rlimit_nofile 20000;
 pid %(d)s/nginx.pid;
 error_log %(d)s/error.log warn;
@@ -519,7 +570,7 @@ http {
         location / { }
     }
 }
-""" % {"d": d, "tmp": tmp, "port": port})
+""" % {"d": d, "tmp": tmp, "port": port, "workers": workers})
     p = subprocess.Popen([binary, "-p", d, "-c", conf, "-e", os.path.join(d, "error.log")],
                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                          stderr=subprocess.DEVNULL)
@@ -719,67 +770,129 @@ def downloads(args, otad, table, problems, ctx, image_path, peers):
     urls = (ctx.get("ota_urls") or [])[:max(100, args.conc)]
     if not urls:
         return
-    fw = otad.pid("fwstore")
     # First pass: each ticket once, which moves its delivery to downloaded (and
-    # makes admind's scheduler look for the next devices). Then the measured pass:
-    # repeated downloads of deliveries not yet verified, which fwstore allows.
-    cpu0 = {n: proc_cpu(otad.pid(n)) for n in ("fwstore", "admind")}
+    # makes admind's scheduler look for the next devices). Then the measured
+    # passes: repeated downloads of deliveries not yet verified, which fwstore
+    # allows, and the same file from nginx, alternately (--repeat: medians).
+    cpu0 = {n: otad.cpu(n) for n in ("fwstore", "admind")}
     first = download(args.loadgen, otad.fw_port, urls, image_path, len(urls),
                      min(args.conc, len(urls)), ctx["net"], ctx["workdir"], "first")
     check_download(first, "fwstore (first pass)", problems)
-    cpu_first = {n: proc_cpu(otad.pid(n)) - cpu0[n] for n in cpu0}
+    cpu_first = {n: otad.cpu(n) - cpu0[n] for n in cpu0}
     table.add("3 download", "first download of each of %d tickets: seconds, downloads/s"
               % len(urls), "%.2f s, %.0f/s" % (first["secs"], first["ok"] / first["secs"]))
     table.add("3 download", "CPU seconds in that first pass (fwstore / admind)",
               "%.1f / %.1f" % (cpu_first["fwstore"], cpu_first["admind"]))
     busy = wait_idle(otad.pid("admind"), 120.0)
     table.add("3 download", "admind busy after that first pass (scheduler)", "%.1f s" % busy)
-    reset_hwm(fw)
-    rss0 = proc_status(fw, "VmRSS")
-    cpu0 = {n: proc_cpu(otad.pid(n)) for n in ("fwstore", "admind")}
+    what = "%d x 1 MiB, %d at a time, %d tickets" % (args.downloads, args.conc, len(urls))
+    rss0 = proc_status(otad.pid("fwstore"), "VmRSS")
+    reset_hwm(otad.pid("fwstore"))
+    ours, theirs = download_rounds(args, otad, urls, image_path, ctx, peers, 1, problems)
+    hwm = proc_status(otad.pid("fwstore"), "VmHWM")
+    download_rows(table, "1 worker", what, ours, theirs)
+    table.add("3 download", "server RSS growth (peak - before; fwstore 1 worker vs nginx)",
+              fmt_bytes(hwm - rss0), fmt_bytes(theirs["rss"]) if theirs else "n/a")
+    # fwstore with 2 workers once the configuration has [fwstore] workers; nginx
+    # with 2 workers in any case
+    edit = {"fwstore": {"workers": "2"}}
+    two = otad.accepts(edit)
+    if two:
+        otad.restart(edit)
+    else:
+        log("fwstore workers = 2: not in this build's configuration, its figures skipped")
+    ours, theirs = download_rounds(args, otad if two else None, urls, image_path, ctx,
+                                   peers, 2, problems)
+    download_rows(table, "2 workers", what, ours, theirs)
+
+
+def download_rounds(args, otad, urls, image_path, ctx, peers, workers, problems):
+    """args.repeat measured passes of fwstore (unless otad is None) and of nginx
+    with as many worker processes, alternately; the median of each figure, or
+    None for a server not measured."""
+    ours, theirs = [], []
+    for _ in range(args.repeat):
+        if otad is not None:
+            ours.append(download_otad(args, otad, urls, image_path, ctx, problems))
+        if peers.get("nginx"):
+            theirs.append(download_nginx(args, peers["nginx"], workers, image_path, ctx,
+                                         problems))
+    return medians(ours) if ours else None, medians(theirs) if theirs else None
+
+
+def medians(runs):
+    return {k: sorted(r[k] for r in runs)[len(runs) // 2] for k in runs[0]
+            if isinstance(runs[0][k], (int, float))}
+
+
+def download_otad(args, otad, urls, image_path, ctx, problems):
+    """One measured pass of fwstore: the downloader's figures, and the CPU seconds
+    of fwstore (its workers too) and admind."""
+    cpu0 = {n: otad.cpu(n) for n in ("fwstore", "admind")}
     r = download(args.loadgen, otad.fw_port, urls, image_path, args.downloads,
                  args.conc, ctx["net"], ctx["workdir"], "otad")
-    cpu = {n: proc_cpu(otad.pid(n)) - cpu0[n] for n in cpu0}
-    hwm = proc_status(fw, "VmHWM")
+    for n in cpu0:
+        r["cpu_" + n] = otad.cpu(n) - cpu0[n]
+    r["cpu"] = r["cpu_fwstore"] + r["cpu_admind"]
     check_download(r, "fwstore", problems)
-    peer = None
-    if peers.get("nginx"):
-        p, port = start_nginx(peers["nginx"], ctx["workdir"], image_path)
-        try:
-            worker = children(p.pid)
-            wpid = next(iter(worker.values()), p.pid)
-            nrss0 = proc_status(wpid, "VmRSS")
-            ncpu0 = proc_cpu(wpid)
-            peer = download(args.loadgen, port, ["/fw.bin"], image_path, args.downloads,
-                            args.conc, ctx["net"], ctx["workdir"], "nginx")
-            peer["rss"] = proc_status(wpid, "VmHWM") - nrss0
-            peer["cpu"] = proc_cpu(wpid) - ncpu0
-            check_download(peer, "nginx", problems)
-        finally:
-            stop_proc(p, signal.SIGQUIT)
+    return r
+
+
+def download_nginx(args, binary, workers, image_path, ctx, problems):
+    """One measured pass of nginx with that many workers: the downloader's figures,
+    the CPU seconds of master and workers, the first worker's RSS growth."""
+    p, port = start_nginx(binary, ctx["workdir"], image_path, workers)
+    try:
+        deadline = time.monotonic() + START_TIMEOUT
+        while len(family(p.pid)) < workers + 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        pids = family(p.pid)
+        wpid = pids[-1]
+        rss0 = proc_status(wpid, "VmRSS")
+        cpu0 = sum(proc_cpu(q) for q in pids)
+        r = download(args.loadgen, port, ["/fw.bin"], image_path, args.downloads,
+                     args.conc, ctx["net"], ctx["workdir"], "nginx")
+        r["cpu"] = sum(proc_cpu(q) for q in pids) - cpu0
+        r["rss"] = proc_status(wpid, "VmHWM") - rss0
+        check_download(r, "nginx", problems)
+        return r
+    finally:
+        stop_proc(p, signal.SIGQUIT)
+
+
+def download_rows(table, workers, what, r, peer):
+    """The figures of fwstore (r) and nginx (peer) with that many workers; either
+    may be None (not measured)."""
     tag = "3 download"
-    what = "%d x 1 MiB, %d at a time, %d tickets" % (args.downloads, args.conc, len(urls))
+    if r is None:
+        r = {"bytes": 0, "secs": 1, "ok": 0, "cpu": 0, "cpu_fwstore": 0, "cpu_admind": 0,
+             "p50_ms": 0, "p99_ms": 0, "busy": 0, "bad_status": 0, "errors": 0,
+             "skipped": 1}
+    skip = "n/a ([fwstore] workers not in this build)" if r.get("skipped") else None
     mbs = r["bytes"] / MiB / r["secs"]
-    table.add(tag, "throughput, MiB/s (%s)" % what, "%.0f" % mbs,
-              "%.0f" % (peer["bytes"] / MiB / peer["secs"]) if peer else "n/a",
-              ">= 1.0x nginx",
-              ratio(mbs, peer["bytes"] / MiB / peer["secs"]) if peer else "n/a")
+    pmbs = peer["bytes"] / MiB / peer["secs"] if peer else None
+    table.add(tag, "throughput, MiB/s, %s (%s)" % (workers, what), skip or "%.0f" % mbs,
+              "%.0f" % pmbs if peer else "n/a", ">= 1.0x nginx", ratio(mbs, pmbs))
     rps = r["ok"] / r["secs"]
-    table.add(tag, "requests/s", "%.0f" % rps,
-              "%.0f" % (peer["ok"] / peer["secs"]) if peer else "n/a", "",
-              ratio(rps, peer["ok"] / peer["secs"]) if peer else "n/a")
-    table.add(tag, "full download p50 / p99", "%.0f / %.0f ms" % (r["p50_ms"], r["p99_ms"]),
+    prps = peer["ok"] / peer["secs"] if peer else None
+    table.add(tag, "requests/s (downloads/s), %s" % workers, skip or "%.0f" % rps,
+              "%.0f" % prps if peer else "n/a", ">= 1.0x nginx", ratio(rps, prps))
+    cpu = 1e6 * r["cpu"] / max(r["ok"], 1)
+    pcpu = 1e6 * peer["cpu"] / max(peer["ok"], 1) if peer else None
+    table.add(tag, "CPU per download, %s: fwstore + admind vs nginx master + workers"
+              % workers, skip or "%.0f us (%.0f + %.0f)" % (
+                  cpu, 1e6 * r["cpu_fwstore"] / max(r["ok"], 1),
+                  1e6 * r["cpu_admind"] / max(r["ok"], 1)),
+              "%.0f us" % pcpu if peer else "n/a", "<= 1.0x nginx", ratio(cpu, pcpu))
+    table.add(tag, "full download p50 / p99, %s" % workers,
+              skip or "%.0f / %.0f ms" % (r["p50_ms"], r["p99_ms"]),
               "%.0f / %.0f ms" % (peer["p50_ms"], peer["p99_ms"]) if peer else "n/a", "",
-              ratio(r["p99_ms"], peer["p99_ms"]) if peer else "n/a")
-    table.add(tag, "ok / 503 / other status / errors",
-              "%d / %d / %d / %d" % (r["ok"], r["busy"], r["bad_status"], r["errors"]),
+              ratio(r["p99_ms"], peer["p99_ms"] if peer else None))
+    table.add(tag, "ok / 503 / other status / errors, %s" % workers,
+              skip or "%d / %d / %d / %d" % (r["ok"], r["busy"], r["bad_status"],
+                                             r["errors"]),
               "%d / %d / %d / %d" % (peer["ok"], peer["busy"], peer["bad_status"],
                                      peer["errors"]) if peer else "n/a")
-    table.add(tag, "server RSS growth (peak - before)", fmt_bytes(hwm - rss0),
-              fmt_bytes(peer["rss"]) if peer else "n/a")
-    table.add(tag, "CPU seconds in the measured pass (fwstore / admind; nginx worker)",
-              "%.1f / %.1f" % (cpu["fwstore"], cpu["admind"]),
-              "%.1f" % peer["cpu"] if peer else "n/a")
 
 
 def check_download(r, who, problems):
@@ -1049,7 +1162,7 @@ def parse_args():
     ap.add_argument("--hbeat", type=int, default=45, help="device heartbeat, s (45)")
     ap.add_argument("--inflight", type=int, default=256,
                     help="logins in flight per generator process (256)")
-    ap.add_argument("--downloads", "-T", type=int, help="downloads (quick 500, full 20000)")
+    ap.add_argument("--downloads", "-T", type=int, help="downloads per measured pass (quick 2000, full 20000)")
     ap.add_argument("--conc", "-C", type=int, help="concurrent downloaders (quick 100, "
                     "full 1000)")
     ap.add_argument("--upload-mib", type=int, default=16, help="upload size, MiB (16)")
@@ -1057,7 +1170,6 @@ def parse_args():
                     "2000, full 100000)")
     ap.add_argument("--million", type=int, help="devices of scenario 6 (quick 5000, full "
                     "1000000)")
-    ap.add_argument("--only", choices=("million",), help="run one scenario alone")
     ap.add_argument("--rest", type=float, help="seconds of CPU-at-rest measure")
     ap.add_argument("--no-peers", action="store_true", help="otad only")
     ap.add_argument("--no-install", action="store_true",
@@ -1065,6 +1177,11 @@ def parse_args():
     ap.add_argument("--check-peers", action="store_true",
                     help="install the peers if needed; exit 0 when both are there, else 4")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    ap.add_argument("--only", choices=("downloads", "million"),
+                    help="one scenario alone: downloads (a fleet of -C devices for the "
+                    "tickets, then scenario 3) or million (scenario 6)")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="measured download passes per server, alternately; medians (1)")
     a = ap.parse_args()
     full = a.full
     a.devices = a.devices or (100000 if full else 2000)
@@ -1072,7 +1189,7 @@ def parse_args():
     a.login_devices = a.login_devices or (19000 if full else 2000)
     a.procs = a.procs or max(2, int(math.ceil(a.devices / 9500)))
     a.login_procs = max(2, int(math.ceil(a.login_devices / 9500)))
-    a.downloads = a.downloads or (20000 if full else 300)
+    a.downloads = a.downloads or (20000 if full else 2000)
     a.conc = a.conc or (1000 if full else 100)
     a.sched_devices = a.sched_devices or (100000 if full else 2000)
     a.million = a.million or (1000000 if full else 5000)
@@ -1126,12 +1243,14 @@ def main():
         f.write(image)
     otad = None
     t_start = time.monotonic()
+    if args.only == "downloads":
+        args.devices = max(100, args.conc)
     try:
         if args.only == "million":
             log("million: %d devices" % args.million)
             million(args, args.build, workdir, table, image)
             raise Done()
-        for w in (1, 2):
+        for w in (1, 2) if args.only is None else ():
             log("logins: %d devices, hwd workers %d" % (args.login_devices, w))
             logins(args, args.build, workdir, table, problems, ctx, w)
         log("otad: %d devices, %d hwd workers, %d generator processes"
@@ -1144,16 +1263,20 @@ def main():
         wait_idle(otad.pid("admind"), 600.0)   # the devices' offline reports
         log("downloads: %d, %d at a time" % (args.downloads, args.conc))
         downloads(args, otad, table, problems, ctx, image_path, peers)
-        log("upload %d MiB" % args.upload_mib)
-        upload(args, otad, table, problems)
+        if args.only is None:
+            log("upload %d MiB" % args.upload_mib)
+            upload(args, otad, table, problems)
         otad.stop()
         otad = None
-        log("mosquitto: %d clients" % args.login_devices)
-        mosquitto_fleet(args, peers, workdir, table, problems, ctx)
-        log("scheduler: %d devices" % args.sched_devices)
-        scheduler(args, args.build, workdir, table, image)
-        log("million: %d devices" % args.million)
-        million(args, args.build, workdir, table, image)
+        if args.only is None:
+            log("mosquitto: %d clients" % args.login_devices)
+            mosquitto_fleet(args, peers, workdir, table, problems, ctx)
+            log("scheduler: %d devices" % args.sched_devices)
+            scheduler(args, args.build, workdir, table, image)
+            log("million: %d devices" % args.million)
+            million(args, args.build, workdir, table, image)
+        else:
+            table.rows = [r for r in table.rows if r[0] == "3 download"]
     except Done:
         pass
     except Broken as e:
@@ -1169,9 +1292,9 @@ def main():
             shutil.rmtree(workdir, ignore_errors=True)
         else:
             log("kept " + workdir)
-    table.show("otad benchmark (%s mode), %s, %.0f s" % ("full" if args.full else "quick",
-                                                         machine(),
-                                                         time.monotonic() - t_start))
+    table.show("otad benchmark (%s mode%s), %s, %.0f s" % (
+        "full" if args.full else "quick", ", %s only" % args.only if args.only else "",
+        machine(), time.monotonic() - t_start))
     for p in problems:
         print("BROKEN: " + p)
     return 1 if problems else 0

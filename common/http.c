@@ -83,8 +83,13 @@ http_server_start(struct http_server *srv, const char *listen, char *err,
 void
 http_conn_close(struct http_conn *c)
 {
-	if (!c->stream.closing)
-		uv_timer_stop(&c->timer);
+	const struct http_handler *h = c->server->handler;
+
+	if (c->stream.closing)
+		return;
+	uv_timer_stop(&c->timer);
+	if (h->on_closing != NULL)
+		h->on_closing(c);
 	stream_close(&c->stream);
 }
 
@@ -129,8 +134,6 @@ http_conn_peer(struct http_conn *c)
 		    sizeof(c->peer_str), 0);
 	else
 		snprintf(c->peer_str, sizeof(c->peer_str), "?");
-	if (stream_local_addr(&c->stream, &c->local) == -1)
-		log_debug("http: %s: no local address", c->peer_str);
 }
 
 /*
@@ -359,7 +362,8 @@ http_arm(struct http_conn *c)
 	    HTTP_IDLE_MS_DEFAULT;
 	if (c->lingering) {
 		uv_timer_start(&c->timer, http_close_cb,
-		    c->stream.queued == 0 ? HTTP_LINGER_MS : idle, 0);
+		    c->stream.queued == 0 && !c->watched ? HTTP_LINGER_MS :
+		    idle, 0);
 		return;
 	}
 	if (c->streaming) {
@@ -391,6 +395,13 @@ http_arm(struct http_conn *c)
 void
 http_conn_touch(struct http_conn *c)
 {
+	http_arm(c);
+}
+
+void
+http_conn_watch(struct http_conn *c, int on)
+{
+	c->watched = on != 0;
 	http_arm(c);
 }
 

@@ -62,6 +62,9 @@ struct http_handler {
 	void	(*on_complete)(struct http_conn *);
 	/* The response body written with http_stream_* drained. */
 	void	(*on_drain)(struct http_conn *);
+	/* Optional: the connection is closing and its socket still open (a
+	 * handler that sent around the connection takes a last look). */
+	void	(*on_closing)(struct http_conn *);
 	/* The connection is going away; free the request state in data. */
 	void	(*on_close)(struct http_conn *);
 };
@@ -100,7 +103,6 @@ struct http_conn {
 	struct http_request	 req;
 	void			*data;		/* handler's, per request */
 	struct sockaddr_storage	 peer;
-	struct sockaddr_storage	 local;
 	char			 peer_str[64];	/* printable, IPv4 unmapped */
 	/* internal */
 	struct buf		 field, value;
@@ -115,6 +117,8 @@ struct http_conn {
 	unsigned		 stranger:1;	/* not in the server's acl */
 	unsigned		 brief:1;	/* refused: closed once the
 						 * answer is written */
+	unsigned		 watched:1;	/* the handler waits on the
+						 * socket: linger for idle */
 };
 
 /* Starts listening on a netaddr list; -1 with a sentence in err. */
@@ -148,12 +152,19 @@ int	 http_stream_begin(struct http_conn *, int status,
 	    const char *content_type, const char *extra_headers,
 	    uint64_t total);
 int	 http_stream_write(struct http_conn *, const void *, size_t);
+/* n bytes of the body the handler put on the socket itself (sendfile), the
+ * connection's writes drained first; -1 past the announced total. */
+int	 http_stream_sent(struct http_conn *, uint64_t n);
 void	 http_stream_end(struct http_conn *);
 /* Abort: close the connection now. */
 void	 http_conn_close(struct http_conn *);
 /* Its idle timer starts again: the connection moved outside its own reads
  * and writes (a download's bytes were acknowledged). */
 void	 http_conn_touch(struct http_conn *);
+/* While watched, the lingering close after the answer waits up to the idle
+ * timeout (touched as the peer acknowledges) instead of a short linger:
+ * the handler still waits for the peer to acknowledge the body. */
+void	 http_conn_watch(struct http_conn *, int);
 /* The connection under a request, for a handler that sends around it
  * (fwstore's sendfile and acknowledgement count): the socket's descriptor
  * (-1 when there is none), 1 when it speaks TLS, and the bytes written but

@@ -135,6 +135,17 @@ http_stream_write(struct http_conn *c, const void *p, size_t n)
 	return 0;
 }
 
+int
+http_stream_sent(struct http_conn *c, uint64_t n)
+{
+	struct http_xconn	*x = XCONN(c);
+
+	if (!c->streaming || c->stream.closing || n > x->stream_left)
+		return -1;
+	x->stream_left -= n;
+	return 0;
+}
+
 void
 http_stream_end(struct http_conn *c)
 {

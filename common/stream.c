@@ -163,6 +163,7 @@ void
 stream_shutdown(struct stream *s)
 {
 	uv_shutdown_t	*req;
+	uv_os_fd_t	 fd;
 
 	if (s->closing || s->write_shut)
 		return;
@@ -173,6 +174,14 @@ stream_shutdown(struct stream *s)
 			return;
 	}
 	s->write_shut = 1;
+	if (s->queued == 0 && s->ssl == NULL &&
+	    uv_fileno((uv_handle_t *)&s->tcp, &fd) == 0) {
+		/* nothing queued: the FIN goes now, without waiting for
+		 * writability */
+		if (shutdown(fd, SHUT_WR) == -1 && errno != ENOTCONN)
+			stream_gone(s, "shutdown failed");
+		return;
+	}
 	if ((req = malloc(sizeof(*req))) == NULL) {
 		stream_gone(s, "out of memory");
 		return;

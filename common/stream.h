@@ -58,7 +58,8 @@ int	 stream_write(struct stream *, const void *, size_t);
 void	 stream_pause(struct stream *);
 void	 stream_resume(struct stream *);
 /* Sends what is queued, then shuts down the write side (TLS close_notify
- * first).  Reading continues, so a lingering close can drain the peer. */
+ * first); plain TCP with nothing queued sends its FIN at once.  Reading
+ * continues, so a lingering close can drain the peer. */
 void	 stream_shutdown(struct stream *);
 /* Closes now (idempotent); on_close follows. */
 void	 stream_close(struct stream *);

@@ -37,6 +37,7 @@ static int	fwstore_listen(struct fwstore *, struct http_server *,
 static void	fwstore_on_request(struct http_conn *, struct http_request *);
 static void	fwstore_on_complete(struct http_conn *);
 static void	fwstore_on_drain(struct http_conn *);
+static void	fwstore_on_closing(struct http_conn *);
 static void	fwstore_on_close(struct http_conn *);
 static void	fwstore_reply(struct http_conn *, int, const char *);
 static void	fwstore_send_answer(struct http_conn *,
@@ -62,6 +63,7 @@ static const struct http_handler fwstore_handler = {
 	.on_request = fwstore_on_request,
 	.on_complete = fwstore_on_complete,
 	.on_drain = fwstore_on_drain,
+	.on_closing = fwstore_on_closing,
 	.on_close = fwstore_on_close,
 };
 
@@ -175,6 +177,15 @@ fwstore_on_drain(struct http_conn *conn)
 
 	if (dl != NULL && dl->streaming)
 		fwstore_send_drain(dl);
+}
+
+static void
+fwstore_on_closing(struct http_conn *conn)
+{
+	struct fwstore_download	*dl = conn->data;
+
+	if (dl != NULL)
+		fwstore_send_closing(dl);
 }
 
 static void
@@ -445,6 +456,8 @@ fwstore_download_log(struct fwstore_download *dl, int prio, const char *fmt,
 	const char	*fields[] = { remote, sha, NULL };
 	va_list		 ap;
 
+	if (prio == LOG_DEBUG && !log_verbose())
+		return;		/* nothing to format */
 	(void)snprintf(remote, sizeof(remote), "REMOTE_ADDR=%s", dl->remote);
 	(void)snprintf(sha, sizeof(sha), "FIRMWARE_SHA256=%s", dl->sha256);
 	va_start(ap, fmt);

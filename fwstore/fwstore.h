@@ -112,16 +112,18 @@ struct fwstore_answer {
 /*
  * One request on /ota/<ticket> or /update, from admind's check to the last
  * byte the peer acknowledged.  The body goes out through the connection
- * (TLS, or a client that keeps the connection), or with sendfile(2) on a
- * duplicate of the socket once the head reached the kernel and the HTTP
- * connection was let go.  first <= acked <= sent <= written <= end.
+ * (TLS, or a client that keeps the connection), or with sendfile(2) on the
+ * connection's socket once the head reached the kernel, and on a
+ * duplicate of it (the HTTP connection let go) once it was full.
+ * first <= acked <= sent <= written <= end.
  */
 struct fwstore_download {
 	struct fwstore		*fw;
 	struct http_conn	*conn;		/* NULL once let go */
 	int			 fd;		/* the firmware file */
-	int			 sock;		/* sendfile: the socket, or -1 */
-	uv_poll_t		 poll;		/* sendfile: writable, linger */
+	int			 sock;		/* the duplicate, or -1 */
+	uv_poll_t		 poll;		/* the duplicate: writable,
+						 * linger */
 	uv_timer_t		 timer;		/* acks and stall; linger */
 	unsigned		 handles;	/* open uv handles above */
 	unsigned		 head:1;
@@ -134,6 +136,7 @@ struct fwstore_download {
 	unsigned		 fin:1;		/* sendfile: FIN after the body */
 	unsigned		 lingering:1;	/* sendfile: body acknowledged */
 	unsigned		 completed:1;	/* COMPLETE told to admind */
+	unsigned		 start_told:1;	/* STARTED told to admind */
 	uint64_t		 delivery_id;
 	uint64_t		 size;		/* of the file */
 	uint64_t		 first, end;	/* the bytes to send: [first, end) */
@@ -141,6 +144,7 @@ struct fwstore_download {
 	uint64_t		 sent;		/* offset that reached the kernel */
 	uint64_t		 acked;		/* offset the peer acknowledged */
 	uint64_t		 told;		/* bytes last told to admind */
+	uint64_t		 start_bytes;	/* STARTED's coverage */
 	uint64_t		 discarded;	/* linger: bytes read and dropped */
 	unsigned		 step;		/* last 10% step told */
 	uint64_t		 started_ms;
@@ -174,6 +178,7 @@ void	 fwstore_download_release(struct fwstore_download *);
 int	 fwstore_send_begin(struct fwstore_download *, int status,
 	    const char *headers);
 void	 fwstore_send_drain(struct fwstore_download *);
+void	 fwstore_send_closing(struct fwstore_download *);
 void	 fwstore_send_lost(struct fwstore_download *);
 
 /* coverage.c */

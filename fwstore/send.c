@@ -2,15 +2,21 @@
 /*
  * The body of a firmware download in otad-fwstore.  Plain HTTP to a client
  * that does not keep the connection (every ESP updater): once the head
- * reached the kernel the HTTP connection is let go and the bytes go with
- * sendfile(2) on a duplicate of the socket, watched by a uv_poll for
- * writability, then FIN and a lingering close.  TLS, or a client that
- * keeps the connection: 64 KiB preads through the connection, one write in
- * flight.  Progress is what the peer acknowledged (the bytes in the kernel
- * less the socket's unacknowledged queue, read after every write and on a
- * tick), added to the delivery's coverage (coverage.c) and told to admind:
- * started, every 10% of the coverage, complete (the coverage is the whole
- * image), aborted (the peer left or stalled first).
+ * reached the kernel the bytes go with sendfile(2) on the connection's
+ * socket until it is full.  When the whole body fit, the connection sends
+ * the FIN and lingers (common/http.c) while the acknowledgements come in:
+ * no other handle.  When the socket filled first, the HTTP connection is
+ * let go and the rest goes on a duplicate of the socket, watched by a
+ * uv_poll for writability, then FIN and a lingering close.  TLS, or a
+ * client that keeps the connection: 64 KiB preads through the connection,
+ * one write in flight.  Progress is what the peer acknowledged (the bytes
+ * in the kernel less the socket's unacknowledged queue, read after every
+ * write and on a tick), added to the delivery's coverage (coverage.c) and
+ * told to admind: started, every 10% of the coverage, complete (the
+ * coverage is the whole image), aborted (the peer left or stalled first).
+ * STARTED waits for the first tick or the next report, so that a body
+ * acknowledged at once tells admind STARTED and COMPLETE in one write and
+ * one of its loop turns.
  */
 #include <sys/ioctl.h>
 #include <sys/sendfile.h>
@@ -46,6 +52,7 @@ static int	fwstore_send_acks(struct fwstore_download *);
 static int	fwstore_send_unacked(struct fwstore_download *, uint64_t *);
 static uint64_t	fwstore_send_covered(struct fwstore_download *, int *);
 static void	fwstore_send_note(struct fwstore_download *);
+static void	fwstore_send_tell_start(struct fwstore_download *);
 static void	fwstore_send_tell(struct fwstore_download *, enum ctl_progress,
 		    uint64_t);
 static void	fwstore_send_delivered(struct fwstore_download *);
@@ -114,7 +121,7 @@ void
 fwstore_send_drain(struct fwstore_download *dl)
 {
 	if (dl->zerocopy) {
-		fwstore_send_handoff(dl);
+		fwstore_send_burst(dl);
 		return;
 	}
 	if (dl->sent != dl->written)
@@ -125,6 +132,16 @@ fwstore_send_drain(struct fwstore_download *dl)
 		fwstore_send_chunk(dl);
 }
 
+/* The connection is closing, its socket still open: once the body is all
+ * in the kernel, a last look at the acknowledgements says whether the
+ * client has it (its FIN, or the linger ended). */
+void
+fwstore_send_closing(struct fwstore_download *dl)
+{
+	if (dl->streaming && dl->draining)
+		fwstore_send_hangup(dl);
+}
+
 /* The connection closed under a body: the client left or stalled. */
 void
 fwstore_send_lost(struct fwstore_download *dl)
@@ -133,7 +150,8 @@ fwstore_send_lost(struct fwstore_download *dl)
 	fwstore_send_close(dl);
 }
 
-/* STARTED with what the delivery's peers acknowledged so far. */
+/* STARTED with what the delivery's peers acknowledged so far, told with
+ * the next report or at the first tick (fwstore_send_tell_start). */
 static void
 fwstore_send_started(struct fwstore_download *dl)
 {
@@ -142,7 +160,7 @@ fwstore_send_started(struct fwstore_download *dl)
 
 	bytes = fwstore_send_covered(dl, &all);
 	dl->step = dl->size ? (unsigned)(bytes * 10 / dl->size) : 0;
-	fwstore_send_tell(dl, CTL_PROGRESS_STARTED, bytes);
+	dl->told = dl->start_bytes = bytes;
 	fwstore_download_log(dl, LOG_DEBUG, "download of delivery %llu "
 	    "started: bytes %llu-%llu of %llu to %s%s",
 	    (unsigned long long)dl->delivery_id,
@@ -293,26 +311,45 @@ fwstore_send_note(struct fwstore_download *dl)
 	}
 }
 
+/* A report to admind, STARTED first when it is still untold. */
 static void
 fwstore_send_tell(struct fwstore_download *dl, enum ctl_progress what,
     uint64_t bytes)
 {
+	fwstore_send_tell_start(dl);
 	dl->told = bytes;
 	fwstore_ctl_progress(dl->fw, dl->delivery_id, what, bytes, dl->size);
 }
 
+static void
+fwstore_send_tell_start(struct fwstore_download *dl)
+{
+	if (dl->start_told)
+		return;
+	dl->start_told = 1;
+	fwstore_ctl_progress(dl->fw, dl->delivery_id, CTL_PROGRESS_STARTED,
+	    dl->start_bytes, dl->size);
+}
+
 /* The whole range was acknowledged: through the connection, the
- * connection is kept or closed as the client asked; sendfile: linger. */
+ * connection is kept or closed as the client asked; sendfile on the
+ * connection: it lingers as a closed answer does; on the duplicate: our
+ * linger. */
 static void
 fwstore_send_delivered(struct fwstore_download *dl)
 {
 	struct http_conn	*conn;
 
 	fwstore_send_report(dl);
-	if (dl->zerocopy) {
+	if (dl->zerocopy && dl->sock != -1) {
 		dl->lingering = 1;
 		uv_timer_start(&dl->timer, fwstore_send_on_timer,
 		    FWSTORE_LINGER_MS, 0);
+		return;
+	}
+	if (dl->zerocopy) {
+		http_conn_watch(dl->conn, 0);
+		fwstore_send_close(dl);
 		return;
 	}
 	conn = fwstore_download_detach(dl);
@@ -333,6 +370,7 @@ fwstore_send_report(struct fwstore_download *dl)
 	if (!dl->completed &&
 	    (bytes = fwstore_send_covered(dl, &all)) != dl->told)
 		fwstore_send_tell(dl, CTL_PROGRESS_RUNNING, bytes);
+	fwstore_send_tell_start(dl);	/* a range that added nothing */
 	fwstore_download_log(dl, LOG_INFO, "download of delivery %llu "
 	    "complete: bytes %llu-%llu of %llu acknowledged in %llu.%03llu s",
 	    (unsigned long long)dl->delivery_id,
@@ -362,9 +400,9 @@ fwstore_send_aborted(struct fwstore_download *dl, const char *why)
 }
 
 /*
- * The head is in the kernel: keep a duplicate of the socket, let the HTTP
- * connection go (its close leaves the socket open through the duplicate),
- * and watch the duplicate.
+ * The socket is full before the body is all in the kernel: keep a
+ * duplicate of the socket, let the HTTP connection go (its close leaves
+ * the socket open through the duplicate), and watch the duplicate.
  */
 static void
 fwstore_send_handoff(struct fwstore_download *dl)
@@ -408,20 +446,26 @@ fwstore_send_on_poll(uv_poll_t *p, int status, int events)
 }
 
 /* sendfile until the socket is full or FWSTORE_BURST went out, so that
- * one fast client does not hold the loop. */
+ * one fast client does not hold the loop; on the connection's socket
+ * first, on the duplicate once it was full. */
 static void
 fwstore_send_burst(struct fwstore_download *dl)
 {
 	uint64_t	 done = 0, want;
 	off_t		 off;
 	ssize_t		 n;
+	int		 sock = dl->sock;
 
+	if (sock == -1 && (sock = http_conn_fd(dl->conn)) == -1) {
+		fwstore_send_abort(dl, "the connection has no socket");
+		return;
+	}
 	while (dl->sent < dl->end && done < FWSTORE_BURST) {
 		want = dl->end - dl->sent;
 		if (want > FWSTORE_BURST - done)
 			want = FWSTORE_BURST - done;
 		off = (off_t)dl->sent;
-		n = sendfile(dl->sock, dl->fd, &off, (size_t)want);
+		n = sendfile(sock, dl->fd, &off, (size_t)want);
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -436,19 +480,33 @@ fwstore_send_burst(struct fwstore_download *dl)
 	}
 	if (done > 0)
 		dl->moved_ms = util_now_ms();
+	if (dl->sock == -1 && http_stream_sent(dl->conn, done) == -1) {
+		fwstore_send_abort(dl, "the body is longer than its head");
+		return;
+	}
 	if (dl->sent == dl->end)
 		fwstore_send_sent(dl);
+	else if (dl->sock == -1)
+		fwstore_send_handoff(dl);
 	else
 		(void)fwstore_send_check(dl);
 }
 
 /* Every byte is in the kernel: give the slot back, FIN (which uncorks),
- * then wait for the acknowledgements, reading what the client sends. */
+ * then wait for the acknowledgements (the tick), reading what the client
+ * sends.  On the connection, http.c sends the FIN at once (nothing is
+ * queued on a plain socket) and lingers, for as long as we watch. */
 static void
 fwstore_send_sent(struct fwstore_download *dl)
 {
 	fwstore_download_unslot(dl);
 	dl->draining = 1;
+	if (dl->sock == -1) {
+		dl->fin = 1;
+		http_conn_watch(dl->conn, 1);
+		http_stream_end(dl->conn);
+		return;
+	}
 	if (shutdown(dl->sock, SHUT_WR) == -1) {
 		fwstore_send_abort(dl, strerror(errno));
 		return;
@@ -508,6 +566,7 @@ fwstore_send_on_timer(uv_timer_t *t)
 		fwstore_send_close(dl);
 		return;
 	}
+	fwstore_send_tell_start(dl);
 	if (fwstore_send_check(dl) != 0 ||
 	    util_now_ms() - dl->moved_ms < fwstore_send_stall_ms(dl))
 		return;

@@ -34,6 +34,7 @@
 
 #define STREAM_TOTAL	100000
 #define BIG_BODY	(1024 * 1024)
+#define OWN_BODY	"the handler's own bytes\n"
 
 struct client {
 	int	 fd;
@@ -54,6 +55,7 @@ struct resp {
 struct req_state {
 	struct buf	 body;
 	size_t		 sent;
+	int		 own;		/* /own: the body written on the fd */
 };
 
 static uv_loop_t		*loop;
@@ -62,6 +64,8 @@ static uv_async_t		 done_async;
 static uv_timer_t		 async_timer;
 static struct http_conn		*async_conn;
 static int			 ports[4];
+static struct http_conn		*own_conn;	/* /own, until it closes */
+static volatile int		 own_closing;	/* 1: fd open in on_closing */
 static const char		*tls_cafile;
 static int			 failures;
 
@@ -140,6 +144,32 @@ stream_next(struct http_conn *c)
 	st->sent += n;
 }
 
+/* The body of /own goes on the socket around the connection (as fwstore's
+ * sendfile does), is counted with http_stream_sent, and the answer ends
+ * with the connection's FIN while the handler watches. */
+static void
+own_body(struct http_conn *c)
+{
+	static const char	 body[] = OWN_BODY;
+	int			 fd = http_conn_fd(c);
+
+	state_clear(c);
+	CHECK(fd >= 0 && write(fd, body, sizeof(body) - 1) ==
+	    (ssize_t)sizeof(body) - 1, "own: write on the socket");
+	CHECK(http_stream_sent(c, sizeof(body) - 1) == 0, "own: counted");
+	CHECK(http_stream_sent(c, 1) == -1, "own: a byte past the length");
+	own_conn = c;
+	http_conn_watch(c, 1);
+	http_stream_end(c);
+}
+
+static void
+on_closing(struct http_conn *c)
+{
+	if (c == own_conn)
+		own_closing = http_conn_fd(c) >= 0 ? 1 : -1;
+}
+
 static void
 on_request(struct http_conn *c, struct http_request *req)
 {
@@ -172,6 +202,10 @@ on_request(struct http_conn *c, struct http_request *req)
 	} else if (strcmp(req->path, "/async") == 0) {
 		async_conn = c;
 		uv_timer_start(&async_timer, async_fire, 50, 0);
+	} else if (strcmp(req->path, "/own") == 0) {
+		state_of(c)->own = 1;
+		http_stream_begin(c, 200, "text/plain", NULL,
+		    sizeof(OWN_BODY) - 1);
 	} else if (strcmp(req->path, "/stream") == 0) {
 		state_of(c);
 		http_stream_begin(c, 200, "application/octet-stream", NULL,
@@ -203,7 +237,11 @@ on_complete(struct http_conn *c)
 static void
 on_drain(struct http_conn *c)
 {
-	if (c->data != NULL)
+	struct req_state	*st = c->data;
+
+	if (st != NULL && st->own)
+		own_body(c);
+	else if (st != NULL)
 		stream_next(c);
 }
 
@@ -212,6 +250,8 @@ on_close(struct http_conn *c)
 {
 	if (async_conn == c)
 		async_conn = NULL;
+	if (own_conn == c)
+		own_conn = NULL;
 	state_clear(c);
 }
 
@@ -220,6 +260,7 @@ static const struct http_handler handler = {
 	.on_body = on_body,
 	.on_complete = on_complete,
 	.on_drain = on_drain,
+	.on_closing = on_closing,
 	.on_close = on_close,
 };
 
@@ -705,6 +746,29 @@ test_stream(void)
 	free(r.body);
 }
 
+/* A body the handler wrote on the socket itself: the client sees the
+ * length, the bytes and the FIN; on_closing runs with the socket open. */
+static void
+test_own_body(void)
+{
+	struct client	 cl;
+	struct resp	 r = { 0 };
+
+	cl_open(&cl, ports[0], NULL);
+	cl_sends(&cl, "GET /own HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+	    "\r\n");
+	expect(&cl, &r, 0, "own", "HTTP/1.1 200 OK", OWN_BODY);
+	CHECK(has_header(&r, "Content-Length: 24"), "own: length");
+	CHECK(has_header(&r, "Connection: close"), "own: conn");
+	expect_eof(&cl, "own: FIN after the body");
+	cl_close(&cl);
+	for (int i = 0; i < 100 && own_closing == 0; i++)
+		usleep(10000);
+	CHECK(own_closing == 1, "own: on_closing saw the socket (%d)",
+	    own_closing);
+	free(r.body);
+}
+
 static void
 test_timeouts(void)
 {
@@ -788,6 +852,7 @@ client_main(void *arg)
 	test_oversized();
 	test_garbage();
 	test_stream();
+	test_own_body();
 	test_timeouts();
 	test_tls();
 	uv_async_send(&done_async);

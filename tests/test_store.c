@@ -283,6 +283,7 @@ static void
 test_deliveries(struct store *st, int64_t fw)
 {
 	struct delivery	 dl, *list;
+	struct firmware	 f, tf;
 	struct counts	 c;
 	size_t		 n;
 	int64_t		 d1, d2, d3, d4, job3, *ids;
@@ -315,15 +316,31 @@ test_deliveries(struct store *st, int64_t fw)
 	CHECK(store_delivery_update(st, d1, DELIVERY_QUEUED, DELIVERY_SENT,
 	    "T1aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", NULL, 1, 0) == 1);
 	CHECK(store_delivery_by_ticket(st, "T1aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
-	    &dl) == 1);
+	    &dl, NULL) == 1);
 	CHECK(dl.id == d1);
 	CHECK(dl.state == DELIVERY_SENT);
 	CHECK(dl.attempts == 1);
 	CHECK_STR(dl.ticket, "T1aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
 	delivery_free(&dl);
-	CHECK(store_delivery_by_ticket(st, "unknown", &dl) == 0);
+	/* with the firmware its job names, read in the same statement */
+	CHECK(store_firmware_get(st, fw, &f) == 1);
+	CHECK(store_delivery_by_ticket(st, "T1aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+	    &dl, &tf) == 1);
+	CHECK(dl.id == d1 && tf.id == fw && tf.size == f.size);
+	CHECK_STR(tf.sha256, f.sha256);
+	CHECK_STR(tf.md5, f.md5);
+	CHECK_STR(tf.sha256_b64, f.sha256_b64);
+	CHECK_STR(tf.version, f.version);
+	CHECK(tf.uploaded_at == f.uploaded_at);
+	firmware_free(&f);
+	firmware_free(&tf);
 	delivery_free(&dl);
-	CHECK(store_delivery_by_ticket(st, "", &dl) == 0);
+	CHECK(store_delivery_by_ticket(st, "unknown", &dl, &tf) == 0);
+	CHECK(tf.id == 0);
+	delivery_free(&dl);
+	CHECK(store_delivery_by_ticket(st, "unknown", &dl, NULL) == 0);
+	delivery_free(&dl);
+	CHECK(store_delivery_by_ticket(st, "", &dl, NULL) == 0);
 	delivery_free(&dl);
 	/* A ticket is unique. */
 	CHECK(store_delivery_update(st, d2, DELIVERY_QUEUED, DELIVERY_SENT,
@@ -379,7 +396,7 @@ test_deliveries(struct store *st, int64_t fw)
 	CHECK_STR(dl.ticket, "T1aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
 	delivery_free(&dl);
 	CHECK(store_delivery_by_ticket(st,
-	    "T1aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", &dl) == 1);
+	    "T1aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", &dl, NULL) == 1);
 	CHECK(dl.state == DELIVERY_CANCELED);
 	CHECK_STR(dl.last_error, "superseded by job 3");
 	delivery_free(&dl);
@@ -400,7 +417,7 @@ test_deliveries(struct store *st, int64_t fw)
 	CHECK(store_job_set_state(st, 1, JOB_ACTIVE, JOB_STOPPED) == 1);
 	CHECK(store_job_cancel(st, 1, "the job was stopped", &canceled) == 0);
 	CHECK(canceled == 1);
-	CHECK(store_delivery_by_ticket(st, "T3", &dl) == 1);
+	CHECK(store_delivery_by_ticket(st, "T3", &dl, NULL) == 1);
 	CHECK(dl.state == DELIVERY_CANCELED);
 	delivery_free(&dl);
 	CHECK(store_delivery_get(st, d3, &dl) == 1);
@@ -766,7 +783,7 @@ test_kill(void)
 	CHECK(waitpid(pid, &status, 0) == pid);
 	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
 	st = open_ok();
-	CHECK(store_delivery_by_ticket(st, "TK", &dl) == 1);
+	CHECK(store_delivery_by_ticket(st, "TK", &dl, NULL) == 1);
 	CHECK(dl.id == 4);
 	CHECK(dl.state == DELIVERY_SENT);
 	CHECK(dl.attempts == 1);

@@ -182,3 +182,32 @@ def test_live_events_show_each_ten_percent_once(otad, admin, image, firmware_id)
     finally:
         conn.close()
         dev.close()
+
+
+# -- a body that went into the kernel at once ----------------------------------
+
+SMALL = 10 * 1024        # fits in a fresh socket's send buffer: one sendfile takes it
+
+
+def test_body_in_the_kernel_at_once_waits_for_the_slow_reader(otad, admin):
+    """fwstore hands a small image to the kernel in one sendfile and ends the answer
+    with its FIN; the device still reads it for 4 s, twice the short linger of a
+    closed answer. The delivery stays short of downloaded while the device reads,
+    and becomes downloaded once it has every byte."""
+    small = lc.new_image(version="0.2.14", build="Dec 14 2026 14:00:00", size=SMALL)
+    dev, job_id, url = ota_for_new_device(otad, admin, lc.upload_stopped(otad, small))
+    s = slow_socket(url)
+    try:
+        t0 = time.monotonic()
+        got = read_paced(s, 2500, until=t0 + 2.5)
+        d = settled(admin, job_id, dev.id, wait=0.3)
+        assert d["state"] != "downloaded" and d["percent"] < 100, \
+            "after the device read %d bytes of the answer: %r" % (len(got), d)
+        got += read_paced(s, 2500)
+    finally:
+        s.close()
+        dev.close()
+    assert body_of(got) == small, "the body differs from the image"
+    d = lc.wait_delivery(admin, job_id, dev.id, "downloaded")
+    assert d["state"] == "downloaded", d
+    assert d["bytes_sent"] == SMALL and d["percent"] == 100, d
