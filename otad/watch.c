@@ -133,8 +133,6 @@ watch_snapshot(struct watch *w)
 	const struct json_value *list, *d, *dev;
 	char		 path[80];
 
-	if (watch_job_state(w))
-		w->done = 1;
 	snprintf(path, sizeof(path), "/admin/jobs/%" PRId64 "/deliveries",
 	    w->job_id);
 	ds = client_json(w->client, "GET", path, NULL, NULL);
@@ -148,7 +146,9 @@ watch_snapshot(struct watch *w)
 				    json_get_str(d, "last_error"), 0);
 		}
 	json_free(ds);
-	if (!w->done && w->all && watch_all_ended(w))
+	/* after the deliveries: an event between the two reads only
+	 * makes the job look later, never ended too soon */
+	if (watch_job_state(w) || (w->all && watch_all_ended(w)))
 		w->done = 1;
 	watch_draw(w);
 }
