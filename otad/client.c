@@ -256,6 +256,17 @@ client_stream(struct client *c, const char *path,
 	return -1;
 }
 
+void
+client_query_add(struct buf *b, const char *value)
+{
+	for (const unsigned char *p = (const unsigned char *)value; *p; p++)
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || strchr("-._~", *p) != NULL)
+			buf_addc(b, (char)*p);
+		else
+			buf_printf(b, "%%%02X", *p);
+}
+
 /* h's handle reset for METHOD url+path with the connection's options. */
 static CURL *
 client_prepare(struct client *c, struct client_handle *h, const char *method,

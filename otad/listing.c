@@ -115,8 +115,7 @@ otad_devices(int argc, char **argv)
 		buf_adds(&path, "/admin/devices");
 		if (tag != NULL) {
 			buf_adds(&path, "?tag=");
-			for (const char *p = tag; *p; p++)
-				buf_printf(&path, "%%%02X", (unsigned char)*p);
+			client_query_add(&path, tag);
 		}
 		listing_print_raw(c, buf_cstr(&path));
 		buf_free(&path);
@@ -226,8 +225,7 @@ listing_devices_page(struct client *c, struct table *t, const char *tag,
 	    LISTING_PAGE, offset);
 	if (tag != NULL) {
 		buf_adds(&path, "&tag=");
-		for (const char *p = tag; *p; p++)
-			buf_printf(&path, "%%%02X", (unsigned char)*p);
+		client_query_add(&path, tag);
 	}
 	page = client_json(c, "GET", buf_cstr(&path), NULL, NULL);
 	list = json_get(page, "devices");

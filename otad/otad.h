@@ -94,6 +94,9 @@ int	 client_stream(struct client *, const char *path,
 	    int (*on_event)(void *, const char *kind, const char *data),
 	    void *arg);
 
+/* value percent-encoded as a query parameter's value, added to b. */
+void	 client_query_add(struct buf *, const char *value);
+
 /* progress.c: a bar on a terminal, a line every 10 % otherwise; nothing
  * with a NULL label. */
 struct progress {

@@ -55,6 +55,7 @@ static const struct option push_options[] = {
 static int	 push_option(void *, int, const char *);
 static int	 push_number(const char *, const char *, int, int, int *);
 static int	 push_devices(struct push *, const char *);
+static void	 push_tag_check(struct client *, const char *);
 static void	 push_firmware_said(const struct json_value *);
 static char	*push_job_body(const struct push *, const char *firmware_id);
 static void	 push_job_said(const struct push *, const struct json_value *);
@@ -81,6 +82,8 @@ otad_push(int argc, char **argv)
 		    "--device ID, --token T, --tag NAME or --all\n", file);
 		exit(OTAD_EXIT_USAGE);
 	}
+	if (p.tag != NULL)
+		push_tag_check(c, p.tag);
 	status = client_upload(c, p.force ? "/admin/firmware?force=true" :
 	    "/admin/firmware", file, &fw_raw);
 	if (status != 200 && status != 201)
@@ -188,6 +191,28 @@ push_devices(struct push *p, const char *list)
 		buf_printf(&p->devices, "%s%s", p->devices.len ? "," : "", id);
 	}
 	return 0;
+}
+
+/* A tag no device has stops the push before the upload, not after. */
+static void
+push_tag_check(struct client *c, const char *tag)
+{
+	struct buf	 path = BUF_INIT;
+	struct json_value *devs;
+	const struct json_value *total;
+
+	buf_adds(&path, "/admin/devices?limit=1&tag=");
+	client_query_add(&path, tag);
+	devs = client_json(c, "GET", buf_cstr(&path), NULL, NULL);
+	total = json_get(devs, "total");
+	if (total == NULL || total->num < 1) {
+		fprintf(stderr, "otad: no device has the tag \"%s\"; nothing "
+		    "was uploaded. Check the spelling (otad devices lists the "
+		    "tags)\n", tag);
+		exit(OTAD_EXIT_USAGE);
+	}
+	json_free(devs);
+	buf_free(&path);
 }
 
 /* What otad read from the image, as the upload answered. */

@@ -113,11 +113,16 @@ def test_push_says_what_it_read_and_how_many_devices(otad, admin, home, image_fi
     admin.request("POST", "/admin/jobs/%d/stop" % job["id"])
 
 
-def test_push_needs_a_target(otad, admin, home, image_file):
+def test_push_needs_a_target_that_has_devices(otad, admin, home, image_file):
     before = admin.request("GET", "/admin/jobs?limit=1").json()["total"]
     r = otad_cmd(otad, home, "push", image_file)
     assert r.returncode == 2, r
     assert "--device ID, --token T, --tag NAME or --all" in r.stderr, r.stderr
+    r = otad_cmd(otad, home, "push", image_file, "--tag", "no such tag")
+    assert r.returncode == 2, r
+    assert r.stderr.startswith('otad: no device has the tag "no such tag"; nothing was '
+                               'uploaded.'), r.stderr
+    assert r.stdout == ""
     assert admin.request("GET", "/admin/jobs?limit=1").json()["total"] == before
 
 
@@ -133,19 +138,26 @@ def wait_watching(p):
     return seen
 
 
-def test_push_watch_follows_an_update_to_success(otad, admin, home, image, image_file):
-    dev = Device(otad, admin).connect()
-    p = otad_bg(otad, home, "push", image_file, "--device", str(dev.id), "--watch")
+def push_watch(srv, admin, home, image, image_file, flash_ok, *options):
+    """otad push --watch for a new device that updates (or comes back on its old
+    build) once the watch is open: the device, exit status and output."""
+    dev = Device(srv, admin).connect()
+    p = otad_bg(srv, home, "push", image_file, "--device", str(dev.id), "--watch",
+                *options)
     try:
         head = wait_watching(p)
-        dev.update(image, timeout=20)
+        dev.update(image, timeout=20, flash_ok=flash_ok)
         out, err = p.communicate(timeout=CLI_TIMEOUT)
-        out = head + out
     finally:
         if p.poll() is None:
             p.kill()
         dev.close()
-    assert p.returncode == 0, (out, err)
+    return dev, p.returncode, head + out, err
+
+
+def test_push_watch_follows_an_update_to_success(otad, admin, home, image, image_file):
+    dev, rc, out, err = push_watch(otad, admin, home, image, image_file, True)
+    assert rc == 0, (out, err)
     assert "watching job" in out, out
     # each change as it happened (stdout is no terminal: a line each)
     for state in ("sent", "downloading", "downloaded", "succeeded"):
@@ -157,19 +169,10 @@ def test_push_watch_follows_an_update_to_success(otad, admin, home, image, image
 
 
 def test_push_watch_prints_the_failure_and_exits_1(otad, admin, home, image, image_file):
-    dev = Device(otad, admin).connect()
-    p = otad_bg(otad, home, "push", image_file, "--device", str(dev.id), "--attempts", "1",
-                "--watch")
-    try:
-        head = wait_watching(p)
-        dev.update(image, timeout=20, flash_ok=False)   # comes back on the old build
-        out, err = p.communicate(timeout=CLI_TIMEOUT)
-        out = head + out
-    finally:
-        if p.poll() is None:
-            p.kill()
-        dev.close()
-    assert p.returncode == 1, (out, err)
+    # the device comes back on its old build: the one attempt failed
+    dev, rc, out, err = push_watch(otad, admin, home, image, image_file, False,
+                                   "--attempts", "1")
+    assert rc == 1, (out, err)
     job = newest_job(admin)
     d = lc.delivery_of(admin, job["id"], dev.id)
     assert d["state"] == "failed", d
