@@ -105,6 +105,7 @@ struct progress {
 	uint64_t	 done;
 	uint64_t	 started_ms;
 	uint64_t	 drawn_ms;
+	uint64_t	 drawn;		/* done at the last draw */
 	int		 tty;
 	int		 tenth;		/* last tenth printed, not a tty */
 };

@@ -90,9 +90,10 @@ progress_update(struct progress *p, uint64_t done)
 		done = p->total;
 	p->done = done;
 	if (p->tty) {
-		if (now - p->drawn_ms >= PROGRESS_REDRAW_MS ||
-		    done == p->total) {
+		if (done != p->drawn && (now - p->drawn_ms >=
+		    PROGRESS_REDRAW_MS || done == p->total)) {
 			p->drawn_ms = now;
+			p->drawn = done;
 			progress_draw(p, now);
 		}
 		return;

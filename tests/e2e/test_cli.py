@@ -123,7 +123,31 @@ def test_push_needs_a_target_that_has_devices(otad, admin, home, image_file):
     assert r.stderr.startswith('otad: no device has the tag "no such tag"; nothing was '
                                'uploaded.'), r.stderr
     assert r.stdout == ""
+    r = otad_cmd(otad, home, "push", image_file, "--all", "--max-parallel", "0")
+    assert r.returncode == 2, r
+    assert "--max-parallel 0: give a whole number from 1 to 100000" in r.stderr, r.stderr
+    r = otad_cmd(otad, home, "push", image_file, "--device", "1,abc")
+    assert r.returncode == 2 and '"abc" is no device id' in r.stderr, r
+    r = otad_cmd(otad, home, "push", image_file, "--all", "--tag", "x")
+    assert r.returncode == 2 and "with one of --device ID" in r.stderr, r
     assert admin.request("GET", "/admin/jobs?limit=1").json()["total"] == before
+
+
+def test_push_by_device_token_and_ids(otad, admin, home, image_file):
+    a, b, c = Device(otad, admin), Device(otad, admin), Device(otad, admin)
+    r = otad_cmd(otad, home, "push", image_file, "--token", a.token, "--token", b.token)
+    assert r.returncode == 0 and "it reaches 2 devices" in r.stdout, r
+    job = newest_job(admin)
+    assert sorted(d["device_id"] for d in lc.deliveries(admin, job["id"])) == [a.id, b.id]
+    r = otad_cmd(otad, home, "push", image_file, "--device", "%d,%d" % (a.id, b.id),
+                 "--device", str(c.id), "--failure-threshold", "20", "--force")
+    assert r.returncode == 0 and "it reaches 3 devices" in r.stdout, r
+    assert "pausing when over 20 % fail" in r.stdout, r.stdout
+    job = newest_job(admin)
+    assert job["force"] is True and job["failure_threshold"] == 20, job
+    assert sorted(d["device_id"] for d in lc.deliveries(admin, job["id"])) == \
+        sorted([a.id, b.id, c.id])
+    admin.request("POST", "/admin/jobs/%d/stop" % job["id"])
 
 
 def wait_watching(p):
@@ -391,6 +415,9 @@ def test_backup_while_otad_works_restores_everything(otad, admin, home, image, t
     sha = before[1][fw_id][0]
     assert "firmware/" + sha in paths
     assert not os.path.exists(os.path.join(backup_dir, "otad.db-wal"))
+    # the copy holds token hashes: its owner's alone
+    assert os.stat(backup_dir).st_mode & 0o777 == 0o700
+    assert os.stat(os.path.join(backup_dir, "otad.db")).st_mode & 0o777 == 0o600
 
     # a backup that does not match its MANIFEST is refused, nothing written
     state = str(tmp_path / "state")
@@ -433,3 +460,24 @@ def test_restore_refuses_a_damaged_backup(otad, home, tmp_path):
     assert r.returncode == 2, r
     assert "does not match the MANIFEST" in r.stderr and "nothing was restored" in r.stderr
     assert not os.path.exists(os.path.join(state, "otad.db"))
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving files to another user needs root")
+def test_restore_gives_the_files_to_the_owner(otad, home, tmp_path):
+    import pwd
+    nobody = pwd.getpwnam("nobody")
+    backup_dir = str(tmp_path / "b")
+    assert otad_cmd(otad, home, "backup", "-c", otad.conf, backup_dir,
+                    with_url=False).returncode == 0
+    state = str(tmp_path / "s")
+    r = otad_cmd(otad, home, "restore", "--owner", "nobody", backup_dir, state,
+                 with_url=False)
+    assert r.returncode == 0, r
+    for root, dirs, files in os.walk(state):
+        for name in dirs + files + [""]:
+            st = os.stat(os.path.join(root, name))
+            assert st.st_uid == nobody.pw_uid, (root, name)
+    assert os.stat(os.path.join(state, "otad.db")).st_mode & 0o777 == 0o600
+    r = otad_cmd(otad, home, "restore", "--owner", "no-such-user-x", backup_dir,
+                 str(tmp_path / "t"), with_url=False)
+    assert r.returncode == 2 and "--owner no-such-user-x: no such user" in r.stderr, r
