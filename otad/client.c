@@ -154,27 +154,40 @@ client_json(struct client *c, const char *method, const char *path,
 	return v;
 }
 
+/* The server's sentences speak of curl and query parameters: what the
+ * same is with the otad command, by error code. */
+static const struct {
+	const char	*code;
+	const char	*hint;
+} client_hints[] = {
+	{ "auth.required", "check the user and password (--user, "
+	    "OTAD_PASSWORD) or the API token (--api-token, OTAD_TOKEN)" },
+	{ "firmware.unknown_format", "otad push --force sends it anyway" },
+	{ "firmware.too_large", "max_firmware_size in the [admind] section of "
+	    "otad.conf sets the limit" },
+};
+
 void
 client_refused(const struct client *c, long status, struct buf *answer)
 {
 	struct json_value *v;
 	const struct json_value *e = NULL;
-	const char	*msg = NULL;
+	const char	*msg = NULL, *code = NULL;
 	char		 err[200];
 
-	v = json_parse(answer->data ? answer->data : "", answer->len, err,
-	    sizeof(err));
-	if (v != NULL && (e = json_get(v, "error")) != NULL)
+	v = json_parse(buf_cstr(answer), answer->len, err, sizeof(err));
+	if (v != NULL && (e = json_get(v, "error")) != NULL) {
 		msg = json_get_str(e, "message");
+		code = json_get_str(e, "code");
+	}
 	if (msg != NULL)
 		fprintf(stderr, "otad: %s\n", msg);
 	else
 		fprintf(stderr, "otad: %s answered HTTP %ld; is --url the "
 		    "admin API of otad?\n", c->conf->url, status);
-	if (status == 401)
-		fprintf(stderr, "otad: check the user and password (--user, "
-		    "OTAD_PASSWORD) or the API token (--api-token, "
-		    "OTAD_TOKEN)\n");
+	for (size_t i = 0; code != NULL && i < nitems(client_hints); i++)
+		if (strcmp(code, client_hints[i].code) == 0)
+			fprintf(stderr, "otad: %s\n", client_hints[i].hint);
 	json_free(v);
 	exit(OTAD_EXIT_USAGE);
 }

@@ -267,6 +267,16 @@ def test_server_refusal_is_the_servers_sentence(otad, home):
         r.stderr
 
 
+def test_not_an_esp_image_says_to_use_force(otad, home, tmp_path):
+    blob = tmp_path / "notes.txt"
+    blob.write_bytes(b"not firmware\n" * 100)
+    r = otad_cmd(otad, home, "push", str(blob), "--all")
+    assert r.returncode == 2, r
+    assert "otad: otad push --force sends it anyway" in r.stderr, r.stderr
+    assert r.stderr.startswith("otad: "), r.stderr
+    assert "job" not in r.stdout and "created" not in r.stdout, r.stdout
+
+
 # -- logins ------------------------------------------------------------------
 
 def test_api_token_from_the_environment(otad, admin, home):
