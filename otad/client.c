@@ -262,11 +262,19 @@ client_stream(struct client *c, const char *path,
 	buf_free(&sse.data);
 	if (sse.stop)
 		return 0;
-	if (rc != CURLE_OK && rc != CURLE_WRITE_ERROR)
+	switch (rc) {
+	case CURLE_OK:			/* the server ended it */
+	case CURLE_COULDNT_CONNECT:	/* it is not back yet */
+	case CURLE_GOT_NOTHING:
+	case CURLE_PARTIAL_FILE:
+	case CURLE_RECV_ERROR:
+	case CURLE_SEND_ERROR:
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_OPERATION_TIMEDOUT:
+		return -1;
+	default:
 		client_unreachable(c, &c->stream, rc);
-	fprintf(stderr, "otad: the event stream of %s ended (otad-admind "
-	    "restarted?); run the command again\n", c->conf->url);
-	return -1;
+	}
 }
 
 void

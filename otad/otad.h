@@ -88,8 +88,10 @@ long	 client_upload(struct client *, const char *path, const char *file,
 	    struct buf *answer);
 /* Reads the server-sent events of path, one call of on_event per event
  * (its kind and its data; "open" once the server has subscribed us,
- * "alive" at each keep-alive), until on_event returns 1 (then 0) or the
- * stream ends (-1 with a sentence printed).  on_event may make requests. */
+ * "alive" at each keep-alive), until on_event returns 1 (then 0), or the
+ * stream ends or cannot be had (-1: admind may be restarting); exits 2
+ * when another attempt cannot help (TLS, login).  on_event may make
+ * requests. */
 int	 client_stream(struct client *, const char *path,
 	    int (*on_event)(void *, const char *kind, const char *data),
 	    void *arg);

@@ -21,6 +21,7 @@
 #include "otad.h"
 
 #define WATCH_BAR_CELLS	24
+#define WATCH_RECONNECTS	30	/* a second apart: admind restarts */
 
 /* Done well: the device runs the image. */
 #define WATCH_GOOD(s)	((s) == DELIVERY_SUCCEEDED || \
@@ -81,15 +82,29 @@ watch_job(struct client *c, int64_t job_id)
 {
 	struct watch	 w = { .client = c, .job_id = job_id };
 	char		 path[64];
-	int		 rc;
+	int		 rc, tries;
 
 	w.tty = isatty(STDOUT_FILENO);
 	snprintf(path, sizeof(path), "/admin/events?job=%" PRId64, job_id);
 	printf("watching job %" PRId64 " (Ctrl-C leaves it; the job goes "
 	    "on)\n", job_id);
 	fflush(stdout);
-	if (client_stream(c, path, watch_event, &w) == -1)
-		exit(OTAD_EXIT_USAGE);
+	/* a lost stream is taken again; its snapshot fills the gap */
+	for (tries = 0; client_stream(c, path, watch_event, &w) == -1;
+	    tries++) {
+		if (tries == WATCH_RECONNECTS) {
+			fprintf(stderr, "otad: lost the event stream of %s and "
+			    "could not get it back for %d s; is otad-admind "
+			    "running? otad watch %" PRId64 " follows the job "
+			    "again\n", client_conf(c)->url, WATCH_RECONNECTS,
+			    job_id);
+			exit(OTAD_EXIT_USAGE);
+		}
+		if (tries == 0)
+			watch_say(&w, "lost the event stream (otad-admind "
+			    "restarting?); taking it again");
+		sleep(1);
+	}
 	rc = watch_result(&w);
 	free(w.d);
 	return rc;

@@ -205,6 +205,29 @@ def test_push_watch_prints_the_failure_and_exits_1(otad, admin, home, image, ima
     assert "1 failed" in out.splitlines()[-1], out
 
 
+def test_watch_goes_on_across_a_restart_of_admind(otad, admin, home, image, image_file):
+    dev = Device(otad, admin).connect()
+    p = otad_bg(otad, home, "push", image_file, "--device", str(dev.id), "--watch")
+    try:
+        head = wait_watching(p)
+        url = dev.wait_ota(timeout=20)
+        assert url is not None
+        lc.kill9(otad, "admind")
+        lc.download_until_served(dev, url, image)     # fwstore asks admind again
+        dev.close()
+        dev.version, dev.build = NEW_VERSION, NEW_BUILD
+        lc.login_until_accepted(dev)                  # "rebooted" into the image
+        out, err = p.communicate(timeout=CLI_TIMEOUT)
+    finally:
+        if p.poll() is None:
+            p.kill()
+        dev.close()
+    out = head + out
+    assert p.returncode == 0, (out, err)
+    assert "lost the event stream (otad-admind restarting?); taking it again" in out, out
+    assert "1 succeeded" in out.splitlines()[-1], out
+
+
 def test_watch_of_an_ended_job_says_so_at_once(otad, admin, home, image_file):
     dev = Device(otad, admin)
     r = otad_cmd(otad, home, "push", image_file, "--device", str(dev.id))
