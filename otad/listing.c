@@ -52,6 +52,7 @@ otad_status(int argc, char **argv)
 	struct json_value *health, *devs, *active, *recent;
 	struct buf	 health_raw = BUF_INIT, active_raw = BUF_INIT;
 	const struct json_value *total, *list;
+	int		 rc;
 
 	c = client_args(argc, argv, "h", listing_options, NULL, NULL);
 	if (argc != optind)
@@ -65,6 +66,10 @@ otad_status(int argc, char **argv)
 	    LISTING_RECENT_JOBS, NULL, NULL);
 	total = json_get(devs, "total");
 	list = json_get(active, "jobs");
+	/* a daemon away is a failure a monitoring script should see */
+	rc = listing_true(health, "hwd_connected") &&
+	    listing_true(health, "fwstore_connected") ? OTAD_EXIT_OK :
+	    OTAD_EXIT_FAILED;
 	if (client_conf(c)->json) {
 		printf("{\"health\":%s,\"devices\":%s,\"active_jobs\":%s}\n",
 		    listing_trim(&health_raw), total ? total->str : "null",
@@ -93,7 +98,7 @@ out:
 	buf_free(&health_raw);
 	buf_free(&active_raw);
 	client_close(c);
-	return OTAD_EXIT_OK;
+	return rc;
 }
 
 int

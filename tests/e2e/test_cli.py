@@ -228,6 +228,25 @@ def test_watch_goes_on_across_a_restart_of_admind(otad, admin, home, image, imag
     assert "1 succeeded" in out.splitlines()[-1], out
 
 
+def test_status_exits_1_while_a_daemon_is_away(otad, admin, home):
+    lc.kill9(otad, "fwstore", wait_back=False)     # `otad run` starts it again
+    r = None
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        r = otad_cmd(otad, home, "status")
+        if "NOT CONNECTED" in r.stdout:
+            break
+        time.sleep(0.05)
+    assert r.returncode == 1 and "otad-fwstore  NOT CONNECTED: no downloads" in r.stdout, r
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        r = otad_cmd(otad, home, "status")
+        if r.returncode == 0:
+            break
+        time.sleep(0.2)
+    assert r.returncode == 0 and "otad-fwstore  connected" in r.stdout, r
+
+
 def test_watch_of_an_ended_job_says_so_at_once(otad, admin, home, image_file):
     dev = Device(otad, admin)
     r = otad_cmd(otad, home, "push", image_file, "--device", str(dev.id))
