@@ -63,6 +63,14 @@ int	 client_conf_option(struct client_conf *, int ch, const char *arg);
 void	 client_conf_finish(struct client_conf *);
 /* "sha256:HEX" as curl takes it; -1 when it is no such pin. */
 int	 client_conf_pin(const char *, char **out);
+/* The client after the options of argv (getopt_long with longopts, which
+ * start with CLIENT_LONGOPTS; -h is help); the others go to on_opt, where
+ * -1 means usage. */
+struct client *client_args(int argc, char **argv, const char *shortopts,
+	    const struct option *longopts,
+	    int (*on_opt)(void *, int ch, const char *arg), void *arg);
+/* The decimal id of a command's argument, or usage. */
+int64_t	 client_id_arg(const char *what, const char *arg);
 
 /* client.c: HTTPS requests to admind (libcurl). */
 struct client;
@@ -144,14 +152,6 @@ int	 otad_status(int argc, char **argv);
 int	 otad_devices(int argc, char **argv);
 int	 otad_jobs(int argc, char **argv);
 int	 otad_stop(int argc, char **argv);
-
-/* client_conf.c, the command line: the client after the options of argv (getopt with longopts, which start
- * with CLIENT_LONGOPTS); other options go to on_opt, -1 there is usage. */
-struct client *client_args(int argc, char **argv, const char *shortopts,
-	    const struct option *longopts,
-	    int (*on_opt)(void *, int ch, const char *arg), void *arg);
-/* The decimal id of a command's argument, or usage. */
-int64_t	 client_id_arg(const char *what, const char *arg);
 
 /* backup.c */
 int	 otad_backup(int argc, char **argv);
