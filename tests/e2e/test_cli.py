@@ -319,6 +319,75 @@ def test_not_an_esp_image_says_to_use_force(otad, home, tmp_path):
     assert "job" not in r.stdout and "created" not in r.stdout, r.stdout
 
 
+def run_on_terminal(argv, env, answer=None, timeout=30):
+    """argv with a terminal for stdin, stdout and stderr (its controlling one);
+    answer is typed when a prompt ending in ": " shows. Exit status, output."""
+    import pty
+    import select
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execve(argv[0], argv, env)
+    out, typed = b"", False
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        r, _, _ = select.select([fd], [], [], 0.5)
+        if not r:
+            continue
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:                    # the child closed the terminal
+            break
+        if not chunk:
+            break
+        out += chunk
+        if answer is not None and not typed and out.rstrip(b" ").endswith(b":"):
+            os.write(fd, answer.encode() + b"\n")
+            typed = True
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    return os.waitstatus_to_exitcode(status), out.decode("utf-8", "replace")
+
+
+def test_terminal_upload_bar_and_password_prompt(otad, admin, home, image_file):
+    dev = Device(otad, admin)
+    argv = [BINARIES["otad"], "push", image_file, "--device", str(dev.id), "--url",
+            url(otad), "--insecure"]
+    rc, out = run_on_terminal(argv, cli_env(otad, home, password=False),
+                              answer=otad.password)
+    assert rc == 0, out
+    assert "password for admin at %s: " % url(otad) in out, out
+    assert otad.password not in out, "the password was echoed: %r" % out
+    # one line redrawn in place: bar, percent, bytes, rate, time left
+    assert re.search(r"\rfw\.bin \[#{24}\] 100%  64\.0 KiB / 64\.0 KiB  \S+ \S+/s  "
+                     r"0:00 left", out), out
+    assert "\r\x1b[Kuploaded fw.bin: 64.0 KiB in" in out, out
+    assert "uploading fw.bin:" not in out        # the plain lines are for pipes
+    job = newest_job(admin)
+    assert "job %d created: it reaches 1 device" % job["id"] in out
+    admin.request("POST", "/admin/jobs/%d/stop" % job["id"])
+    rc, out = run_on_terminal(argv, cli_env(otad, home, password=False), answer="wrong")
+    assert rc == 2 and "Wrong user or password" in out, out
+
+
+def test_terminal_watch_draws_the_job_bar(otad, admin, home, image, image_file):
+    dev = Device(otad, admin).connect()
+    argv = [BINARIES["otad"], "push", image_file, "--device", str(dev.id), "--watch",
+            "--url", url(otad), "--insecure"]
+    result = {}
+    t = threading.Thread(target=lambda: result.update(
+        zip(("rc", "out"), run_on_terminal(argv, cli_env(otad, home), timeout=40))))
+    t.start()
+    try:
+        dev.update(image, timeout=20)
+    finally:
+        t.join(45)
+        dev.close()
+    assert result.get("rc") == 0, result
+    out = result["out"]
+    assert "\r\x1b[K[%s] 1/1 ended  succeeded 1" % ("#" * 24) in out, out
+    assert out.rstrip().endswith("job %d: 1 delivery, 1 succeeded" % newest_job(admin)["id"])
+
+
 # -- logins ------------------------------------------------------------------
 
 def test_api_token_from_the_environment(otad, admin, home):
