@@ -163,8 +163,6 @@ static const struct {
 	{ "auth.required", "check the user and password (--user, "
 	    "OTAD_PASSWORD) or the API token (--api-token, OTAD_TOKEN)" },
 	{ "firmware.unknown_format", "otad push --force sends it anyway" },
-	{ "firmware.too_large", "max_firmware_size in the [admind] section of "
-	    "otad.conf sets the limit" },
 };
 
 void

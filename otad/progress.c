@@ -110,16 +110,20 @@ progress_update(struct progress *p, uint64_t done)
 void
 progress_end(struct progress *p)
 {
-	char		 total[16], rate[16];
+	char		 sent[16], rate[16];
 	uint64_t	 ms = util_now_ms() - p->started_ms;
 
 	if (p->label == NULL)
 		return;
 	if (p->tty)
 		fputs("\r\033[K", stdout);
-	progress_bytes(p->total, total);
+	progress_bytes(p->done, sent);
 	progress_bytes(ms ? p->done * 1000 / ms : p->done, rate);
-	printf("uploaded %s: %s in %.1f s (%s/s)\n", p->label, total,
-	    (double)ms / 1000, rate);
+	if (p->done == p->total)
+		printf("uploaded %s: %s in %.1f s (%s/s)\n", p->label, sent,
+		    (double)ms / 1000, rate);
+	else
+		printf("upload of %s stopped after %s of %" PRIu64 " bytes\n",
+		    p->label, sent, p->total);
 	fflush(stdout);
 }

@@ -388,6 +388,15 @@ def test_terminal_watch_draws_the_job_bar(otad, admin, home, image, image_file):
     assert out.rstrip().endswith("job %d: 1 delivery, 1 succeeded" % newest_job(admin)["id"])
 
 
+def test_too_large_image_gets_the_servers_sentence(otad, home, tmp_path):
+    huge = tmp_path / "huge.bin"
+    huge.write_bytes(os.urandom(17 * 1024 * 1024))     # max_firmware_size: 16M
+    r = otad_cmd(otad, home, "push", str(huge), "--all")
+    assert r.returncode == 2, r
+    assert "larger than max_firmware_size" in r.stderr, r.stderr
+    assert "uploaded huge.bin" not in r.stdout, r.stdout
+
+
 # -- logins ------------------------------------------------------------------
 
 def test_api_token_from_the_environment(otad, admin, home):
