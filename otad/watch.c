@@ -9,6 +9,7 @@
  * current already, 1 otherwise.
  */
 #include <inttypes.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,6 +78,15 @@ otad_watch(int argc, char **argv)
 	return rc;
 }
 
+/* Ctrl-C on a terminal: the bar's line ends before the shell's prompt. */
+static void
+watch_interrupted(int sig)
+{
+	(void)write(STDOUT_FILENO, "\n", 1);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
 int
 watch_job(struct client *c, int64_t job_id)
 {
@@ -84,7 +94,8 @@ watch_job(struct client *c, int64_t job_id)
 	char		 path[64];
 	int		 rc, tries;
 
-	w.tty = isatty(STDOUT_FILENO);
+	if ((w.tty = isatty(STDOUT_FILENO)))
+		signal(SIGINT, watch_interrupted);
 	snprintf(path, sizeof(path), "/admin/events?job=%" PRId64, job_id);
 	printf("watching job %" PRId64 " (Ctrl-C leaves it; the job goes "
 	    "on)\n", job_id);
