@@ -280,15 +280,17 @@ conf_password(struct client_conf *conf)
 		    conf->user);
 		exit(OTAD_EXIT_USAGE);
 	}
-	fprintf(tty, "password for %s at %s: ", conf->user, conf->url);
-	fflush(tty);
+	/* echo off before the prompt shows, and what was typed ahead
+	 * (a paste) kept */
 	tcgetattr(fileno(tty), &saved);
 	quiet = saved;
 	quiet.c_lflag &= ~(tcflag_t)ECHO;
-	tcsetattr(fileno(tty), TCSAFLUSH, &quiet);
+	tcsetattr(fileno(tty), TCSANOW, &quiet);
+	fprintf(tty, "password for %s at %s: ", conf->user, conf->url);
+	fflush(tty);
 	if (fgets(line, sizeof(line), tty) == NULL)
 		line[0] = '\0';
-	tcsetattr(fileno(tty), TCSAFLUSH, &saved);
+	tcsetattr(fileno(tty), TCSANOW, &saved);
 	fputc('\n', tty);
 	fclose(tty);
 	line[strcspn(line, "\r\n")] = '\0';

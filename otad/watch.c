@@ -45,7 +45,7 @@ struct watch {
 
 static int	 watch_event(void *, const char *, const char *);
 static void	 watch_snapshot(struct watch *);
-static int	 watch_job_state(struct watch *);
+static int	 watch_job_state(struct watch *, char *, size_t);
 static void	 watch_delivery(struct watch *, const struct json_value *);
 static void	 watch_set(struct watch *, int64_t device, const char *state,
 		    const char *error, int quiet);
@@ -132,8 +132,12 @@ watch_event(void *arg, const char *kind, const char *data)
 		watch_snapshot(w);
 		return w->done;
 	}
-	if (strcmp(kind, "alive") == 0)
-		return watch_job_state(w);
+	if (strcmp(kind, "alive") == 0) {
+		/* a quiet while: the job as it is, in case we missed its
+		 * end */
+		watch_snapshot(w);
+		return w->done;
+	}
 	if ((v = json_parse(data, strlen(data), NULL, 0)) == NULL)
 		return 0;
 	if (strcmp(kind, "delivery") == 0)
@@ -151,13 +155,15 @@ watch_event(void *arg, const char *kind, const char *data)
 	return w->done;
 }
 
-/* The job and its deliveries as they are now. */
+/* The job and its deliveries as they are now: the job first, so that
+ * when it has ended the deliveries read after it are its last. */
 static void
 watch_snapshot(struct watch *w)
 {
 	struct json_value *ds;
 	const struct json_value *list, *d, *dev;
-	char		 path[80];
+	char		 path[80], state[32];
+	int		 ended = watch_job_state(w, state, sizeof(state));
 
 	snprintf(path, sizeof(path), "/admin/jobs/%" PRId64 "/deliveries",
 	    w->job_id);
@@ -172,16 +178,17 @@ watch_snapshot(struct watch *w)
 				    json_get_str(d, "last_error"), 0);
 		}
 	json_free(ds);
-	/* after the deliveries: an event between the two reads only
-	 * makes the job look later, never ended too soon */
-	if (watch_job_state(w) || (w->all && watch_all_ended(w)))
+	if (ended) {
+		watch_say(w, "job %" PRId64 " is %s", w->job_id, state);
+		w->done = 1;
+	} else if (w->all && watch_all_ended(w))
 		w->done = 1;
 	watch_draw(w);
 }
 
-/* 1 when the job has ended or is paused (said so), else 0. */
+/* 1 when the job has ended or is paused (its state in out), else 0. */
 static int
-watch_job_state(struct watch *w)
+watch_job_state(struct watch *w, char *out, size_t len)
 {
 	struct json_value *job;
 	const char	*state, *kind;
@@ -194,8 +201,7 @@ watch_job_state(struct watch *w)
 	kind = json_get_str(job, "target_kind");
 	w->all = kind != NULL && strcmp(kind, "all") == 0;
 	ended = state != NULL && strcmp(state, "active") != 0;
-	if (ended)
-		watch_say(w, "job %" PRId64 " is %s", w->job_id, state);
+	snprintf(out, len, "%s", state ? state : "");
 	json_free(job);
 	return ended;
 }

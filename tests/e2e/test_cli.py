@@ -343,6 +343,8 @@ def run_on_terminal(argv, env, answer=None, timeout=30):
         if answer is not None and not typed and out.rstrip(b" ").endswith(b":"):
             os.write(fd, answer.encode() + b"\n")
             typed = True
+    if time.monotonic() >= deadline:
+        os.kill(pid, 9)                    # never a test that waits for ever
     _, status = os.waitpid(pid, 0)
     os.close(fd)
     return os.waitstatus_to_exitcode(status), out.decode("utf-8", "replace")
