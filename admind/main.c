@@ -42,6 +42,17 @@ admind_tls_files(const struct cfg *cfg, char *cert, char *key)
 	return 0;
 }
 
+/* The certificate's pin, for `otad --pin` against a self-signed one. */
+static void
+admind_tls_pin(SSL_CTX *ctx, const char *cert)
+{
+	char	 pin[TLS_PIN_LEN];
+
+	if (tls_key_pin(ctx, pin) == 0)
+		log_info("admin API certificate %s, public key pin %s (otad "
+		    "--pin)", cert, pin);
+}
+
 static SSL_CTX *
 admind_tls(const struct cfg *cfg)
 {
@@ -61,6 +72,7 @@ admind_tls(const struct cfg *cfg)
 	}
 	if ((ctx = tls_server_ctx(cert, key, err, sizeof(err))) == NULL)
 		fatalx("%s", err);
+	admind_tls_pin(ctx, cert);
 	return ctx;
 }
 
@@ -83,6 +95,7 @@ admind_reload_tls(uv_signal_t *s, int signum)
 	}
 	SSL_CTX_free(env->http.tls);
 	env->http.tls = ctx;
+	admind_tls_pin(ctx, cert);
 	log_info("SIGHUP: reloaded the TLS certificate %s and key %s", cert,
 	    key);
 }

@@ -467,4 +467,16 @@ int	 store_webhook_forget(struct store *, const char *url, int64_t *n)
 	    STORE_WUR;
 void	 webhook_event_free(struct webhook_event *);
 
+/* store_backup.c: for `otad backup`, not admind. */
+/* A consistent copy of the database at src into the new file dst while
+ * admind uses src (one snapshot, read in steps); 0, or -1 with a sentence
+ * in err. */
+int	 store_backup(const char *src, const char *dst, char *err,
+	    size_t errlen) STORE_WUR;
+/* Checks the copy at path (quick_check), gives its schema version and
+ * calls firmware() for each live image it names (-1 there stops: -1). */
+int	 store_backup_check(const char *path, int *schema_version,
+	    int (*firmware)(void *, const char *sha256, uint64_t size),
+	    void *arg, char *err, size_t errlen) STORE_WUR;
+
 #endif

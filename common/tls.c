@@ -21,6 +21,7 @@
 #include <openssl/x509v3.h>
 
 #include "tls.h"
+#include "util.h"
 
 #define TLS_CERT_DAYS	3653		/* ten years */
 
@@ -235,5 +236,27 @@ tls_write_pem(const char *file, mode_t mode, EVP_PKEY *key, X509 *cert,
 		unlink(tmp);
 		return -1;
 	}
+	return 0;
+}
+
+int
+tls_key_pin(SSL_CTX *ctx, char *out)
+{
+	X509		*cert = SSL_CTX_get0_certificate(ctx);
+	unsigned char	*der = NULL, md[EVP_MAX_MD_SIZE];
+	unsigned int	 mdlen = 0;
+	int		 len;
+
+	if (cert == NULL ||
+	    (len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &der)) <= 0)
+		return -1;
+	if (!EVP_Digest(der, (size_t)len, md, &mdlen, EVP_sha256(), NULL) ||
+	    mdlen != 32) {
+		OPENSSL_free(der);
+		return -1;
+	}
+	OPENSSL_free(der);
+	memcpy(out, "sha256:", 7);
+	util_hex(md, mdlen, out + 7);
 	return 0;
 }

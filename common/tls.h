@@ -19,5 +19,10 @@ SSL_CTX	*tls_server_ctx(const char *cert_file, const char *key_file,
  * valid 10 years.  0, or -1 with a sentence in err. */
 int	 tls_make_self_signed(const char *cert_file, const char *key_file,
 	    const char *hostname, char *err, size_t errlen);
+/* "sha256:" and the hex SHA-256 of the public key (SubjectPublicKeyInfo,
+ * DER) of ctx's certificate, the pin `otad --pin` takes, into out
+ * (TLS_PIN_LEN bytes); -1 when ctx has no certificate. */
+#define TLS_PIN_LEN	(7 + 64 + 1)
+int	 tls_key_pin(SSL_CTX *ctx, char *out);
 
 #endif

@@ -34,13 +34,14 @@ struct init {
 	char	 state_dir[PATH_MAX];
 	char	 password[INIT_PASSWORD_LEN + 1];
 	char	 token[INIT_TOKEN_LEN + 1];
+	char	 pin[TLS_PIN_LEN];	/* of the admin API's key */
 };
 
 static void	 init_path(char *, const char *, const char *, ...)
 		    __attribute__((format(printf, 3, 4)));
 static void	 init_check_target(const char *, int);
 static void	 init_make_dir(struct init *, const char *);
-static void	 init_tls(const struct init *);
+static void	 init_tls(struct init *);
 static void	 init_admins(const struct init *);
 static void	 init_state(const struct init *);
 static void	 init_secret(const struct init *, const char *, const char *);
@@ -134,9 +135,10 @@ init_make_dir(struct init *in, const char *dir)
 }
 
 static void
-init_tls(const struct init *in)
+init_tls(struct init *in)
 {
 	char	 cert[PATH_MAX], key[PATH_MAX], host[256], err[512];
+	SSL_CTX	*ctx;
 
 	if (gethostname(host, sizeof(host)) == -1)
 		host[0] = '\0';
@@ -145,8 +147,12 @@ init_tls(const struct init *in)
 		snprintf(host, sizeof(host), "localhost");
 	init_path(cert, "admin.crt", "%s/admin.crt", in->dir);
 	init_path(key, "admin.key", "%s/admin.key", in->dir);
-	if (tls_make_self_signed(cert, key, host, err, sizeof(err)) == -1)
+	if (tls_make_self_signed(cert, key, host, err, sizeof(err)) == -1 ||
+	    (ctx = tls_server_ctx(cert, key, err, sizeof(err))) == NULL)
 		fatalx("%s", err);
+	if (tls_key_pin(ctx, in->pin) == -1)
+		fatalx("%s: cannot read its public key", cert);
+	SSL_CTX_free(ctx);
 }
 
 static void
@@ -267,6 +273,7 @@ init_print(const struct init *in)
 	printf("admin user:        %s\n", INIT_ADMIN_USER);
 	printf("admin password:    %s\n", in->password);
 	printf("demo device token: %s\n", in->token);
+	printf("certificate pin:   %s\n", in->pin);
 	printf("\n");
 	printf("Start it:      otad run -c %s/otad.conf\n", in->dir);
 	printf("Connect a device with the token above to port 8442 "
@@ -274,4 +281,8 @@ init_print(const struct init *in)
 	printf("  curl -v -F file=@firmware.bin --insecure -u %s:%s "
 	    "https://localhost:9443/admin/ota/start?token=%s\n",
 	    INIT_ADMIN_USER, in->password, in->token);
+	printf("or with the otad command (the pin checks the self-signed "
+	    "certificate):\n");
+	printf("  OTAD_PASSWORD=%s otad push firmware.bin --all --watch "
+	    "--pin %s\n", in->password, in->pin);
 }
