@@ -44,6 +44,8 @@ static void	 listing_counts(const struct json_value *job, char *out,
 static void	 listing_last_errors(struct client *,
 		    const struct json_value *jobs);
 static int	 listing_true(const struct json_value *, const char *);
+static void	 listing_daemon(const struct json_value *, const char *name,
+		    const char *role, const char *down);
 
 int
 otad_status(int argc, char **argv)
@@ -79,10 +81,10 @@ otad_status(int argc, char **argv)
 	printf("otad %s at %s\n", table_cell(health, "version", NULL, 0),
 	    client_conf(c)->url);
 	printf("  otad-admind   up\n");
-	printf("  otad-hwd      %s\n", listing_true(health, "hwd_connected") ?
-	    "connected" : "NOT CONNECTED: devices cannot log in");
-	printf("  otad-fwstore  %s\n", listing_true(health,
-	    "fwstore_connected") ? "connected" : "NOT CONNECTED: no downloads");
+	listing_daemon(health, "otad-hwd", "hwd",
+	    "NOT CONNECTED: devices cannot log in");
+	listing_daemon(health, "otad-fwstore", "fwstore",
+	    "NOT CONNECTED: no downloads");
 	printf("devices: %s, %s online\n", total ? total->str : "?",
 	    json_get(health, "devices_online") ? json_get(health,
 	    "devices_online")->str : "?");
@@ -99,6 +101,25 @@ out:
 	buf_free(&active_raw);
 	client_close(c);
 	return rc;
+}
+
+
+/* "  otad-hwd      connected (2 workers)", or why not. */
+static void
+listing_daemon(const struct json_value *health, const char *name,
+    const char *role, const char *down)
+{
+	char	 key[32], tmp[32];
+
+	snprintf(key, sizeof(key), "%s_connected", role);
+	if (!listing_true(health, key)) {
+		printf("  %-13s %s\n", name, down);
+		return;
+	}
+	snprintf(key, sizeof(key), "%s_workers", role);
+	printf("  %-13s connected (%s worker%s)\n", name,
+	    table_cell(health, key, tmp, sizeof(tmp)),
+	    strcmp(tmp, "1") == 0 ? "" : "s");
 }
 
 int

@@ -471,7 +471,7 @@ def test_devices_jobs_status_and_stop(otad, admin, home, image_file):
                      r.stdout, re.M), r.stdout
     r = otad_cmd(otad, home, "status")
     assert r.returncode == 0, r
-    assert "otad-hwd      connected" in r.stdout and "otad-fwstore  connected" in r.stdout
+    assert "otad-hwd      connected (2 workers)" in r.stdout and "otad-fwstore  connected" in r.stdout
     assert re.search(r"^devices: %d, \d+ online$" % admin.devices()["total"], r.stdout,
                      re.M), r.stdout
     r = otad_cmd(otad, home, "jobs", str(job["id"]))
