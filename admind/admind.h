@@ -163,6 +163,8 @@ int	 api_json_id(const struct json_value *, int64_t *);
 int	 auth_check(struct http_conn *, struct http_request *, char *user,
 	    size_t userlen);
 int	 auth_ip_allowed(struct http_conn *);
+/* SIGHUP: the admins file again; a bad one keeps the current admins. */
+void	 auth_reload_admins(void);
 /* Since start: authenticated requests, failed and throttled logins. */
 struct auth_counters {
 	uint64_t	 ok, failed, throttled;

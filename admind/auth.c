@@ -17,6 +17,7 @@
 #include <openssl/evp.h>
 
 #include "admind.h"
+#include "buf.h"
 #include "log.h"
 #include "util.h"
 
@@ -281,6 +282,44 @@ auth_bearer(struct http_conn *c, const char *h, char *user, size_t userlen)
 	api_token_free(&t);
 	auth_success(c);
 	return 1;
+}
+
+/*
+ * SIGHUP: read the admins file again (`otad admin` edits it).  A file that
+ * does not load leaves the current admins in place; the log names what
+ * changed, never a hash.  Cached logins go: a removed admin or an old
+ * password stops working at once.
+ */
+void
+auth_reload_admins(void)
+{
+	struct admins	*a;
+	struct buf	 changes = BUF_INIT;
+	const char	*path = env->cfg.admind.admins_file;
+	char		 err[512];
+	int		 n;
+
+	if ((a = admins_load(path, err, sizeof(err))) == NULL) {
+		log_warnx("SIGHUP: kept the current %zu admin(s): %s",
+		    admins_count(env->admins), err);
+		return;
+	}
+	if ((n = admins_changes(env->admins, a, &changes)) == -1) {
+		log_warnx("SIGHUP: kept the current admins: out of memory");
+		admins_free(a);
+		buf_free(&changes);
+		return;
+	}
+	admins_free(env->admins);
+	env->admins = a;
+	OPENSSL_cleanse(auth_cache, sizeof(auth_cache));
+	if (n == 0)
+		log_info("SIGHUP: reloaded %s: no change (%zu admin(s))",
+		    path, admins_count(a));
+	else
+		log_info("SIGHUP: reloaded %s: %s (%zu admin(s))", path,
+		    buf_cstr(&changes), admins_count(a));
+	buf_free(&changes);
 }
 
 int

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sysexits.h>
 #include <unistd.h>
 
 #include <openssl/ssl.h>
@@ -115,13 +116,13 @@ main(int argc, char *argv[])
 	if (args.check)
 		return hwd_check(&hwd_env.cfg, problems);
 	if (problems)
-		fatalx("%s: %d configuration problem%s", args.path, problems,
-		    problems == 1 ? "" : "s");
+		fatalx_status(EX_CONFIG, "%s: %d configuration problem%s",
+		    args.path, problems, problems == 1 ? "" : "s");
 	signal(SIGPIPE, SIG_IGN);
 	hwd_env.loop = uv_default_loop();
 	hwd_timeout_start();
 	if (hwd_conn_listen() == -1)
-		exit(1);
+		exit(EX_UNAVAILABLE);
 	if (hwd_admind_start() == -1)
 		exit(1);
 	/* Sockets bound, TLS key read: nothing on disk from here on. */

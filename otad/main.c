@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Entry point of the `otad` command: picks the subcommand (init, run,
- * version) and hands it its arguments.  The daemons themselves are the
+ * admin, version) and hands it its arguments.  The daemons themselves are the
  * otad-hwd, otad-admind and otad-fwstore binaries.
  */
 #include <stdio.h>
@@ -11,17 +11,28 @@
 #include "otad.h"
 
 static const char usage_text[] =
-    "usage: otad init [--force] DIR\n"
+    "usage: otad init [--force] [--no-start-hint] DIR\n"
     "       otad run [-v] [-c FILE]\n"
+    "       otad admin [-c FILE] add|passwd|remove USER\n"
+    "       otad admin [-c FILE] list\n"
     "       otad version\n"
     "\n"
     "  init DIR   write a working configuration into DIR (otad.conf, a\n"
     "             self-signed certificate, an admin password and a demo\n"
-    "             device); --force overwrites an existing one\n"
+    "             device); --force overwrites an existing one;\n"
+    "             --no-start-hint leaves out how to start it\n"
     "  run        run otad-admind, otad-hwd and otad-fwstore in the\n"
-    "             foreground, restart one that dies, stop all on Ctrl-C;\n"
+    "             foreground, restart one that dies, stop all on Ctrl-C\n"
+    "             or when one cannot start; SIGHUP reloads admind;\n"
     "             -c FILE (default /etc/otad/otad.conf), -v more logs\n"
-    "  version    print the version\n";
+    "  admin      edit the admins file of otad-admind ([admind]\n"
+    "             admins_file in FILE, default /etc/otad/otad.conf): add\n"
+    "             an admin or change a password (asked twice on a\n"
+    "             terminal, else the first line of stdin), remove one,\n"
+    "             list them; then: systemctl reload otad-admind\n"
+    "  version    print the version\n"
+    "\n"
+    "See otad(1).\n";
 
 void
 otad_usage(int status)
@@ -49,6 +60,8 @@ main(int argc, char **argv)
 		return otad_init(argc - 1, argv + 1);
 	if (strcmp(cmd, "run") == 0)
 		return otad_run(argc - 1, argv + 1);
+	if (strcmp(cmd, "admin") == 0)
+		return otad_admin(argc - 1, argv + 1);
 	fprintf(stderr, "otad: unknown command \"%s\"\n", cmd);
 	otad_usage(2);
 }

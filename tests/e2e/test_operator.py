@@ -1,0 +1,282 @@
+# SPDX-License-Identifier: MIT
+"""The operator's toolkit (issue 19), driven as an operator drives it.
+
+`otad admin add|passwd|remove|list` with the password on stdin or typed at a
+terminal, then SIGHUP (`systemctl reload otad-admind` sends it to admind, `otad
+run` passes it on) and curl logging in without a restart; the daemons' --help;
+`otad run` giving up on a daemon that cannot start; `otad init --no-start-hint`.
+"""
+
+import os
+import pty
+import re
+import select
+import signal
+import socket
+import stat
+import subprocess
+import time
+
+import pytest
+
+from conftest import BINARIES, OtadServer, free_ports, require_binaries, rewrite_ini
+
+OTAD = BINARIES["otad"]
+
+
+def otad_admin(srv, *args, password=None):
+    """`otad admin -c CONF args...`, password (if any) as stdin's first line."""
+    r = subprocess.run([OTAD, "admin", "-c", srv.conf] + list(args),
+                       input=(password + "\n").encode() if password is not None else b"",
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+    return r.returncode, r.stdout.decode(), r.stderr.decode()
+
+
+def curl_status(srv, user, password):
+    """The status curl gets for GET /admin/devices as user:password."""
+    r = subprocess.run(["curl", "-sk", "-o", "/dev/null", "-w", "%{http_code}",
+                        "-u", "%s:%s" % (user, password),
+                        "https://127.0.0.1:%d/admin/devices" % srv.admin_port],
+                       stdout=subprocess.PIPE, timeout=30)
+    return int(r.stdout.decode() or 0)
+
+
+def wait_log(srv, pattern, timeout=5.0, start=0):
+    """The first match of pattern in the otad run log after byte start."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with open(srv.log_path, "rb") as f:
+            f.seek(start)
+            m = re.search(pattern, f.read().decode("utf-8", "replace"))
+        if m:
+            return m
+        if time.monotonic() > deadline:
+            pytest.fail("no log line matching %r\n%s" % (pattern, srv.log_tail()))
+        time.sleep(0.05)
+
+
+def log_size(srv):
+    return os.path.getsize(srv.log_path)
+
+
+@pytest.fixture(scope="module")
+def otad():
+    require_binaries()
+    srv = OtadServer(name="otad-operator")
+    try:
+        srv.start()
+    except BaseException:
+        srv.finish()
+        raise
+    yield srv
+    srv.finish()
+
+
+def test_admin_add_reload_remove(otad):
+    """add bob, SIGHUP to otad run: bob logs in; remove bob, SIGHUP: 401."""
+    admins = os.path.join(otad.dir, "admins")
+    os.chmod(admins, 0o640)
+    rc, out, err = otad_admin(otad, "add", "bob", password="bob's secret 1")
+    assert rc == 0, err
+    assert "added admin bob" in out and "systemctl reload otad-admind" in out
+    with open(admins) as f:
+        text = f.read()
+    assert re.search(r"^bob:\$y\$\S+$", text, re.M), text
+    assert "bob's secret" not in text
+    assert stat.S_IMODE(os.stat(admins).st_mode) == 0o640   # mode kept
+    assert curl_status(otad, "bob", "bob's secret 1") == 401  # not yet reloaded
+
+    at = log_size(otad)
+    otad.proc.send_signal(signal.SIGHUP)            # otad run passes it to admind
+    wait_log(otad, r"reloaded \S+admins: added bob \(2 admin\(s\)\)", start=at)
+    assert curl_status(otad, "bob", "bob's secret 1") == 200
+    assert curl_status(otad, otad.user, otad.password) == 200
+    assert otad.proc.poll() is None
+
+    rc, out, err = otad_admin(otad, "list")
+    assert rc == 0 and out.split() == ["admin", "bob"], (out, err)
+
+    rc, out, err = otad_admin(otad, "passwd", "bob", password="bob's secret 2")
+    assert rc == 0, err
+    at = log_size(otad)
+    otad.proc.send_signal(signal.SIGHUP)
+    wait_log(otad, r"reloaded \S+admins: new password for bob", start=at)
+    assert curl_status(otad, "bob", "bob's secret 1") == 401   # cached login gone
+    assert curl_status(otad, "bob", "bob's secret 2") == 200
+
+    rc, out, err = otad_admin(otad, "remove", "bob")
+    assert rc == 0 and "removed admin bob" in out, err
+    at = log_size(otad)
+    otad.proc.send_signal(signal.SIGHUP)
+    wait_log(otad, r"reloaded \S+admins: removed bob \(1 admin\(s\)\)", start=at)
+    assert curl_status(otad, "bob", "bob's secret 2") == 401
+    assert curl_status(otad, otad.user, otad.password) == 200
+    # the log names users, never hashes or passwords
+    with open(otad.log_path, "rb") as f:
+        log = f.read().decode("utf-8", "replace")
+    assert "$y$" not in log and "secret" not in log
+
+
+def test_admin_errors(otad):
+    rc, out, err = otad_admin(otad, "add", otad.user, password="x")
+    assert rc == 1 and "already exists" in err and "otad admin passwd" in err
+    rc, out, err = otad_admin(otad, "passwd", "nobody", password="x")
+    assert rc == 1 and "no admin nobody" in err
+    rc, out, err = otad_admin(otad, "remove", "nobody")
+    assert rc == 1 and "no admin nobody" in err
+    for bad in ("b o", "a:b", "-x", "x" * 65, ""):
+        rc, out, err = otad_admin(otad, "add", bad, password="x")
+        assert rc == 1 and "is not a valid admin name" in err, (bad, err)
+    rc, out, err = otad_admin(otad, "add", "carol", password="")
+    assert rc == 1 and "empty" in err
+    rc, out, err = otad_admin(otad, "add", "carol")          # nothing on stdin
+    assert rc == 1 and "no password on stdin" in err
+    rc, out, err = otad_admin(otad, "add", "carol", password="x" * 300)
+    assert rc == 1 and "longer than 256" in err
+    # the last admin stays: admind would not start without one
+    rc, out, err = otad_admin(otad, "remove", otad.user)
+    assert rc == 1 and "no admin defined" in err and "not changed" in err
+    rc, out, err = otad_admin(otad, "frobnicate", "x")
+    assert rc == 2 and "usage:" in err
+    rc, out, err = otad_admin(otad, "list")
+    assert rc == 0 and out.split() == [otad.user]
+
+
+def test_bad_admins_file_keeps_the_old_list(otad):
+    admins = os.path.join(otad.dir, "admins")
+    with open(admins) as f:
+        good = f.read()
+    try:
+        with open(admins, "a") as f:
+            f.write("mallory:not-a-hash\n")
+        at = log_size(otad)
+        otad.proc.send_signal(signal.SIGHUP)
+        m = wait_log(otad, r"kept the current 1 admin\(s\): (.*)", start=at)
+        assert "line 2" in m.group(1) and "mallory" in m.group(1)
+        assert curl_status(otad, otad.user, otad.password) == 200
+        # and otad admin refuses to build on a broken file
+        rc, out, err = otad_admin(otad, "add", "dave", password="pw")
+        assert rc == 1 and "not a crypt hash" in err and "not changed" in err
+    finally:
+        with open(admins, "w") as f:
+            f.write(good)
+
+
+def test_admin_password_typed_at_a_terminal(otad):
+    """On a terminal the password is asked twice and never echoed."""
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execv(OTAD, [OTAD, "admin", "-c", otad.conf, "add", "erin"])
+    seen = b""
+
+    def expect(what):
+        nonlocal seen
+        deadline = time.monotonic() + 10
+        while what not in seen:
+            r, _, _ = select.select([fd], [], [], max(0, deadline - time.monotonic()))
+            if not r:
+                pytest.fail("no %r on the terminal; saw %r" % (what, seen))
+            try:
+                seen += os.read(fd, 1024)
+            except OSError:
+                pytest.fail("terminal closed before %r; saw %r" % (what, seen))
+
+    try:
+        expect(b"New password for erin: ")
+        os.write(fd, b"typed secret\n")
+        expect(b"Again: ")
+        os.write(fd, b"typed secret\n")
+        expect(b"added admin erin")
+    finally:
+        _, status = os.waitpid(pid, 0)
+        os.close(fd)
+    assert os.waitstatus_to_exitcode(status) == 0, seen
+    assert b"typed secret" not in seen
+    at = log_size(otad)
+    os.kill(otad.proc.pid, signal.SIGHUP)
+    wait_log(otad, r"added erin", start=at)
+    assert curl_status(otad, "erin", "typed secret") == 200
+    assert otad_admin(otad, "remove", "erin")[0] == 0
+
+
+@pytest.mark.parametrize("daemon", ["otad-hwd", "otad-admind", "otad-fwstore"])
+def test_daemon_help(daemon):
+    require_binaries()
+    for flag in ("-h", "--help"):
+        r = subprocess.run([BINARIES[daemon], flag], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=10)
+        out = r.stdout.decode()
+        assert r.returncode == 0 and out.startswith("usage: %s " % daemon), (r, out)
+        assert "-c file" in out and "%s(8)" % daemon in out
+    r = subprocess.run([BINARIES[daemon], "--bogus"], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=10)
+    assert r.returncode == 2 and b"usage:" in r.stderr
+
+
+def test_init_no_start_hint(tmp_path):
+    require_binaries()
+    r = subprocess.run([OTAD, "init", str(tmp_path / "a")], stdout=subprocess.PIPE,
+                       timeout=30)
+    assert r.returncode == 0 and b"Start it:" in r.stdout
+    r = subprocess.run([OTAD, "init", "--no-start-hint", str(tmp_path / "b")],
+                       stdout=subprocess.PIPE, timeout=30)
+    assert r.returncode == 0 and b"Start it:" not in r.stdout
+    assert b"admin password:" in r.stdout
+    with open(os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+            os.path.abspath(__file__)))), "scripts", "run.sh")) as f:
+        assert "otad init --no-start-hint" in f.read()
+
+
+class BusyPortServer(OtadServer):
+    """otad whose admin port is already taken by another program."""
+
+    def start(self):
+        self.sbindir = os.path.join(self.dir, "sbin")
+        os.mkdir(self.sbindir)
+        for name in ("otad-hwd", "otad-admind", "otad-fwstore"):
+            os.symlink(BINARIES[name], os.path.join(self.sbindir, name))
+        self.init()
+        self.configure()
+
+
+def test_run_gives_up_on_an_address_in_use():
+    require_binaries()
+    srv = BusyPortServer(name="otad-busy")
+    srv.start()
+    squatter = socket.socket()
+    try:
+        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        squatter.bind(("127.0.0.1", srv.admin_port))
+        squatter.listen()
+        t0 = time.monotonic()
+        r = subprocess.run([OTAD, "run", "-c", srv.conf], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, env=srv._env(), timeout=30,
+                           start_new_session=True)
+        out = r.stdout.decode("utf-8", "replace")
+        assert r.returncode == 1, out
+        assert time.monotonic() - t0 < 10, out
+        assert re.search(r"admin API listen .*%d" % srv.admin_port, out), out
+        assert "admind cannot open what it needs" in out and "not restarting" in out
+        assert "restarting it in" not in out
+    finally:
+        squatter.close()
+        srv.cleanup()
+
+
+def test_run_gives_up_on_a_bad_admins_file():
+    require_binaries()
+    srv = BusyPortServer(name="otad-badadmins")
+    srv.start()
+    try:
+        with open(os.path.join(srv.dir, "admins"), "w") as f:
+            f.write("# nobody\n")
+        r = subprocess.run([OTAD, "run", "-c", srv.conf], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, env=srv._env(), timeout=30,
+                           start_new_session=True)
+        out = r.stdout.decode("utf-8", "replace")
+        assert r.returncode == 1, out
+        assert "no admin defined" in out
+        assert "admind cannot start with this configuration" in out
+        assert "restarting it in" not in out
+    finally:
+        srv.cleanup()
