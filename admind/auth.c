@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * admind's access checks, run on every request before its body is read:
- * the IP allow-list (allowed_ips; IPv4 rules match IPv4-mapped IPv6
+ * the client's address (the peer, or behind a reverse proxy listed in
+ * trusted_proxies the right-most X-Forwarded-For address that is not a
+ * proxy), the IP allow-list (allowed_ips; IPv4 rules match IPv4-mapped IPv6
  * clients), the failed-login throttle per client (an IPv4 address or an
  * IPv6 /64; 429 with Retry-After past AUTH_FAIL_MAX failures a minute, kept
  * until it expires), then HTTP Basic auth
@@ -49,11 +51,41 @@ static struct auth_counters	auth_counters;
 static struct auth_failures	auth_global;	/* every client together */
 
 int
+auth_client(struct http_conn *c, struct http_request *req)
+{
+	const char	*xff = NULL;
+
+	c->client = c->peer;
+	if (netaddr_acl_match(&env->trusted_proxies,
+	    (struct sockaddr *)&c->peer)) {
+		/* the last one: a proxy that adds a header adds it last */
+		for (size_t i = 0; i < req->nheaders; i++)
+			if (strcmp(req->headers[i].name, "x-forwarded-for") ==
+			    0)
+				xff = req->headers[i].value;
+	}
+	if (xff != NULL &&
+	    netaddr_forwarded(xff, &env->trusted_proxies, &c->client) == -1) {
+		netaddr_format((struct sockaddr *)&c->peer, c->peer_str,
+		    sizeof(c->peer_str), 0);
+		log_warnx("admin API: proxy %s sent X-Forwarded-For \"%.100s\" "
+		    "that names no client address", c->peer_str, xff);
+		api_error(c, 400, "request.bad_forwarded_for", "The proxy "
+		    "sent an X-Forwarded-For header that is not a list of "
+		    "IP addresses.");
+		return 0;
+	}
+	netaddr_format((struct sockaddr *)&c->client, c->peer_str,
+	    sizeof(c->peer_str), 0);
+	return 1;
+}
+
+int
 auth_ip_allowed(struct http_conn *c)
 {
 	char	 field[96];
 
-	if (netaddr_acl_match(&env->acl, (struct sockaddr *)&c->peer))
+	if (netaddr_acl_match(&env->acl, (struct sockaddr *)&c->client))
 		return 1;
 	snprintf(field, sizeof(field), "REMOTE_ADDR=%s", c->peer_str);
 	log_fields(LOG_WARNING, (const char *[]){ field, NULL },
@@ -134,7 +166,7 @@ auth_fail_count(struct http_conn *c)
 	struct auth_failures *f;
 	char		 client[64];
 
-	netaddr_client((struct sockaddr *)&c->peer, client, sizeof(client));
+	netaddr_client((struct sockaddr *)&c->client, client, sizeof(client));
 	auth_counters.failed++;
 	auth_fail_global();
 	if ((f = auth_fail_slot(client, 1)) == NULL)
@@ -154,7 +186,7 @@ auth_throttled(struct http_conn *c)
 	char		 hdr[64], client[64];
 	uint64_t	 wait;
 
-	netaddr_client((struct sockaddr *)&c->peer, client, sizeof(client));
+	netaddr_client((struct sockaddr *)&c->client, client, sizeof(client));
 	if ((f = auth_fail_slot(client, 0)) == NULL || f->count < AUTH_FAIL_MAX)
 		return 0;
 	wait = (f->window_end - util_now_ms() + 999) / 1000;
@@ -246,7 +278,7 @@ auth_success(struct http_conn *c)
 	struct auth_failures *f;
 	char		 client[64];
 
-	netaddr_client((struct sockaddr *)&c->peer, client, sizeof(client));
+	netaddr_client((struct sockaddr *)&c->client, client, sizeof(client));
 	f = auth_fail_slot(client, 0);
 	auth_counters.ok++;
 	if (f != NULL)

@@ -152,6 +152,9 @@ admind_open(struct admind *a)
 	if (netaddr_acl_parse(&a->acl, a->cfg.admind.allowed_ips, err,
 	    sizeof(err)) == -1)
 		fatalx_status(EX_CONFIG, "allowed_ips: %s", err);
+	if (netaddr_acl_parse(&a->trusted_proxies,
+	    a->cfg.admind.trusted_proxies, err, sizeof(err)) == -1)
+		fatalx_status(EX_CONFIG, "trusted_proxies: %s", err);
 }
 
 static void
@@ -170,6 +173,7 @@ admind_listen(struct admind *a)
 	a->http.per_address = a->cfg.admind.max_connections_per_address;
 	a->http.per_address_key = "[admind] max_connections_per_address";
 	a->http.acl = &a->acl;	/* refused before TLS when many */
+	a->http.trusted = &a->trusted_proxies;
 	a->http.head_timeout_ms = a->cfg.admind.head_timeout * 1000;
 	a->http.idle_timeout_ms = 60000;
 	if (http_server_start(&a->http, a->cfg.admind.listen, err,

@@ -63,6 +63,7 @@ static const struct cfg_key cfg_keys[] = {
 	    "/etc/otad/admins"),
 	K("admind", "allowed_ips", CFG_ACL, admind.allowed_ips,
 	    "127.0.0.0/8, ::1"),
+	K("admind", "trusted_proxies", CFG_ACL, admind.trusted_proxies, ""),
 	K("admind", "max_firmware_size", CFG_SIZE, admind.max_firmware_size,
 	    "16M"),
 	K("admind", "sent_timeout", CFG_UINT, admind.sent_timeout, "300"),

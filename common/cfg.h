@@ -36,6 +36,7 @@ struct cfg {
 		char		*tls_key;
 		char		*admins_file;
 		char		*allowed_ips;
+		char		*trusted_proxies; /* X-Forwarded-For from */
 		uint64_t	 max_firmware_size;
 		unsigned	 sent_timeout;	/* s: command without download */
 		unsigned	 head_timeout;	/* s for a request head */

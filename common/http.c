@@ -129,6 +129,7 @@ http_conn_peer(struct http_conn *c)
 		    sizeof(c->peer_str), 0);
 	else
 		snprintf(c->peer_str, sizeof(c->peer_str), "?");
+	c->client = c->peer;
 	if (stream_local_addr(&c->stream, &c->local) == -1)
 		log_debug("http: %s: no local address", c->peer_str);
 }
@@ -153,7 +154,8 @@ http_conn_admit(struct http_conn *c, int full)
 		http_conn_close(c);
 		return -1;
 	}
-	if (srv->acl != NULL && !netaddr_acl_match(srv->acl, peer)) {
+	if (srv->acl != NULL && !netaddr_acl_match(srv->acl, peer) &&
+	    (srv->trusted == NULL || !netaddr_acl_match(srv->trusted, peer))) {
 		if (srv->nstrangers >= HTTP_MAX_STRANGERS) {
 			gate_refused(&srv->gate, GATE_WHY_ACL, peer);
 			http_conn_close(c);

@@ -280,3 +280,91 @@ def test_run_gives_up_on_a_bad_admins_file():
         assert "restarting it in" not in out
     finally:
         srv.cleanup()
+
+
+# -- [admind] trusted_proxies ---------------------------------------------------
+
+@pytest.fixture(scope="module")
+def proxied():
+    """admind behind a "reverse proxy" on loopback: only 198.51.100.0/24 may use the
+    API, and loopback (this test, as the proxy) is a trusted proxy."""
+    require_binaries()
+    srv = OtadServer(name="otad-proxied", config={"admind": {
+        "allowed_ips": "198.51.100.0/24", "trusted_proxies": "127.0.0.0/8"}})
+    try:
+        srv.start_proxied()
+    except BaseException:
+        srv.finish()
+        raise
+    yield srv
+    srv.finish()
+
+
+def _start_proxied(self):
+    """OtadServer.start, with readiness checked through X-Forwarded-For."""
+    orig = self.admin
+
+    def admin(**kw):
+        a = orig(**kw)
+        req = a.request
+
+        def request(method, path, body=None, headers=None, **kw2):
+            h = {"X-Forwarded-For": "198.51.100.1"}
+            h.update(headers or {})
+            return req(method, path, body=body, headers=h, **kw2)
+        a.request = request
+        return a
+    self.admin = admin
+    try:
+        return self.start()
+    finally:
+        self.admin = orig
+
+
+OtadServer.start_proxied = _start_proxied
+
+
+def xff(srv, value, path="/admin/devices", password=None, method="GET", body=None):
+    h = {} if value is None else {"X-Forwarded-For": value}
+    if body is not None:
+        h["Content-Type"] = "application/json"
+    return srv.admin().request(method, path, headers=h, body=body,
+                               password=srv.password if password is None else password)
+
+
+def test_forwarded_client_is_checked_against_allowed_ips(proxied):
+    assert xff(proxied, "198.51.100.7").status == 200
+    assert xff(proxied, "198.51.100.7, 127.0.0.1").status == 200   # a chain of proxies
+    # the proxy itself is not allowed, nor a client it forwards from elsewhere
+    r = xff(proxied, None)
+    assert r.status == 403 and b"127.0.0.1" in r.body
+    r = xff(proxied, "203.0.113.9")
+    assert r.status == 403 and b"203.0.113.9" in r.body
+    # a forged left-most entry is not believed: the proxy appended the real client
+    r = xff(proxied, "198.51.100.7, 203.0.113.9")
+    assert r.status == 403 and b"203.0.113.9" in r.body
+    r = xff(proxied, "not an address")
+    assert r.status == 400 and r.json()["error"]["code"] == "request.bad_forwarded_for"
+
+
+def test_forwarded_client_in_throttle_and_audit(proxied):
+    for _ in range(12):
+        last = xff(proxied, "198.51.100.66", password="wrong")
+    assert last.status == 429
+    # another client behind the same proxy is not throttled
+    assert xff(proxied, "198.51.100.67").status == 200
+    at = log_size(proxied)
+    r = xff(proxied, "198.51.100.67", path="/admin/devices", method="POST",
+            body=b'{"name": "behind-proxy"}')
+    assert r.status == 201, r
+    wait_log(proxied, r"device\.created: .*behind-proxy.* from 198\.51\.100\.67", start=at)
+
+
+def test_forwarded_for_from_an_untrusted_peer_is_ignored(otad):
+    """Without trusted_proxies (the default) the header changes nothing."""
+    at = log_size(otad)
+    r = otad.admin().request("POST", "/admin/devices", body=b'{"name": "direct"}',
+                             headers={"X-Forwarded-For": "203.0.113.9",
+                                      "Content-Type": "application/json"})
+    assert r.status == 201, r
+    wait_log(otad, r"device\.created: .*direct.* from 127\.0\.0\.1", start=at)
