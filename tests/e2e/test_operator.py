@@ -368,3 +368,25 @@ def test_forwarded_for_from_an_untrusted_peer_is_ignored(otad):
                                       "Content-Type": "application/json"})
     assert r.status == 201, r
     wait_log(otad, r"device\.created: .*direct.* from 127\.0\.0\.1", start=at)
+
+
+def test_device_lines_name_the_device(otad):
+    """hwd's and admind's lines about a device say which one in their text."""
+    import blynk
+    import images
+    adm = otad.admin()
+    dev = adm.create_device(name="kitchen-%d" % os.getpid())
+    label = 'device %d "%s"' % (dev["id"], dev["name"])
+    at = log_size(otad)
+    c = blynk.device(otad.host, otad.hwd_port, dev["token"])
+    try:
+        wait_log(otad, re.escape(label) + r" logged in \(1 connection\)", start=at)
+        assert adm.ota_start(images.esp8266_image(size=4096, seed="label"),
+                             token=dev["token"]).status == 201
+        c.wait_for_ota()
+        wait_log(otad, re.escape(label) + r" job \d+: \w+ -> sent", start=at)
+        wait_log(otad, re.escape(label) + r": OTA command for delivery \d+ sent",
+                 start=at)
+    finally:
+        c.close()
+    wait_log(otad, re.escape(label) + r" logged out", start=at)
