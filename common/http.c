@@ -36,6 +36,7 @@ static int	http_conn_admit(struct http_conn *, int);
 static void	http_conn_peer(struct http_conn *);
 static void	http_on_read(struct stream *, const char *, size_t);
 static void	http_on_eof(struct stream *);
+static void	http_on_not_tls(struct stream *, const char *, size_t);
 static void	http_on_drain(struct stream *);
 static void	http_on_stream_close(struct stream *);
 static void	http_on_timer_close(uv_handle_t *);
@@ -50,6 +51,7 @@ static const struct stream_ops http_stream_ops = {
 	.on_eof = http_on_eof,
 	.on_drain = http_on_drain,
 	.on_close = http_on_stream_close,
+	.on_not_tls = http_on_not_tls,
 };
 
 int
@@ -192,6 +194,23 @@ http_on_read(struct stream *s, const char *p, size_t n)
 		return;
 	}
 	http_feed(c, p, n);
+}
+
+/* Plain HTTP sent to the HTTPS port: a clear-text line that says which
+ * URL to use, where curl would otherwise show an empty reply. */
+static void
+http_on_not_tls(struct stream *s, const char *p, size_t n)
+{
+	struct http_conn	*c = s->data;
+	char			 addr[NETADDR_STRLEN], body[160];
+	int			 len;
+
+	netaddr_format((struct sockaddr *)&c->local, addr, sizeof(addr), 1);
+	len = snprintf(body, sizeof(body), "This is an HTTPS port: use "
+	    "https://%s/\n", addr);
+	log_debug("http: %s: plain HTTP on the HTTPS port", c->peer_str);
+	if (http_refuse(c, 400, "text/plain", NULL, body, (size_t)len) == -1)
+		http_conn_close(c);
 }
 
 static void

@@ -390,3 +390,16 @@ def test_device_lines_name_the_device(otad):
     finally:
         c.close()
     wait_log(otad, re.escape(label) + r" logged out", start=at)
+
+
+def test_plain_http_on_the_https_port_gets_a_hint(otad):
+    """curl http://HOST:9443/ gets one line saying to use https://, not an empty reply."""
+    r = subprocess.run(["curl", "-s", "-i", "http://127.0.0.1:%d/admin/devices"
+                        % otad.admin_port], stdout=subprocess.PIPE, timeout=30)
+    out = r.stdout.decode("utf-8", "replace")
+    assert r.returncode == 0, (r.returncode, out)
+    assert out.startswith("HTTP/1.1 400 "), out
+    assert out.endswith("\r\n\r\nThis is an HTTPS port: use https://127.0.0.1:%d/\n"
+                        % otad.admin_port), out
+    # HTTPS on the same port is unaffected
+    assert curl_status(otad, otad.user, otad.password) == 200
