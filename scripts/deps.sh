@@ -6,7 +6,9 @@ set -euo pipefail
 build_pkgs=(build-essential meson ninja-build pkg-config libuv1-dev libssl-dev
 	libsqlite3-dev node-llhttp libsystemd-dev libinih-dev libcrypt-dev openssl
 	# admind's webhooks (admind/webhook.c)
-	libcurl4-openssl-dev)
+	libcurl4-openssl-dev
+	# the man pages (docs/man)
+	scdoc)
 test_pkgs=(python3 python3-pytest curl
 	# the package test (tests/e2e/test_package.py)
 	debootstrap systemd-container lintian debhelper dpkg-dev fakeroot
