@@ -38,8 +38,7 @@ struct admin_file {
 
 static int	 admin_list(struct admin_file *);
 static int	 admin_add(struct admin_file *, const char *);
-static int	 admin_passwd(struct admin_file *, const char *);
-static int	 admin_remove(struct admin_file *, const char *);
+static int	 admin_change(struct admin_file *, const char *, int);
 static int	 admin_check_name(const char *);
 static int	 admin_read(struct admin_file *);
 static void	 admin_find(struct admin_file *, const char *);
@@ -87,9 +86,9 @@ otad_admin(int argc, char **argv)
 	else if (strcmp(verb, "add") == 0)
 		rc = admin_add(&f, user);
 	else if (strcmp(verb, "passwd") == 0)
-		rc = admin_passwd(&f, user);
+		rc = admin_change(&f, user, 1);
 	else if (strcmp(verb, "remove") == 0)
-		rc = admin_remove(&f, user);
+		rc = admin_change(&f, user, 0);
 	else {
 		fprintf(stderr, "otad: unknown admin command \"%s\"\n", verb);
 		otad_usage(2);
@@ -145,8 +144,9 @@ admin_add(struct admin_file *f, const char *user)
 	return rc;
 }
 
+/* USER's line replaced with a new password, or removed (password 0). */
 static int
-admin_passwd(struct admin_file *f, const char *user)
+admin_change(struct admin_file *f, const char *user, int password)
 {
 	struct buf	 text = BUF_INIT;
 	int		 rc = 1;
@@ -159,33 +159,13 @@ admin_passwd(struct admin_file *f, const char *user)
 	}
 	if (buf_add(&text, f->text.data, f->user_at) == -1)
 		fatal("out of memory");
-	if (admin_hash_line(user, &text) == 0) {
+	if (!password || admin_hash_line(user, &text) == 0) {
 		if (buf_add(&text, f->text.data + f->user_at + f->user_len,
 		    f->text.len - f->user_at - f->user_len) == -1)
 			fatal("out of memory");
-		rc = admin_save(f, &text, user, "changed the password of");
+		rc = admin_save(f, &text, user, password ?
+		    "changed the password of" : "removed");
 	}
-	buf_free(&text);
-	return rc;
-}
-
-static int
-admin_remove(struct admin_file *f, const char *user)
-{
-	struct buf	 text = BUF_INIT;
-	int		 rc;
-
-	admin_find(f, user);
-	if (f->user_len == 0) {
-		fprintf(stderr, "otad: no admin %s in %s (otad admin list "
-		    "shows them)\n", user, f->path);
-		return 1;
-	}
-	if (buf_add(&text, f->text.data, f->user_at) == -1 ||
-	    buf_add(&text, f->text.data + f->user_at + f->user_len,
-	    f->text.len - f->user_at - f->user_len) == -1)
-		fatal("out of memory");
-	rc = admin_save(f, &text, user, "removed");
 	buf_free(&text);
 	return rc;
 }

@@ -19,7 +19,8 @@ import time
 
 import pytest
 
-from conftest import BINARIES, OtadServer, free_ports, require_binaries, rewrite_ini
+import admin as admin_mod
+from conftest import BINARIES, OtadServer, require_binaries
 
 OTAD = BINARIES["otad"]
 
@@ -227,22 +228,10 @@ def test_init_no_start_hint(tmp_path):
         assert "otad init --no-start-hint" in f.read()
 
 
-class BusyPortServer(OtadServer):
-    """otad whose admin port is already taken by another program."""
-
-    def start(self):
-        self.sbindir = os.path.join(self.dir, "sbin")
-        os.mkdir(self.sbindir)
-        for name in ("otad-hwd", "otad-admind", "otad-fwstore"):
-            os.symlink(BINARIES[name], os.path.join(self.sbindir, name))
-        self.init()
-        self.configure()
-
-
 def test_run_gives_up_on_an_address_in_use():
     require_binaries()
-    srv = BusyPortServer(name="otad-busy")
-    srv.start()
+    srv = OtadServer(name="otad-busy")
+    srv.prepare()
     squatter = socket.socket()
     try:
         squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -265,8 +254,8 @@ def test_run_gives_up_on_an_address_in_use():
 
 def test_run_gives_up_on_a_bad_admins_file():
     require_binaries()
-    srv = BusyPortServer(name="otad-badadmins")
-    srv.start()
+    srv = OtadServer(name="otad-badadmins")
+    srv.prepare()
     try:
         with open(os.path.join(srv.dir, "admins"), "w") as f:
             f.write("# nobody\n")
@@ -284,15 +273,33 @@ def test_run_gives_up_on_a_bad_admins_file():
 
 # -- [admind] trusted_proxies ---------------------------------------------------
 
+class ForwardedAdmin(admin_mod.Admin):
+    """An admin client behind a proxy: X-Forwarded-For 198.51.100.1 unless the call
+    names another (None: no header)."""
+
+    def request(self, method, path, body=None, headers=None, **kw):
+        h = {"X-Forwarded-For": "198.51.100.1"}
+        h.update(headers or {})
+        return super().request(method, path, body=body,
+                               headers={k: v for k, v in h.items() if v is not None}, **kw)
+
+
+class ProxiedServer(OtadServer):
+    def admin(self, **kw):
+        kw.setdefault("password", self.password)
+        kw.setdefault("user", self.user)
+        return ForwardedAdmin(self.host, self.admin_port, **kw)
+
+
 @pytest.fixture(scope="module")
 def proxied():
     """admind behind a "reverse proxy" on loopback: only 198.51.100.0/24 may use the
     API, and loopback (this test, as the proxy) is a trusted proxy."""
     require_binaries()
-    srv = OtadServer(name="otad-proxied", config={"admind": {
+    srv = ProxiedServer(name="otad-proxied", config={"admind": {
         "allowed_ips": "198.51.100.0/24", "trusted_proxies": "127.0.0.0/8"}})
     try:
-        srv.start_proxied()
+        srv.start()
     except BaseException:
         srv.finish()
         raise
@@ -300,32 +307,8 @@ def proxied():
     srv.finish()
 
 
-def _start_proxied(self):
-    """OtadServer.start, with readiness checked through X-Forwarded-For."""
-    orig = self.admin
-
-    def admin(**kw):
-        a = orig(**kw)
-        req = a.request
-
-        def request(method, path, body=None, headers=None, **kw2):
-            h = {"X-Forwarded-For": "198.51.100.1"}
-            h.update(headers or {})
-            return req(method, path, body=body, headers=h, **kw2)
-        a.request = request
-        return a
-    self.admin = admin
-    try:
-        return self.start()
-    finally:
-        self.admin = orig
-
-
-OtadServer.start_proxied = _start_proxied
-
-
 def xff(srv, value, path="/admin/devices", password=None, method="GET", body=None):
-    h = {} if value is None else {"X-Forwarded-For": value}
+    h = {"X-Forwarded-For": value}
     if body is not None:
         h["Content-Type"] = "application/json"
     return srv.admin().request(method, path, headers=h, body=body,
@@ -403,3 +386,47 @@ def test_plain_http_on_the_https_port_gets_a_hint(otad):
                         % otad.admin_port), out
     # HTTPS on the same port is unaffected
     assert curl_status(otad, otad.user, otad.password) == 200
+
+
+def test_admin_keeps_owner(otad):
+    """As root, the rewritten admins file keeps its owner and group (the package's is
+    root:otad-admin 0640, which admind reads through its group)."""
+    if os.geteuid() != 0:
+        pytest.skip("changing a file's owner needs root")
+    admins = os.path.join(otad.dir, "admins")
+    os.chown(admins, 65534, 65534)
+    os.chmod(admins, 0o640)
+    try:
+        assert otad_admin(otad, "add", "frank", password="pw")[0] == 0
+        st = os.stat(admins)
+        assert (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) == (65534, 65534, 0o640)
+        assert not os.path.exists(admins + ".tmp")
+        assert otad_admin(otad, "remove", "frank")[0] == 0
+    finally:
+        os.chown(admins, 0, 0)
+
+
+def test_run_gives_up_on_a_daemon_that_keeps_failing(tmp_path):
+    """A daemon that dies at once, again and again, for a reason it does not name:
+    `otad run` gives up after 5 quick failures instead of restarting it forever."""
+    require_binaries()
+    srv = OtadServer(name="otad-flaky")
+    srv.prepare()
+    try:
+        fake = os.path.join(srv.sbindir, "otad-fwstore")
+        os.unlink(fake)
+        with open(fake, "w") as f:
+            f.write("#!/bin/sh\necho 'otad-fwstore: something is wrong' >&2\nexit 1\n")
+        os.chmod(fake, 0o755)
+        t0 = time.monotonic()
+        r = subprocess.run([OTAD, "run", "-c", srv.conf], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, env=srv._env(), timeout=60,
+                           start_new_session=True)
+        out = r.stdout.decode("utf-8", "replace")
+        assert r.returncode == 1, out
+        assert out.count("something is wrong") == 5, out
+        assert "fwstore failed 5 times in a row within 5 s of its start" in out, out
+        assert "stopping the other daemons" in out
+        assert time.monotonic() - t0 < 30
+    finally:
+        srv.cleanup()
