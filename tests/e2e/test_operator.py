@@ -20,7 +20,7 @@ import time
 import pytest
 
 import admin as admin_mod
-from conftest import BINARIES, OtadServer, require_binaries
+from conftest import BINARIES, OtadServer, require_binaries, start_server
 
 OTAD = BINARIES["otad"]
 
@@ -62,13 +62,7 @@ def log_size(srv):
 
 @pytest.fixture(scope="module")
 def otad():
-    require_binaries()
-    srv = OtadServer(name="otad-operator")
-    try:
-        srv.start()
-    except BaseException:
-        srv.finish()
-        raise
+    srv = start_server(name="otad-operator")
     yield srv
     srv.finish()
 
@@ -228,6 +222,17 @@ def test_init_no_start_hint(tmp_path):
         assert "otad init --no-start-hint" in f.read()
 
 
+def run_to_end(srv, timeout):
+    """`otad run` on srv until it exits by itself, which must be with status 1; its
+    output."""
+    r = subprocess.run([OTAD, "run", "-c", srv.conf], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, env=srv._env(), timeout=timeout,
+                       start_new_session=True)
+    out = r.stdout.decode("utf-8", "replace")
+    assert r.returncode == 1, out
+    return out
+
+
 def test_run_gives_up_on_an_address_in_use():
     require_binaries()
     srv = OtadServer(name="otad-busy")
@@ -238,11 +243,7 @@ def test_run_gives_up_on_an_address_in_use():
         squatter.bind(("127.0.0.1", srv.admin_port))
         squatter.listen()
         t0 = time.monotonic()
-        r = subprocess.run([OTAD, "run", "-c", srv.conf], stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, env=srv._env(), timeout=30,
-                           start_new_session=True)
-        out = r.stdout.decode("utf-8", "replace")
-        assert r.returncode == 1, out
+        out = run_to_end(srv, 30)
         assert time.monotonic() - t0 < 10, out
         assert re.search(r"admin API listen .*%d" % srv.admin_port, out), out
         assert "admind cannot open what it needs" in out and "not restarting" in out
@@ -259,11 +260,7 @@ def test_run_gives_up_on_a_bad_admins_file():
     try:
         with open(os.path.join(srv.dir, "admins"), "w") as f:
             f.write("# nobody\n")
-        r = subprocess.run([OTAD, "run", "-c", srv.conf], stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, env=srv._env(), timeout=30,
-                           start_new_session=True)
-        out = r.stdout.decode("utf-8", "replace")
-        assert r.returncode == 1, out
+        out = run_to_end(srv, 30)
         assert "no admin defined" in out
         assert "admind cannot start with this configuration" in out
         assert "restarting it in" not in out
@@ -295,14 +292,8 @@ class ProxiedServer(OtadServer):
 def proxied():
     """admind behind a "reverse proxy" on loopback: only 198.51.100.0/24 may use the
     API, and loopback (this test, as the proxy) is a trusted proxy."""
-    require_binaries()
-    srv = ProxiedServer(name="otad-proxied", config={"admind": {
+    srv = start_server(ProxiedServer, name="otad-proxied", config={"admind": {
         "allowed_ips": "198.51.100.0/24", "trusted_proxies": "127.0.0.0/8"}})
-    try:
-        srv.start()
-    except BaseException:
-        srv.finish()
-        raise
     yield srv
     srv.finish()
 
@@ -406,7 +397,7 @@ def test_admin_keeps_owner(otad):
         os.chown(admins, 0, 0)
 
 
-def test_run_gives_up_on_a_daemon_that_keeps_failing(tmp_path):
+def test_run_gives_up_on_a_daemon_that_keeps_failing():
     """A daemon that dies at once, again and again, for a reason it does not name:
     `otad run` gives up after 5 quick failures instead of restarting it forever."""
     require_binaries()
@@ -419,11 +410,7 @@ def test_run_gives_up_on_a_daemon_that_keeps_failing(tmp_path):
             f.write("#!/bin/sh\necho 'otad-fwstore: something is wrong' >&2\nexit 1\n")
         os.chmod(fake, 0o755)
         t0 = time.monotonic()
-        r = subprocess.run([OTAD, "run", "-c", srv.conf], stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, env=srv._env(), timeout=60,
-                           start_new_session=True)
-        out = r.stdout.decode("utf-8", "replace")
-        assert r.returncode == 1, out
+        out = run_to_end(srv, 60)
         assert out.count("something is wrong") == 5, out
         assert "fwstore failed 5 times in a row within 5 s of its start" in out, out
         assert "stopping the other daemons" in out
