@@ -417,3 +417,19 @@ def test_run_gives_up_on_a_daemon_that_keeps_failing():
         assert time.monotonic() - t0 < 30
     finally:
         srv.cleanup()
+
+
+@pytest.mark.parametrize("daemon", ["otad-hwd", "otad-admind", "otad-fwstore"])
+def test_daemon_says_a_bad_configuration_cannot_be_restarted_away(daemon, tmp_path):
+    """A configuration that does not load: exit 78 (EX_CONFIG), which otad run and
+    systemd (RestartPreventExitStatus=78) do not restart; -t still exits 1."""
+    require_binaries()
+    conf = tmp_path / "otad.conf"
+    conf.write_text("[hwd]\nlisten = nowhere\n")
+    r = subprocess.run([BINARIES[daemon], "-c", str(conf)], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=10)
+    assert r.returncode == 78, r
+    assert b"[hwd] listen" in r.stderr
+    r = subprocess.run([BINARIES[daemon], "-t", "-c", str(conf)], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=10)
+    assert r.returncode == 1, r
