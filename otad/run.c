@@ -91,7 +91,7 @@ static int	 run_wait(const struct run *, int64_t);
 static int64_t	 run_next_restart(void);
 static int	 run_reap(int);
 static int	 run_exited(struct child *, int);
-static int	 run_hopeless(const struct child *, int);
+static int	 run_hopeless(const struct child *, int, char *, size_t);
 static void	 run_stop(const struct run *, int);
 static int	 run_running(void);
 static int	 run_is_stop_signal(int);
@@ -466,7 +466,7 @@ static int
 run_exited(struct child *c, int status)
 {
 	uint64_t	 now = util_now_ms();
-	char		 how[128];
+	char		 how[128], why[256];
 
 	if (status == -1)
 		snprintf(how, sizeof(how), "could not be started");
@@ -483,8 +483,8 @@ run_exited(struct child *c, int status)
 		c->quick_exits++;
 	else
 		c->quick_exits = 0;
-	if (run_hopeless(c, status)) {
-		log_warnx("%s %s", c->name, how);
+	if (run_hopeless(c, status, why, sizeof(why))) {
+		log_warnx("%s %s; not restarting it: %s", c->name, how, why);
 		c->pid = 0;
 		return -1;
 	}
@@ -501,26 +501,26 @@ run_exited(struct child *c, int status)
 }
 
 /* A daemon that said a restart cannot help, or failed to start again and
- * again: says what to do. */
+ * again: 1, with what to do in why. */
 static int
-run_hopeless(const struct child *c, int status)
+run_hopeless(const struct child *c, int status, char *why, size_t len)
 {
 	int	 code = status != -1 && WIFEXITED(status) ?
 		    WEXITSTATUS(status) : -1;
 
 	if (code == EX_CONFIG)
-		log_warnx("%s cannot start with this configuration (see its "
-		    "message above); not restarting it: fix the "
-		    "configuration, then start otad run again", c->name);
+		snprintf(why, len, "it cannot start with this configuration "
+		    "(see its message above): fix it, then start otad run "
+		    "again");
 	else if (code == EX_UNAVAILABLE)
-		log_warnx("%s cannot open what it needs (see its message "
-		    "above: an address in use by another program?); not "
-		    "restarting it: free it or change the configuration, "
-		    "then start otad run again", c->name);
+		snprintf(why, len, "it cannot open what it needs (see its "
+		    "message above: an address in use by another program?): "
+		    "free it or change the configuration, then start otad run "
+		    "again");
 	else if (c->quick_exits >= RUN_QUICK_MAX)
-		log_warnx("%s failed %d times in a row within %d s of its "
-		    "start (see its messages above); giving up", c->name,
-		    RUN_QUICK_MAX, RUN_QUICK_MS / 1000);
+		snprintf(why, len, "it failed %d times in a row within %d s "
+		    "of its start (see its messages above)", RUN_QUICK_MAX,
+		    RUN_QUICK_MS / 1000);
 	else
 		return 0;
 	return 1;

@@ -246,7 +246,8 @@ def test_run_gives_up_on_an_address_in_use():
         out = run_to_end(srv, 30)
         assert time.monotonic() - t0 < 10, out
         assert re.search(r"admin API listen .*%d" % srv.admin_port, out), out
-        assert "admind cannot open what it needs" in out and "not restarting" in out
+        assert re.search(r"admind \(pid \d+\) exited with status 69; not restarting it: "
+                         r"it cannot open what it needs", out), out
         assert "restarting it in" not in out
     finally:
         squatter.close()
@@ -262,7 +263,8 @@ def test_run_gives_up_on_a_bad_admins_file():
             f.write("# nobody\n")
         out = run_to_end(srv, 30)
         assert "no admin defined" in out
-        assert "admind cannot start with this configuration" in out
+        assert re.search(r"admind \(pid \d+\) exited with status 78; not restarting it: "
+                         r"it cannot start with this configuration", out), out
         assert "restarting it in" not in out
     finally:
         srv.cleanup()
@@ -412,7 +414,8 @@ def test_run_gives_up_on_a_daemon_that_keeps_failing():
         t0 = time.monotonic()
         out = run_to_end(srv, 60)
         assert out.count("something is wrong") == 5, out
-        assert "fwstore failed 5 times in a row within 5 s of its start" in out, out
+        assert re.search(r"fwstore \(pid \d+\) exited with status 1; not restarting it: "
+                         r"it failed 5 times in a row within 5 s of its start", out), out
         assert "stopping the other daemons" in out
         assert time.monotonic() - t0 < 30
     finally:
