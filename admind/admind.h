@@ -57,6 +57,7 @@ struct admind {
 	struct store		*store;
 	struct admins		*admins;
 	struct netaddr_acl	 acl;
+	struct netaddr_acl	 trusted_proxies;
 	char			*firmware_dir;
 	struct http_server	 http;
 	struct ctl_server	 ctl;
@@ -180,6 +181,12 @@ int	 auth_ip_allowed(struct http_conn *);
  * sent). */
 int	 auth_password(struct http_conn *, const struct http_request *,
 	    const char *user, const char *password);
+/* The client of this request (c->client, c->peer_str): the peer, or the
+ * address a peer in trusted_proxies names in X-Forwarded-For.  1, or 0
+ * when it names none (400 sent). */
+int	 auth_client(struct http_conn *, struct http_request *);
+/* SIGHUP: the admins file again; a bad one keeps the current admins. */
+void	 auth_reload_admins(void);
 /* Since start: authenticated requests, failed and throttled logins. */
 struct auth_counters {
 	uint64_t	 ok, failed, throttled;

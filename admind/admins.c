@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "admins.h"
+#include "buf.h"
 #include "log.h"
 
 struct admin {
@@ -25,6 +26,7 @@ struct admins {
 	size_t		 n;
 };
 
+static struct admins *admins_read(FILE *, const char *, char *, size_t);
 static int	admins_line(struct admins *, char *, const char *, size_t,
 		    char *, size_t);
 static int	admins_add(struct admins *, const char *, const char *);
@@ -37,43 +39,73 @@ admins_load(const char *path, char *err, size_t errlen)
 {
 	struct admins	*a;
 	FILE		*fp;
-	char		*line = NULL;
-	size_t		 linesz = 0, lineno = 0;
-	ssize_t		 len;
 
 	if ((fp = fopen(path, "r")) == NULL) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return NULL;
 	}
+	a = admins_read(fp, path, err, errlen);
+	fclose(fp);
+	return a;
+}
+
+struct admins *
+admins_parse(const char *text, size_t len, const char *name, char *err,
+    size_t errlen)
+{
+	struct admins	*a;
+	FILE		*fp;
+
+	if (len == 0) {
+		snprintf(err, errlen, "%s: no admin defined (add a "
+		    "user:hash line)", name);
+		return NULL;
+	}
+	if ((fp = fmemopen((void *)text, len, "r")) == NULL) {
+		snprintf(err, errlen, "%s: %s", name, strerror(errno));
+		return NULL;
+	}
+	a = admins_read(fp, name, err, errlen);
+	fclose(fp);
+	return a;
+}
+
+/* The lines of fp; name is the file's name in the messages. */
+static struct admins *
+admins_read(FILE *fp, const char *name, char *err, size_t errlen)
+{
+	struct admins	*a;
+	char		*line = NULL;
+	size_t		 linesz = 0, lineno = 0;
+	ssize_t		 len;
+
 	if ((a = calloc(1, sizeof(*a))) == NULL) {
-		snprintf(err, errlen, "%s: out of memory", path);
-		goto fail;
+		snprintf(err, errlen, "%s: out of memory", name);
+		return NULL;
 	}
 	while ((len = getline(&line, &linesz, fp)) != -1) {
 		lineno++;
 		if (strlen(line) != (size_t)len) {
 			snprintf(err, errlen, "%s line %zu: NUL byte in the "
-			    "line", path, lineno);
+			    "line", name, lineno);
 			goto fail;
 		}
-		if (admins_line(a, line, path, lineno, err, errlen) == -1)
+		if (admins_line(a, line, name, lineno, err, errlen) == -1)
 			goto fail;
 	}
 	if (ferror(fp)) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		snprintf(err, errlen, "%s: %s", name, strerror(errno));
 		goto fail;
 	}
 	if (a->n == 0) {
 		snprintf(err, errlen, "%s: no admin defined (add a "
-		    "user:hash line)", path);
+		    "user:hash line)", name);
 		goto fail;
 	}
 	free(line);
-	fclose(fp);
 	return a;
 fail:
 	free(line);
-	fclose(fp);
 	admins_free(a);
 	return NULL;
 }
@@ -99,19 +131,76 @@ admins_count(const struct admins *a)
 	return a->n;
 }
 
+const char *
+admins_user(const struct admins *a, size_t i)
+{
+	return i < a->n ? a->admin[i].user : NULL;
+}
+
+/* The hash of user in a, NULL when a has no such user. */
+static const char *
+admins_find(const struct admins *a, const char *user)
+{
+	for (size_t i = 0; i < a->n; i++)
+		if (strcmp(a->admin[i].user, user) == 0)
+			return a->admin[i].hash;
+	return NULL;
+}
+
+int
+admins_has(const struct admins *a, const char *user)
+{
+	return admins_find(a, user) != NULL;
+}
+
+/* Appends "; <what> u1, u2" for the users of a that pass the test. */
+static int
+admins_list_changes(const struct admins *a, const struct admins *other,
+    int changed, const char *what, struct buf *out)
+{
+	const char	*sep = "";
+	const char	*h;
+	int		 n = 0;
+
+	for (size_t i = 0; i < a->n; i++) {
+		h = admins_find(other, a->admin[i].user);
+		if (changed ? h == NULL || strcmp(h, a->admin[i].hash) == 0 :
+		    h != NULL)
+			continue;
+		if (n++ == 0)
+			sep = out->len > 0 ? "; " : "";
+		if (buf_printf(out, "%s%s%s", sep, n == 1 ? what : "",
+		    a->admin[i].user) == -1)
+			return -1;
+		sep = ", ";
+	}
+	return n;
+}
+
+int
+admins_changes(const struct admins *old, const struct admins *new,
+    struct buf *out)
+{
+	int	 added, removed, changed;
+
+	if ((added = admins_list_changes(new, old, 0, "added ", out)) == -1 ||
+	    (removed = admins_list_changes(old, new, 0, "removed ", out)) ==
+	    -1 || (changed = admins_list_changes(new, old, 1,
+	    "new password for ", out)) == -1)
+		return -1;
+	return added + removed + changed;
+}
+
 int
 admins_check(const struct admins *a, const char *user, const char *password)
 {
 	struct crypt_data	*cd;
-	const char		*hash = NULL, *out;
-	size_t			 i;
+	const char		*hash, *out;
 	int			 ok;
 
 	if (a == NULL || a->n == 0 || user == NULL || password == NULL)
 		return 0;
-	for (i = 0; i < a->n; i++)
-		if (strcmp(a->admin[i].user, user) == 0)
-			hash = a->admin[i].hash;
+	hash = admins_find(a, user);
 	if ((cd = calloc(1, sizeof(*cd))) == NULL) {
 		log_warn("admins: crypt_data");
 		return 0;
@@ -162,7 +251,6 @@ admins_line(struct admins *a, char *line, const char *path, size_t lineno,
 {
 	char		*p, *e, *colon;
 	const char	*problem;
-	size_t		 i;
 
 	p = line + strspn(line, " \t");
 	for (e = p + strlen(p); e > p && strchr(" \t\r\n", e[-1]) != NULL; e--)
@@ -186,12 +274,11 @@ admins_line(struct admins *a, char *line, const char *path, size_t lineno,
 		    lineno, problem, p);
 		return -1;
 	}
-	for (i = 0; i < a->n; i++)
-		if (strcmp(a->admin[i].user, p) == 0) {
-			snprintf(err, errlen, "%s line %zu: user %s appears "
-			    "twice", path, lineno, p);
-			return -1;
-		}
+	if (admins_find(a, p) != NULL) {
+		snprintf(err, errlen, "%s line %zu: user %s appears twice",
+		    path, lineno, p);
+		return -1;
+	}
 	if (admins_add(a, p, colon + 1) == -1) {
 		snprintf(err, errlen, "%s line %zu: out of memory", path,
 		    lineno);

@@ -145,7 +145,7 @@ api_metrics(struct http_conn *c)
 	    "to otad-hwd now.", env->nonline);
 	metrics_value(&b, "otad_firmware", "gauge", "Firmware images stored.",
 	    (uint64_t)firmware);
-	metrics_value(&b, "otad_admin_logins_total", "counter", "Admin API "
+	metrics_value(&b, "otad_admin_requests_authenticated_total", "counter", "Admin API "
 	    "requests that passed authentication (password or API token).",
 	    ac->ok);
 	metrics_value(&b, "otad_admin_login_failures_total", "counter",

@@ -285,7 +285,7 @@ api_on_request(struct http_conn *c, struct http_request *req)
 
 	api_req_free(c->data);
 	c->data = NULL;
-	if (!auth_ip_allowed(c))
+	if (!auth_client(c, req) || !auth_ip_allowed(c))
 		return;
 	if (strcmp(req->method_name, "GET") == 0 &&
 	    strcmp(req->path, "/admin/health") == 0) {

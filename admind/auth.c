@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * admind's access checks, run on every request before its body is read:
- * the IP allow-list (allowed_ips; IPv4 rules match IPv4-mapped IPv6
+ * the client's address (the peer, or behind a reverse proxy listed in
+ * trusted_proxies the right-most X-Forwarded-For address that is not a
+ * proxy), the IP allow-list (allowed_ips; IPv4 rules match IPv4-mapped IPv6
  * clients), the failed-login throttle per client (an IPv4 address or an
  * IPv6 /64; 429 with Retry-After past AUTH_FAIL_MAX failures a minute, kept
  * until it expires), then HTTP Basic auth
@@ -21,6 +23,7 @@
 #include <openssl/evp.h>
 
 #include "admind.h"
+#include "buf.h"
 #include "session.h"
 #include "log.h"
 #include "util.h"
@@ -53,11 +56,41 @@ static struct auth_counters	auth_counters;
 static struct auth_failures	auth_global;	/* every client together */
 
 int
+auth_client(struct http_conn *c, struct http_request *req)
+{
+	const char	*xff = NULL;
+
+	c->client = c->peer;
+	if (netaddr_acl_match(&env->trusted_proxies,
+	    (struct sockaddr *)&c->peer)) {
+		/* the last one: a proxy that adds a header adds it last */
+		for (size_t i = 0; i < req->nheaders; i++)
+			if (strcmp(req->headers[i].name, "x-forwarded-for") ==
+			    0)
+				xff = req->headers[i].value;
+	}
+	if (xff != NULL &&
+	    netaddr_forwarded(xff, &env->trusted_proxies, &c->client) == -1) {
+		netaddr_format((struct sockaddr *)&c->peer, c->peer_str,
+		    sizeof(c->peer_str), 0);
+		log_warnx("admin API: proxy %s sent X-Forwarded-For \"%.100s\" "
+		    "that names no client address", c->peer_str, xff);
+		api_error(c, 400, "request.bad_forwarded_for", "The proxy "
+		    "sent an X-Forwarded-For header that is not a list of "
+		    "IP addresses.");
+		return 0;
+	}
+	netaddr_format((struct sockaddr *)&c->client, c->peer_str,
+	    sizeof(c->peer_str), 0);
+	return 1;
+}
+
+int
 auth_ip_allowed(struct http_conn *c)
 {
 	char	 field[96];
 
-	if (netaddr_acl_match(&env->acl, (struct sockaddr *)&c->peer))
+	if (netaddr_acl_match(&env->acl, (struct sockaddr *)&c->client))
 		return 1;
 	snprintf(field, sizeof(field), "REMOTE_ADDR=%s", c->peer_str);
 	log_fields(LOG_WARNING, (const char *[]){ field, NULL },
@@ -138,7 +171,7 @@ auth_fail_count(struct http_conn *c)
 	struct auth_failures *f;
 	char		 client[64];
 
-	netaddr_client((struct sockaddr *)&c->peer, client, sizeof(client));
+	netaddr_client((struct sockaddr *)&c->client, client, sizeof(client));
 	auth_counters.failed++;
 	auth_fail_global();
 	if ((f = auth_fail_slot(client, 1)) == NULL)
@@ -158,7 +191,7 @@ auth_throttled(struct http_conn *c)
 	char		 hdr[64], client[64];
 	uint64_t	 wait;
 
-	netaddr_client((struct sockaddr *)&c->peer, client, sizeof(client));
+	netaddr_client((struct sockaddr *)&c->client, client, sizeof(client));
 	if ((f = auth_fail_slot(client, 0)) == NULL || f->count < AUTH_FAIL_MAX)
 		return 0;
 	wait = (f->window_end - util_now_ms() + 999) / 1000;
@@ -261,7 +294,7 @@ auth_success(struct http_conn *c)
 	struct auth_failures *f;
 	char		 client[64];
 
-	netaddr_client((struct sockaddr *)&c->peer, client, sizeof(client));
+	netaddr_client((struct sockaddr *)&c->client, client, sizeof(client));
 	f = auth_fail_slot(client, 0);
 	auth_counters.ok++;
 	if (f != NULL)
@@ -391,6 +424,49 @@ auth_password(struct http_conn *c, const struct http_request *req,
 	}
 	auth_success(c);
 	return 1;
+}
+
+/*
+ * SIGHUP: read the admins file again (`otad admin` edits it).  A file that
+ * does not load leaves the current admins in place; the log names what
+ * changed, never a hash.  Cached logins go: a removed admin or an old
+ * password stops working at once.
+ */
+void
+auth_reload_admins(void)
+{
+	struct admins	*a;
+	struct buf	 changes = BUF_INIT;
+	const char	*path = env->cfg.admind.admins_file;
+	char		 err[512];
+	int		 n;
+
+	if ((a = admins_load(path, err, sizeof(err))) == NULL) {
+		log_warnx("SIGHUP: kept the current %zu admin(s): %s",
+		    admins_count(env->admins), err);
+		return;
+	}
+	if ((n = admins_changes(env->admins, a, &changes)) == -1) {
+		log_warnx("SIGHUP: kept the current admins: out of memory");
+		admins_free(a);
+		buf_free(&changes);
+		return;
+	}
+	admins_free(env->admins);
+	env->admins = a;
+	OPENSSL_cleanse(auth_cache, sizeof(auth_cache));
+	if (n > 0 && session_count() > 0) {
+		log_info("SIGHUP: the admins changed: the web page's %zu "
+		    "session(s) end (sign in again)", session_count());
+		session_end_all();
+	}
+	if (n == 0)
+		log_info("SIGHUP: reloaded %s: no change (%zu admin(s))",
+		    path, admins_count(a));
+	else
+		log_info("SIGHUP: reloaded %s: %s (%zu admin(s))", path,
+		    buf_cstr(&changes), admins_count(a));
+	buf_free(&changes);
 }
 
 int

@@ -169,6 +169,17 @@ consent_ignored(int64_t device_id, const char *answer, const char *why)
 	quiet = 0;
 }
 
+static void
+consent_accepted(int64_t device_id, int64_t job_id)
+{
+	char	 field[64], label[STORE_DEVICE_LABEL];
+
+	snprintf(field, sizeof(field), "DEVICE_ID=%" PRId64, device_id);
+	store_device_label(env->store, device_id, label, sizeof(label));
+	log_fields(LOG_INFO, (const char *[]){ field, NULL },
+	    "%s accepted the update of job %" PRId64, label, job_id);
+}
+
 /* The device's delivery that waits for the device's own answer: 1 and d,
  * else 0 (nothing waits, or an admin is to answer). */
 static int
@@ -221,8 +232,7 @@ consent_answer(int64_t device_id, const char *answer, uint32_t minutes)
 		    "delivery %" PRId64 " is not stored", device_id, answer,
 		    d.id);
 	else if (rc == 1)
-		log_info("device %" PRId64 " accepted the update of job %"
-		    PRId64, device_id, d.job_id);
+		consent_accepted(device_id, d.job_id);
 	delivery_free(&d);
 	return rc;
 }

@@ -99,15 +99,17 @@ delivery_journal(const struct delivery_notice *n)
 	const struct delivery *d = &n->d;
 	char		 fdev[48], fjob[48], fstate[48], fsha[96];
 	const char	*error = n->error ? n->error : "";
+	char		 label[STORE_DEVICE_LABEL];
 
 	snprintf(fdev, sizeof(fdev), "DEVICE_ID=%" PRId64, d->device_id);
 	snprintf(fjob, sizeof(fjob), "JOB_ID=%" PRId64, d->job_id);
 	snprintf(fstate, sizeof(fstate), "OTA_STATE=%s",
 	    delivery_state_name(n->to));
 	snprintf(fsha, sizeof(fsha), "FIRMWARE_SHA256=%s", n->sha256);
+	store_device_label(env->store, d->device_id, label, sizeof(label));
 	log_fields(LOG_INFO, (const char *[]){ fdev, fjob, fstate, fsha,
-	    NULL }, "device %" PRId64 " job %" PRId64 ": %s -> %s%s%s",
-	    d->device_id, d->job_id, delivery_state_name(d->state),
+	    NULL }, "%s job %" PRId64 ": %s -> %s%s%s",
+	    label, d->job_id, delivery_state_name(d->state),
 	    delivery_state_name(n->to), *error ? ": " : "", error);
 }
 

@@ -61,11 +61,12 @@ devevents_cut(char *out, const char *in, size_t max)
 static void
 devevents_store(int64_t device_id, const char *name, const char *text)
 {
-	char	 field[64];
+	char	 field[64], label[STORE_DEVICE_LABEL];
 
 	snprintf(field, sizeof(field), "DEVICE_ID=%" PRId64, device_id);
+	store_device_label(env->store, device_id, label, sizeof(label));
 	log_fields(LOG_INFO, (const char *[]){ field, NULL },
-	    "device %" PRId64 " event %s: %s", device_id, name, text);
+	    "%s event %s: %s", label, name, text);
 	if (store_light(env->store) == -1 || store_event(env->store, name,
 	    "device", "", device_id, 0, text) == -1)
 		return;

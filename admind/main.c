@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sysexits.h>
 #include <unistd.h>
 
 #include <uv.h>
@@ -65,13 +66,13 @@ admind_tls(const struct cfg *cfg)
 				snprintf(host, sizeof(host), "localhost");
 			if (tls_make_self_signed(cert, key, host, err,
 			    sizeof(err)) == -1)
-				fatalx("%s", err);
+				fatalx_status(EX_CONFIG, "%s", err);
 			log_info("no tls_cert configured: made a self-signed "
 			    "certificate %s", cert);
 		}
 	}
 	if ((ctx = tls_server_ctx(cert, key, err, sizeof(err))) == NULL)
-		fatalx("%s", err);
+		fatalx_status(EX_CONFIG, "%s", err);
 	admind_tls_pin(ctx, cert);
 	return ctx;
 }
@@ -83,7 +84,7 @@ admind_tls(const struct cfg *cfg)
  * files do not load, the old context stays and the log says why.
  */
 static void
-admind_reload_tls(uv_signal_t *s, int signum)
+admind_reload_tls(void)
 {
 	char	 cert[PATH_MAX], key[PATH_MAX], err[512];
 	SSL_CTX	*ctx;
@@ -98,6 +99,15 @@ admind_reload_tls(uv_signal_t *s, int signum)
 	admind_tls_pin(ctx, cert);
 	log_info("SIGHUP: reloaded the TLS certificate %s and key %s", cert,
 	    key);
+}
+
+/* SIGHUP (`systemctl reload otad-admind`): the TLS files and the admins
+ * file again, each kept as it is when its new version does not load. */
+static void
+admind_reload(uv_signal_t *s, int signum)
+{
+	admind_reload_tls();
+	auth_reload_admins();
 }
 
 static void
@@ -151,10 +161,13 @@ admind_open(struct admind *a)
 		fatalx("%s", err);
 	if ((a->admins = admins_load(a->cfg.admind.admins_file, err,
 	    sizeof(err))) == NULL)
-		fatalx("%s", err);
+		fatalx_status(EX_CONFIG, "%s", err);
 	if (netaddr_acl_parse(&a->acl, a->cfg.admind.allowed_ips, err,
 	    sizeof(err)) == -1)
-		fatalx("allowed_ips: %s", err);
+		fatalx_status(EX_CONFIG, "allowed_ips: %s", err);
+	if (netaddr_acl_parse(&a->trusted_proxies,
+	    a->cfg.admind.trusted_proxies, err, sizeof(err)) == -1)
+		fatalx_status(EX_CONFIG, "trusted_proxies: %s", err);
 }
 
 static void
@@ -173,11 +186,13 @@ admind_listen(struct admind *a)
 	a->http.per_address = a->cfg.admind.max_connections_per_address;
 	a->http.per_address_key = "[admind] max_connections_per_address";
 	a->http.acl = &a->acl;	/* refused before TLS when many */
+	a->http.trusted = &a->trusted_proxies;
 	a->http.head_timeout_ms = a->cfg.admind.head_timeout * 1000;
 	a->http.idle_timeout_ms = 60000;
 	if (http_server_start(&a->http, a->cfg.admind.listen, err,
 	    sizeof(err)) == -1)
-		fatalx("admin API listen %s: %s", a->cfg.admind.listen, err);
+		fatalx_status(EX_UNAVAILABLE, "admin API listen %s: %s",
+		    a->cfg.admind.listen, err);
 	a->ctl.ops = &admind_peer_ops;
 	a->ctl.on_accept = peers_accept;
 	a->ctl.roles = peers_roles();
@@ -196,7 +211,7 @@ main(int argc, char *argv[])
 
 	cfg_args(argc, argv, "otad-admind", &args);
 	if (cfg_load(&a.cfg, args.path, stderr) != 0)
-		exit(1);
+		exit(args.check ? 1 : EX_CONFIG);
 	if (args.check) {
 		gate_check_cap(stderr, "otad-admind", "the admin API's "
 		    "connection limit", ADMIND_MAX_CONNS,
@@ -240,7 +255,7 @@ main(int argc, char *argv[])
 	uv_signal_init(a.loop, &sigterm);
 	uv_signal_start(&sigterm, admind_signal, SIGTERM);
 	uv_signal_init(a.loop, &sighup);
-	uv_signal_start(&sighup, admind_reload_tls, SIGHUP);
+	uv_signal_start(&sighup, admind_reload, SIGHUP);
 	log_info("admin API on %s, control socket %s, database %s/otad.db",
 	    a.cfg.admind.listen, a.cfg.control_socket, a.cfg.state_dir);
 	sandbox_ready(a.loop, "admin API on %s", a.cfg.admind.listen);

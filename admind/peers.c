@@ -190,7 +190,11 @@ peers_online(struct peer *p, const struct ctl_msg_online *m)
 {
 	int64_t		 id = (int64_t)m->device_id;
 	const char	*remote = m->remote_addr;
-	struct online	*o;
+	struct online	*o = online_get(id);
+	/* A login, not a further connection, when this worker held none of
+	 * the device's: a device that reconnected through another worker
+	 * may be heard before the old worker reports its close. */
+	int		 login = o == NULL || !(o->peers & (1ULL << p->slot));
 
 	if (p->resyncing && !peers_device_exists((int64_t)id)) {
 		peers_send_drop((int64_t)id, 1, "the device was deleted");
@@ -209,7 +213,8 @@ peers_online(struct peer *p, const struct ctl_msg_online *m)
 		 * went away (the stream and webhooks hear of logins only) */
 		if (!o->resync)
 			peers_publish("device.online", (int64_t)id, remote);
-		sched_device_online((int64_t)id, remote);
+		if (login)
+			sched_device_online((int64_t)id, remote);
 	}
 }
 

@@ -492,12 +492,14 @@ sched_info_timeout(int64_t device_id)
 		sched_run(device_id);
 }
 
+/* A login (peers.c: the first connection of the device on its worker):
+ * decided once its hardware info came, or after ADMIND_INFO_WAIT_MS. */
 void
 sched_device_online(int64_t device_id, const char *remote)
 {
 	struct online	*o = online_get(device_id);
 
-	if (o == NULL || o->conns > 1)
+	if (o == NULL)
 		return;
 	o->decided = 0;
 	o->has_info = 0;

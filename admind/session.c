@@ -99,6 +99,14 @@ session_end(const char *id)
 	return 1;
 }
 
+/* Every session (the admins changed: who signed in may no longer be
+ * one, or with that password). */
+void
+session_end_all(void)
+{
+	memset(sessions, 0, sizeof(sessions));
+}
+
 size_t
 session_count(void)
 {

@@ -20,6 +20,7 @@ int	 session_user(const char *id, char *user, size_t userlen,
 	    int64_t *expires);
 /* 1 ended, 0 no such live session. */
 int	 session_end(const char *id);
+void	 session_end_all(void);
 size_t	 session_count(void);
 /* The session id in a Cookie header: 1 found (into id), 0 none. */
 int	 session_cookie(const char *header, char id[SESSION_ID_LEN + 1]);

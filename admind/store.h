@@ -170,6 +170,11 @@ int	 store_schema_version(struct store *) STORE_WUR;
 int	 store_device_create(struct store *, const char *name,
 	    const char *token_sha256, const char *tags, int64_t *id)
 	    STORE_WUR;
+/* "device 42 \"kitchen\"" (or "device 42" when it cannot be read): how
+ * a log line names a device in its text, beside its DEVICE_ID field. */
+#define STORE_DEVICE_LABEL	160
+void	 store_device_label(struct store *, int64_t id, char *out,
+	    size_t len);
 int	 store_device_get(struct store *, int64_t id, struct device *)
 	    STORE_WUR;							/* 1 */
 int	 store_device_by_token(struct store *, const char *token_sha256,

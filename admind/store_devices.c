@@ -6,6 +6,8 @@
  * edit and delete, and a device's delivery history.  Part of the store
  * that admind and `otad init` link.
  */
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -154,6 +156,19 @@ int
 store_device_get(struct store *st, int64_t id, struct device *d)
 {
 	return store_one(st, &q_device_get, &device_row, d, "I", id);
+}
+
+void
+store_device_label(struct store *st, int64_t id, char *out, size_t len)
+{
+	struct device	 d;
+
+	if (store_device_get(st, id, &d) != 1) {
+		snprintf(out, len, "device %" PRId64, id);
+		return;
+	}
+	snprintf(out, len, "device %" PRId64 " \"%s\"", id, d.name);
+	device_free(&d);
 }
 
 int

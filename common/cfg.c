@@ -5,6 +5,7 @@
  * and a daemon never starts on a half-understood file.
  */
 #include <errno.h>
+#include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,6 +65,7 @@ static const struct cfg_key cfg_keys[] = {
 	    "/etc/otad/admins"),
 	K("admind", "allowed_ips", CFG_ACL, admind.allowed_ips,
 	    "127.0.0.0/8, ::1"),
+	K("admind", "trusted_proxies", CFG_ACL, admind.trusted_proxies, ""),
 	K("admind", "max_firmware_size", CFG_SIZE, admind.max_firmware_size,
 	    "16M"),
 	K("admind", "sent_timeout", CFG_UINT, admind.sent_timeout, "300"),
@@ -415,18 +417,37 @@ cfg_fwstore_port(const struct cfg *cfg)
 	return netaddr_port((struct sockaddr *)&ss[0]);
 }
 
+static void
+cfg_usage(FILE *fp, const char *prog)
+{
+	fprintf(fp, "usage: %s [-htv] [-c file]\n"
+	    "  -c file  the configuration (default %s)\n"
+	    "  -t       check the configuration and exit\n"
+	    "  -v       more logs (debug)\n"
+	    "  -h       this help\n"
+	    "See %s(8) and otad.conf(5).\n", prog, CFG_DEFAULT_PATH, prog);
+}
+
 void
 cfg_args(int argc, char *argv[], const char *prog, struct cfg_args *a)
 {
+	static const struct option long_options[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
 	int	 ch;
 
 	a->path = CFG_DEFAULT_PATH;
 	a->check = a->verbose = 0;
-	while ((ch = getopt(argc, argv, "c:tv")) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:htv", long_options,
+	    NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			a->path = optarg;
 			break;
+		case 'h':
+			cfg_usage(stdout, prog);
+			exit(0);
 		case 't':
 			a->check = 1;
 			break;
@@ -442,6 +463,6 @@ cfg_args(int argc, char *argv[], const char *prog, struct cfg_args *a)
 	log_init(prog, a->verbose);
 	return;
 usage:
-	fprintf(stderr, "usage: %s [-tv] [-c file]\n", prog);
+	cfg_usage(stderr, prog);
 	exit(2);
 }

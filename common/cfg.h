@@ -37,6 +37,7 @@ struct cfg {
 		char		*tls_key;
 		char		*admins_file;
 		char		*allowed_ips;
+		char		*trusted_proxies; /* X-Forwarded-For from */
 		uint64_t	 max_firmware_size;
 		unsigned	 sent_timeout;	/* s: command without download */
 		unsigned	 head_timeout;	/* s for a request head */
@@ -65,8 +66,9 @@ struct cfg {
 };
 
 /* The daemons' command line (DESIGN.md section 8): -c FILE (default
- * CFG_DEFAULT_PATH), -t (check the file and exit), -v (more logs).
- * Anything else prints the usage and exits 2.  Starts logging as prog. */
+ * CFG_DEFAULT_PATH), -t (check the file and exit), -v (more logs), -h or
+ * --help (the usage on stdout, exit 0).  Anything else prints the usage
+ * and exits 2.  Starts logging as prog. */
 struct cfg_args {
 	const char	*path;
 	int		 check;

@@ -36,6 +36,7 @@ static int	http_conn_admit(struct http_conn *, int);
 static void	http_conn_peer(struct http_conn *);
 static void	http_on_read(struct stream *, const char *, size_t);
 static void	http_on_eof(struct stream *);
+static void	http_on_not_tls(struct stream *, const char *, size_t);
 static void	http_on_drain(struct stream *);
 static void	http_on_stream_close(struct stream *);
 static void	http_on_timer_close(uv_handle_t *);
@@ -50,6 +51,7 @@ static const struct stream_ops http_stream_ops = {
 	.on_eof = http_on_eof,
 	.on_drain = http_on_drain,
 	.on_close = http_on_stream_close,
+	.on_not_tls = http_on_not_tls,
 };
 
 int
@@ -134,6 +136,7 @@ http_conn_peer(struct http_conn *c)
 		    sizeof(c->peer_str), 0);
 	else
 		snprintf(c->peer_str, sizeof(c->peer_str), "?");
+	c->client = c->peer;
 }
 
 /*
@@ -156,7 +159,8 @@ http_conn_admit(struct http_conn *c, int full)
 		http_conn_close(c);
 		return -1;
 	}
-	if (srv->acl != NULL && !netaddr_acl_match(srv->acl, peer)) {
+	if (srv->acl != NULL && !netaddr_acl_match(srv->acl, peer) &&
+	    (srv->trusted == NULL || !netaddr_acl_match(srv->trusted, peer))) {
 		if (srv->nstrangers >= HTTP_MAX_STRANGERS) {
 			gate_refused(&srv->gate, GATE_WHY_ACL, peer);
 			http_conn_close(c);
@@ -193,6 +197,25 @@ http_on_read(struct stream *s, const char *p, size_t n)
 		return;
 	}
 	http_feed(c, p, n);
+}
+
+/* Plain HTTP sent to the HTTPS port: a clear-text line that says which
+ * URL to use, where curl would otherwise show an empty reply. */
+static void
+http_on_not_tls(struct stream *s, const char *p, size_t n)
+{
+	struct http_conn	*c = s->data;
+	struct sockaddr_storage	 local;
+	char			 addr[NETADDR_STRLEN] = "HOST:PORT", body[160];
+	int			 len;
+
+	if (stream_local_addr(&c->stream, &local) == 0)
+		netaddr_format((struct sockaddr *)&local, addr, sizeof(addr), 1);
+	len = snprintf(body, sizeof(body), "This is an HTTPS port: use "
+	    "https://%s/\n", addr);
+	log_debug("http: %s: plain HTTP on the HTTPS port", c->peer_str);
+	if (http_refuse(c, 400, "text/plain", NULL, body, (size_t)len) == -1)
+		http_conn_close(c);
 }
 
 static void

@@ -92,6 +92,9 @@ struct http_server {
 	unsigned		 per_address;
 	const char		*per_address_key;
 	const struct netaddr_acl *acl;
+	/* Reverse proxies: admitted as if in acl, since the handler checks
+	 * the client each forwards (http_conn.client). */
+	const struct netaddr_acl *trusted;
 	unsigned		 nstrangers;	/* open, not in acl */
 	struct gate		 gate;
 };
@@ -103,6 +106,10 @@ struct http_conn {
 	struct http_request	 req;
 	void			*data;		/* handler's, per request */
 	struct sockaddr_storage	 peer;
+	/* The client of the current request: the peer, unless the handler
+	 * learnt from a trusted proxy whom it forwards (admind's auth.c);
+	 * peer_str shows the client. */
+	struct sockaddr_storage	 client;
 	char			 peer_str[64];	/* printable, IPv4 unmapped */
 	/* internal */
 	struct buf		 field, value;

@@ -22,6 +22,11 @@ void	log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	fatal(const char *, ...) __attribute__((format(printf, 1, 2), noreturn));
 void	fatalx(const char *, ...) __attribute__((format(printf, 1, 2), noreturn));
+/* fatalx() with an exit status that tells a supervisor (`otad run`,
+ * systemd's RestartPreventExitStatus=) a restart cannot help: EX_CONFIG
+ * for a bad configuration, EX_UNAVAILABLE for an address in use. */
+void	fatalx_status(int, const char *, ...)
+	    __attribute__((format(printf, 2, 3), noreturn));
 
 /*
  * Structured line: fields is a NULL-terminated array of "KEY=value"

@@ -294,3 +294,69 @@ netaddr_client(const struct sockaddr *sa, char *out, size_t len)
 	if (strlen(out) + 4 < len)
 		strcat(out, "/64");
 }
+
+/* One entry of X-Forwarded-For, n bytes: "192.0.2.1", "192.0.2.1:5000",
+ * "2001:db8::1", "[2001:db8::1]" or "[2001:db8::1]:443", into ss. */
+static int
+netaddr_forwarded_one(const char *p, size_t n, struct sockaddr_storage *ss)
+{
+	struct sockaddr_in	*sin = (struct sockaddr_in *)ss;
+	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)ss;
+	char			 host[INET6_ADDRSTRLEN + 8];
+	const char		*end;
+
+	if (n == 0 || n >= sizeof(host))
+		return -1;
+	memcpy(host, p, n);
+	host[n] = '\0';
+	memset(ss, 0, sizeof(*ss));
+	if (host[0] == '[') {
+		if ((end = strchr(host, ']')) == NULL || (end[1] != '\0' &&
+		    (end[1] != ':' || strspn(end + 2, "0123456789") !=
+		    strlen(end + 2) || end[2] == '\0')))
+			return -1;
+		host[end - host] = '\0';
+		memmove(host, host + 1, strlen(host));
+	} else if (strchr(host, ':') == strrchr(host, ':') &&
+	    (end = strchr(host, ':')) != NULL) {
+		/* IPv4 with a port */
+		if (end[1] == '\0' || strspn(end + 1, "0123456789") !=
+		    strlen(end + 1))
+			return -1;
+		host[end - host] = '\0';
+	}
+	if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		return 0;
+	}
+	if (inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		return 0;
+	}
+	return -1;
+}
+
+int
+netaddr_forwarded(const char *xff, const struct netaddr_acl *trusted,
+    struct sockaddr_storage *out)
+{
+	const char	*end = xff + strlen(xff), *start, *p, *q;
+	int		 entries = 0;
+
+	for (;;) {
+		for (start = end; start > xff && start[-1] != ','; start--)
+			;
+		for (p = start; p < end && (*p == ' ' || *p == '\t'); p++)
+			;
+		for (q = end; q > p && (q[-1] == ' ' || q[-1] == '\t'); q--)
+			;
+		if (++entries > NETADDR_MAX_FORWARDED ||
+		    netaddr_forwarded_one(p, (size_t)(q - p), out) == -1)
+			return -1;
+		/* the left-most entry is the client, trusted or not */
+		if (start == xff ||
+		    !netaddr_acl_match(trusted, (struct sockaddr *)out))
+			return 0;
+		end = start - 1;
+	}
+}

@@ -2,7 +2,8 @@
 /*
  * Socket address helpers shared by the daemons: "host:port" lists as the
  * config writes them ("[::]:8442, 127.0.0.1:9000"), printable addresses,
- * and CIDR allow-lists where IPv4 rules also match IPv4-mapped IPv6 peers.
+ * CIDR allow-lists where IPv4 rules also match IPv4-mapped IPv6 peers, and
+ * the client behind a trusted proxy (X-Forwarded-For).
  */
 #ifndef OTAD_NETADDR_H
 #define OTAD_NETADDR_H
@@ -44,5 +45,14 @@ int	 netaddr_acl_parse(struct netaddr_acl *, const char *, char *err,
 	    size_t errlen);
 int	 netaddr_acl_match(const struct netaddr_acl *, const struct sockaddr *);
 void	 netaddr_acl_free(struct netaddr_acl *);
+
+/* The client an X-Forwarded-For header value names when the proxies in
+ * trusted sent it: the right-most address that is not itself in trusted
+ * (the left-most when all are).  Entries are addresses, with or without
+ * a port ("192.0.2.1:5000", "[2001:db8::1]:443"); -1 when one of those
+ * read is not, or past NETADDR_MAX_FORWARDED entries. */
+#define NETADDR_MAX_FORWARDED	32
+int	 netaddr_forwarded(const char *xff, const struct netaddr_acl *trusted,
+	    struct sockaddr_storage *out);
 
 #endif

@@ -443,9 +443,22 @@ stream_tls_flush(struct stream *s)
 	return 0;
 }
 
+#define STREAM_TLS_HANDSHAKE	0x16	/* the record type a client starts with */
+
 static void
 stream_tls_input(struct stream *s, const char *p, size_t n)
 {
+	if (!s->tls_seen) {
+		s->tls_seen = 1;
+		if ((unsigned char)p[0] != STREAM_TLS_HANDSHAKE &&
+		    s->ops->on_not_tls != NULL) {
+			SSL_free(s->ssl);
+			s->ssl = NULL;
+			s->handshake_done = 1;
+			s->ops->on_not_tls(s, p, n);
+			return;
+		}
+	}
 	if (BIO_write(SSL_get_rbio(s->ssl), p, n) != (int)n) {
 		stream_gone(s, "TLS read buffer");
 		return;

@@ -31,6 +31,11 @@ struct stream_ops {
 	void	(*on_drain)(struct stream *);
 	/* The handle is closed; the owner may free the stream now. */
 	void	(*on_close)(struct stream *);
+	/* A TLS stream whose first byte is no TLS handshake record (plain
+	 * HTTP sent to an HTTPS port): the stream is plain TCP from here on,
+	 * p holds what came; the owner may answer in clear text and close.
+	 * Optional: the handshake fails and the stream closes. */
+	void	(*on_not_tls)(struct stream *, const char *p, size_t n);
 };
 
 struct stream {
@@ -45,6 +50,7 @@ struct stream {
 	unsigned		 eof:1;
 	unsigned		 write_shut:1;
 	unsigned		 handshake_done:1;
+	unsigned		 tls_seen:1;	/* the first byte was read */
 };
 
 /* Accepts a pending connection from server into s (which the caller

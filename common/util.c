@@ -115,18 +115,28 @@ util_mkdirs(const char *path, int mode)
 int
 util_write_file(const char *path, const void *data, size_t len, int mode)
 {
-	char	 tmp[PATH_MAX];
-	int	 fd, saved;
-	ssize_t	 n;
-	size_t	 off = 0;
+	struct stat	 st;
+	char		 tmp[PATH_MAX];
+	int		 fd, saved, existed;
+	ssize_t		 n;
+	size_t		 off = 0;
 
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	if ((existed = stat(path, &st) == 0))
+		mode = (int)(st.st_mode & 07777);
+	/* a stale temporary would keep its own mode and owner */
+	if (unlink(tmp) == -1 && errno != ENOENT)
+		return -1;
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
 	    (mode_t)mode)) == -1)
 		return -1;
+	if (existed && (fchmod(fd, st.st_mode & 07777) == -1 ||
+	    ((st.st_uid != geteuid() || st.st_gid != getegid()) &&
+	    fchown(fd, st.st_uid, st.st_gid) == -1)))
+		goto fail;
 	while (off < len) {
 		if ((n = write(fd, (const char *)data + off, len - off)) < 0) {
 			if (errno == EINTR)

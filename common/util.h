@@ -27,7 +27,8 @@ void	 util_iso8601(time_t, char *out);
 uint64_t util_now_ms(void);
 /* mkdir -p with mode; 0 or -1 with errno. */
 int	 util_mkdirs(const char *, int mode);
-/* Writes data to path through path.tmp, fsync and rename. */
+/* Writes data to path through path.tmp, fsync and rename; a path that
+ * exists keeps its mode and owner, a new one gets mode. */
 int	 util_write_file(const char *path, const void *, size_t, int mode);
 /* The next word at *p of a list separated by any of the bytes in seps:
  * its start, its length in *len, and *p moved past it; NULL when no word

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -395,7 +396,7 @@ workers_run(const struct workers_spec *spec)
 		workers[i].fd = -1;
 		if (spec->bind(i, spec->arg, err, sizeof(err)) == -1) {
 			log_warnx("%s", err);
-			return 1;
+			return EX_UNAVAILABLE;	/* a restart cannot help */
 		}
 	}
 	sigemptyset(&mask);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sysexits.h>
 #include <unistd.h>
 
 #include <uv.h>
@@ -74,7 +75,7 @@ fwstore_worker(unsigned w, void *arg)
 	if (fwstore_ctl_start(&fw) == -1)
 		fatalx("cannot start the control client");
 	if (fwstore_download_start(&fw, err, sizeof(err)) == -1)
-		fatalx("%s", err);
+		fatalx_status(EX_UNAVAILABLE, "%s", err);
 	sandbox_drop(SANDBOX_USER_FWSTORE);
 	sandbox_landlock((const char *[]){ fw.firmware_dir, NULL });
 	log_info("serving firmware from %s on %s", fw.firmware_dir,
@@ -99,7 +100,7 @@ main(int argc, char *argv[])
 
 	cfg_args(argc, argv, "otad-fwstore", &args);
 	if (fwstore_check(&fwstore_cfg, args.path, args.check) == -1)
-		return 1;
+		return args.check ? 1 : EX_CONFIG;
 	if (args.check) {
 		cfg_free(&fwstore_cfg);
 		return 0;

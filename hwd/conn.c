@@ -260,15 +260,17 @@ hwd_conn_local(struct hwd_conn *c, char *out, size_t len)
 		netaddr_format((struct sockaddr *)&ss, out, len, 1);
 }
 
-/* A line with the DEVICE_ID, DEVICE_NAME and REMOTE_ADDR fields; device
- * text in it is escaped by log.c, as on every line. */
+/* A line with the DEVICE_ID, DEVICE_NAME and REMOTE_ADDR fields, whose
+ * text names a logged-in device too: "device 42 \"kitchen\" logged out",
+ * "device 42 \"kitchen\": closing: ..."; device text in it is escaped by
+ * log.c, as on every line. */
 void
 hwd_conn_log(struct hwd_conn *c, int prio, const char *fmt, ...)
 {
 	char		 msg[1024], idf[48], namef[160], addrf[96];
 	char		 addr[NETADDR_STRLEN];
-	const char	*fields[4];
-	int		 n = 0;
+	const char	*fields[4], *text;
+	int		 n = 0, said;
 	va_list		 ap;
 
 	if (prio == LOG_DEBUG && !log_verbose())
@@ -276,6 +278,7 @@ hwd_conn_log(struct hwd_conn *c, int prio, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	text = msg;
 	if (c->device != NULL) {
 		snprintf(idf, sizeof(idf), "DEVICE_ID=%llu",
 		    (unsigned long long)c->device->id);
@@ -288,7 +291,16 @@ hwd_conn_log(struct hwd_conn *c, int prio, const char *fmt, ...)
 	snprintf(addrf, sizeof(addrf), "REMOTE_ADDR=%s", addr);
 	fields[n++] = addrf;
 	fields[n] = NULL;
-	log_fields(prio, fields, "%s", msg);
+	if (c->device == NULL) {
+		log_fields(prio, fields, "%s", msg);
+		return;
+	}
+	said = strncmp(msg, "device ", 7) == 0;
+	if (said)
+		text += 7;
+	log_fields(prio, fields, "device %llu \"%s\"%s%s",
+	    (unsigned long long)c->device->id, c->device->name,
+	    said ? " " : ": ", text);
 }
 
 /* Timeouts (timeout.c asks). */

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sysexits.h>
 #include <unistd.h>
 
 #include <openssl/ssl.h>
@@ -133,7 +134,7 @@ hwd_worker(unsigned w, void *arg)
 	hwd_env.loop = uv_default_loop();
 	hwd_timeout_start();
 	if (hwd_conn_listen() == -1)
-		return 1;
+		return EX_UNAVAILABLE;
 	if (hwd_admind_start(w + 1) == -1)
 		return 1;
 	/* Sockets bound, TLS key read: nothing on disk from here on. */
@@ -159,8 +160,8 @@ main(int argc, char *argv[])
 	if (args.check)
 		return hwd_check(&hwd_env.cfg, problems);
 	if (problems)
-		fatalx("%s: %d configuration problem%s", args.path, problems,
-		    problems == 1 ? "" : "s");
+		fatalx_status(EX_CONFIG, "%s: %d configuration problem%s",
+		    args.path, problems, problems == 1 ? "" : "s");
 	signal(SIGPIPE, SIG_IGN);
 	spec.n = workers_count(hwd_env.cfg.hwd.workers);
 	rc = spec.n == 1 ? hwd_worker(0, NULL) : workers_run(&spec);

@@ -46,11 +46,12 @@ static void	 init_admins(const struct init *);
 static void	 init_state(const struct init *);
 static void	 init_secret(const struct init *, const char *, const char *);
 static void	 init_config(const struct init *);
-static void	 init_print(const struct init *);
+static void	 init_print(const struct init *, int);
 
 static const struct option init_options[] = {
 	{ "force",	no_argument,	NULL, 'f' },
 	{ "help",	no_argument,	NULL, 'h' },
+	{ "no-start-hint", no_argument,	NULL, 'n' },
 	{ NULL,		0,		NULL, 0 }
 };
 
@@ -58,12 +59,15 @@ int
 otad_init(int argc, char **argv)
 {
 	struct init	 in;
-	int		 ch, force = 0;
+	int		 ch, force = 0, hint = 1;
 
 	while ((ch = getopt_long(argc, argv, "fh", init_options, NULL)) != -1) {
 		switch (ch) {
 		case 'f':
 			force = 1;
+			break;
+		case 'n':
+			hint = 0;
 			break;
 		case 'h':
 			otad_usage(0);
@@ -87,7 +91,7 @@ otad_init(int argc, char **argv)
 	init_secret(&in, "demo-token", in.token);
 	/* Last, so that an init that failed half-way can simply be rerun. */
 	init_config(&in);
-	init_print(&in);
+	init_print(&in, hint);
 	return 0;
 }
 
@@ -227,7 +231,8 @@ static const char init_config_fmt[] =
     "; Certificate and key of the admin API (self-signed by otad init).\n"
     "tls_cert = %1$s/admin.crt\n"
     "tls_key = %1$s/admin.key\n"
-    "; user:crypt-hash lines; make a hash with mkpasswd or openssl passwd -6.\n"
+    "; user:crypt-hash lines; add one with otad admin -c %1$s/otad.conf\n"
+    "; add USER (then SIGHUP to otad run or otad-admind).\n"
     "admins_file = %1$s/admins\n"
     "; Clients allowed to use the admin API: CIDR list.\n"
     "allowed_ips = 127.0.0.0/8, ::1\n"
@@ -266,8 +271,9 @@ init_config(const struct init *in)
 	free(text);
 }
 
+/* hint: say how to start it (not when the caller starts it next). */
 static void
-init_print(const struct init *in)
+init_print(const struct init *in, int hint)
 {
 	printf("otad: wrote %s/otad.conf\n", in->dir);
 	printf("admin user:        %s\n", INIT_ADMIN_USER);
@@ -275,7 +281,8 @@ init_print(const struct init *in)
 	printf("demo device token: %s\n", in->token);
 	printf("certificate pin:   %s\n", in->pin);
 	printf("\n");
-	printf("Start it:      otad run -c %s/otad.conf\n", in->dir);
+	if (hint)
+		printf("Start it:      otad run -c %s/otad.conf\n", in->dir);
 	printf("Connect a device with the token above to port 8442 "
 	    "(Blynk protocol), then push firmware:\n");
 	printf("  curl -v -F file=@firmware.bin --insecure -u %s:%s "

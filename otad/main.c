@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Entry point of the `otad` command: picks the subcommand and hands it its
- * arguments.  init, run, backup and restore work on this machine's files;
- * push, watch, status, devices, jobs and stop are clients of otad-admind's
- * HTTPS admin API.  The daemons themselves are the otad-hwd, otad-admind
- * and otad-fwstore binaries.
+ * arguments.  init, run, admin, backup and restore work on this machine's
+ * files; push, watch, status, devices, jobs and stop are clients of
+ * otad-admind's HTTPS admin API.  The daemons themselves are the otad-hwd,
+ * otad-admind and otad-fwstore binaries.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,8 +15,10 @@
 #include "otad.h"
 
 static const char usage_text[] =
-    "usage: otad init [--force] DIR\n"
+    "usage: otad init [--force] [--no-start-hint] DIR\n"
     "       otad run [-v] [-c FILE]\n"
+    "       otad admin [-c FILE] add|passwd|remove USER\n"
+    "       otad admin [-c FILE] list\n"
     "       otad push FILE (--device ID... | --token T | --tag NAME | --all)\n"
     "            [--max-parallel N] [--attempts N] [--failure-threshold P]\n"
     "            [--force] [--watch]\n"
@@ -28,10 +30,17 @@ static const char usage_text[] =
     "\n"
     "  init DIR   write a working configuration into DIR (otad.conf, a\n"
     "             self-signed certificate, an admin password and a demo\n"
-    "             device); --force overwrites an existing one\n"
+    "             device); --force overwrites an existing one;\n"
+    "             --no-start-hint leaves out how to start it\n"
     "  run        run otad-admind, otad-hwd and otad-fwstore in the\n"
-    "             foreground, restart one that dies, stop all on Ctrl-C;\n"
+    "             foreground, restart one that dies, stop all on Ctrl-C\n"
+    "             or when one cannot start; SIGHUP reloads admind;\n"
     "             -c FILE (default /etc/otad/otad.conf), -v more logs\n"
+    "  admin      edit the admins file of otad-admind ([admind]\n"
+    "             admins_file in FILE, default /etc/otad/otad.conf): add\n"
+    "             an admin or change a password (asked twice on a\n"
+    "             terminal, else the first line of stdin), remove one,\n"
+    "             list them; then: systemctl reload otad-admind\n"
     "  push       upload FILE and update the devices named: ids (--device\n"
     "             1,2 or repeated), device tokens, a tag or all devices;\n"
     "             --watch follows the job to its end\n"
@@ -52,7 +61,8 @@ static const char usage_text[] =
     "key, as otad init prints it) or --insecure, and --json (the API's\n"
     "answers, for scripts); ~/.config/otad/client.conf may hold url, user,\n"
     "password, token, insecure and pin.  They exit 2 when the command could\n"
-    "not be done (usage, connection, login, the server's refusal).\n";
+    "not be done (usage, connection, login, the server's refusal).\n"
+    "See otad(1).\n";
 
 static const struct {
 	const char	*name;
@@ -62,7 +72,7 @@ static const struct {
 	{ "watch", otad_watch }, { "status", otad_status },
 	{ "devices", otad_devices }, { "jobs", otad_jobs },
 	{ "stop", otad_stop }, { "backup", otad_backup },
-	{ "restore", otad_restore },
+	{ "restore", otad_restore }, { "admin", otad_admin },
 };
 
 void

@@ -2,14 +2,16 @@
 /*
  * The `otad` command: private prototypes shared by main.c (argument
  * dispatch), init.c (`otad init DIR`), run.c (`otad run`, the foreground
- * supervisor of the three daemons), the admin API client (client*.c and
- * the commands on it: push, watch, status, devices, jobs, stop) and
- * backup.c (`otad backup`, `otad restore`).
+ * supervisor of the three daemons), admin.c with askpass.c (`otad admin`,
+ * the admins file), the admin API client (client*.c and the commands on
+ * it: push, watch, status, devices, jobs, stop) and backup.c (`otad
+ * backup`, `otad restore`).
  */
 #ifndef OTAD_OTAD_H
 #define OTAD_OTAD_H
 
 #include <getopt.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "buf.h"
@@ -26,6 +28,15 @@ void	 otad_usage(int status) __attribute__((noreturn));
 
 /* init.c */
 int	 otad_init(int argc, char **argv);
+
+/* admin.c */
+int	 otad_admin(int argc, char **argv);
+
+/* askpass.c */
+#define OTAD_PASSWORD_MAX	256	/* bytes */
+/* The new password of user into out (OTAD_PASSWORD_MAX + 2 bytes): twice
+ * without echo on a terminal, else stdin's first line; -1 (said why). */
+int	 otad_askpass(const char *user, char *out, size_t outlen);
 
 /* run.c */
 int	 otad_run(int argc, char **argv);

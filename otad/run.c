@@ -3,7 +3,11 @@
  * `otad run`: the foreground supervisor for development, tests and
  * containers.  Starts otad-admind, otad-hwd and otad-fwstore as children
  * (as their own users when started as root), restarts one that dies with
- * a backoff, and stops all of them on SIGINT, SIGTERM or SIGHUP.  Plain
+ * a backoff, passes SIGHUP on to admind (which reloads its admins file and
+ * certificate) and stops all of them on SIGINT or SIGTERM.  A daemon that
+ * says a restart cannot help (exit status EX_CONFIG or EX_UNAVAILABLE:
+ * a bad configuration, an address in use), or that keeps dying within
+ * seconds of its start, stops the whole run with status 1.  Plain
  * fork/exec: signals stay blocked and are taken with sigtimedwait(2), so
  * the whole supervisor is one loop without handlers.
  */
@@ -23,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sysexits.h>
 #include <unistd.h>
 
 #include "cfg.h"
@@ -35,6 +40,8 @@
 #define RUN_BACKOFF_MAX_MS	30000
 #define RUN_STABLE_MS		60000	/* a run this long resets the backoff */
 #define RUN_STOP_MS		5000	/* SIGTERM to SIGKILL */
+#define RUN_QUICK_MS		5000	/* a run this short failed to start */
+#define RUN_QUICK_MAX		5	/* ... so many times in a row: give up */
 
 struct child {
 	const char	*name;		/* "admind" */
@@ -48,6 +55,7 @@ struct child {
 	uint64_t	 started_ms;
 	uint64_t	 restart_ms;
 	unsigned	 backoff_ms;
+	unsigned	 quick_exits;	/* in a row, each within RUN_QUICK_MS */
 };
 
 struct run {
@@ -81,8 +89,9 @@ static void	 run_exec(const struct run *, const struct child *)
 static int	 run_loop(const struct run *);
 static int	 run_wait(const struct run *, int64_t);
 static int64_t	 run_next_restart(void);
-static void	 run_reap(int);
-static void	 run_exited(struct child *, int);
+static int	 run_reap(int);
+static int	 run_exited(struct child *, int);
+static int	 run_hopeless(const struct child *, int, char *, size_t);
 static void	 run_stop(const struct run *, int);
 static int	 run_running(void);
 static int	 run_is_stop_signal(int);
@@ -133,7 +142,7 @@ otad_run(int argc, char **argv)
 
 	sig = run_loop(&r);
 	run_stop(&r, sig);
-	return 0;
+	return sig == 0 ? 1 : 0;
 }
 
 /* The daemons would refuse a bad file one by one: say it once, here. */
@@ -370,7 +379,8 @@ run_exec(const struct run *r, const struct child *c)
 	fatal("cannot run %s", c->path);
 }
 
-/* Runs until a stop signal arrives and returns it. */
+/* Runs until a stop signal arrives and returns it; 0 when a daemon
+ * cannot be started. */
 static int
 run_loop(const struct run *r)
 {
@@ -380,8 +390,13 @@ run_loop(const struct run *r)
 		sig = run_wait(r, run_next_restart());
 		if (run_is_stop_signal(sig))
 			return sig;
-		if (sig == SIGCHLD)
-			run_reap(0);
+		if (sig == SIGHUP && run_children[0].pid != 0) {
+			log_info("SIGHUP: passed to admind, which reloads its "
+			    "admins file and TLS certificate");
+			kill(run_children[0].pid, SIGHUP);
+		}
+		if (sig == SIGCHLD && run_reap(0) == -1)
+			return 0;
 		RUN_FOREACH(c)
 			if (c->pid == 0 && c->restart_ms <= util_now_ms())
 				run_start(r, c);
@@ -424,12 +439,13 @@ run_next_restart(void)
 	return next;
 }
 
-/* Collects every exited child; schedules restarts unless stopping. */
-static void
+/* Collects every exited child; schedules restarts unless stopping.  -1:
+ * one of them cannot be started (said). */
+static int
 run_reap(int stopping)
 {
 	pid_t	 pid;
-	int	 status;
+	int	 status, rc = 0;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		RUN_FOREACH(c) {
@@ -437,18 +453,20 @@ run_reap(int stopping)
 				continue;
 			if (stopping)
 				c->pid = 0;
-			else
-				run_exited(c, status);
+			else if (run_exited(c, status) == -1)
+				rc = -1;
 		}
 	}
+	return rc;
 }
 
-/* Logs the exit (status -1: the fork failed) and schedules the restart. */
-static void
+/* Logs the exit (status -1: the fork failed) and schedules the restart;
+ * -1 when a restart cannot help (said). */
+static int
 run_exited(struct child *c, int status)
 {
 	uint64_t	 now = util_now_ms();
-	char		 how[128];
+	char		 how[128], why[256];
 
 	if (status == -1)
 		snprintf(how, sizeof(how), "could not be started");
@@ -461,6 +479,15 @@ run_exited(struct child *c, int status)
 		    (int)c->pid, WEXITSTATUS(status));
 	if (c->pid != 0 && now - c->started_ms >= RUN_STABLE_MS)
 		c->backoff_ms = RUN_BACKOFF_MIN_MS;
+	if (c->pid != 0 && now - c->started_ms < RUN_QUICK_MS)
+		c->quick_exits++;
+	else
+		c->quick_exits = 0;
+	if (run_hopeless(c, status, why, sizeof(why))) {
+		log_warnx("%s %s; not restarting it: %s", c->name, how, why);
+		c->pid = 0;
+		return -1;
+	}
 	if (c->backoff_ms == 0)
 		c->backoff_ms = RUN_BACKOFF_MIN_MS;
 	log_warnx("%s %s; restarting it in %u s", c->name, how,
@@ -470,6 +497,33 @@ run_exited(struct child *c, int status)
 	c->backoff_ms *= 2;
 	if (c->backoff_ms > RUN_BACKOFF_MAX_MS)
 		c->backoff_ms = RUN_BACKOFF_MAX_MS;
+	return 0;
+}
+
+/* A daemon that said a restart cannot help, or failed to start again and
+ * again: 1, with what to do in why. */
+static int
+run_hopeless(const struct child *c, int status, char *why, size_t len)
+{
+	int	 code = status != -1 && WIFEXITED(status) ?
+		    WEXITSTATUS(status) : -1;
+
+	if (code == EX_CONFIG)
+		snprintf(why, len, "it cannot start with this configuration "
+		    "(see its message above): fix it, then start otad run "
+		    "again");
+	else if (code == EX_UNAVAILABLE)
+		snprintf(why, len, "it cannot open what it needs (see its "
+		    "message above: an address in use by another program?): "
+		    "free it or change the configuration, then start otad run "
+		    "again");
+	else if (c->quick_exits >= RUN_QUICK_MAX)
+		snprintf(why, len, "it failed %d times in a row within %d s "
+		    "of its start (see its messages above)", RUN_QUICK_MAX,
+		    RUN_QUICK_MS / 1000);
+	else
+		return 0;
+	return 1;
 }
 
 /* SIGTERM to all, up to RUN_STOP_MS (or a second stop signal) for them
@@ -479,7 +533,10 @@ run_stop(const struct run *r, int sig)
 {
 	uint64_t	 deadline = util_now_ms() + RUN_STOP_MS, now;
 
-	log_info("%s: stopping the daemons", strsignal(sig));
+	if (sig != 0)
+		log_info("%s: stopping the daemons", strsignal(sig));
+	else
+		log_warnx("stopping the other daemons");
 	RUN_FOREACH(c)
 		if (c->pid != 0 && kill(c->pid, SIGTERM) == -1)
 			log_warn("%s: kill", c->name);
@@ -515,5 +572,5 @@ run_running(void)
 static int
 run_is_stop_signal(int sig)
 {
-	return sig == SIGINT || sig == SIGTERM || sig == SIGHUP;
+	return sig == SIGINT || sig == SIGTERM;
 }

@@ -8,7 +8,10 @@ build_pkgs=(build-essential meson ninja-build pkg-config libuv1-dev libssl-dev
 	# admind's webhooks (admind/webhook.c)
 	libcurl4-openssl-dev
 	# the web page's charts, embedded into otad-admind (admind/meson.build)
-	libjs-chart.js)
+	libjs-chart.js
+
+	# the man pages (docs/man)
+	scdoc)
 test_pkgs=(python3 python3-pytest curl
 	# the package test (tests/e2e/test_package.py)
 	debootstrap systemd-container lintian debhelper dpkg-dev fakeroot

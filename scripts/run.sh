@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 scripts/deps.sh
 scripts/build.sh >/dev/null
 if [ ! -f run/otad.conf ]; then
-	build/otad/otad init run
+	build/otad/otad init --no-start-hint run
 else
 	echo "otad: using the existing configuration in run/ (admin password:" \
 		"$(cat run/admin-password), demo device token: $(cat run/demo-token))"

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "admins.h"
+#include "buf.h"
 #include "check.h"
 
 /* openssl passwd -6 -salt abcdefgh secret */
@@ -198,6 +199,48 @@ test_malformed(void)
 	CHECK(a == NULL && strcmp(err, want) == 0);
 }
 
+/* admins_parse reads text as admins_load reads a file; admins_changes
+ * names the users added, removed and with a new hash, never a hash. */
+static void
+test_parse_and_changes(void)
+{
+	static const char old_text[] = "# ops\nalice:" SHA512_SECRET "\n"
+	    "bob:" SHA512_SECRET "\ncarol:" BCRYPT_2B "\n";
+	static const char new_text[] = "alice:" SHA512_SECRET "\n"
+	    "carol:" BCRYPT_2Y "\ndave:" MD5_SECRET "\n";
+	static const char new_ok[] = "alice:" SHA512_SECRET "\n"
+	    "carol:" BCRYPT_2Y "\ndave:" BCRYPT_2B "\nerin:" BCRYPT_2B;
+	struct admins	*old, *new;
+	struct buf	 out = BUF_INIT;
+	char		 err[512];
+
+	old = admins_parse(old_text, strlen(old_text), "mem", err,
+	    sizeof(err));
+	CHECK(old != NULL && admins_count(old) == 3);
+	CHECK(old != NULL && strcmp(admins_user(old, 1), "bob") == 0 &&
+	    admins_user(old, 3) == NULL);
+	CHECK(old != NULL && admins_has(old, "carol") && !admins_has(old,
+	    "car"));
+	new = admins_parse(new_text, strlen(new_text), "mem", err,
+	    sizeof(err));
+	CHECK(new == NULL && strcmp(err, "mem line 3: hash method too weak "
+	    "(use openssl passwd -6 or mkpasswd) for user dave") == 0);
+	CHECK(admins_parse("", 0, "mem", err, sizeof(err)) == NULL &&
+	    strstr(err, "no admin defined") != NULL);
+	new = admins_parse(new_ok, strlen(new_ok), "mem", err, sizeof(err));
+	CHECK(new != NULL && admins_count(new) == 4);
+	if (old == NULL || new == NULL)
+		return;
+	CHECK(admins_changes(old, new, &out) == 4);
+	CHECK(strcmp(buf_cstr(&out), "added dave, erin; removed bob; "
+	    "new password for carol") == 0);
+	buf_reset(&out);
+	CHECK(admins_changes(new, new, &out) == 0 && out.len == 0);
+	buf_free(&out);
+	admins_free(old);
+	admins_free(new);
+}
+
 int
 main(void)
 {
@@ -210,6 +253,7 @@ main(void)
 	test_hash_and_check();
 	test_unknown_user_timing();
 	test_malformed();
+	test_parse_and_changes();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "could not remove %s\n", dir);

@@ -89,6 +89,21 @@ main(void)
 	    "(minutes)") != NULL);
 	cfg_free(&cfg);
 
+	/* trusted_proxies: empty by default, a CIDR list like allowed_ips */
+	CHECK(load("", &cfg, errs, sizeof(errs)) == 0);
+	CHECK(*cfg.admind.trusted_proxies == '\0');
+	cfg_free(&cfg);
+	CHECK(load("[admind]\ntrusted_proxies = 127.0.0.1, 10.0.0.0/8 fd00::/8\n",
+	    &cfg, errs, sizeof(errs)) == 0);
+	CHECK(strcmp(cfg.admind.trusted_proxies,
+	    "127.0.0.1, 10.0.0.0/8 fd00::/8") == 0);
+	cfg_free(&cfg);
+	CHECK(load("[admind]\ntrusted_proxies = nginx\n", &cfg, errs,
+	    sizeof(errs)) == 1);
+	CHECK(strstr(errs, "[admind] trusted_proxies: \"nginx\" is not an IPv4 "
+	    "or IPv6 address or CIDR block") != NULL);
+	cfg_free(&cfg);
+
 	CHECK(load("[hwd]\ntls_listen = [::]:8441\n", &cfg, errs,
 	    sizeof(errs)) == 1);
 	CHECK(strstr(errs, "tls_listen needs tls_cert and tls_key") != NULL);

@@ -705,10 +705,15 @@ test_garbage(void)
 	expect_eof(&cl, "garbage");
 	cl_close(&cl);
 
-	cl_open(&cl, ports[1], NULL);		/* plain text to TLS */
+	/* plain text to TLS: a clear-text hint, then the end */
+	cl_open(&cl, ports[1], NULL);
 	cl_sends(&cl, "GET /hello HTTP/1.1\r\n\r\n");
-	cl.len = 0;
-	CHECK(cl_fill(&cl) <= 0, "plain to TLS: got an answer");
+	expect(&cl, &r, 0, "plain to TLS", "HTTP/1.1 400 Bad Request", NULL);
+	CHECK(strncmp(r.body, "This is an HTTPS port: use https://127.0.0.1:",
+	    45) == 0 && strchr(r.body, '\n') == r.body + r.bodylen - 1,
+	    "plain to TLS: body \"%s\"", r.body);
+	CHECK(has_header(&r, "Connection: close"), "plain to TLS: conn");
+	expect_eof(&cl, "plain to TLS");
 	cl_close(&cl);
 
 	cl_open(&cl, ports[0], NULL);

@@ -2,6 +2,7 @@
 /* Unit test: listen lists, address formatting and allow-lists
  * (common/netaddr.c). */
 #include <arpa/inet.h>
+#include <stdio.h>
 #include <netinet/in.h>
 #include <string.h>
 
@@ -43,6 +44,56 @@ check_client(void)
 	}
 }
 
+/* X-Forwarded-For from trusted proxies: the right-most address that is
+ * not a trusted proxy; -1 for junk, "" for the client when all fail. */
+static void
+check_forwarded(void)
+{
+	static const char *const cases[][2] = {
+		{ "203.0.113.7", "203.0.113.7" },
+		{ "203.0.113.7, 10.0.0.2", "203.0.113.7" },
+		/* the client forged an entry: the proxy appended the real one */
+		{ "127.0.0.1, 198.51.100.9, 10.0.0.2", "198.51.100.9" },
+		{ " 198.51.100.9:5123 ,10.0.0.3", "198.51.100.9" },
+		{ "2001:db8::7", "[2001:db8::7]" },
+		{ "[2001:db8::7]:443, 10.0.0.2", "[2001:db8::7]" },
+		{ "[2001:db8::8]", "[2001:db8::8]" },
+		{ "10.0.0.2, 10.0.0.3", "10.0.0.2" },	/* all trusted */
+		{ "junk, 203.0.113.7", "203.0.113.7" },	/* left of it unread */
+		{ "203.0.113.7, junk", "" },
+		{ "", "" },
+		{ "203.0.113.7,", "" },
+		{ "1.2.3.4:", "" },
+		{ "[2001:db8::7", "" },
+		{ "[2001:db8::7]x", "" },
+		{ "1.2.3.4:80:90", "" },
+		{ "10.0.0.2 10.0.0.3", "" },
+	};
+	struct sockaddr_storage a;
+	struct netaddr_acl trusted;
+	char	 err[200], out[NETADDR_STRLEN], many[1024] = "";
+	int	 rc;
+
+	CHECK(netaddr_acl_parse(&trusted, "10.0.0.0/8", err,
+	    sizeof(err)) == 0);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		rc = netaddr_forwarded(cases[i][0], &trusted, &a);
+		if (rc == 0)
+			netaddr_format((void *)&a, out, sizeof(out), 0);
+		if (*cases[i][1] == '\0' ? rc != -1 :
+		    rc != 0 || strcmp(out, cases[i][1]) != 0) {
+			fprintf(stderr, "forwarded \"%s\": got %s\n",
+			    cases[i][0], rc == 0 ? out : "-1");
+			check_failed++;
+		}
+	}
+	/* a bounded walk: 40 trusted hops are refused */
+	for (int i = 0; i < 40; i++)
+		strcat(many, i ? ", 10.0.0.1" : "10.0.0.1");
+	CHECK(netaddr_forwarded(many, &trusted, &a) == -1);
+	netaddr_acl_free(&trusted);
+}
+
 int
 main(void)
 {
@@ -51,6 +102,7 @@ main(void)
 	char	 err[200], out[NETADDR_STRLEN];
 
 	check_client();
+	check_forwarded();
 
 	CHECK(netaddr_parse_list("[::]:8442, 127.0.0.1:9000", ss, 4, err,
 	    sizeof(err)) == 2);

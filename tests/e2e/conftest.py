@@ -125,13 +125,17 @@ class OtadServer:
         env["OTAD_SBINDIR"] = self.sbindir if hasattr(self, "sbindir") else ""
         return env
 
-    def start(self):
+    def prepare(self):
+        """The directory, `otad init` and this run's ports, without starting it."""
         self.sbindir = os.path.join(self.dir, "sbin")
         os.mkdir(self.sbindir)
         for name in ("otad-hwd", "otad-admind", "otad-fwstore"):
             os.symlink(BINARIES[name], os.path.join(self.sbindir, name))
         self.init()
         self.configure()
+
+    def start(self):
+        self.prepare()
         self.log = open(self.log_path, "wb")
         self.proc = subprocess.Popen([BINARIES["otad"], "run", "-c", self.conf],
                                      stdin=subprocess.DEVNULL, stdout=self.log,

@@ -82,7 +82,7 @@ def test_metrics(otad, admin):
     before = metrics(otad)
     for name in ("otad_devices", "otad_devices_online", "otad_firmware",
                  'otad_deliveries{state="queued"}', 'otad_deliveries{state="succeeded"}',
-                 'otad_jobs{state="active"}', "otad_admin_logins_total",
+                 'otad_jobs{state="active"}', "otad_admin_requests_authenticated_total",
                  "otad_admin_login_failures_total", "otad_admin_logins_throttled_total",
                  "otad_hwd_connected", "otad_fwstore_connected"):
         assert name in before, (name, before)
@@ -96,7 +96,7 @@ def test_metrics(otad, admin):
     assert after["otad_devices"] == before["otad_devices"] + 1
     assert after["otad_admin_login_failures_total"] == \
         before["otad_admin_login_failures_total"] + 1
-    assert after["otad_admin_logins_total"] >= before["otad_admin_logins_total"] + 1
+    assert after["otad_admin_requests_authenticated_total"] >= before["otad_admin_requests_authenticated_total"] + 1
     assert after["otad_hwd_connected"] == 2       # [hwd] workers = 2
 
 

@@ -166,7 +166,7 @@ def test_identical_events_coalesce(srv, admin):
                     ("door", "repeated 99 times: opened twice"),
                     ("door", "closed")], rows
     log = open(srv.log_path, "rb").read().decode("utf-8", "replace")
-    lines = [l for l in log.splitlines() if "device %d event door" % dev["id"] in l]
+    lines = [l for l in log.splitlines() if 'device %d "%s" event door' % (dev["id"], dev["name"]) in l]
     assert len(lines) == 3, lines
 
 
@@ -228,7 +228,7 @@ def test_device_text_cannot_forge_log_lines(srv, admin):
     with logged_in(srv, dev["token"]) as c:
         mid = c.send(EVENT_LOG, b"evil\n" + forged + b"\0\x1b[2J\x1b[31mred\xff\xc0end")
         assert c.wait_response(mid) == 200
-    marker = "device %d event evil" % dev["id"]
+    marker = 'device %d "%s" event evil' % (dev["id"], dev["name"])
     assert wait_until(lambda: marker.encode() in open(srv.log_path, "rb").read(), 5)
     log = open(srv.log_path, "rb").read()
     assert b"\x1b" not in log, "an ANSI escape reached the log"

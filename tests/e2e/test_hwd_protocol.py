@@ -208,7 +208,7 @@ def test_sys_ota_event_reaches_admind(otad, admin):
         text = "Firmware updated from 0.1.0 to 0.2.%d" % random.randrange(10**6)
         mid = c.send(EVENT_LOG, b"sys_ota\0" + text.encode())
         assert c.wait_response(mid) == 200
-    want = "device %d event sys_ota: %s" % (dev["id"], text)
+    want = 'device %d "%s" event sys_ota: %s' % (dev["id"], dev["name"], text)
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
         with open(otad.log_path, "rb") as f:
@@ -364,7 +364,7 @@ def test_ota_too_big_for_buff_in_is_reported(otad, admin):
         upload_for(admin, dev["token"], "02")
         assert c.wait_for_ota_frame(2) is None, "ota frame over buff-in sent anyway"
         assert c.ping() == 200
-    want = b"device %d job" % dev["id"]
+    want = b'device %d "%s" job' % (dev["id"], dev["name"].encode())
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
         with open(otad.log_path, "rb") as f:

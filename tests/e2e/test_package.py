@@ -6,8 +6,10 @@ Debian 12 with systemd in a container (debootstrap once into a cached tree, then
 `systemd-nspawn --ephemeral --boot`), installs the .deb there as `apt install ./otad.deb`
 would and checks what an operator sees: otad.target active, the three services under
 their own users, the seed's curl upload reaching a device connected to the container's
-hwd, the device's journal lines, nothing lost over `systemctl restart otad.target` and a
-reinstall, and nothing left after `apt purge`.
+hwd, the device's journal lines, the man pages and docs in place, an admin added with
+`otad admin add` logging in after `systemctl reload otad-admind` (and refused once
+removed), nothing lost over `systemctl restart otad.target` and a reinstall, and nothing
+left after `apt purge`.
 
 Needs root, debootstrap, systemd-container, lintian, debhelper, dpkg-dev (scripts/deps.sh
 test installs them). The tree is cached in $OTAD_TEST_CACHE (default
@@ -38,7 +40,9 @@ TREE = os.path.join(CACHE, "bookworm")
 SOURCES = "/etc/apt/sources.list.d/debian.sources"
 # What the package depends on, so that `apt install ./otad.deb` needs no download.
 TREE_PACKAGES = ("systemd,systemd-sysv,dbus,libuv1,libsqlite3-0,libinih1,libssl3,"
-                 "libcurl4,openssl,passwd,procps")
+                 "libcurl4,openssl,passwd,procps,"
+                 # `man -w` finds the pages as an operator's man would
+                 "man-db")
 TOOLS = ("debootstrap", "systemd-nspawn", "nsenter", "lintian", "dpkg-buildpackage")
 UNITS = ("otad-admind", "otad-hwd", "otad-fwstore")
 USERS = {"otad-admind": "otad-admin", "otad-hwd": "otad-hwd", "otad-fwstore": "otad-fw"}
@@ -275,6 +279,66 @@ def test_lintian_no_errors(pkg):
     log("lintian:\n" + out)
     errors = [l for l in out.splitlines() if l.startswith("E:")]
     assert not errors, "lintian errors:\n" + "\n".join(errors)
+    # issue 19: every command and daemon has its page
+    assert "no-manual-page" not in out, out
+
+
+PAGES = ("otad", "otad.conf", "otad-hwd", "otad-admind", "otad-fwstore")
+
+
+def test_man_pages_and_docs(pkg):
+    rc, out = pkg.c.sh("for p in %s; do man -w $p; done" % " ".join(PAGES), check=False)
+    log("man -w: " + out)
+    found = out.split()
+    assert rc == 0 and len(found) == len(PAGES), out
+    for page, path in zip(PAGES, found):
+        assert re.match(r"/usr/share/man/man[158]/%s\.[158](\.gz)?$" % re.escape(page),
+                        path), (page, path)
+    rc, out = pkg.c.sh("zcat -f %s" % found[1], check=False)
+    assert "trusted_proxies" in out and "admins_file" in out, out[:3000]
+    rc, out = pkg.c.sh("ls /usr/share/doc/otad")
+    log("/usr/share/doc/otad: " + out)
+    names = out.split()
+    for doc in ("README.md", "NEWS.md"):
+        assert doc in names or doc + ".gz" in names, out
+    for unit in UNITS:
+        rc, out = pkg.c.sh("systemctl show -p Documentation --value %s" % unit)
+        assert "man:%s(8)" % unit in out, out
+
+
+def wait_login(adm, user, password, status, timeout=5):
+    """Until GET /admin/devices as user answers status (the reload is asynchronous)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got = adm.request("GET", "/admin/devices", user=user, password=password).status
+        if got == status:
+            return
+        assert time.monotonic() < deadline, "%s: %d, not %d, %d s after the reload" % (
+            user, got, status, timeout)
+        time.sleep(0.1)
+
+
+def test_admin_add_then_reload(pkg):
+    """`otad admin add` as root, `systemctl reload otad-admind`: the new admin logs in
+    without a restart; removed and reloaded, it is refused."""
+    adm = admin(pkg)
+    rc, pid = pkg.c.sh("systemctl show -p MainPID --value otad-admind")
+    rc, out = pkg.c.sh("printf 'package test pw\\n' | otad admin add carol")
+    assert "added admin carol" in out, out
+    rc, out = pkg.c.sh("stat -c '%a %U:%G' /etc/otad/admins; otad admin list")
+    assert out.split("\n")[:3] == ["640 root:otad-admin", "admin", "carol"], out
+    assert adm.request("GET", "/admin/devices", user="carol",
+                       password="package test pw").status == 401
+    pkg.c.sh("systemctl reload otad-admind")
+    wait_login(adm, "carol", "package test pw", 200)
+    rc, out = pkg.c.sh("journalctl --no-pager -o cat -u otad-admind --grep 'added carol'",
+                       check=False)
+    assert "reloaded /etc/otad/admins: added carol" in out, out
+    pkg.c.sh("otad admin remove carol && systemctl reload otad-admind")
+    wait_login(adm, "carol", "package test pw", 401)
+    assert adm.request("GET", "/admin/devices").status == 200
+    rc, now = pkg.c.sh("systemctl show -p MainPID --value otad-admind")
+    assert now == pid, "otad-admind restarted instead of reloading"
 
 
 def test_units_verify_and_security(pkg):
