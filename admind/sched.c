@@ -504,6 +504,7 @@ sched_device_online(int64_t device_id, const char *remote)
 	o->decided = 0;
 	o->has_info = 0;
 	o->awaiting = 0;
+	o->consent_asked = 0;
 	if (infowait_start(o) == -1)
 		log_warnx("device %" PRId64 ": decided at its hardware info "
 		    "only: out of memory", device_id);
