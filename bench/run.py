@@ -50,6 +50,7 @@ from ini import rewrite_ini  # noqa: E402  (tests/e2e/ini.py: the same edits as 
 
 MiB = 1024 * 1024
 TOKEN_FMT = "bench%027d"        # the generator logs device i in with this token
+UPLOAD_TOKEN = "bench-upload-device-token-0000"
 START_TIMEOUT = 15.0
 
 
@@ -908,6 +909,14 @@ def check_download(r, who, problems):
 def upload(args, otad, table, problems):
     img = images.esp8266_image(version="9.9.%d" % random.randint(0, 999),
                                build="Jan 02 2027 12:00:00", size=args.upload_mib * MiB)
+    # a device of its own: the fleet's deliveries (and the download
+    # scenario's tickets) stay as they are
+    a = otad.admin()
+    st, data = a.request("POST", "/admin/devices", body=json.dumps(
+        {"name": "bench-upload", "token": UPLOAD_TOKEN}),
+        headers={"Content-Type": "application/json"})
+    if st != 201:
+        raise Broken("POST /admin/devices (the upload's device) -> %d %r" % (st, data[:200]))
     adm = otad.pid("admind")
     time.sleep(0.5)
     reset_hwm(adm)
@@ -925,10 +934,9 @@ def upload(args, otad, table, problems):
 
     th = threading.Thread(target=sample)
     th.start()
-    a = otad.admin()
     t0 = time.monotonic()
     try:
-        st, data = a.ota_start(img, token=TOKEN_FMT % 0)
+        st, data = a.ota_start(img, token=UPLOAD_TOKEN)
     finally:
         secs = time.monotonic() - t0
         stop.set()
@@ -1261,11 +1269,14 @@ def main():
         fanout(args, otad, table, problems, ctx, image)
         ctx["fleet"].stop()
         wait_idle(otad.pid("admind"), 600.0)   # the devices' offline reports
-        log("downloads: %d, %d at a time" % (args.downloads, args.conc))
-        downloads(args, otad, table, problems, ctx, image_path, peers)
+        # the upload before the downloads: these restart otad with two
+        # fwstore workers, and a new admind's first write transaction
+        # reads its database in (a transient the upload would be blamed for)
         if args.only is None:
             log("upload %d MiB" % args.upload_mib)
             upload(args, otad, table, problems)
+        log("downloads: %d, %d at a time" % (args.downloads, args.conc))
+        downloads(args, otad, table, problems, ctx, image_path, peers)
         otad.stop()
         otad = None
         if args.only is None:
