@@ -525,6 +525,9 @@ struct online *online_add(int64_t device_id, const char *remote,
 	    unsigned slot);
 int	 online_remove(int64_t device_id, unsigned slot, unsigned left);
 size_t	 online_clear_peer(unsigned slot);
+int	 online_held(const struct online *, unsigned slot);
+unsigned online_workers(const struct online *, unsigned except,
+	    struct ctl_conn **out);
 int	 online_ids(int64_t **ids, size_t *n);
 
 /* peers.c */

@@ -53,15 +53,12 @@ api_tags_json(struct buf *b, const char *tags)
 static void
 api_device_workers(struct buf *b, const struct online *o)
 {
-	const char	*sep = "";
+	struct ctl_conn	*w[WORKERS_MAX];
+	unsigned	 n = online_workers(o, WORKERS_MAX, w);
 
 	buf_adds(b, "\"hwd_workers\":[");
-	for (unsigned i = 0; o != NULL && i < WORKERS_MAX; i++) {
-		if ((o->peers & (1ULL << i)) == 0 || env->hwd[i].conn == NULL)
-			continue;
-		buf_printf(b, "%s%u", sep, env->hwd[i].conn->worker);
-		sep = ",";
-	}
+	for (unsigned i = 0; i < n; i++)
+		buf_printf(b, "%s%u", i ? "," : "", w[i]->worker);
 	buf_adds(b, "],");
 }
 

@@ -85,6 +85,8 @@ metrics_hwd(struct buf *b)
 	const char	*name = "otad_hwd_worker_connections";
 
 	for (unsigned i = 0; i < WORKERS_MAX; i++) {
+		if (env->hwd[i].conn == NULL)
+			continue;	/* a gone worker's last report */
 		open += env->hwd[i].connections;
 		refused += env->hwd[i].refused;
 	}

@@ -75,12 +75,6 @@ online_add(int64_t device_id, const char *remote, unsigned slot)
 	return o;
 }
 
-static void
-online_free(struct online *o)
-{
-	free(o);
-}
-
 /* The entry at *pp lost slot's connections: unlinked and freed when no
  * worker holds one any more (returns 1). */
 static int
@@ -91,7 +85,7 @@ online_unpeer(struct online **pp, unsigned slot)
 	o->peers &= ~(1ULL << slot);
 	if (o->peers == 0 || o->conns == 0) {
 		*pp = o->next;
-		online_free(o);
+		free(o);
 		env->nonline--;
 		return 1;
 	}
@@ -177,4 +171,25 @@ online_ids(int64_t **ids, size_t *n)
 	qsort(*ids, k, sizeof(**ids), online_id_cmp);
 	*n = k;
 	return 0;
+}
+
+/* Whether hwd worker slot holds a connection of the device. */
+int
+online_held(const struct online *o, unsigned slot)
+{
+	return o != NULL && (o->peers & (1ULL << slot)) != 0;
+}
+
+/* The connected hwd workers that hold a connection of the device (o NULL:
+ * none), but the one of slot except (WORKERS_MAX: none), into out (room
+ * for WORKERS_MAX); how many. */
+unsigned
+online_workers(const struct online *o, unsigned except, struct ctl_conn **out)
+{
+	unsigned	 n = 0;
+
+	for (unsigned i = 0; i < WORKERS_MAX; i++)
+		if (i != except && online_held(o, i) && env->hwd[i].conn != NULL)
+			out[n++] = env->hwd[i].conn;
+	return n;
 }

@@ -194,7 +194,7 @@ peers_online(struct peer *p, const struct ctl_msg_online *m)
 	/* A login, not a further connection, when this worker held none of
 	 * the device's: a device that reconnected through another worker
 	 * may be heard before the old worker reports its close. */
-	int		 login = o == NULL || !(o->peers & (1ULL << p->slot));
+	int		 login = !online_held(o, p->slot);
 
 	if (p->resyncing && !peers_device_exists((int64_t)id)) {
 		peers_send_drop((int64_t)id, 1, "the device was deleted");
@@ -259,9 +259,10 @@ peers_offline(struct peer *p, const struct ctl_msg_offline *m)
 static void
 peers_ota_sent(struct peer *p, const struct ctl_msg_ota_sent *m)
 {
-	struct online	*o = online_get((int64_t)m->device_id);
+	struct ctl_conn	*others[WORKERS_MAX];
 
-	if (m->reached == 0 && o != NULL && (o->peers & ~(1ULL << p->slot)))
+	if (m->reached == 0 && online_workers(online_get((int64_t)
+	    m->device_id), p->slot, others) > 0)
 		return;
 	sched_ota_sent((int64_t)m->device_id, (int64_t)m->delivery_id,
 	    m->reached, m->error);

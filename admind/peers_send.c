@@ -23,6 +23,21 @@ peers_send_any(void)
 	return NULL;
 }
 
+/* msg of type to every connected hwd worker holding a connection of the
+ * device but except (WORKERS_MAX: none): how many took it. */
+static unsigned
+peers_send_holding(int64_t device_id, unsigned except, uint16_t type,
+    const void *msg)
+{
+	struct ctl_conn	*to[WORKERS_MAX];
+	unsigned	 n, sent = 0;
+
+	n = online_workers(online_get(device_id), except, to);
+	for (unsigned i = 0; i < n; i++)
+		sent += ctl_send_msg(to[i], type, 0, msg) == 0;
+	return sent;
+}
+
 /*
  * The OTA command to every hwd worker holding a connection of the device
  * (each writes it to its connections and reports; peers.c weighs the
@@ -35,18 +50,14 @@ peers_send_ota(int64_t device_id, int64_t delivery_id, const char *ticket)
 	char		 path[80];
 	struct ctl_msg_ota_send m = { (uint64_t)device_id,
 	    (uint64_t)delivery_id, path };
-	struct online	*o = online_get(device_id);
 	struct ctl_conn	*any;
-	int		 rc = -1;
 
 	snprintf(path, sizeof(path), "/ota/%s", ticket);
-	for (unsigned i = 0; o != NULL && i < WORKERS_MAX; i++)
-		if ((o->peers & (1ULL << i)) && env->hwd[i].conn != NULL &&
-		    ctl_send_ota_send(env->hwd[i].conn, 0, &m) == 0)
-			rc = 0;
-	if (rc == -1 && (any = peers_send_any()) != NULL)
-		rc = ctl_send_ota_send(any, 0, &m);
-	return rc;
+	if (peers_send_holding(device_id, WORKERS_MAX, CTL_OTA_SEND, &m) > 0)
+		return 0;
+	if ((any = peers_send_any()) == NULL)
+		return -1;
+	return ctl_send_ota_send(any, 0, &m);
 }
 
 /* Closes the device's connections in every hwd worker (deleted: forget,
@@ -78,14 +89,9 @@ peers_send_consent(int64_t device_id, unsigned pin, const char *version,
 {
 	struct ctl_msg_consent_ask m = { (uint64_t)device_id, (uint8_t)pin,
 	    (char *)version, size, (uint64_t)job_id };
-	struct online	*o = online_get(device_id);
-	int		 rc = -1;
 
-	for (unsigned i = 0; o != NULL && i < WORKERS_MAX; i++)
-		if ((o->peers & (1ULL << i)) && env->hwd[i].conn != NULL &&
-		    ctl_send_consent_ask(env->hwd[i].conn, 0, &m) == 0)
-			rc = 0;
-	return rc;
+	return peers_send_holding(device_id, WORKERS_MAX, CTL_CONSENT_ASK,
+	    &m) > 0 ? 0 : -1;
 }
 
 /* A bridge write from a device on hwd worker except to the other
@@ -95,13 +101,6 @@ peers_send_device_write(int64_t device_id, uint16_t msg_id,
     const struct ctl_bytes *body, unsigned except)
 {
 	struct ctl_msg_device_write m = { (uint64_t)device_id, msg_id, *body };
-	struct online	*o = online_get(device_id);
-	unsigned	 n = 0;
 
-	for (unsigned i = 0; o != NULL && i < WORKERS_MAX; i++)
-		if (i != except && (o->peers & (1ULL << i)) &&
-		    env->hwd[i].conn != NULL &&
-		    ctl_send_device_write(env->hwd[i].conn, 0, &m) == 0)
-			n++;
-	return n;
+	return peers_send_holding(device_id, except, CTL_DEVICE_WRITE, &m);
 }

@@ -120,31 +120,6 @@ ctl_get_u64(struct ctl_reader *r, uint64_t *v)
 	return ctl_get_be(r, v, 8);
 }
 
-int
-ctl_get_str(struct ctl_reader *r, char **out)
-{
-	uint32_t n;
-	char	*s;
-
-	*out = NULL;
-	if (ctl_get_u32(r, &n) == -1)
-		return -1;
-	if (n > CTL_MAX_STR || r->len - r->pos < n ||
-	    memchr(r->p + r->pos, '\0', n) != NULL) {
-		r->failed = 1;
-		return -1;
-	}
-	if ((s = malloc((size_t)n + 1)) == NULL) {
-		r->failed = 1;
-		return -1;
-	}
-	memcpy(s, r->p + r->pos, n);
-	s[n] = '\0';
-	r->pos += n;
-	*out = s;
-	return 0;
-}
-
 /* Bytes as a string's length and bytes, NULs allowed. */
 static int
 ctl_put_bytes(struct buf *b, const struct ctl_bytes *v)
@@ -170,6 +145,24 @@ ctl_get_bytes(struct ctl_reader *r, struct ctl_bytes *out)
 	out->data[n] = '\0';
 	out->len = n;
 	r->pos += n;
+	return 0;
+}
+
+/* A string: bytes without a NUL. */
+int
+ctl_get_str(struct ctl_reader *r, char **out)
+{
+	struct ctl_bytes b;
+
+	*out = NULL;
+	if (ctl_get_bytes(r, &b) == -1)
+		return -1;
+	if (memchr(b.data, '\0', b.len) != NULL) {
+		free(b.data);
+		r->failed = 1;
+		return -1;
+	}
+	*out = b.data;
 	return 0;
 }
 

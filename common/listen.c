@@ -15,8 +15,6 @@
 #include "listen.h"
 #include "netaddr.h"
 
-#define LISTEN_BACKLOG	1024	/* as stream.c's */
-
 struct listen_set {
 	struct listen_set *next;
 	char		*list;
@@ -68,13 +66,15 @@ listen_open(struct listen_set *s, const struct sockaddr_storage *addrs,
     int n, char *err, size_t errlen)
 {
 	char	 name[NETADDR_STRLEN];
-	int	 fd;
+	int	 fd;		/* -2: no probe */
 
 	for (int i = 0; i < n; i++) {
-		/* A plain bind fails where anyone listens already. */
-		if (s->worker == 0 && (fd = listen_socket(&addrs[i], 0)) != -1)
+		/* The first worker's: a plain bind fails where anyone (a
+		 * second otad) listens already, which a group would join. */
+		fd = s->worker == 0 ? listen_socket(&addrs[i], 0) : -2;
+		if (fd >= 0)
 			close(fd);
-		if (s->worker != 0 || fd != -1)
+		if (fd != -1)		/* free (or not the first worker) */
 			fd = listen_socket(&addrs[i], 1);
 		if (fd == -1) {
 			netaddr_format((const struct sockaddr *)&addrs[i],

@@ -13,6 +13,8 @@
 
 #include <stddef.h>
 
+#define LISTEN_BACKLOG	1024	/* every listener's, stream.c's too */
+
 /* Binds worker's sockets for every address of the netaddr list.  The
  * first worker's bind first checks that no other process (a second otad)
  * holds an address, which SO_REUSEPORT alone would let it share.  -1

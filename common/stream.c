@@ -24,7 +24,6 @@
 
 #define STREAM_RBUF_SIZE	(64 * 1024)
 #define STREAM_TLSBUF_SIZE	(16 * 1024)
-#define STREAM_BACKLOG		1024
 
 struct stream_wreq {
 	uv_write_t	 req;
@@ -237,7 +236,7 @@ stream_listen_bound(uv_loop_t *loop, int *fds, int n, uv_tcp_t *servers,
 		servers[i].data = data;
 		if ((r = uv_tcp_open(&servers[i], fds[i])) == 0)
 			r = uv_listen((uv_stream_t *)&servers[i],
-			    STREAM_BACKLOG, on_conn);
+			    LISTEN_BACKLOG, on_conn);
 		if (r != 0)
 			break;
 	}
@@ -278,7 +277,7 @@ stream_listen(uv_loop_t *loop, const char *list, uv_tcp_t *servers, int max,
 		r = uv_tcp_bind(&servers[i], (struct sockaddr *)&addrs[i], 0);
 		if (r == 0)
 			r = uv_listen((uv_stream_t *)&servers[i],
-			    STREAM_BACKLOG, on_conn);
+			    LISTEN_BACKLOG, on_conn);
 		if (r != 0) {
 			netaddr_format((struct sockaddr *)&addrs[i], name,
 			    sizeof(name), 1);

@@ -139,7 +139,8 @@ hwd_admind_auth(struct hwd_conn *c, const char *token, size_t len)
 	return hwd_admind_token(c, token, len, hwd_admind_auth_reply, c);
 }
 
-/* A BRIDGE channel being opened, waiting for admind's answer. */
+/* A BRIDGE channel being opened, or a write over one passed on (no
+ * channel), waiting for admind's answer. */
 struct hwd_bridge_req {
 	struct hwd_conn	*c;
 	uint16_t	 msg_id;
@@ -184,16 +185,12 @@ hwd_admind_bridge_auth(struct hwd_conn *c, const char *token, size_t len,
 	return 0;
 }
 
-/* A bridge write passed on, waiting for admind's answer. */
-struct hwd_bridge_write {
-	struct hwd_conn	*c;
-	uint16_t	 msg_id;
-};
-
+/* admind's answer to a bridge write passed on (a struct hwd_bridge_req
+ * without a channel). */
 static int
 hwd_admind_bridge_write_reply(void *arg, uint16_t type, struct ctl_reader *r)
 {
-	struct hwd_bridge_write *bw = arg;
+	struct hwd_bridge_req *bw = arg;
 
 	if (hwd_conn_release(bw->c) == 0)
 		hwd_bridge_write_done(bw->c, bw->msg_id, type == CTL_OK);
@@ -210,7 +207,7 @@ hwd_admind_bridge_write(struct hwd_conn *c, uint64_t device_id,
 	struct ctl_conn	*cc = hwd_admind_conn();
 	struct ctl_msg_bridge_write m = { device_id, msg_id,
 	    { (uint32_t)len, (char *)body } };
-	struct hwd_bridge_write *bw;
+	struct hwd_bridge_req *bw;
 
 	if (cc == NULL || (bw = calloc(1, sizeof(*bw))) == NULL)
 		return -1;

@@ -180,25 +180,24 @@ int
 hwd_pins_save(const struct hwd_device *d, struct buf *out)
 {
 	for (uint16_t i = 0; i < d->npins; i++)
-		if (hwd_proto_hardware(out, 0, d->pins[i].type,
+		if (hwd_proto_hardware(out, 1, d->pins[i].type,
 		    d->pins[i].pin, d->pins[i].value, d->pins[i].len) == -1)
 			return -1;
 	return 0;
 }
 
-/* The values hwd_pins_save() wrote, kept again (checked as any device
- * write: what is not a HARDWARE frame ends the list). */
+/* The values hwd_pins_save() wrote, kept again (decoded and checked as
+ * any device frame: what is not a whole HARDWARE frame ends the list). */
 void
 hwd_pins_load(struct hwd_device *d, const char *p, size_t len)
 {
-	size_t	 off = 0, n;
+	struct hwd_frame f;
+	size_t		 off = 0;
+	long		 n;
 
-	while (len - off >= HWD_PROTO_HEADER_LEN &&
-	    (uint8_t)p[off] == HWD_CMD_HARDWARE) {
-		n = (size_t)(uint8_t)p[off + 3] << 8 | (uint8_t)p[off + 4];
-		if (n > len - off - HWD_PROTO_HEADER_LEN)
-			break;
-		(void)hwd_pins_store(d, p + off + HWD_PROTO_HEADER_LEN, n);
-		off += HWD_PROTO_HEADER_LEN + n;
+	while ((n = hwd_proto_decode(p + off, len - off, HWD_PROTO_MAX_BODY,
+	    &f)) > 0 && f.cmd == HWD_CMD_HARDWARE) {
+		(void)hwd_pins_store(d, f.body, f.len);
+		off += (size_t)n;
 	}
 }
