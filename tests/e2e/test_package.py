@@ -376,11 +376,17 @@ def test_services_run_as_their_users(pkg):
         assert lines[0] == user, "%s runs as %r, not %s\n%s" % (unit, lines[0], user, out)
         assert "Type=notify" in lines and "WatchdogUSec=30s" in lines, out
         assert any(l.startswith("StatusText=") and len(l) > 12 for l in lines), out
-    rc, out = pkg.c.sh("journalctl --no-pager -o cat -u otad-hwd -u otad-fwstore "
-                       "--grep landlock", check=False)
-    log("landlock: " + out)
     rc, ncpu = pkg.c.sh("nproc")
-    # every worker (one per CPU by default) restricts itself
+    # every worker (one per CPU by default) restricts itself; journald may
+    # store a worker's line a moment after the unit is ready
+    deadline = time.monotonic() + 10
+    while True:
+        rc, out = pkg.c.sh("journalctl --no-pager -o cat -u otad-hwd -u otad-fwstore "
+                           "--grep landlock", check=False)
+        if out.count("landlock (ABI") >= 2 * int(ncpu) or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    log("landlock: " + out)
     assert out.count("landlock (ABI") == 2 * int(ncpu), \
         "not every hwd and fwstore worker restricted:\n" + out
     rc, out = pkg.c.sh("grep 'open files' /proc/$(systemctl show -p MainPID --value "
