@@ -136,7 +136,6 @@ struct fwstore_download {
 	unsigned		 fin:1;		/* sendfile: FIN after the body */
 	unsigned		 lingering:1;	/* sendfile: body acknowledged */
 	unsigned		 completed:1;	/* COMPLETE told to admind */
-	unsigned		 start_told:1;	/* STARTED told to admind */
 	uint64_t		 delivery_id;
 	uint64_t		 size;		/* of the file */
 	uint64_t		 first, end;	/* the bytes to send: [first, end) */
@@ -144,7 +143,6 @@ struct fwstore_download {
 	uint64_t		 sent;		/* offset that reached the kernel */
 	uint64_t		 acked;		/* offset the peer acknowledged */
 	uint64_t		 told;		/* bytes last told to admind */
-	uint64_t		 start_bytes;	/* STARTED's coverage */
 	uint64_t		 discarded;	/* linger: bytes read and dropped */
 	unsigned		 step;		/* last 10% step told */
 	uint64_t		 started_ms;

@@ -14,9 +14,6 @@
  * write and on a tick), added to the delivery's coverage (coverage.c) and
  * told to admind: started, every 10% of the coverage, complete (the
  * coverage is the whole image), aborted (the peer left or stalled first).
- * STARTED waits for the first tick or the next report, so that a body
- * acknowledged at once tells admind STARTED and COMPLETE in one write and
- * one of its loop turns.
  */
 #include <sys/ioctl.h>
 #include <sys/sendfile.h>
@@ -52,7 +49,6 @@ static int	fwstore_send_acks(struct fwstore_download *);
 static int	fwstore_send_unacked(struct fwstore_download *, uint64_t *);
 static uint64_t	fwstore_send_covered(struct fwstore_download *, int *);
 static void	fwstore_send_note(struct fwstore_download *);
-static void	fwstore_send_tell_start(struct fwstore_download *);
 static void	fwstore_send_tell(struct fwstore_download *, enum ctl_progress,
 		    uint64_t);
 static void	fwstore_send_delivered(struct fwstore_download *);
@@ -150,8 +146,7 @@ fwstore_send_lost(struct fwstore_download *dl)
 	fwstore_send_close(dl);
 }
 
-/* STARTED with what the delivery's peers acknowledged so far, told with
- * the next report or at the first tick (fwstore_send_tell_start). */
+/* STARTED with what the delivery's peers acknowledged so far. */
 static void
 fwstore_send_started(struct fwstore_download *dl)
 {
@@ -160,7 +155,7 @@ fwstore_send_started(struct fwstore_download *dl)
 
 	bytes = fwstore_send_covered(dl, &all);
 	dl->step = dl->size ? (unsigned)(bytes * 10 / dl->size) : 0;
-	dl->told = dl->start_bytes = bytes;
+	fwstore_send_tell(dl, CTL_PROGRESS_STARTED, bytes);
 	fwstore_download_log(dl, LOG_DEBUG, "download of delivery %llu "
 	    "started: bytes %llu-%llu of %llu to %s%s",
 	    (unsigned long long)dl->delivery_id,
@@ -311,24 +306,12 @@ fwstore_send_note(struct fwstore_download *dl)
 	}
 }
 
-/* A report to admind, STARTED first when it is still untold. */
 static void
 fwstore_send_tell(struct fwstore_download *dl, enum ctl_progress what,
     uint64_t bytes)
 {
-	fwstore_send_tell_start(dl);
 	dl->told = bytes;
 	fwstore_ctl_progress(dl->fw, dl->delivery_id, what, bytes, dl->size);
-}
-
-static void
-fwstore_send_tell_start(struct fwstore_download *dl)
-{
-	if (dl->start_told)
-		return;
-	dl->start_told = 1;
-	fwstore_ctl_progress(dl->fw, dl->delivery_id, CTL_PROGRESS_STARTED,
-	    dl->start_bytes, dl->size);
 }
 
 /* The whole range was acknowledged: through the connection, the
@@ -370,7 +353,6 @@ fwstore_send_report(struct fwstore_download *dl)
 	if (!dl->completed &&
 	    (bytes = fwstore_send_covered(dl, &all)) != dl->told)
 		fwstore_send_tell(dl, CTL_PROGRESS_RUNNING, bytes);
-	fwstore_send_tell_start(dl);	/* a range that added nothing */
 	fwstore_download_log(dl, LOG_INFO, "download of delivery %llu "
 	    "complete: bytes %llu-%llu of %llu acknowledged in %llu.%03llu s",
 	    (unsigned long long)dl->delivery_id,
@@ -566,7 +548,6 @@ fwstore_send_on_timer(uv_timer_t *t)
 		fwstore_send_close(dl);
 		return;
 	}
-	fwstore_send_tell_start(dl);
 	if (fwstore_send_check(dl) != 0 ||
 	    util_now_ms() - dl->moved_ms < fwstore_send_stall_ms(dl))
 		return;
