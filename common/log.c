@@ -10,6 +10,7 @@
  */
 #include <endian.h>
 #include <errno.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -31,6 +32,7 @@
 
 static const char	*log_ident = "otad";
 static unsigned		 log_worker_no;	/* 0: not a worker */
+static int		 log_serving;	/* log_serving(): lines never wait */
 static int		 log_verbosity;
 static int		 log_to_journal;
 static int		 log_journal_fd = -1;
@@ -95,6 +97,12 @@ log_init(const char *ident, int verbose)
 }
 
 void
+log_serving_now(void)
+{
+	log_serving = 1;
+}
+
+void
 log_worker(unsigned n)
 {
 	log_worker_no = n;
@@ -148,6 +156,25 @@ log_journal_field(struct iovec *iov, uint64_t *len_le, const char *f)
 	return 5;
 }
 
+/*
+ * One datagram.  Until the daemon serves, a busy journal is waited for (a
+ * second at most): start-up lines are a few and say how the daemon is
+ * restricted; once it serves, a line never waits (a flood must not stall
+ * the loop).
+ */
+static int
+log_journal_sendmsg(const struct msghdr *mh)
+{
+	struct pollfd	 pfd = { log_journal_fd, POLLOUT, 0 };
+
+	if (sendmsg(log_journal_fd, mh, MSG_DONTWAIT | MSG_NOSIGNAL) != -1)
+		return 0;
+	if (log_serving || errno != EAGAIN || poll(&pfd, 1, 1000) != 1)
+		return -1;
+	return sendmsg(log_journal_fd, mh, MSG_DONTWAIT | MSG_NOSIGNAL) ==
+	    -1 ? -1 : 0;
+}
+
 /* 0 sent, -1 not sent (counted by the caller). */
 static int
 log_journal_send(int prio, const char *const *fields, const char *msg)
@@ -176,8 +203,7 @@ log_journal_send(int prio, const char *const *fields, const char *msg)
 	memset(&mh, 0, sizeof(mh));
 	mh.msg_iov = iov;
 	mh.msg_iovlen = (size_t)n;
-	return sendmsg(log_journal_fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) ==
-	    -1 ? -1 : 0;
+	return log_journal_sendmsg(&mh);
 }
 
 /* Never waits: a busy journal costs lines, counted and reported once it

@@ -15,6 +15,9 @@ int	log_verbose(void);
 /* This process is worker n (1-based) of its daemon: journal lines get
  * WORKER=n, terminal lines "hwd/n:". */
 void	log_worker(unsigned n);
+/* The daemon serves (sandbox_ready): from now on a busy journal costs a
+ * line rather than a wait. */
+void	log_serving_now(void);
 
 void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));

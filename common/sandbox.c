@@ -214,6 +214,7 @@ sandbox_ready(uv_loop_t *loop, const char *fmt, ...)
 	va_list		 ap;
 	uint64_t	 usec;
 
+	log_serving_now();
 	if (workers_report(WORKERS_READY) == 0) {
 		uv_timer_init(loop, &sandbox_wd_timer);
 		uv_timer_start(&sandbox_wd_timer, sandbox_alive,

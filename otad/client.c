@@ -218,8 +218,10 @@ client_upload(struct client *c, const char *path, const char *file,
 	}
 	curl_mime_filename(part, name);
 	curl_mime_type(part, "application/octet-stream");
-	/* no "Expect: 100-continue" round trip before the body */
-	c->req.headers = curl_slist_append(c->req.headers, "Expect:");
+	/* admind refuses an image over max_firmware_size, or a login, before
+	 * the body: curl then reads the answer instead of failing to send */
+	c->req.headers = curl_slist_append(c->req.headers,
+	    "Expect: 100-continue");
 	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, c->req.headers);
 	curl_easy_setopt(curl, CURLOPT_MIMEPOST, mime);
 	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, client_collect);
