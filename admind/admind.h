@@ -541,6 +541,8 @@ int	 peers_send_ota(int64_t device_id, int64_t delivery_id,
 void	 peers_send_drop(int64_t device_id, int forget, const char *why);
 unsigned peers_send_device_write(int64_t device_id, uint16_t msg_id,
 	    const struct ctl_bytes *body, unsigned except);
+void	 peers_send_pins(int64_t device_id, const struct ctl_bytes *pins,
+	    unsigned except);
 int	 peers_send_consent(int64_t device_id, unsigned pin,
 	    const char *version, uint64_t size, int64_t job_id);
 

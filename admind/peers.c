@@ -340,6 +340,9 @@ peers_dispatch_hwd(struct ctl_conn *c, uint16_t type, uint32_t reqid,
 		    m->pins.pins.len) == -1)
 			log_warnx("device %" PRIu64 ": its pin values are not "
 			    "kept", m->pins.device_id);
+		/* its next login, through another worker, came first */
+		peers_send_pins((int64_t)m->pins.device_id, &m->pins.pins,
+		    p->slot);
 		return 0;
 	case CTL_BRIDGE_WRITE:
 		peers_bridge_write(c, reqid, &m->bridge_write);

@@ -104,3 +104,14 @@ peers_send_device_write(int64_t device_id, uint16_t msg_id,
 
 	return peers_send_holding(device_id, except, CTL_DEVICE_WRITE, &m);
 }
+
+/* Pin values a worker handed over at the device's logout to the other
+ * workers that hold it already (its next login was heard first). */
+void
+peers_send_pins(int64_t device_id, const struct ctl_bytes *pins,
+    unsigned except)
+{
+	struct ctl_msg_pins_keep m = { (uint64_t)device_id, *pins };
+
+	(void)peers_send_holding(device_id, except, CTL_PINS_KEEP, &m);
+}

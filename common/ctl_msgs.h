@@ -91,6 +91,11 @@
 	 * worker (CTL_AUTH_REPLY) */					\
 	M(PINS, pins, 25, "pins", "hwd", CTL_NOTIFICATION,		\
 	    F(u64, device_id) F(bytes, pins))				\
+	/* the pin values another worker handed over (CTL_PINS) after	\
+	 * the device's next login here was answered: kept, not written \
+	 * to the device */						\
+	M(PINS_KEEP, pins_keep, 26, "pins-keep", "admind",		\
+	    CTL_NOTIFICATION, F(u64, device_id) F(bytes, pins))	\
 	/* a BRIDGE write from a device on another worker: kept as the	\
 	 * device's pin value and written to its connections */	\
 	M(DEVICE_WRITE, device_write, 24, "device-write", "admind",	\

@@ -431,6 +431,17 @@ hwd_admind_consent_ask(const struct ctl_msg_consent_ask *m)
 	buf_free(&value);
 }
 
+/* CTL_PINS_KEEP: values the device wrote over another worker, kept here
+ * (those it wrote since it logged in here stay). */
+static void
+hwd_admind_pins_keep(const struct ctl_msg_pins_keep *m)
+{
+	struct hwd_device *d = hwd_devices_find(m->device_id);
+
+	if (d != NULL && d->nconns > 0)
+		hwd_pins_load(d, m->pins.data, m->pins.len, 0);
+}
+
 /* admind's CTL_OTA_SEND, CTL_DEVICE_DROP, CTL_CONSENT_ASK and
  * CTL_DEVICE_WRITE (ctl_conn
  * let no other message of admind's role through). */
@@ -451,6 +462,8 @@ hwd_dispatch_admind(struct ctl_conn *cc, uint16_t type, uint32_t reqid,
 		    m.ota_send.path);
 	else if (type == CTL_CONSENT_ASK)
 		hwd_admind_consent_ask(&m.consent_ask);
+	else if (type == CTL_PINS_KEEP)
+		hwd_admind_pins_keep(&m.pins_keep);
 	else if (type == CTL_DEVICE_WRITE)
 		(void)hwd_bridge_deliver(m.device_write.device_id,
 		    m.device_write.msg_id, m.device_write.body.data,

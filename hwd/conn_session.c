@@ -58,7 +58,7 @@ hwd_conn_online(struct hwd_conn *c, const struct ctl_msg_auth_reply *m)
 		return;
 	}
 	if (m->pins.len > 0)
-		hwd_pins_load(c->device, m->pins.data, m->pins.len);
+		hwd_pins_load(c->device, m->pins.data, m->pins.len, 1);
 	c->state = HWD_CONN_ONLINE;
 	c->since = hwd_timeout_now();
 	hwd_timeout_add(c);

@@ -164,7 +164,8 @@ int	 hwd_pins_sync(struct hwd_conn *, uint16_t msg_id, const char *,
 	    size_t);
 void	 hwd_pins_free(struct hwd_device *);
 int	 hwd_pins_save(const struct hwd_device *, struct buf *);
-void	 hwd_pins_load(struct hwd_device *, const char *, size_t);
+void	 hwd_pins_load(struct hwd_device *, const char *, size_t,
+	    int replace);
 
 /* internal.c */
 int	 hwd_internal_is_request(const struct hwd_frame *);

@@ -187,17 +187,21 @@ hwd_pins_save(const struct hwd_device *d, struct buf *out)
 }
 
 /* The values hwd_pins_save() wrote, kept again (decoded and checked as
- * any device frame: what is not a whole HARDWARE frame ends the list). */
+ * any device frame: what is not a whole HARDWARE frame ends the list);
+ * replace 0: a pin that has a value keeps it. */
 void
-hwd_pins_load(struct hwd_device *d, const char *p, size_t len)
+hwd_pins_load(struct hwd_device *d, const char *p, size_t len, int replace)
 {
+	struct hwd_pin_write w;
 	struct hwd_frame f;
 	size_t		 off = 0;
 	long		 n;
 
 	while ((n = hwd_proto_decode(p + off, len - off, HWD_PROTO_MAX_BODY,
 	    &f)) > 0 && f.cmd == HWD_CMD_HARDWARE) {
-		(void)hwd_pins_store(d, f.body, f.len);
+		if (replace || hwd_proto_pin_write(f.body, f.len, &w) == -1 ||
+		    hwd_pins_find(d, w.type, w.pin) == NULL)
+			(void)hwd_pins_store(d, f.body, f.len);
 		off += (size_t)n;
 	}
 }

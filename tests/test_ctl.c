@@ -203,6 +203,7 @@ test_table(void)
 	CHECK(CTL_OTA_SEND == 20 && CTL_DEVICE_DROP == 21);
 	CHECK(CTL_CONSENT_ASK == 22);
 	CHECK(CTL_BRIDGE_WRITE == 23 && CTL_DEVICE_WRITE == 24);
+	CHECK(CTL_PINS == 25 && CTL_PINS_KEEP == 26);
 	CHECK(CTL_FW_CHECK == 30 && CTL_FW_POLL == 32);
 	CHECK(CTL_OK == 0x8001 && CTL_FW_GRANT == 0x8004);
 	CHECK(strcmp(ctl_type_name(CTL_ONLINE_RESET), "online-reset") == 0);
@@ -211,7 +212,7 @@ test_table(void)
 	CHECK(strcmp(ctl_type_name(99), "unknown") == 0);
 	while (ctl_msg_type(n) != 0)
 		CHECK(ctl_type_known(ctl_msg_type(n++)));
-	CHECK(n == 24);
+	CHECK(n == 25);
 }
 
 /* Every message: decoded, re-encoded to the same bytes; every shorter
