@@ -6,7 +6,10 @@
  * once a minute or when something else comes; descriptions are cut to a
  * bound; a timer deletes events past event_max_days and event_max_rows in
  * small batches, so that neither one device nor time fills the disk and
- * the loop never waits on a large delete.
+ * the loop never waits on a large delete.  A device's rows are also held
+ * to [hwd] rate_limit a second here, over all the hwd workers its
+ * connections reach (each worker counts only its own); what is over
+ * becomes one "dropped" row a second.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -35,6 +38,9 @@ struct devevent {
 	uint64_t	 repeats;	/* identical ones since its last row */
 	uint64_t	 since_ms;	/* its last row */
 	uint64_t	 last_ms;	/* the last one */
+	uint64_t	 second;	/* the clock second rows counts */
+	unsigned	 rows;		/* rows stored in it */
+	uint64_t	 dropped;	/* events over the rate since */
 };
 
 static struct devevent	*devevents[DEVEVENTS_BUCKETS];
@@ -87,6 +93,39 @@ devevents_flush(struct devevent *e, uint64_t now)
 	e->since_ms = now;
 }
 
+/* The row saying how many events were over the device's rate. */
+static void
+devevents_flush_dropped(struct devevent *e)
+{
+	char	 text[128];
+
+	if (e->dropped == 0)
+		return;
+	snprintf(text, sizeof(text), "dropped %" PRIu64 " event%s over "
+	    "[hwd] rate_limit (%u a second)", e->dropped,
+	    e->dropped == 1 ? "" : "s", env->cfg.hwd.rate_limit);
+	e->dropped = 0;
+	devevents_store(e->device_id, "otad", text);
+}
+
+/* Whether e's device may have one more row in clock second now. */
+static int
+devevents_within_rate(struct devevent *e, uint64_t now)
+{
+	unsigned	 limit = env->cfg.hwd.rate_limit;
+
+	if (e->second != now / 1000) {
+		e->second = now / 1000;
+		e->rows = 0;
+	}
+	if (limit != 0 && e->rows >= limit) {
+		e->dropped++;
+		return 0;
+	}
+	e->rows++;
+	return 1;
+}
+
 static struct devevent **
 devevents_slot(int64_t device_id)
 {
@@ -117,6 +156,8 @@ devevents_add(int64_t device_id, const char *name, const char *text)
 		e->device_id = device_id;
 		*pp = e;
 	}
+	if (e != NULL && !devevents_within_rate(e, now))
+		return;
 	if (e != NULL) {
 		devevents_flush(e, now);
 		memcpy(e->name, n, sizeof(n));
@@ -137,7 +178,9 @@ devevents_sweep(uint64_t now)
 		while ((e = *pp) != NULL) {
 			if (now - e->since_ms >= DEVEVENTS_REPEAT_MS)
 				devevents_flush(e, now);
-			if (e->repeats == 0 &&
+			if (e->second != now / 1000)
+				devevents_flush_dropped(e);
+			if (e->repeats == 0 && e->dropped == 0 &&
 			    now - e->last_ms >= DEVEVENTS_REPEAT_MS) {
 				*pp = e->next;
 				free(e);
