@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * admind's SQLite store, its core (see store.h and store_int.h): closes
- * the database (store_schema.c opens it), runs the transactions (with
- * synchronous=FULL every committed transition survives a crash) and the
- * light batches, and binds, steps and reads the per-store cached prepared
- * statements whose SQL lives in store_schema.c and the store_<entity>.c
- * files.  Only admind (and `otad init`) link it; the database has a single
- * connection.
+ * admind's store, its core (see store.h and store_int.h): opens the
+ * database with its engine (SQLite in state_dir, or PostgreSQL at
+ * [otad] database), runs the transactions (every committed transition is
+ * on disk before it is acted on) and the light batches, and binds, steps
+ * and reads the per-store cached prepared statements whose SQL lives in
+ * the store_<entity>.c files.  Only admind (and `otad init`) link it; a
+ * store has a single connection.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -14,15 +14,14 @@
 #include <string.h>
 #include <time.h>
 
-#include <sqlite3.h>
-
 #include "log.h"
 #include "store_int.h"
 #include "util.h"
 
 static const struct store_query q_begin = { .slot = Q_BEGIN,
     .name = "begin",
-    .sql = "BEGIN IMMEDIATE" };
+    .sql = "BEGIN IMMEDIATE",
+    .sql_pg = "BEGIN" };
 static const struct store_query q_commit = { .slot = Q_COMMIT,
     .name = "commit",
     .sql = "COMMIT",
@@ -34,23 +33,37 @@ static const struct store_query q_rollback = { .slot = Q_ROLLBACK,
 static const struct store_query q_sync_normal = { .slot = Q_SYNC_NORMAL,
     .name = "light sync",
     .sql = "PRAGMA synchronous = NORMAL",
+    .sql_pg = "SET synchronous_commit = off",
     .light = 1 };
 static const struct store_query q_sync_full = { .slot = Q_SYNC_FULL,
     .name = "full sync",
     .sql = "PRAGMA synchronous = FULL",
+    .sql_pg = "SET synchronous_commit = on",
     .light = 1 };
 
 static void	 store_sync_full(struct store *);
 static int	 store_batchable(const struct store_query *);
-static sqlite3_stmt *store_prepare(struct store *, const struct store_query *,
-		    const char *, va_list);
-static int	 store_bind(struct store *, const struct store_query *,
-		    const char *, va_list);
+static const struct store_cur *store_prepare(struct store *,
+		    const struct store_query *, const char *, va_list);
 static int	 store_cache(struct store *, const struct store_query *);
-static int	 store_fail(struct store *, const struct store_query *);
-static int	 id_read(sqlite3_stmt *, void *);
+static int	 id_read(const struct store_cur *, void *);
 
 const struct store_row store_id_row = { sizeof(int64_t), id_read, NULL };
+
+struct store *
+store_new(const struct store_engine *engine, void *db)
+{
+	struct store	*st;
+	size_t		 i;
+
+	if ((st = calloc(1, sizeof(*st))) == NULL)
+		return NULL;
+	st->engine = engine;
+	st->db = db;
+	for (i = 0; i < Q_MAX; i++)
+		st->cur[i].engine = engine;
+	return st;
+}
 
 void
 store_close(struct store *st)
@@ -61,10 +74,25 @@ store_close(struct store *st)
 		return;
 	store_flush(st);
 	for (i = 0; i < Q_MAX; i++)
-		sqlite3_finalize(st->stmt[i]);
-	if (st->db != NULL && sqlite3_close(st->db) != SQLITE_OK)
-		log_warnx("store: close: %s", sqlite3_errmsg(st->db));
+		if (st->cur[i].h != NULL)
+			st->engine->finalize(st, st->cur[i].h);
+	st->engine->close(st);
 	free(st);
+}
+
+/* Forgets every prepared statement (a new connection has none). */
+void
+store_forget(struct store *st)
+{
+	size_t	 i;
+
+	for (i = 0; i < Q_MAX; i++) {
+		if (st->cur[i].h != NULL)
+			st->engine->finalize(st, st->cur[i].h);
+		st->cur[i].h = NULL;
+		st->query[i] = NULL;
+	}
+	st->batch = 0;
 }
 
 int
@@ -86,7 +114,7 @@ store_begin(struct store *st)
 int
 store_light(struct store *st)
 {
-	if (st->batch || !sqlite3_get_autocommit(st->db))
+	if (st->batch || st->engine->in_tx(st))
 		return 0;		/* joins the open batch or transaction */
 	if (store_run(st, &q_sync_normal, "") == -1)
 		return -1;
@@ -139,10 +167,9 @@ store_commit(struct store *st)
 void
 store_rollback(struct store *st)
 {
-	if (sqlite3_get_autocommit(st->db))
+	if (!st->engine->in_tx(st))
 		return;
-	if (store_run(st, &q_rollback, "") == -1 &&
-	    !sqlite3_get_autocommit(st->db))
+	if (store_run(st, &q_rollback, "") == -1 && st->engine->in_tx(st))
 		log_warnx("store: the transaction is still open after a "
 		    "failed rollback");
 }
@@ -157,19 +184,21 @@ store_disk_full(struct store *st)
 }
 
 /* The cached statement for q, prepared on first use, with fmt bound. */
-static sqlite3_stmt *
+static const struct store_cur *
 store_prepare(struct store *st, const struct store_query *q, const char *fmt,
     va_list ap)
 {
 	if (st->batch && !store_batchable(q))
 		store_flush(st);
+	if (st->engine->check != NULL && st->engine->check(st, q) == -1)
+		return NULL;
 	if (st->query[q->slot] != q && store_cache(st, q) == -1)
 		return NULL;
-	if (store_bind(st, q, fmt, ap) == -1) {
+	if (st->engine->bind(st, st->cur[q->slot].h, q, fmt, ap) == -1) {
 		store_done(st, q);
 		return NULL;
 	}
-	return st->stmt[q->slot];
+	return &st->cur[q->slot];
 }
 
 /* Prepares q into its slot of the cache; a slot taken by another query is
@@ -182,103 +211,50 @@ store_cache(struct store *st, const struct store_query *q)
 		    st->query[q->slot]->name);
 		return -1;
 	}
-	if (sqlite3_prepare_v3(st->db, q->sql, -1, SQLITE_PREPARE_PERSISTENT,
-	    &st->stmt[q->slot], NULL) != SQLITE_OK)
-		return store_fail(st, q);
+	if (st->engine->prepare(st, q, &st->cur[q->slot].h) == -1)
+		return -1;
 	st->query[q->slot] = q;
 	return 0;
 }
 
 /*
- * Binds parameters 1, 2, ... from ap, one per fmt character:
+ * store_start's, store_run's, store_one's and store_list's fmt: one
+ * character per parameter 1, 2, ..., its value from the arguments:
  *	i int, I int64_t, U uint64_t, N int64_t id (<= 0 binds NULL),
  *	s text (NULL binds ""), n text (NULL binds NULL),
  *	b a blob: a pointer, then its size_t length.
  * Text is bound without a copy: it must live until store_done().
  */
-static int
-store_bind(struct store *st, const struct store_query *q, const char *fmt,
-    va_list ap)
+const struct store_cur *
+store_start(struct store *st, const struct store_query *q, const char *fmt,
+    ...)
 {
-	sqlite3_stmt	*s = st->stmt[q->slot];
-	const char	*str;
-	int64_t		 v;
-	int		 i, rc = SQLITE_OK;
-
-	for (i = 1; fmt[i - 1] != '\0' && rc == SQLITE_OK; i++) {
-		switch (fmt[i - 1]) {
-		case 'i':
-			rc = sqlite3_bind_int(s, i, va_arg(ap, int));
-			break;
-		case 'I':
-			rc = sqlite3_bind_int64(s, i, va_arg(ap, int64_t));
-			break;
-		case 'U':
-			rc = sqlite3_bind_int64(s, i,
-			    (int64_t)va_arg(ap, uint64_t));
-			break;
-		case 'N':
-			v = va_arg(ap, int64_t);
-			rc = v > 0 ? sqlite3_bind_int64(s, i, v) :
-			    sqlite3_bind_null(s, i);
-			break;
-		case 's':
-			str = va_arg(ap, const char *);
-			rc = sqlite3_bind_text(s, i, str != NULL ? str : "", -1,
-			    SQLITE_STATIC);
-			break;
-		case 'n':
-			str = va_arg(ap, const char *);
-			rc = str != NULL ? sqlite3_bind_text(s, i, str, -1,
-			    SQLITE_STATIC) : sqlite3_bind_null(s, i);
-			break;
-		case 'b':
-			str = va_arg(ap, const char *);
-			rc = sqlite3_bind_blob64(s, i, str,
-			    (sqlite3_uint64)va_arg(ap, size_t), SQLITE_STATIC);
-			break;
-		default:
-			log_warnx("store: %s: bad bind format '%c'",
-			    q->name, fmt[i - 1]);
-			return -1;
-		}
-	}
-	if (rc != SQLITE_OK)
-		return store_fail(st, q);
-	return 0;
-}
-
-sqlite3_stmt *
-store_start(struct store *st, const struct store_query *q, const char *fmt, ...)
-{
-	sqlite3_stmt	*s;
-	va_list		 ap;
+	const struct store_cur	*c;
+	va_list			 ap;
 
 	va_start(ap, fmt);
-	s = store_prepare(st, q, fmt, ap);
+	c = store_prepare(st, q, fmt, ap);
 	va_end(ap);
-	return s;
+	return c;
 }
 
-/* SQLITE_ROW, SQLITE_DONE, -2 for an expected UNIQUE violation, or -1. */
+/* STORE_ROW, STORE_DONE, -2 for an expected UNIQUE violation, or -1. */
 int
 store_step(struct store *st, const struct store_query *q)
 {
-	int	 rc;
-
-	rc = sqlite3_step(st->stmt[q->slot]);
-	if (rc == SQLITE_ROW || rc == SQLITE_DONE)
-		return rc;
-	if (rc == SQLITE_CONSTRAINT_UNIQUE && q->unique_ok)
-		return -2;
-	return store_fail(st, q);
+	return st->engine->step(st, st->cur[q->slot].h, q);
 }
 
 void
 store_done(struct store *st, const struct store_query *q)
 {
-	sqlite3_reset(st->stmt[q->slot]);
-	sqlite3_clear_bindings(st->stmt[q->slot]);
+	st->engine->reset(st, st->cur[q->slot].h);
+}
+
+int64_t
+store_changes(struct store *st)
+{
+	return st->engine->changes(st);
 }
 
 /* Runs a statement that returns no rows: 0, -2 (see store_step) or -1. */
@@ -296,11 +272,11 @@ store_run(struct store *st, const struct store_query *q, const char *fmt, ...)
 	va_end(ap);
 	rc = store_step(st, q);
 	store_done(st, q);
-	if (rc == SQLITE_ROW) {
+	if (rc == STORE_ROW) {
 		log_warnx("store: %s: unexpected row", q->name);
 		return -1;
 	}
-	return rc == SQLITE_DONE ? 0 : rc;
+	return rc == STORE_DONE ? 0 : rc;
 }
 
 /* Reads the first row into out (zeroed first): 1 found, 0 none, -1. */
@@ -319,10 +295,8 @@ store_one(struct store *st, const struct store_query *q,
 	}
 	va_end(ap);
 	rc = store_step(st, q);
-	if (rc == SQLITE_ROW)
-		rc = row->read(st->stmt[q->slot], out) == -1 ? -1 : 1;
-	else if (rc == SQLITE_DONE)
-		rc = 0;
+	if (rc == STORE_ROW)
+		rc = row->read(&st->cur[q->slot], out) == -1 ? -1 : 1;
 	store_done(st, q);
 	return rc;
 }
@@ -345,7 +319,7 @@ store_list(struct store *st, const struct store_query *q,
 		return -1;
 	}
 	va_end(ap);
-	while ((rc = store_step(st, q)) == SQLITE_ROW) {
+	while ((rc = store_step(st, q)) == STORE_ROW) {
 		if (cnt == cap) {
 			cap = cap ? cap * 2 : 16;
 			if ((p = reallocarray(arr, cap, row->size)) == NULL) {
@@ -354,14 +328,14 @@ store_list(struct store *st, const struct store_query *q,
 			}
 			arr = p;
 		}
-		if (row->read(st->stmt[q->slot], arr + cnt * row->size) == -1) {
+		if (row->read(&st->cur[q->slot], arr + cnt * row->size) == -1) {
 			rc = -1;
 			break;
 		}
 		cnt++;
 	}
 	store_done(st, q);
-	if (rc != SQLITE_DONE) {
+	if (rc != STORE_DONE) {
 		for (i = 0; row->free != NULL && i < cnt; i++)
 			row->free(arr + i * row->size);
 		free(arr);
@@ -377,7 +351,7 @@ int
 store_tx_open(struct store *st, int *own)
 {
 	store_flush(st);
-	*own = sqlite3_get_autocommit(st->db) != 0;
+	*own = !st->engine->in_tx(st);
 	return *own ? store_begin(st) : 0;
 }
 
@@ -390,15 +364,6 @@ store_tx_close(struct store *st, int own, int rv)
 	if (rv == 0 && store_commit(st) == 0)
 		return 0;
 	store_rollback(st);
-	return -1;
-}
-
-static int
-store_fail(struct store *st, const struct store_query *q)
-{
-	if ((sqlite3_extended_errcode(st->db) & 0xff) == SQLITE_FULL)
-		st->full = 1;
-	log_warnx("store: %s: %s", q->name, sqlite3_errmsg(st->db));
 	return -1;
 }
 
@@ -415,29 +380,59 @@ store_now(void)
 	return (int64_t)time(NULL);
 }
 
+int64_t
+store_col_int64(const struct store_cur *c, int i)
+{
+	return c->engine->col_int64(c->h, i);
+}
+
+int
+store_col_int(const struct store_cur *c, int i)
+{
+	return (int)c->engine->col_int64(c->h, i);
+}
+
+int
+store_col_null(const struct store_cur *c, int i)
+{
+	return c->engine->col_str(c->h, i) == NULL;
+}
+
+/* Column i's text, "" for NULL, valid until the next step. */
+const char *
+store_col_str(const struct store_cur *c, int i)
+{
+	const char	*t = c->engine->col_str(c->h, i);
+
+	return t != NULL ? t : "";
+}
+
+const void *
+store_col_blob(const struct store_cur *c, int i, size_t *len)
+{
+	return c->engine->col_blob(c->h, i, len);
+}
+
 /* A malloc'd copy of a text column, "" for NULL; sets *fail on ENOMEM. */
 char *
-store_col_text(sqlite3_stmt *s, int i, int *fail)
+store_col_text(const struct store_cur *c, int i, int *fail)
 {
-	const unsigned char	*t = sqlite3_column_text(s, i);
-	char			*p;
+	char	*p;
 
-	if ((p = strdup(t != NULL ? (const char *)t : "")) == NULL)
+	if ((p = strdup(store_col_str(c, i))) == NULL)
 		*fail = 1;
 	return p;
 }
 
 void
-store_col_copy(sqlite3_stmt *s, int i, char *buf, size_t size)
+store_col_copy(const struct store_cur *c, int i, char *buf, size_t size)
 {
-	const unsigned char	*t = sqlite3_column_text(s, i);
-
-	snprintf(buf, size, "%s", t != NULL ? (const char *)t : "");
+	snprintf(buf, size, "%s", store_col_str(c, i));
 }
 
 static int
-id_read(sqlite3_stmt *s, void *p)
+id_read(const struct store_cur *c, void *p)
 {
-	*(int64_t *)p = sqlite3_column_int64(s, 0);
+	*(int64_t *)p = store_col_int64(c, 0);
 	return 0;
 }

@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sqlite3.h>
 
 #include "buf.h"
 #include "store_int.h"
@@ -36,12 +35,20 @@
 #define DEVICE_TEXT	" FROM devices_text CROSS JOIN devices d" \
 			" ON d.id = devices_text.rowid" \
 			" WHERE devices_text MATCH ?8 AND ?1 = '' AND ?4 <> ''"
+/* PostgreSQL: ?4 in the name or the tags (pg_trgm's indexes of the
+ * lowercase text, store_pg_schema.c), or the whole id; ?8 unused. */
+#define DEVICE_TEXT_PG	" FROM devices d WHERE ?1 = '' AND ?4 <> ''" \
+			" AND ?8 <> '' AND (" DEVICE_LIKE("?4") ")"
+#define DEVICE_LIKE(t)	"lower(d.name) LIKE '%' || otad_like(lower(" t \
+			")) || '%' OR lower(d.tags) LIKE '%' ||" \
+			" otad_like(lower(" t ")) || '%' OR" \
+			" CAST(d.id AS TEXT) = " t
 #define TRIGRAM_MIN	3	/* characters a phrase needs to use it */
 
 static const struct store_query q_device_create = { .slot = Q_DEVICE_CREATE,
     .name = "device create",
     .sql = "INSERT INTO devices (id, name, token_sha256, tags, created_at)"
-	" VALUES ((SELECT last + 1 FROM device_ids), ?, ?, ?, ?)",
+	" VALUES ((SELECT last + 1 FROM device_ids), ?, ?, ?, ?) RETURNING id",
     .unique_ok = 1 };
 static const struct store_query q_device_get = { .slot = Q_DEVICE_GET,
     .name = "device get",
@@ -98,15 +105,19 @@ static const struct store_query q_device_search_tag_count = {
 static const struct store_query q_device_search_text = {
     .slot = Q_DEVICE_SEARCH_TEXT,
     .name = "device search by text",
-    .sql = DEVICE_PAGE(DEVICE_TEXT, "devices_text.rowid", DEVICE_KIND) };
+    .sql = DEVICE_PAGE(DEVICE_TEXT, "devices_text.rowid", DEVICE_KIND),
+    .sql_pg = DEVICE_PAGE(DEVICE_TEXT_PG, "d.id", DEVICE_KIND) };
 static const struct store_query q_device_search_text_count = {
     .slot = Q_DEVICE_SEARCH_TEXT_COUNT,
     .name = "device search by text count",
-    .sql = "SELECT count(*)" DEVICE_TEXT DEVICE_KIND };
+    .sql = "SELECT count(*)" DEVICE_TEXT DEVICE_KIND,
+    .sql_pg = "SELECT count(*)" DEVICE_TEXT_PG DEVICE_KIND };
 static const struct store_query q_device_count_text = {
     .slot = Q_DEVICE_COUNT_TEXT,
     .name = "device count by text",
-    .sql = "SELECT count(*) FROM devices_text WHERE devices_text MATCH ?" };
+    .sql = "SELECT count(*) FROM devices_text WHERE devices_text MATCH ?1",
+    .sql_pg = "SELECT count(*) FROM devices d WHERE ?1 <> '' AND ("
+	DEVICE_LIKE("?2") ")" };
 static const struct store_query q_device_count_tag = {
     .slot = Q_DEVICE_COUNT_TAG,
     .name = "device count by tag",
@@ -129,9 +140,9 @@ static const struct store_query q_device_history = { .slot = Q_DEVICE_HISTORY,
 	" FROM deliveries d JOIN jobs j ON j.id = d.job_id"
 	" JOIN firmware f ON f.id = j.firmware_id"
 	" WHERE d.device_id = ? ORDER BY d.id DESC LIMIT ?" };
-static int	 device_read(sqlite3_stmt *, void *);
+static int	 device_read(const struct store_cur *, void *);
 static void	 device_free_row(void *);
-static int	 device_history_read(sqlite3_stmt *, void *);
+static int	 device_history_read(const struct store_cur *, void *);
 static void	 device_history_free_row(void *);
 
 static const struct store_row device_row =
@@ -145,11 +156,9 @@ store_device_create(struct store *st, const char *name,
 {
 	int	 rv;
 
-	rv = store_run(st, &q_device_create, "sssI", name, token_sha256, tags,
-	    store_now());
-	if (rv == 0)
-		*id = sqlite3_last_insert_rowid(st->db);
-	return rv;
+	rv = store_one(st, &q_device_create, &store_id_row, id, "sssI", name,
+	    token_sha256, tags, store_now());
+	return rv == 1 ? 0 : rv == 0 ? -1 : rv;
 }
 
 int
@@ -214,17 +223,18 @@ static const struct store_query q_device_pins_set = {
 int
 store_device_pins_get(struct store *st, int64_t id, struct buf *out)
 {
-	sqlite3_stmt	*s;
+	const struct store_cur *s;
+	const void	*p;
+	size_t		 len;
 	int		 rc;
 
 	if ((s = store_start(st, &q_device_pins_get, "I", id)) == NULL)
 		return -1;
-	if ((rc = store_step(st, &q_device_pins_get)) == SQLITE_ROW &&
-	    buf_add(out, sqlite3_column_blob(s, 0),
-	    (size_t)sqlite3_column_bytes(s, 0)) == -1)
+	if ((rc = store_step(st, &q_device_pins_get)) == STORE_ROW &&
+	    (p = store_col_blob(s, 0, &len), buf_add(out, p, len)) == -1)
 		rc = store_nomem();
 	store_done(st, &q_device_pins_get);
-	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+	return rc == STORE_ROW ? 1 : rc == STORE_DONE ? 0 : -1;
 }
 
 int
@@ -298,7 +308,7 @@ store_device_total(struct store *st, const struct device_filter *f,
 		return store_device_count(st, total);
 	if (phrase != NULL && !*f->fw_version && !*f->board)
 		return store_one(st, &q_device_count_text, &store_id_row,
-		    total, "s", phrase) == -1 ? -1 : 0;
+		    total, "ss", phrase, f->text) == -1 ? -1 : 0;
 	if (phrase != NULL)
 		return store_one(st, &q_device_search_text_count,
 		    &store_id_row, total, "ssssIIIs", f->tag, f->fw_version,
@@ -352,17 +362,17 @@ int
 store_device_versions(struct store *st,
     void (*cb)(void *, const char *, const char *, int64_t), void *arg)
 {
-	sqlite3_stmt	*s;
+	const struct store_cur *s;
 	int		 rc;
 
 	if ((s = store_start(st, &q_device_versions, "")) == NULL)
 		return -1;
-	while ((rc = store_step(st, &q_device_versions)) == SQLITE_ROW)
-		cb(arg, (const char *)sqlite3_column_text(s, 0),
-		    (const char *)sqlite3_column_text(s, 1),
-		    sqlite3_column_int64(s, 2));
+	while ((rc = store_step(st, &q_device_versions)) == STORE_ROW)
+		cb(arg, store_col_str(s, 0),
+		    store_col_str(s, 1),
+		    store_col_int64(s, 2));
 	store_done(st, &q_device_versions);
-	return rc == SQLITE_DONE ? 0 : -1;
+	return rc == STORE_DONE ? 0 : -1;
 }
 
 /* 1 updated, 0 no such device, -1. */
@@ -372,7 +382,7 @@ store_device_update(struct store *st, int64_t id, const char *name,
 {
 	if (store_run(st, &q_device_update, "Inn", id, name, tags) == -1)
 		return -1;
-	return sqlite3_changes(st->db) > 0;
+	return store_changes(st) > 0;
 }
 
 /* 1 set, 0 no such device, -2 the hash belongs to another device, -1. */
@@ -384,7 +394,7 @@ store_device_set_token(struct store *st, int64_t id, const char *token_sha256)
 	if ((rv = store_run(st, &q_device_set_token, "Is", id,
 	    token_sha256)) != 0)
 		return rv;
-	return sqlite3_changes(st->db) > 0;
+	return store_changes(st) > 0;
 }
 
 /* 1 deleted (with its deliveries), 0 no such device, -1. */
@@ -393,7 +403,7 @@ store_device_delete(struct store *st, int64_t id)
 {
 	if (store_run(st, &q_device_delete, "I", id) == -1)
 		return -1;
-	return sqlite3_changes(st->db) > 0;
+	return store_changes(st) > 0;
 }
 
 int
@@ -445,24 +455,24 @@ device_history_free(struct device_delivery *h, size_t n)
 }
 
 static int
-device_read(sqlite3_stmt *s, void *p)
+device_read(const struct store_cur *s, void *p)
 {
 	struct device	*d = p;
 	int		 fail = 0;
 
-	d->id = sqlite3_column_int64(s, 0);
+	d->id = store_col_int64(s, 0);
 	d->name = store_col_text(s, 1, &fail);
 	d->tags = store_col_text(s, 2, &fail);
-	d->created_at = sqlite3_column_int64(s, 3);
-	d->last_seen = sqlite3_column_int64(s, 4);
+	d->created_at = store_col_int64(s, 3);
+	d->last_seen = store_col_int64(s, 4);
 	d->last_addr = store_col_text(s, 5, &fail);
 	d->fw_version = store_col_text(s, 6, &fail);
 	d->build = store_col_text(s, 7, &fail);
 	d->fw_type = store_col_text(s, 8, &fail);
 	d->board = store_col_text(s, 9, &fail);
 	d->lib_version = store_col_text(s, 10, &fail);
-	d->buff_in = sqlite3_column_int(s, 11);
-	d->h_beat = sqlite3_column_int(s, 12);
+	d->buff_in = store_col_int(s, 11);
+	d->h_beat = store_col_int(s, 12);
 	if (fail) {
 		device_free(d);
 		return store_nomem();
@@ -477,14 +487,14 @@ device_free_row(void *p)
 }
 
 static int
-device_history_read(sqlite3_stmt *s, void *p)
+device_history_read(const struct store_cur *s, void *p)
 {
 	struct device_delivery	*h = p;
 	int			 fail = 0;
 
 	if (store_delivery_row.read(s, &h->delivery) == -1)
 		return -1;
-	h->firmware_id = sqlite3_column_int64(s, DELIVERY_NCOLS);
+	h->firmware_id = store_col_int64(s, DELIVERY_NCOLS);
 	h->fw_version = store_col_text(s, DELIVERY_NCOLS + 1, &fail);
 	h->fw_filename = store_col_text(s, DELIVERY_NCOLS + 2, &fail);
 	if (fail) {

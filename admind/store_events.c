@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sqlite3.h>
 
 #include "store_int.h"
 
@@ -50,7 +49,7 @@ static const struct store_query q_events_of_job = { .slot = Q_EVENTS_OF_JOB,
     .sql = "SELECT at, kind, text FROM events WHERE job_id = ?"
 	" AND kind LIKE 'delivery.%' ORDER BY id" };
 
-static int	 audit_event_read(sqlite3_stmt *, void *);
+static int	 audit_event_read(const struct store_cur *, void *);
 static void	 audit_event_free_row(void *);
 
 static const struct store_row audit_event_row =
@@ -73,13 +72,13 @@ store_events_prune(struct store *st, int64_t before, int64_t keep,
 	if (before > 0) {
 		if (store_run(st, &q_events_prune_age, "II", before, max) == -1)
 			return -1;
-		n = sqlite3_changes(st->db);
+		n = store_changes(st);
 	}
 	if (keep > 0 && n < max) {
 		if (store_run(st, &q_events_prune_rows, "II", keep,
 		    max - n) == -1)
 			return -1;
-		n += sqlite3_changes(st->db);
+		n += store_changes(st);
 	}
 	return n;
 }
@@ -107,17 +106,17 @@ int
 store_events_of_job(struct store *st, int64_t job_id,
     void (*cb)(void *, int64_t, const char *, const char *), void *arg)
 {
-	sqlite3_stmt	*s;
+	const struct store_cur *s;
 	int		 rc;
 
 	if ((s = store_start(st, &q_events_of_job, "I", job_id)) == NULL)
 		return -1;
-	while ((rc = store_step(st, &q_events_of_job)) == SQLITE_ROW)
-		cb(arg, sqlite3_column_int64(s, 0),
-		    (const char *)sqlite3_column_text(s, 1),
-		    (const char *)sqlite3_column_text(s, 2));
+	while ((rc = store_step(st, &q_events_of_job)) == STORE_ROW)
+		cb(arg, store_col_int64(s, 0),
+		    store_col_str(s, 1),
+		    store_col_str(s, 2));
 	store_done(st, &q_events_of_job);
-	return rc == SQLITE_DONE ? 0 : -1;
+	return rc == STORE_DONE ? 0 : -1;
 }
 
 static void
@@ -139,18 +138,18 @@ audit_event_list_free(struct audit_event *e, size_t n)
 }
 
 static int
-audit_event_read(sqlite3_stmt *s, void *p)
+audit_event_read(const struct store_cur *s, void *p)
 {
 	struct audit_event *e = p;
 	int		 fail = 0;
 
-	e->id = sqlite3_column_int64(s, 0);
-	e->at = sqlite3_column_int64(s, 1);
+	e->id = store_col_int64(s, 0);
+	e->at = store_col_int64(s, 1);
 	e->kind = store_col_text(s, 2, &fail);
 	e->actor = store_col_text(s, 3, &fail);
 	e->remote = store_col_text(s, 4, &fail);
-	e->device_id = sqlite3_column_int64(s, 5);
-	e->job_id = sqlite3_column_int64(s, 6);
+	e->device_id = store_col_int64(s, 5);
+	e->job_id = store_col_int64(s, 6);
 	e->text = store_col_text(s, 7, &fail);
 	if (fail) {
 		audit_event_free(e);

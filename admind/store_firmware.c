@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sqlite3.h>
 
 #include "log.h"
 #include "store_int.h"
@@ -18,13 +17,16 @@
 #define FIRMWARE_FILTER	" WHERE deleted_at = 0 AND (?1 = '' OR format = ?1)" \
 			" AND (?2 = '' OR board = ?2)"
 
+/* A new image's row; an id is taken only when one is written (a
+ * conflict would leave a gap in PostgreSQL's ids). */
 static const struct store_query q_firmware_add = { .slot = Q_FIRMWARE_ADD,
     .name = "firmware add",
     .sql = "INSERT INTO firmware (sha256, sha256_b64, md5, size, filename,"
 	" uploaded_at, uploaded_by, format, chip, version, build, fw_type,"
 	" board, project)"
-	" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-	" ON CONFLICT (sha256) DO NOTHING" };
+	" SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14"
+	" WHERE NOT EXISTS (SELECT 1 FROM firmware WHERE sha256 = ?1)"
+	" ON CONFLICT (sha256) DO NOTHING RETURNING id" };
 static const struct store_query q_firmware_by_sha = { .slot = Q_FIRMWARE_BY_SHA,
     .name = "firmware by sha256",
     .sql = "SELECT id FROM firmware WHERE sha256 = ?" };
@@ -61,7 +63,7 @@ static const struct store_query q_firmware_deleted_at = {
     .name = "firmware deleted at",
     .sql = "SELECT deleted_at FROM firmware WHERE id = ?" };
 
-static int	 firmware_read(sqlite3_stmt *, void *);
+static int	 firmware_read(const struct store_cur *, void *);
 static void	 firmware_free_row(void *);
 
 static const struct store_row firmware_row =
@@ -73,15 +75,15 @@ store_firmware_add(struct store *st, const struct firmware *f, int64_t *id,
 {
 	int64_t	 at = f->uploaded_at > 0 ? f->uploaded_at : store_now();
 
-	if (store_run(st, &q_firmware_add, "sssUsIssssssss", f->sha256,
-	    f->sha256_b64, f->md5, f->size, f->filename, at, f->uploaded_by,
-	    f->format, f->chip, f->version, f->build, f->fw_type, f->board,
-	    f->project) == -1)
-		return -1;
-	if (sqlite3_changes(st->db) == 1) {
-		*id = sqlite3_last_insert_rowid(st->db);
+	switch (store_one(st, &q_firmware_add, &store_id_row, id,
+	    "sssUsIssssssss", f->sha256, f->sha256_b64, f->md5, f->size,
+	    f->filename, at, f->uploaded_by, f->format, f->chip, f->version,
+	    f->build, f->fw_type, f->board, f->project)) {
+	case 1:
 		*created = 1;
 		return 0;
+	case -1:
+		return -1;
 	}
 	*created = 0;
 	switch (store_one(st, &q_firmware_by_sha, &store_id_row, id, "s",
@@ -209,23 +211,23 @@ firmware_list_free(struct firmware *f, size_t n)
 }
 
 static int
-firmware_read(sqlite3_stmt *s, void *p)
+firmware_read(const struct store_cur *s, void *p)
 {
 	return store_firmware_cols(s, 0, p);
 }
 
 int
-store_firmware_cols(sqlite3_stmt *s, int c, struct firmware *f)
+store_firmware_cols(const struct store_cur *s, int c, struct firmware *f)
 {
 	int	 fail = 0;
 
-	f->id = sqlite3_column_int64(s, c);
+	f->id = store_col_int64(s, c);
 	store_col_copy(s, c + 1, f->sha256, sizeof(f->sha256));
 	store_col_copy(s, c + 2, f->sha256_b64, sizeof(f->sha256_b64));
 	store_col_copy(s, c + 3, f->md5, sizeof(f->md5));
-	f->size = (uint64_t)sqlite3_column_int64(s, c + 4);
+	f->size = (uint64_t)store_col_int64(s, c + 4);
 	f->filename = store_col_text(s, c + 5, &fail);
-	f->uploaded_at = sqlite3_column_int64(s, c + 6);
+	f->uploaded_at = store_col_int64(s, c + 6);
 	f->uploaded_by = store_col_text(s, c + 7, &fail);
 	f->format = store_col_text(s, c + 8, &fail);
 	f->chip = store_col_text(s, c + 9, &fail);

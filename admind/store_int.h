@@ -1,20 +1,26 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The SQLite side of admind's store, shared by the store's own files
- * (store.c, store_schema.c and one store_<entity>.c per entity) and by no
- * other: the connection, the cache of prepared statements, and the helpers
- * that bind, step and read rows.  It is the only header that includes
- * <sqlite3.h>; the rest of otad sees store.h alone.
+ * The inside of admind's store, shared by the store's own files and by no
+ * other: the engine (SQLite in store_sqlite.c, PostgreSQL in store_pg.c)
+ * behind struct store_engine, the cache of prepared statements, and the
+ * helpers that bind, step and read rows.  The entity files
+ * (store_<entity>.c) write their SQL once, in the dialect both engines
+ * read (? or ?N parameters; PostgreSQL sees $N), with a .sql_pg where
+ * PostgreSQL needs other words; they name neither library.  The rest of
+ * otad sees store.h alone.
  */
 #ifndef OTAD_STORE_INT_H
 #define OTAD_STORE_INT_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include <sqlite3.h>
-
 #include "store.h"
+
+/* What store_step gives besides -1 and -2. */
+#define STORE_DONE	0	/* no (more) rows */
+#define STORE_ROW	1	/* a row to read */
 
 /* The columns store_job_row and store_delivery_row read, in their order. */
 #define JOB_COLS	"id, firmware_id, target_kind, target, force, " \
@@ -81,14 +87,63 @@ struct store_query {
 	enum store_q	 slot;		/* its statement in st->stmt */
 	const char	*name;		/* for log lines */
 	const char	*sql;
+	const char	*sql_pg;	/* PostgreSQL's words, when not sql's */
 	int		 unique_ok;	/* UNIQUE violation: -2, not logged */
 	int		 light;		/* a write that may join a batch */
 };
 
+/* A running statement's current row, as the entity files read it. */
+struct store_cur {
+	const struct store_engine *engine;
+	void		*h;		/* the engine's statement */
+};
+
+/*
+ * What an engine does.  Every function that fails logs once, naming the
+ * query, and sets st->full when the disk is full.
+ */
+struct store_engine {
+	const char	*name;
+	/* The statement for q, prepared (q's .sql_pg or .sql as it needs). */
+	int	 (*prepare)(struct store *, const struct store_query *,
+		    void **);
+	void	 (*finalize)(struct store *, void *);
+	/* Binds fmt's values (store.c's store_bind says which). */
+	int	 (*bind)(struct store *, void *, const struct store_query *,
+		    const char *, va_list);
+	/* STORE_ROW, STORE_DONE, -2 (an expected UNIQUE violation) or -1. */
+	int	 (*step)(struct store *, void *, const struct store_query *);
+	/* Ready to bind and run again; the row's values are gone. */
+	void	 (*reset)(struct store *, void *);
+	/* Before q runs: 0 go on, -1 fail it (the engine logged why);
+	 * NULL: always go on. */
+	int	 (*check)(struct store *, const struct store_query *);
+	/* Inside a transaction (the caller's or a batch)? */
+	int	 (*in_tx)(struct store *);
+	/* Rows the last finished statement wrote. */
+	int64_t	 (*changes)(struct store *);
+	void	 (*close)(struct store *);
+	/* Runs a script of statements, no parameters, no rows: 0 or -1 with
+	 * the database's words in err. */
+	int	 (*exec)(struct store *, const char *, char *, size_t);
+	/* The schema: migration N is migrations[N - 1]; a migration runs
+	 * after migrate_begin, and set_version (a printf format taking N)
+	 * records it in the same transaction. */
+	const char *const *migrations;
+	const char	*migrate_begin;
+	const char	*set_version;
+	/* The current row's column i: an integer (0 for NULL), text (NULL
+	 * for NULL; valid until the next step), bytes. */
+	int64_t	 (*col_int64)(void *, int);
+	const char *(*col_str)(void *, int);
+	const void *(*col_blob)(void *, int, size_t *);
+};
+
 struct store {
-	sqlite3			*db;
-	sqlite3_stmt		*stmt[Q_MAX];
-	const struct store_query *query[Q_MAX];	/* whose stmt[] it is */
+	const struct store_engine *engine;
+	void			*db;	/* the engine's connection */
+	struct store_cur	 cur[Q_MAX];
+	const struct store_query *query[Q_MAX];	/* whose cur[] it is */
 	int			 batch;	/* store_light's transaction is open */
 	int			 full;	/* a write found the disk full */
 };
@@ -96,12 +151,26 @@ struct store {
 /* How to read one result row into a struct, and free it again. */
 struct store_row {
 	size_t	 size;
-	int	(*read)(sqlite3_stmt *, void *);
+	int	(*read)(const struct store_cur *, void *);
 	void	(*free)(void *);
 };
 
+/* The engines' openers, for store.c's store_open. */
+struct store	*store_sqlite_open(const char *, char *, size_t);
+struct store	*store_pg_open(const char *, char *, size_t);
+/* A new store of engine e on connection db (NULL: out of memory). */
+struct store	*store_new(const struct store_engine *, void *);
+/* Forgets every prepared statement (a new connection has none). */
+void		 store_forget(struct store *);
+/* store_schema.c: the numbered migrations, the same count for both
+ * engines; store_migrate runs those the database has not had. */
+#define STORE_SCHEMA_VERSIONS	9
+extern const char *const store_sqlite_migrations[STORE_SCHEMA_VERSIONS];
+extern const char *const store_pg_migrations[STORE_SCHEMA_VERSIONS];
+int		 store_migrate(struct store *, const char *, char *, size_t);
+
 /* store.c: statements (see store_bind for fmt), transactions, columns. */
-sqlite3_stmt	*store_start(struct store *, const struct store_query *,
+const struct store_cur *store_start(struct store *, const struct store_query *,
 		    const char *, ...) STORE_WUR;
 int		 store_step(struct store *, const struct store_query *)
 		    STORE_WUR;
@@ -116,15 +185,22 @@ int		 store_list(struct store *, const struct store_query *,
 		    const char *, ...) STORE_WUR;
 int		 store_tx_open(struct store *, int *) STORE_WUR;
 int		 store_tx_close(struct store *, int, int) STORE_WUR;
+int64_t		 store_changes(struct store *);
 int		 store_nomem(void);
 int64_t		 store_now(void);
-char		*store_col_text(sqlite3_stmt *, int, int *);
-void		 store_col_copy(sqlite3_stmt *, int, char *, size_t);
+int64_t		 store_col_int64(const struct store_cur *, int);
+int		 store_col_int(const struct store_cur *, int);
+int		 store_col_null(const struct store_cur *, int);
+const char	*store_col_str(const struct store_cur *, int);
+const void	*store_col_blob(const struct store_cur *, int, size_t *);
+char		*store_col_text(const struct store_cur *, int, int *);
+void		 store_col_copy(const struct store_cur *, int, char *, size_t);
 extern const struct store_row store_id_row;
 
 /* store_firmware.c: a firmware row from column first on; -1 out of memory
  * (nothing left to free). */
-int		 store_firmware_cols(sqlite3_stmt *, int first, struct firmware *);
+int		 store_firmware_cols(const struct store_cur *, int first,
+		    struct firmware *);
 
 /* store_jobs.c */
 extern const struct store_row store_job_row;

@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sqlite3.h>
 
 #include "log.h"
 #include "store_int.h"
@@ -26,7 +25,7 @@ static const struct store_query q_job_create = { .slot = Q_JOB_CREATE,
     .sql = "INSERT INTO jobs (firmware_id, target_kind, target, force,"
 	" max_parallel, attempt_limit, failure_threshold, state,"
 	" created_at, created_by, start_at, \"window\", confirm)"
-	" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" };
+	" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id" };
 static const struct store_query q_job_get = { .slot = Q_JOB_GET,
     .name = "job get",
     .sql = "SELECT " JOB_COLS " FROM jobs WHERE id = ?" };
@@ -96,7 +95,7 @@ static const struct store_query q_job_states = { .slot = Q_JOB_STATES,
 static const struct store_query q_delivery_create = { .slot = Q_DELIVERY_CREATE,
     .name = "delivery create",
     .sql = "INSERT INTO deliveries (job_id, device_id, state, created_at,"
-	" updated_at) VALUES (?1, ?2, 'queued', ?3, ?3)" };
+	" updated_at) VALUES (?1, ?2, 'queued', ?3, ?3) RETURNING id" };
 /* Every device, or those with the tag ?3, in one statement. */
 static const struct store_query q_job_add_all = { .slot = Q_JOB_ADD_ALL,
     .name = "job deliveries for all devices",
@@ -170,9 +169,9 @@ static const struct store_query q_delivery_states = { .slot = Q_DELIVERY_STATES,
 
 static int	 store_count_states(struct store *, const struct store_query *,
 		    void (*)(void *, const char *, int64_t), void *);
-static int	 job_read(sqlite3_stmt *, void *);
+static int	 job_read(const struct store_cur *, void *);
 static void	 job_free_row(void *);
-static int	 delivery_read(sqlite3_stmt *, void *);
+static int	 delivery_read(const struct store_cur *, void *);
 static void	 delivery_free_row(void *);
 
 const struct store_row store_job_row =
@@ -196,13 +195,12 @@ store_job_create(struct store *st, const struct job *j, int64_t *id)
 		    (int)j->target_kind);
 		return -1;
 	}
-	if (store_run(st, &q_job_create, "IssiiiisisIss", j->firmware_id,
-	    job_targets[j->target_kind], j->target, j->force, j->max_parallel,
-	    j->attempt_limit, j->failure_threshold, job_state_name(j->state), at,
-	    j->created_by, j->start_at, j->window ? j->window : "",
-	    job_confirm_name(j->confirm)) == -1)
+	if (store_one(st, &q_job_create, &store_id_row, id, "IssiiiisisIss",
+	    j->firmware_id, job_targets[j->target_kind], j->target, j->force,
+	    j->max_parallel, j->attempt_limit, j->failure_threshold,
+	    job_state_name(j->state), at, j->created_by, j->start_at,
+	    j->window ? j->window : "", job_confirm_name(j->confirm)) != 1)
 		return -1;
-	*id = sqlite3_last_insert_rowid(st->db);
 	return 0;
 }
 
@@ -225,7 +223,7 @@ store_job_set_state(struct store *st, int64_t id, enum job_state from,
 	if (store_run(st, &q_job_set_state, "Iss", id, job_state_name(from),
 	    job_state_name(to)) == -1)
 		return -1;
-	return sqlite3_changes(st->db) > 0;
+	return store_changes(st) > 0;
 }
 
 int
@@ -235,7 +233,7 @@ store_job_cancel(struct store *st, int64_t id, const char *why,
 	*canceled = 0;
 	if (store_run(st, &q_job_cancel, "IIs", store_now(), id, why) == -1)
 		return -1;
-	*canceled = sqlite3_changes(st->db);
+	*canceled = store_changes(st);
 	return 0;
 }
 
@@ -247,7 +245,7 @@ store_job_move(struct store *st, int64_t id, enum delivery_state from,
 	if (store_run(st, &q_job_move, "IssII", id, delivery_state_name(from),
 	    delivery_state_name(to), next_at, store_now()) == -1)
 		return -1;
-	*moved = sqlite3_changes(st->db);
+	*moved = store_changes(st);
 	return 0;
 }
 
@@ -283,16 +281,16 @@ int
 store_job_counts(struct store *st, int64_t job_id,
     void (*cb)(void *, const char *, int64_t), void *arg)
 {
-	sqlite3_stmt	*s;
+	const struct store_cur *s;
 	int		 rc;
 
 	if ((s = store_start(st, &q_job_counts, "I", job_id)) == NULL)
 		return -1;
-	while ((rc = store_step(st, &q_job_counts)) == SQLITE_ROW)
-		cb(arg, (const char *)sqlite3_column_text(s, 0),
-		    sqlite3_column_int64(s, 1));
+	while ((rc = store_step(st, &q_job_counts)) == STORE_ROW)
+		cb(arg, store_col_str(s, 0),
+		    store_col_int64(s, 1));
 	store_done(st, &q_job_counts);
-	return rc == SQLITE_DONE ? 0 : -1;
+	return rc == STORE_DONE ? 0 : -1;
 }
 
 int
@@ -356,10 +354,9 @@ int
 store_delivery_create(struct store *st, int64_t job_id, int64_t device_id,
     int64_t *id)
 {
-	if (store_run(st, &q_delivery_create, "III", job_id, device_id,
-	    store_now()) == -1)
+	if (store_one(st, &q_delivery_create, &store_id_row, id, "III", job_id,
+	    device_id, store_now()) != 1)
 		return -1;
-	*id = sqlite3_last_insert_rowid(st->db);
 	return 0;
 }
 
@@ -375,7 +372,7 @@ store_job_add_devices(struct store *st, int64_t job_id, const char *tag,
 	    store_run(st, &q_job_add_all, "II", job_id, store_now());
 	if (rc == -1)
 		return -1;
-	*added = sqlite3_changes64(st->db);
+	*added = store_changes(st);
 	return 0;
 }
 
@@ -393,13 +390,13 @@ struct ticket_row {
 };
 
 static int
-ticket_read(sqlite3_stmt *s, void *p)
+ticket_read(const struct store_cur *s, void *p)
 {
 	struct ticket_row	*t = p;
 
 	if (delivery_read(s, &t->dl) == -1)
 		return -1;
-	if (sqlite3_column_type(s, DELIVERY_NCOLS) != SQLITE_NULL &&
+	if (!store_col_null(s, DELIVERY_NCOLS) &&
 	    store_firmware_cols(s, DELIVERY_NCOLS, &t->fw) == -1) {
 		delivery_free(&t->dl);
 		return -1;
@@ -460,7 +457,7 @@ store_delivery_update(struct store *st, int64_t id, enum delivery_state from,
 	    delivery_state_name(to), ticket, last_error, attempt_inc,
 	    store_now(), id, delivery_state_name(from), next_at) == -1)
 		return -1;
-	return sqlite3_changes(st->db) > 0;
+	return store_changes(st) > 0;
 }
 
 int
@@ -468,7 +465,7 @@ store_delivery_consent(struct store *st, int64_t id)
 {
 	if (store_run(st, &q_delivery_consent, "I", id) == -1)
 		return -1;
-	return sqlite3_changes(st->db) > 0;
+	return store_changes(st) > 0;
 }
 
 int
@@ -521,16 +518,16 @@ static int
 store_count_states(struct store *st, const struct store_query *q,
     void (*cb)(void *, const char *, int64_t), void *arg)
 {
-	sqlite3_stmt	*s;
+	const struct store_cur *s;
 	int		 rc;
 
 	if ((s = store_start(st, q, "")) == NULL)
 		return -1;
-	while ((rc = store_step(st, q)) == SQLITE_ROW)
-		cb(arg, (const char *)sqlite3_column_text(s, 0),
-		    sqlite3_column_int64(s, 1));
+	while ((rc = store_step(st, q)) == STORE_ROW)
+		cb(arg, store_col_str(s, 0),
+		    store_col_int64(s, 1));
 	store_done(st, q);
-	return rc == SQLITE_DONE ? 0 : -1;
+	return rc == STORE_DONE ? 0 : -1;
 }
 
 void
@@ -551,14 +548,14 @@ delivery_list_free(struct delivery *dl, size_t n)
 }
 
 static int
-job_read(sqlite3_stmt *s, void *p)
+job_read(const struct store_cur *s, void *p)
 {
 	struct job	*j = p;
-	const char	*kind = (const char *)sqlite3_column_text(s, 2);
+	const char	*kind = store_col_str(s, 2);
 	int		 fail = 0;
 
-	j->id = sqlite3_column_int64(s, 0);
-	j->firmware_id = sqlite3_column_int64(s, 1);
+	j->id = store_col_int64(s, 0);
+	j->firmware_id = store_col_int64(s, 1);
 	if (kind != NULL && strcmp(kind, "tag") == 0)
 		j->target_kind = JOB_TARGET_TAG;
 	else if (kind != NULL && strcmp(kind, "all") == 0)
@@ -566,21 +563,21 @@ job_read(sqlite3_stmt *s, void *p)
 	else
 		j->target_kind = JOB_TARGET_DEVICES;
 	j->target = store_col_text(s, 3, &fail);
-	j->force = sqlite3_column_int(s, 4);
-	j->max_parallel = sqlite3_column_int(s, 5);
-	j->attempt_limit = sqlite3_column_int(s, 6);
-	j->failure_threshold = sqlite3_column_int(s, 7);
-	if (job_state_parse((const char *)sqlite3_column_text(s, 8),
+	j->force = store_col_int(s, 4);
+	j->max_parallel = store_col_int(s, 5);
+	j->attempt_limit = store_col_int(s, 6);
+	j->failure_threshold = store_col_int(s, 7);
+	if (job_state_parse(store_col_str(s, 8),
 	    &j->state) == -1) {
 		log_warnx("store: job %lld has an unknown state",
 		    (long long)j->id);
 		fail = 1;
 	}
-	j->created_at = sqlite3_column_int64(s, 9);
+	j->created_at = store_col_int64(s, 9);
 	j->created_by = store_col_text(s, 10, &fail);
-	j->start_at = sqlite3_column_int64(s, 11);
+	j->start_at = store_col_int64(s, 11);
 	j->window = store_col_text(s, 12, &fail);
-	if (job_confirm_parse((const char *)sqlite3_column_text(s, 13),
+	if (job_confirm_parse(store_col_str(s, 13),
 	    &j->confirm) == -1) {
 		log_warnx("store: job %lld has an unknown confirm",
 		    (long long)j->id);
@@ -600,28 +597,28 @@ job_free_row(void *p)
 }
 
 static int
-delivery_read(sqlite3_stmt *s, void *p)
+delivery_read(const struct store_cur *s, void *p)
 {
 	struct delivery	*dl = p;
 	int		 fail = 0;
 
-	dl->id = sqlite3_column_int64(s, 0);
-	dl->job_id = sqlite3_column_int64(s, 1);
-	dl->device_id = sqlite3_column_int64(s, 2);
-	if (delivery_state_parse((const char *)sqlite3_column_text(s, 3),
+	dl->id = store_col_int64(s, 0);
+	dl->job_id = store_col_int64(s, 1);
+	dl->device_id = store_col_int64(s, 2);
+	if (delivery_state_parse(store_col_str(s, 3),
 	    &dl->state) == -1) {
 		log_warnx("store: delivery %lld has an unknown state",
 		    (long long)dl->id);
 		fail = 1;
 	}
-	dl->attempts = sqlite3_column_int(s, 4);
+	dl->attempts = store_col_int(s, 4);
 	store_col_copy(s, 5, dl->ticket, sizeof(dl->ticket));
-	dl->bytes_sent = (uint64_t)sqlite3_column_int64(s, 6);
-	dl->created_at = sqlite3_column_int64(s, 7);
-	dl->updated_at = sqlite3_column_int64(s, 8);
+	dl->bytes_sent = (uint64_t)store_col_int64(s, 6);
+	dl->created_at = store_col_int64(s, 7);
+	dl->updated_at = store_col_int64(s, 8);
 	dl->last_error = store_col_text(s, 9, &fail);
-	dl->consented = sqlite3_column_int(s, 10);
-	dl->next_at = sqlite3_column_int64(s, 11);
+	dl->consented = store_col_int(s, 10);
+	dl->next_at = store_col_int64(s, 11);
 	if (fail) {
 		delivery_free(dl);
 		return store_nomem();

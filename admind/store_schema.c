@@ -1,30 +1,29 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * admind's SQLite schema (DESIGN.md section 3) and its migrations:
- * store_open() opens the database, sets the connection's pragmas (WAL,
- * synchronous=FULL, foreign keys, a 16 MiB cache) and runs the numbered migrations by
- * PRAGMA user_version, each all or nothing.  Part of the store that admind and `otad init` link.
+ * admind's schema (DESIGN.md section 3) and its migrations, numbered the
+ * same for both engines: SQLite's here, PostgreSQL's in
+ * store_pg_schema.c.  store_migrate runs, each all or nothing, those the
+ * database has not had, by the version it records (SQLite's PRAGMA
+ * user_version, PostgreSQL's otad_schema table).  Part of the store that
+ * admind and `otad init` link.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <sqlite3.h>
-
 #include "store_int.h"
 #include "util.h"
-
-#define STORE_BUSY_MS	5000
 /* The comma-separated tags of column c as a JSON list of strings. */
 #define TAGS_JSON(c)	"'[\"' || replace(replace(replace(" c ", '\\', " \
 			"'\\\\'), '\"', '\\\"'), ',', '\",\"') || '\"]'"
 
 /*
- * Migration N (1-based) is store_migrations[N - 1]; each runs in its own
- * transaction together with PRAGMA user_version = N.  Never edit one that
- * has shipped: append a new one.
+ * Migration N (1-based) is store_sqlite_migrations[N - 1]; each runs in
+ * its own transaction together with PRAGMA user_version = N.  Never edit
+ * one that has shipped: append a new one, here and in
+ * store_pg_migrations.
  */
-static const char *const store_migrations[] = {
+const char *const store_sqlite_migrations[STORE_SCHEMA_VERSIONS] = {
 	/* 1: the initial schema (DESIGN.md section 3). */
 	"CREATE TABLE devices ("
 	" id INTEGER PRIMARY KEY,"
@@ -270,7 +269,8 @@ static const char *const store_migrations[] = {
 
 static const struct store_query q_user_version = { .slot = Q_USER_VERSION,
     .name = "schema version",
-    .sql = "PRAGMA user_version" };
+    .sql = "PRAGMA user_version",
+    .sql_pg = "SELECT version FROM otad_schema" };
 
 static int	 store_migrate_one(struct store *, int, const char *, char *,
 		    size_t);
@@ -285,110 +285,52 @@ store_schema_version(struct store *st)
 	return (int)version;
 }
 
-/* Connection settings; the first read also tells a non-database file. */
-static int
-store_pragmas(struct store *st, const char *path, char *err, size_t errlen)
+/* Brings the database at where to the newest schema, or says why not. */
+int
+store_migrate(struct store *st, const char *where, char *err, size_t errlen)
 {
-	sqlite3_stmt	*s = NULL;
-	const char	*mode;
-	int		 rc;
+	int	 version, v;
 
-	if ((rc = sqlite3_busy_timeout(st->db, STORE_BUSY_MS)) != SQLITE_OK ||
-	    (rc = sqlite3_prepare_v2(st->db, "PRAGMA journal_mode = WAL", -1,
-	    &s, NULL)) != SQLITE_OK ||
-	    (rc = sqlite3_step(s)) != SQLITE_ROW) {
-		snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(st->db));
-		sqlite3_finalize(s);
+	if ((version = store_schema_version(st)) == -1) {
+		snprintf(err, errlen, "%s: cannot read the schema version",
+		    where);
 		return -1;
 	}
-	mode = (const char *)sqlite3_column_text(s, 0);
-	if (mode == NULL || strcmp(mode, "wal") != 0) {
-		snprintf(err, errlen, "%s: cannot use WAL journal mode "
-		    "(got %s)", path, mode != NULL ? mode : "nothing");
-		sqlite3_finalize(s);
-		return -1;
-	}
-	sqlite3_finalize(s);
-	/* a 16 MiB page cache (2 MiB by default): a million devices' token
-	 * and text indexes are written at random places */
-	if (sqlite3_exec(st->db, "PRAGMA synchronous = FULL;"
-	    "PRAGMA cache_size = -16384;"
-	    "PRAGMA foreign_keys = ON;", NULL, NULL, NULL) != SQLITE_OK) {
-		snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(st->db));
-		return -1;
-	}
-	return 0;
-}
-
-static int
-store_migrate(struct store *st, const char *path, char *err, size_t errlen)
-{
-	const int	 known = nitems(store_migrations);
-	int64_t		 version;
-	int		 v;
-
-	if (store_one(st, &q_user_version, &store_id_row, &version, "") != 1) {
-		snprintf(err, errlen, "%s: cannot read the schema version: %s",
-		    path, sqlite3_errmsg(st->db));
-		return -1;
-	}
-	if (version > known) {
+	if (version > STORE_SCHEMA_VERSIONS) {
 		snprintf(err, errlen, "%s: the database has schema version "
-		    "%lld, newer than this otad knows (%d); run a newer otad "
-		    "or restore a backup", path, (long long)version, known);
+		    "%d, newer than this otad knows (%d); run a newer otad "
+		    "or restore a backup", where, version,
+		    STORE_SCHEMA_VERSIONS);
 		return -1;
 	}
-	for (v = (int)version; v < known; v++)
-		if (store_migrate_one(st, v, path, err, errlen) == -1)
+	for (v = version; v < STORE_SCHEMA_VERSIONS; v++)
+		if (store_migrate_one(st, v, where, err, errlen) == -1)
 			return -1;
 	return 0;
 }
 
-/* Runs migration v + 1 and records it, all or nothing. */
+/* Runs migration v + 1 and records it, all or nothing.  Another node may
+ * have run it meanwhile (PostgreSQL's migrate_begin waits for it): then
+ * there is nothing to do. */
 static int
-store_migrate_one(struct store *st, int v, const char *path, char *err,
+store_migrate_one(struct store *st, int v, const char *where, char *err,
     size_t errlen)
 {
-	char	 sql[64];
+	const struct store_engine *e = st->engine;
+	char		 sql[96], why[512] = "";
+	int		 now;
 
-	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", v + 1);
-	if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) ==
-	    SQLITE_OK &&
-	    sqlite3_exec(st->db, store_migrations[v], NULL, NULL, NULL) ==
-	    SQLITE_OK &&
-	    sqlite3_exec(st->db, sql, NULL, NULL, NULL) == SQLITE_OK &&
-	    sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
-		return 0;
+	snprintf(sql, sizeof(sql), e->set_version, v + 1);
+	if (e->exec(st, e->migrate_begin, why, sizeof(why)) == 0) {
+		if ((now = store_schema_version(st)) > v)
+			return store_commit(st) == 0 ? 0 : -1;
+		if (now == v && e->exec(st, e->migrations[v], why,
+		    sizeof(why)) == 0 && e->exec(st, sql, why,
+		    sizeof(why)) == 0 && store_commit(st) == 0)
+			return 0;
+	}
 	snprintf(err, errlen, "%s: schema migration to version %d failed: %s",
-	    path, v + 1, sqlite3_errmsg(st->db));
-	if (!sqlite3_get_autocommit(st->db))
-		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	    where, v + 1, why);
+	store_rollback(st);
 	return -1;
-}
-
-struct store *
-store_open(const char *path, char *err, size_t errlen)
-{
-	struct store	*st;
-	int		 rc;
-
-	if ((st = calloc(1, sizeof(*st))) == NULL) {
-		snprintf(err, errlen, "%s: out of memory", path);
-		return NULL;
-	}
-	rc = sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
-	if (rc != SQLITE_OK) {
-		snprintf(err, errlen, "%s: %s", path, st->db != NULL ?
-		    sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
-		goto fail;
-	}
-	sqlite3_extended_result_codes(st->db, 1);
-	if (store_pragmas(st, path, err, errlen) == -1 ||
-	    store_migrate(st, path, err, errlen) == -1)
-		goto fail;
-	return st;
- fail:
-	store_close(st);
-	return NULL;
 }

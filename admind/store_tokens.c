@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sqlite3.h>
 
 #include "store_int.h"
 
@@ -17,7 +16,7 @@
 static const struct store_query q_token_create = { .slot = Q_TOKEN_CREATE,
     .name = "API token create",
     .sql = "INSERT INTO api_tokens (name, token_sha256, created_by,"
-	" created_at) VALUES (?, ?, ?, ?)",
+	" created_at) VALUES (?, ?, ?, ?) RETURNING id",
     .unique_ok = 1 };
 static const struct store_query q_token_list = { .slot = Q_TOKEN_LIST,
     .name = "API token list",
@@ -36,7 +35,7 @@ static const struct store_query q_token_used = { .slot = Q_TOKEN_USED,
     .sql = "UPDATE api_tokens SET last_used_at = ?2"
 	" WHERE id = ?1 AND last_used_at < ?2 - 60" };
 
-static int	 api_token_read(sqlite3_stmt *, void *);
+static int	 api_token_read(const struct store_cur *, void *);
 static void	 api_token_free_row(void *);
 
 static const struct store_row api_token_row =
@@ -49,10 +48,9 @@ store_api_token_create(struct store *st, const char *name,
 {
 	int	 rv;
 
-	if ((rv = store_run(st, &q_token_create, "sssI", name, token_sha256,
-	    created_by, store_now())) == 0)
-		*id = sqlite3_last_insert_rowid(st->db);
-	return rv;
+	rv = store_one(st, &q_token_create, &store_id_row, id, "sssI", name,
+	    token_sha256, created_by, store_now());
+	return rv == 1 ? 0 : rv == 0 ? -1 : rv;
 }
 
 int
@@ -81,7 +79,7 @@ store_api_token_delete(struct store *st, int64_t id)
 {
 	if (store_run(st, &q_token_delete, "I", id) == -1)
 		return -1;
-	return sqlite3_changes(st->db) > 0;
+	return store_changes(st) > 0;
 }
 
 /* Records a use, at most one write a minute per token. */
@@ -108,16 +106,16 @@ api_token_list_free(struct api_token *t, size_t n)
 }
 
 static int
-api_token_read(sqlite3_stmt *s, void *p)
+api_token_read(const struct store_cur *s, void *p)
 {
 	struct api_token	*t = p;
 	int			 fail = 0;
 
-	t->id = sqlite3_column_int64(s, 0);
+	t->id = store_col_int64(s, 0);
 	t->name = store_col_text(s, 1, &fail);
-	t->created_at = sqlite3_column_int64(s, 2);
+	t->created_at = store_col_int64(s, 2);
 	t->created_by = store_col_text(s, 3, &fail);
-	t->last_used_at = sqlite3_column_int64(s, 4);
+	t->last_used_at = store_col_int64(s, 4);
 	if (fail) {
 		api_token_free(t);
 		return store_nomem();

@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sqlite3.h>
 
 #include "store_int.h"
 
@@ -45,7 +44,7 @@ static const struct store_query q_webhook_forget = { .slot = Q_WEBHOOK_FORGET,
     .sql = "DELETE FROM webhook_queue WHERE url = ?",
     .light = 1 };
 
-static int	 webhook_event_read(sqlite3_stmt *, void *);
+static int	 webhook_event_read(const struct store_cur *, void *);
 
 static const struct store_row webhook_event_row =
     { sizeof(struct webhook_event), webhook_event_read, NULL };
@@ -69,7 +68,7 @@ store_webhook_delete(struct store *st, int64_t id)
 {
 	if (store_run(st, &q_webhook_delete, "I", id) == -1)
 		return -1;
-	return sqlite3_changes(st->db) > 0;
+	return store_changes(st) > 0;
 }
 
 int
@@ -83,23 +82,23 @@ store_webhook_drop_oldest(struct store *st, const char *url)
 {
 	if (store_run(st, &q_webhook_drop, "s", url) == -1)
 		return -1;
-	return sqlite3_changes(st->db) > 0;
+	return store_changes(st) > 0;
 }
 
 int
 store_webhook_counts(struct store *st,
     void (*cb)(void *, const char *, int64_t), void *arg)
 {
-	sqlite3_stmt	*s;
+	const struct store_cur *s;
 	int		 rc;
 
 	if ((s = store_start(st, &q_webhook_counts, "")) == NULL)
 		return -1;
-	while ((rc = store_step(st, &q_webhook_counts)) == SQLITE_ROW)
-		cb(arg, (const char *)sqlite3_column_text(s, 0),
-		    sqlite3_column_int64(s, 1));
+	while ((rc = store_step(st, &q_webhook_counts)) == STORE_ROW)
+		cb(arg, store_col_str(s, 0),
+		    store_col_int64(s, 1));
 	store_done(st, &q_webhook_counts);
-	return rc == SQLITE_DONE ? 0 : -1;
+	return rc == STORE_DONE ? 0 : -1;
 }
 
 int
@@ -108,7 +107,7 @@ store_webhook_forget(struct store *st, const char *url, int64_t *n)
 	*n = 0;
 	if (store_run(st, &q_webhook_forget, "s", url) == -1)
 		return -1;
-	*n = sqlite3_changes(st->db);
+	*n = store_changes(st);
 	return 0;
 }
 
@@ -121,16 +120,16 @@ webhook_event_free(struct webhook_event *e)
 }
 
 static int
-webhook_event_read(sqlite3_stmt *s, void *p)
+webhook_event_read(const struct store_cur *s, void *p)
 {
 	struct webhook_event	*e = p;
 	int			 fail = 0;
 
-	e->id = sqlite3_column_int64(s, 0);
+	e->id = store_col_int64(s, 0);
 	e->kind = store_col_text(s, 1, &fail);
 	e->body = store_col_text(s, 2, &fail);
-	e->attempts = sqlite3_column_int(s, 3);
-	e->created_at = sqlite3_column_int64(s, 4);
+	e->attempts = store_col_int(s, 3);
+	e->created_at = store_col_int64(s, 4);
 	if (fail) {
 		webhook_event_free(e);
 		return store_nomem();
