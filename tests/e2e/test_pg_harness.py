@@ -5,6 +5,7 @@ over a kill -9 of the postmaster, pg_trgm for the owner; and start_server's
 [otad] database and node."""
 
 import os
+import socket
 import subprocess
 import time
 
@@ -13,7 +14,7 @@ import pytest
 import conftest
 import pg
 from ini import read_ini
-from ports import port_range
+from ports import free_ports, port_range
 
 
 def test_cluster_listens_on_loopback_only_with_separate_databases(postgres):
@@ -144,3 +145,21 @@ def test_otad_test_database_gives_each_server_a_fresh_database(postgres, monkeyp
     finally:
         for srv in servers:
             srv.cleanup()
+
+
+def test_a_server_that_cannot_start_says_why_and_finish_leaves_nothing():
+    if pg.available():
+        pytest.skip(pg.available())
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", free_ports(1)[0]))    # bound, not listening
+        srv = pg.PostgresServer(port=taken.getsockname()[1])
+        try:
+            with pytest.raises(pg.PostgresError) as e:
+                srv.start()
+            assert "before it accepted connections" in str(e.value)
+            assert 'could not bind IPv4 address "127.0.0.1": Address already in use' \
+                in str(e.value)
+            assert not srv.running()
+        finally:
+            srv.finish()
+    assert not os.path.exists(srv.dir)
