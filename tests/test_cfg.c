@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Unit test: the configuration file (common/cfg.c). */
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -190,5 +191,25 @@ main(void)
 	CHECK(cfg_parse_size("12", &v) == 0 && v == 12);
 	CHECK(cfg_parse_size("M", &v) == -1);
 	CHECK(cfg_parse_size("12Q", &v) == -1);
+
+	/* A host name that is no node name: a problem only with a database.
+	 * Needs a UTS namespace of its own (root); the rest of this program
+	 * runs in it. */
+	if (unshare(CLONE_NEWUTS) == 0 && sethostname("bad host!", 9) == 0) {
+		CHECK(load("", &cfg, errs, sizeof(errs)) == 0);
+		CHECK(*cfg.node == '\0');
+		cfg_free(&cfg);
+		CHECK(load("[otad]\ndatabase = postgresql://otad@db/otad\n", &cfg,
+		    errs, sizeof(errs)) == 1);
+		CHECK(strstr(errs, "[otad] node: the host name \"bad host!\" is "
+		    "no node name") != NULL);
+		cfg_free(&cfg);
+		CHECK(load("[otad]\ndatabase = postgresql://otad@db/otad\n"
+		    "node = ota-2\n", &cfg, errs, sizeof(errs)) == 0);
+		CHECK(strcmp(cfg.node, "ota-2") == 0);
+		cfg_free(&cfg);
+	} else
+		printf("test_cfg: no UTS namespace (not root?): the host name "
+		    "fallback is not checked\n");
 	return check_exit("test_cfg");
 }
