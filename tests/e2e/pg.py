@@ -5,7 +5,9 @@ port from ports.py (OTAD_TEST_PORTS), with its Unix socket inside that directory
 
 initdb refuses to run as root: when the tests run as root, every server command runs as
 the `postgres` system user (runuser -u postgres --) and the directory is chowned to it.
-Authentication is `trust` for 127.0.0.1/32 and the Unix socket. fsync is off for speed:
+Authentication is `trust` for 127.0.0.1/32 and the Unix socket. The locale is C.UTF-8:
+code-point order, and Unicode case folding for lower() and pg_trgm (with the C locale
+"éclair" would not find "ÉCLAIR"). fsync is off for speed:
 a process killed with -9 loses nothing committed (the kernel has the writes); only a
 machine crash could, and that is not under test.
 
@@ -122,7 +124,7 @@ class PostgresServer:
 
     def _initdb(self):
         self._run([os.path.join(BIN, "initdb"), "-D", self.data, "-U", SUPERUSER,
-                   "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync"], "initdb")
+                   "-A", "trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"], "initdb")
         with open(os.path.join(self.data, "postgresql.conf"), "a") as f:
             f.write(CONF % {"port": self.port, "dir": self.dir})
         with open(os.path.join(self.data, "pg_hba.conf"), "w") as f:

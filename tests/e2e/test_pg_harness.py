@@ -97,6 +97,12 @@ def test_the_owner_creates_pg_trgm(postgres):
                   "INSERT INTO names VALUES ('kitchen-sensor'), ('garage-door')", db)
     assert postgres.psql("SELECT n FROM names WHERE n % 'kitchen sensr'", db) == [
         ["kitchen-sensor"]]
+    # Unicode case folding (LC_CTYPE C.UTF-8): "éclair" finds "ÉCLAIR"
+    postgres.psql("INSERT INTO names VALUES ('Kaffee \u00c9CLAIR')", db)
+    assert postgres.psql("SELECT lower(n) FROM names WHERE lower(n) LIKE '%\u00e9clair%'",
+                         db) == [["kaffee \u00e9clair"]]
+    assert postgres.psql("SELECT show_trgm('\u00c9CLAIR') @> show_trgm('\u00e9clair')",
+                         db) == [["t"]]
     # the owner is no superuser: an untrusted extension stays out of reach
     with pytest.raises(pg.PostgresError, match="permission denied"):
         postgres.psql("CREATE EXTENSION file_fdw", db)
