@@ -27,7 +27,7 @@ struct cfg_parse {
 };
 
 enum cfg_kind { CFG_STR, CFG_UINT, CFG_SIZE, CFG_LISTEN, CFG_ACL, CFG_URL,
-	CFG_URLS, CFG_KINDS };
+	CFG_URLS, CFG_KINDS, CFG_DATABASE, CFG_NODE };
 
 struct cfg_key {
 	const char	*section;
@@ -44,6 +44,8 @@ static const struct cfg_key cfg_keys[] = {
 	K("otad", "state_dir", CFG_STR, state_dir, "/var/lib/otad"),
 	K("otad", "control_socket", CFG_STR, control_socket,
 	    "/run/otad/control.sock"),
+	K("otad", "database", CFG_DATABASE, database, ""),
+	K("otad", "node", CFG_NODE, node, ""),
 	K("hwd", "listen", CFG_LISTEN, hwd.listen, "[::]:8442"),
 	K("hwd", "tls_listen", CFG_LISTEN, hwd.tls_listen, ""),
 	K("hwd", "tls_cert", CFG_STR, hwd.tls_cert, ""),
@@ -227,6 +229,52 @@ cfg_check_kinds(const char *value, char *err, size_t errlen)
 	return 0;
 }
 
+/* [otad] database: empty (SQLite in state_dir) or a libpq connection URI.
+ * The value is not repeated: it may hold a password. */
+static int
+cfg_check_database(const char *value, char *err, size_t errlen)
+{
+	size_t	 n = strlen(value);
+
+	if (n == 0)
+		return 0;
+	if ((strncmp(value, "postgresql://", 13) != 0 &&
+	    strncmp(value, "postgres://", 11) != 0) ||
+	    value[strcspn(value, " \t\r\n")] != '\0') {
+		snprintf(err, errlen, "must be a PostgreSQL connection URI "
+		    "starting with postgresql:// or postgres:// (e.g. "
+		    "postgresql://otad@db.example:5432/otad), or empty for "
+		    "SQLite in state_dir");
+		return -1;
+	}
+	if (n > CFG_DATABASE_MAX) {
+		snprintf(err, errlen, "is longer than %d bytes",
+		    CFG_DATABASE_MAX);
+		return -1;
+	}
+	return 0;
+}
+
+/* [otad] node: at most CFG_NODE_MAX bytes of [A-Za-z0-9._-], starting with
+ * a letter or digit; empty: the host name. */
+static int
+cfg_check_node(const char *value, char *err, size_t errlen)
+{
+	static const char chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789._-";
+	size_t	 n = strlen(value);
+
+	if (n > CFG_NODE_MAX || strspn(value, chars) != n ||
+	    (n > 0 && strchr("._-", *value) != NULL)) {
+		snprintf(err, errlen, "\"%.*s\" is no node name: at most %d "
+		    "letters, digits, '.', '_' or '-', starting with a letter "
+		    "or digit (e.g. ota-1)", (int)(n > 80 ? 80 : n), value,
+		    CFG_NODE_MAX);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 cfg_check(const struct cfg_key *k, const char *value, char *err,
     size_t errlen)
@@ -276,6 +324,10 @@ cfg_check(const struct cfg_key *k, const char *value, char *err,
 		return cfg_check_urls(value, err, errlen);
 	case CFG_KINDS:
 		return cfg_check_kinds(value, err, errlen);
+	case CFG_DATABASE:
+		return cfg_check_database(value, err, errlen);
+	case CFG_NODE:
+		return cfg_check_node(value, err, errlen);
 	default:
 		return 0;
 	}
@@ -341,6 +393,32 @@ cfg_handler(void *user, const char *section, const char *name,
 	return 1;
 }
 
+/* An empty [otad] node is the host name.  A host name that is no node name
+ * is a problem only where nodes share a database. */
+static int
+cfg_node_default(struct cfg *cfg, FILE *errs)
+{
+	char	 host[256], err[256];
+
+	if (*cfg->node != '\0')
+		return 0;
+	if (gethostname(host, sizeof(host)) == -1)
+		host[0] = '\0';
+	host[sizeof(host) - 1] = '\0';
+	if (cfg_check_node(host, err, sizeof(err)) == -1 || *host == '\0') {
+		if (*cfg->database == '\0')
+			return 0;
+		fprintf(errs, "%s: [otad] node: the host name %s; set node to "
+		    "this machine's name in the cluster\n", cfg->path,
+		    *host ? err : "\"\" is unknown");
+		return 1;
+	}
+	free(cfg->node);
+	if ((cfg->node = strdup(host)) == NULL)
+		return 1;
+	return 0;
+}
+
 void
 cfg_defaults(struct cfg *cfg)
 {
@@ -380,6 +458,7 @@ cfg_load(struct cfg *cfg, const char *path, FILE *errs)
 		    "output of openssl rand -hex 32)\n", path);
 		cp.problems++;
 	}
+	cp.problems += cfg_node_default(cfg, errs);
 	return cp.problems;
 }
 

@@ -16,6 +16,9 @@ struct cfg {
 	char	*path;
 	char	*state_dir;		/* database and firmware/ */
 	char	*control_socket;
+	char	*database;		/* libpq URI, "": SQLite in state_dir */
+	char	*node;			/* this node's name; unset: the
+					 * host name ("" if it is none) */
 	struct {
 		char		*listen;
 		char		*tls_listen;
@@ -89,6 +92,8 @@ char	*cfg_firmware_dir(const struct cfg *);
 /* The URLs of a space-separated list, at most this many. */
 #define CFG_MAX_WEBHOOKS	8
 #define CFG_KIND_SEPS	" \t,"	/* between the words of webhook_events */
+#define CFG_NODE_MAX	63	/* bytes of [otad] node */
+#define CFG_DATABASE_MAX 1024	/* bytes of [otad] database */
 /* Port of the first address in fwstore.listen (for download URLs). */
 int	 cfg_fwstore_port(const struct cfg *);
 

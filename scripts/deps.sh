@@ -11,12 +11,16 @@ build_pkgs=(build-essential meson ninja-build pkg-config libuv1-dev libssl-dev
 	libjs-chart.js
 
 	# the man pages (docs/man)
-	scdoc)
+	scdoc
+	# admind's PostgreSQL store ([otad] database)
+	libpq-dev)
 test_pkgs=(python3 python3-pytest curl
 	# the package test (tests/e2e/test_package.py)
 	debootstrap systemd-container lintian debhelper dpkg-dev fakeroot
 	# the fuzzers and the sanitizer pass (tests/fuzz), clock jumps (test_faults.py)
-	clang libclang-rt-14-dev faketime)
+	clang libclang-rt-14-dev faketime
+	# the PostgreSQL server the e2e tests start (tests/e2e/pg.py)
+	postgresql-15)
 
 pkgs=("${build_pkgs[@]}")
 [ "${1:-}" = test ] && pkgs+=("${test_pkgs[@]}")

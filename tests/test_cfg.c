@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Unit test: the configuration file (common/cfg.c). */
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,6 +143,45 @@ main(void)
 	CHECK(strstr(errs, "s3cret") == NULL);
 	cfg_free(&cfg);
 
+	/* [otad] database: empty (SQLite) or a PostgreSQL URI; node: the
+	 * host name unless set, a short name of [A-Za-z0-9._-]. */
+	char	 host[256] = "";
+	gethostname(host, sizeof(host) - 1);
+	CHECK(load("", &cfg, errs, sizeof(errs)) == 0);
+	CHECK(*cfg.database == '\0' && strcmp(cfg.node, host) == 0);
+	cfg_free(&cfg);
+	CHECK(load("[otad]\ndatabase = postgresql://otad@db.example:5432/otad"
+	    "\nnode = ota-1.example_2\n", &cfg, errs, sizeof(errs)) == 0);
+	CHECK(strcmp(cfg.database, "postgresql://otad@db.example:5432/otad")
+	    == 0 && strcmp(cfg.node, "ota-1.example_2") == 0);
+	cfg_free(&cfg);
+	CHECK(load("[otad]\ndatabase = postgres:///otad?host=/run/pg\n"
+	    "node = 012345678901234567890123456789012345678901234567890123456789"
+	    "012\n", &cfg, errs, sizeof(errs)) == 0);
+	CHECK(strlen(cfg.node) == 63);
+	cfg_free(&cfg);
+	CHECK(load("[otad]\ndatabase = mysql://otad:s3cret@db/otad\n"
+	    "node = ota 1\n", &cfg, errs, sizeof(errs)) == 2);
+	CHECK(strstr(errs, "[otad] database: must be a PostgreSQL connection "
+	    "URI starting with postgresql:// or postgres:// (e.g. "
+	    "postgresql://otad@db.example:5432/otad)") != NULL);
+	CHECK(strstr(errs, "s3cret") == NULL);
+	CHECK(strstr(errs, "[otad] node: \"ota 1\" is no node name: at most 63 "
+	    "letters, digits") != NULL);
+	cfg_free(&cfg);
+	CHECK(load("[otad]\ndatabase = postgresql://otad@db/otad x\n"
+	    "node = 012345678901234567890123456789012345678901234567890123456789"
+	    "0123\n", &cfg, errs, sizeof(errs)) == 2);
+	CHECK(strstr(errs, "[otad] database: must be") != NULL);
+	CHECK(strstr(errs, "[otad] node: \"0123") != NULL);
+	cfg_free(&cfg);
+	CHECK(load("[otad]\nnode = a/b\nnode = .hidden\nnode = -x\n", &cfg,
+	    errs, sizeof(errs)) == 3);
+	CHECK(strstr(errs, "[otad] node: \"a/b\" is no node name") != NULL);
+	CHECK(strstr(errs, "[otad] node: \".hidden\" is no node name") != NULL);
+	CHECK(strstr(errs, "starting with a letter or digit") != NULL);
+	cfg_free(&cfg);
+
 	CHECK(cfg_load(&cfg, "/nonexistent/otad.conf", fmemopen(errs,
 	    sizeof(errs), "w")) == 1);
 	cfg_free(&cfg);
@@ -151,5 +191,25 @@ main(void)
 	CHECK(cfg_parse_size("12", &v) == 0 && v == 12);
 	CHECK(cfg_parse_size("M", &v) == -1);
 	CHECK(cfg_parse_size("12Q", &v) == -1);
+
+	/* A host name that is no node name: a problem only with a database.
+	 * Needs a UTS namespace of its own (root); the rest of this program
+	 * runs in it. */
+	if (unshare(CLONE_NEWUTS) == 0 && sethostname("bad host!", 9) == 0) {
+		CHECK(load("", &cfg, errs, sizeof(errs)) == 0);
+		CHECK(*cfg.node == '\0');
+		cfg_free(&cfg);
+		CHECK(load("[otad]\ndatabase = postgresql://otad@db/otad\n", &cfg,
+		    errs, sizeof(errs)) == 1);
+		CHECK(strstr(errs, "[otad] node: the host name \"bad host!\" is "
+		    "no node name") != NULL);
+		cfg_free(&cfg);
+		CHECK(load("[otad]\ndatabase = postgresql://otad@db/otad\n"
+		    "node = ota-2\n", &cfg, errs, sizeof(errs)) == 0);
+		CHECK(strcmp(cfg.node, "ota-2") == 0);
+		cfg_free(&cfg);
+	} else
+		printf("test_cfg: no UTS namespace (not root?): the host name "
+		    "fallback is not checked\n");
 	return check_exit("test_cfg");
 }

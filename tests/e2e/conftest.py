@@ -5,6 +5,10 @@ loopback ports in a temporary directory.
 OTAD_BUILD names the meson build directory (default /work/main/build). Tests that need
 the daemons are skipped, with the reason, when the binaries are missing. Each test module
 gets its own server; tests create their own devices and do not rely on each other.
+
+OTAD_TEST_DATABASE=postgresql keeps every server's state in PostgreSQL: a fresh database
+on the session's cluster (pg.py) per server, named in [otad] database.  Unset or
+"sqlite": SQLite in the server's state_dir, as installed.
 """
 
 import os
@@ -21,6 +25,8 @@ import pytest
 from ini import rewrite_ini
 
 import admin as admin_mod
+import logs
+import pg
 from ports import free_ports  # noqa: F401  (tests import it from here)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -34,6 +40,10 @@ BINARIES = {
 }
 START_TIMEOUT = 10.0
 STOP_TIMEOUT = 5.0
+TEST_DATABASE = os.environ.get("OTAD_TEST_DATABASE") or "sqlite"
+if TEST_DATABASE not in ("sqlite", "postgresql"):
+    raise pytest.UsageError("OTAD_TEST_DATABASE=%r: use postgresql, or sqlite (the default)"
+                            % TEST_DATABASE)
 
 _running = []       # servers alive now, for the failure report
 
@@ -62,12 +72,17 @@ class OtadServer:
     """One `otad run` with its temporary directory, ports and credentials."""
 
     def __init__(self, admind_hosts=("127.0.0.1",), name="otad", config=None,
-                 preexec_fn=None):
+                 preexec_fn=None, database=None, node=None):
         """config: {"section": {"key": "value"}} applied over the defaults,
         e.g. start_server(config={"admind": {"sent_timeout": "2"}});
         preexec_fn runs in `otad run` before exec (e.g. a lower RLIMIT_NOFILE,
-        which the daemons inherit)."""
+        which the daemons inherit).  database: [otad] database, a PostgreSQL URI
+        several servers may share (e.g. postgres.uri(postgres.create_database()));
+        "" is SQLite; None is a fresh database on the session's PostgreSQL cluster
+        when OTAD_TEST_DATABASE=postgresql, else SQLite.  node: [otad] node."""
         self.admind_hosts = list(admind_hosts)
+        self.database = database
+        self.node = node
         self.config = config or {}
         self.preexec_fn = preexec_fn
         self.name = name
@@ -111,7 +126,7 @@ class OtadServer:
         # Two workers each, as the default gives a two-core machine: the
         # suite runs the same on every machine.
         rewrite_ini(self.conf, {
-            "otad": {"control_socket": os.path.join(self.dir, "control.sock")},
+            "otad": self._otad_section(),
             "hwd": {"listen": "127.0.0.1:%d" % self.hwd_port, "workers": "2"},
             "admind": {"listen": admind_listen},
             "fwstore": {"listen": "127.0.0.1:%d" % self.fw_port, "public_url": "",
@@ -119,6 +134,17 @@ class OtadServer:
         })
         if self.config:
             rewrite_ini(self.conf, self.config)
+
+    def _otad_section(self):
+        otad = {"control_socket": os.path.join(self.dir, "control.sock")}
+        if self.database is None and TEST_DATABASE == "postgresql":
+            cluster = pg_cluster()
+            self.database = cluster.uri(cluster.create_database())
+        if self.database:
+            otad["database"] = self.database
+        if self.node is not None:
+            otad["node"] = self.node
+        return otad
 
     def _env(self):
         env = dict(os.environ)
@@ -163,7 +189,24 @@ class OtadServer:
                                START_TIMEOUT, self.log_tail()))
             time.sleep(0.05)
         self._wait_ready(deadline)
+        self._check_database()
         return self
+
+    def _check_database(self):
+        """A server given [otad] database has its tables there: a test meant for
+        PostgreSQL must not pass on SQLite because admind ignored the key."""
+        if not self.database:
+            return
+        try:
+            found = pg.tables(self.database)
+        except pg.PostgresError as e:
+            found, why = [], str(e)
+        else:
+            why = "it has no table"
+        if not found:
+            self.stop()
+            pytest.fail("otad is ready, but its [otad] database %s was not used: %s\n%s"
+                        % (self.database, why, self.log_tail()))
 
     def _wait_ready(self, deadline):
         """Open ports are not enough: hwd answers logins with 19 (SERVER_ERROR) until
@@ -253,13 +296,7 @@ class OtadServer:
             self.cleanup()
 
     def log_tail(self, lines=80):
-        try:
-            with open(self.log_path, "rb") as f:
-                data = f.read().decode("utf-8", "replace").splitlines()
-        except OSError:
-            return "(no log)"
-        return "--- otad run log %s (last %d lines)\n%s" % (
-            self.log_path, lines, "\n".join(data[-lines:]))
+        return logs.tail(self.log_path, "otad run log", lines)
 
     # -- clients ------------------------------------------------------------
     def admin(self, **kw):
@@ -278,6 +315,30 @@ def start_server(cls=None, **kw):
         srv.finish()
         raise
     return srv
+
+
+def pg_cluster():
+    """The session's PostgreSQL cluster, started at its first use; skips the test
+    when PostgreSQL 15 is not installed."""
+    why = pg.available()
+    if why:
+        pytest.skip(why)
+    try:
+        return pg.session_cluster()
+    except pg.PostgresError as e:
+        pytest.fail(str(e), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """One PostgreSQL 15 cluster (pg.PostgresServer) for the pytest session, started
+    by the first test that asks for it (or by start_server under
+    OTAD_TEST_DATABASE=postgresql) and stopped at the session's end."""
+    return pg_cluster()
+
+
+def pytest_sessionfinish(session):
+    pg.finish_session_cluster()
 
 
 @pytest.fixture(scope="module")
@@ -315,3 +376,5 @@ def pytest_runtest_makereport(item, call):
     if rep.failed and _running:
         for srv in _running:
             rep.sections.append(("otad log (%s)" % srv.name, srv.log_tail()))
+    if rep.failed and pg.session_started() is not None:
+        rep.sections.append(("PostgreSQL log", pg.session_started().log_tail()))
