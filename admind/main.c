@@ -157,7 +157,8 @@ admind_open(struct admind *a)
 		fatal("firmware directory %s/firmware", a->cfg.state_dir);
 	admind_sweep_uploads(a->firmware_dir);
 	snprintf(path, sizeof(path), "%s/otad.db", a->cfg.state_dir);
-	if ((a->store = store_open(path, err, sizeof(err))) == NULL)
+	if ((a->store = store_open(*a->cfg.database ? a->cfg.database : path,
+	    err, sizeof(err))) == NULL)
 		fatalx("%s", err);
 	if ((a->admins = admins_load(a->cfg.admind.admins_file, err,
 	    sizeof(err))) == NULL)

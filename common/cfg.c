@@ -231,7 +231,7 @@ cfg_check_kinds(const char *value, char *err, size_t errlen)
 
 /* [otad] database: empty (SQLite in state_dir) or a libpq connection URI.
  * The value is not repeated: it may hold a password. */
-static int
+int
 cfg_check_database(const char *value, char *err, size_t errlen)
 {
 	size_t	 n = strlen(value);
@@ -257,7 +257,7 @@ cfg_check_database(const char *value, char *err, size_t errlen)
 
 /* [otad] node: at most CFG_NODE_MAX bytes of [A-Za-z0-9._-], starting with
  * a letter or digit; empty: the host name. */
-static int
+int
 cfg_check_node(const char *value, char *err, size_t errlen)
 {
 	static const char chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"

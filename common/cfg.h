@@ -97,4 +97,9 @@ char	*cfg_firmware_dir(const struct cfg *);
 /* Port of the first address in fwstore.listen (for download URLs). */
 int	 cfg_fwstore_port(const struct cfg *);
 
+/* [otad] database and node as the configuration checks them (for
+ * `otad init --database --node`): 0, or -1 with why in err. */
+int	 cfg_check_database(const char *, char *, size_t);
+int	 cfg_check_node(const char *, char *, size_t);
+
 #endif

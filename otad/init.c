@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "admins.h"
+#include "cfg.h"
 #include "log.h"
 #include "store.h"
 #include "tls.h"
@@ -35,10 +36,13 @@ struct init {
 	char	 password[INIT_PASSWORD_LEN + 1];
 	char	 token[INIT_TOKEN_LEN + 1];
 	char	 pin[TLS_PIN_LEN];	/* of the admin API's key */
+	const char *database;		/* a PostgreSQL URI, or NULL */
+	const char *node;		/* [otad] node, or NULL */
 };
 
 static void	 init_path(char *, const char *, const char *, ...)
 		    __attribute__((format(printf, 3, 4)));
+static void	 init_check_values(const struct init *);
 static void	 init_check_target(const char *, int);
 static void	 init_make_dir(struct init *, const char *);
 static void	 init_tls(struct init *);
@@ -49,7 +53,9 @@ static void	 init_config(const struct init *);
 static void	 init_print(const struct init *, int);
 
 static const struct option init_options[] = {
+	{ "database",	required_argument, NULL, 'd' },
 	{ "force",	no_argument,	NULL, 'f' },
+	{ "node",	required_argument, NULL, 'N' },
 	{ "help",	no_argument,	NULL, 'h' },
 	{ "no-start-hint", no_argument,	NULL, 'n' },
 	{ NULL,		0,		NULL, 0 }
@@ -61,8 +67,15 @@ otad_init(int argc, char **argv)
 	struct init	 in;
 	int		 ch, force = 0, hint = 1;
 
+	memset(&in, 0, sizeof(in));
 	while ((ch = getopt_long(argc, argv, "fh", init_options, NULL)) != -1) {
 		switch (ch) {
+		case 'd':
+			in.database = optarg;
+			break;
+		case 'N':
+			in.node = optarg;
+			break;
 		case 'f':
 			force = 1;
 			break;
@@ -78,7 +91,7 @@ otad_init(int argc, char **argv)
 	if (argc - optind != 1)
 		otad_usage(2);
 	log_init("otad", 0);
-	memset(&in, 0, sizeof(in));
+	init_check_values(&in);
 	init_check_target(argv[optind], force);
 	init_make_dir(&in, argv[optind]);
 	if (util_random_token(in.password, INIT_PASSWORD_LEN) == -1 ||
@@ -93,6 +106,19 @@ otad_init(int argc, char **argv)
 	init_config(&in);
 	init_print(&in, hint);
 	return 0;
+}
+
+/* --database and --node as the configuration will check them. */
+static void
+init_check_values(const struct init *in)
+{
+	char	 err[256];
+
+	if (in->database != NULL &&
+	    cfg_check_database(in->database, err, sizeof(err)) == -1)
+		fatalx("--database: %s", err);
+	if (in->node != NULL && cfg_check_node(in->node, err, sizeof(err)) == -1)
+		fatalx("--node: %s", err);
 }
 
 /* out (PATH_MAX bytes) = printf(fmt, ...); exits when it does not fit. */
@@ -189,11 +215,13 @@ init_state(const struct init *in)
 	if (util_mkdirs(path, 0750) == -1)
 		fatal("cannot create %s", path);
 	init_path(path, "the database", "%s/otad.db", in->state_dir);
-	if ((st = store_open(path, err, sizeof(err))) == NULL)
+	if ((st = store_open(in->database != NULL ? in->database : path, err,
+	    sizeof(err))) == NULL)
 		fatalx("%s", err);
 	util_sha256_hex(in->token, hash);
 	if (store_device_create(st, INIT_DEMO_DEVICE, hash, "", &id) != 0)
-		fatalx("%s: cannot create the demo device", path);
+		fatalx("%s: cannot create the demo device",
+		    in->database != NULL ? "the database" : path);
 	store_close(st);
 }
 
@@ -217,6 +245,11 @@ static const char init_config_fmt[] =
     "state_dir = %1$s/state\n"
     "; Unix socket on which admind talks to hwd and fwstore.\n"
     "control_socket = %1$s/control.sock\n"
+    "; PostgreSQL shared by several otad nodes, as a libpq URI; empty:\n"
+    "; SQLite in state_dir.  This node's name in such a cluster (empty:\n"
+    "; the host name).\n"
+    "database = %2$s\n"
+    "node = %3$s\n"
     "\n"
     "[hwd]\n"
     "; Devices connect here (Blynk protocol): comma-separated host:port\n"
@@ -264,7 +297,9 @@ init_config(const struct init *in)
 	int	 len;
 
 	init_path(path, "otad.conf", "%s/otad.conf", in->dir);
-	if ((len = asprintf(&text, init_config_fmt, in->dir)) == -1)
+	if ((len = asprintf(&text, init_config_fmt, in->dir,
+	    in->database != NULL ? in->database : "",
+	    in->node != NULL ? in->node : "")) == -1)
 		fatal("asprintf");
 	if (util_write_file(path, text, (size_t)len, 0640) == -1)
 		fatal("cannot write %s", path);

@@ -15,7 +15,7 @@
 #include "otad.h"
 
 static const char usage_text[] =
-    "usage: otad init [--force] [--no-start-hint] DIR\n"
+    "usage: otad init [--force] [--no-start-hint] [--database URI [--node NAME]] DIR\n"
     "       otad run [-v] [-c FILE]\n"
     "       otad admin [-c FILE] add|passwd|remove USER\n"
     "       otad admin [-c FILE] list\n"

@@ -99,7 +99,11 @@ class OtadServer:
 
     # -- life cycle ---------------------------------------------------------
     def init(self):
-        r = subprocess.run([BINARIES["otad"], "init", self.dir], stdout=subprocess.PIPE,
+        extra = ["--database", self._database()] if self._database() else []
+        if extra and self.node is not None:
+            extra += ["--node", self.node]
+        r = subprocess.run([BINARIES["otad"], "init"] + extra + [self.dir],
+                           stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, timeout=30, env=self._env())
         out = r.stdout.decode("utf-8", "replace")
         err = r.stderr.decode("utf-8", "replace")
@@ -137,14 +141,19 @@ class OtadServer:
 
     def _otad_section(self):
         otad = {"control_socket": os.path.join(self.dir, "control.sock")}
-        if self.database is None and TEST_DATABASE == "postgresql":
-            cluster = pg_cluster()
-            self.database = cluster.uri(cluster.create_database())
-        if self.database:
+        if self._database():
             otad["database"] = self.database
         if self.node is not None:
             otad["node"] = self.node
         return otad
+
+    def _database(self):
+        """[otad] database: as given, else a fresh database on the session's
+        PostgreSQL cluster under OTAD_TEST_DATABASE=postgresql, else "" (SQLite)."""
+        if self.database is None and TEST_DATABASE == "postgresql":
+            cluster = pg_cluster()
+            self.database = cluster.uri(cluster.create_database())
+        return self.database or ""
 
     def _env(self):
         env = dict(os.environ)
