@@ -164,7 +164,27 @@ struct store	*store_new(const struct store_engine *, void *);
 void		 store_forget(struct store *);
 /* store_schema.c: the numbered migrations, the same count for both
  * engines; store_migrate runs those the database has not had. */
-#define STORE_SCHEMA_VERSIONS	9
+#define STORE_SCHEMA_VERSIONS	10
+/* Migration 10's tables, the same in both engines but for the bytes'
+ * type.  sessions: a device's connections on a node (since: the first);
+ * nodes: each node's last heartbeat; firmware_data: an image's bytes in
+ * chunks of seq order. */
+#define STORE_CLUSTER_TABLES(bytes) \
+	"CREATE TABLE sessions (" \
+	" device_id bigint NOT NULL," \
+	" node text NOT NULL," \
+	" since bigint NOT NULL," \
+	" PRIMARY KEY (device_id, node));" \
+	"CREATE INDEX sessions_node ON sessions (node);" \
+	"CREATE TABLE nodes (" \
+	" name text PRIMARY KEY," \
+	" seen_at bigint NOT NULL," \
+	" started_at bigint NOT NULL);" \
+	"CREATE TABLE firmware_data (" \
+	" sha256 text NOT NULL," \
+	" seq integer NOT NULL," \
+	" data " bytes " NOT NULL," \
+	" PRIMARY KEY (sha256, seq));"
 extern const char *const store_sqlite_migrations[STORE_SCHEMA_VERSIONS];
 extern const char *const store_pg_migrations[STORE_SCHEMA_VERSIONS];
 int		 store_migrate(struct store *, const char *, char *, size_t);

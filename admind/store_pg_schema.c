@@ -172,4 +172,6 @@ const char *const store_pg_migrations[STORE_SCHEMA_VERSIONS] = {
 	"  RAISE NOTICE 'pg_trgm is not available: ?q= scans the devices';"
 	" END $$;",
 	"", "", "", "", "", "", "", "",
+	/* 10: as SQLite's 10. */
+	STORE_CLUSTER_TABLES("bytea"),
 };

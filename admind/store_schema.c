@@ -265,6 +265,11 @@ const char *const store_sqlite_migrations[STORE_SCHEMA_VERSIONS] = {
 	" device_id INTEGER PRIMARY KEY REFERENCES devices(id)"
 	" ON DELETE CASCADE,"
 	" pins BLOB NOT NULL);",
+	/* 10: nodes sharing one database (issue 18; PostgreSQL's are the
+	 * ones used): which node holds each device, when each node was
+	 * last heard, and firmware kept in the database in chunks for the
+	 * nodes that have not got it on their disk. */
+	STORE_CLUSTER_TABLES("BLOB"),
 };
 
 static const struct store_query q_user_version = { .slot = Q_USER_VERSION,

@@ -742,13 +742,13 @@ test_refusals(void)
 	FILE	*fp;
 	int	 i;
 
-	set_user_version(10);
+	set_user_version(11);
 	CHECK(store_open(dbpath, err, sizeof(err)) == NULL);
 	fprintf(stderr, "future: %s\n", err);
 	CHECK(strncmp(err, dbpath, strlen(dbpath)) == 0);
-	CHECK(strstr(err, "schema version 10, newer than this otad knows (9)")
+	CHECK(strstr(err, "schema version 11, newer than this otad knows (10)")
 	    != NULL);
-	set_user_version(9);
+	set_user_version(10);
 
 	snprintf(path, sizeof(path), "%s/garbage.db", dir);
 	CHECK((fp = fopen(path, "w")) != NULL);
@@ -827,12 +827,15 @@ test_migrate_device_ids(void)
 	    "DROP TRIGGER device_tags_delete;"
 	    "DROP TABLE device_tags;"
 	    "DROP TRIGGER deliveries_device_gone;"
+	    "DROP TABLE sessions;"
+	    "DROP TABLE nodes;"
+	    "DROP TABLE firmware_data;"
 	    "INSERT INTO devices (id, name, token_sha256, tags, created_at)"
 	    " VALUES (30, 'old', 'tok-old', 'old-a,o\"l\\d', 1);"
 	    "PRAGMA user_version = 3;", NULL, NULL, NULL) == SQLITE_OK);
 	sqlite3_close(db);
 	st = open_ok();
-	CHECK(store_schema_version(st) == 9);
+	CHECK(store_schema_version(st) == 10);
 	/* the tags of devices stored before, indexed by the migration */
 	CHECK(store_device_count_tag(st, "o\"l\\d", &id) == 0 && id == 1);
 	CHECK(store_device_count_tag(st, "old-a", &id) == 0 && id == 1);
@@ -1181,7 +1184,7 @@ main(void)
 		snprintf(dbpath, sizeof(dbpath), "%s", pg);
 
 	st = open_ok();
-	CHECK(store_schema_version(st) == 9);
+	CHECK(store_schema_version(st) == 10);
 	test_devices(st);
 	fw = test_firmware(st);
 	test_jobs(st, fw);
@@ -1194,7 +1197,7 @@ main(void)
 
 	/* Reopening keeps everything, and migrates nothing. */
 	st = open_ok();
-	CHECK(store_schema_version(st) == 9);
+	CHECK(store_schema_version(st) == 10);
 	CHECK(store_device_get(st, 1, &d) == 1);
 	CHECK_STR(d.name, "kitchen");
 	CHECK_STR(d.fw_version, "1.2.3");
