@@ -357,6 +357,9 @@ void	 events_sessions_check(void);
 /* 1 when a subscriber or a webhook may take an event: else there is no
  * need to build one (a login, a delivery's move). */
 int	 events_heard(void);
+/* An event another node published ("KIND DEVICE JOB DATA", cluster.c):
+ * to this node's subscribers only. */
+void	 events_heard_from(const char *);
 
 /* webhook.c: events POSTed to [admind] webhook_url */
 struct webhook_counters {
@@ -374,6 +377,35 @@ void	 webhook_event(const char *kind, int64_t device_id, int64_t job_id,
 void	 webhook_counters(struct webhook_counters *);
 /* 1 when a webhook_url is configured. */
 int	 webhook_on(void);
+/* Sends what waits, now that this node runs the shared chores (or other
+ * nodes may have queued more). */
+void	 webhook_resume(void);
+
+/* cluster_tell.c: what this node tells the others sharing its database;
+ * none of it does anything on a single node (SQLite). */
+int	 cluster_on(void);
+/* This node runs the shared chores (webhooks, silent nodes): always 1 on
+ * a single node. */
+int	 cluster_leader(void);
+void	 cluster_set(int on, int leader);
+/* The other nodes decide for their devices in a job that started. */
+void	 cluster_job(int64_t job_id);
+/* A job's slot came free: the other nodes' waiting devices may take it. */
+void	 cluster_kick(int64_t job_id);
+/* The device's connections on the other nodes close (forget: deleted). */
+void	 cluster_drop(int64_t device_id, int forget, const char *why);
+/* An event for the other nodes' subscribers. */
+void	 cluster_event(const char *kind, int64_t device_id, int64_t job_id,
+	    const char *data);
+/* The device's first connection on this node came (on), or its last
+ * went: the sessions table follows (a light write). */
+void	 cluster_session(int64_t device_id, int on);
+
+/* cluster.c: listening to the other nodes, the shared chores' lock */
+void	 cluster_start(void);
+void	 cluster_stop(void);
+/* A worker's devices all went at once: the sessions are stored again. */
+void	 cluster_sessions_stale(void);
 
 /* audit.c */
 /* An admin action or a notable fact: the events table now, the log and
@@ -455,6 +487,12 @@ void	 sched_job_started(int64_t job_id, const int64_t *devices, size_t n);
 /* A resumed job, after the commit: its queued deliveries are decided. */
 void	 sched_job_resumed(int64_t job_id);
 void	 sched_job_kick(int64_t job_id);
+/* A delivery of the job ended: sched_job_kick here and on the other
+ * nodes. */
+void	 sched_slot_freed(int64_t job_id);
+/* These online devices are decided again (a node that lost the other
+ * nodes' notices for a while). */
+void	 sched_devices_again(const int64_t *ids, size_t n);
 int	 sched_has_slot(const struct job *);
 /* A delivery scheduled or awaiting consent, or queued and now held back
  * (its window, start_at or consent), is not sent: 1; 0 it may be; -1. */

@@ -90,7 +90,15 @@ api_internal(struct http_conn *c, const char *fmt, ...)
 	va_start(ap, fmt);
 	buf_vprintf(&what, fmt, ap);
 	va_end(ap);
-	rc = api_error(c, 500, "internal", "%s" API_SEE_LOG, buf_cstr(&what));
+	if (store_unreachable(env->store))
+		rc = api_error(c, 503, "database.unreachable", "%s: the "
+		    "database cannot be reached. otad connects again by "
+		    "itself (every 2 s); devices stay connected meanwhile. "
+		    "Try again in a moment; admind's log says why.",
+		    buf_cstr(&what));
+	else
+		rc = api_error(c, 500, "internal", "%s" API_SEE_LOG,
+		    buf_cstr(&what));
 	buf_free(&what);
 	return rc;
 }

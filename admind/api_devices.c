@@ -24,6 +24,8 @@
 #define DEVICE_MIN_TOKEN	8
 #define DEVICE_MAX_TAG		64
 #define DEVICE_HISTORY		50	/* deliveries shown by GET of a device */
+#define API_DEVICE_ROTATED	"its token was rotated; log in with the new one"
+#define API_DEVICE_DELETED	"the device was deleted"
 
 static void
 api_tags_json(struct buf *b, const char *tags)
@@ -62,6 +64,26 @@ api_device_workers(struct buf *b, const struct online *o)
 	buf_adds(b, "],");
 }
 
+/* "online" and "node": this node when it holds the device, else the
+ * node the sessions table names (nodes sharing a database), else null. */
+static void
+api_device_where(struct buf *b, int64_t id, const struct online *o)
+{
+	char	 node[CFG_NODE_MAX + 1] = "";
+
+	if (o != NULL)
+		snprintf(node, sizeof(node), "%s", env->cfg.node);
+	else if (cluster_on() &&
+	    store_session_node(env->store, id, node, sizeof(node)) != 1)
+		node[0] = '\0';
+	buf_printf(b, ",\"online\":%s,\"node\":", *node ? "true" : "false");
+	if (*node)
+		json_str(b, node);
+	else
+		buf_adds(b, "null");
+	buf_addc(b, ',');
+}
+
 static void
 api_device_json(struct buf *b, const struct device *d)
 {
@@ -71,8 +93,8 @@ api_device_json(struct buf *b, const struct device *d)
 	json_str(b, d->name);
 	buf_adds(b, ",\"tags\":");
 	api_tags_json(b, d->tags);
-	buf_printf(b, ",\"online\":%s,\"connections\":%u,",
-	    o ? "true" : "false", o ? o->conns : 0);
+	api_device_where(b, d->id, o);
+	buf_printf(b, "\"connections\":%u,", o ? o->conns : 0);
 	api_device_workers(b, o);
 	json_key(b, "last_seen");
 	json_time(b, d->last_seen);
@@ -657,8 +679,8 @@ api_device_token(struct http_conn *c, struct http_request *req,
 		return;
 	audit("device.token_rotated", ar->user, c->peer_str, dev.id, 0,
 	    in.has_token ? "imported token" : "generated token");
-	peers_send_drop(dev.id, 0, "its token was rotated; log in with the "
-	    "new one");
+	peers_send_drop(dev.id, 0, API_DEVICE_ROTATED);
+	cluster_drop(dev.id, 0, API_DEVICE_ROTATED);
 	api_device_json_token(&b, &dev, in.token);
 	api_json(c, 200, &b);
 	OPENSSL_cleanse(in.token, sizeof(in.token));
@@ -683,7 +705,8 @@ api_device_delete(struct http_conn *c, struct http_request *req,
 	}
 	(void)audit("device.deleted", ar->user, c->peer_str, dev.id, 0,
 	    dev.name);
-	peers_send_drop(dev.id, 1, "the device was deleted");
+	peers_send_drop(dev.id, 1, API_DEVICE_DELETED);
+	cluster_drop(dev.id, 1, API_DEVICE_DELETED);
 	http_respond(c, 204, NULL, NULL, NULL, 0);
 	device_free(&dev);
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "admind.h"
+#include "json.h"
 #include "log.h"
 #include "util.h"
 
@@ -38,9 +39,14 @@ api_health(struct http_conn *c)
 	buf_printf(&b, "{\"status\":\"ok\",\"version\":\"%s\","
 	    "\"hwd_connected\":%s,\"fwstore_connected\":%s,"
 	    "\"hwd_workers\":%u,\"fwstore_workers\":%u,"
-	    "\"devices_online\":%zu}", OTAD_VERSION,
-	    env->nhwd ? "true" : "false", env->nfwstore ? "true" : "false",
-	    env->nhwd, env->nfwstore, env->nonline);
+	    "\"devices_online\":%zu,\"database\":\"%s\",\"node\":",
+	    OTAD_VERSION, env->nhwd ? "true" : "false",
+	    env->nfwstore ? "true" : "false", env->nhwd, env->nfwstore,
+	    env->nonline, cluster_on() ? "postgresql" : "sqlite");
+	json_str(&b, env->cfg.node);
+	buf_printf(&b, ",\"scheduler\":%s,\"database_reachable\":%s}",
+	    cluster_leader() ? "true" : "false",
+	    store_unreachable(env->store) ? "false" : "true");
 	api_json(c, 200, &b);
 	buf_free(&b);
 }

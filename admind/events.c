@@ -104,17 +104,17 @@ events_broadcast(void *arg, int committed)
 int
 events_heard(void)
 {
-	return events_subs != NULL || webhook_on();
+	return events_subs != NULL || webhook_on() || cluster_on();
 }
 
-void
-events_publish(const char *kind, int64_t device_id, int64_t job_id,
+/* To this node's subscribers whose filter matches. */
+static void
+events_local(const char *kind, int64_t device_id, int64_t job_id,
     const char *data)
 {
 	struct events_notice *n;
 	struct buf	 b = BUF_INIT;
 
-	webhook_event(kind, device_id, job_id, data);
 	if (events_subs == NULL)
 		return;
 	buf_printf(&b, "id: %" PRIu64 "\nevent: %s\ndata: %s\n\n",
@@ -127,6 +127,27 @@ events_publish(const char *kind, int64_t device_id, int64_t job_id,
 		(void)tx_defer(events_broadcast, n);
 	}
 	buf_free(&b);
+}
+
+void
+events_publish(const char *kind, int64_t device_id, int64_t job_id,
+    const char *data)
+{
+	webhook_event(kind, device_id, job_id, data);
+	cluster_event(kind, device_id, job_id, data);
+	events_local(kind, device_id, job_id, data);
+}
+
+void
+events_heard_from(const char *text)
+{
+	char		 kind[64];
+	long long	 device_id, job_id;
+	int		 at = 0;
+
+	if (sscanf(text, "%63s %lld %lld %n", kind, &device_id, &job_id,
+	    &at) == 3 && at > 0)
+		events_local(kind, device_id, job_id, text + at);
 }
 
 void

@@ -398,7 +398,7 @@ grant_progress_event(struct delivery *d, enum delivery_event ev,
 	if (delivery_apply(d, ev, why) == -1)
 		return;		/* logged; fwstore's next report tries again */
 	if (ev == DELIVERY_COMPLETE)
-		sched_job_kick(d->job_id);
+		sched_slot_freed(d->job_id);
 	if (ev == DELIVERY_COMPLETE || ev == DELIVERY_ABORTED)
 		sched_download_ended(d->device_id);
 }

@@ -29,8 +29,10 @@ jobs_admin_started_run(void *arg, int committed)
 {
 	struct jobs_admin_started *s = arg;
 
-	if (committed)
+	if (committed) {
+		cluster_job(s->job_id);
 		sched_job_started(s->job_id, s->devices, s->n);
+	}
 	free(s->devices);
 	free(s);
 }
@@ -132,8 +134,10 @@ jobs_admin_resumed_run(void *arg, int committed)
 {
 	int64_t	*job_id = arg;
 
-	if (committed)
+	if (committed) {
+		cluster_job(*job_id);
 		sched_job_resumed(*job_id);
+	}
 	free(job_id);
 }
 

@@ -247,6 +247,7 @@ main(int argc, char *argv[])
 	consent_start();
 	timetable_start();
 	devevents_start();
+	cluster_start();
 	/* The batch of non-transition writes is committed once per turn. */
 	uv_check_init(a.loop, &a.flush);
 	uv_check_start(&a.flush, admind_flush);
@@ -257,12 +258,19 @@ main(int argc, char *argv[])
 	uv_signal_start(&sigterm, admind_signal, SIGTERM);
 	uv_signal_init(a.loop, &sighup);
 	uv_signal_start(&sighup, admind_reload, SIGHUP);
-	log_info("admin API on %s, control socket %s, database %s/otad.db",
-	    a.cfg.admind.listen, a.cfg.control_socket, a.cfg.state_dir);
+	if (*a.cfg.database)
+		log_info("admin API on %s, control socket %s, database "
+		    "PostgreSQL, node %s", a.cfg.admind.listen,
+		    a.cfg.control_socket, a.cfg.node);
+	else
+		log_info("admin API on %s, control socket %s, database "
+		    "%s/otad.db", a.cfg.admind.listen, a.cfg.control_socket,
+		    a.cfg.state_dir);
 	sandbox_ready(a.loop, "admin API on %s", a.cfg.admind.listen);
 	uv_run(a.loop, UV_RUN_DEFAULT);
 	sandbox_stopping();
 	unlink(a.cfg.control_socket);
+	cluster_stop();
 	store_flush(a.store);
 	store_close(a.store);
 	return 0;

@@ -38,6 +38,7 @@ peers_closed(struct ctl_conn *c)
 	if (peers_is_hwd(c)) {
 		env->nhwd--;
 		n = online_clear_peer(p->slot);
+		cluster_sessions_stale();
 		log_warnx("hwd worker %u disconnected from the control socket: "
 		    "its %zu device%s offline until they log in again",
 		    c->worker, n, n == 1 ? " is" : "s are");
@@ -195,6 +196,7 @@ peers_online(struct peer *p, const struct ctl_msg_online *m)
 	 * the device's: a device that reconnected through another worker
 	 * may be heard before the old worker reports its close. */
 	int		 login = !online_held(o, p->slot);
+	int		 first = o == NULL;	/* on this node */
 
 	if (p->resyncing && !peers_device_exists((int64_t)id)) {
 		peers_send_drop((int64_t)id, 1, "the device was deleted");
@@ -211,6 +213,8 @@ peers_online(struct peer *p, const struct ctl_msg_online *m)
 			    "stored", id);
 		/* a replay to a new admind is no login: the device never
 		 * went away (the stream and webhooks hear of logins only) */
+		if (first)
+			cluster_session((int64_t)id, 1);
 		if (!o->resync)
 			peers_publish("device.online", (int64_t)id, remote);
 		if (login)
@@ -248,8 +252,10 @@ static void
 peers_offline(struct peer *p, const struct ctl_msg_offline *m)
 {
 	/* Its deliveries in flight wait for the device to come back. */
-	if (online_remove((int64_t)m->device_id, p->slot, m->left))
+	if (online_remove((int64_t)m->device_id, p->slot, m->left)) {
+		cluster_session((int64_t)m->device_id, 0);
 		peers_publish("device.offline", (int64_t)m->device_id, "");
+	}
 }
 
 /* A worker's report on an OTA command, which went to every worker
@@ -308,6 +314,7 @@ peers_dispatch_hwd(struct ctl_conn *c, uint16_t type, uint32_t reqid,
 		return 0;
 	case CTL_ONLINE_RESET:
 		(void)online_clear_peer(p->slot);
+		cluster_sessions_stale();
 		p->resyncing = 1;
 		p->resync_since = util_now_ms();
 		return 0;

@@ -410,7 +410,7 @@ sched_verify(struct sched_ctx *x)
 		return 0;
 	if (ev == DELIVERY_RETRY)
 		return 1;
-	sched_job_kick(x->job.id);
+	sched_slot_freed(x->job.id);
 	return 0;
 }
 
@@ -431,7 +431,7 @@ sched_in_flight(struct sched_ctx *x, struct online *o)
 		if (delivery_apply(&x->d, DELIVERY_VERIFIED, strcmp(by,
 		    "build") == 0 ? "" : "verified by version: the device "
 		    "reports no build") == 0)
-			sched_job_kick(x->job.id);
+			sched_slot_freed(x->job.id);
 		break;
 	case SCHED_VERIFY:
 		return sched_verify(x);
@@ -563,6 +563,25 @@ sched_job_started(int64_t job_id, const int64_t *devices, size_t n)
 			sched_decide(devices[i]);
 	sched_batch_end();
 	free(online);
+}
+
+void
+sched_devices_again(const int64_t *ids, size_t n)
+{
+	sched_batch_begin();
+	for (size_t i = 0; i < n; i++)
+		if (sched_ready(ids[i]))
+			sched_decide(ids[i]);
+	sched_batch_end();
+}
+
+/* A delivery of the job ended: its slot goes to a device waiting here,
+ * or on another node. */
+void
+sched_slot_freed(int64_t job_id)
+{
+	cluster_kick(job_id);
+	sched_job_kick(job_id);
 }
 
 /* A job may have free slots: the online devices waiting for one get
@@ -704,7 +723,7 @@ sched_expire(int64_t delivery_id)
 			    ", giving up" : "");
 			if (delivery_apply(&d, ev, why) == -1)
 				flight_touch(d.id);	/* try again later */
-			sched_job_kick(job.id);
+			sched_slot_freed(job.id);
 			if (sched_ready(d.device_id))	/* still online */
 				sched_decide(d.device_id);
 		}

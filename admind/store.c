@@ -251,6 +251,12 @@ store_done(struct store *st, const struct store_query *q)
 	st->engine->reset(st, st->cur[q->slot].h);
 }
 
+int
+store_unreachable(struct store *st)
+{
+	return st->engine->unreachable != NULL && st->engine->unreachable(st);
+}
+
 int64_t
 store_changes(struct store *st)
 {

@@ -472,6 +472,29 @@ int	 store_webhook_forget(struct store *, const char *url, int64_t *n)
 	    STORE_WUR;
 void	 webhook_event_free(struct webhook_event *);
 
+/* 1 when the database cannot be reached now (a PostgreSQL server down or
+ * cut off; the store tries again at its next statement). */
+int	 store_unreachable(struct store *);
+
+/* store_cluster.c: nodes sharing the database (only when it is shared). */
+/* 1 when other otad nodes may use this database (PostgreSQL). */
+int	 store_shared(const struct store *);
+/* The device holds connections on node since then (Light). */
+int	 store_session_add(struct store *, int64_t, const char *, int64_t)
+	    STORE_WUR;
+/* It holds none there any more (Light). */
+int	 store_session_remove(struct store *, int64_t, const char *)
+	    STORE_WUR;
+/* Every session of node: at its start, and for a node gone silent. */
+int	 store_sessions_clear(struct store *, const char *) STORE_WUR;
+/* The node holding the device (the oldest, when several), into a buffer
+ * of len bytes: 1, 0 when none. */
+int	 store_session_node(struct store *, int64_t, char *, size_t)
+	    STORE_WUR;
+/* payload to every node listening on channel, when the caller's
+ * transaction (or this call) commits. */
+int	 store_notify(struct store *, const char *, const char *) STORE_WUR;
+
 /* store_backup.c: for `otad backup`, not admind. */
 /* A consistent copy of the database at src into the new file dst while
  * admind uses src (one snapshot, read in steps); 0, or -1 with a sentence

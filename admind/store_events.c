@@ -33,7 +33,7 @@ static const struct store_query q_events_prune_rows = {
 /* ?1 actor, ?2 kind (a prefix when it ends in "."), ?3 since, ?4 until,
  * ?5 device */
 #define EVENT_FILTER	" WHERE (?1 = '' OR actor = ?1)"			\
-	" AND (?2 = '' OR kind = ?2 OR (substr(?2, -1) = '.'"		\
+	" AND (?2 = '' OR kind = ?2 OR (substr(?2, length(?2)) = '.'"		\
 	" AND substr(kind, 1, length(?2)) = ?2))"			\
 	" AND (?3 = 0 OR at >= ?3) AND (?4 = 0 OR at <= ?4)"		\
 	" AND (?5 = 0 OR device_id = ?5)"

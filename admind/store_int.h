@@ -80,6 +80,9 @@ enum store_q {
 	/* store_webhooks.c */
 	Q_WEBHOOK_ADD, Q_WEBHOOK_HEAD, Q_WEBHOOK_DELETE, Q_WEBHOOK_FAILED,
 	Q_WEBHOOK_DROP, Q_WEBHOOK_COUNTS, Q_WEBHOOK_FORGET,
+	/* store_cluster.c */
+	Q_SESSION_ADD, Q_SESSION_REMOVE, Q_SESSIONS_CLEAR, Q_SESSION_NODES,
+	Q_NOTIFY,
 	Q_MAX
 };
 
@@ -104,6 +107,7 @@ struct store_cur {
  */
 struct store_engine {
 	const char	*name;
+	int		 shared;	/* other nodes may use the database */
 	/* The statement for q, prepared (q's .sql_pg or .sql as it needs). */
 	int	 (*prepare)(struct store *, const struct store_query *,
 		    void **);
@@ -118,6 +122,8 @@ struct store_engine {
 	/* Before q runs: 0 go on, -1 fail it (the engine logged why);
 	 * NULL: always go on. */
 	int	 (*check)(struct store *, const struct store_query *);
+	/* The database cannot be reached now (NULL: never). */
+	int	 (*unreachable)(struct store *);
 	/* Inside a transaction (the caller's or a batch)? */
 	int	 (*in_tx)(struct store *);
 	/* Rows the last finished statement wrote. */

@@ -371,6 +371,12 @@ pg_check(struct store *st, const struct store_query *q)
 	return 0;
 }
 
+static int
+pg_unreachable(struct store *st)
+{
+	return PQstatus(((struct pg *)st->db)->conn) != CONNECTION_OK;
+}
+
 static int64_t
 pg_changes(struct store *st)
 {
@@ -446,6 +452,7 @@ pg_col_blob(void *h, int i, size_t *len)
 
 static const struct store_engine store_pg = {
 	.name = "PostgreSQL",
+	.shared = 1,
 	.prepare = pg_prepare,
 	.finalize = pg_finalize,
 	.bind = pg_bind,
@@ -453,6 +460,7 @@ static const struct store_engine store_pg = {
 	.reset = pg_reset,
 	.in_tx = pg_in_tx,
 	.check = pg_check,
+	.unreachable = pg_unreachable,
 	.changes = pg_changes,
 	.close = pg_close,
 	.exec = pg_exec,

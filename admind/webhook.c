@@ -262,7 +262,8 @@ webhook_next(struct webhook_target *t)
 	struct webhook_event e;
 	int		 rc;
 
-	if (t->sending != 0 || t->waiting || wh.multi == NULL)
+	if (t->sending != 0 || t->waiting || wh.multi == NULL ||
+	    !cluster_leader())
 		return;
 	if ((rc = store_webhook_head(env->store, t->url, &e)) == -1) {
 		webhook_wait(t, WEBHOOK_BACKOFF_MIN_MS);
@@ -544,6 +545,13 @@ webhook_start(void)
 		    wh.targets[i].origin, wh.targets[i].queued);
 		webhook_next(&wh.targets[i]);
 	}
+}
+
+void
+webhook_resume(void)
+{
+	for (size_t i = 0; i < wh.n; i++)
+		webhook_next(&wh.targets[i]);
 }
 
 void

@@ -20,6 +20,42 @@ def state_dir(srv):
     return c.get("otad", "state_dir", fallback=os.path.join(srv.dir, "state"))
 
 
+def db_rows(srv, sql, params=()):
+    """The rows of sql (with ? parameters: integers or text) in the server's
+    database, read as an operator would, with sqlite3 or psql, while otad runs."""
+    import configparser
+    c = configparser.ConfigParser(inline_comment_prefixes=(";",))
+    c.read(srv.conf)
+    uri = c.get("otad", "database", fallback="")
+    if not uri:
+        import sqlite3
+        db = sqlite3.connect("file:%s?mode=ro" % os.path.join(state_dir(srv), "otad.db"),
+                             uri=True)
+        try:
+            return [tuple(r) for r in db.execute(sql, params).fetchall()]
+        finally:
+            db.close()
+    import pg
+    values = iter(params)
+    text = re.sub(r"\?", lambda m: _sql_literal(next(values)), sql)
+    return [tuple(int(v) if v is not None and re.fullmatch(r"-?\d+", v) else v
+                  for v in row) for row in pg.psql(["-d", uri], text)]
+
+
+def _sql_literal(v):
+    if isinstance(v, int):
+        return str(v)
+    return "'%s'" % str(v).replace("'", "''")
+
+
+def on_postgresql(srv):
+    """Whether the server keeps its state in PostgreSQL ([otad] database)."""
+    import configparser
+    c = configparser.ConfigParser(inline_comment_prefixes=(";",))
+    c.read(srv.conf)
+    return bool(c.get("otad", "database", fallback=""))
+
+
 def api_error(r, status, code):
     """r is the API's error: status, {"error": {"code": code, "message": ...}}; the
     message."""

@@ -77,4 +77,6 @@ class SmallDiskServer(conftest.OtadServer):
 def small_disk(name, size):
     if os.geteuid() != 0:
         pytest.skip("mounting a tmpfs needs root")
+    if conftest.TEST_DATABASE == "postgresql":
+        pytest.skip("the database is PostgreSQL's, not on the state directory's disk")
     return conftest.start_server(cls=SmallDiskServer, name=name, size=size)

@@ -10,7 +10,6 @@ import os
 import re
 import signal
 import socket
-import sqlite3
 import subprocess
 import time
 
@@ -54,18 +53,15 @@ def test_api_tokens(otad, admin):
     lst = admin.request("GET", "/admin/tokens").json()
     assert [t for t in lst["tokens"] if t["id"] == tok["id"]][0]["last_used_at"]
 
-    db = sqlite3.connect(os.path.join(checks.state_dir(otad), "otad.db"))
-    try:
-        (stored,) = db.execute("SELECT token_sha256 FROM api_tokens WHERE id = ?",
-                               (tok["id"],)).fetchone()
-        (actor,) = db.execute("SELECT actor FROM events WHERE kind = 'device.created'"
-                              " AND device_id = ?", (dev["id"],)).fetchone()
-    finally:
-        db.close()
+    [(stored,)] = checks.db_rows(otad, "SELECT token_sha256 FROM api_tokens"
+                                 " WHERE id = ?", (tok["id"],))
+    [(actor,)] = checks.db_rows(otad, "SELECT actor FROM events WHERE kind ="
+                                " 'device.created' AND device_id = ?", (dev["id"],))
     assert stored == hashlib.sha256(tok["token"].encode()).hexdigest()
     assert actor == "token:ci-deploy"
-    with open(os.path.join(checks.state_dir(otad), "otad.db"), "rb") as f:
-        assert tok["token"].encode() not in f.read()
+    if not checks.on_postgresql(otad):      # the hash is checked above either way
+        with open(os.path.join(checks.state_dir(otad), "otad.db"), "rb") as f:
+            assert tok["token"].encode() not in f.read()
 
     assert admin.request("DELETE", "/admin/tokens/%d" % tok["id"]).status == 204
     r = client.request("GET", "/admin/devices", headers=h)

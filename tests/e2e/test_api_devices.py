@@ -4,8 +4,6 @@ CSV), list with filters and paging, get with hardware info and delivery history,
 update name and tags, rotate the token, delete; ?tag= on the legacy upload; every
 action in the audit log."""
 
-import sqlite3
-import os
 import uuid
 
 import admin as admin_mod
@@ -249,12 +247,8 @@ def test_actions_are_audited(otad, admin):
     admin.json_request("PATCH", "/admin/devices/%d" % dev["id"], {"tags": ["x"]})
     admin.json_request("POST", "/admin/devices/%d/token" % dev["id"])
     admin.request("DELETE", "/admin/devices/%d" % dev["id"])
-    db = sqlite3.connect(os.path.join(checks.state_dir(otad), "otad.db"))
-    try:
-        rows = db.execute("SELECT kind, actor, remote FROM events WHERE device_id = ?"
-                          " ORDER BY id", (dev["id"],)).fetchall()
-    finally:
-        db.close()
+    rows = checks.db_rows(otad, "SELECT kind, actor, remote FROM events"
+                          " WHERE device_id = ? ORDER BY id", (dev["id"],))
     kinds = [k for k, _, _ in rows]
     for k in ("device.created", "device.updated", "device.token_rotated",
               "device.deleted"):
