@@ -272,6 +272,8 @@ void	 api_jobs_create(struct http_conn *, struct http_request *,
 	    struct api_req *);
 void	 api_jobs_list(struct http_conn *, struct http_request *,
 	    struct api_req *);
+/* The job, or -1 answered (404, or the database's failure). */
+int	 api_job_load(struct http_conn *, int64_t, struct job *);
 void	 api_jobs_get(struct http_conn *, struct http_request *,
 	    struct api_req *);
 void	 api_jobs_deliveries(struct http_conn *, struct http_request *,

@@ -221,17 +221,10 @@ api_jobs_progress(struct http_conn *c, struct http_request *req,
 	struct job	 job;
 	struct buf	 b = BUF_INIT;
 	int64_t		 now = (int64_t)time(NULL), total = 0;
-	int		 found;
 
 	(void)req;
-	if ((found = store_job_get(env->store, ar->id, &job)) != 1) {
-		if (found == 0)
-			api_error(c, 404, "job.not_found", "There is no job %"
-			    PRId64 "; GET /admin/jobs lists them.", ar->id);
-		else
-			api_internal(c, "The job could not be read");
+	if (api_job_load(c, ar->id, &job) == -1)
 		return;
-	}
 	memset(&p, 0, sizeof(p));
 	p.b = &b;
 	if (store_job_counts(env->store, job.id, progress_now_cb, &p) == -1)

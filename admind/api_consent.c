@@ -59,11 +59,8 @@ api_consent_delivery(struct http_conn *c, struct api_req *ar,
 	struct job	 job;
 	int		 found;
 
-	if (store_job_get(env->store, ar->id, &job) != 1) {
-		api_error(c, 404, "job.not_found", "There is no job %" PRId64
-		    "; GET /admin/jobs lists them.", ar->id);
+	if (api_job_load(c, ar->id, &job) == -1)
 		return -1;
-	}
 	job_free(&job);
 	if ((found = store_delivery_of(env->store, ar->id, ar->id2, d)) == 1)
 		return 0;

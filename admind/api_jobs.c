@@ -398,14 +398,22 @@ api_jobs_list(struct http_conn *c, struct http_request *req,
 	free(state);
 }
 
-static int
-job_load(struct http_conn *c, int64_t id, struct job *job)
+/* The job, or -1 answered: 404 when there is none, else the database's
+ * failure (503 while it cannot be reached). */
+int
+api_job_load(struct http_conn *c, int64_t id, struct job *job)
 {
-	if (store_job_get(env->store, id, job) == 1)
+	switch (store_job_get(env->store, id, job)) {
+	case 1:
 		return 0;
-	api_error(c, 404, "job.not_found", "There is no job %" PRId64 "; GET "
-	    "/admin/jobs lists them.", id);
-	return -1;
+	case 0:
+		api_error(c, 404, "job.not_found", "There is no job %" PRId64
+		    "; GET /admin/jobs lists them.", id);
+		return -1;
+	default:
+		api_internal(c, "Job %" PRId64 " could not be read", id);
+		return -1;
+	}
 }
 
 void
@@ -415,7 +423,7 @@ api_jobs_get(struct http_conn *c, struct http_request *req,
 	struct job	 job;
 	struct buf	 b = BUF_INIT;
 
-	if (job_load(c, ar->id, &job) == -1)
+	if (api_job_load(c, ar->id, &job) == -1)
 		return;
 	if (api_job_view(&b, &job) == -1)
 		api_internal(c, "The database could not be read");
@@ -449,7 +457,7 @@ api_jobs_deliveries(struct http_conn *c, struct http_request *req,
 		    "state, such as queued, sent or succeeded.");
 		goto out;
 	}
-	if (job_load(c, ar->id, &job) == -1)
+	if (api_job_load(c, ar->id, &job) == -1)
 		goto out;
 	if (store_firmware_get(env->store, job.firmware_id, &fw) == 1) {
 		size = fw.size;
@@ -489,7 +497,7 @@ api_jobs_change(struct http_conn *c, struct api_req *ar, enum job_event ev,
 	enum job_state	 to;
 	int		 canceled;
 
-	if (job_load(c, ar->id, &job) == -1)
+	if (api_job_load(c, ar->id, &job) == -1)
 		return;
 	if (job_next(job.state, ev, &to) == -1) {
 		api_error(c, 409, "job.state", "Job %" PRId64 " is %s; it cannot "

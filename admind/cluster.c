@@ -34,6 +34,8 @@
 #include "util.h"
 
 #define CLUSTER_TICK_MS		2000
+#define CLUSTER_LEAD_AFTER	3	/* ticks a starting node leaves the
+					 * lock to the running ones */
 #define CLUSTER_SILENT_S	15	/* a node without heartbeat is gone */
 
 static struct {
@@ -44,6 +46,7 @@ static struct {
 	int		 leader;
 	int		 lost;		/* reconnect, then decide again */
 	int		 stale;		/* store this node's sessions again */
+	unsigned	 ticks;		/* since start */
 } cl;
 
 static void	 cluster_read(uv_poll_t *, int, int);
@@ -156,7 +159,8 @@ cluster_try_lead(void)
 	PGresult	*r;
 	int		 got;
 
-	if (cl.leader || cluster_exec("lock", "SELECT pg_try_advisory_lock("
+	if (cl.leader || cl.ticks < CLUSTER_LEAD_AFTER ||
+	    cluster_exec("lock", "SELECT pg_try_advisory_lock("
 	    "7427002)", 0, NULL, &r) == -1)
 		return;
 	got = PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "t") == 0;
@@ -203,6 +207,7 @@ static void
 cluster_tick(uv_timer_t *t)
 {
 	(void)t;
+	cl.ticks++;
 	if (cl.conn != NULL && PQstatus(cl.conn) != CONNECTION_OK)
 		cluster_disconnect();
 	if (cl.conn == NULL) {

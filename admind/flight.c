@@ -69,9 +69,13 @@ flight_job_get(int64_t job_id)
 		j->next = flight_jobs;
 		flight_jobs = j;
 	}
-	if (!j->counted) {
+	/* other nodes sharing the database move its deliveries too: they
+	 * are counted in this transaction, the job's row locked */
+	if (!j->counted || store_shared(env->store)) {
 		j->busy = 0;
-		if (store_job_counts(env->store, job_id, flight_count_cb,
+		if ((store_shared(env->store) &&
+		    store_job_lock(env->store, job_id) == -1) ||
+		    store_job_counts(env->store, job_id, flight_count_cb,
 		    &j->busy) == -1)
 			return NULL;
 		j->counted = 1;

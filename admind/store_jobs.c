@@ -74,6 +74,13 @@ static const struct store_query q_job_counts = { .slot = Q_JOB_COUNTS,
     .name = "job counts",
     .sql = "SELECT state, count(*) FROM deliveries WHERE job_id = ?"
 	" GROUP BY state ORDER BY state" };
+/* Nodes sharing PostgreSQL take turns at a job's slots: the row stays
+ * locked until the caller's transaction ends.  (SQLite's single writer
+ * needs no lock.) */
+static const struct store_query q_job_lock = { .slot = Q_JOB_LOCK,
+    .name = "job lock",
+    .sql = "SELECT id FROM jobs WHERE id = ?",
+    .sql_pg = "SELECT id FROM jobs WHERE id = ? FOR UPDATE" };
 static const struct store_query q_job_list = { .slot = Q_JOB_LIST,
     .name = "job list",
     .sql = "SELECT " JOB_COLS " FROM jobs WHERE ?1 = '' OR state = ?1"
@@ -274,6 +281,15 @@ store_job_deliveries(struct store *st, int64_t job_id, struct delivery **out,
 {
 	return store_list(st, &q_job_deliveries, &store_delivery_row, out, n,
 	    "I", job_id);
+}
+
+int
+store_job_lock(struct store *st, int64_t job_id)
+{
+	int64_t	 id;
+
+	return store_one(st, &q_job_lock, &store_id_row, &id, "I", job_id) ==
+	    -1 ? -1 : 0;
 }
 
 /* cb must not call store_job_counts itself: the statement is in use. */
