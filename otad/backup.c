@@ -115,6 +115,11 @@ otad_backup(int argc, char **argv)
 	if (cfg_load(&cfg, conf, stderr) == -1)
 		backup_die("%s: fix the lines above, or name the right file "
 		    "with -c", conf);
+	if (*cfg.database)
+		backup_die("%s keeps otad's state in PostgreSQL ([otad] "
+		    "database), firmware included: back it up with PostgreSQL's "
+		    "tools, e.g. pg_dump -Fc -f otad.dump DBNAME (README: "
+		    "Running several nodes)", conf);
 	b.state_dir = cfg.state_dir;
 	b.dir = argv[optind];
 	backup_empty_dir(b.dir, 0700);
