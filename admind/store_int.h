@@ -60,7 +60,8 @@ enum store_q {
 	Q_FIRMWARE_ADD, Q_FIRMWARE_BY_SHA, Q_FIRMWARE_GET, Q_FIRMWARE_LIST,
 	Q_FIRMWARE_COUNT, Q_FIRMWARE_JOBS, Q_FIRMWARE_IN_USE,
 	Q_FIRMWARE_REFS, Q_FIRMWARE_DELETE, Q_FIRMWARE_SET_DELETED,
-	Q_FIRMWARE_DELETED_AT,
+	Q_FIRMWARE_DELETED_AT, Q_FIRMWARE_DATA_PUT, Q_FIRMWARE_DATA_GET,
+	Q_FIRMWARE_DATA_DELETE,
 	/* store_jobs.c */
 	Q_JOB_CREATE, Q_JOB_GET, Q_JOBS_ACTIVE, Q_JOB_SET_STATE, Q_JOB_CANCEL,
 	Q_JOBS_SHARING, Q_JOBS_SHARING_DEVICE, Q_JOB_CANCEL_OLDER,
@@ -104,6 +105,9 @@ struct store_cur {
  */
 struct store_engine {
 	const char	*name;
+	/* Several nodes share the database: firmware goes in firmware_data
+	 * too (store_shared). */
+	int		 shared;
 	/* The statement for q, prepared (q's .sql_pg or .sql as it needs). */
 	int	 (*prepare)(struct store *, const struct store_query *,
 		    void **);

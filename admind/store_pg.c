@@ -446,6 +446,7 @@ pg_col_blob(void *h, int i, size_t *len)
 
 static const struct store_engine store_pg = {
 	.name = "PostgreSQL",
+	.shared = 1,
 	.prepare = pg_prepare,
 	.finalize = pg_finalize,
 	.bind = pg_bind,
