@@ -38,6 +38,12 @@ def image(seed):
     return lc.new_image(size=SIZE, seed=seed)
 
 
+def upload_on_b(cluster, seed):
+    """A new image of SIZE bytes uploaded on node B: (its bytes, the firmware)."""
+    img = image(seed)
+    return img, lc.upload_firmware(cluster[3].admin(), img)
+
+
 def fw_dir(srv):
     return os.path.join(srv.dir, "state", "firmware")
 
@@ -51,6 +57,26 @@ def chunks(postgres, db, sha256):
     return [(int(s), int(n)) for s, n in postgres.psql(
         "SELECT seq, length(data) FROM firmware_data WHERE sha256 = '%s' ORDER BY seq"
         % sha256, db)]
+
+
+def row_versions(postgres, db, sha256):
+    """How many chunk rows the image has, and the sum of their row versions (xmin):
+    unchanged when nothing was written to them."""
+    return postgres.psql("SELECT count(*), sum(xmin::text::bigint) FROM firmware_data "
+                         "WHERE sha256 = '%s'" % sha256, db)
+
+
+def ota_on_a(cluster, fw):
+    """A new device of the cluster with a job for fw created on node B, logged in on
+    node A: (device, job, the URL of its ota command)."""
+    _, _, a, b = cluster
+    dev = Device(a, b.admin())                  # the device row is the cluster's
+    job = lc.create_job(b.admin(), fw["id"], devices=[dev.id])
+    dev.connect()                               # logs in on node A
+    url = dev.wait_ota()
+    assert url is not None, "the device on node A got no ota command"
+    assert ":%d/" % a.fw_port in url, url
+    return dev, job, url
 
 
 def on_node(url, srv):
@@ -77,19 +103,12 @@ def test_the_firmware_directory_starts_empty_on_a(cluster):
 
 def test_an_upload_on_b_reaches_a_device_on_a(cluster):
     postgres, db, a, b = cluster
-    img = image("b-to-a")
-    admin_b = b.admin()
-    fw = lc.upload_firmware(admin_b, img)
+    img, fw = upload_on_b(cluster, "b-to-a")
     sha = fw["sha256"]
     assert chunks(postgres, db, sha) == [(0, CHUNK), (1, CHUNK), (2, 12345)]
     assert os.path.exists(fw_file(b, sha)) and not os.path.exists(fw_file(a, sha))
 
-    dev = Device(a, admin_b)                    # the device row is the cluster's
-    job = lc.create_job(admin_b, fw["id"], devices=[dev.id])
-    dev.connect()                               # logs in on node A
-    url = dev.wait_ota()
-    assert url is not None, "the device on node A got no ota command"
-    assert ":%d/" % a.fw_port in url, url
+    dev, job, url = ota_on_a(cluster, fw)
     r = dev.download(url)
     assert r.status == 200 and r.body == img, r
     with open(fw_file(a, sha), "rb") as f:
@@ -100,7 +119,7 @@ def test_an_upload_on_b_reaches_a_device_on_a(cluster):
     r = dev.download(on_node(url, b))
     assert r.status == 200 and r.body == img, r
     dev.reboot(NEW_VERSION, NEW_BUILD)
-    d = lc.wait_delivery(admin_b, job["id"], dev.id, "succeeded")
+    d = lc.wait_delivery(b.admin(), job["id"], dev.id, "succeeded")
     assert d["state"] == "succeeded" and d["bytes_sent"] >= SIZE, d
     assert lc.delivery_of(a.admin(), job["id"], dev.id)["state"] == "succeeded"
     dev.close()
@@ -108,14 +127,11 @@ def test_an_upload_on_b_reaches_a_device_on_a(cluster):
 
 def test_a_reupload_adds_nothing(cluster):
     postgres, db, a, b = cluster
-    img = image("twice")
-    first = lc.upload_firmware(b.admin(), img)
-    rows = postgres.psql("SELECT count(*), sum(xmin::text::bigint) FROM firmware_data "
-                         "WHERE sha256 = '%s'" % first["sha256"], db)
+    img, first = upload_on_b(cluster, "twice")
+    rows = row_versions(postgres, db, first["sha256"])
     again = lc.upload_firmware(a.admin(), img)
     assert again["id"] == first["id"] and again["duplicate"] is True
-    assert postgres.psql("SELECT count(*), sum(xmin::text::bigint) FROM firmware_data "
-                         "WHERE sha256 = '%s'" % first["sha256"], db) == rows
+    assert row_versions(postgres, db, first["sha256"]) == rows
     assert rows[0][0] == "3"
     assert postgres.psql("SELECT count(*) FROM firmware WHERE sha256 = '%s'"
                          % first["sha256"], db) == [["1"]]
@@ -123,17 +139,11 @@ def test_a_reupload_adds_nothing(cluster):
 
 def test_a_damaged_copy_is_refused_and_the_log_says_why(cluster):
     postgres, db, a, b = cluster
-    img = image("damaged")
-    admin_b = b.admin()
-    fw = lc.upload_firmware(admin_b, img)
+    img, fw = upload_on_b(cluster, "damaged")
     sha = fw["sha256"]
     postgres.psql("UPDATE firmware_data SET data = overlay(data placing '\\xdeadbeef'::bytea "
                   "from 1000) WHERE sha256 = '%s' AND seq = 1" % sha, db)
-    dev = Device(a, admin_b)
-    lc.create_job(admin_b, fw["id"], devices=[dev.id])
-    dev.connect()
-    url = dev.wait_ota()
-    assert url is not None
+    dev, _, url = ota_on_a(cluster, fw)
     r = dev.download(url)
     assert r.status == 500 and r.body == b"firmware unavailable\n", r
     assert not os.path.exists(fw_file(a, sha))
@@ -144,7 +154,7 @@ def test_a_damaged_copy_is_refused_and_the_log_says_why(cluster):
     assert lines, a.log_tail()
 
     # an upload of the same image again repairs the copy: the same ticket now works
-    again = lc.upload_firmware(admin_b, img)
+    again = lc.upload_firmware(b.admin(), img)
     assert again["id"] == fw["id"] and again["duplicate"] is True
     r = dev.download(url)
     assert r.status == 200 and r.body == img, r
@@ -153,15 +163,10 @@ def test_a_damaged_copy_is_refused_and_the_log_says_why(cluster):
 
 def test_a_missing_chunk_is_refused(cluster):
     postgres, db, a, b = cluster
-    img = image("missing")
-    fw = lc.upload_firmware(b.admin(), img)
+    _, fw = upload_on_b(cluster, "missing")
     sha = fw["sha256"]
     postgres.psql("DELETE FROM firmware_data WHERE sha256 = '%s' AND seq = 2" % sha, db)
-    dev = Device(a, b.admin())
-    lc.create_job(b.admin(), fw["id"], devices=[dev.id])
-    dev.connect()
-    url = dev.wait_ota()
-    assert url is not None
+    dev, _, url = ota_on_a(cluster, fw)
     r = dev.download(url)
     assert r.status == 500, r
     assert wait_log(a, r"sha256 %s\): the database's copy is damaged, chunk 2 is missing "
@@ -196,7 +201,7 @@ def test_chunks_that_cannot_be_stored_leave_no_firmware(cluster):
 
 def test_deleting_an_image_deletes_its_chunks(cluster):
     postgres, db, a, b = cluster
-    fw = lc.upload_firmware(b.admin(), image("deleted"))
+    _, fw = upload_on_b(cluster, "deleted")
     assert os.path.exists(fw_file(b, fw["sha256"]))
     assert len(chunks(postgres, db, fw["sha256"])) == 3
     r = b.admin().request("DELETE", "/admin/firmware/%d" % fw["id"])
