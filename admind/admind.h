@@ -343,8 +343,8 @@ int	 fwcache_commit(int fd, const char *tmp, const char *sha256);
 int	 fwcache_put(const char *sha256);
 /* The image's file is in the firmware directory, fetched from the
  * database and verified if it was not: 0, -1 the store or the disk failed
- * (worth a retry), -2 the database's copy is damaged.  Logged.  0 at once
- * on SQLite. */
+ * (worth a retry), -2 the database's copy is damaged (or was a few
+ * seconds ago).  Logged.  0 at once on SQLite. */
 int	 fwcache_ensure(const struct firmware *);
 
 /* upload.c */

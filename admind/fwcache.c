@@ -10,7 +10,8 @@
  * fwcache_put writes them in the upload's transaction, and fwcache_ensure
  * fills a node's directory from them before admind grants a download of
  * an image that node has not got, verified against the image's size and
- * SHA-256 before the rename.  A damaged copy is never served.  Deleting
+ * SHA-256 before the rename.  A damaged copy is never served (and read
+ * again at most every FWCACHE_DAMAGED_MS, however often asked).  Deleting
  * an image deletes its chunks and this node's file; the files other
  * nodes cached stay on their disks (fwstore serves only what admind
  * grants, so they are dead bytes) until the same image comes again.
@@ -33,6 +34,17 @@
 #include "util.h"
 
 #define FWCACHE_CHUNK	(1024 * 1024)	/* bytes per firmware_data row */
+#define FWCACHE_DAMAGED	8		/* damaged copies remembered */
+#define FWCACHE_DAMAGED_MS 5000		/* for so long */
+
+/* Copies found damaged lately: a fleet asking again and again for an
+ * image reads it from the database (and logs why it is refused) once in
+ * FWCACHE_DAMAGED_MS, not at every request. */
+static struct {
+	char		 sha256[65];
+	uint64_t	 until;		/* ms */
+} fwcache_damaged[FWCACHE_DAMAGED];
+static unsigned	 fwcache_damaged_next;
 
 /* A copy being read from the database into a temporary file. */
 struct fwcache_fill {
@@ -111,7 +123,7 @@ fwcache_put(const char *sha256)
 {
 	char		 path[PATH_MAX];
 	uint8_t		*chunk;
-	ssize_t		 n;
+	ssize_t		 n = 0;
 	int		 fd, seq = 0, rc = 0;
 
 	if (!store_shared(env->store))
@@ -197,21 +209,60 @@ fwcache_fetch(struct fwcache_fill *f, const struct firmware *fw)
 	return 0;
 }
 
+static int
+fwcache_known_damaged(const char *sha256)
+{
+	uint64_t	 now = util_now_ms();
+
+	for (size_t i = 0; i < FWCACHE_DAMAGED; i++)
+		if (now < fwcache_damaged[i].until &&
+		    strcmp(fwcache_damaged[i].sha256, sha256) == 0)
+			return 1;
+	return 0;
+}
+
+/* Why the image was not copied, logged; a damaged copy remembered. */
+static void
+fwcache_failed(const struct firmware *fw, int rc, const char *why)
+{
+	char		 field[96];
+	unsigned	 i;
+
+	snprintf(field, sizeof(field), "FIRMWARE_SHA256=%s", fw->sha256);
+	if (rc == -1) {
+		log_fields(LOG_WARNING, (const char *[]){ field, NULL },
+		    "firmware %" PRId64 " (sha256 %s): not copied from the "
+		    "database to this node (see above); its downloads are "
+		    "answered 503 until it is", fw->id, fw->sha256);
+		return;
+	}
+	log_fields(LOG_WARNING, (const char *[]){ field, NULL },
+	    "firmware %" PRId64 " (sha256 %s): the database's copy is "
+	    "damaged, %s; this node does not serve the image (its downloads "
+	    "fail as for a missing file). Upload the image again to repair "
+	    "the copy", fw->id, fw->sha256, why);
+	i = fwcache_damaged_next++ % FWCACHE_DAMAGED;
+	memcpy(fwcache_damaged[i].sha256, fw->sha256,
+	    sizeof(fwcache_damaged[i].sha256));
+	fwcache_damaged[i].until = util_now_ms() + FWCACHE_DAMAGED_MS;
+}
+
 int
 fwcache_ensure(const struct firmware *fw)
 {
 	struct fwcache_fill	 f = { .size = fw->size };
 	struct stat		 sb;
 	char			 path[PATH_MAX], tmp[PATH_MAX];
-	char			 field[96];
 	int			 rc;
 
 	if (!store_shared(env->store))
 		return 0;
 	snprintf(path, sizeof(path), "%s/%s", env->firmware_dir, fw->sha256);
-	if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode) &&
+	if (lstat(path, &sb) == 0 && S_ISREG(sb.st_mode) &&
 	    (uint64_t)sb.st_size == fw->size)
 		return 0;
+	if (fwcache_known_damaged(fw->sha256))
+		return -2;
 	if ((f.sha256 = EVP_MD_CTX_new()) == NULL ||
 	    !EVP_DigestInit_ex(f.sha256, EVP_sha256(), NULL)) {
 		EVP_MD_CTX_free(f.sha256);
@@ -231,20 +282,9 @@ fwcache_ensure(const struct firmware *fw)
 		rc = -1;
 	close(f.fd);
 	EVP_MD_CTX_free(f.sha256);
-	if (rc == 0)
-		return 0;
-	unlink(tmp);
-	snprintf(field, sizeof(field), "FIRMWARE_SHA256=%s", fw->sha256);
-	if (rc == -2)
-		log_fields(LOG_WARNING, (const char *[]){ field, NULL },
-		    "firmware %" PRId64 " (sha256 %s): the database's copy is "
-		    "damaged, %s; this node does not serve the image (its "
-		    "downloads fail as for a missing file). Upload the image "
-		    "again to repair the copy", fw->id, fw->sha256, f.why);
-	else
-		log_fields(LOG_WARNING, (const char *[]){ field, NULL },
-		    "firmware %" PRId64 " (sha256 %s): not copied from the "
-		    "database to this node (see above); its downloads are "
-		    "answered 503 until it is", fw->id, fw->sha256);
+	if (rc != 0) {
+		unlink(tmp);
+		fwcache_failed(fw, rc, f.why);
+	}
 	return rc;
 }

@@ -153,11 +153,17 @@ def test_a_damaged_copy_is_refused_and_the_log_says_why(cluster):
                      r"the SHA-256 [0-9a-f]{64}; this node does not serve the image" % sha)
     assert lines, a.log_tail()
 
-    # an upload of the same image again repairs the copy: the same ticket now works
+    # asked again at once, node A neither reads the copy again nor logs it again
+    assert dev.download(url).status == 500
+    assert len(log_lines(a, r"sha256 %s\): the database's copy is damaged" % sha)) == 1
+
+    # an upload of the same image again repairs the copy: the same ticket works
+    # once node A looks at the database again (within seconds)
     again = lc.upload_firmware(b.admin(), img)
     assert again["id"] == fw["id"] and again["duplicate"] is True
-    r = dev.download(url)
-    assert r.status == 200 and r.body == img, r
+    lc.download_until_served(dev, url, img, timeout=15)
+    with open(fw_file(a, sha), "rb") as f:
+        assert f.read() == img
     dev.close()
 
 
