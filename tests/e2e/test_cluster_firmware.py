@@ -120,7 +120,7 @@ def test_an_upload_on_b_reaches_a_device_on_a(cluster):
     assert r.status == 200 and r.body == img, r
     dev.reboot(NEW_VERSION, NEW_BUILD)
     d = lc.wait_delivery(b.admin(), job["id"], dev.id, "succeeded")
-    assert d["state"] == "succeeded" and d["bytes_sent"] >= SIZE, d
+    assert d["state"] == "succeeded" and d["attempts"] == 1, d
     assert lc.delivery_of(a.admin(), job["id"], dev.id)["state"] == "succeeded"
     dev.close()
 
@@ -135,6 +135,21 @@ def test_a_reupload_adds_nothing(cluster):
     assert rows[0][0] == "3"
     assert postgres.psql("SELECT count(*) FROM firmware WHERE sha256 = '%s'"
                          % first["sha256"], db) == [["1"]]
+
+
+def test_the_legacy_upload_stores_the_chunks_with_its_job(cluster):
+    postgres, db, a, b = cluster
+    img = image("legacy")
+    dev = Device(a, b.admin())
+    started = lc.upload(b.admin(), img, token=dev.token)   # POST /admin/ota/start
+    sha = started["firmware"]["sha256"]
+    assert [n for _, n in chunks(postgres, db, sha)] == [CHUNK, CHUNK, 12345]
+    dev.connect()
+    url = dev.wait_ota()
+    assert url is not None and ":%d/" % a.fw_port in url, url
+    r = dev.download(url)
+    assert r.status == 200 and r.body == img, r
+    dev.close()
 
 
 def test_a_damaged_copy_is_refused_and_the_log_says_why(cluster):
@@ -177,6 +192,28 @@ def test_a_missing_chunk_is_refused(cluster):
     assert r.status == 500, r
     assert wait_log(a, r"sha256 %s\): the database's copy is damaged, chunk 2 is missing "
                     r"after %d of %d bytes" % (sha, 2 * CHUNK, SIZE)), a.log_tail()
+    dev.close()
+
+
+def test_chunks_that_cannot_be_read_now_ask_the_device_to_retry(cluster):
+    """The database fails the read (here: the table's owner took its own right to read
+    it): 503 with Retry-After, the delivery unchanged; served once it reads again."""
+    postgres, db, a, _ = cluster
+    img, fw = upload_on_b(cluster, "unreadable")
+    dev, job, url = ota_on_a(cluster, fw)
+    postgres.psql("REVOKE SELECT ON firmware_data FROM otad", db)
+    try:
+        r = dev.download(url)
+    finally:
+        postgres.psql("GRANT SELECT ON firmware_data TO otad", db)
+    assert r.status == 503 and r.header("Retry-After") == "5", r
+    assert r.body == b"Try again later.\n", r
+    assert wait_log(a, r"sha256 %s\): not copied from the database to this node \(see "
+                    r"above\); its downloads are answered 503" % fw["sha256"]), a.log_tail()
+    assert lc.delivery_of(a.admin(), job["id"], dev.id)["state"] == "sent"
+    assert not os.path.exists(fw_file(a, fw["sha256"]))
+    r = dev.download(url)
+    assert r.status == 200 and r.body == img, r
     dev.close()
 
 
