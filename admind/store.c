@@ -184,7 +184,7 @@ store_disk_full(struct store *st)
 }
 
 int
-store_shared(struct store *st)
+store_shared(const struct store *st)
 {
 	return st->engine->shared;
 }

@@ -161,7 +161,7 @@ int	 store_disk_full(struct store *);
  * bytes are kept in it too (store_firmware_data_*), for every node's
  * disk cache (fwcache.c).  0 for SQLite: its firmware files are the only
  * copy. */
-int	 store_shared(struct store *);
+int	 store_shared(const struct store *);
 
 /* store_schema.c */
 /* Opens (creating) the database and brings its schema up to date.  NULL

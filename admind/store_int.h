@@ -105,9 +105,7 @@ struct store_cur {
  */
 struct store_engine {
 	const char	*name;
-	/* Several nodes share the database: firmware goes in firmware_data
-	 * too (store_shared). */
-	int		 shared;
+	int		 shared;	/* other nodes may use the database */
 	/* The statement for q, prepared (q's .sql_pg or .sql as it needs). */
 	int	 (*prepare)(struct store *, const struct store_query *,
 		    void **);
