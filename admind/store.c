@@ -183,12 +183,6 @@ store_disk_full(struct store *st)
 	return full;
 }
 
-int
-store_shared(const struct store *st)
-{
-	return st->engine->shared;
-}
-
 /* The cached statement for q, prepared on first use, with fmt bound. */
 static const struct store_cur *
 store_prepare(struct store *st, const struct store_query *q, const char *fmt,

@@ -494,8 +494,6 @@ void	 webhook_event_free(struct webhook_event *);
 int	 store_unreachable(struct store *);
 
 /* store_cluster.c: nodes sharing the database (only when it is shared). */
-/* 1 when other otad nodes may use this database (PostgreSQL). */
-int	 store_shared(const struct store *);
 /* The device holds connections on node since then (Light). */
 int	 store_session_add(struct store *, int64_t, const char *, int64_t)
 	    STORE_WUR;
