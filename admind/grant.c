@@ -217,8 +217,14 @@ grant_check(struct ctl_conn *c, uint32_t reqid, const struct grant_req *g)
 	char		 why[160];
 	int		 status;
 
-	if (store_delivery_by_ticket(env->store, g->ticket, &d, &fw) != 1) {
+	switch (store_delivery_by_ticket(env->store, g->ticket, &d, &fw)) {
+	case 1:
+		break;
+	case 0:
 		grant_reply(c, reqid, 404, "Unknown download ticket.", 0, NULL);
+		return;
+	default:	/* the database failed: the ticket may be good */
+		grant_reply(c, reqid, 503, "Try again later.", 0, NULL);
 		return;
 	}
 	if ((why_auth = grant_other_device(g, &d)) != NULL) {
@@ -254,9 +260,15 @@ grant_poll(struct ctl_conn *c, uint32_t reqid, const struct grant_req *g)
 	memset(&job, 0, sizeof(job));
 	memset(&fw, 0, sizeof(fw));
 	util_sha256_hex(g->ticket, hash);
-	if (*g->ticket == '\0' ||
-	    store_device_by_token(env->store, hash, &dev) != 1) {
+	switch (*g->ticket == '\0' ? 0 :
+	    store_device_by_token(env->store, hash, &dev)) {
+	case 1:
+		break;
+	case 0:
 		grant_reply(c, reqid, 403, "Unknown device token.", 0, NULL);
+		return;
+	default:
+		grant_reply(c, reqid, 503, "Try again later.", 0, NULL);
 		return;
 	}
 	if (!g->quiet)

@@ -199,6 +199,31 @@ def test_the_scheduler_moves_when_its_admind_is_killed(cluster, admins):
             dev.close()
 
 
+def test_a_nodes_hwd_killed_its_devices_finish_on_another(cluster, admins):
+    """kill -9 of node a's hwd while its device has the command: the device
+    reconnects (through the load balancer) to node b, hears the command again
+    from b, downloads the image (uploaded on a) from b's fwstore and finishes."""
+    image = lc.new_image(seed="cluster-hwd-kill")
+    dev = Device(cluster["a"], admins["a"])
+    try:
+        login_until_accepted(dev)
+        fw = lc.upload_firmware(admins["a"], image)
+        job = lc.create_job(admins["a"], fw["id"], devices=[dev.id])
+        assert dev.wait_ota(10) is not None, "no ota from node a"
+        lc.kill9(cluster["a"], "hwd", wait_back=False)
+        assert dev.client.closes_within(5), "node a's hwd was killed, its connection not"
+        dev.close()
+        dev.srv = cluster["b"]
+        login_until_accepted(dev)
+        dev.update(image)                     # command, download from b, reboot on b
+        d = lc.wait_delivery(admins["c"], job["id"], dev.id, "succeeded", timeout=15)
+        assert d["state"] == "succeeded", d
+        assert d["attempts"] == 1, d          # sent again, not a new attempt
+        assert admins["a"].wait_device(dev.id, lambda j: j["node"] == "b")["node"] == "b"
+    finally:
+        dev.close()
+
+
 def test_postgresql_stopped_and_started_loses_nothing(cluster, admins, postgres):
     devs = devices_on_each_node(cluster, admins, per_node=1)
     try:
