@@ -20,8 +20,13 @@ OTAD_TEST_PORTS=26400-32767 tests/fuzz/sanitize.sh >build/sanitize.log 2>&1 &
 sanitizer=$!
 
 export OTAD_TEST_PORTS=20000-26399
+rm -f build/e2e.xml build/e2e-pg.xml    # a pass that does not report fails
 meson test -C build --print-errorlogs --no-rebuild --suite unit
 /usr/bin/python3 -m pytest -q -p no:cacheprovider --junitxml=build/e2e.xml tests/e2e
+# The lifecycle and durability tests once more with the state in PostgreSQL
+# (a throwaway server the tests start on loopback, tests/e2e/pg.py).
+OTAD_TEST_DATABASE=postgresql /usr/bin/python3 -m pytest -q -p no:cacheprovider \
+    --junitxml=build/e2e-pg.xml tests/e2e/test_lifecycle.py tests/e2e/test_durability.py
 
 wait "$sanitizer"
 cat build/sanitize.log
@@ -30,4 +35,4 @@ cat build/sanitize.log
 mkdir -p build-fuzz
 tests/fuzz/run.sh 10 | tee build-fuzz/fuzz-result.txt
 
-exec /usr/bin/python3 tests/summary.py build build-fuzz
+exec /usr/bin/python3 tests/summary.py build build/e2e-pg.xml build-fuzz
