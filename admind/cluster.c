@@ -50,6 +50,19 @@ static struct {
 } cl;
 
 static void	 cluster_read(uv_poll_t *, int, int);
+static void	 cluster_drain(void);
+
+/* libpq's message, its first line (it adds hints on lines of their own). */
+static const char *
+cluster_why(void)
+{
+	static char	 why[256];
+
+	snprintf(why, sizeof(why), "%s", cl.conn != NULL ?
+	    PQerrorMessage(cl.conn) : "no connection");
+	why[strcspn(why, "\n")] = '\0';
+	return why;
+}
 
 /* One statement on the cluster connection: 0, or -1 logged. */
 static int
@@ -61,7 +74,7 @@ cluster_exec(const char *what, const char *sql, int nparams,
 	ExecStatusType	 s = PQresultStatus(r);
 
 	if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
-		log_warnx("cluster: %s: %s", what, PQerrorMessage(cl.conn));
+		log_warnx("cluster: %s: %s", what, cluster_why());
 		PQclear(r);
 		return -1;
 	}
@@ -108,7 +121,7 @@ cluster_connect(void)
 	cl.conn = PQconnectdbParams(keys, values, 1);
 	if (PQstatus(cl.conn) != CONNECTION_OK) {
 		log_warnx("cluster: cannot connect to the database: %s",
-		    PQerrorMessage(cl.conn));
+		    cluster_why());
 		PQfinish(cl.conn);
 		cl.conn = NULL;
 		return -1;
@@ -223,6 +236,7 @@ cluster_tick(uv_timer_t *t)
 	cluster_try_lead();
 	if (cl.leader)
 		webhook_resume();	/* what the other nodes queued */
+	cluster_drain();
 }
 
 /* One notice: "NODE VERB ID [REST]"; this node's own are not news. */
@@ -247,24 +261,32 @@ cluster_heard(const char *payload)
 		events_heard_from(payload + at);
 }
 
+/* The notices libpq holds: read with the socket, or taken in while a
+ * statement of this connection waited for its answer. */
 static void
-cluster_read(uv_poll_t *h, int status, int events)
+cluster_drain(void)
 {
 	PGnotify	*n;
 
+	while (cl.conn != NULL && (n = PQnotifies(cl.conn)) != NULL) {
+		cluster_heard(n->extra);
+		PQfreemem(n);
+	}
+}
+
+static void
+cluster_read(uv_poll_t *h, int status, int events)
+{
 	(void)h;
 	(void)events;
 	if (status < 0 || PQconsumeInput(cl.conn) == 0) {
 		log_warnx("cluster: the database connection failed: %s",
-		    PQerrorMessage(cl.conn));
+		    cluster_why());
 		cluster_disconnect();
 		cl.lost = 1;
 		return;
 	}
-	while ((n = PQnotifies(cl.conn)) != NULL) {
-		cluster_heard(n->extra);
-		PQfreemem(n);
-	}
+	cluster_drain();
 }
 
 void

@@ -349,6 +349,7 @@ pg_check(struct store *st, const struct store_query *q)
 {
 	struct pg	*pg = st->db;
 	uint64_t	 now;
+	char		 why[256];
 
 	if (PQstatus(pg->conn) == CONNECTION_OK)
 		return 0;
@@ -362,8 +363,10 @@ pg_check(struct store *st, const struct store_query *q)
 	pg->retry_at = now + STORE_PG_RETRY_MS;
 	PQreset(pg->conn);
 	if (PQstatus(pg->conn) != CONNECTION_OK) {
-		log_warnx("store: the database is unreachable: %s",
-		    PQerrorMessage(pg->conn));
+		snprintf(why, sizeof(why), "%s", PQerrorMessage(pg->conn));
+		why[strcspn(why, "\n")] = '\0';
+		log_warnx("store: the database is unreachable: %s; trying "
+		    "again in %d s", why, STORE_PG_RETRY_MS / 1000);
 		return -1;
 	}
 	log_info("store: connected to the database again");
