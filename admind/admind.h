@@ -464,7 +464,8 @@ void	 flight_drop(int64_t delivery_id);
  * seconds before now (uv_now()). */
 void	 flight_expired(uint64_t now, unsigned timeout,
 	    void (*expire)(int64_t delivery_id));
-/* Every delivery in flight in the database gets a full timeout. */
+/* Every delivery in flight in the database not watched yet gets a full
+ * timeout. */
 void	 flight_load(void);
 
 /* jobs.c: a job's state changes; its slots are counted again after */

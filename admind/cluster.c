@@ -158,10 +158,12 @@ cluster_heartbeat(void)
 	    " WHERE node IN (SELECT name FROM nodes WHERE seen_at < $1::int8"
 	    " AND name <> $2) RETURNING node", 2, q, &r) == -1)
 		return;
-	if (PQntuples(r) > 0)
+	if (PQntuples(r) > 0) {
 		log_warnx("cluster: node %s is silent: its %d device "
-		    "connection(s) are forgotten", PQgetvalue(r, 0, 0),
-		    PQntuples(r));
+		    "connection(s) are forgotten, its deliveries in flight "
+		    "watched here", PQgetvalue(r, 0, 0), PQntuples(r));
+		flight_load();
+	}
 	PQclear(r);
 }
 

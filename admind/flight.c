@@ -184,7 +184,9 @@ flight_expired(uint64_t now, unsigned timeout, void (*expire)(int64_t))
 	free(due);
 }
 
-/* Deliveries in flight when admind starts get a full timeout from now. */
+/* Deliveries in flight when admind starts get a full timeout from now;
+ * those it watches already keep theirs (a node that runs the cluster's
+ * chores adopts the deliveries of a node that died). */
 void
 flight_load(void)
 {
@@ -198,7 +200,8 @@ flight_load(void)
 		    &ds, &n) == -1)
 			continue;
 		for (size_t i = 0; i < n; i++)
-			flight_touch(ds[i].id);
+			if (*flight_slot(ds[i].id) == NULL)
+				flight_touch(ds[i].id);
 		delivery_list_free(ds, n);
 	}
 }
