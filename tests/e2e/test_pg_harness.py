@@ -113,22 +113,30 @@ def _admind_check(conf):
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=10)
 
 
-def test_start_server_writes_database_and_node(postgres):
-    """database= (a URI several servers may share) and node= reach [otad]; the daemons
-    accept them (`-t`), and refuse a node name that is none."""
+def test_start_server_writes_database_and_node(postgres, tmp_path):
+    """database= (a URI several servers may share) and node= reach [otad] through
+    `otad init --database --node`; the daemons accept them (`-t`); a node name that
+    is none is refused by `otad init` and by admind."""
     conftest.require_binaries()
     uri = postgres.uri(postgres.create_database())
     servers = [conftest.OtadServer(database=uri, node="node-%s" % n) for n in "ab"]
-    servers.append(conftest.OtadServer(database=uri, node="node b"))
     try:
         for srv in servers:
             srv.prepare()
-        for srv in servers[:2]:
+        for srv in servers:
             otad = read_ini(srv.conf)["otad"]
             assert otad["database"] == uri and otad["node"] == srv.node
             r = _admind_check(srv.conf)
             assert r.returncode == 0, r.stdout
-        r = _admind_check(servers[2].conf)
+        r = subprocess.run([conftest.BINARIES["otad"], "init", "--database", uri,
+                            "--node", "node b", str(tmp_path / "bad")],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=30)
+        assert r.returncode == 1
+        assert b'--node: "node b" is no node name' in r.stdout, r.stdout
+        bad = servers[0].conf + ".bad"
+        with open(servers[0].conf) as f, open(bad, "w") as out:
+            out.write(f.read().replace("node = node-a", "node = node b"))
+        r = _admind_check(bad)
         assert r.returncode == 1
         assert b'[otad] node: "node b" is no node name' in r.stdout
     finally:
@@ -144,7 +152,7 @@ def test_otad_test_database_gives_each_server_a_fresh_database(postgres, monkeyp
         for srv in servers:
             srv.prepare()
         uris = [read_ini(srv.conf)["otad"].get("database") for srv in servers]
-        assert uris[0] != uris[1] and uris[2] is None
+        assert uris[0] != uris[1] and not uris[2]
         for uri in uris[:2]:
             assert uri.startswith("postgresql://otad@127.0.0.1:%d/" % postgres.port)
             assert pg.psql(["-d", uri], "SELECT current_user") == [["otad"]]
