@@ -3,7 +3,8 @@
  * The PostgreSQL engine of admind's store (store_int.h's struct
  * store_engine), for [otad] database = postgresql://...: several otad
  * nodes share one database.  One connection per admind, with libpq's
- * synchronous calls bounded by timeouts (connect 3 s, a statement 5 s, a
+ * synchronous calls bounded by timeouts (connect 3 s, a statement 30 s: a
+ * job for a million devices is one, a lock 5 s, a
  * lost server noticed by TCP within 5 s), so that the loop waits on the
  * database about as long as it waits on SQLite's fsync, and never for
  * ever.  A lost connection fails the statement (the API answers 503);
@@ -483,7 +484,7 @@ pg_connect(const char *uri)
 	    "keepalives_idle", "keepalives_interval", "keepalives_count",
 	    "application_name", "options", "dbname", NULL };
 	const char *const values[] = { "3", "5000", "10", "5", "2",
-	    "otad-admind", "-c statement_timeout=5s -c lock_timeout=2s "
+	    "otad-admind", "-c statement_timeout=30s -c lock_timeout=5s "
 	    "-c idle_in_transaction_session_timeout=60s", uri, NULL };
 
 	return PQconnectdbParams(keys, values, 1);
