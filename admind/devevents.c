@@ -115,6 +115,7 @@ devevents_within_rate(struct devevent *e, uint64_t now)
 	unsigned	 limit = env->cfg.hwd.rate_limit;
 
 	if (e->second != now / 1000) {
+		devevents_flush_dropped(e);	/* the second before's */
 		e->second = now / 1000;
 		e->rows = 0;
 	}
