@@ -19,9 +19,14 @@ export OTAD_BUILD="$PWD/build"
 OTAD_TEST_PORTS=26400-32767 tests/fuzz/sanitize.sh >build/sanitize.log 2>&1 &
 sanitizer=$!
 
+# Each pass runs its e2e modules on two pytest-xdist workers (a module and
+# its server stay on one worker, tests/e2e/slowfirst.py hands out the long
+# ones first): the tests mostly wait, so four at a time still leave the
+# cores idle now and then.
 export OTAD_TEST_PORTS=20000-26399
 meson test -C build --print-errorlogs --no-rebuild --suite unit
-/usr/bin/python3 -m pytest -q -p no:cacheprovider --junitxml=build/e2e.xml tests/e2e
+/usr/bin/python3 -m pytest -q -p no:cacheprovider -n 2 --dist loadfile \
+    --junitxml=build/e2e.xml tests/e2e
 
 wait "$sanitizer"
 cat build/sanitize.log

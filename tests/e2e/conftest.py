@@ -22,6 +22,7 @@ from ini import rewrite_ini
 
 import admin as admin_mod
 from ports import free_ports  # noqa: F401  (tests import it from here)
+from slowfirst import pytest_collection_modifyitems  # noqa: F401  (a hook)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BUILD = os.path.abspath(os.environ.get(

@@ -40,7 +40,8 @@ fi
 ASAN_OPTIONS="$san/asan:detect_leaks=0" UBSAN_OPTIONS="$san/ubsan:print_stacktrace=1" \
     TMPDIR="$work/tmp" OTAD_E2E_KEEP=1 OTAD_BUILD="$PWD/$B" \
     OTAD_RANDOM_SECONDS="${OTAD_RANDOM_SECONDS:-30}" \
-    /usr/bin/python3 -m pytest -q -p no:cacheprovider --junitxml="$B/e2e.xml" \
+    /usr/bin/python3 -m pytest -q -p no:cacheprovider -n 2 --dist loadfile \
+    --junitxml="$B/e2e.xml" \
     "${skip[@]}" tests/e2e || rc=1
 
 reports=$(ls "$work/reports" 2>/dev/null)
