@@ -17,12 +17,7 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 B=${FUZZ_BUILD:-build-fuzz}
 
-if [ ! -f "$B/build.ninja" ]; then
-	CC=clang meson setup "$B" -Dfuzz=true -Db_sanitize=address,undefined \
-	    -Db_lundef=false -Dc_args=-fsanitize=fuzzer-no-link >"$B.setup.log" 2>&1 ||
-	    { cat "$B.setup.log"; exit 1; }
-fi
-ninja -C "$B" >"$B/san-build.log" 2>&1 || { tail -30 "$B/san-build.log"; exit 1; }
+tests/fuzz/build.sh san-build.log || exit 1
 
 rm -f "$B/e2e.xml" "$B/san-reports" "$B/meson-logs/testlog.json"
 work=$(mktemp -d /tmp/otad-san.XXXXXX)
