@@ -85,13 +85,15 @@ askpass_prompt(const char *prompt, char *out, size_t outlen)
 	sa.sa_handler = askpass_restore;
 	sigaction(SIGINT, &sa, &oldint);
 	sigaction(SIGTERM, &sa, &oldterm);
-	fputs(prompt, stderr);
-	fflush(stderr);
+	/* The echo goes off (and what was typed before goes) first, then
+	 * the prompt: a line typed once the prompt shows is kept. */
 	if (tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) == -1) {
-		fprintf(stderr, "\notad: cannot turn the echo off: %s\n",
+		fprintf(stderr, "otad: cannot turn the echo off: %s\n",
 		    strerror(errno));
 		rc = -1;
 	} else {
+		fputs(prompt, stderr);
+		fflush(stderr);
 		rc = askpass_line(stdin, out, outlen);
 		tcsetattr(STDIN_FILENO, TCSAFLUSH, &askpass_saved);
 	}

@@ -15,6 +15,8 @@ build_pkgs=(build-essential meson ninja-build pkg-config libuv1-dev libssl-dev
 	# admind's PostgreSQL store ([otad] database)
 	libpq-dev)
 test_pkgs=(python3 python3-pytest curl
+	# the e2e modules on two workers (scripts/test.sh, tests/fuzz/sanitize.sh)
+	python3-pytest-xdist
 	# the package test (tests/e2e/test_package.py)
 	debootstrap systemd-container lintian debhelper dpkg-dev fakeroot
 	# the fuzzers and the sanitizer pass (tests/fuzz), clock jumps (test_faults.py)

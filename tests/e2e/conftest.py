@@ -28,6 +28,7 @@ import admin as admin_mod
 import logs
 import pg
 from ports import free_ports  # noqa: F401  (tests import it from here)
+from slowfirst import pytest_collection_modifyitems  # noqa: F401  (a hook)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BUILD = os.path.abspath(os.environ.get(

@@ -4,7 +4,9 @@ Chosen below the kernel's ephemeral range (32768-60999 here), so that no
 outgoing connection, of this run or of a run beside it, can take a port
 between the moment it is chosen here and the moment a daemon binds it.
 OTAD_TEST_PORTS ("low-high", default 20000-32767) narrows the range:
-scripts/test.sh gives the plain and the sanitizer pass a half each.
+scripts/test.sh gives the plain and the sanitizer pass a half each.  Under
+pytest-xdist (-n N) each worker takes its own N-th of that range, for the
+same reason: workers run side by side.
 """
 
 import os
@@ -13,9 +15,16 @@ import socket
 
 
 def port_range():
-    """(low, high) from OTAD_TEST_PORTS."""
-    low, high = os.environ.get("OTAD_TEST_PORTS", "20000-32767").split("-")
-    return int(low), int(high)
+    """(low, high) from OTAD_TEST_PORTS, this xdist worker's share of it."""
+    low, high = (int(p) for p in
+                 os.environ.get("OTAD_TEST_PORTS", "20000-32767").split("-"))
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")     # gw0, gw1, ...
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if worker.startswith("gw") and count > 1:
+        share = (high + 1 - low) // count
+        low += int(worker[2:]) * share
+        high = low + share - 1
+    return low, high
 
 
 def _bindable(family, host, port):

@@ -176,13 +176,17 @@ def test_admin_password_typed_at_a_terminal(otad):
             except OSError:
                 pytest.fail("terminal closed before %r; saw %r" % (what, seen))
 
+    answered = False
     try:
         expect(b"New password for erin: ")
         os.write(fd, b"typed secret\n")
         expect(b"Again: ")
         os.write(fd, b"typed secret\n")
         expect(b"added admin erin")
+        answered = True
     finally:
+        if not answered:            # it may wait for a line forever
+            os.kill(pid, signal.SIGKILL)
         _, status = os.waitpid(pid, 0)
         os.close(fd)
     assert os.waitstatus_to_exitcode(status) == 0, seen

@@ -7,6 +7,9 @@
 #   tests/fuzz/run.sh 3600 fuzz_http  one harness for an hour
 #   FUZZ_JOBS=4 tests/fuzz/run.sh 14400   every harness, 4 at a time, 4 hours each
 #
+# FUZZ_IDLE=1 runs the harnesses (not the build) in the idle scheduling
+# class, where they take only CPU time nothing else wants: scripts/test.sh
+# runs them so beside its test passes.
 # FUZZ_BUILD names the build directory (default build-fuzz).  Inputs found
 # in a run go to $FUZZ_BUILD/fuzz-corpus/<harness>/ (not the repository);
 # crashes to $FUZZ_BUILD/fuzz-artifacts/.  Ends with "fuzz: N passed, N
@@ -21,16 +24,13 @@ harnesses=("$@")
 	fuzz_http fuzz_ctl fuzz_cfg fuzz_admins fuzz_json fuzz_peers)
 B=${FUZZ_BUILD:-build-fuzz}
 jobs=${FUZZ_JOBS:-$(nproc)}
+idle=()
+[ -n "${FUZZ_IDLE:-}" ] && idle=(chrt --idle 0)
 
-if [ ! -f "$B/build.ninja" ]; then
-	CC=clang meson setup "$B" -Dfuzz=true -Db_sanitize=address,undefined \
-	    -Db_lundef=false -Dc_args=-fsanitize=fuzzer-no-link >"$B.setup.log" 2>&1 ||
-	    { cat "$B.setup.log"; echo "fuzz: 0 passed, 1 failed"; exit 1; }
-fi
 targets=()
 for h in "${harnesses[@]}"; do targets+=("tests/fuzz/$h"); done
-ninja -C "$B" "${targets[@]}" >"$B/fuzz-build.log" 2>&1 ||
-	{ tail -30 "$B/fuzz-build.log"; echo "fuzz: 0 passed, 1 failed"; exit 1; }
+tests/fuzz/build.sh fuzz-build.log "${targets[@]}" ||
+	{ echo "fuzz: 0 passed, 1 failed"; exit 1; }
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:abort_on_error=1:print_stacktrace=1}
@@ -40,7 +40,7 @@ mkdir -p "$B/fuzz-artifacts" "$B/fuzz-logs"
 fuzz_one() {
 	local h=$1 work="$B/fuzz-corpus/$1" seeds="tests/fuzz/corpus/$1"
 	mkdir -p "$work"
-	"$B/tests/fuzz/$h" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
+	"${idle[@]}" "$B/tests/fuzz/$h" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
 	    -max_len=16384 -print_final_stats=1 \
 	    -artifact_prefix="$B/fuzz-artifacts/$h-" "$work" "$seeds" \
 	    >"$B/fuzz-logs/$h.log" 2>&1

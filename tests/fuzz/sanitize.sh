@@ -17,12 +17,7 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 B=${FUZZ_BUILD:-build-fuzz}
 
-if [ ! -f "$B/build.ninja" ]; then
-	CC=clang meson setup "$B" -Dfuzz=true -Db_sanitize=address,undefined \
-	    -Db_lundef=false -Dc_args=-fsanitize=fuzzer-no-link >"$B.setup.log" 2>&1 ||
-	    { cat "$B.setup.log"; exit 1; }
-fi
-ninja -C "$B" >"$B/san-build.log" 2>&1 || { tail -30 "$B/san-build.log"; exit 1; }
+tests/fuzz/build.sh san-build.log || exit 1
 
 rm -f "$B/e2e.xml" "$B/san-reports" "$B/meson-logs/testlog.json"
 work=$(mktemp -d /tmp/otad-san.XXXXXX)
@@ -40,7 +35,8 @@ fi
 ASAN_OPTIONS="$san/asan:detect_leaks=0" UBSAN_OPTIONS="$san/ubsan:print_stacktrace=1" \
     TMPDIR="$work/tmp" OTAD_E2E_KEEP=1 OTAD_BUILD="$PWD/$B" \
     OTAD_RANDOM_SECONDS="${OTAD_RANDOM_SECONDS:-30}" \
-    /usr/bin/python3 -m pytest -q -p no:cacheprovider --junitxml="$B/e2e.xml" \
+    /usr/bin/python3 -m pytest -q -p no:cacheprovider -n 2 --dist loadfile \
+    --junitxml="$B/e2e.xml" \
     "${skip[@]}" tests/e2e || rc=1
 
 reports=$(ls "$work/reports" 2>/dev/null)
