@@ -420,6 +420,12 @@ void	 cluster_event(const char *kind, int64_t device_id, int64_t job_id,
 /* The device's first connection on this node came (on), or its last
  * went: the sessions table follows (a light write). */
 void	 cluster_session(int64_t device_id, int on);
+/* Decisions this node made were lost (a transaction that failed on the
+ * shared database: a lock waited too long, a deadlock): the devices it
+ * holds are decided again at the next tick.  cluster_redecide_take()
+ * says whether one is due, and clears it. */
+void	 cluster_redecide(void);
+int	 cluster_redecide_take(void);
 
 /* cluster.c: listening to the other nodes, the shared chores' lock */
 void	 cluster_start(void);
@@ -439,6 +445,11 @@ int	 tx_commit(void) __attribute__((warn_unused_result));
 void	 tx_rollback(void);
 void	 tx_fail(void);				/* dooms the open one */
 int	 tx_ok(void);
+/* The outermost open transaction's number (each begin takes the next);
+ * 0 outside one. */
+uint64_t tx_number(void);
+/* 1 inside the outermost transaction only (not a nested one). */
+int	 tx_outermost(void);
 /* fn(arg, 1) after the outermost commit, fn(arg, 0) after a rollback. */
 int	 tx_defer(void (*fn)(void *arg, int committed), void *arg);
 

@@ -232,6 +232,8 @@ cluster_tick(uv_timer_t *t)
 		log_info("cluster: node %s listening to the other nodes",
 		    env->cfg.node);
 	}
+	if (cluster_redecide_take())
+		cl.lost = 1;		/* decisions were lost: decide again */
 	if (cl.lost || cl.stale)
 		cluster_resync(cl.lost);
 	cluster_heartbeat();

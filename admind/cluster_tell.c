@@ -17,7 +17,7 @@
 
 #define CLUSTER_MAX_NOTICE	7900	/* bytes; PostgreSQL takes < 8000 */
 
-static int	 cluster_is_on, cluster_is_leader;
+static int	 cluster_is_on, cluster_is_leader, cluster_redecide_due;
 
 int
 cluster_on(void)
@@ -29,6 +29,22 @@ int
 cluster_leader(void)
 {
 	return !cluster_is_on || cluster_is_leader;
+}
+
+void
+cluster_redecide(void)
+{
+	if (cluster_is_on)
+		cluster_redecide_due = 1;
+}
+
+int
+cluster_redecide_take(void)
+{
+	int	 due = cluster_redecide_due;
+
+	cluster_redecide_due = 0;
+	return due;
 }
 
 void

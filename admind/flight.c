@@ -23,6 +23,7 @@ struct flight_job {
 	struct flight_job	*next;
 	int64_t			 job_id;
 	int			 counted;	/* busy is known */
+	uint64_t		 counted_tx;	/* in this transaction */
 	int64_t			 busy;
 };
 
@@ -70,8 +71,10 @@ flight_job_get(int64_t job_id)
 		flight_jobs = j;
 	}
 	/* other nodes sharing the database move its deliveries too: they
-	 * are counted in this transaction, the job's row locked */
-	if (!j->counted || store_shared(env->store)) {
+	 * are counted once a transaction, the job's row locked until it
+	 * ends, and followed by flight_moved within it */
+	if (!j->counted || (store_shared(env->store) &&
+	    (tx_number() == 0 || j->counted_tx != tx_number()))) {
 		j->busy = 0;
 		if ((store_shared(env->store) &&
 		    store_job_lock(env->store, job_id) == -1) ||
@@ -79,6 +82,7 @@ flight_job_get(int64_t job_id)
 		    &j->busy) == -1)
 			return NULL;
 		j->counted = 1;
+		j->counted_tx = tx_number();
 	}
 	return j;
 }

@@ -40,6 +40,7 @@ static struct {
 	struct firmware	 fw;
 } sched_cache;
 static int	 sched_batching;	/* depth: kicks nest */
+#define SCHED_CHUNK	128	/* devices a batch decides, shared database */
 
 /* Whether a job may start, for one second: a batch reads its window
  * once. */
@@ -212,8 +213,27 @@ sched_batch_end(void)
 {
 	if (--sched_batching == 0)
 		sched_cache_clear();
-	if (tx_commit() == -1)	/* logged; nothing of it is acted on */
+	if (tx_commit() == -1) {	/* logged; nothing of it is acted on */
 		flight_forget();
+		cluster_redecide();	/* another node's lock, a deadlock */
+	}
+}
+
+/*
+ * Before the i-th device of a long batch: on a shared database the batch
+ * commits every SCHED_CHUNK devices, so that the job rows it locks are
+ * the other nodes' again soon, and one that failed (a lock that waited
+ * too long, a deadlock: cluster_redecide decides them again) does not
+ * take the rest with it.
+ */
+static void
+sched_batch_next(size_t i)
+{
+	if (!store_shared(env->store) || sched_batching != 1 ||
+	    !tx_outermost() || (i % SCHED_CHUNK != 0 && tx_ok()) || i == 0)
+		return;
+	sched_batch_end();
+	sched_batch_begin();
 }
 
 /* The job may start now (start_at, its window); *next when it may, when
@@ -557,10 +577,12 @@ sched_job_started(int64_t job_id, const int64_t *devices, size_t n)
 		devices = online;
 	}
 	sched_batch_begin();
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
+		sched_batch_next(i);
 		if (sched_ready(devices[i]) &&
 		    (online == NULL || sched_in_job(job_id, devices[i])))
 			sched_decide(devices[i]);
+	}
 	sched_batch_end();
 	free(online);
 }
@@ -569,9 +591,11 @@ void
 sched_devices_again(const int64_t *ids, size_t n)
 {
 	sched_batch_begin();
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
+		sched_batch_next(i);
 		if (sched_ready(ids[i]))
 			sched_decide(ids[i]);
+	}
 	sched_batch_end();
 }
 

@@ -18,6 +18,7 @@ struct tx_effect {
 };
 
 static unsigned		 tx_depth;
+static uint64_t		 tx_serial;
 static int		 tx_doomed;
 static struct tx_effect	*tx_effects;
 static size_t		 tx_neffects, tx_cap;
@@ -46,6 +47,7 @@ tx_begin(void)
 	if (store_begin(env->store) == -1)
 		return -1;
 	tx_depth = 1;
+	tx_serial++;
 	tx_doomed = 0;
 	return 0;
 }
@@ -60,6 +62,18 @@ int
 tx_ok(void)
 {
 	return tx_depth > 0 && !tx_doomed;
+}
+
+uint64_t
+tx_number(void)
+{
+	return tx_depth > 0 ? tx_serial : 0;
+}
+
+int
+tx_outermost(void)
+{
+	return tx_depth == 1;
 }
 
 int
