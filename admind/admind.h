@@ -255,8 +255,9 @@ void	 api_import(struct http_conn *, struct http_request *,
 /* api_firmware.c */
 void	 api_firmware_upload_begin(struct http_conn *, struct http_request *,
 	    struct api_req *, void (*)(struct http_conn *, struct api_req *));
-/* Stores an uploaded image's row: *status 201 new, 200 already there (a
- * deleted one is restored). */
+/* Stores an uploaded image's row, and its bytes on a shared store, in one
+ * transaction: *status 201 new, 200 already there (a deleted one is
+ * restored). */
 int	 api_firmware_save(struct api_req *, struct firmware *, int *status);
 void	 api_firmware_upload(struct http_conn *, struct http_request *,
 	    struct api_req *);
@@ -330,6 +331,23 @@ void	 api_metrics(struct http_conn *);
 
 /* api_web.c: the web admin page and its files */
 void	 api_web(struct http_conn *, struct http_request *, struct api_req *);
+
+/* fwcache.c: the firmware directory's files, and on a shared store the
+ * database's copy of each image. */
+/* A new temporary file in the firmware directory (path holds its name,
+ * "" on failure): its descriptor, or -1 (logged). */
+int	 fwcache_tmp(char *path, size_t len);
+/* fsync, then the temporary file becomes the image's: 0, or -1 (logged)
+ * with errno. */
+int	 fwcache_commit(int fd, const char *tmp, const char *sha256);
+/* On a shared store, the image's file into the database in chunks, inside
+ * the caller's transaction: 0 or -1 (logged).  0 at once on SQLite. */
+int	 fwcache_put(const char *sha256);
+/* The image's file is in the firmware directory, fetched from the
+ * database and verified if it was not: 0, -1 the store or the disk failed
+ * (worth a retry), -2 the database's copy is damaged (or was a few
+ * seconds ago).  Logged.  0 at once on SQLite. */
+int	 fwcache_ensure(const struct firmware *);
 
 /* upload.c */
 struct upload *upload_new(const char *content_type, uint64_t max_size,

@@ -3,8 +3,9 @@
  * admind's firmware resource, /admin/firmware: upload (multipart "file",
  * streamed through upload.c into the firmware directory in constant
  * memory, indexed, deduplicated by SHA-256), list, get with the jobs that
- * use it, delete (409 while an active or paused job uses it; the file is
- * removed, the row kept while finished jobs still name it).
+ * use it, delete (409 while an active or paused job uses it; the file, and
+ * the database's copy on a shared store, are removed, the row kept while
+ * finished jobs still name it).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -89,10 +90,10 @@ api_firmware_upload(struct http_conn *c, struct http_request *req,
 	api_firmware_upload_begin(c, req, ar, api_firmware_uploaded);
 }
 
-/* Stores the row for an uploaded image: *status 201 when new, 200 when
- * an identical image was there already (a deleted one comes back). */
-int
-api_firmware_save(struct api_req *ar, struct firmware *fw, int *status)
+/* The row for an uploaded image: *status 201 when new, 200 when an
+ * identical image was there already (a deleted one comes back). */
+static int
+firmware_row(struct api_req *ar, struct firmware *fw, int *status)
 {
 	int64_t	 deleted_at = 0;
 	int	 created;
@@ -111,6 +112,23 @@ api_firmware_save(struct api_req *ar, struct firmware *fw, int *status)
 		return store_firmware_restore(env->store, fw->id);
 	}
 	return 0;
+}
+
+/* Stores an uploaded image's row (see firmware_row) and, on a store
+ * that nodes share, its bytes, in one transaction: all or nothing.  The
+ * bytes go again for an identical image, which repairs a damaged copy
+ * and adds nothing to a sound one. */
+int
+api_firmware_save(struct api_req *ar, struct firmware *fw, int *status)
+{
+	if (tx_begin() == -1) {
+		tx_rollback();
+		return -1;
+	}
+	if (firmware_row(ar, fw, status) == -1 || fwcache_put(fw->sha256) ==
+	    -1)
+		tx_fail();
+	return tx_commit();
 }
 
 static void

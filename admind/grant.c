@@ -7,7 +7,8 @@
  * downloading to downloaded.  The updater's own headers can show that the
  * device already runs the image (304, already-current) or cannot take it
  * (other chip family, too little space, file-system mode: refused, and the
- * delivery becomes incompatible with the reason).  The decisions are
+ * delivery becomes incompatible with the reason).  A granted image is on
+ * this node's disk first (fwcache.c).  The decisions are
  * grant_policy.c's: this file gathers the facts, asks, and acts.
  */
 #include <inttypes.h>
@@ -114,8 +115,8 @@ grant_reply(struct ctl_conn *c, uint32_t reqid, int status,
 		log_warnx("cannot answer fwstore's firmware check");
 }
 
-/* A transition that could not be stored: nothing happened, the updater
- * asks again later. */
+/* A transition that could not be stored, or an image not yet on this
+ * node's disk: nothing happened, the updater asks again later. */
 static void
 grant_retry_later(struct ctl_conn *c, uint32_t reqid, const struct delivery *d)
 {
@@ -188,6 +189,23 @@ grant_other_device(const struct grant_req *g, const struct delivery *d)
 	return grant_policy_other_device(found, id, d->device_id);
 }
 
+/*
+ * The image's file is on this node's disk before a download is granted
+ * (on a shared store it may have to come from the database first): -1
+ * after answering 503 when it could not be fetched now.  A damaged copy
+ * in the database (logged) is granted as before: fwstore finds no file
+ * and answers as it does for any missing one.
+ */
+static int
+grant_fetch(struct ctl_conn *c, uint32_t reqid, const struct delivery *d,
+    const struct firmware *fw)
+{
+	if (fwcache_ensure(fw) != -1)
+		return 0;
+	grant_retry_later(c, reqid, d);
+	return -1;
+}
+
 /* The ticket's delivery and its job's firmware come from one statement:
  * a download's check reads the store once (twice with ?auth=). */
 static void
@@ -212,7 +230,8 @@ grant_check(struct ctl_conn *c, uint32_t reqid, const struct grant_req *g)
 	} else if ((status = grant_policy_offered(d.state, why,
 	    sizeof(why))) != 0) {
 		grant_reply(c, reqid, status, why, d.id, NULL);
-	} else if (!grant_refuse(c, reqid, g, &d, &fw)) {
+	} else if (!grant_refuse(c, reqid, g, &d, &fw) &&
+	    grant_fetch(c, reqid, &d, &fw) == 0) {
 		grant_reply(c, reqid, 200, "", d.id, &fw);
 	}
 	firmware_free(&fw);
@@ -251,7 +270,8 @@ grant_poll(struct ctl_conn *c, uint32_t reqid, const struct grant_req *g)
 	    store_firmware_get(env->store, job.firmware_id, &fw) != 1)
 		grant_reply(c, reqid, 404, "The firmware is gone.", d.id, NULL);
 	else if (grant_current(c, reqid, g, &d, &fw) ||
-	    grant_refuse(c, reqid, g, &d, &fw))
+	    grant_refuse(c, reqid, g, &d, &fw) ||
+	    grant_fetch(c, reqid, &d, &fw) == -1)
 		;
 	else if (g->quiet || grant_poll_send(c, reqid, &d, &job, g, &fw) == 0)
 		grant_reply(c, reqid, 200, "", d.id, &fw);

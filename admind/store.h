@@ -270,12 +270,21 @@ int	 store_firmware_in_use(struct store *, int64_t firmware_id,
  * starting a job on a firmware id. */
 int	 store_firmware_deleted_at(struct store *, int64_t id, int64_t *when)
 	    STORE_WUR;
-/* Deletes the row, or marks it deleted while jobs name it, in one
- * transaction (its own unless the caller holds one).  The caller removes
- * the file. */
+/* Deletes the row, or marks it deleted while jobs name it, and the
+ * image's bytes in the database, in one transaction (its own unless the
+ * caller holds one).  The caller removes the file. */
 int	 store_firmware_delete(struct store *, int64_t id) STORE_WUR;
 /* Makes a deleted row live again (an identical image uploaded again). */
 int	 store_firmware_restore(struct store *, int64_t id) STORE_WUR;
+/* An image's bytes in the database, chunk seq (0, 1, ...) of them: put
+ * writes it (a chunk that is there with other bytes is replaced, one with
+ * the same bytes left alone); get calls chunk() with its bytes, valid for
+ * the call only: 1 found (and chunk() gave 0), 0 no such chunk, -1 (the
+ * store failed, or chunk() did).  store_firmware_delete deletes them. */
+int	 store_firmware_data_put(struct store *, const char *sha256, int seq,
+	    const void *data, size_t len) STORE_WUR;
+int	 store_firmware_data_get(struct store *, const char *sha256, int seq,
+	    int (*chunk)(void *, const void *, size_t), void *arg) STORE_WUR;
 void	 firmware_free(struct firmware *);
 void	 firmware_list_free(struct firmware *, size_t);
 

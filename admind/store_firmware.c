@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Firmware images in admind's SQLite store (see store.h): one row per
- * distinct image (by SHA-256), listed and counted for the admin API, the
- * jobs that name an image, and deletion that keeps the row (marked
- * deleted) while jobs still name it.  Part of the store that admind and
- * `otad init` link.
+ * Firmware images in admind's store (see store.h): one row per distinct
+ * image (by SHA-256), listed and counted for the admin API, the jobs that
+ * name an image, and deletion that keeps the row (marked deleted) while
+ * jobs still name it.  On a store that nodes share, the image's bytes in
+ * chunks too (firmware_data, for fwcache.c).  Part of the store that
+ * admind and `otad init` link.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +63,24 @@ static const struct store_query q_firmware_deleted_at = {
     .slot = Q_FIRMWARE_DELETED_AT,
     .name = "firmware deleted at",
     .sql = "SELECT deleted_at FROM firmware WHERE id = ?" };
+
+/* A chunk written again with other bytes (a damaged copy repaired by a
+ * new upload) is replaced; with the same bytes it is left as it is. */
+static const struct store_query q_firmware_data_put = {
+    .slot = Q_FIRMWARE_DATA_PUT,
+    .name = "firmware data put",
+    .sql = "INSERT INTO firmware_data (sha256, seq, data) VALUES (?1, ?2, ?3)"
+	" ON CONFLICT (sha256, seq) DO UPDATE SET data = excluded.data"
+	" WHERE firmware_data.data <> excluded.data" };
+static const struct store_query q_firmware_data_get = {
+    .slot = Q_FIRMWARE_DATA_GET,
+    .name = "firmware data get",
+    .sql = "SELECT data FROM firmware_data WHERE sha256 = ?1 AND seq = ?2" };
+static const struct store_query q_firmware_data_delete = {
+    .slot = Q_FIRMWARE_DATA_DELETE,
+    .name = "firmware data delete",
+    .sql = "DELETE FROM firmware_data WHERE sha256 IN"
+	" (SELECT sha256 FROM firmware WHERE id = ?)" };
 
 static int	 firmware_read(const struct store_cur *, void *);
 static void	 firmware_free_row(void *);
@@ -172,6 +191,8 @@ store_firmware_delete(struct store *st, int64_t id)
 		return -1;
 	rv = store_one(st, &q_firmware_refs, &store_id_row, &refs, "I",
 	    id) == -1 ? -1 : 0;
+	if (rv == 0)
+		rv = store_run(st, &q_firmware_data_delete, "I", id);
 	if (rv == 0 && refs == 0)
 		rv = store_run(st, &q_firmware_delete, "I", id);
 	else if (rv == 0)
@@ -185,6 +206,34 @@ int
 store_firmware_restore(struct store *st, int64_t id)
 {
 	return store_run(st, &q_firmware_set_deleted, "II", id, (int64_t)0);
+}
+
+int
+store_firmware_data_put(struct store *st, const char *sha256, int seq,
+    const void *data, size_t len)
+{
+	return store_run(st, &q_firmware_data_put, "sib", sha256, seq, data,
+	    len);
+}
+
+int
+store_firmware_data_get(struct store *st, const char *sha256, int seq,
+    int (*chunk)(void *, const void *, size_t), void *arg)
+{
+	const struct store_cur	*c;
+	const void		*data;
+	size_t			 len;
+	int			 rc;
+
+	if ((c = store_start(st, &q_firmware_data_get, "si", sha256, seq)) ==
+	    NULL)
+		return -1;
+	if ((rc = store_step(st, &q_firmware_data_get)) == STORE_ROW) {
+		data = store_col_blob(c, 0, &len);
+		rc = chunk(arg, data, len) == -1 ? -1 : 1;
+	}
+	store_done(st, &q_firmware_data_get);
+	return rc;
 }
 
 void

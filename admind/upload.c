@@ -4,10 +4,9 @@
  * streams in, the "file" part goes to a temporary file in the firmware
  * directory while its MD5 and SHA-256 are computed and the image is
  * indexed, and on success the file is fsynced and renamed to its SHA-256
- * (never half visible).  Memory stays constant whatever the image size.
+ * (never half visible; fwcache.c's files).  Memory stays constant whatever the image size.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -170,16 +169,11 @@ upload_new(const char *content_type, uint64_t max_size, char *err,
 	if ((u->mp = multipart_new(content_type ? content_type : "",
 	    &upload_cb, u, err, errlen)) == NULL)
 		goto fail;
-	snprintf(u->tmp, sizeof(u->tmp), "%s/.upload-XXXXXX",
-	    env->firmware_dir);
-	if ((u->fd = mkostemp(u->tmp, O_CLOEXEC)) == -1) {
-		log_warn("firmware upload: %s", u->tmp);
+	if ((u->fd = fwcache_tmp(u->tmp, sizeof(u->tmp))) == -1) {
 		snprintf(err, errlen, "the server cannot create a file in "
 		    "its firmware directory");
-		u->tmp[0] = '\0';
 		goto fail;
 	}
-	fchmod(u->fd, 0640);
 	u->md5 = EVP_MD_CTX_new();
 	u->sha256 = EVP_MD_CTX_new();
 	u->scan = image_scan_new();
@@ -210,32 +204,16 @@ upload_feed(struct upload *u, const char *p, size_t n)
 	return 0;
 }
 
+/* The image becomes the file named by its SHA-256. */
 static int
 upload_store(struct upload *u, const char *sha256)
 {
-	char	 path[PATH_MAX];
-
-	if (fsync(u->fd) == -1) {
-		log_warn("firmware upload: fsync %s", u->tmp);
+	if (fwcache_commit(u->fd, u->tmp, sha256) == -1)
 		return upload_fail(u, errno == ENOSPC ? 507 : 500,
 		    errno == ENOSPC ? "storage.full" : "storage.error",
 		    "The server could not save the image (%s); nothing was "
 		    "stored.", strerror(errno));
-	}
-	snprintf(path, sizeof(path), "%s/%s", env->firmware_dir, sha256);
-	if (rename(u->tmp, path) == -1) {
-		log_warn("firmware upload: rename %s", path);
-		return upload_fail(u, 500, "storage.error", "The server could "
-		    "not save the image (%s); nothing was stored.",
-		    strerror(errno));
-	}
 	u->tmp[0] = '\0';
-	/* The rename is durable once the directory is synced. */
-	int dfd = open(env->firmware_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd != -1) {
-		fsync(dfd);
-		close(dfd);
-	}
 	return 0;
 }
 

@@ -150,6 +150,10 @@ test_devices(struct store *st)
 	CHECK(store_device_delete(st, id2) == 1);
 }
 
+/* test_firmware's two images. */
+#define SHA_A	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define SHA_C	"cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc"
+
 static int64_t
 test_firmware(struct store *st)
 {
@@ -586,6 +590,59 @@ test_device_edits(struct store *st)
 	CHECK(store_device_count_tag(st, "gate", &total) == 0 && total == 0);
 }
 
+/* Collects one chunk read back by store_firmware_data_get. */
+struct chunk_got {
+	uint8_t	 data[64];
+	size_t	 len;
+};
+
+static int
+chunk_read(void *arg, const void *data, size_t len)
+{
+	struct chunk_got	*g = arg;
+
+	CHECK(len <= sizeof(g->data));
+	memcpy(g->data, data, len);
+	g->len = len;
+	return 0;
+}
+
+static int
+chunk_refuse(void *arg, const void *data, size_t len)
+{
+	(void)arg;
+	(void)data;
+	(void)len;
+	return -1;
+}
+
+/* An image's bytes in chunks, byte for byte (NUL and 0xff too), in
+ * either engine; store_firmware_delete takes them (test_firmware_delete
+ * checks).  sha_a and sha_c: test_firmware's two images. */
+static void
+test_firmware_data(struct store *st, const char *sha_a, const char *sha_c)
+{
+	const uint8_t	 one[] = { 0x00, 0xff, 'E', 0x9, 0x00, '\\' };
+	const uint8_t	 two[] = { 0x1f, 0x8b };
+	struct chunk_got g;
+
+	CHECK(store_firmware_data_put(st, sha_c, 0, one, sizeof(one)) == 0);
+	CHECK(store_firmware_data_put(st, sha_c, 1, two, sizeof(two)) == 0);
+	CHECK(store_firmware_data_put(st, sha_a, 0, two, sizeof(two)) == 0);
+	/* the same bytes again: nothing changes; other bytes: replaced */
+	CHECK(store_firmware_data_put(st, sha_c, 1, two, sizeof(two)) == 0);
+	CHECK(store_firmware_data_put(st, sha_a, 0, one, sizeof(one)) == 0);
+
+	CHECK(store_firmware_data_get(st, sha_c, 0, chunk_read, &g) == 1);
+	CHECK(g.len == sizeof(one) && memcmp(g.data, one, g.len) == 0);
+	CHECK(store_firmware_data_get(st, sha_c, 1, chunk_read, &g) == 1);
+	CHECK(g.len == sizeof(two) && memcmp(g.data, two, g.len) == 0);
+	CHECK(store_firmware_data_get(st, sha_a, 0, chunk_read, &g) == 1);
+	CHECK(g.len == sizeof(one) && memcmp(g.data, one, g.len) == 0);
+	CHECK(store_firmware_data_get(st, sha_c, 2, chunk_read, &g) == 0);
+	CHECK(store_firmware_data_get(st, sha_c, 0, chunk_refuse, &g) == -1);
+}
+
 /* Firmware that jobs name is only marked deleted, and comes back. */
 static void
 test_firmware_delete(struct store *st, int64_t fw)
@@ -610,6 +667,14 @@ test_firmware_delete(struct store *st, int64_t fw)
 
 	CHECK(store_firmware_delete(st, fw) == 0);	/* kept, marked */
 	CHECK(store_firmware_deleted_at(st, fw, &when) == 1 && when > 0);
+	/* the bytes go with both (test_firmware_data put them) */
+	CHECK(store_firmware_get(st, fw, &f) == 1);
+	CHECK(store_firmware_data_get(st, f.sha256, 0, chunk_refuse, NULL) ==
+	    0);
+	memset(f.sha256, 'c', 64);
+	CHECK(store_firmware_data_get(st, f.sha256, 1, chunk_refuse, NULL) ==
+	    0);
+	firmware_free(&f);
 	CHECK(store_firmware_get(st, fw, &f) == 1);
 	firmware_free(&f);
 	CHECK(store_firmware_list(st, "", "", -1, 0, &list, &n, &total) == 0);
@@ -1209,6 +1274,8 @@ main(void)
 		test_events_prune(st);
 	test_device_edits(st);
 	test_device_pins(st);
+	CHECK(store_shared(st) == (pg != NULL && *pg != '\0'));
+	test_firmware_data(st, SHA_A, SHA_C);
 	test_firmware_delete(st, fw);
 	test_api_tokens(st);
 	test_waiting(st, fw);
