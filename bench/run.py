@@ -727,16 +727,17 @@ def idle_fleet(args, otad, table, problems, ctx):
                   sum(v for k, v in cpu.items() if k.startswith("hwd")), cpu["admind"]))
 
 
-def fanout_wait(args, fleet, ctx, t0):
-    """Polls the generators until every device has its frame or none came for 2 s."""
-    deadline = time.monotonic() + args.fanout_wait
+def fanout_wait(args, fleet, ctx, t0, limit=None):
+    """Polls the generators until every device has its frame, or none came for 2 s
+    after the first, or limit seconds (args.fanout_wait) passed."""
+    deadline = time.monotonic() + (limit or args.fanout_wait)
     last, last_change = -1, time.monotonic()
     while True:
         rows, lost = fleet.dump(ctx["workdir"])
         if len(rows) != last:
             last, last_change = len(rows), time.monotonic()
         if len(rows) >= fleet.ok or time.monotonic() > deadline or \
-                time.monotonic() - last_change > 2.0:
+                (rows and time.monotonic() - last_change > 2.0):
             return rows, lost
         time.sleep(0.25)
 
@@ -1278,7 +1279,7 @@ def cluster_fanout(args, nodes, fleet, table, problems, ctx, image):
         a.close()
     if st != 201:
         raise Broken("cluster: POST /admin/jobs -> %d %r" % (st, data[:300]))
-    rows, lost = fanout_wait(args, fleet, ctx, t0)
+    rows, lost = fanout_wait(args, fleet, ctx, t0, limit=4 * args.fanout_wait)
     if lost:
         problems.append("cluster: %d logged-in devices were disconnected" % lost)
     one = ctx.get("fanout_single")
