@@ -15,11 +15,16 @@ start). Standard library only.
                                1 and 2 workers at 19,000, 1,000 downloaders, 100,000
                                devices for the scheduler, 1,000,000 for scenario 6
     bench/run.py --full --only million     scenario 6 alone
+    bench/run.py --full --cluster          all, then scenario 7: three nodes on a
+                               throwaway PostgreSQL 15, 3 x 19,000 devices
+    bench/run.py --full --only cluster     scenario 7 alone
     bench/run.py --help        every knob
 
 Scenarios: 1 idle fleet (logins/s, RSS per connection, CPU at rest; peer mosquitto),
 2 OTA fan-out, 3 firmware download (peer nginx), 4 upload, 5 scheduler, 6 a million
-devices (bulk import, a job for all, the device list paged; --only million runs it alone).
+devices (bulk import, a job for all, the device list paged; --only million runs it alone),
+7 cluster (--cluster or --only cluster: three otad nodes sharing PostgreSQL, beside the
+single node's figures of the same run).
 """
 
 import argparse
