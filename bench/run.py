@@ -320,6 +320,21 @@ class Otad:
         except OSError:
             return ""
 
+    def log_warnings(self, n=8):
+        """The n most frequent warnings of the log, numbers masked, with their
+        counts (a fault repeated for every device shows once)."""
+        counts = {}
+        try:
+            with open(os.path.join(self.dir, "otad-run.log"), "rb") as f:
+                for line in f.read().decode("utf-8", "replace").splitlines():
+                    if "warning:" in line or "error:" in line:
+                        key = re.sub(r"\d+", "N", line)
+                        counts[key] = counts.get(key, 0) + 1
+        except OSError:
+            pass
+        top = sorted(counts.items(), key=lambda kv: -kv[1])[:n]
+        return "\n".join("%7d  %s" % (c, k) for k, c in top)
+
     def stop(self):
         stop_proc(self.proc, group=True)
         if getattr(self, "log", None):
@@ -1244,7 +1259,8 @@ def cluster(args, build, workdir, table, problems, ctx, image, image_path):
             fleet.stop()
         if problems:
             for o in nodes:
-                log("node %s log tail:\n%s" % (o.node, o.log_tail()))
+                log("node %s, its most frequent warnings:\n%s" % (o.node,
+                                                                  o.log_warnings()))
         for o in nodes:
             o.stop()
         srv.finish()
