@@ -157,11 +157,6 @@ void	 store_flush(struct store *);
 /* 1 when a write failed on a full disk since the last call (then 0);
  * cannot fail, so a call only to clear the flag may drop the result. */
 int	 store_disk_full(struct store *);
-/* 1 when several nodes may share the database (PostgreSQL): an image's
- * bytes are kept in it too (store_firmware_data_*), for every node's
- * disk cache (fwcache.c).  0 for SQLite: its firmware files are the only
- * copy. */
-int	 store_shared(const struct store *);
 
 /* store_schema.c */
 /* Opens (creating) the database and brings its schema up to date.  NULL

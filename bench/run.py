@@ -15,11 +15,16 @@ start). Standard library only.
                                1 and 2 workers at 19,000, 1,000 downloaders, 100,000
                                devices for the scheduler, 1,000,000 for scenario 6
     bench/run.py --full --only million     scenario 6 alone
+    bench/run.py --full --cluster          all, then scenario 7: three nodes on a
+                               throwaway PostgreSQL 15, 3 x 19,000 devices
+    bench/run.py --full --only cluster     scenario 7 alone
     bench/run.py --help        every knob
 
 Scenarios: 1 idle fleet (logins/s, RSS per connection, CPU at rest; peer mosquitto),
 2 OTA fan-out, 3 firmware download (peer nginx), 4 upload, 5 scheduler, 6 a million
-devices (bulk import, a job for all, the device list paged; --only million runs it alone).
+devices (bulk import, a job for all, the device list paged; --only million runs it alone),
+7 cluster (--cluster or --only cluster: three otad nodes sharing PostgreSQL, beside the
+single node's figures of the same run).
 """
 
 import argparse
@@ -177,8 +182,12 @@ def stop_proc(proc, sig=signal.SIGTERM, group=False):
 # -- otad ---------------------------------------------------------------------------
 
 class Otad:
-    def __init__(self, build, workdir, name, hwd_workers=1, fw_workers=1):
+    def __init__(self, build, workdir, name, hwd_workers=1, fw_workers=1, database=None,
+                 node=None):
+        """database: a PostgreSQL URI several nodes share ([otad] database, given to
+        otad init with node as --node); None: SQLite in the node's directory."""
         self.build = build
+        self.database, self.node = database, node
         self.hwd_workers, self.fw_workers = hwd_workers, fw_workers
         self.dir = os.path.join(workdir, name)
         os.mkdir(self.dir)
@@ -194,7 +203,10 @@ class Otad:
                         ("fwstore", "otad-fwstore")):
             os.symlink(os.path.join(self.build, d, name), os.path.join(sbin, name))
         env = dict(os.environ, OTAD_SBINDIR=sbin)
-        r = subprocess.run([os.path.join(self.build, "otad", "otad"), "init", self.dir],
+        shared = ["--database", self.database, "--node", self.node] if self.database \
+            else []
+        r = subprocess.run([os.path.join(self.build, "otad", "otad"), "init"] + shared +
+                           [self.dir],
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
                            timeout=30)
         out = r.stdout.decode("utf-8", "replace")
@@ -308,6 +320,21 @@ class Otad:
         except OSError:
             return ""
 
+    def log_warnings(self, n=8):
+        """The n most frequent warnings of the log, numbers masked, with their
+        counts (a fault repeated for every device shows once)."""
+        counts = {}
+        try:
+            with open(os.path.join(self.dir, "otad-run.log"), "rb") as f:
+                for line in f.read().decode("utf-8", "replace").splitlines():
+                    if "warning:" in line or "error:" in line:
+                        key = re.sub(r"\d+", "N", line)
+                        counts[key] = counts.get(key, 0) + 1
+        except OSError:
+            pass
+        top = sorted(counts.items(), key=lambda kv: -kv[1])[:n]
+        return "\n".join("%7d  %s" % (c, k) for k, c in top)
+
     def stop(self):
         stop_proc(self.proc, group=True)
         if getattr(self, "log", None):
@@ -401,21 +428,30 @@ def create_devices(otad, first, n, threads=4):
 class Fleet:
     """Idle clients spread over several generator processes."""
 
-    def __init__(self, loadgen, mode, port, n, procs, hbeat, inflight, net):
+    def __init__(self, loadgen, mode, port, n, procs, hbeat, inflight, net, first=0,
+                 lane=0, ready=True):
+        """Devices first..first+n-1 over procs generator processes; lane: a fleet
+        beside others takes its source addresses 127.net.(lane+1).* onwards.  ready:
+        wait until all have logged in (else call wait_ready())."""
         self.procs = []
         per = int(math.ceil(n / procs))
-        t0 = time.monotonic()
+        self.t0 = time.monotonic()
         for k in range(procs):
-            first, cnt = k * per, min(per, n - k * per)
+            start, cnt = k * per, min(per, n - k * per)
             if cnt <= 0:
                 break
-            src = ",".join("127.%d.%d.%d" % (net, k + 1, j) for j in range(1, 3))
+            src = ",".join("127.%d.%d.%d" % (net, lane + k + 1, j) for j in range(1, 3))
             p = subprocess.Popen([loadgen, mode, "-h", "127.0.0.1", "-p", str(port),
-                                  "-n", str(cnt), "-f", str(first), "-s", src,
+                                  "-n", str(cnt), "-f", str(first + start), "-s", src,
                                   "-H", str(hbeat), "-c", str(inflight)],
                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                  text=True, bufsize=1)
             self.procs.append(p)
+        if ready:
+            self.wait_ready()
+
+    def wait_ready(self):
+        """Reads every process's "ready" line: ok, failed, secs (from the start)."""
         self.ok = self.failed = 0
         for p in self.procs:
             line = p.stdout.readline()
@@ -424,7 +460,20 @@ class Fleet:
                 raise Broken("load generator (%s) said %r" % (mode, line))
             self.ok += int(m.group(1))
             self.failed += int(m.group(2))
-        self.secs = time.monotonic() - t0
+        self.secs = time.monotonic() - self.t0
+        return self
+
+    @classmethod
+    def together(cls, fleets):
+        """One fleet of several ready ones (e.g. one per node): dump, reset, cpu
+        and stop act on all their processes."""
+        f = cls.__new__(cls)
+        f.procs = [p for x in fleets for p in x.procs]
+        f.ok = sum(x.ok for x in fleets)
+        f.failed = sum(x.failed for x in fleets)
+        f.t0 = min(x.t0 for x in fleets)
+        f.secs = max(x.t0 + x.secs for x in fleets) - f.t0
+        return f
 
     def dump(self, workdir):
         """(lines 'index ns url' of every ota frame so far, devices lost)."""
@@ -469,11 +518,14 @@ class Fleet:
                 p.wait()
 
 
-def download(loadgen, port, urls, expect, total, conc, net, workdir, tag):
+def download(loadgen, port, urls, expect, total, conc, net, workdir, tag, lane=200):
+    """total downloads of urls (paths) from 127.0.0.1:port, conc at a time, from
+    source addresses 127.net.lane.*; the downloader's figures (latencies of each
+    download, ns, in workdir/lat-TAG.txt)."""
     urlfile = os.path.join(workdir, "urls-%s.txt" % tag)
     with open(urlfile, "w") as f:
         f.write("\n".join(urls) + "\n")
-    src = ",".join("127.%d.200.%d" % (net, j) for j in range(1, 17))
+    src = ",".join("127.%d.%d.%d" % (net, lane, j) for j in range(1, 17))
     t0 = time.monotonic()
     r = subprocess.run([loadgen, "http", "-h", "127.0.0.1", "-p", str(port), "-u", urlfile,
                         "-e", expect, "-n", str(total), "-c", str(conc), "-s", src,
@@ -695,21 +747,24 @@ def idle_fleet(args, otad, table, problems, ctx):
                   sum(v for k, v in cpu.items() if k.startswith("hwd")), cpu["admind"]))
 
 
-def fanout_wait(args, fleet, ctx, t0):
-    """Polls the generators until every device has its frame or none came for 2 s."""
-    deadline = time.monotonic() + args.fanout_wait
+def fanout_wait(args, fleet, ctx, t0, limit=None):
+    """Polls the generators until every device has its frame, or none came for 2 s
+    after the first, or limit seconds (args.fanout_wait) passed."""
+    deadline = time.monotonic() + (limit or args.fanout_wait)
     last, last_change = -1, time.monotonic()
     while True:
         rows, lost = fleet.dump(ctx["workdir"])
         if len(rows) != last:
             last, last_change = len(rows), time.monotonic()
         if len(rows) >= fleet.ok or time.monotonic() > deadline or \
-                time.monotonic() - last_change > 2.0:
+                (rows and time.monotonic() - last_change > 2.0):
             return rows, lost
         time.sleep(0.25)
 
 
 def fanout_rows(table, tag, fleet, rows, t0):
+    """The rows of a fan-out; returns the sorted seconds from the POST to each
+    frame."""
     lat = sorted((ns - t0) / 1e9 for _, ns, _ in rows)
     table.add(tag, "devices with their ota frame", "%d of %d" % (len(rows), fleet.ok),
               target="all")
@@ -717,6 +772,7 @@ def fanout_rows(table, tag, fleet, rows, t0):
         table.add(tag, "time to the frame from the POST: p50 / p99 / last",
                   "%.3f / %.3f / %.3f s" % (percentile(lat, 0.5), percentile(lat, 0.99),
                                            lat[-1]), target="last <= 1 s")
+    return lat
 
 
 def fanout(args, otad, table, problems, ctx, image):
@@ -762,7 +818,8 @@ def fanout(args, otad, table, problems, ctx, image):
         problems.append("%d logged-in devices were disconnected" % lost)
     table.add("2 fan-out", "POST /admin/jobs (all, max_parallel %d) answered in"
               % min(100000, fleet.ok), "%.3f s" % post)
-    fanout_rows(table, "2 fan-out", fleet, rows, t0)
+    lat = fanout_rows(table, "2 fan-out", fleet, rows, t0)
+    ctx["fanout_single"] = {"devices": fleet.ok, "post": post, "lat": lat}
     if rows:
         ctx["ota_urls"] = sorted({re.sub(r"^http://[^/]+", "", u) for _, _, u in rows})
 
@@ -790,6 +847,7 @@ def downloads(args, otad, table, problems, ctx, image_path, peers):
     rss0 = proc_status(otad.pid("fwstore"), "VmRSS")
     reset_hwm(otad.pid("fwstore"))
     ours, theirs = download_rounds(args, otad, urls, image_path, ctx, peers, 1, problems)
+    ctx["download_single"] = ours
     hwm = proc_status(otad.pid("fwstore"), "VmHWM")
     download_rows(table, "1 worker", what, ours, theirs)
     table.add("3 download", "server RSS growth (peak - before; fwstore 1 worker vs nginx)",
@@ -1107,6 +1165,263 @@ def million(args, build, workdir, table, image):
         otad.stop()
 
 
+# -- scenario 7: otad nodes sharing PostgreSQL (issue 18) -----------------------------
+
+CLUSTER_NODES = ("a", "b", "c")
+
+
+def proc_pss(pid):
+    """Proportional set size of pid in bytes (shared pages split among the processes
+    mapping them: PostgreSQL's shared buffers counted once over its processes)."""
+    try:
+        with open("/proc/%d/smaps_rollup" % pid) as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def cluster_memory(nodes, pgpid):
+    """{daemon: bytes}: VmRSS of every node's hwd, admind and fwstore summed, and the
+    PSS of PostgreSQL's processes (the postmaster and its children)."""
+    out = {n: sum(o.rss(n) for o in nodes) for n in ("hwd", "admind", "fwstore")}
+    out["postgres"] = sum(proc_pss(p) for p in family(pgpid))
+    return out
+
+
+def cluster_cpu(nodes, pgpid):
+    """CPU seconds of every node's fwstore and admind, and of PostgreSQL."""
+    out = {n: sum(o.cpu(n) for o in nodes) for n in ("fwstore", "admind")}
+    out["postgres"] = sum(proc_cpu(p) for p in family(pgpid))
+    return out
+
+
+def versus(ours, single, fmt):
+    """(the single node's figure, the ratio cluster/single) for a table row."""
+    if single is None:
+        return "n/a (not run)", "n/a"
+    return fmt % single, ratio(ours, single)
+
+
+def cluster(args, build, workdir, table, problems, ctx, image, image_path):
+    """Issue 18: three nodes on one PostgreSQL (a throwaway server, tests/e2e/pg.py),
+    args.cluster_devices devices logged in on each: logins/s, RSS per device, a job
+    for all of them, downloads from every node; beside the single node's figures of
+    the same run (ctx) where there are some."""
+    import pg   # tests/e2e/pg.py
+    tag = "7 cluster"
+    n = args.cluster_devices
+    total = n * len(CLUSTER_NODES)
+    why = pg.available()
+    if why:
+        raise Broken("cluster: " + why)
+    srv, nodes, fleet = pg.PostgresServer(), [], None
+    try:
+        srv.start()
+        uri = srv.uri(srv.create_database())
+        pgpid = srv.postmaster_pid()
+        for name in CLUSTER_NODES:
+            nodes.append(Otad(build, workdir, "otad-node-" + name, database=uri,
+                              node=name).start())
+        table.add(tag, "%d nodes (hwd / fwstore workers 1 each) on PostgreSQL 15 "
+                  "(loopback, shared_buffers 16 MB, fsync off)" % len(nodes),
+                  "%d devices each" % n)
+        t = import_devices(nodes[0], total)
+        table.add(tag, "POST /admin/devices/import on node a (10,000 a request)",
+                  "%.0f/s (%d in %.1f s)" % (total / t, total, t))
+        time.sleep(0.5)
+        mem0 = cluster_memory(nodes, pgpid)
+        fleets = [Fleet(args.loadgen, "blynk", o.hwd_port, n, args.cluster_procs,
+                        args.hbeat, args.inflight, ctx["net"], first=k * n,
+                        lane=50 + 10 * k, ready=False) for k, o in enumerate(nodes)]
+        fleet = Fleet.together([f.wait_ready() for f in fleets])
+        if fleet.failed:
+            problems.append("cluster: %d of %d devices could not log in"
+                            % (fleet.failed, total))
+        rate = fleet.ok / fleet.secs
+        single, r = versus(rate, ctx.get("logins_s"), "%.0f (1 node, 1 hwd worker)")
+        table.add(tag, "logins/s over the %d nodes (%d devices at once, %d generator "
+                  "procs) vs one SQLite node" % (len(nodes), total, len(fleet.procs)),
+                  "%.0f" % rate, single, "", r)
+        time.sleep(args.settle)
+        mem1 = cluster_memory(nodes, pgpid)
+        cluster_memory_rows(table, tag, ctx, mem0, mem1, max(fleet.ok, 1))
+        urls = cluster_fanout(args, nodes, fleet, table, problems, ctx, image)
+        fleet.stop()
+        fleet = None
+        for o in nodes:
+            wait_idle(o.pid("admind"), 120.0)   # the devices' offline reports
+        cluster_downloads(args, nodes, pgpid, urls, table, problems, ctx, image_path)
+    finally:
+        if fleet is not None:
+            fleet.stop()
+        if problems:
+            for o in nodes:
+                log("node %s, its most frequent warnings:\n%s" % (o.node,
+                                                                  o.log_warnings()))
+        for o in nodes:
+            o.stop()
+        srv.finish()
+
+
+def cluster_memory_rows(table, tag, ctx, mem0, mem1, ok):
+    per = {k: (mem1[k] - mem0[k]) / ok for k in mem1}
+    allper = sum(per.values())
+    single, r = versus(allper, ctx.get("hwd_per"), "%.0f B (1 node: hwd workers + admind)")
+    table.add(tag, "RSS per online device: every node's hwd + admind + fwstore, and "
+              "PostgreSQL (PSS) vs one SQLite node", "%.0f B (%.0f + %.0f + %.0f, %.0f)"
+              % (allper, per["hwd"], per["admind"], per["fwstore"], per["postgres"]),
+              single, "", r)
+    table.add(tag, "memory before / after the logins: hwd, admind, fwstore (3 nodes); "
+              "PostgreSQL PSS", "%s" % ", ".join("%s / %s" % (fmt_bytes(mem0[k]),
+                                                               fmt_bytes(mem1[k]))
+                                                 for k in mem1))
+
+
+def cluster_fanout(args, nodes, fleet, table, problems, ctx, image):
+    """A job on node a for every device of the three nodes, max_parallel all of them:
+    the time from the POST to each device's ota frame.  Returns {fwstore port: ticket
+    paths} of the frames."""
+    tag = "7 cluster"
+    a = nodes[0].admin()
+    try:
+        st, data = a.upload("/admin/firmware", image)
+        if st != 201:
+            raise Broken("cluster: POST /admin/firmware -> %d %r" % (st, data[:300]))
+        body = json.dumps({"firmware_id": json.loads(data)["id"], "all": True,
+                           "max_parallel": max(fleet.ok, 1)})
+        t0 = time.time_ns()
+        st, data = a.request("POST", "/admin/jobs", body=body,
+                             headers={"Content-Type": "application/json"}, timeout=900)
+        post = (time.time_ns() - t0) / 1e9
+    finally:
+        a.close()
+    if st != 201:
+        raise Broken("cluster: POST /admin/jobs -> %d %r" % (st, data[:300]))
+    rows, lost = fanout_wait(args, fleet, ctx, t0, limit=4 * args.fanout_wait)
+    if lost:
+        problems.append("cluster: %d logged-in devices were disconnected" % lost)
+    one = ctx.get("fanout_single")
+    table.add(tag, "POST /admin/jobs on node a (all, max_parallel %d) answered in vs "
+              "one SQLite node" % fleet.ok, "%.3f s" % post,
+              "%.3f s (1 node, %d devices)" % (one["post"], one["devices"]) if one
+              else "n/a (not run)", "", ratio(post, one and one["post"]))
+    lat = sorted((ns - t0) / 1e9 for _, ns, _ in rows)
+    table.add(tag, "devices with their ota frame", "%d of %d" % (len(rows), fleet.ok),
+              target="all")
+    if len(rows) < fleet.ok:
+        problems.append("cluster: %d of %d online devices heard no ota frame"
+                        % (fleet.ok - len(rows), fleet.ok))
+    if lat:
+        figs = (percentile(lat, 0.5), percentile(lat, 0.99), lat[-1])
+        theirs = None
+        if one and one["lat"]:
+            sl = one["lat"]
+            theirs = (percentile(sl, 0.5), percentile(sl, 0.99), sl[-1])
+        table.add(tag, "time to the frame from the POST: p50 / p99 / last, vs one "
+                  "SQLite node", "%.3f / %.3f / %.3f s" % figs,
+                  "%.3f / %.3f / %.3f s (%d devices)" % (theirs + (one["devices"],))
+                  if theirs else "n/a (not run)", "last <= 1 s",
+                  ratio(figs[2], theirs[2]) if theirs else "n/a")
+    urls = {}
+    for _, _, u in rows:
+        m = re.match(r"^http://[^/]*:(\d+)(/.*)$", u)
+        if m:
+            urls.setdefault(int(m.group(1)), set()).add(m.group(2))
+    ports = {o.fw_port: o.node for o in nodes}
+    table.add(tag, "ota frames naming each node's fwstore (a / b / c)", " / ".join(
+        "%d" % len(urls.get(o.fw_port, ())) for o in nodes))
+    stray = [p for p in urls if p not in ports]
+    if stray:
+        problems.append("cluster: ota frames name ports no node listens on: %r" % stray)
+    return {p: sorted(v) for p, v in urls.items() if p in ports}
+
+
+def cluster_downloads(args, nodes, pgpid, urls, table, problems, ctx, image_path):
+    """The tickets of the fan-out from the node each names: each once; then
+    args.downloads over the nodes (a third each, args.conc / 3 at a time on each,
+    all nodes at once), every node given the same tickets whichever node named
+    them (tickets and images work on every node, as behind a load balancer):
+    throughput, p50 / p99 of all, CPU per download of every fwstore + admind
+    and PostgreSQL."""
+    tag = "7 cluster"
+    per = max(1, len(nodes))
+    conc = max(1, args.conc // per)
+    own = [(o, urls.get(o.fw_port, [])[:max(100, conc)]) for o in nodes]
+    pool = sorted(u for _, v in own for u in v)
+    if not pool:
+        problems.append("cluster: no ticket to download")
+        return
+
+    def run_all(jobs, count, kind):
+        res, errs = {}, []
+
+        def one(k, o, u):
+            try:
+                res[k] = download(args.loadgen, o.fw_port, u, image_path,
+                                  count(u), min(conc, count(u)), ctx["net"],
+                                  ctx["workdir"], "%s-%s" % (kind, o.node), lane=201 + k)
+            except Broken as e:
+                errs.append(str(e))
+
+        ts = [threading.Thread(target=one, args=(k, o, u))
+              for k, (o, u) in enumerate(jobs)]
+        t0 = time.monotonic()
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        wall = time.monotonic() - t0
+        if errs:
+            raise Broken("cluster: " + errs[0])
+        for k, (o, _) in enumerate(jobs):
+            check_download(res[k], "cluster node %s" % o.node, problems)
+        return [res[k] for k in range(len(jobs))], wall
+
+    first, wall = run_all([(o, u) for o, u in own if u], len, "first")
+    table.add(tag, "first download of each ticket, on the node it names (a / b / c: "
+              "%s): seconds" % " / ".join(str(len(u)) for _, u in own), "%.2f s" % wall)
+    for o in nodes:
+        wait_idle(o.pid("admind"), 120.0)
+    cpu0 = cluster_cpu(nodes, pgpid)
+    runs, wall = run_all([(o, pool) for o in nodes], lambda u: args.downloads // per,
+                         "cluster")
+    cpu = cluster_cpu(nodes, pgpid)
+    cpu = {k: cpu[k] - cpu0[k] for k in cpu}
+    ok = sum(r["ok"] for r in runs)
+    secs = max(r["secs"] for r in runs)
+    mbs = sum(r["bytes"] for r in runs) / MiB / secs
+    lat = []
+    for o in nodes:
+        with open(os.path.join(ctx["workdir"], "lat-cluster-%s.txt" % o.node)) as f:
+            lat.extend(int(x) / 1e6 for x in f.read().split())
+    lat.sort()
+    one = ctx.get("download_single")
+    what = "%d x 1 MiB over %d nodes, %d at a time on each, %d tickets" % (
+        ok, per, conc, len(pool))
+    single, r = versus(mbs, one and one["bytes"] / MiB / one["secs"],
+                       "%.0f (1 node, fwstore 1 worker)")
+    table.add(tag, "throughput, MiB/s (%s) vs one SQLite node" % what, "%.0f" % mbs,
+              single, "", r)
+    single, r = versus(ok / secs, one and one["ok"] / one["secs"], "%.0f")
+    table.add(tag, "downloads/s vs one SQLite node", "%.0f" % (ok / secs), single, "", r)
+    table.add(tag, "full download p50 / p99 (all nodes) vs one SQLite node",
+              "%.0f / %.0f ms" % (percentile(lat, 0.5), percentile(lat, 0.99)),
+              "%.0f / %.0f ms" % (one["p50_ms"], one["p99_ms"]) if one else "n/a (not run)",
+              "", ratio(percentile(lat, 0.99), one and one["p99_ms"]))
+    us = 1e6 * sum(cpu.values()) / max(ok, 1)
+    table.add(tag, "CPU per download: fwstore + admind (3 nodes) + PostgreSQL vs one "
+              "SQLite node", "%.0f us (%.0f + %.0f + %.0f)" % (
+                  us, 1e6 * cpu["fwstore"] / max(ok, 1), 1e6 * cpu["admind"] / max(ok, 1),
+                  1e6 * cpu["postgres"] / max(ok, 1)),
+              "%.0f us" % (1e6 * one["cpu"] / max(one["ok"], 1)) if one else "n/a (not run)",
+              "", ratio(us, one and 1e6 * one["cpu"] / max(one["ok"], 1)))
+    table.add(tag, "ok / 503 / other status / errors", "%d / %d / %d / %d" % tuple(
+        sum(r[k] for r in runs) for k in ("ok", "busy", "bad_status", "errors")))
+
+
 def mosquitto_fleet(args, peers, workdir, table, problems, ctx):
     if not peers.get("mosquitto"):
         table.add("1 idle fleet", "RSS per idle connection (mosquitto)", "", "n/a")
@@ -1185,9 +1500,15 @@ def parse_args():
     ap.add_argument("--check-peers", action="store_true",
                     help="install the peers if needed; exit 0 when both are there, else 4")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
-    ap.add_argument("--only", choices=("downloads", "million"),
+    ap.add_argument("--cluster", action="store_true",
+                    help="scenario 7 too, after the others: three otad nodes on one "
+                    "PostgreSQL 15 started in a temporary directory")
+    ap.add_argument("--cluster-devices", type=int, help="devices logged in on each of "
+                    "the three nodes of scenario 7 (quick 2000, full 19000)")
+    ap.add_argument("--only", choices=("downloads", "million", "cluster"),
                     help="one scenario alone: downloads (a fleet of -C devices for the "
-                    "tickets, then scenario 3) or million (scenario 6)")
+                    "tickets, then scenario 3), million (scenario 6) or cluster "
+                    "(scenario 7, no single-node figures beside it)")
     ap.add_argument("--repeat", type=int, default=1,
                     help="measured download passes per server, alternately; medians (1)")
     a = ap.parse_args()
@@ -1202,6 +1523,8 @@ def parse_args():
     a.sched_devices = a.sched_devices or (100000 if full else 2000)
     a.million = a.million or (1000000 if full else 5000)
     a.million_idle = 20.0 if full else 2.0
+    a.cluster_devices = a.cluster_devices or (19000 if full else 2000)
+    a.cluster_procs = max(1, int(math.ceil(a.cluster_devices / 9500)))
     a.rest = a.rest if a.rest is not None else (10.0 if full else 2.0)
     a.settle = 3.0 if full else 1.0
     a.fanout_wait = 30.0 if full else 5.0
@@ -1258,6 +1581,10 @@ def main():
             log("million: %d devices" % args.million)
             million(args, args.build, workdir, table, image)
             raise Done()
+        if args.only == "cluster":
+            log("cluster: 3 nodes, %d devices each" % args.cluster_devices)
+            cluster(args, args.build, workdir, table, problems, ctx, image, image_path)
+            raise Done()
         for w in (1, 2) if args.only is None else ():
             log("logins: %d devices, hwd workers %d" % (args.login_devices, w))
             logins(args, args.build, workdir, table, problems, ctx, w)
@@ -1286,6 +1613,10 @@ def main():
             scheduler(args, args.build, workdir, table, image)
             log("million: %d devices" % args.million)
             million(args, args.build, workdir, table, image)
+            if args.cluster:
+                log("cluster: 3 nodes, %d devices each" % args.cluster_devices)
+                cluster(args, args.build, workdir, table, problems, ctx, image,
+                        image_path)
         else:
             table.rows = [r for r in table.rows if r[0] == "3 download"]
     except Done:
@@ -1304,7 +1635,8 @@ def main():
         else:
             log("kept " + workdir)
     table.show("otad benchmark (%s mode%s), %s, %.0f s" % (
-        "full" if args.full else "quick", ", %s only" % args.only if args.only else "",
+        "full" if args.full else "quick", ", %s only" % args.only if args.only else
+        ", with the cluster" if args.cluster else "",
         machine(), time.monotonic() - t_start))
     for p in problems:
         print("BROKEN: " + p)

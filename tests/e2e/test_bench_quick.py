@@ -4,7 +4,8 @@ mosquitto and nginx, drives them with bench/otad-loadgen and prints its table.
 
 Checks the exit status and the table's rows, never the numbers (they depend on the
 machine). Skipped, with the reason, when the load generator is not built or when
-mosquitto or nginx is missing and cannot be installed.
+mosquitto or nginx is missing and cannot be installed.  Scenario 7 (three nodes on
+PostgreSQL, --only cluster) too, skipped when PostgreSQL 15 is not installed.
 """
 
 import os
@@ -50,3 +51,37 @@ def test_bench_quick_mode_prints_the_table():
     line = next(l for l in out.splitlines() if "throughput, MiB/s" in l)
     cells = [c.strip() for c in line.strip("|").split("|")]
     assert cells[3] not in ("", "n/a") and cells[5].endswith("x"), line
+
+
+def test_bench_cluster_scenario_prints_its_rows():
+    """--only cluster with tiny numbers: PostgreSQL started and stopped by the bench,
+    three nodes, every row of scenario 7.  The numbers are not checked; a BROKEN line
+    (a fault the scenario found) is shown, not a crash."""
+    conftest.require_binaries()
+    if not os.access(LOADGEN, os.X_OK):
+        pytest.skip("bench/otad-loadgen not built in %s" % conftest.BUILD)
+    import pg
+    why = pg.available()
+    if why:
+        pytest.skip(why)
+    cmd = [sys.executable, RUNNER, "--build", conftest.BUILD, "--only", "cluster",
+           "--cluster-devices", "60", "-T", "60", "-C", "9"]
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=240)
+    out = r.stdout.decode("utf-8", "replace")
+    err = r.stderr.decode("utf-8", "replace")
+    assert "Traceback" not in err, err[-3000:]
+    assert r.returncode in (0, 1), "%s exited %d\n%s\n%s" % (" ".join(cmd), r.returncode,
+                                                            out, err[-3000:])
+    assert (r.returncode == 1) == ("BROKEN:" in out), out
+    assert "otad benchmark (quick mode, cluster only)" in out, out
+    for row in ("logins/s over the 3 nodes (180 devices at once",
+                "RSS per online device: every node's hwd + admind + fwstore",
+                "POST /admin/jobs on node a (all, max_parallel",
+                "devices with their ota frame", "ota frames naming each node's fwstore"):
+        assert row in out, "no %r row in the table:\n%s" % (row, out)
+    if "BROKEN: cluster: no ticket to download" not in out:
+        for row in ("throughput, MiB/s", "CPU per download: fwstore + admind (3 nodes)"):
+            assert row in out, "no %r row in the table:\n%s" % (row, out)
+    # alone, there is no single node to compare with: said so, no ratio made up
+    line = next(l for l in out.splitlines() if "logins/s over the 3 nodes" in l)
+    assert "n/a (not run)" in line, line
