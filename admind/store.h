@@ -489,6 +489,11 @@ void	 webhook_event_free(struct webhook_event *);
 int	 store_unreachable(struct store *);
 
 /* store_cluster.c: nodes sharing the database (only when it is shared). */
+/* 1 when several nodes may share the database (PostgreSQL): an image's
+ * bytes are kept in it too (store_firmware_data_*), for every node's
+ * disk cache (fwcache.c).  0 for SQLite: its firmware files are the only
+ * copy. */
+int	 store_shared(const struct store *);
 /* The device holds connections on node since then (Light). */
 int	 store_session_add(struct store *, int64_t, const char *, int64_t)
 	    STORE_WUR;
