@@ -77,6 +77,21 @@ def available():
     return None
 
 
+def _reachable_tmp():
+    """The temporary directory, unless the postgres user (the server's, when root)
+    cannot pass through it (the sanitizer pass's TMPDIR is a root-only mktemp -d):
+    then /tmp."""
+    tmp = tempfile.gettempdir()
+    if os.geteuid() != 0:
+        return tmp
+    path = tmp
+    while path not in ("/", ""):
+        if not os.stat(path).st_mode & 0o001:
+            return "/tmp"
+        path = os.path.dirname(path)
+    return tmp
+
+
 class PostgresServer:
     """One PostgreSQL cluster in a temporary directory: start(), stop() (clean, keeps
     the data), kill() (SIGKILL of the postmaster), restart(), finish() (stop and remove
@@ -86,7 +101,7 @@ class PostgresServer:
         why = available()
         if why:
             raise PostgresError(why)
-        self.dir = tempfile.mkdtemp(prefix="otad-pg-")
+        self.dir = tempfile.mkdtemp(prefix="otad-pg-", dir=_reachable_tmp())
         self.data = os.path.join(self.dir, "data")
         self.log_path = os.path.join(self.dir, "postgres.log")
         self.port = port or free_ports(1)[0]

@@ -39,7 +39,7 @@ CACHE = os.environ.get("OTAD_TEST_CACHE", "/var/cache/otad-test")
 TREE = os.path.join(CACHE, "bookworm")
 SOURCES = "/etc/apt/sources.list.d/debian.sources"
 # What the package depends on, so that `apt install ./otad.deb` needs no download.
-TREE_PACKAGES = ("systemd,systemd-sysv,dbus,libuv1,libsqlite3-0,libinih1,libssl3,"
+TREE_PACKAGES = ("systemd,systemd-sysv,dbus,libuv1,libsqlite3-0,libinih1,libssl3,libpq5,"
                  "libcurl4,openssl,passwd,procps,"
                  # `man -w` finds the pages as an operator's man would
                  "man-db")
