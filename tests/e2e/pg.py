@@ -212,7 +212,10 @@ class PostgresServer:
             self.stop()
         except PostgresError:
             self.kill()
-        if os.environ.get("OTAD_E2E_KEEP") is None:
+        # kept for a look only where the run keeps its temporary tree (a
+        # cluster moved to /tmp by _reachable_tmp would stay there for good)
+        if os.environ.get("OTAD_E2E_KEEP") is None or \
+                not self.dir.startswith(tempfile.gettempdir() + os.sep):
             shutil.rmtree(self.dir, ignore_errors=True)
 
     def _reap(self):
