@@ -27,10 +27,9 @@
 #include <string.h>
 #include <time.h>
 
-#include <libpq-fe.h>
-
 #include "admind.h"
 #include "log.h"
+#include "pgconn.h"
 #include "util.h"
 
 #define CLUSTER_TICK_MS		2000
@@ -52,16 +51,13 @@ static struct {
 static void	 cluster_read(uv_poll_t *, int, int);
 static void	 cluster_drain(void);
 
-/* libpq's message, its first line (it adds hints on lines of their own). */
+/* libpq's message for the listener's connection, its first line. */
 static const char *
 cluster_why(void)
 {
 	static char	 why[256];
 
-	snprintf(why, sizeof(why), "%s", cl.conn != NULL ?
-	    PQerrorMessage(cl.conn) : "no connection");
-	why[strcspn(why, "\n")] = '\0';
-	return why;
+	return pgconn_why(cl.conn, NULL, why, sizeof(why));
 }
 
 /* One statement on the cluster connection: 0, or -1 logged. */
@@ -112,13 +108,7 @@ cluster_disconnect(void)
 static int
 cluster_connect(void)
 {
-	const char *const keys[] = { "connect_timeout", "tcp_user_timeout",
-	    "keepalives_idle", "keepalives_interval", "keepalives_count",
-	    "application_name", "dbname", NULL };
-	const char *const values[] = { "3", "5000", "10", "5", "2",
-	    "otad-admind-cluster", env->cfg.database, NULL };
-
-	cl.conn = PQconnectdbParams(keys, values, 1);
+	cl.conn = pgconn_open(env->cfg.database, "otad-admind-cluster");
 	if (PQstatus(cl.conn) != CONNECTION_OK) {
 		log_warnx("cluster: cannot connect to the database: %s",
 		    cluster_why());

@@ -115,12 +115,13 @@ grant_reply(struct ctl_conn *c, uint32_t reqid, int status,
 		log_warnx("cannot answer fwstore's firmware check");
 }
 
-/* A transition that could not be stored, or an image not yet on this
- * node's disk: nothing happened, the updater asks again later. */
+/* A transition that could not be stored, an image not yet on this node's
+ * disk, the database failing: nothing happened, the updater asks again
+ * later.  delivery_id 0: none was read. */
 static void
-grant_retry_later(struct ctl_conn *c, uint32_t reqid, const struct delivery *d)
+grant_retry_later(struct ctl_conn *c, uint32_t reqid, int64_t delivery_id)
 {
-	grant_reply(c, reqid, 503, "Try again later.", d->id, NULL);
+	grant_reply(c, reqid, 503, "Try again later.", delivery_id, NULL);
 }
 
 /*
@@ -145,7 +146,7 @@ grant_current(struct ctl_conn *c, uint32_t reqid, const struct grant_req *g,
 	if ((ev = grant_policy_current(d->state, g->quiet)) != DELIVERY_NEVENTS)
 		rc = delivery_apply(d, ev, why);
 	if (rc == -1)
-		grant_retry_later(c, reqid, d);
+		grant_retry_later(c, reqid, d->id);
 	else
 		grant_reply(c, reqid, 304, "Already up to date.", d->id, fw);
 	return 1;
@@ -162,7 +163,7 @@ grant_refuse(struct ctl_conn *c, uint32_t reqid, const struct grant_req *g,
 	if ((status = grant_policy_refusal(&g->h, fw, why, sizeof(why))) == 0)
 		return 0;
 	if (!g->quiet && delivery_apply(d, DELIVERY_INCOMPATIBLE_EV, why) == -1)
-		grant_retry_later(c, reqid, d);
+		grant_retry_later(c, reqid, d->id);
 	else
 		grant_reply(c, reqid, status, why, d->id, NULL);
 	return 1;
@@ -202,7 +203,7 @@ grant_fetch(struct ctl_conn *c, uint32_t reqid, const struct delivery *d,
 {
 	if (fwcache_ensure(fw) != -1)
 		return 0;
-	grant_retry_later(c, reqid, d);
+	grant_retry_later(c, reqid, d->id);
 	return -1;
 }
 
@@ -224,7 +225,7 @@ grant_check(struct ctl_conn *c, uint32_t reqid, const struct grant_req *g)
 		grant_reply(c, reqid, 404, "Unknown download ticket.", 0, NULL);
 		return;
 	default:	/* the database failed: the ticket may be good */
-		grant_reply(c, reqid, 503, "Try again later.", 0, NULL);
+		grant_retry_later(c, reqid, 0);
 		return;
 	}
 	if ((why_auth = grant_other_device(g, &d)) != NULL) {
@@ -268,7 +269,7 @@ grant_poll(struct ctl_conn *c, uint32_t reqid, const struct grant_req *g)
 		grant_reply(c, reqid, 403, "Unknown device token.", 0, NULL);
 		return;
 	default:
-		grant_reply(c, reqid, 503, "Try again later.", 0, NULL);
+		grant_retry_later(c, reqid, 0);
 		return;
 	}
 	if (!g->quiet)
@@ -331,7 +332,7 @@ grant_poll_verify(struct ctl_conn *c, uint32_t reqid, struct delivery *d,
 				    sizeof(why));
 
 	if (delivery_apply(d, ev, why) == -1) {
-		grant_retry_later(c, reqid, d);
+		grant_retry_later(c, reqid, d->id);
 		return -1;
 	}
 	if (ev == DELIVERY_RETRY) {
@@ -365,7 +366,7 @@ grant_poll_send(struct ctl_conn *c, uint32_t reqid, struct delivery *d,
 	/* its window, start_at or consent first (sched.c) */
 	if ((held = sched_hold(d, job)) != 0) {
 		if (held == -1)
-			grant_retry_later(c, reqid, d);
+			grant_retry_later(c, reqid, d->id);
 		else
 			grant_reply(c, reqid, 304, "No update for now: the "
 			    "update waits for its window, its start time or "
@@ -379,7 +380,7 @@ grant_poll_send(struct ctl_conn *c, uint32_t reqid, struct delivery *d,
 		return -1;
 	}
 	if (delivery_send(d, job, 0, NULL) == -1) {
-		grant_retry_later(c, reqid, d);
+		grant_retry_later(c, reqid, d->id);
 		return -1;
 	}
 	return 0;

@@ -3,11 +3,9 @@
  * The PostgreSQL engine of admind's store (store_int.h's struct
  * store_engine), for [otad] database = postgresql://...: several otad
  * nodes share one database.  One connection per admind, with libpq's
- * synchronous calls bounded by timeouts (connect 3 s, a statement 30 s: a
- * job for a million devices is one, a lock 5 s, a
- * lost server noticed by TCP within 5 s), so that the loop waits on the
- * database about as long as it waits on SQLite's fsync, and never for
- * ever.  A lost connection fails the statement (the API answers 503);
+ * synchronous calls bounded by pgconn.c's timeouts, so that the loop
+ * waits on the database about as long as it waits on SQLite's fsync, and
+ * never for ever.  A lost connection fails the statement (the API answers 503);
  * outside a transaction the next statement connects again, at most once
  * every STORE_PG_RETRY_MS, and prepares its statements anew.
  *
@@ -23,10 +21,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <libpq-fe.h>
-
 #include "buf.h"
 #include "log.h"
+#include "pgconn.h"
 #include "store_int.h"
 #include "util.h"
 
@@ -77,9 +74,7 @@ pg_log_fail(struct store *st, const struct store_query *q, const PGresult *r,
 
 	if (state != NULL && strcmp(state, "53100") == 0)
 		st->full = 1;
-	snprintf(msg, sizeof(msg), "%s", r != NULL ?
-	    PQresultErrorMessage(r) : PQerrorMessage(pg->conn));
-	msg[strcspn(msg, "\n")] = '\0';
+	pgconn_why(pg->conn, r, msg, sizeof(msg));
 	if (PQstatus(pg->conn) == CONNECTION_BAD) {
 		pg->lost_in_tx = was;
 		log_warnx("store: %s: the database connection is lost: %s",
@@ -364,10 +359,9 @@ pg_check(struct store *st, const struct store_query *q)
 	pg->retry_at = now + STORE_PG_RETRY_MS;
 	PQreset(pg->conn);
 	if (PQstatus(pg->conn) != CONNECTION_OK) {
-		snprintf(why, sizeof(why), "%s", PQerrorMessage(pg->conn));
-		why[strcspn(why, "\n")] = '\0';
 		log_warnx("store: the database is unreachable: %s; trying "
-		    "again in %d s", why, STORE_PG_RETRY_MS / 1000);
+		    "again in %d s", pgconn_why(pg->conn, NULL, why,
+		    sizeof(why)), STORE_PG_RETRY_MS / 1000);
 		return -1;
 	}
 	log_info("store: connected to the database again");
@@ -411,9 +405,7 @@ pg_exec(struct store *st, const char *sql, char *err, size_t errlen)
 	case PGRES_EMPTY_QUERY:
 		break;
 	default:
-		snprintf(err, errlen, "%s", r != NULL ?
-		    PQresultErrorMessage(r) : PQerrorMessage(pg->conn));
-		err[strcspn(err, "\n")] = '\0';
+		pgconn_why(pg->conn, r, err, errlen);
 		rc = -1;
 	}
 	PQclear(r);
@@ -476,28 +468,6 @@ static const struct store_engine store_pg = {
 	.col_blob = pg_col_blob,
 };
 
-/* The connection, with otad's timeouts unless the URI sets its own. */
-static PGconn *
-pg_connect(const char *uri)
-{
-	const char *const keys[] = { "connect_timeout", "tcp_user_timeout",
-	    "keepalives_idle", "keepalives_interval", "keepalives_count",
-	    "application_name", "options", "dbname", NULL };
-	const char *const values[] = { "3", "5000", "10", "5", "2",
-	    "otad-admind", "-c statement_timeout=30s -c lock_timeout=5s "
-	    "-c idle_in_transaction_session_timeout=60s", uri, NULL };
-
-	return PQconnectdbParams(keys, values, 1);
-}
-
-/* The server's notices ("already exists, skipping") are not news. */
-static void
-pg_notice(void *arg, const char *message)
-{
-	(void)arg;
-	(void)message;
-}
-
 /* The URI without its password, for messages. */
 static void
 pg_where(const char *uri, char *out, size_t len)
@@ -527,12 +497,10 @@ store_pg_open(const char *uri, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: out of memory", where);
 		return NULL;
 	}
-	pg->conn = pg_connect(uri);
-	PQsetNoticeProcessor(pg->conn, pg_notice, NULL);
+	pg->conn = pgconn_open(uri, "otad-admind");
 	if (PQstatus(pg->conn) != CONNECTION_OK) {
 		snprintf(err, errlen, "%s: cannot connect: %s", where,
-		    PQerrorMessage(pg->conn));
-		err[strcspn(err, "\n")] = '\0';
+		    pgconn_why(pg->conn, NULL, why, sizeof(why)));
 		store_close(st);
 		return NULL;
 	}

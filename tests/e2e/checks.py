@@ -12,21 +12,26 @@ SEED_FILE = "Template_ESP8266.ino.nodemcu.bin"
 OLD_INFO = dict(blynk.DEFAULT_INFO)                       # what the device runs now
 
 
+def otad_key(srv, key, fallback=""):
+    """[otad] key from the server's otad.conf."""
+    from ini import read_ini
+    return read_ini(srv.conf).get("otad", {}).get(key) or fallback
+
+
 def state_dir(srv):
     """state_dir from the server's otad.conf."""
-    import configparser
-    c = configparser.ConfigParser(inline_comment_prefixes=(";",))
-    c.read(srv.conf)
-    return c.get("otad", "state_dir", fallback=os.path.join(srv.dir, "state"))
+    return otad_key(srv, "state_dir", os.path.join(srv.dir, "state"))
+
+
+def on_postgresql(srv):
+    """Whether the server keeps its state in PostgreSQL ([otad] database)."""
+    return bool(otad_key(srv, "database"))
 
 
 def db_rows(srv, sql, params=()):
     """The rows of sql (with ? parameters: integers or text) in the server's
     database, read as an operator would, with sqlite3 or psql, while otad runs."""
-    import configparser
-    c = configparser.ConfigParser(inline_comment_prefixes=(";",))
-    c.read(srv.conf)
-    uri = c.get("otad", "database", fallback="")
+    uri = otad_key(srv, "database")
     if not uri:
         import sqlite3
         db = sqlite3.connect("file:%s?mode=ro" % os.path.join(state_dir(srv), "otad.db"),
@@ -46,14 +51,6 @@ def _sql_literal(v):
     if isinstance(v, int):
         return str(v)
     return "'%s'" % str(v).replace("'", "''")
-
-
-def on_postgresql(srv):
-    """Whether the server keeps its state in PostgreSQL ([otad] database)."""
-    import configparser
-    c = configparser.ConfigParser(inline_comment_prefixes=(";",))
-    c.read(srv.conf)
-    return bool(c.get("otad", "database", fallback=""))
 
 
 def api_error(r, status, code):
