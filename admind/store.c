@@ -21,7 +21,7 @@
 static const struct store_query q_begin = { .slot = Q_BEGIN,
     .name = "begin",
     .sql = "BEGIN IMMEDIATE",
-    .sql_pg = "BEGIN" };
+    .sql_pg = "BEGIN; SET LOCAL synchronous_commit = on" };
 static const struct store_query q_commit = { .slot = Q_COMMIT,
     .name = "commit",
     .sql = "COMMIT",
@@ -33,12 +33,10 @@ static const struct store_query q_rollback = { .slot = Q_ROLLBACK,
 static const struct store_query q_sync_normal = { .slot = Q_SYNC_NORMAL,
     .name = "light sync",
     .sql = "PRAGMA synchronous = NORMAL",
-    .sql_pg = "SET synchronous_commit = off",
     .light = 1 };
 static const struct store_query q_sync_full = { .slot = Q_SYNC_FULL,
     .name = "full sync",
     .sql = "PRAGMA synchronous = FULL",
-    .sql_pg = "SET synchronous_commit = on",
     .light = 1 };
 
 static void	 store_sync_full(struct store *);
@@ -110,12 +108,20 @@ store_begin(struct store *st)
  * still committed, with an fsync, before it is acted on.  In WAL mode a
  * batch survives any daemon being killed; only a power loss may take the
  * last of it.
+ *
+ * On a database shared by several nodes a batch would hold its rows
+ * locked until the loop's turn ends, and two nodes' batches, each
+ * holding what the other wants, deadlock.  There each fact commits on
+ * its own, without waiting for the server's disk (the engine's session
+ * default; its transactions wait), which is the same promise.
  */
 int
 store_light(struct store *st)
 {
 	if (st->batch || st->engine->in_tx(st))
 		return 0;		/* joins the open batch or transaction */
+	if (st->engine->shared)
+		return 0;		/* see below */
 	if (store_run(st, &q_sync_normal, "") == -1)
 		return -1;
 	if (store_run(st, &q_begin, "") == 0) {

@@ -75,12 +75,13 @@ static const struct store_query q_job_counts = { .slot = Q_JOB_COUNTS,
     .sql = "SELECT state, count(*) FROM deliveries WHERE job_id = ?"
 	" GROUP BY state ORDER BY state" };
 /* Nodes sharing PostgreSQL take turns at a job's slots: the row stays
- * locked until the caller's transaction ends.  (SQLite's single writer
- * needs no lock.) */
+ * locked until the caller's transaction ends.  NO KEY: a delivery or an
+ * event that names the job may still be written meanwhile.  (SQLite's
+ * single writer needs no lock.) */
 static const struct store_query q_job_lock = { .slot = Q_JOB_LOCK,
     .name = "job lock",
     .sql = "SELECT id FROM jobs WHERE id = ?",
-    .sql_pg = "SELECT id FROM jobs WHERE id = ? FOR UPDATE" };
+    .sql_pg = "SELECT id FROM jobs WHERE id = ? FOR NO KEY UPDATE" };
 static const struct store_query q_job_list = { .slot = Q_JOB_LIST,
     .name = "job list",
     .sql = "SELECT " JOB_COLS " FROM jobs WHERE ?1 = '' OR state = ?1"

@@ -49,6 +49,8 @@ struct pg_stmt {
 	char		 name[24];
 	char		 types[STORE_PG_MAX_PARAMS + 1];  /* fmt it has */
 	int		 prepared;
+	int		 simple;	/* several commands, no parameters:
+					 * sent as they are, unprepared */
 	int		 nparams;
 	const char	*values[STORE_PG_MAX_PARAMS];
 	int		 lengths[STORE_PG_MAX_PARAMS];
@@ -145,6 +147,7 @@ pg_prepare(struct store *st, const struct store_query *q, void **h)
 		free(s);
 		return store_nomem();
 	}
+	s->simple = strchr(s->sql, ';') != NULL;
 	s->row = -1;
 	*h = s;
 	return 0;
@@ -208,6 +211,8 @@ pg_ready(struct store *st, struct pg_stmt *s, const struct store_query *q,
 	char		 sql[64];
 	size_t		 i, n = strlen(fmt);
 
+	if (s->simple && *fmt == '\0')
+		return 0;
 	if (s->prepared && strcmp(s->types, fmt) == 0)
 		return 0;
 	if (n > STORE_PG_MAX_PARAMS) {
@@ -302,8 +307,9 @@ pg_step(struct store *st, void *h, const struct store_query *q)
 
 	if (s->res == NULL) {
 		was = pg_in_tx(st);
-		s->res = PQexecPrepared(pg->conn, s->name, s->nparams,
-		    s->values, s->lengths, s->formats, 0);
+		s->res = s->simple ? PQexec(pg->conn, s->sql) :
+		    PQexecPrepared(pg->conn, s->name, s->nparams, s->values,
+		    s->lengths, s->formats, 0);
 		switch (PQresultStatus(s->res)) {
 		case PGRES_COMMAND_OK:
 		case PGRES_TUPLES_OK:
