@@ -69,6 +69,8 @@ struct admind {
 	size_t			 nonline;
 	uv_timer_t		 sweep;		/* sent deliveries timing out */
 	uv_check_t		 flush;		/* commits the light batch */
+	uv_timer_t		 reconnect;	/* moves the database's
+						 * connection attempts on */
 	struct {
 		uint64_t	 device_logins;	/* since start */
 		uint64_t	 unknown_tokens; /* logins refused */
@@ -380,6 +382,8 @@ int	 events_heard(void);
 /* An event another node published ("KIND DEVICE JOB DATA", cluster.c):
  * to this node's subscribers only. */
 void	 events_heard_from(const char *);
+/* This node has event stream subscribers. */
+int	 events_watched(void);
 
 /* webhook.c: events POSTed to [admind] webhook_url */
 struct webhook_counters {
@@ -414,9 +418,16 @@ void	 cluster_job(int64_t job_id);
 void	 cluster_kick(int64_t job_id);
 /* The device's connections on the other nodes close (forget: deleted). */
 void	 cluster_drop(int64_t device_id, int forget, const char *why);
-/* An event for the other nodes' subscribers. */
+/* An event for the other nodes' subscribers, while any of them has one
+ * (cluster_watched); sent with the turn's others by cluster_flush. */
 void	 cluster_event(const char *kind, int64_t device_id, int64_t job_id,
 	    const char *data);
+void	 cluster_flush(void);
+int	 cluster_watched(void);
+/* This node has event stream subscribers: the others send their events
+ * for the next few seconds (cluster_watch_heard, there). */
+void	 cluster_watch(void);
+void	 cluster_watch_heard(void);
 /* The device's first connection on this node came (on), or its last
  * went: the sessions table follows (a light write). */
 void	 cluster_session(int64_t device_id, int on);

@@ -37,8 +37,15 @@
 					 * lock to the running ones */
 #define CLUSTER_SILENT_S	15	/* a node without heartbeat is gone */
 
+#define CLUSTER_ANSWER_MS	5000	/* then the connection is closed */
+#define CLUSTER_CONNECT_STEP_MS	50
+
 static struct {
 	PGconn		*conn;
+	int		 connecting;	/* an attempt is under way */
+	PostgresPollingStatusType last;	/* its last step */
+	uint64_t	 give_up;	/* ms: it failed */
+	uv_timer_t	 connect;	/* moves it on */
 	uv_poll_t	 poll;
 	int		 polling;
 	uv_timer_t	 timer;
@@ -50,6 +57,8 @@ static struct {
 
 static void	 cluster_read(uv_poll_t *, int, int);
 static void	 cluster_drain(void);
+static void	 cluster_disconnect(void);
+static void	 cluster_work(void);
 
 /* libpq's message for the listener's connection, its first line. */
 static const char *
@@ -60,15 +69,28 @@ cluster_why(void)
 	return pgconn_why(cl.conn, NULL, why, sizeof(why));
 }
 
-/* One statement on the cluster connection: 0, or -1 logged. */
+/* One statement on the cluster connection: 0, or -1 logged; no answer
+ * within CLUSTER_ANSWER_MS closes the connection (the next tick makes
+ * another). */
 static int
 cluster_exec(const char *what, const char *sql, int nparams,
     const char *const *params, PGresult **out)
 {
-	PGresult	*r = PQexecParams(cl.conn, sql, nparams, NULL, params,
-			    NULL, NULL, 0);
-	ExecStatusType	 s = PQresultStatus(r);
+	PGresult	*r;
+	ExecStatusType	 s;
 
+	if (cl.conn == NULL || cl.connecting)
+		return -1;
+	r = pgconn_exec(cl.conn, sql, nparams, params, CLUSTER_ANSWER_MS);
+	s = PQresultStatus(r);
+	if (r == NULL && PQstatus(cl.conn) == CONNECTION_OK) {
+		log_warnx("cluster: %s: the database did not answer within "
+		    "%d s: the connection is closed", what,
+		    CLUSTER_ANSWER_MS / 1000);
+		cluster_disconnect();
+		cl.lost = 1;
+		return -1;
+	}
 	if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
 		log_warnx("cluster: %s: %s", what, cluster_why());
 		PQclear(r);
@@ -90,6 +112,10 @@ cluster_poll_closed(uv_handle_t *h)
 static void
 cluster_disconnect(void)
 {
+	if (cl.connecting) {
+		uv_timer_stop(&cl.connect);
+		cl.connecting = 0;
+	}
 	if (cl.polling) {
 		uv_poll_stop(&cl.poll);
 		uv_close((uv_handle_t *)&cl.poll, cluster_poll_closed);
@@ -104,28 +130,52 @@ cluster_disconnect(void)
 	cl.conn = NULL;
 }
 
-/* The connection, listening; 0 or -1 (logged, tried again next tick). */
+/* The connection made: listening; 0 or -1 (tried again next tick). */
 static int
-cluster_connect(void)
+cluster_listen(void)
 {
-	cl.conn = pgconn_open(env->cfg.database, "otad-admind-cluster");
-	if (PQstatus(cl.conn) != CONNECTION_OK) {
-		log_warnx("cluster: cannot connect to the database: %s",
-		    cluster_why());
-		PQfinish(cl.conn);
-		cl.conn = NULL;
-		return -1;
-	}
-	if (cluster_exec("listen", "LISTEN otad", 0, NULL,
-	    NULL) == -1 || PQsetnonblocking(cl.conn, 1) == -1 ||
+	if (cluster_exec("listen", "LISTEN otad", 0, NULL, NULL) == -1 ||
 	    uv_poll_init(env->loop, &cl.poll, PQsocket(cl.conn)) != 0) {
-		PQfinish(cl.conn);
-		cl.conn = NULL;
+		cluster_disconnect();
 		return -1;
 	}
 	cl.polling = 1;
 	uv_poll_start(&cl.poll, UV_READABLE, cluster_read);
+	log_info("cluster: node %s listening to the other nodes",
+	    env->cfg.node);
 	return 0;
+}
+
+/* Moves the connection attempt on, never waiting; once made, the tick's
+ * work runs at once. */
+static void
+cluster_connecting(uv_timer_t *t)
+{
+	int	 rc = pgconn_advance(cl.conn, &cl.last);
+
+	if (rc == 0 && util_now_ms() < cl.give_up)
+		return;
+	uv_timer_stop(t);
+	cl.connecting = 0;
+	if (rc != 1 || PQsetnonblocking(cl.conn, 1) == -1) {
+		log_warnx("cluster: cannot connect to the database: %s",
+		    rc == 0 ? "no answer within 3 s" : cluster_why());
+		cluster_disconnect();
+		return;
+	}
+	if (cluster_listen() == 0)
+		cluster_work();
+}
+
+static void
+cluster_connect(void)
+{
+	cl.conn = pgconn_start(env->cfg.database, "otad-admind-cluster");
+	cl.last = PGRES_POLLING_WRITING;
+	cl.give_up = util_now_ms() + PGCONN_CONNECT_MS;
+	cl.connecting = 1;
+	uv_timer_start(&cl.connect, cluster_connecting, 0,
+	    CLUSTER_CONNECT_STEP_MS);
 }
 
 /* This node's heartbeat; the node that runs the chores clears the
@@ -213,20 +263,29 @@ cluster_tick(uv_timer_t *t)
 {
 	(void)t;
 	cl.ticks++;
+	if (cl.connecting)
+		return;
 	if (cl.conn != NULL && PQstatus(cl.conn) != CONNECTION_OK)
 		cluster_disconnect();
 	if (cl.conn == NULL) {
 		cl.lost = 1;
-		if (cluster_connect() == -1)
-			return;
-		log_info("cluster: node %s listening to the other nodes",
-		    env->cfg.node);
+		cluster_connect();
+		return;
 	}
+	cluster_work();
+}
+
+/* A tick's work on a connection made. */
+static void
+cluster_work(void)
+{
 	if (cluster_redecide_take())
 		cl.lost = 1;		/* decisions were lost: decide again */
 	if (cl.lost || cl.stale)
 		cluster_resync(cl.lost);
 	cluster_heartbeat();
+	if (events_watched())
+		cluster_watch();
 	cluster_try_lead();
 	if (cl.leader)
 		webhook_resume();	/* what the other nodes queued */
@@ -235,7 +294,7 @@ cluster_tick(uv_timer_t *t)
 
 /* One notice: "NODE VERB ID [REST]"; this node's own are not news. */
 static void
-cluster_heard(const char *payload)
+cluster_heard_one(const char *payload)
 {
 	char		 node[CFG_NODE_MAX + 1], verb[16];
 	long long	 id;
@@ -253,6 +312,21 @@ cluster_heard(const char *payload)
 		peers_send_drop(id, verb[0] == 'f', payload + at);
 	else if (strcmp(verb, "event") == 0)
 		events_heard_from(payload + at);
+	else if (strcmp(verb, "watch") == 0)
+		cluster_watch_heard();
+}
+
+/* A notice holds one or more lines (cluster_flush's events). */
+static void
+cluster_heard(char *payload)
+{
+	char	*line, *next;
+
+	for (line = payload; line != NULL; line = next) {
+		if ((next = strchr(line, '\n')) != NULL)
+			*next++ = '\0';
+		cluster_heard_one(line);
+	}
 }
 
 /* The notices libpq holds: read with the socket, or taken in while a
@@ -292,6 +366,8 @@ cluster_start(void)
 	cl.lost = 1;
 	uv_timer_init(env->loop, &cl.timer);
 	uv_unref((uv_handle_t *)&cl.timer);
+	uv_timer_init(env->loop, &cl.connect);
+	uv_unref((uv_handle_t *)&cl.connect);
 	uv_timer_start(&cl.timer, cluster_tick, 0, CLUSTER_TICK_MS);
 }
 

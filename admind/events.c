@@ -104,7 +104,13 @@ events_broadcast(void *arg, int committed)
 int
 events_heard(void)
 {
-	return events_subs != NULL || webhook_on() || cluster_on();
+	return events_subs != NULL || webhook_on() || cluster_watched();
+}
+
+int
+events_watched(void)
+{
+	return events_subs != NULL;
 }
 
 /* To this node's subscribers whose filter matches. */
@@ -193,6 +199,8 @@ events_subscribe(struct http_conn *c, struct http_request *req,
 		free(s);
 		return;
 	}
+	if (events_subs == NULL)
+		cluster_watch();	/* the other nodes' events, at once */
 	s->next = events_subs;
 	events_subs = s;
 	events_nsubs++;

@@ -110,10 +110,24 @@ admind_reload(uv_signal_t *s, int signum)
 	auth_reload_admins();
 }
 
+/* While the database cannot be reached, a connection attempt moves on
+ * every 50 ms, whatever else happens (store_poll never waits). */
+static void
+admind_reconnect(uv_timer_t *t)
+{
+	store_poll(env->store);
+	if (!store_unreachable(env->store))
+		uv_timer_stop(t);
+}
+
 static void
 admind_flush(uv_check_t *h)
 {
+	cluster_flush();
 	store_flush(env->store);
+	if (store_unreachable(env->store) &&
+	    !uv_is_active((uv_handle_t *)&env->reconnect))
+		uv_timer_start(&env->reconnect, admind_reconnect, 50, 50);
 }
 
 static void
@@ -249,6 +263,7 @@ main(int argc, char *argv[])
 	devevents_start();
 	cluster_start();
 	/* The batch of non-transition writes is committed once per turn. */
+	uv_timer_init(a.loop, &a.reconnect);
 	uv_check_init(a.loop, &a.flush);
 	uv_check_start(&a.flush, admind_flush);
 	uv_unref((uv_handle_t *)&a.flush);

@@ -133,8 +133,16 @@ store_light(struct store *st)
 }
 
 void
+store_poll(struct store *st)
+{
+	if (st->engine->poll != NULL)
+		st->engine->poll(st);
+}
+
+void
 store_flush(struct store *st)
 {
+	store_poll(st);
 	if (!st->batch)
 		return;
 	st->batch = 0;

@@ -154,6 +154,9 @@ int	 store_light(struct store *) STORE_WUR;
 /* Commits the light batch if one is open; a failure is logged and loses
  * the batch's facts, as a power loss could. */
 void	 store_flush(struct store *);
+/* Reads the answers that came, moves a connection attempt on; never
+ * waits (store_flush does it too). */
+void	 store_poll(struct store *);
 /* 1 when a write failed on a full disk since the last call (then 0);
  * cannot fail, so a call only to clear the flag may drop the result. */
 int	 store_disk_full(struct store *);

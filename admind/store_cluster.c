@@ -14,12 +14,14 @@ static const struct store_query q_session_add = { .slot = Q_SESSION_ADD,
     .name = "session add",
     .sql = "INSERT INTO sessions (device_id, node, since) VALUES (?, ?, ?)"
 	" ON CONFLICT (device_id, node) DO NOTHING",
-    .light = 1 };
+    .light = 1,
+    .answerless = 1 };
 static const struct store_query q_session_remove = {
     .slot = Q_SESSION_REMOVE,
     .name = "session remove",
     .sql = "DELETE FROM sessions WHERE device_id = ? AND node = ?",
-    .light = 1 };
+    .light = 1,
+    .answerless = 1 };
 static const struct store_query q_sessions_clear = {
     .slot = Q_SESSIONS_CLEAR,
     .name = "sessions clear",
@@ -30,7 +32,8 @@ static const struct store_query q_session_nodes = { .slot = Q_SESSION_NODES,
 static const struct store_query q_notify = { .slot = Q_NOTIFY,
     .name = "notify",
     .sql = "SELECT 0 WHERE ?1 <> ?2",	/* SQLite: no other node */
-    .sql_pg = "SELECT 0 FROM pg_notify(?1, ?2)" };
+    .sql_pg = "SELECT 0 FROM pg_notify(?1, ?2)",
+    .answerless = 1 };
 
 int
 store_shared(const struct store *st)

@@ -66,16 +66,19 @@ static const struct store_query q_device_count = { .slot = Q_DEVICE_COUNT,
 static const struct store_query q_device_seen = { .slot = Q_DEVICE_SEEN,
     .name = "device seen",
     .sql = "UPDATE devices SET last_seen = ?, last_addr = ? WHERE id = ?",
-    .light = 1 };
+    .light = 1,
+    .answerless = 1 };
 static const struct store_query q_device_set_link = { .slot = Q_DEVICE_SET_LINK,
     .name = "device link",
     .sql = "UPDATE devices SET buff_in = ?, h_beat = ? WHERE id = ?",
-    .light = 1 };
+    .light = 1,
+    .answerless = 1 };
 static const struct store_query q_device_set_info = { .slot = Q_DEVICE_SET_INFO,
     .name = "device info",
     .sql = "UPDATE devices SET fw_version = ?, build = ?, fw_type = ?,"
 	" board = ?, lib_version = ? WHERE id = ?",
-    .light = 1 };
+    .light = 1,
+    .answerless = 1 };
 /* A page of devices from rows in key order: ?5 limit, ?6 offset, ?7 the
  * id the page starts after. */
 #define DEVICE_PAGE(from, key, rest) \
@@ -218,7 +221,8 @@ static const struct store_query q_device_pins_set = {
     .slot = Q_DEVICE_PINS_SET, .name = "device pins kept",
     .sql = "INSERT INTO device_pins (device_id, pins) SELECT id, ? FROM"
     " devices WHERE id = ? ON CONFLICT (device_id) DO UPDATE SET"
-    " pins = excluded.pins", .light = 1 };
+    " pins = excluded.pins", .light = 1,
+    .answerless = 1 };
 
 int
 store_device_pins_get(struct store *st, int64_t id, struct buf *out)

@@ -13,7 +13,8 @@
 static const struct store_query q_event = { .slot = Q_EVENT,
     .name = "event",
     .sql = "INSERT INTO events (at, kind, actor, remote, device_id, job_id,"
-	" text) VALUES (?, ?, ?, ?, ?, ?, ?)" };
+	" text) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    .answerless = 1 };
 /* Both look at no more than ?2 of the oldest rows, by the primary
  * key: a batch costs the same however large the table is. */
 static const struct store_query q_events_prune_age = {

@@ -94,6 +94,9 @@ struct store_query {
 	const char	*sql_pg;	/* PostgreSQL's words, when not sql's */
 	int		 unique_ok;	/* UNIQUE violation: -2, not logged */
 	int		 light;		/* a write that may join a batch */
+	int		 answerless;	/* a shared store outside a transaction
+					 * sends it without waiting for its
+					 * answer: a failure is only logged */
 };
 
 /* A running statement's current row, as the entity files read it. */
@@ -123,6 +126,9 @@ struct store_engine {
 	/* Before q runs: 0 go on, -1 fail it (the engine logged why);
 	 * NULL: always go on. */
 	int	 (*check)(struct store *, const struct store_query *);
+	/* Between the loop's turns, never waiting: reads the answers that
+	 * came, moves a connection attempt on (NULL: nothing to do). */
+	void	 (*poll)(struct store *);
 	/* The database cannot be reached now (NULL: never). */
 	int	 (*unreachable)(struct store *);
 	/* Inside a transaction (the caller's or a batch)? */

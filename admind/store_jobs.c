@@ -147,7 +147,8 @@ static const struct store_query q_delivery_progress = {
     .name = "delivery progress",
     .sql = "UPDATE deliveries SET bytes_sent = ?, updated_at = ?"
 	" WHERE id = ?",
-    .light = 1 };
+    .light = 1,
+    .answerless = 1 };
 static const struct store_query q_deliveries_stale = {
     .slot = Q_DELIVERIES_STALE,
     .name = "stale deliveries",

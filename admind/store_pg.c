@@ -2,12 +2,12 @@
 /*
  * The PostgreSQL engine of admind's store (store_int.h's struct
  * store_engine), for [otad] database = postgresql://...: several otad
- * nodes share one database.  One connection per admind, with libpq's
- * synchronous calls bounded by pgconn.c's timeouts, so that the loop
- * waits on the database about as long as it waits on SQLite's fsync, and
- * never for ever.  A lost connection fails the statement (the API answers 503);
- * outside a transaction the next statement connects again, at most once
- * every STORE_PG_RETRY_MS, and prepares its statements anew.
+ * nodes share one database.  One connection per admind (pgpipe.c, in
+ * pipeline mode): a light fact is sent without waiting for its answer;
+ * any other statement waits for its own answer only, bounded by pgconn.c's
+ * timeouts.  A lost connection fails the statement (the API answers 503);
+ * a new one is made by attempts that never wait, and prepares its
+ * statements anew.
  *
  * The entity files' SQL is SQLite's dialect where both agree: ?N and ?
  * become $N here, "LIMIT $N" takes a negative N as no limit, as SQLite
@@ -24,11 +24,11 @@
 #include "buf.h"
 #include "log.h"
 #include "pgconn.h"
+#include "pgpipe.h"
 #include "store_int.h"
 #include "util.h"
 
 #define STORE_PG_MAX_PARAMS	24
-#define STORE_PG_RETRY_MS	2000
 #define STORE_PG_OID_INT4	23
 #define STORE_PG_OID_INT8	20
 #define STORE_PG_OID_TEXT	25
@@ -36,10 +36,8 @@
 
 /* The connection. */
 struct pg {
-	PGconn		*conn;
+	struct pgpipe	*pp;
 	int64_t		 changes;	/* rows the last statement wrote */
-	int		 lost_in_tx;	/* lost inside a transaction */
-	uint64_t	 retry_at;	/* ms: the next connection attempt */
 	unsigned	 serial;	/* names prepared statements */
 };
 
@@ -47,7 +45,7 @@ struct pg {
 struct pg_stmt {
 	char		*sql;
 	char		 name[24];
-	char		 types[STORE_PG_MAX_PARAMS + 1];  /* fmt it has */
+	Oid		 types[STORE_PG_MAX_PARAMS];	/* prepared with */
 	int		 prepared;
 	int		 simple;	/* several commands, no parameters:
 					 * sent as they are, unprepared */
@@ -61,13 +59,9 @@ struct pg_stmt {
 	unsigned char	*blob;		/* the last bytea read */
 };
 
-/* Logs q's failure; a lost connection inside a transaction (was) fails
- * every statement until the caller's rollback. */
-static int	 pg_in_tx(struct store *);
-
+/* Logs q's failure (r NULL: the connection's). */
 static int
-pg_log_fail(struct store *st, const struct store_query *q, const PGresult *r,
-    int was)
+pg_log_fail(struct store *st, const struct store_query *q, const PGresult *r)
 {
 	struct pg	*pg = st->db;
 	const char	*state = r != NULL ?
@@ -76,12 +70,11 @@ pg_log_fail(struct store *st, const struct store_query *q, const PGresult *r,
 
 	if (state != NULL && strcmp(state, "53100") == 0)
 		st->full = 1;
-	pgconn_why(pg->conn, r, msg, sizeof(msg));
-	if (PQstatus(pg->conn) == CONNECTION_BAD) {
-		pg->lost_in_tx = was;
+	pgconn_why(pgpipe_conn(pg->pp), r, msg, sizeof(msg));
+	if (pgpipe_unreachable(pg->pp))
 		log_warnx("store: %s: the database connection is lost: %s",
 		    q->name, msg);
-	} else
+	else
 		log_warnx("store: %s: %s", q->name, msg);
 	return -1;
 }
@@ -166,20 +159,13 @@ pg_reset(struct store *st, void *h)
 	s->blob = NULL;
 }
 
+/* Prepared statements go with their connection. */
 static void
 pg_finalize(struct store *st, void *h)
 {
 	struct pg_stmt	*s = h;
-	struct pg	*pg = st->db;
-	char		 sql[64];
-	PGresult	*r;
 
 	pg_reset(st, s);
-	if (s->prepared && PQstatus(pg->conn) == CONNECTION_OK) {
-		snprintf(sql, sizeof(sql), "DEALLOCATE %s", s->name);
-		r = PQexec(pg->conn, sql);
-		PQclear(r);
-	}
 	free(s->sql);
 	free(s);
 }
@@ -200,43 +186,33 @@ pg_oid(char type)
 	}
 }
 
-/* Prepared with the parameter types of fmt (again when they change). */
+/* Prepared with the parameter types of fmt (again, under a new name,
+ * when they change); the prepare goes out with the statement. */
 static int
 pg_ready(struct store *st, struct pg_stmt *s, const struct store_query *q,
     const char *fmt)
 {
 	struct pg	*pg = st->db;
 	Oid		 types[STORE_PG_MAX_PARAMS];
-	PGresult	*r;
-	char		 sql[64];
 	size_t		 i, n = strlen(fmt);
 
-	if (s->simple && *fmt == '\0')
-		return 0;
-	if (s->prepared && strcmp(s->types, fmt) == 0)
+	if (s->simple && n == 0)
 		return 0;
 	if (n > STORE_PG_MAX_PARAMS) {
 		log_warnx("store: %s: too many parameters", q->name);
 		return -1;
 	}
-	if (s->prepared) {
-		snprintf(sql, sizeof(sql), "DEALLOCATE %s", s->name);
-		PQclear(PQexec(pg->conn, sql));
-		s->prepared = 0;
-	}
 	for (i = 0; i < n; i++)
 		types[i] = pg_oid(fmt[i]);
+	if (s->prepared && s->nparams == (int)n &&
+	    memcmp(s->types, types, n * sizeof(*types)) == 0)
+		return 0;
 	snprintf(s->name, sizeof(s->name), "otad_%u", ++pg->serial);
-	r = PQprepare(pg->conn, s->name, s->sql, (int)n, types);
-	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-		pg_log_fail(st, q, r, pg_in_tx(st));
-		PQclear(r);
-		return -1;
-	}
-	PQclear(r);
-	memcpy(s->types, fmt, n + 1);
+	if (pgpipe_prepare(pg->pp, s->name, s->sql, (int)n, types,
+	    &s->prepared) == -1)
+		return pg_log_fail(st, q, NULL);
+	memcpy(s->types, types, n * sizeof(*types));
 	s->nparams = (int)n;
-	s->prepared = 1;
 	return 0;
 }
 
@@ -296,20 +272,25 @@ pg_bind(struct store *st, void *h, const struct store_query *q,
 	return 0;
 }
 
-/* Runs the statement at the first step, then walks its rows. */
+/* Runs the statement at the first step (a light fact: sent, not waited
+ * for), then walks its rows. */
 static int
 pg_step(struct store *st, void *h, const struct store_query *q)
 {
 	struct pg_stmt	*s = h;
 	struct pg	*pg = st->db;
+	const struct pgpipe_cmd cmd = { q->name, s->simple ? NULL : s->name,
+			    s->sql, s->nparams, s->values, s->lengths,
+			    s->formats };
 	const char	*state;
-	int		 was;
+	int		 sent;
 
 	if (s->res == NULL) {
-		was = pg_in_tx(st);
-		s->res = s->simple ? PQexec(pg->conn, s->sql) :
-		    PQexecPrepared(pg->conn, s->name, s->nparams, s->values,
-		    s->lengths, s->formats, 0);
+		s->res = pgpipe_run(pg->pp, &cmd, q->answerless, &sent);
+		if (sent) {
+			pg->changes = 0;
+			return STORE_DONE;
+		}
 		switch (PQresultStatus(s->res)) {
 		case PGRES_COMMAND_OK:
 		case PGRES_TUPLES_OK:
@@ -320,7 +301,7 @@ pg_step(struct store *st, void *h, const struct store_query *q)
 			if (state != NULL && strcmp(state, "23505") == 0 &&
 			    q->unique_ok)
 				return -2;
-			return pg_log_fail(st, q, s->res, was);
+			return pg_log_fail(st, q, s->res);
 		}
 	}
 	PQfreemem(s->blob);
@@ -333,52 +314,37 @@ pg_step(struct store *st, void *h, const struct store_query *q)
 static int
 pg_in_tx(struct store *st)
 {
-	struct pg	*pg = st->db;
-
-	if (PQstatus(pg->conn) == CONNECTION_BAD)
-		return pg->lost_in_tx;
-	return PQtransactionStatus(pg->conn) != PQTRANS_IDLE;
+	return pgpipe_in_tx(((struct pg *)st->db)->pp);
 }
 
-/*
- * Before a statement: a lost connection inside a transaction fails every
- * statement until the caller rolls back (its writes are gone with the
- * connection; the rollback fails too, quietly, and ends that); outside
- * one, a new connection, without its old prepared statements.
- */
+/* Before a statement: a new connection has none of the old one's
+ * prepared statements. */
 static int
 pg_check(struct store *st, const struct store_query *q)
 {
 	struct pg	*pg = st->db;
-	uint64_t	 now;
-	char		 why[256];
+	int		 fresh;
 
-	if (PQstatus(pg->conn) == CONNECTION_OK)
-		return 0;
-	if (pg->lost_in_tx) {
-		if (q->slot == Q_ROLLBACK)
-			pg->lost_in_tx = 0;
+	if (pgpipe_ready(pg->pp, &fresh, q->slot == Q_ROLLBACK) == -1)
 		return -1;
-	}
-	if ((now = util_now_ms()) < pg->retry_at)
-		return -1;
-	pg->retry_at = now + STORE_PG_RETRY_MS;
-	PQreset(pg->conn);
-	if (PQstatus(pg->conn) != CONNECTION_OK) {
-		log_warnx("store: the database is unreachable: %s; trying "
-		    "again in %d s", pgconn_why(pg->conn, NULL, why,
-		    sizeof(why)), STORE_PG_RETRY_MS / 1000);
-		return -1;
-	}
-	log_info("store: connected to the database again");
-	store_forget(st);
+	if (fresh)
+		store_forget(st);
 	return 0;
+}
+
+static void
+pg_poll(struct store *st)
+{
+	struct pg	*pg = st->db;
+
+	if (pg->pp != NULL && pgpipe_poll(pg->pp) == 1)
+		store_forget(st);
 }
 
 static int
 pg_unreachable(struct store *st)
 {
-	return PQstatus(((struct pg *)st->db)->conn) != CONNECTION_OK;
+	return pgpipe_unreachable(((struct pg *)st->db)->pp);
 }
 
 static int64_t
@@ -394,28 +360,14 @@ pg_close(struct store *st)
 
 	if (pg == NULL)
 		return;
-	PQfinish(pg->conn);
+	pgpipe_free(pg->pp);
 	free(pg);
 }
 
 static int
 pg_exec(struct store *st, const char *sql, char *err, size_t errlen)
 {
-	struct pg	*pg = st->db;
-	PGresult	*r = PQexec(pg->conn, sql);
-	int		 rc = 0;
-
-	switch (PQresultStatus(r)) {
-	case PGRES_COMMAND_OK:
-	case PGRES_TUPLES_OK:
-	case PGRES_EMPTY_QUERY:
-		break;
-	default:
-		pgconn_why(pg->conn, r, err, errlen);
-		rc = -1;
-	}
-	PQclear(r);
-	return rc;
+	return pgpipe_script(((struct pg *)st->db)->pp, sql, err, errlen);
 }
 
 static int64_t
@@ -462,6 +414,7 @@ static const struct store_engine store_pg = {
 	.reset = pg_reset,
 	.in_tx = pg_in_tx,
 	.check = pg_check,
+	.poll = pg_poll,
 	.unreachable = pg_unreachable,
 	.changes = pg_changes,
 	.close = pg_close,
@@ -494,6 +447,7 @@ store_pg_open(const char *uri, char *err, size_t errlen)
 {
 	struct store	*st;
 	struct pg	*pg;
+	PGconn		*conn;
 	char		 where[256], why[512];
 
 	pg_where(uri, where, sizeof(where));
@@ -503,10 +457,17 @@ store_pg_open(const char *uri, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: out of memory", where);
 		return NULL;
 	}
-	pg->conn = pgconn_open(uri, "otad-admind");
-	if (PQstatus(pg->conn) != CONNECTION_OK) {
+	conn = pgconn_open(uri, "otad-admind");
+	if (PQstatus(conn) != CONNECTION_OK) {
 		snprintf(err, errlen, "%s: cannot connect: %s", where,
-		    pgconn_why(pg->conn, NULL, why, sizeof(why)));
+		    pgconn_why(conn, NULL, why, sizeof(why)));
+		PQfinish(conn);
+		store_close(st);
+		return NULL;
+	}
+	if ((pg->pp = pgpipe_new(conn, uri, why, sizeof(why))) == NULL) {
+		snprintf(err, errlen, "%s: %s", where, why);
+		PQfinish(conn);
 		store_close(st);
 		return NULL;
 	}

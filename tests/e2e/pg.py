@@ -205,6 +205,31 @@ class PostgresServer:
         self.stop()
         return self.start()
 
+    def _processes(self):
+        """The postmaster and every process it started (the backends)."""
+        pid, _ = self._postmaster_pid_shm()
+        pids = [pid] if pid else []
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    with open("/proc/%s/stat" % entry) as f:
+                        ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+                except (OSError, IndexError, ValueError):
+                    continue
+                if pid and ppid == pid:
+                    pids.append(int(entry))
+        return pids
+
+    def freeze(self):
+        """SIGSTOP of the server and its backends: connections stay open and
+        nothing answers, like a server that hangs or a network that drops all."""
+        for pid in self._processes():
+            os.kill(pid, signal.SIGSTOP)
+
+    def thaw(self):
+        for pid in self._processes():
+            os.kill(pid, signal.SIGCONT)
+
     def finish(self):
         """Stop (a kill if a clean stop fails) and remove the directory, unless
         OTAD_E2E_KEEP keeps it."""

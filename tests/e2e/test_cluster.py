@@ -262,3 +262,48 @@ def test_postgresql_stopped_and_started_loses_nothing(cluster, admins, postgres)
     finally:
         for _, dev in devs:
             dev.close()
+
+
+def timed(admin, path):
+    t = time.monotonic()
+    r = admin.request("GET", path)
+    return r, time.monotonic() - t
+
+
+def test_postgresql_frozen_admind_stops_waiting(cluster, admins, postgres):
+    """A server that answers nothing (SIGSTOP: the connections stay open, so TCP
+    alone would wait on) holds a node's loop 10 s at most: then the API answers
+    503 at once, the health page says so, and all resumes when it answers again."""
+    devs = devices_on_each_node(cluster, admins, per_node=1)
+    try:
+        fw = lc.upload_firmware(admins["a"], lc.new_image(seed="cluster-pg-frozen"))
+        job = lc.create_job(admins["a"], fw["id"], devices=[d.id for _, d in devs],
+                            max_parallel=100)
+        before = lc.job(admins["b"], job["id"])
+        b = cluster["b"].admin(timeout=40)   # the first answer may take 10 + 5 s
+        postgres.freeze()
+        try:
+            r, took = timed(b, "/admin/jobs/%d" % job["id"])
+            assert r.status == 503 and took < 20, (r.status, took)
+            assert r.json()["error"]["code"] == "database.unreachable", r.json()
+            # the frozen connections are closed, the new attempts never wait
+            fast = wait_until(lambda: timed(b, "/admin/devices")[1] < 1.0, 20, step=0.2)
+            assert fast, "node b's API still waits on the frozen database"
+            r, took = timed(b, "/admin/devices")
+            assert r.status == 503 and took < 2, (r.status, took)
+            h, took = timed(b, "/admin/health")
+            assert h.status == 200 and took < 2, (h.status, took)
+            assert h.json()["database_reachable"] is False, h.json()
+            for _, dev in devs:
+                assert dev.client.ping() == 200
+        finally:
+            postgres.thaw()
+        for name in NODES:
+            after = wait_until(lambda: (lambda r: r.status == 200 and r.json())(
+                admins[name].request("GET", "/admin/jobs/%d" % job["id"])), 20, step=0.5)
+            assert after, "node %s's API did not come back after PostgreSQL did" % name
+            assert after["counts"] == before["counts"], (name, before, after)
+        stop_job(admins["a"], job["id"])
+    finally:
+        for _, dev in devs:
+            dev.close()
