@@ -9,6 +9,7 @@
  */
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +26,9 @@
 static int	 cluster_is_on, cluster_is_leader, cluster_redecide_due;
 static uint64_t	 cluster_watched_until;	/* ms: another node has event
 					 * stream subscribers */
-static struct buf cluster_events;	/* committed, not sent yet: lines */
+static struct buf cluster_lines;	/* committed, not sent yet */
+static int64_t	 cluster_kicked[16];	/* jobs among them */
+static size_t	 cluster_nkicked;
 
 int
 cluster_on(void)
@@ -93,12 +96,6 @@ cluster_job(int64_t job_id)
 }
 
 void
-cluster_kick(int64_t job_id)
-{
-	cluster_notify("%s kick %" PRId64, env->cfg.node, job_id);
-}
-
-void
 cluster_drop(int64_t device_id, int forget, const char *why)
 {
 	cluster_notify("%s %s %" PRId64 " %s", env->cfg.node,
@@ -107,9 +104,10 @@ cluster_drop(int64_t device_id, int forget, const char *why)
 
 /*
  * Events go to the other nodes only while one of them has event stream
- * subscribers (it says "watch" at once, then every tick), and they go
- * together: those committed during a turn of the loop make one notice of
- * lines at its end (cluster_flush), not a transaction each.
+ * subscribers (it says "watch" at once, then every tick).  Events and
+ * kicks committed during a turn of the loop go together, as the lines of
+ * one notice at its end (cluster_flush), not a transaction each; a job's
+ * slots freed in a turn make one kick.
  */
 void
 cluster_watch(void)
@@ -132,28 +130,63 @@ cluster_watched(void)
 void
 cluster_flush(void)
 {
-	if (cluster_events.len == 0)
+	cluster_nkicked = 0;
+	if (cluster_lines.len == 0)
 		return;
-	if (store_notify(env->store, "otad", buf_cstr(&cluster_events)) == -1)
-		log_warnx("cluster: the other nodes' event streams miss "
-		    "some events");
-	buf_reset(&cluster_events);
+	if (store_notify(env->store, "otad", buf_cstr(&cluster_lines)) == -1)
+		log_warnx("cluster: the other nodes were not told of some "
+		    "events and free slots");
+	buf_reset(&cluster_lines);
+}
+
+/* A line for the turn's notice. */
+static void
+cluster_append(const char *line)
+{
+	size_t	 n = strlen(line);
+
+	if (n > CLUSTER_MAX_NOTICE)
+		return;
+	if (cluster_lines.len + 1 + n > CLUSTER_MAX_NOTICE)
+		cluster_flush();
+	if (cluster_lines.len > 0)
+		buf_addc(&cluster_lines, '\n');
+	buf_add(&cluster_lines, line, n);
 }
 
 static void
-cluster_event_committed(void *arg, int committed)
+cluster_line_committed(void *arg, int committed)
 {
-	char	*line = arg;
-	size_t	 n = strlen(line);
+	if (committed)
+		cluster_append(arg);
+	free(arg);
+}
 
-	if (committed && n <= CLUSTER_MAX_NOTICE) {
-		if (cluster_events.len + 1 + n > CLUSTER_MAX_NOTICE)
-			cluster_flush();
-		if (cluster_events.len > 0)
-			buf_addc(&cluster_events, '\n');
-		buf_add(&cluster_events, line, n);
-	}
-	free(line);
+static void
+cluster_kick_committed(void *arg, int committed)
+{
+	int64_t	 job_id = (int64_t)(intptr_t)arg;
+	char	 line[CFG_NODE_MAX + 48];
+	size_t	 i;
+
+	for (i = 0; i < cluster_nkicked; i++)
+		if (cluster_kicked[i] == job_id)
+			return;
+	if (!committed)
+		return;
+	if (cluster_nkicked < nitems(cluster_kicked))
+		cluster_kicked[cluster_nkicked++] = job_id;
+	snprintf(line, sizeof(line), "%s kick %" PRId64, env->cfg.node,
+	    job_id);
+	cluster_append(line);
+}
+
+void
+cluster_kick(int64_t job_id)
+{
+	if (cluster_is_on)
+		(void)tx_defer(cluster_kick_committed,
+		    (void *)(intptr_t)job_id);
 }
 
 void
@@ -169,7 +202,7 @@ cluster_event(const char *kind, int64_t device_id, int64_t job_id,
 		log_warnx("cluster: out of memory: an event is not sent");
 		return;
 	}
-	(void)tx_defer(cluster_event_committed, line);
+	(void)tx_defer(cluster_line_committed, line);
 }
 
 /* The device's first connection on this node came (on) or its last
