@@ -137,12 +137,7 @@ peers_auth(struct ctl_conn *c, uint32_t reqid, const struct ctl_msg_auth *m)
 	int		 found;
 
 	util_sha256_hex(m->token, hash);
-	found = store_device_by_token(env->store, hash, &dev);
-	if (found == 1 && store_device_pins_get(env->store, dev.id,
-	    &pins) == -1) {
-		device_free(&dev);
-		found = -1;
-	}
+	found = store_device_login(env->store, hash, &dev, &pins);
 	if (found == 1) {
 		reply.result = CTL_AUTH_OK;
 		reply.device_id = (uint64_t)dev.id;

@@ -193,10 +193,11 @@ int	 store_device_set_info(struct store *, int64_t id,
 	    const char *fw_version, const char *build, const char *fw_type,
 	    const char *board, const char *lib_version) STORE_WUR;
 /* Light: the device's buff-in and h-beat, from its hardware info. */
-/* The pin values hwd handed over when the device went offline, appended
- * to out: 1, 0 none kept, -1. */
-int	 store_device_pins_get(struct store *, int64_t id, struct buf *out)
-	    STORE_WUR;
+/* A login: the device with that token, and the pin values hwd handed
+ * over when it last went offline appended to pins (none: nothing), in
+ * one read: 1, 0 no such device, -1. */
+int	 store_device_login(struct store *, const char *token_sha256,
+	    struct device *, struct buf *pins) STORE_WUR;
 /* Keeps them (a light write; a deleted device keeps none). */
 int	 store_device_pins_set(struct store *, int64_t id, const void *pins,
 	    size_t len) STORE_WUR;

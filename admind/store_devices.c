@@ -214,9 +214,11 @@ store_device_seen(struct store *st, int64_t id, const char *addr,
 	return store_run(st, &q_device_seen, "IsI", when, addr, id);
 }
 
-static const struct store_query q_device_pins_get = {
-    .slot = Q_DEVICE_PINS_GET, .name = "device pins",
-    .sql = "SELECT pins FROM device_pins WHERE device_id = ?" };
+static const struct store_query q_device_login = {
+    .slot = Q_DEVICE_LOGIN, .name = "device login",
+    .sql = "SELECT " DEVICE_COLS_OF("d.") ", p.pins FROM devices d"
+	" LEFT JOIN device_pins p ON p.device_id = d.id"
+	" WHERE d.token_sha256 = ?" };
 static const struct store_query q_device_pins_set = {
     .slot = Q_DEVICE_PINS_SET, .name = "device pins kept",
     .sql = "INSERT INTO device_pins (device_id, pins) SELECT id, ? FROM"
@@ -225,19 +227,27 @@ static const struct store_query q_device_pins_set = {
     .answerless = 1 };
 
 int
-store_device_pins_get(struct store *st, int64_t id, struct buf *out)
+store_device_login(struct store *st, const char *token_sha256,
+    struct device *d, struct buf *pins)
 {
 	const struct store_cur *s;
 	const void	*p;
 	size_t		 len;
 	int		 rc;
 
-	if ((s = store_start(st, &q_device_pins_get, "I", id)) == NULL)
+	memset(d, 0, sizeof(*d));
+	if ((s = store_start(st, &q_device_login, "s", token_sha256)) == NULL)
 		return -1;
-	if ((rc = store_step(st, &q_device_pins_get)) == STORE_ROW &&
-	    (p = store_col_blob(s, 0, &len), buf_add(out, p, len)) == -1)
-		rc = store_nomem();
-	store_done(st, &q_device_pins_get);
+	if ((rc = store_step(st, &q_device_login)) == STORE_ROW) {
+		if (device_read(s, d) == -1)
+			rc = -1;
+		else if ((p = store_col_blob(s, 13, &len)) != NULL &&
+		    buf_add(pins, p, len) == -1) {
+			device_free(d);
+			rc = store_nomem();
+		}
+	}
+	store_done(st, &q_device_login);
 	return rc == STORE_ROW ? 1 : rc == STORE_DONE ? 0 : -1;
 }
 

@@ -516,19 +516,24 @@ static void
 test_device_pins(struct store *st)
 {
 	struct buf	 b = BUF_INIT;
+	struct device	 d;
 	int64_t		 id;
 
 	CHECK(store_device_create(st, "pins", "pins1", "", &id) == 0);
-	CHECK(store_device_pins_get(st, id, &b) == 0 && b.len == 0);
+	CHECK(store_device_login(st, "pins1", &d, &b) == 1 && b.len == 0);
+	CHECK(d.id == id);
+	CHECK_STR(d.name, "pins");
+	device_free(&d);
 	CHECK(store_device_pins_set(st, id, "a\0b", 3) == 0);
 	CHECK(store_device_pins_set(st, id, "vw\0001\0x", 7) == 0);
-	CHECK(store_device_pins_get(st, id, &b) == 1);
+	CHECK(store_device_login(st, "pins1", &d, &b) == 1);
 	CHECK(b.len == 7 && memcmp(b.data, "vw\0001\0x", 7) == 0);
+	device_free(&d);
 	CHECK(store_device_pins_set(st, 99999, "x", 1) == 0);
 	buf_reset(&b);
-	CHECK(store_device_pins_get(st, 99999, &b) == 0);
+	CHECK(store_device_login(st, "nosuch", &d, &b) == 0 && b.len == 0);
 	CHECK(store_device_delete(st, id) == 1);
-	CHECK(store_device_pins_get(st, id, &b) == 0);
+	CHECK(store_device_login(st, "pins1", &d, &b) == 0);
 	buf_free(&b);
 }
 
