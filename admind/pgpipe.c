@@ -6,11 +6,14 @@
  * Every statement goes out with a sync of its own, so that each is its
  * own implicit transaction when outside the caller's.  Those that need no
  * answer (the light facts: a device seen, download progress, a session,
- * a notice) are not waited for: their answers are read when they come,
- * between the loop's turns, or before the next statement that waits, and
- * a failure among them is logged with the statement's name.  The server
- * runs them in order, so a later read sees them.  A statement that waits
- * waits for its own answer only (the earlier ones' come first).
+ * a notice; an audit event) are not waited for: their answers are read
+ * when they come, between the loop's turns, or before the next statement
+ * that waits, and a failure among them is logged with the statement's
+ * name.  Inside a transaction such a failure aborts it, so the next
+ * statement that waits fails, and so does the COMMIT (store_pg.c).  The
+ * server runs them in order, so a later read sees them.  A statement
+ * that waits waits for its own answer only (the earlier ones' come
+ * first).
  *
  * An answer waited for comes within PGPIPE_ANSWER_MS or the connection
  * is closed: a server that stopped, or a network that drops everything,
@@ -348,7 +351,7 @@ pgpipe_run(struct pgpipe *pp, const struct pgpipe_cmd *cmd, int answerless,
 	int		 n;
 
 	*sent = 0;
-	answerless = answerless && !pp->tx && pp->queued == 0;
+	answerless = answerless && pp->queued == 0;
 	if (answerless && pp->nsent == PGPIPE_MAX_SENT)
 		pgpipe_drain(pp, 1);
 	if ((n = pgpipe_send(pp, cmd)) == -1) {

@@ -46,8 +46,8 @@ int		 pgpipe_in_tx(struct pgpipe *);
 int		 pgpipe_prepare(struct pgpipe *, const char *name,
 		    const char *sql, int n, const Oid *, int *prepared);
 /* Sends cmd; waits for its answer (returned; NULL: the connection is
- * lost) unless answerless and outside a transaction: then NULL and
- * *sent set, its failure logged when its answer comes. */
+ * lost) unless answerless: then NULL and *sent set, its failure logged
+ * when its answer comes (inside a transaction, it aborts it). */
 PGresult	*pgpipe_run(struct pgpipe *, const struct pgpipe_cmd *,
 		    int answerless, int *sent);
 /* Runs a script of commands outside the pipeline: 0 or -1 with why. */

@@ -94,9 +94,10 @@ struct store_query {
 	const char	*sql_pg;	/* PostgreSQL's words, when not sql's */
 	int		 unique_ok;	/* UNIQUE violation: -2, not logged */
 	int		 light;		/* a write that may join a batch */
-	int		 answerless;	/* a shared store outside a transaction
-					 * sends it without waiting for its
-					 * answer: a failure is only logged */
+	int		 answerless;	/* a shared store sends it without
+					 * waiting for its answer: a failure
+					 * is logged (inside a transaction,
+					 * it fails the commit) */
 };
 
 /* A running statement's current row, as the entity files read it. */

@@ -295,6 +295,13 @@ pg_step(struct store *st, void *h, const struct store_query *q)
 		case PGRES_COMMAND_OK:
 		case PGRES_TUPLES_OK:
 			pg->changes = strtoll(PQcmdTuples(s->res), NULL, 10);
+			if (q->slot == Q_COMMIT &&
+			    strcmp(PQcmdStatus(s->res), "ROLLBACK") == 0) {
+				log_warnx("store: commit: the transaction was "
+				    "rolled back: a statement in it failed "
+				    "(logged above)");
+				return -1;
+			}
 			break;
 		default:
 			state = PQresultErrorField(s->res, PG_DIAG_SQLSTATE);

@@ -1234,6 +1234,32 @@ test_consent(struct store *st, int64_t fw)
 	    &next) == 0 && next == 0);
 }
 
+/* Shared by nodes, an audit row is sent without waiting for its answer:
+ * one the server refuses (text that is no UTF-8) inside a transaction
+ * fails the commit, and nothing of the transaction is stored. */
+static void
+test_answerless_in_tx(struct store *st)
+{
+	struct audit_filter f = { "", "tx.answerless", 0, 0, 0 };
+	struct audit_event *ev;
+	size_t		 n;
+	int64_t		 total;
+
+	CHECK(store_begin(st) == 0);
+	CHECK(store_event(st, "tx.answerless", "me", "", 0, 0, "kept?") == 0);
+	CHECK(store_event(st, "tx.answerless", "\xff", "", 0, 0, "x") == 0);
+	CHECK(store_commit(st) == -1);
+	store_rollback(st);
+	CHECK(store_events_list(st, &f, 10, 0, &ev, &n, &total) == 0);
+	CHECK(n == 0 && total == 0);
+	audit_event_list_free(ev, n);
+	/* and the connection goes on */
+	CHECK(store_event(st, "tx.answerless", "me", "", 0, 0, "after") == 0);
+	CHECK(store_events_list(st, &f, 10, 0, &ev, &n, &total) == 0);
+	CHECK(n == 1);
+	audit_event_list_free(ev, n);
+}
+
 int
 main(void)
 {
@@ -1291,6 +1317,8 @@ main(void)
 	test_cursor_paging(st);
 	test_text_search(st);
 	test_job_refused(st);
+	if (pg != NULL && *pg != '\0')
+		test_answerless_in_tx(st);
 	store_close(st);
 
 	if (pg == NULL) {
