@@ -44,6 +44,7 @@ struct online {
 /* A worker of hwd or fwstore connected to the control socket. */
 struct peer {
 	struct ctl_conn	*conn;		/* NULL: the slot is free */
+	uint64_t	 serial;	/* of the connection in the slot */
 	unsigned	 slot;		/* index in env->hwd or env->fwstore */
 	int		 resyncing;	/* hwd replays who is online */
 	uint64_t	 resync_since;	/* ms */
@@ -69,8 +70,6 @@ struct admind {
 	size_t			 nonline;
 	uv_timer_t		 sweep;		/* sent deliveries timing out */
 	uv_check_t		 flush;		/* commits the light batch */
-	uv_timer_t		 reconnect;	/* moves the database's
-						 * connection attempts on */
 	struct {
 		uint64_t	 device_logins;	/* since start */
 		uint64_t	 unknown_tokens; /* logins refused */
@@ -437,6 +436,11 @@ void	 cluster_session(int64_t device_id, int on);
  * says whether one is due, and clears it. */
 void	 cluster_redecide(void);
 int	 cluster_redecide_take(void);
+
+/* storewatch.c: the loop wakes for the database's answers and moves its
+ * connection attempts on (after each turn; stop at exit). */
+void	 storewatch_update(void);
+void	 storewatch_stop(void);
 
 /* cluster.c: listening to the other nodes, the shared chores' lock */
 void	 cluster_start(void);

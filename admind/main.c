@@ -110,24 +110,15 @@ admind_reload(uv_signal_t *s, int signum)
 	auth_reload_admins();
 }
 
-/* While the database cannot be reached, a connection attempt moves on
- * every 50 ms, whatever else happens (store_poll never waits). */
-static void
-admind_reconnect(uv_timer_t *t)
-{
-	store_poll(env->store);
-	if (!store_unreachable(env->store))
-		uv_timer_stop(t);
-}
-
+/* Once a turn: the events of the turn go to the other nodes, the light
+ * batch commits, the database's answers are told. */
 static void
 admind_flush(uv_check_t *h)
 {
+	store_poll(env->store);
 	cluster_flush();
 	store_flush(env->store);
-	if (store_unreachable(env->store) &&
-	    !uv_is_active((uv_handle_t *)&env->reconnect))
-		uv_timer_start(&env->reconnect, admind_reconnect, 50, 50);
+	storewatch_update();
 }
 
 static void
@@ -263,7 +254,6 @@ main(int argc, char *argv[])
 	devevents_start();
 	cluster_start();
 	/* The batch of non-transition writes is committed once per turn. */
-	uv_timer_init(a.loop, &a.reconnect);
 	uv_check_init(a.loop, &a.flush);
 	uv_check_start(&a.flush, admind_flush);
 	uv_unref((uv_handle_t *)&a.flush);
@@ -286,6 +276,7 @@ main(int argc, char *argv[])
 	sandbox_stopping();
 	unlink(a.cfg.control_socket);
 	cluster_stop();
+	storewatch_stop();
 	store_flush(a.store);
 	store_close(a.store);
 	return 0;

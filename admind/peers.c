@@ -20,6 +20,8 @@
 #include "sandbox.h"
 #include "util.h"
 
+static uint64_t	 peers_serial;	/* connections accepted */
+
 static int
 peers_is_hwd(const struct ctl_conn *c)
 {
@@ -71,6 +73,7 @@ peers_accept(struct ctl_conn *c)
 			continue;
 		memset(&slots[i], 0, sizeof(slots[i]));
 		slots[i].conn = c;
+		slots[i].serial = ++peers_serial;
 		slots[i].slot = i;
 		c->data = &slots[i];
 		(*n)++;
@@ -127,33 +130,61 @@ peers_roles(void)
 	return roles;
 }
 
-static void
-peers_auth(struct ctl_conn *c, uint32_t reqid, const struct ctl_msg_auth *m)
-{
-	struct ctl_msg_auth_reply reply = { CTL_AUTH_FAULT, 0, "", { 0, NULL } };
-	struct device	 dev;
-	struct buf	 pins = BUF_INIT;
-	char		 hash[65];
-	int		 found;
+/* A login on its way to the database: whom to answer. */
+struct peers_login {
+	unsigned	 slot;
+	uint64_t	 serial;
+	uint32_t	 reqid;
+	char		 remote[];
+};
 
-	util_sha256_hex(m->token, hash);
-	found = store_device_login(env->store, hash, &dev, &pins);
+static void
+peers_auth_answer(void *arg, int found, const struct device *dev,
+    const void *pins, size_t npins)
+{
+	struct peers_login *l = arg;
+	struct peer	*p = &env->hwd[l->slot];
+	struct ctl_msg_auth_reply reply = { CTL_AUTH_FAULT, 0, "", { 0, NULL } };
+
 	if (found == 1) {
 		reply.result = CTL_AUTH_OK;
-		reply.device_id = (uint64_t)dev.id;
-		reply.name = dev.name;
-		reply.pins.data = pins.data;
-		reply.pins.len = (uint32_t)pins.len;
+		reply.device_id = (uint64_t)dev->id;
+		reply.name = dev->name;
+		reply.pins.data = (void *)pins;
+		reply.pins.len = (uint32_t)npins;
 	} else if (found == 0) {
 		reply.result = CTL_AUTH_UNKNOWN;
 		env->stats.unknown_tokens++;
 		log_fields(LOG_WARNING, NULL, "login from %s with an unknown "
-		    "token", m->remote_addr);
+		    "token", l->remote);
 	}
-	(void)ctl_send_auth_reply(c, reqid, &reply);
-	if (found == 1)
-		device_free(&dev);
-	buf_free(&pins);
+	/* the worker that asked may have gone meanwhile */
+	if (p->conn != NULL && p->serial == l->serial)
+		(void)ctl_send_auth_reply(p->conn, l->reqid, &reply);
+	free(l);
+}
+
+static void
+peers_auth(struct ctl_conn *c, uint32_t reqid, const struct ctl_msg_auth *m)
+{
+	struct peer	*p = c->data;
+	struct peers_login *l;
+	size_t		 n = strlen(m->remote_addr);
+	char		 hash[65];
+
+	if ((l = malloc(sizeof(*l) + n + 1)) == NULL) {
+		struct ctl_msg_auth_reply fault = { CTL_AUTH_FAULT, 0, "",
+		    { 0, NULL } };
+
+		(void)ctl_send_auth_reply(c, reqid, &fault);
+		return;
+	}
+	l->slot = p->slot;
+	l->serial = p->serial;
+	l->reqid = reqid;
+	memcpy(l->remote, m->remote_addr, n + 1);
+	util_sha256_hex(m->token, hash);
+	store_device_login(env->store, hash, peers_auth_answer, l);
 }
 
 static void

@@ -38,9 +38,21 @@
 #define PGPIPE_ANSWER_MS	10000	/* then the connection is closed */
 #define PGPIPE_MAX_SENT		4096	/* answers not read yet; more wait */
 
+/* A question (pgpipe_ask): its answer, then its turn to be told. */
+struct pgpipe_asked {
+	struct pgpipe_asked *next;	/* in the answered list */
+	pgpipe_answer_fn *fn;
+	void		*arg;
+	PGresult	*res;		/* the answer; NULL: none (lost) */
+	int		 failed;	/* res is the failure */
+};
+
 /* A statement sent without waiting: its answer is still to come. */
 struct pgpipe_sent {
 	const char	*what;
+	struct pgpipe_asked *asked;	/* NULL: only a failure is logged */
+	int		*preparing;	/* its prepare's flag, if one went */
+	int		 cmd;		/* commands answered */
 };
 
 struct pgpipe {
@@ -58,15 +70,54 @@ struct pgpipe {
 	unsigned	 first, nsent;
 	int		 answered;	/* the oldest's command answered, the
 					 * end of its answer not read yet */
+	struct pgpipe_asked *told, **told_tail;	/* answered, to tell */
+	unsigned	 serial;	/* connections made */
 };
 
+/* A question answered (or lost): told at the next pgpipe_poll. */
+static void
+pgpipe_answered(struct pgpipe *pp, struct pgpipe_asked *a)
+{
+	a->next = NULL;
+	*pp->told_tail = a;
+	pp->told_tail = &a->next;
+}
+
+/* The connection is gone: so are the answers still to come. */
 static void
 pgpipe_forget_sent(struct pgpipe *pp)
 {
-	pp->first = pp->nsent = 0;
+	struct pgpipe_asked *a;
+
+	for (; pp->nsent > 0; pp->nsent--) {
+		if ((a = pp->sent[pp->first].asked) != NULL) {
+			PQclear(a->res);
+			a->res = NULL;
+			pgpipe_answered(pp, a);
+		}
+		pp->first = (pp->first + 1) % PGPIPE_MAX_SENT;
+	}
+	pp->first = 0;
 	pp->answered = 0;
 	pp->queued = 0;
 	pp->preparing = NULL;
+}
+
+/* Tells the questions answered, in order; what they ask in turn waits
+ * for the next poll. */
+static void
+pgpipe_tell(struct pgpipe *pp)
+{
+	struct pgpipe_asked *a, *list = pp->told;
+
+	pp->told = NULL;
+	pp->told_tail = &pp->told;
+	while ((a = list) != NULL) {
+		list = a->next;
+		a->fn(a->arg, a->res);
+		PQclear(a->res);
+		free(a);
+	}
 }
 
 struct pgpipe *
@@ -87,6 +138,7 @@ pgpipe_new(PGconn *conn, const char *uri, char *err, size_t errlen)
 		return NULL;
 	}
 	pp->conn = conn;
+	pp->told_tail = &pp->told;
 	return pp;
 }
 
@@ -116,11 +168,13 @@ pgpipe_await(struct pgpipe *pp, uint64_t deadline)
 }
 
 /* One answer (a result, or NULL: a command's end) for the oldest
- * statement sent without waiting. */
+ * statement sent without waiting; r is taken. */
 static void
 pgpipe_sent_answer(struct pgpipe *pp, PGresult *r)
 {
 	struct pgpipe_sent *e = &pp->sent[pp->first];
+	struct pgpipe_asked *a = e->asked;
+	ExecStatusType	 st = PQresultStatus(r);
 	char		 why[512];
 
 	if (r == NULL) {
@@ -129,23 +183,30 @@ pgpipe_sent_answer(struct pgpipe *pp, PGresult *r)
 			return;
 		}
 		pp->answered = 0;
+		e->cmd++;
 		return;
 	}
-	switch (PQresultStatus(r)) {
-	case PGRES_PIPELINE_SYNC:
+	pp->answered = st != PGRES_PIPELINE_SYNC;
+	if (st == PGRES_PIPELINE_SYNC) {
+		PQclear(r);
+		if (a != NULL)
+			pgpipe_answered(pp, a);
 		pp->first = (pp->first + 1) % PGPIPE_MAX_SENT;
 		pp->nsent--;
-		pp->answered = 0;
 		return;
-	case PGRES_COMMAND_OK:
-	case PGRES_TUPLES_OK:
-	case PGRES_PIPELINE_ABORTED:
-		break;
-	default:
+	}
+	if (st == PGRES_FATAL_ERROR && e->cmd == 0 && e->preparing != NULL)
+		*e->preparing = 0;	/* the prepare was refused */
+	if (st == PGRES_FATAL_ERROR && a == NULL)
 		log_warnx("store: %s: %s", e->what,
 		    pgconn_why(pp->conn, r, why, sizeof(why)));
+	if (a != NULL && !a->failed && st != PGRES_PIPELINE_ABORTED) {
+		PQclear(a->res);	/* the last command's is the answer */
+		a->res = r;
+		a->failed = st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK;
+		return;
 	}
-	pp->answered = 1;
+	PQclear(r);
 }
 
 /* Reads the answers of the statements sent without waiting: all of them
@@ -168,7 +229,6 @@ pgpipe_drain(struct pgpipe *pp, int block)
 			return;
 		r = PQgetResult(pp->conn);
 		pgpipe_sent_answer(pp, r);
-		PQclear(r);
 	}
 }
 
@@ -178,6 +238,8 @@ pgpipe_free(struct pgpipe *pp)
 	if (pp == NULL)
 		return;
 	pgpipe_drain(pp, 1);	/* what was sent is written before we go */
+	pgpipe_forget_sent(pp);
+	pgpipe_tell(pp);
 	PQfinish(pp->conn);
 	free(pp->uri);
 	free(pp);
@@ -209,6 +271,7 @@ pgpipe_connect(struct pgpipe *pp)
 	if (rc == 1 && PQsetnonblocking(pp->conn, 1) == 0 &&
 	    PQenterPipelineMode(pp->conn)) {
 		pp->tx = 0;
+		pp->serial++;
 		log_info("store: connected to the database again");
 		return 1;
 	}
@@ -242,11 +305,25 @@ pgpipe_ready(struct pgpipe *pp, int *fresh, int rollback)
 int
 pgpipe_poll(struct pgpipe *pp)
 {
+	int	 made = 0;
+
 	if (!pp->connecting && PQstatus(pp->conn) == CONNECTION_OK) {
+		/* what came, read even when nothing is due (an EOF) */
+		if (PQflush(pp->conn) == -1 || !PQconsumeInput(pp->conn))
+			pgpipe_forget_sent(pp);
 		pgpipe_drain(pp, 0);
-		return 0;
-	}
-	return !pp->lost_in_tx && pgpipe_connect(pp);
+	} else
+		made = !pp->lost_in_tx && pgpipe_connect(pp);
+	pgpipe_tell(pp);
+	return made;
+}
+
+int
+pgpipe_socket(struct pgpipe *pp, unsigned *serial)
+{
+	*serial = pp->serial;
+	return pp->connecting || PQstatus(pp->conn) != CONNECTION_OK ? -1 :
+	    PQsocket(pp->conn);
 }
 
 int
@@ -361,6 +438,7 @@ pgpipe_run(struct pgpipe *pp, const struct pgpipe_cmd *cmd, int answerless,
 	}
 	if (answerless) {
 		e = &pp->sent[(pp->first + pp->nsent) % PGPIPE_MAX_SENT];
+		memset(e, 0, sizeof(*e));
 		e->what = cmd->what;
 		pp->nsent++;
 		*sent = 1;
@@ -369,6 +447,37 @@ pgpipe_run(struct pgpipe *pp, const struct pgpipe_cmd *cmd, int answerless,
 	}
 	pgpipe_drain(pp, 1);
 	return pgpipe_wait(pp, n);
+}
+
+int
+pgpipe_ask(struct pgpipe *pp, const struct pgpipe_cmd *cmd,
+    pgpipe_answer_fn *fn, void *arg)
+{
+	struct pgpipe_asked *a;
+	struct pgpipe_sent *e;
+	int		*preparing = pp->preparing;
+
+	if (pp->nsent == PGPIPE_MAX_SENT)
+		pgpipe_drain(pp, 1);
+	if ((a = calloc(1, sizeof(*a))) == NULL)
+		return -1;
+	pp->preparing = NULL;
+	if (pgpipe_send(pp, cmd) == -1) {
+		free(a);
+		pp->lost_in_tx = pp->tx;
+		pgpipe_forget_sent(pp);
+		return -1;
+	}
+	a->fn = fn;
+	a->arg = arg;
+	e = &pp->sent[(pp->first + pp->nsent) % PGPIPE_MAX_SENT];
+	memset(e, 0, sizeof(*e));
+	e->what = cmd->what;
+	e->asked = a;
+	e->preparing = preparing;
+	pp->nsent++;
+	(void)PQflush(pp->conn);
+	return 0;
 }
 
 int

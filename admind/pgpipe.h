@@ -35,10 +35,14 @@ PGconn		*pgpipe_conn(struct pgpipe *);
 /* Before a statement: 0 connected (after a new connection, *fresh is
  * set: prepared statements are gone), -1 not now (logged). */
 int		 pgpipe_ready(struct pgpipe *, int *fresh, int rollback);
-/* Between the loop's turns: reads the answers already here, moves a
- * connection attempt on; never waits.  1 when connected again. */
+/* Between the loop's turns: reads the answers already here, tells the
+ * questions answered (pgpipe_ask), moves a connection attempt on; never
+ * waits.  1 when connected again. */
 int		 pgpipe_poll(struct pgpipe *);
 int		 pgpipe_unreachable(struct pgpipe *);
+/* The connection's socket to watch for answers (-1: none now); serial
+ * changes with each new connection, as the number may not. */
+int		 pgpipe_socket(struct pgpipe *, unsigned *serial);
 int		 pgpipe_in_tx(struct pgpipe *);
 
 /* Prepares name, sent with the next pgpipe_run; *prepared is set now,
@@ -50,6 +54,12 @@ int		 pgpipe_prepare(struct pgpipe *, const char *name,
  * when its answer comes (inside a transaction, it aborts it). */
 PGresult	*pgpipe_run(struct pgpipe *, const struct pgpipe_cmd *,
 		    int answerless, int *sent);
+/* Sends cmd and returns: fn(arg, r) hears its answer (r NULL: the
+ * connection was lost) from a later pgpipe_poll, never from inside
+ * another statement's wait.  -1: not sent (fn is not called). */
+typedef void	 pgpipe_answer_fn(void *arg, PGresult *);
+int		 pgpipe_ask(struct pgpipe *, const struct pgpipe_cmd *,
+		    pgpipe_answer_fn *, void *arg);
 /* Runs a script of commands outside the pipeline: 0 or -1 with why. */
 int		 pgpipe_script(struct pgpipe *, const char *sql, char *why,
 		    size_t);

@@ -142,7 +142,6 @@ store_poll(struct store *st)
 void
 store_flush(struct store *st)
 {
-	store_poll(st);
 	if (!st->batch)
 		return;
 	st->batch = 0;
@@ -266,6 +265,14 @@ store_done(struct store *st, const struct store_query *q)
 }
 
 int
+store_socket(struct store *st, unsigned *serial)
+{
+	*serial = 0;
+	return st->engine->socket != NULL ? st->engine->socket(st, serial) :
+	    -1;
+}
+
+int
 store_unreachable(struct store *st)
 {
 	return st->engine->unreachable != NULL && st->engine->unreachable(st);
@@ -297,6 +304,34 @@ store_run(struct store *st, const struct store_query *q, const char *fmt, ...)
 		return -1;
 	}
 	return rc == STORE_DONE ? 0 : rc;
+}
+
+void
+store_ask(struct store *st, const struct store_query *q,
+    store_answer_fn *done, void *arg, const char *fmt, ...)
+{
+	const struct store_cur *c;
+	va_list	 ap;
+	int	 rc;
+
+	va_start(ap, fmt);
+	c = store_prepare(st, q, fmt, ap);
+	va_end(ap);
+	if (c == NULL) {
+		done(arg, -1, NULL);
+		return;
+	}
+	if (st->engine->ask != NULL && !st->engine->in_tx(st)) {
+		rc = st->engine->ask(st, c->h, q, done, arg);
+		store_done(st, q);
+		if (rc == -1)
+			done(arg, -1, NULL);
+		return;
+	}
+	rc = store_step(st, q);
+	done(arg, rc == STORE_ROW ? 1 : rc == STORE_DONE ? 0 : -1,
+	    rc == STORE_ROW ? c : NULL);
+	store_done(st, q);
 }
 
 /* Reads the first row into out (zeroed first): 1 found, 0 none, -1. */

@@ -154,9 +154,13 @@ int	 store_light(struct store *) STORE_WUR;
 /* Commits the light batch if one is open; a failure is logged and loses
  * the batch's facts, as a power loss could. */
 void	 store_flush(struct store *);
-/* Reads the answers that came, moves a connection attempt on; never
- * waits (store_flush does it too). */
+/* Between the loop's turns, never inside another store call: reads the
+ * answers that came, tells the questions answered (store_device_login),
+ * moves a connection attempt on; never waits. */
 void	 store_poll(struct store *);
+/* The socket whose answers store_poll reads (-1: none now; SQLite has
+ * none); serial changes with each new connection. */
+int	 store_socket(struct store *, unsigned *serial);
 /* 1 when a write failed on a full disk since the last call (then 0);
  * cannot fail, so a call only to clear the flag may drop the result. */
 int	 store_disk_full(struct store *);
@@ -194,10 +198,14 @@ int	 store_device_set_info(struct store *, int64_t id,
 	    const char *board, const char *lib_version) STORE_WUR;
 /* Light: the device's buff-in and h-beat, from its hardware info. */
 /* A login: the device with that token, and the pin values hwd handed
- * over when it last went offline appended to pins (none: nothing), in
- * one read: 1, 0 no such device, -1. */
-int	 store_device_login(struct store *, const char *token_sha256,
-	    struct device *, struct buf *pins) STORE_WUR;
+ * over when it last went offline (none: NULL), in one read, told to
+ * fn(arg, found: 1, 0 no such device, -1) exactly once: at once on
+ * SQLite; on a shared store from a later store_poll, so that the logins
+ * of a fleet reconnecting wait on the database together, not in turn. */
+typedef void	 store_login_fn(void *arg, int found, const struct device *,
+		    const void *pins, size_t npins);
+void	 store_device_login(struct store *, const char *token_sha256,
+	    store_login_fn *fn, void *arg);
 /* Keeps them (a light write; a deleted device keeps none). */
 int	 store_device_pins_set(struct store *, int64_t id, const void *pins,
 	    size_t len) STORE_WUR;

@@ -226,29 +226,44 @@ static const struct store_query q_device_pins_set = {
     " pins = excluded.pins", .light = 1,
     .answerless = 1 };
 
-int
-store_device_login(struct store *st, const char *token_sha256,
-    struct device *d, struct buf *pins)
-{
-	const struct store_cur *s;
-	const void	*p;
-	size_t		 len;
-	int		 rc;
+/* A login asked (store_device_login). */
+struct device_login {
+	store_login_fn	*fn;
+	void		*arg;
+};
 
-	memset(d, 0, sizeof(*d));
-	if ((s = store_start(st, &q_device_login, "s", token_sha256)) == NULL)
-		return -1;
-	if ((rc = store_step(st, &q_device_login)) == STORE_ROW) {
-		if (device_read(s, d) == -1)
-			rc = -1;
-		else if ((p = store_col_blob(s, 13, &len)) != NULL &&
-		    buf_add(pins, p, len) == -1) {
-			device_free(d);
-			rc = store_nomem();
-		}
+static void
+device_login_answer(void *arg, int rc, const struct store_cur *c)
+{
+	struct device_login *k = arg;
+	struct device	 d;
+	const void	*pins = NULL;
+	size_t		 n = 0;
+
+	if (rc == 1 && device_read(c, &d) == -1)
+		rc = -1;
+	if (rc == 1)
+		pins = store_col_blob(c, 13, &n);
+	k->fn(k->arg, rc, rc == 1 ? &d : NULL, pins, pins != NULL ? n : 0);
+	if (rc == 1)
+		device_free(&d);
+	free(k);
+}
+
+void
+store_device_login(struct store *st, const char *token_sha256,
+    store_login_fn *fn, void *arg)
+{
+	struct device_login *k;
+
+	if ((k = malloc(sizeof(*k))) == NULL) {
+		fn(arg, store_nomem(), NULL, NULL, 0);
+		return;
 	}
-	store_done(st, &q_device_login);
-	return rc == STORE_ROW ? 1 : rc == STORE_DONE ? 0 : -1;
+	k->fn = fn;
+	k->arg = arg;
+	store_ask(st, &q_device_login, device_login_answer, k, "s",
+	    token_sha256);
 }
 
 int

@@ -106,6 +106,9 @@ struct store_cur {
 	void		*h;		/* the engine's statement */
 };
 
+/* A question's answer (store_ask): 1 and its first row, 0 none, -1. */
+typedef void	 store_answer_fn(void *arg, int rc, const struct store_cur *);
+
 /*
  * What an engine does.  Every function that fails logs once, naming the
  * query, and sets st->full when the disk is full.
@@ -122,6 +125,10 @@ struct store_engine {
 		    const char *, va_list);
 	/* STORE_ROW, STORE_DONE, -2 (an expected UNIQUE violation) or -1. */
 	int	 (*step)(struct store *, void *, const struct store_query *);
+	/* Sends the bound statement without waiting: done hears it from a
+	 * later store_poll; -1 not sent (NULL: store_ask steps at once). */
+	int	 (*ask)(struct store *, void *, const struct store_query *,
+		    store_answer_fn *done, void *arg);
 	/* Ready to bind and run again; the row's values are gone. */
 	void	 (*reset)(struct store *, void *);
 	/* Before q runs: 0 go on, -1 fail it (the engine logged why);
@@ -130,6 +137,9 @@ struct store_engine {
 	/* Between the loop's turns, never waiting: reads the answers that
 	 * came, moves a connection attempt on (NULL: nothing to do). */
 	void	 (*poll)(struct store *);
+	/* The socket answers come on (-1 none; NULL: no socket), and the
+	 * connection's serial. */
+	int	 (*socket)(struct store *, unsigned *);
 	/* The database cannot be reached now (NULL: never). */
 	int	 (*unreachable)(struct store *);
 	/* Inside a transaction (the caller's or a batch)? */
@@ -171,6 +181,11 @@ struct store_row {
 
 /* The engines' openers, for store.c's store_open. */
 struct store	*store_sqlite_open(const char *, char *, size_t);
+/* Runs q and tells done(arg, rc, first row) exactly once: at once on
+ * SQLite or inside a transaction, else (a shared store) from a later
+ * store_poll, so that many questions are on their way together. */
+void	 store_ask(struct store *, const struct store_query *,
+	    store_answer_fn *done, void *arg, const char *fmt, ...);
 struct store	*store_pg_open(const char *, char *, size_t);
 /* A new store of engine e on connection db (NULL: out of memory). */
 struct store	*store_new(const struct store_engine *, void *);

@@ -318,6 +318,53 @@ pg_step(struct store *st, void *h, const struct store_query *q)
 	return STORE_DONE;
 }
 
+/* A question on its way (pg_ask). */
+struct pg_asked {
+	struct store	*st;
+	const struct store_query *q;
+	store_answer_fn	*done;
+	void		*arg;
+};
+
+static void
+pg_answered(void *arg, PGresult *r)
+{
+	struct pg_asked	*k = arg;
+	struct pg_stmt	 row = { .res = r, .row = 0 };
+	struct store_cur cur = { k->st->engine, &row };
+	ExecStatusType	 s = PQresultStatus(r);
+	int		 rc;
+
+	if (r == NULL || (s != PGRES_TUPLES_OK && s != PGRES_COMMAND_OK))
+		rc = pg_log_fail(k->st, k->q, r);
+	else
+		rc = PQntuples(r) > 0;
+	k->done(k->arg, rc, rc == 1 ? &cur : NULL);
+	PQfreemem(row.blob);
+	free(k);
+}
+
+static int
+pg_ask(struct store *st, void *h, const struct store_query *q,
+    store_answer_fn *done, void *arg)
+{
+	struct pg_stmt	*s = h;
+	struct pg	*pg = st->db;
+	const struct pgpipe_cmd cmd = { q->name, s->simple ? NULL : s->name,
+			    s->sql, s->nparams, s->values, s->lengths,
+			    s->formats };
+	struct pg_asked	*k;
+
+	if ((k = malloc(sizeof(*k))) == NULL)
+		return store_nomem();
+	*k = (struct pg_asked){ st, q, done, arg };
+	if (pgpipe_ask(pg->pp, &cmd, pg_answered, k) == -1) {
+		free(k);
+		return pg_log_fail(st, q, NULL);
+	}
+	return 0;
+}
+
 static int
 pg_in_tx(struct store *st)
 {
@@ -346,6 +393,12 @@ pg_poll(struct store *st)
 
 	if (pg->pp != NULL && pgpipe_poll(pg->pp) == 1)
 		store_forget(st);
+}
+
+static int
+pg_socket(struct store *st, unsigned *serial)
+{
+	return pgpipe_socket(((struct pg *)st->db)->pp, serial);
 }
 
 static int
@@ -418,10 +471,12 @@ static const struct store_engine store_pg = {
 	.finalize = pg_finalize,
 	.bind = pg_bind,
 	.step = pg_step,
+	.ask = pg_ask,
 	.reset = pg_reset,
 	.in_tx = pg_in_tx,
 	.check = pg_check,
 	.poll = pg_poll,
+	.socket = pg_socket,
 	.unreachable = pg_unreachable,
 	.changes = pg_changes,
 	.close = pg_close,

@@ -510,31 +510,82 @@ count_events(const char *insert_ancient)
 	return n;
 }
 
+/* A login as store_device_login tells it. */
+struct told_login {
+	int		 told, found;
+	int64_t		 id;
+	char		 name[32];
+	struct buf	 pins;
+};
+
+static void
+told_login(void *arg, int found, const struct device *d, const void *pins,
+    size_t n)
+{
+	struct told_login *t = arg;
+
+	t->told++;
+	t->found = found;
+	if (found == 1) {
+		t->id = d->id;
+		snprintf(t->name, sizeof(t->name), "%s", d->name);
+	}
+	buf_reset(&t->pins);
+	if (pins != NULL)
+		CHECK(buf_add(&t->pins, pins, n) == 0);
+}
+
+/* Asks, then polls (a shared store tells later) until told once. */
+static int
+login(struct store *st, const char *token, struct told_login *t)
+{
+	t->told = 0;
+	store_device_login(st, token, told_login, t);
+	for (int i = 0; t->told == 0 && i < 50000; i++) {
+		store_poll(st);
+		usleep(100);
+	}
+	CHECK(t->told == 1);
+	return t->found;
+}
+
 /* Pin values kept while a device is offline: the last handed over wins,
- * bytes with NULs come back as they went, a deleted device keeps none. */
+ * bytes with NULs come back as they went, a deleted device keeps none;
+ * on a shared store, logins asked together are told later, in order. */
 static void
 test_device_pins(struct store *st)
 {
-	struct buf	 b = BUF_INIT;
-	struct device	 d;
+	struct told_login t = { 0 }, many[3] = { 0 };
 	int64_t		 id;
 
 	CHECK(store_device_create(st, "pins", "pins1", "", &id) == 0);
-	CHECK(store_device_login(st, "pins1", &d, &b) == 1 && b.len == 0);
-	CHECK(d.id == id);
-	CHECK_STR(d.name, "pins");
-	device_free(&d);
+	CHECK(login(st, "pins1", &t) == 1 && t.pins.len == 0);
+	CHECK(t.id == id);
+	CHECK_STR(t.name, "pins");
 	CHECK(store_device_pins_set(st, id, "a\0b", 3) == 0);
 	CHECK(store_device_pins_set(st, id, "vw\0001\0x", 7) == 0);
-	CHECK(store_device_login(st, "pins1", &d, &b) == 1);
-	CHECK(b.len == 7 && memcmp(b.data, "vw\0001\0x", 7) == 0);
-	device_free(&d);
+	CHECK(login(st, "pins1", &t) == 1);
+	CHECK(t.pins.len == 7 && memcmp(t.pins.data, "vw\0001\0x", 7) == 0);
 	CHECK(store_device_pins_set(st, 99999, "x", 1) == 0);
-	buf_reset(&b);
-	CHECK(store_device_login(st, "nosuch", &d, &b) == 0 && b.len == 0);
+	CHECK(login(st, "nosuch", &t) == 0 && t.pins.len == 0);
+
+	store_device_login(st, "pins1", told_login, &many[0]);
+	store_device_login(st, "nosuch", told_login, &many[1]);
+	store_device_login(st, "pins1", told_login, &many[2]);
+	CHECK(many[0].told == !store_shared(st));	/* SQLite: at once */
+	for (int i = 0; many[2].told == 0 && i < 50000; i++) {
+		store_poll(st);
+		usleep(100);
+	}
+	CHECK(many[0].told == 1 && many[0].found == 1 && many[0].id == id);
+	CHECK(many[1].told == 1 && many[1].found == 0);
+	CHECK(many[2].told == 1 && many[2].found == 1);
+	for (int i = 0; i < 3; i++)
+		buf_free(&many[i].pins);
+
 	CHECK(store_device_delete(st, id) == 1);
-	CHECK(store_device_login(st, "pins1", &d, &b) == 0);
-	buf_free(&b);
+	CHECK(login(st, "pins1", &t) == 0);
+	buf_free(&t.pins);
 }
 
 /* The admin API's device edits: search, tags, renaming, a new token. */
