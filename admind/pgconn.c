@@ -90,6 +90,8 @@ pgconn_wait(PGconn *conn, uint64_t deadline)
 	uint64_t	 now;
 	int		 unsent;
 
+	if (conn == NULL)
+		return -1;
 	for (;;) {
 		if ((unsent = PQflush(conn)) == -1)
 			return -1;
