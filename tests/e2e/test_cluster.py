@@ -149,6 +149,29 @@ def test_max_parallel_holds_for_the_cluster(cluster, admins):
             dev.close()
 
 
+def test_a_slot_freed_on_one_node_goes_to_a_device_on_another(cluster, admins):
+    """max_parallel 1: the device on node a updates; the slot its success frees
+    reaches node b (a kick, sent with that turn's notice), whose device then
+    hears its command."""
+    image = lc.new_image(seed="cluster-kick")
+    first, second = Device(cluster["a"], admins["a"]), Device(cluster["a"], admins["a"])
+    second.srv = cluster["b"]
+    try:
+        login_until_accepted(first)
+        login_until_accepted(second)
+        fw = lc.upload_firmware(admins["a"], image)
+        job = lc.create_job(admins["a"], fw["id"], devices=[first.id, second.id],
+                            max_parallel=1)
+        first.update(image)
+        assert lc.wait_delivery(admins["b"], job["id"], first.id, "succeeded",
+                                timeout=15)["state"] == "succeeded"
+        assert second.wait_ota(10) is not None, "node b's device never got the slot"
+        stop_job(admins["a"], job["id"])
+    finally:
+        first.close()
+        second.close()
+
+
 def test_a_device_deleted_on_one_node_is_dropped_by_another(cluster, admins):
     dev = Device(cluster["a"], admins["a"])
     dev.srv = cluster["b"]
