@@ -159,6 +159,14 @@ def _daemon_procs(srv, name):
     return procs
 
 
+def node_procs(srv):
+    """{comm: pid} of every daemon and worker this server's `otad run` started."""
+    procs = {}
+    for name in ("hwd", "admind", "fwstore"):
+        procs.update(_daemon_procs(srv, name))
+    return procs
+
+
 def daemon_pid(srv, name):
     """Pid of the running otad-<name> child of this server's `otad run` (with
     several workers: their supervisor)."""
