@@ -136,6 +136,23 @@ def wait_job(admin, job_id, predicate, timeout=10.0):
         time.sleep(0.05)
 
 
+def wait_until(predicate, timeout, step=0.1):
+    """Polls predicate until it returns something true, or timeout seconds
+    passed; its last value."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(step)
+    return predicate()
+
+
+def health(admin):
+    """GET /admin/health, decoded."""
+    return admin.request("GET", "/admin/health").json()
+
+
 def _daemon_procs(srv, name):
     """{comm: pid} of this server's otad-<name> processes: the daemon itself
     ("otad-hwd") and, with several workers, each worker ("otad-hwd/1", ...)."""

@@ -14,7 +14,7 @@ import time
 import pytest
 
 import lifecycle as lc
-from conftest import start_server
+from conftest import nodes_sharing
 from lifecycle import Device, login_until_accepted
 
 NODES = ("a", "b", "c")
@@ -22,17 +22,8 @@ NODES = ("a", "b", "c")
 
 @pytest.fixture(scope="module")
 def cluster(postgres):
-    uri = postgres.uri(postgres.create_database())
-    nodes = {}
-    try:
-        for name in NODES:
-            nodes[name] = start_server(
-                name="otad-cluster-" + name, database=uri, node=name,
-                config={"hwd": {"workers": "1"}, "fwstore": {"workers": "1"}})
+    with nodes_sharing(postgres, NODES, "otad-cluster-") as nodes:
         yield nodes
-    finally:
-        for srv in nodes.values():
-            srv.finish()
 
 
 @pytest.fixture(scope="module")
@@ -45,22 +36,8 @@ def stop_job(admin, job_id):
     assert r.status == 200, r
 
 
-def health(admin):
-    return admin.request("GET", "/admin/health").json()
-
-
-def wait_until(predicate, timeout, step=0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(step)
-    return predicate()
-
-
 def schedulers(admins):
-    return [n for n, a in admins.items() if health(a)["scheduler"]]
+    return [n for n, a in admins.items() if lc.health(a)["scheduler"]]
 
 
 def devices_on_each_node(cluster, admins, per_node=2):
@@ -94,10 +71,10 @@ def ota_frames(devs, first=8.0, quiet=2.0):
 
 def test_the_nodes_share_one_database(cluster, admins):
     for name, admin in admins.items():
-        h = health(admin)
+        h = lc.health(admin)
         assert h["database"] == "postgresql" and h["node"] == name, h
         assert h["database_reachable"], h
-    assert wait_until(lambda: len(schedulers(admins)) == 1, 10), \
+    assert lc.wait_until(lambda: len(schedulers(admins)) == 1, 10), \
         "nodes running the scheduler: %r" % schedulers(admins)
     # a device created on one node is seen, with its token, by every node
     dev = Device(cluster["b"], admins["b"])
@@ -179,13 +156,13 @@ def test_the_event_stream_shows_the_whole_cluster(cluster, admins):
 
 
 def test_the_scheduler_moves_when_its_admind_is_killed(cluster, admins):
-    assert wait_until(lambda: len(schedulers(admins)) == 1, 10)
+    assert lc.wait_until(lambda: len(schedulers(admins)) == 1, 10)
     [old] = schedulers(admins)
     devs = devices_on_each_node(cluster, admins, per_node=1)
     try:
         lc.kill9(cluster[old], "admind")
         others = [n for n in NODES if n != old]
-        took = wait_until(lambda: [n for n in others if health(admins[n])["scheduler"]], 10)
+        took = lc.wait_until(lambda: [n for n in others if lc.health(admins[n])["scheduler"]], 10)
         assert len(took) == 1, "after kill -9 of node %s's admind: %r" % (old, took)
         # a job after the takeover: still one command per device
         for name, dev in devs:
@@ -251,7 +228,7 @@ def test_postgresql_stopped_and_started_loses_nothing(cluster, admins, postgres)
         finally:
             postgres.start()
         for name in NODES:                    # each node connects again by itself
-            after = wait_until(lambda: (lambda r: r.status == 200 and r.json())(
+            after = lc.wait_until(lambda: (lambda r: r.status == 200 and r.json())(
                 admins[name].request("GET", "/admin/jobs/%d" % job["id"])), 15, step=0.5)
             assert after, "node %s's API did not come back after PostgreSQL did" % name
             assert after["counts"] == before["counts"], (name, before, after)

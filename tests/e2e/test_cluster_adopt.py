@@ -20,7 +20,7 @@ import pytest
 
 import esphttp
 import lifecycle as lc
-from conftest import start_server
+from conftest import nodes_sharing
 from lifecycle import Device, login_until_accepted
 
 NODES = ("a", "b", "c")
@@ -34,32 +34,9 @@ ADOPTED_WITHIN = SILENT + 2 * TICK + SENT_TIMEOUT + 15
 
 @pytest.fixture(scope="module")
 def cluster(postgres):
-    uri = postgres.uri(postgres.create_database())
-    nodes = {}
-    try:
-        for name in NODES:
-            nodes[name] = start_server(
-                name="otad-adopt-" + name, database=uri, node=name,
-                config={"hwd": {"workers": "1"}, "fwstore": {"workers": "1"},
-                        "admind": {"sent_timeout": str(SENT_TIMEOUT)}})
+    with nodes_sharing(postgres, NODES, "otad-adopt-",
+                       {"admind": {"sent_timeout": str(SENT_TIMEOUT)}}) as nodes:
         yield nodes
-    finally:
-        for srv in nodes.values():
-            srv.finish()
-
-
-def health(admin):
-    return admin.request("GET", "/admin/health").json()
-
-
-def wait_until(predicate, timeout, step=0.2):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(step)
-    return predicate()
 
 
 class Ears:
@@ -142,13 +119,13 @@ def kill_node(srv):
         lc.node_procs(srv)
     os.killpg(srv.proc.pid, signal.SIGKILL)
     srv.proc.wait(5)
-    assert wait_until(lambda: not lc.node_procs(srv), 5), \
+    assert lc.wait_until(lambda: not lc.node_procs(srv), 5), \
         "node %s: still running after kill -9: %r" % (srv.node, lc.node_procs(srv))
 
 
 def test_a_dead_nodes_devices_finish_on_the_others_with_attempts_counted(cluster):
     admins = {n: srv.admin() for n, srv in cluster.items()}
-    leads = wait_until(lambda: [n for n in NODES if health(admins[n])["scheduler"]], 15)
+    leads = lc.wait_until(lambda: [n for n in NODES if lc.health(admins[n])["scheduler"]], 15)
     assert len(leads) == 1, "nodes running the shared chores: %r" % leads
     [lead] = leads
     # X is not the chores node: its deliveries are adopted when it falls silent
