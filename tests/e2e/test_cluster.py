@@ -15,7 +15,7 @@ import pytest
 
 import lifecycle as lc
 from conftest import nodes_sharing
-from lifecycle import Device, login_until_accepted
+from lifecycle import Device, health, login_until_accepted, wait_until
 
 NODES = ("a", "b", "c")
 
@@ -37,7 +37,7 @@ def stop_job(admin, job_id):
 
 
 def schedulers(admins):
-    return [n for n, a in admins.items() if lc.health(a)["scheduler"]]
+    return [n for n, a in admins.items() if health(a)["scheduler"]]
 
 
 def devices_on_each_node(cluster, admins, per_node=2):
@@ -71,10 +71,10 @@ def ota_frames(devs, first=8.0, quiet=2.0):
 
 def test_the_nodes_share_one_database(cluster, admins):
     for name, admin in admins.items():
-        h = lc.health(admin)
+        h = health(admin)
         assert h["database"] == "postgresql" and h["node"] == name, h
         assert h["database_reachable"], h
-    assert lc.wait_until(lambda: len(schedulers(admins)) == 1, 10), \
+    assert wait_until(lambda: len(schedulers(admins)) == 1, 10), \
         "nodes running the scheduler: %r" % schedulers(admins)
     # a device created on one node is seen, with its token, by every node
     dev = Device(cluster["b"], admins["b"])
@@ -156,13 +156,13 @@ def test_the_event_stream_shows_the_whole_cluster(cluster, admins):
 
 
 def test_the_scheduler_moves_when_its_admind_is_killed(cluster, admins):
-    assert lc.wait_until(lambda: len(schedulers(admins)) == 1, 10)
+    assert wait_until(lambda: len(schedulers(admins)) == 1, 10)
     [old] = schedulers(admins)
     devs = devices_on_each_node(cluster, admins, per_node=1)
     try:
         lc.kill9(cluster[old], "admind")
         others = [n for n in NODES if n != old]
-        took = lc.wait_until(lambda: [n for n in others if lc.health(admins[n])["scheduler"]], 10)
+        took = wait_until(lambda: [n for n in others if health(admins[n])["scheduler"]], 10)
         assert len(took) == 1, "after kill -9 of node %s's admind: %r" % (old, took)
         # a job after the takeover: still one command per device
         for name, dev in devs:
@@ -228,7 +228,7 @@ def test_postgresql_stopped_and_started_loses_nothing(cluster, admins, postgres)
         finally:
             postgres.start()
         for name in NODES:                    # each node connects again by itself
-            after = lc.wait_until(lambda: (lambda r: r.status == 200 and r.json())(
+            after = wait_until(lambda: (lambda r: r.status == 200 and r.json())(
                 admins[name].request("GET", "/admin/jobs/%d" % job["id"])), 15, step=0.5)
             assert after, "node %s's API did not come back after PostgreSQL did" % name
             assert after["counts"] == before["counts"], (name, before, after)

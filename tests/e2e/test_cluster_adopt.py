@@ -21,7 +21,7 @@ import pytest
 import esphttp
 import lifecycle as lc
 from conftest import nodes_sharing
-from lifecycle import Device, login_until_accepted
+from lifecycle import Device, health, login_until_accepted, wait_until
 
 NODES = ("a", "b", "c")
 SENT_TIMEOUT = 4            # [admind] sent_timeout, seconds
@@ -119,13 +119,13 @@ def kill_node(srv):
         lc.node_procs(srv)
     os.killpg(srv.proc.pid, signal.SIGKILL)
     srv.proc.wait(5)
-    assert lc.wait_until(lambda: not lc.node_procs(srv), 5), \
+    assert wait_until(lambda: not lc.node_procs(srv), 5), \
         "node %s: still running after kill -9: %r" % (srv.node, lc.node_procs(srv))
 
 
 def test_a_dead_nodes_devices_finish_on_the_others_with_attempts_counted(cluster):
     admins = {n: srv.admin() for n, srv in cluster.items()}
-    leads = lc.wait_until(lambda: [n for n in NODES if lc.health(admins[n])["scheduler"]], 15)
+    leads = wait_until(lambda: [n for n in NODES if health(admins[n])["scheduler"]], 15)
     assert len(leads) == 1, "nodes running the shared chores: %r" % leads
     [lead] = leads
     # X is not the chores node: its deliveries are adopted when it falls silent
