@@ -283,3 +283,73 @@ def test_a_dead_nodes_devices_finish_on_the_others_with_attempts_counted(cluster
     finally:
         for dev in devs:
             dev.close()
+
+
+def test_the_chores_node_dies_and_the_next_one_adopts_at_once(cluster):
+    """The whole node running the shared chores is killed: another node takes
+    them over within seconds and adopts the deliveries in flight then, without
+    waiting for the dead node to fall silent.  Its device, on the new node, that
+    missed the command again is sent the next attempt after sent_timeout, the
+    attempt counted, and updates; the new node's own device hears one command."""
+    alive = [n for n in NODES if cluster[n].proc.poll() is None]
+    admins = {n: cluster[n].admin() for n in alive}
+    leads = wait_until(lambda: [n for n in alive if health(admins[n])["scheduler"]], 15)
+    assert len(leads) == 1 and len(alive) >= 2, (alive, leads)
+    [dead] = leads
+    heir = [n for n in alive if n != dead][0]
+    api = admins[heir]
+    ears = Ears()
+    moving, stay = Device(cluster[dead], api), Device(cluster[heir], api)
+    devs = [moving, stay]
+    try:
+        for dev, node in ((moving, dead), (stay, heir)):
+            login_until_accepted(dev)
+            ears.connected(dev, node)
+            d = api.wait_device(dev.id, lambda j: j["online"] and j["node"] == node)
+            assert d["node"] == node, d
+        image = lc.new_image(seed="cluster-adopt-chores")
+        fw = lc.upload_firmware(api, image)
+        job = lc.create_job(api, fw["id"], devices=[d.id for d in devs],
+                            max_parallel=100)
+        assert ears.listen(devs, lambda: all(ears.heard[d.id] for d in devs), 15), \
+            "no ota command within 15 s: %r" % ears.heard
+        first = ears.heard[moving.id][0][1]
+        r = stay.download(ears.heard[stay.id][0][1])
+        assert r.status == 200 and r.body == image, r
+        stay.reboot(lc.NEW_VERSION, lc.NEW_BUILD)
+
+        kill_node(cluster[dead])
+        killed = time.monotonic()
+        assert moving.client.closes_within(5), "node %s was killed, the connection not" % dead
+        moving.close()
+        moving.srv = cluster[heir]
+        login_until_accepted(moving)
+        ears.connected(moving, heir)
+        assert wait_until(lambda: health(api)["scheduler"], 4 * TICK + 5), \
+            "node %s did not take the shared chores over from %s" % (heir, dead)
+
+        def update(dev, url):
+            r = dev.download(url)
+            assert r.status == 200 and r.body == image, (url, r)
+            dev.reboot(lc.NEW_VERSION, lc.NEW_BUILD)
+
+        def finished():
+            return lc.delivery_of(api, job["id"], moving.id)["state"] in lc.ENDED
+        # before X could have been found silent and its deliveries adopted then
+        assert ears.listen(devs, finished, SILENT + SENT_TIMEOUT - (
+            time.monotonic() - killed), update), \
+            "%.0f s after the kill of node %s: %r (heard %r)" % (
+                time.monotonic() - killed, dead,
+                lc.delivery_of(api, job["id"], moving.id), ears.heard[moving.id])
+        d = lc.delivery_of(api, job["id"], moving.id)
+        assert d["state"] == "succeeded" and d["attempts"] == 2, d
+        ears.listen(devs, lambda: False, 1)
+        heard = ears.since(moving, 1)
+        assert [ticket(u) != ticket(first) for _, u in heard].count(True) == 1, heard
+        assert all(n == heir and port(u) == cluster[heir].fw_port for n, u in heard), heard
+        assert len(ears.heard[stay.id]) == 1, ears.heard[stay.id]
+        d = lc.wait_delivery(api, job["id"], stay.id, "succeeded")
+        assert d["state"] == "succeeded" and d["attempts"] == 1, d
+    finally:
+        for dev in devs:
+            dev.close()
