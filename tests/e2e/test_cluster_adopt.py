@@ -123,6 +123,22 @@ def kill_node(srv):
         "node %s: still running after kill -9: %r" % (srv.node, lc.node_procs(srv))
 
 
+def job_heard(cluster, api, ears, devs, seed):
+    """A new image and a job for devs: (image, job, {device id: the URL of the
+    one command each hears, from its node, for its node's fwstore})."""
+    image = lc.new_image(seed=seed)
+    fw = lc.upload_firmware(api, image)
+    job = lc.create_job(api, fw["id"], devices=[d.id for d in devs], max_parallel=100)
+    assert ears.listen(devs, lambda: all(ears.heard[d.id] for d in devs), 15), \
+        "no ota command within 15 s: %r" % ears.heard
+    for dev in devs:
+        heard = ears.heard[dev.id]
+        assert len(heard) == 1, "device %d: %r" % (dev.id, heard)
+        node, url = heard[0]
+        assert node == ears.node[dev.id] and port(url) == cluster[node].fw_port, heard
+    return image, job, {dev.id: ears.heard[dev.id][0][1] for dev in devs}
+
+
 def test_a_dead_nodes_devices_finish_on_the_others_with_attempts_counted(cluster):
     admins = {n: srv.admin() for n, srv in cluster.items()}
     leads = wait_until(lambda: [n for n in NODES if health(admins[n])["scheduler"]], 15)
@@ -151,18 +167,7 @@ def test_a_dead_nodes_devices_finish_on_the_others_with_attempts_counted(cluster
             d = api.wait_device(dev.id, lambda j: j["online"] and
                                 j["node"] == ears.node[dev.id], timeout=10)
             assert d["node"] == ears.node[dev.id], d
-        image = lc.new_image(seed="cluster-adopt")
-        fw = lc.upload_firmware(api, image)
-        job = lc.create_job(api, fw["id"], devices=[d.id for d in devs],
-                            max_parallel=100)
-        assert ears.listen(devs, lambda: all(ears.heard[d.id] for d in devs), 15), \
-            "no ota command within 15 s: %r" % ears.heard
-        for dev in devs:
-            heard = ears.heard[dev.id]
-            assert len(heard) == 1, "device %d: %r" % (dev.id, heard)
-            node, url = heard[0]
-            assert port(url) == cluster[node].fw_port, (node, url)
-        first = {dev.id: ears.heard[dev.id][0][1] for dev in devs}
+        image, job, first = job_heard(cluster, api, ears, devs, "cluster-adopt")
         # the surviving nodes' devices: one updates now, as usual ...
         r = stay.download(first[stay.id])
         assert r.status == 200 and r.body == image, r
@@ -308,14 +313,9 @@ def test_the_chores_node_dies_and_the_next_one_adopts_at_once(cluster):
             ears.connected(dev, node)
             d = api.wait_device(dev.id, lambda j: j["online"] and j["node"] == node)
             assert d["node"] == node, d
-        image = lc.new_image(seed="cluster-adopt-chores")
-        fw = lc.upload_firmware(api, image)
-        job = lc.create_job(api, fw["id"], devices=[d.id for d in devs],
-                            max_parallel=100)
-        assert ears.listen(devs, lambda: all(ears.heard[d.id] for d in devs), 15), \
-            "no ota command within 15 s: %r" % ears.heard
-        first = ears.heard[moving.id][0][1]
-        r = stay.download(ears.heard[stay.id][0][1])
+        image, job, firsts = job_heard(cluster, api, ears, devs, "cluster-adopt-chores")
+        first = firsts[moving.id]
+        r = stay.download(firsts[stay.id])
         assert r.status == 200 and r.body == image, r
         stay.reboot(lc.NEW_VERSION, lc.NEW_BUILD)
 
