@@ -415,6 +415,9 @@ void	 cluster_set(int on, int leader);
 void	 cluster_job(int64_t job_id);
 /* A job's slot came free: the other nodes' waiting devices may take it. */
 void	 cluster_kick(int64_t job_id);
+/* The device's delivery was queued again here (sent_timeout of a delivery
+ * adopted from a node that died): the node holding it decides now. */
+void	 cluster_decide(int64_t device_id);
 /* The device's connections on the other nodes close (forget: deleted). */
 void	 cluster_drop(int64_t device_id, int forget, const char *why);
 /* An event for the other nodes' subscribers, while any of them has one

@@ -5,8 +5,9 @@
  *   - listens on channel "otad" for the other nodes' notices (store_notify
  *     sends them, inside the writer's transaction): a job that started or
  *     has a free slot ("job"/"kick": this node decides for the devices it
- *     holds), a device to drop ("drop"), an event for the stream
- *     ("event");
+ *     holds), a device whose delivery another node queued again
+ *     ("decide": the node holding it sends the next attempt), a device
+ *     to drop ("drop"), an event for the stream ("event");
  *   - holds, when it can, the session-level advisory lock that makes this
  *     node the one that runs the cluster's shared chores (webhooks, the
  *     sessions of nodes gone silent, the in-flight deliveries of a node
@@ -308,6 +309,8 @@ cluster_heard_one(const char *payload)
 		sched_job_started(id, NULL, 0);
 	} else if (strcmp(verb, "kick") == 0)
 		sched_job_kick(id);
+	else if (strcmp(verb, "decide") == 0)
+		sched_device_decide(id);
 	else if (strcmp(verb, "drop") == 0 || strcmp(verb, "forget") == 0)
 		peers_send_drop(id, verb[0] == 'f', payload + at);
 	else if (strcmp(verb, "event") == 0)

@@ -96,6 +96,12 @@ cluster_job(int64_t job_id)
 }
 
 void
+cluster_decide(int64_t device_id)
+{
+	cluster_notify("%s decide %" PRId64, env->cfg.node, device_id);
+}
+
+void
 cluster_drop(int64_t device_id, int forget, const char *why)
 {
 	cluster_notify("%s %s %" PRId64 " %s", env->cfg.node,

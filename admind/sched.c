@@ -722,7 +722,9 @@ sched_ota_sent(int64_t device_id, int64_t delivery_id, unsigned reached,
 
 /* A command that led to no download within sent_timeout (the device may
  * have missed it), or a download that stopped reporting: back to queued,
- * and that attempt counts. */
+ * and that attempt counts.  Nodes sharing a database: the delivery may
+ * be one adopted from a node that died, its device online on another
+ * node, which decides for it then. */
 static void
 sched_expire(int64_t delivery_id)
 {
@@ -735,6 +737,10 @@ sched_expire(int64_t delivery_id)
 		return;
 	if (!delivery_state_in_flight(d.state)) {
 		flight_drop(d.id);	/* ended outside a transition */
+	} else if (store_shared(env->store) && sched_policy_moved_lately(
+	    (int64_t)time(NULL), d.updated_at, env->cfg.admind.sent_timeout)) {
+		flight_touch(d.id);	/* watched since it was adopted, but
+					 * another node moved it since */
 	} else if (store_job_get(env->store, d.job_id, &job) == 1) {
 		if (job.state == JOB_ACTIVE) {
 			ev = sched_policy_failed(d.attempts,
@@ -750,6 +756,8 @@ sched_expire(int64_t delivery_id)
 			sched_slot_freed(job.id);
 			if (sched_ready(d.device_id))	/* still online */
 				sched_decide(d.device_id);
+			else		/* or online on another node */
+				cluster_decide(d.device_id);
 		}
 		job_free(&job);
 	}

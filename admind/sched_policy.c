@@ -86,6 +86,13 @@ sched_policy_expired(uint64_t now, uint64_t since, unsigned sent_timeout)
 	return now - since >= (uint64_t)sent_timeout * 1000;
 }
 
+int
+sched_policy_moved_lately(int64_t now, int64_t updated_at,
+    unsigned sent_timeout)
+{
+	return now - updated_at + 1 < (int64_t)sent_timeout;
+}
+
 uint64_t
 sched_policy_sweep_every(unsigned sent_timeout)
 {

@@ -64,6 +64,14 @@ enum delivery_event sched_policy_failed(int attempts, int attempt_limit);
 int	 sched_policy_expired(uint64_t now, uint64_t since,
 	    unsigned sent_timeout);
 
+/* A delivery due by this node's clock that the shared database says was
+ * moved at updated_at (s, wall clock) by another node (a transition,
+ * progress) less than sent_timeout ago, at now: not due yet.  One second
+ * of slack: this node's own moves are stored a little after its loop's
+ * clock read them, and are due as that clock says. */
+int	 sched_policy_moved_lately(int64_t now, int64_t updated_at,
+	    unsigned sent_timeout);
+
 /* How often the sent_timeout sweep runs, in ms. */
 uint64_t sched_policy_sweep_every(unsigned sent_timeout);
 

@@ -147,6 +147,15 @@ test_expired(void)
 	/* no overflow for a large timeout */
 	CHECK(!sched_policy_expired(4000000000ULL, 0, 4000001));
 	CHECK(sched_policy_expired(4000000000ULL, 0, 4000000));
+	/* moved by another node within sent_timeout: not due; a second of
+	 * slack for this node's own */
+	CHECK(sched_policy_moved_lately(1000, 999, 300));
+	CHECK(sched_policy_moved_lately(1000, 702, 300));
+	CHECK(!sched_policy_moved_lately(1000, 701, 300));
+	CHECK(!sched_policy_moved_lately(1000, 700, 300));
+	CHECK(!sched_policy_moved_lately(1000, 1000, 1));
+	CHECK(!sched_policy_moved_lately(1000, 1000, 0));
+	CHECK(sched_policy_moved_lately(1000, 1005, 3));	/* its clock ahead */
 	CHECK(sched_policy_sweep_every(300) == 75000);
 	CHECK(sched_policy_sweep_every(1) == 250);
 	CHECK(sched_policy_sweep_every(0) == 250);

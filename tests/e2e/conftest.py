@@ -11,6 +11,7 @@ on the session's cluster (pg.py) per server, named in [otad] database.  Unset or
 "sqlite": SQLite in the server's state_dir, as installed.
 """
 
+import contextlib
 import os
 import re
 import shutil
@@ -325,6 +326,26 @@ def start_server(cls=None, **kw):
         srv.finish()
         raise
     return srv
+
+
+@contextlib.contextmanager
+def nodes_sharing(postgres, names, prefix, config=None):
+    """{name: server}: one otad node per name (servers prefix + name, one hwd
+    and one fwstore worker each, config over that), all on one fresh database
+    of the PostgreSQL cluster postgres (issue 18); every one finished at the
+    end."""
+    uri = postgres.uri(postgres.create_database())
+    conf = {"hwd": {"workers": "1"}, "fwstore": {"workers": "1"}}
+    conf.update(config or {})
+    nodes = {}
+    try:
+        for name in names:
+            nodes[name] = start_server(name=prefix + name, database=uri, node=name,
+                                       config=conf)
+        yield nodes
+    finally:
+        for srv in nodes.values():
+            srv.finish()
 
 
 def pg_cluster():

@@ -136,6 +136,23 @@ def wait_job(admin, job_id, predicate, timeout=10.0):
         time.sleep(0.05)
 
 
+def wait_until(predicate, timeout, step=0.1):
+    """Polls predicate until it returns something true, or timeout seconds
+    passed; its last value."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(step)
+    return predicate()
+
+
+def health(admin):
+    """GET /admin/health, decoded."""
+    return admin.request("GET", "/admin/health").json()
+
+
 def _daemon_procs(srv, name):
     """{comm: pid} of this server's otad-<name> processes: the daemon itself
     ("otad-hwd") and, with several workers, each worker ("otad-hwd/1", ...)."""
@@ -156,6 +173,14 @@ def _daemon_procs(srv, name):
         if argv and os.path.basename(argv[0]).decode(errors="replace") == want \
                 and srv.conf.encode() in argv and not zombie:
             procs[comm] = int(pid)
+    return procs
+
+
+def node_procs(srv):
+    """{comm: pid} of every daemon and worker this server's `otad run` started."""
+    procs = {}
+    for name in ("hwd", "admind", "fwstore"):
+        procs.update(_daemon_procs(srv, name))
     return procs
 
 

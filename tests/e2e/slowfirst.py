@@ -9,7 +9,8 @@ import os
 LONGEST = ("test_schedule.py", "test_lifecycle_random.py", "test_delivery_truth.py",
            "test_durability.py", "test_faults.py", "test_hostile_devices.py",
            "test_webhooks.py", "test_package.py", "test_bench_quick.py", "test_web.py",
-           "test_consent.py", "test_operator.py", "test_cluster.py")
+           "test_consent.py", "test_operator.py", "test_cluster_adopt.py",
+           "test_cluster.py")
 
 
 def pytest_collection_modifyitems(items):

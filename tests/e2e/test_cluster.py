@@ -14,25 +14,16 @@ import time
 import pytest
 
 import lifecycle as lc
-from conftest import start_server
-from lifecycle import Device, login_until_accepted
+from conftest import nodes_sharing
+from lifecycle import Device, health, login_until_accepted, wait_until
 
 NODES = ("a", "b", "c")
 
 
 @pytest.fixture(scope="module")
 def cluster(postgres):
-    uri = postgres.uri(postgres.create_database())
-    nodes = {}
-    try:
-        for name in NODES:
-            nodes[name] = start_server(
-                name="otad-cluster-" + name, database=uri, node=name,
-                config={"hwd": {"workers": "1"}, "fwstore": {"workers": "1"}})
+    with nodes_sharing(postgres, NODES, "otad-cluster-") as nodes:
         yield nodes
-    finally:
-        for srv in nodes.values():
-            srv.finish()
 
 
 @pytest.fixture(scope="module")
@@ -43,20 +34,6 @@ def admins(cluster):
 def stop_job(admin, job_id):
     r = admin.json_request("POST", "/admin/jobs/%d/stop" % job_id)
     assert r.status == 200, r
-
-
-def health(admin):
-    return admin.request("GET", "/admin/health").json()
-
-
-def wait_until(predicate, timeout, step=0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(step)
-    return predicate()
 
 
 def schedulers(admins):
