@@ -286,6 +286,9 @@ void	 api_jobs_pause(struct http_conn *, struct http_request *,
 	    struct api_req *);
 void	 api_jobs_resume(struct http_conn *, struct http_request *,
 	    struct api_req *);
+/* The device is connected to this node or (nodes sharing a database)
+ * another. */
+int	 api_device_online(int64_t device_id);
 /* A delivery's JSON; size: its image's, for the percent. */
 void	 api_delivery_json(struct buf *, const struct delivery *,
 	    uint64_t size);

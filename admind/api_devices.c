@@ -64,18 +64,35 @@ api_device_workers(struct buf *b, const struct online *o)
 	buf_adds(b, "],");
 }
 
-/* "online" and "node": this node when it holds the device, else the
- * node the sessions table names (nodes sharing a database), else null. */
+/* The node holding the device into node ("": none): this one, else the
+ * one the sessions table names (nodes sharing a database). */
 static void
-api_device_where(struct buf *b, int64_t id, const struct online *o)
+api_device_node(int64_t id, char *node, size_t len)
 {
-	char	 node[CFG_NODE_MAX + 1] = "";
-
-	if (o != NULL)
-		snprintf(node, sizeof(node), "%s", env->cfg.node);
+	node[0] = '\0';
+	if (online_get(id) != NULL)
+		snprintf(node, len, "%s", env->cfg.node);
 	else if (cluster_on() &&
-	    store_session_node(env->store, id, node, sizeof(node)) != 1)
+	    store_session_node(env->store, id, node, len) != 1)
 		node[0] = '\0';
+}
+
+int
+api_device_online(int64_t id)
+{
+	char	 node[CFG_NODE_MAX + 1];
+
+	api_device_node(id, node, sizeof(node));
+	return node[0] != '\0';
+}
+
+/* "online" and "node" (null: offline). */
+static void
+api_device_where(struct buf *b, int64_t id)
+{
+	char	 node[CFG_NODE_MAX + 1];
+
+	api_device_node(id, node, sizeof(node));
 	buf_printf(b, ",\"online\":%s,\"node\":", *node ? "true" : "false");
 	if (*node)
 		json_str(b, node);
@@ -93,7 +110,7 @@ api_device_json(struct buf *b, const struct device *d)
 	json_str(b, d->name);
 	buf_adds(b, ",\"tags\":");
 	api_tags_json(b, d->tags);
-	api_device_where(b, d->id, o);
+	api_device_where(b, d->id);
 	buf_printf(b, "\"connections\":%u,", o ? o->conns : 0);
 	api_device_workers(b, o);
 	json_key(b, "last_seen");

@@ -47,7 +47,7 @@ api_delivery_json(struct buf *b, const struct delivery *d, uint64_t size)
 	json_time(b, d->next_at);
 	buf_printf(b, ",\"consented\":%s,\"device_online\":%s}",
 	    d->consented ? "true" : "false",
-	    online_get(d->device_id) != NULL ? "true" : "false");
+	    api_device_online(d->device_id) ? "true" : "false");
 }
 
 static int

@@ -237,6 +237,10 @@ def test_postgresql_stopped_and_started_loses_nothing(cluster, admins, postgres)
                             max_parallel=100)
         heard = ota_frames([dev for _, dev in devs], quiet=0)
         assert all(heard.values()), "devices without an ota: %r" % heard
+        # every node sees each delivery's device online, wherever it is
+        for name in NODES:
+            for d in lc.deliveries(admins[name], job["id"]):
+                assert d["device_online"] is True, (name, d)
         before = lc.job(admins["b"], job["id"])
         postgres.stop()
         try:
