@@ -227,7 +227,9 @@ class PostgresServer:
             os.kill(pid, signal.SIGSTOP)
 
     def thaw(self):
-        for pid in self._processes():
+        # runuser, when it started the server, stops itself when its child
+        # stops (as su does for job control): it goes on again first
+        for pid in [self.proc.pid] + self._processes():
             os.kill(pid, signal.SIGCONT)
 
     def finish(self):

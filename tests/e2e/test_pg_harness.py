@@ -57,6 +57,21 @@ def test_clean_stop_and_start_keep_the_data(postgres):
     assert postgres.psql("SELECT v FROM t", db) == [["before stop"]]
 
 
+def test_frozen_then_thawed_answers_and_stops(postgres):
+    """freeze() stops the server and its backends; thaw() lets all of them go on,
+    runuser too (it stops itself with its child), so a clean stop still works."""
+    db = postgres.create_database()
+    postgres.freeze()
+    try:
+        with open("/proc/%d/stat" % postgres.postmaster_pid()) as f:
+            assert f.read().rsplit(")", 1)[1].split()[0] == "T"   # stopped
+    finally:
+        postgres.thaw()
+    assert postgres.psql("SELECT 1", db) == [["1"]]
+    postgres.restart()
+    assert postgres.psql("SELECT 2", db) == [["2"]]
+
+
 def test_kill_keeps_what_was_committed_and_nothing_else(postgres):
     db = postgres.create_database()
     postgres.psql("CREATE TABLE t (v text); INSERT INTO t VALUES ('committed')", db)
