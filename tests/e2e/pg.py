@@ -223,14 +223,20 @@ class PostgresServer:
     def freeze(self):
         """SIGSTOP of the server and its backends: connections stay open and
         nothing answers, like a server that hangs or a network that drops all."""
-        for pid in self._processes():
-            os.kill(pid, signal.SIGSTOP)
+        self._signal(self._processes(), signal.SIGSTOP)
 
     def thaw(self):
         # runuser, when it started the server, stops itself when its child
         # stops (as su does for job control): it goes on again first
-        for pid in [self.proc.pid] + self._processes():
-            os.kill(pid, signal.SIGCONT)
+        self._signal([self.proc.pid] + self._processes(), signal.SIGCONT)
+
+    @staticmethod
+    def _signal(pids, sig):
+        for pid in pids:
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass    # a backend that ended meanwhile
 
     def finish(self):
         """Stop (a kill if a clean stop fails) and remove the directory, unless
