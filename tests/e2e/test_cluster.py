@@ -131,22 +131,30 @@ def test_a_slot_freed_on_one_node_goes_to_a_device_on_another(cluster, admins):
     reaches node b (a kick, sent with that turn's notice), whose device then
     hears its command."""
     image = lc.new_image(seed="cluster-kick")
-    first, second = Device(cluster["a"], admins["a"]), Device(cluster["a"], admins["a"])
-    second.srv = cluster["b"]
+    devs = [Device(cluster["a"], admins["a"]), Device(cluster["a"], admins["a"])]
+    devs[1].srv = cluster["b"]
     try:
-        login_until_accepted(first)
-        login_until_accepted(second)
+        for dev in devs:
+            login_until_accepted(dev)
         fw = lc.upload_firmware(admins["a"], image)
-        job = lc.create_job(admins["a"], fw["id"], devices=[first.id, second.id],
+        job = lc.create_job(admins["a"], fw["id"], devices=[d.id for d in devs],
                             max_parallel=1)
-        first.update(image)
-        assert lc.wait_delivery(admins["b"], job["id"], first.id, "succeeded",
+        # whichever node decided first has the slot; the other device waits
+        first = wait_until(lambda: next((d for d in devs if d.wait_ota(0.2)), None), 10)
+        assert first is not None, "neither device got the one slot"
+        second = devs[1] if first is devs[0] else devs[0]
+        r = first.download(first.last_url)
+        assert r.status == 200 and r.body == image, r
+        first.reboot(lc.NEW_VERSION, lc.NEW_BUILD)
+        assert lc.wait_delivery(admins["c"], job["id"], first.id, "succeeded",
                                 timeout=15)["state"] == "succeeded"
-        assert second.wait_ota(10) is not None, "node b's device never got the slot"
+        assert second.wait_ota(10) is not None, \
+            "the slot freed on node %s never reached the device on the other" % \
+            first.srv.node
         stop_job(admins["a"], job["id"])
     finally:
-        first.close()
-        second.close()
+        for dev in devs:
+            dev.close()
 
 
 def test_a_device_deleted_on_one_node_is_dropped_by_another(cluster, admins):
