@@ -130,13 +130,90 @@ peers_roles(void)
 	return roles;
 }
 
+#define PEERS_PARK_MS	1000
+
 /* A login on its way to the database: whom to answer. */
 struct peers_login {
+	struct peers_login *next;	/* parked */
 	unsigned	 slot;
 	uint64_t	 serial;
 	uint32_t	 reqid;
+	int64_t		 device_id;
+	uint64_t	 due;		/* ms: parked until */
+	int		 parked;
+	char		 hash[65];
 	char		 remote[];
 };
+
+static struct peers_login *peers_parked;
+static uv_timer_t	 peers_park_timer;
+static int		 peers_park_timer_ready;
+
+static void	 peers_auth_answer(void *, int, const struct device *,
+		    const void *, size_t);
+
+/* Another hwd worker than slot holds the device. */
+static int
+peers_held_elsewhere(int64_t device_id, unsigned slot)
+{
+	struct online	*o = online_get(device_id);
+
+	return o != NULL && (o->peers & ~((uint64_t)1 << slot)) != 0;
+}
+
+/* Asks the database again for each parked login of the device that no
+ * other worker holds now (device_id 0: each whose time is up). */
+static void
+peers_unpark(int64_t device_id)
+{
+	struct peers_login **pp, *l, *go = NULL;
+	uint64_t	 now = util_now_ms();
+
+	for (pp = &peers_parked; (l = *pp) != NULL;) {
+		if (device_id == 0 ? now >= l->due : l->device_id ==
+		    device_id && !peers_held_elsewhere(device_id, l->slot)) {
+			*pp = l->next;
+			l->next = go;
+			go = l;
+		} else
+			pp = &l->next;
+	}
+	while ((l = go) != NULL) {
+		go = l->next;
+		store_device_login(env->store, l->hash, peers_auth_answer, l);
+	}
+	if (peers_parked == NULL && peers_park_timer_ready)
+		uv_timer_stop(&peers_park_timer);
+}
+
+static void
+peers_park_expired(uv_timer_t *t)
+{
+	(void)t;
+	peers_unpark(0);
+}
+
+/*
+ * A login through one worker while another still holds the device is
+ * most likely the device back before that worker reported its close,
+ * with the pin values it kept there: the answer waits for that close
+ * (the pins come just before it), PEERS_PARK_MS at most.
+ */
+static void
+peers_park(struct peers_login *l, int64_t device_id)
+{
+	l->parked = 1;
+	l->device_id = device_id;
+	l->due = util_now_ms() + PEERS_PARK_MS;
+	l->next = peers_parked;
+	peers_parked = l;
+	if (!peers_park_timer_ready) {
+		uv_timer_init(env->loop, &peers_park_timer);
+		peers_park_timer_ready = 1;
+	}
+	if (!uv_is_active((uv_handle_t *)&peers_park_timer))
+		uv_timer_start(&peers_park_timer, peers_park_expired, 100, 100);
+}
 
 static void
 peers_auth_answer(void *arg, int found, const struct device *dev,
@@ -146,6 +223,11 @@ peers_auth_answer(void *arg, int found, const struct device *dev,
 	struct peer	*p = &env->hwd[l->slot];
 	struct ctl_msg_auth_reply reply = { CTL_AUTH_FAULT, 0, "", { 0, NULL } };
 
+	if (found == 1 && !l->parked &&
+	    peers_held_elsewhere(dev->id, l->slot)) {
+		peers_park(l, dev->id);
+		return;
+	}
 	if (found == 1) {
 		reply.result = CTL_AUTH_OK;
 		reply.device_id = (uint64_t)dev->id;
@@ -170,7 +252,6 @@ peers_auth(struct ctl_conn *c, uint32_t reqid, const struct ctl_msg_auth *m)
 	struct peer	*p = c->data;
 	struct peers_login *l;
 	size_t		 n = strlen(m->remote_addr);
-	char		 hash[65];
 
 	if ((l = malloc(sizeof(*l) + n + 1)) == NULL) {
 		struct ctl_msg_auth_reply fault = { CTL_AUTH_FAULT, 0, "",
@@ -179,12 +260,14 @@ peers_auth(struct ctl_conn *c, uint32_t reqid, const struct ctl_msg_auth *m)
 		(void)ctl_send_auth_reply(c, reqid, &fault);
 		return;
 	}
+	l->next = NULL;
 	l->slot = p->slot;
 	l->serial = p->serial;
 	l->reqid = reqid;
+	l->parked = 0;
 	memcpy(l->remote, m->remote_addr, n + 1);
-	util_sha256_hex(m->token, hash);
-	store_device_login(env->store, hash, peers_auth_answer, l);
+	util_sha256_hex(m->token, l->hash);
+	store_device_login(env->store, l->hash, peers_auth_answer, l);
 }
 
 static void
@@ -282,6 +365,7 @@ peers_offline(struct peer *p, const struct ctl_msg_offline *m)
 		cluster_session((int64_t)m->device_id, 0);
 		peers_publish("device.offline", (int64_t)m->device_id, "");
 	}
+	peers_unpark((int64_t)m->device_id);
 }
 
 /* A worker's report on an OTA command, which went to every worker

@@ -377,10 +377,12 @@ hwd_conn_detach(struct hwd_conn *c)
 	if (c->device == NULL)
 		return;
 	hwd_conn_log(c, LOG_INFO, "device logged out");
-	hwd_admind_offline(c);
+	/* the pin values first: admind answers a login of the device through
+	 * another worker once this one's close is heard, with them */
 	if (c->device->nconns == 1 && c->device->npins > 0 &&
 	    hwd_admind_pins(c->device) == 0)
 		hwd_pins_free(c->device);
+	hwd_admind_offline(c);
 	hwd_devices_detach(c);
 }
 
