@@ -445,6 +445,7 @@ int	 cluster_redecide_take(void);
 
 /* storewatch.c: the loop wakes for the database's answers and moves its
  * connection attempts on (after each turn; stop at exit). */
+void	 storewatch_start(void);
 void	 storewatch_update(void);
 void	 storewatch_stop(void);
 
@@ -625,6 +626,9 @@ int	 online_ids(int64_t **ids, size_t *n);
 extern const struct ctl_conn_ops admind_peer_ops;
 int	 peers_accept(struct ctl_conn *);
 const struct ctl_role *peers_roles(void);
+/* Before the loop runs: the timer of logins held for another worker's
+ * close. */
+void	 peers_start(void);
 
 /* peers_send.c */
 int	 peers_send_ota(int64_t device_id, int64_t delivery_id,

@@ -3,9 +3,13 @@
  * What this node tells the other nodes sharing its database, and whether
  * it runs the cluster's shared chores (cluster.c, which listens, keeps
  * that state).  Notices go through the store (pg_notify on channel
- * "otad"), so that one written inside a transaction is sent when it
- * commits, and not at all when it does not.  Without a shared database
- * nothing is sent, and this node runs every chore.
+ * "otad").  Two ways, by what losing one costs: a job started, a device
+ * to drop or to decide for are sent inside the writer's transaction
+ * (cluster_notify), so that they go exactly when it commits, even if
+ * admind dies right after; events and freed slots, many and best effort,
+ * are gathered after their commit into one notice per turn of the loop
+ * (cluster_flush).  Without a shared database nothing is sent, and this
+ * node runs every chore.
  */
 #include <inttypes.h>
 #include <stdarg.h>

@@ -253,6 +253,8 @@ main(int argc, char *argv[])
 	timetable_start();
 	devevents_start();
 	cluster_start();
+	storewatch_start();
+	peers_start();
 	/* The batch of non-transition writes is committed once per turn. */
 	uv_check_init(a.loop, &a.flush);
 	uv_check_start(&a.flush, admind_flush);

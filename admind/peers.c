@@ -147,18 +147,17 @@ struct peers_login {
 
 static struct peers_login *peers_parked;
 static uv_timer_t	 peers_park_timer;
-static int		 peers_park_timer_ready;
 
 static void	 peers_auth_answer(void *, int, const struct device *,
 		    const void *, size_t);
 
-/* Another hwd worker than slot holds the device. */
+/* Another connected hwd worker than slot holds the device. */
 static int
 peers_held_elsewhere(int64_t device_id, unsigned slot)
 {
-	struct online	*o = online_get(device_id);
+	struct ctl_conn	*w[WORKERS_MAX];
 
-	return o != NULL && (o->peers & ~((uint64_t)1 << slot)) != 0;
+	return online_workers(online_get(device_id), slot, w) > 0;
 }
 
 /* Asks the database again for each parked login of the device that no
@@ -182,7 +181,7 @@ peers_unpark(int64_t device_id)
 		go = l->next;
 		store_device_login(env->store, l->hash, peers_auth_answer, l);
 	}
-	if (peers_parked == NULL && peers_park_timer_ready)
+	if (peers_parked == NULL)
 		uv_timer_stop(&peers_park_timer);
 }
 
@@ -207,12 +206,14 @@ peers_park(struct peers_login *l, int64_t device_id)
 	l->due = util_now_ms() + PEERS_PARK_MS;
 	l->next = peers_parked;
 	peers_parked = l;
-	if (!peers_park_timer_ready) {
-		uv_timer_init(env->loop, &peers_park_timer);
-		peers_park_timer_ready = 1;
-	}
 	if (!uv_is_active((uv_handle_t *)&peers_park_timer))
 		uv_timer_start(&peers_park_timer, peers_park_expired, 100, 100);
+}
+
+void
+peers_start(void)
+{
+	uv_timer_init(env->loop, &peers_park_timer);
 }
 
 static void

@@ -148,6 +148,15 @@ pgpipe_conn(struct pgpipe *pp)
 	return pp->conn;
 }
 
+/* The connection failed under a statement: inside a transaction, every
+ * statement fails until the caller's rollback. */
+static void
+pgpipe_lost(struct pgpipe *pp)
+{
+	pp->lost_in_tx = pp->tx;
+	pgpipe_forget_sent(pp);
+}
+
 /* Waits for an answer until deadline: 1 it is there, 0 the connection
  * is lost, or closed here when the server said nothing in time (a server
  * stopped, a network that drops everything: TCP alone would wait on). */
@@ -162,8 +171,7 @@ pgpipe_await(struct pgpipe *pp, uint64_t deadline)
 		PQfinish(pp->conn);
 		pp->conn = NULL;
 	}
-	pp->lost_in_tx = pp->tx;
-	pgpipe_forget_sent(pp);
+	pgpipe_lost(pp);
 	return 0;
 }
 
@@ -415,34 +423,50 @@ pgpipe_wait(struct pgpipe *pp, int cmds)
 		pp->tx = PQtransactionStatus(pp->conn) != PQTRANS_IDLE;
 		return last;
 	}
-	pp->lost_in_tx = pp->tx;
+	pgpipe_lost(pp);
 	PQclear(last);
 	return NULL;
+}
+
+/* Sends cmd without waiting: its answer is read when it comes, and told
+ * to asked (NULL: only a failure is logged).  0, or -1 not sent. */
+static int
+pgpipe_send_later(struct pgpipe *pp, const struct pgpipe_cmd *cmd,
+    struct pgpipe_asked *asked)
+{
+	struct pgpipe_sent *e;
+	int		*preparing = pp->preparing;
+
+	if (pp->nsent == PGPIPE_MAX_SENT)
+		pgpipe_drain(pp, 1);
+	pp->preparing = NULL;
+	if (pgpipe_send(pp, cmd) == -1) {
+		pgpipe_lost(pp);
+		return -1;
+	}
+	e = &pp->sent[(pp->first + pp->nsent) % PGPIPE_MAX_SENT];
+	memset(e, 0, sizeof(*e));
+	e->what = cmd->what;
+	e->asked = asked;
+	e->preparing = preparing;
+	pp->nsent++;
+	(void)PQflush(pp->conn);	/* the rest at the next poll */
+	return 0;
 }
 
 PGresult *
 pgpipe_run(struct pgpipe *pp, const struct pgpipe_cmd *cmd, int answerless,
     int *sent)
 {
-	struct pgpipe_sent *e;
-	int		 n;
+	int	 n;
 
 	*sent = 0;
-	answerless = answerless && pp->queued == 0;
-	if (answerless && pp->nsent == PGPIPE_MAX_SENT)
-		pgpipe_drain(pp, 1);
-	if ((n = pgpipe_send(pp, cmd)) == -1) {
-		pp->lost_in_tx = pp->tx;
-		pgpipe_forget_sent(pp);
+	if (answerless) {
+		*sent = pgpipe_send_later(pp, cmd, NULL) == 0;
 		return NULL;
 	}
-	if (answerless) {
-		e = &pp->sent[(pp->first + pp->nsent) % PGPIPE_MAX_SENT];
-		memset(e, 0, sizeof(*e));
-		e->what = cmd->what;
-		pp->nsent++;
-		*sent = 1;
-		(void)PQflush(pp->conn);	/* the rest at the next poll */
+	if ((n = pgpipe_send(pp, cmd)) == -1) {
+		pgpipe_lost(pp);
 		return NULL;
 	}
 	pgpipe_drain(pp, 1);
@@ -454,29 +478,15 @@ pgpipe_ask(struct pgpipe *pp, const struct pgpipe_cmd *cmd,
     pgpipe_answer_fn *fn, void *arg)
 {
 	struct pgpipe_asked *a;
-	struct pgpipe_sent *e;
-	int		*preparing = pp->preparing;
 
-	if (pp->nsent == PGPIPE_MAX_SENT)
-		pgpipe_drain(pp, 1);
 	if ((a = calloc(1, sizeof(*a))) == NULL)
 		return -1;
-	pp->preparing = NULL;
-	if (pgpipe_send(pp, cmd) == -1) {
-		free(a);
-		pp->lost_in_tx = pp->tx;
-		pgpipe_forget_sent(pp);
-		return -1;
-	}
 	a->fn = fn;
 	a->arg = arg;
-	e = &pp->sent[(pp->first + pp->nsent) % PGPIPE_MAX_SENT];
-	memset(e, 0, sizeof(*e));
-	e->what = cmd->what;
-	e->asked = a;
-	e->preparing = preparing;
-	pp->nsent++;
-	(void)PQflush(pp->conn);
+	if (pgpipe_send_later(pp, cmd, a) == -1) {
+		free(a);
+		return -1;
+	}
 	return 0;
 }
 

@@ -272,6 +272,14 @@ pg_bind(struct store *st, void *h, const struct store_query *q,
 	return 0;
 }
 
+/* The bound statement, as pgpipe sends it. */
+static struct pgpipe_cmd
+pg_cmd(const struct pg_stmt *s, const struct store_query *q)
+{
+	return (struct pgpipe_cmd){ q->name, s->simple ? NULL : s->name,
+	    s->sql, s->nparams, s->values, s->lengths, s->formats };
+}
+
 /* Runs the statement at the first step (a light fact: sent, not waited
  * for), then walks its rows. */
 static int
@@ -279,9 +287,7 @@ pg_step(struct store *st, void *h, const struct store_query *q)
 {
 	struct pg_stmt	*s = h;
 	struct pg	*pg = st->db;
-	const struct pgpipe_cmd cmd = { q->name, s->simple ? NULL : s->name,
-			    s->sql, s->nparams, s->values, s->lengths,
-			    s->formats };
+	const struct pgpipe_cmd cmd = pg_cmd(s, q);
 	const char	*state;
 	int		 sent;
 
@@ -350,9 +356,7 @@ pg_ask(struct store *st, void *h, const struct store_query *q,
 {
 	struct pg_stmt	*s = h;
 	struct pg	*pg = st->db;
-	const struct pgpipe_cmd cmd = { q->name, s->simple ? NULL : s->name,
-			    s->sql, s->nparams, s->values, s->lengths,
-			    s->formats };
+	const struct pgpipe_cmd cmd = pg_cmd(s, q);
 	struct pg_asked	*k;
 
 	if ((k = malloc(sizeof(*k))) == NULL)

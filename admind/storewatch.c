@@ -5,7 +5,8 @@
  * come, which store_poll reads and tells, and while the database cannot
  * be reached a connection attempt moves on every STOREWATCH_RETRY_MS
  * whatever else happens (store_poll never waits).  storewatch_update
- * runs after each turn of the loop (main.c) and follows a new connection.
+ * runs after each turn of the loop (main.c) and follows a new connection;
+ * storewatch_start before the loop runs.
  */
 #include <stdlib.h>
 
@@ -18,7 +19,6 @@ static uv_poll_t	*watch;
 static int		 watch_fd = -1;
 static unsigned		 watch_serial;
 static uv_timer_t	 retry;
-static int		 retry_ready;
 
 static void
 storewatch_closed(uv_handle_t *h)
@@ -76,10 +76,6 @@ storewatch_update(void)
 
 	if (fd != watch_fd || serial != watch_serial)
 		storewatch_socket(fd, serial);
-	if (!retry_ready) {
-		uv_timer_init(env->loop, &retry);
-		retry_ready = 1;
-	}
 	if (!store_unreachable(env->store))
 		uv_timer_stop(&retry);
 	else if (!uv_is_active((uv_handle_t *)&retry))
@@ -88,9 +84,14 @@ storewatch_update(void)
 }
 
 void
+storewatch_start(void)
+{
+	uv_timer_init(env->loop, &retry);
+}
+
+void
 storewatch_stop(void)
 {
 	storewatch_socket(-1, 0);
-	if (retry_ready)
-		uv_timer_stop(&retry);
+	uv_timer_stop(&retry);
 }

@@ -535,16 +535,23 @@ told_login(void *arg, int found, const struct device *d, const void *pins,
 		CHECK(buf_add(&t->pins, pins, n) == 0);
 }
 
-/* Asks, then polls (a shared store tells later) until told once. */
+/* Polls (a shared store tells later) until t was told, 5 s at most. */
+static void
+poll_until_told(struct store *st, const struct told_login *t)
+{
+	for (int i = 0; t->told == 0 && i < 50000; i++) {
+		store_poll(st);
+		usleep(100);
+	}
+}
+
+/* Asks, then polls until told once. */
 static int
 login(struct store *st, const char *token, struct told_login *t)
 {
 	t->told = 0;
 	store_device_login(st, token, told_login, t);
-	for (int i = 0; t->told == 0 && i < 50000; i++) {
-		store_poll(st);
-		usleep(100);
-	}
+	poll_until_told(st, t);
 	CHECK(t->told == 1);
 	return t->found;
 }
@@ -573,10 +580,7 @@ test_device_pins(struct store *st)
 	store_device_login(st, "nosuch", told_login, &many[1]);
 	store_device_login(st, "pins1", told_login, &many[2]);
 	CHECK(many[0].told == !store_shared(st));	/* SQLite: at once */
-	for (int i = 0; many[2].told == 0 && i < 50000; i++) {
-		store_poll(st);
-		usleep(100);
-	}
+	poll_until_told(st, &many[2]);
 	CHECK(many[0].told == 1 && many[0].found == 1 && many[0].id == id);
 	CHECK(many[1].told == 1 && many[1].found == 0);
 	CHECK(many[2].told == 1 && many[2].found == 1);

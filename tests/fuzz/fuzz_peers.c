@@ -69,6 +69,7 @@ fuzz_init(void)
 		abort();
 	fuzz_seed();
 	sched_start();
+	peers_start();
 	snprintf(fuzz_sock, sizeof(fuzz_sock), "%s/control.sock", dir);
 	a->ctl.ops = &admind_peer_ops;
 	a->ctl.on_accept = peers_accept;
