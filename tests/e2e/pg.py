@@ -4,7 +4,9 @@ started by the test itself in a temporary directory, listening on 127.0.0.1 only
 port from ports.py (OTAD_TEST_PORTS), with its Unix socket inside that directory.
 
 initdb refuses to run as root: when the tests run as root, every server command runs as
-the `postgres` system user (runuser -u postgres --) and the directory is chowned to it.
+the `postgres` system user (subprocess's user= and group=, so the postmaster is our own
+child: runuser would stop itself whenever freeze() stops its child, and stay stopped if
+it noticed only after thaw()) and the directory is chowned to it.
 Authentication is `trust` for 127.0.0.1/32 and the Unix socket. The locale is C.UTF-8:
 code-point order, and Unicode case folding for lower() and pg_trgm (with the C locale
 "éclair" would not find "ÉCLAIR"). fsync is off for speed:
@@ -58,6 +60,15 @@ host    all all 127.0.0.1/32 trust
 """
 
 
+def process_state(pid):
+    """The state letter of /proc/PID/stat ("T" stopped), None when it is gone."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return None
+
+
 class PostgresError(RuntimeError):
     pass
 
@@ -105,15 +116,17 @@ class PostgresServer:
         self.data = os.path.join(self.dir, "data")
         self.log_path = os.path.join(self.dir, "postgres.log")
         self.port = port or free_ports(1)[0]
-        self.proc = None            # the postmaster, or runuser waiting for it
+        self.proc = None            # the postmaster
         self.start_seconds = None   # how long the last start() took
         self._log = None
         self._databases = 0
-        self._run_as = []
+        self._run_as = {}           # subprocess arguments: the postgres user when root
         if os.geteuid() == 0:
             pw = pwd.getpwnam(SUPERUSER)
             os.chown(self.dir, pw.pw_uid, pw.pw_gid)
-            self._run_as = ["runuser", "-u", SUPERUSER, "--"]
+            self._run_as = {"user": pw.pw_uid, "group": pw.pw_gid, "extra_groups": [],
+                            "env": dict(os.environ, HOME=pw.pw_dir, USER=SUPERUSER,
+                                        LOGNAME=SUPERUSER)}
 
     # -- life cycle ---------------------------------------------------------
     def start(self):
@@ -127,9 +140,9 @@ class PostgresServer:
             self._initdb()
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            self._run_as + [os.path.join(BIN, "postgres"), "-D", self.data],
+            [os.path.join(BIN, "postgres"), "-D", self.data],
             stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
-            cwd=self.dir, start_new_session=True)
+            cwd=self.dir, start_new_session=True, **self._run_as)
         self._wait_ready(time.monotonic() + START_TIMEOUT)
         if first:
             self.psql("CREATE ROLE %s LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE" % ROLE,
@@ -190,7 +203,7 @@ class PostgresServer:
         pid, shmid = self._postmaster_pid_shm()
         if pid:
             os.kill(pid, signal.SIGKILL)
-        else:   # not yet written: the postmaster is our child or runuser's
+        else:   # not yet written: the postmaster is our child
             os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait(STOP_TIMEOUT)
         self._reap()
@@ -222,13 +235,31 @@ class PostgresServer:
 
     def freeze(self):
         """SIGSTOP of the server and its backends: connections stay open and
-        nothing answers, like a server that hangs or a network that drops all."""
-        self._signal(self._processes(), signal.SIGSTOP)
+        nothing answers, like a server that hangs or a network that drops all.
+        Returns once every one of them is stopped: a signal is delivered when
+        its process is next scheduled, not by kill(). The postmaster stops
+        first, so no backend is started after the list is read."""
+        pid = self.postmaster_pid()
+        if pid is None:
+            raise PostgresError("no postmaster.pid in %s: is the server running?" % self.data)
+        self._signal([pid], signal.SIGSTOP)
+        self._wait_stopped([pid])
+        backends = [p for p in self._processes() if p != pid]
+        self._signal(backends, signal.SIGSTOP)
+        self._wait_stopped(backends)
+
+    @staticmethod
+    def _wait_stopped(pids, timeout=10):
+        deadline = time.monotonic() + timeout
+        for pid in pids:
+            # Z: a backend that ended, which the stopped postmaster cannot reap
+            while process_state(pid) not in ("T", "Z", None):
+                if time.monotonic() > deadline:
+                    raise PostgresError("process %d did not stop on SIGSTOP" % pid)
+                time.sleep(0.01)
 
     def thaw(self):
-        # runuser, when it started the server, stops itself when its child
-        # stops (as su does for job control): it goes on again first
-        self._signal([self.proc.pid] + self._processes(), signal.SIGCONT)
+        self._signal(self._processes(), signal.SIGCONT)
 
     @staticmethod
     def _signal(pids, sig):
@@ -276,9 +307,9 @@ class PostgresServer:
         return pid, int(shm[1]) if len(shm) == 2 and shm[1].isdigit() else None
 
     def _run(self, argv, what):
-        r = subprocess.run(self._run_as + argv, stdin=subprocess.DEVNULL,
+        r = subprocess.run(argv, stdin=subprocess.DEVNULL,
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=self.dir,
-                           timeout=START_TIMEOUT + STOP_TIMEOUT)
+                           timeout=START_TIMEOUT + STOP_TIMEOUT, **self._run_as)
         if r.returncode != 0:
             raise PostgresError("%s exited %d:\n%s\n%s" % (
                 what, r.returncode, r.stdout.decode("utf-8", "replace"), self.log_tail()))
