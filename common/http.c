@@ -279,7 +279,8 @@ http_on_timer_close(uv_handle_t *h)
 
 	if (c->server->handler->on_close != NULL)
 		c->server->handler->on_close(c);
-	c->server->nconns--;
+	if (!c->lingering)
+		c->server->nconns--;
 	if (c->stranger)
 		c->server->nstrangers--;
 	gate_leave(&c->server->gate, (struct sockaddr *)&c->peer);
@@ -484,7 +485,10 @@ http_linger(struct http_conn *c)
 
 	if (c->lingering || c->stream.closing)
 		return;
+	/* answered: it holds a descriptor (the gate counts it) until the
+	 * client's FIN, but none of max_conns, which new clients need */
 	c->lingering = 1;
+	c->server->nconns--;
 	x->paused = 0;
 	x->discarded = x->inbuf.len;
 	buf_free(&x->inbuf);

@@ -78,7 +78,8 @@ struct http_server {
 	const struct http_handler *handler;
 	void			*data;		/* owner's */
 	unsigned		 max_conns;
-	unsigned		 nconns;
+	unsigned		 nconns;	/* not yet lingering: max_conns
+						 * counts these */
 	unsigned		 head_timeout_ms;	/* whole head must come, and
 							 * the next one after an
 							 * answer (keep-alive) */

@@ -447,6 +447,32 @@ def test_more_downloads_than_limit_get_503(fw, big):
     check_image(r, img)
 
 
+def test_answered_clients_that_linger_leave_room_for_new_ones(fw):
+    """A client that has its whole answer but has not closed yet (its FIN on the
+    way, or lost) holds a descriptor for the lingering close, not one of the
+    max_downloads + 256 connections: were it counted, a burst of finished
+    downloads would make fwstore close new devices' connections unanswered."""
+    url = "http://127.0.0.1:%d/no/such/file.bin" % fw.fw_port
+    request = ("GET /no/such/file.bin HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+               "Connection: close\r\n\r\n").encode()
+    answered = []
+    try:
+        for i in range(300):   # past 2 + 256, spread under the 256 per address
+            s = socket.create_connection(("127.0.0.1", fw.fw_port), timeout=10,
+                                         source_address=("127.0.0.%d" % (2 + i % 3), 0))
+            s.sendall(request)
+            answered.append(s)
+        for s in answered:     # each one's answer, up to fwstore's FIN
+            r = esphttp.read_response(s)
+            assert r.status == 404, r
+        # fwstore lingers on all of them (2 s) while a device comes for its image
+        r = exchange(url, esphttp.esp8266_request(url))
+        assert r.status == 404, r
+    finally:
+        for s in answered:
+            s.close()
+
+
 # -- the /update poll endpoint ---------------------------------------------------
 
 def poll_url(srv, token):
