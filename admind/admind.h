@@ -631,6 +631,7 @@ const struct ctl_role *peers_roles(void);
 void	 peers_start(void);
 
 /* peers_send.c */
+void	 peers_send_flush(void);
 int	 peers_send_ota(int64_t device_id, int64_t delivery_id,
 	    const char *ticket);
 void	 peers_send_drop(int64_t device_id, int forget, const char *why);

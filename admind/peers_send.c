@@ -23,6 +23,16 @@ peers_send_any(void)
 	return NULL;
 }
 
+/* What was queued for the hwd workers goes now (sched.c, between the
+ * parts of a long batch), not when the loop next waits. */
+void
+peers_send_flush(void)
+{
+	for (unsigned i = 0; i < WORKERS_MAX; i++)
+		if (env->hwd[i].conn != NULL)
+			ctl_conn_flush(env->hwd[i].conn);
+}
+
 /* msg of type to every connected hwd worker holding a connection of the
  * device but except (WORKERS_MAX: none): how many took it. */
 static unsigned

@@ -40,7 +40,10 @@ static struct {
 	struct firmware	 fw;
 } sched_cache;
 static int	 sched_batching;	/* depth: kicks nest */
-#define SCHED_CHUNK	128	/* devices a batch decides, shared database */
+/* Devices a batch reads at once, and commits together on a shared
+ * database. */
+#define SCHED_CHUNK	128
+_Static_assert(SCHED_CHUNK <= STORE_PENDING_MAX, "a part is one read");
 
 /* Whether a job may start, for one second: a batch reads its window
  * once. */
@@ -98,20 +101,19 @@ sched_load_job(struct sched_ctx *x)
 	return 0;
 }
 
+/* x from a pending delivery and its device's row, which it takes. */
 static int
-sched_load(int64_t device_id, struct sched_ctx *x)
+sched_take(struct pending_delivery *pd, struct sched_ctx *x)
 {
-	struct online	*o = online_get(device_id);
+	struct online	*o = online_get(pd->d.device_id);
 
 	memset(x, 0, sizeof(*x));
-	if (store_delivery_pending(env->store, device_id, &x->d) != 1)
-		return -1;
+	x->d = pd->d;
+	x->dev = pd->dev;
+	memset(pd, 0, sizeof(*pd));
 	if (sched_load_job(x) == -1) {
 		delivery_free(&x->d);
-		return -1;
-	}
-	if (store_device_get(env->store, device_id, &x->dev) != 1) {
-		sched_ctx_free(x);
+		device_free(&x->dev);
 		return -1;
 	}
 	/* A device that sent no hardware info since it logged in reports
@@ -121,6 +123,21 @@ sched_load(int64_t device_id, struct sched_ctx *x)
 		x->report.build = x->dev.build;
 	}
 	return 0;
+}
+
+static int
+sched_load(int64_t device_id, struct sched_ctx *x)
+{
+	struct pending_delivery pd;
+
+	memset(&pd, 0, sizeof(pd));
+	if (store_delivery_pending(env->store, device_id, &pd.d) != 1)
+		return -1;
+	if (store_device_get(env->store, device_id, &pd.dev) != 1) {
+		delivery_free(&pd.d);
+		return -1;
+	}
+	return sched_take(&pd, x);
 }
 
 /* How the device's report compares with the job's image. */
@@ -233,6 +250,7 @@ sched_batch_next(size_t i)
 	    !tx_outermost() || (i % SCHED_CHUNK != 0 && tx_ok()) || i == 0)
 		return;
 	sched_batch_end();
+	peers_send_flush();	/* the part's commands go out now */
 	sched_batch_begin();
 }
 
@@ -563,6 +581,52 @@ sched_in_job(int64_t job_id, int64_t device_id)
 	return 1;
 }
 
+/*
+ * The ready devices of ids[first..first+SCHED_CHUNK) decided with one
+ * read for all their pending deliveries and rows.  job_id > 0: only those
+ * with a delivery of that job (their pending one is then decided, as for
+ * one device at its login).
+ */
+static void
+sched_decide_part(int64_t job_id, const int64_t *ids, size_t n,
+    size_t first)
+{
+	int64_t			 part[SCHED_CHUNK];
+	struct pending_delivery	*pd;
+	struct sched_ctx	 x;
+	size_t			 np = 0, npd;
+
+	for (size_t i = first; i < n && i < first + SCHED_CHUNK; i++)
+		if (sched_ready(ids[i]))
+			part[np++] = ids[i];
+	if (np == 0 ||
+	    store_deliveries_pending(env->store, part, np, &pd, &npd) == -1)
+		return;
+	for (size_t i = 0; i < npd; i++) {
+		/* commits at the part's start, or after a failed one */
+		sched_batch_next(first + i);
+		if (pd[i].d.state != DELIVERY_QUEUED || (job_id > 0 &&
+		    pd[i].d.job_id != job_id &&
+		    !sched_in_job(job_id, pd[i].d.device_id)) ||
+		    sched_take(&pd[i], &x) == -1)
+			continue;
+		sched_queued(&x);
+		sched_ctx_free(&x);
+	}
+	pending_list_free(pd, npd);
+}
+
+/* Many devices decided at once (a job started, the deliveries another
+ * node could not send), job_id as for sched_decide_part. */
+static void
+sched_decide_many(int64_t job_id, const int64_t *ids, size_t n)
+{
+	sched_batch_begin();
+	for (size_t first = 0; first < n; first += SCHED_CHUNK)
+		sched_decide_part(job_id, ids, n, first);
+	sched_batch_end();
+}
+
 /* A job was committed (jobs_admin.c): its online targets are decided
  * now.  A job for all devices or a tag (devices NULL) looks at the
  * devices online, not at its million rows. */
@@ -571,32 +635,20 @@ sched_job_started(int64_t job_id, const int64_t *devices, size_t n)
 {
 	int64_t	*online = NULL;
 
-	if (devices == NULL) {
-		if (online_ids(&online, &n) == -1)
-			return;		/* decided at their next login */
-		devices = online;
+	if (devices != NULL) {
+		sched_decide_many(0, devices, n);
+		return;
 	}
-	sched_batch_begin();
-	for (size_t i = 0; i < n; i++) {
-		sched_batch_next(i);
-		if (sched_ready(devices[i]) &&
-		    (online == NULL || sched_in_job(job_id, devices[i])))
-			sched_decide(devices[i]);
-	}
-	sched_batch_end();
+	if (online_ids(&online, &n) == -1)
+		return;		/* decided at their next login */
+	sched_decide_many(job_id, online, n);
 	free(online);
 }
 
 void
 sched_devices_again(const int64_t *ids, size_t n)
 {
-	sched_batch_begin();
-	for (size_t i = 0; i < n; i++) {
-		sched_batch_next(i);
-		if (sched_ready(ids[i]))
-			sched_decide(ids[i]);
-	}
-	sched_batch_end();
+	sched_decide_many(0, ids, n);
 }
 
 /* A delivery of the job ended: its slot goes to a device waiting here,

@@ -119,6 +119,13 @@ struct delivery {
 				 * when to ask again; 0: none */
 };
 
+/* A device's pending delivery with the device's row (the scheduler's
+ * reads for a batch of devices, store_deliveries_pending). */
+struct pending_delivery {
+	struct delivery	 d;
+	struct device	 dev;
+};
+
 /* API tokens for scripts (Authorization: Bearer), stored as SHA-256. */
 struct api_token {
 	int64_t	 id;
@@ -379,6 +386,12 @@ int	 store_delivery_by_ticket(struct store *, const char *ticket,
 /* The newest unfinished delivery of an active job for the device. */
 int	 store_delivery_pending(struct store *, int64_t device_id,
 	    struct delivery *) STORE_WUR;				/* 1 */
+/* The same for n devices at once (at most STORE_PENDING_MAX), with their
+ * rows, in device order; a device without one is not in *out. */
+#define STORE_PENDING_MAX	256
+int	 store_deliveries_pending(struct store *, const int64_t *device_ids,
+	    size_t n, struct pending_delivery **out, size_t *nout) STORE_WUR;
+void	 pending_list_free(struct pending_delivery *, size_t);
 /* From state from to state to, with last_error (NULL keeps it) and ticket
  * (NULL keeps it, "" clears it); updated_at = now; attempts +=
  * attempt_inc; next_at = next_at (0: none).  1 moved, 0 the row was not

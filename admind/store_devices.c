@@ -53,6 +53,22 @@ static const struct store_query q_device_create = { .slot = Q_DEVICE_CREATE,
 static const struct store_query q_device_get = { .slot = Q_DEVICE_GET,
     .name = "device get",
     .sql = "SELECT " DEVICE_COLS " FROM devices WHERE id = ?" };
+/* q_delivery_pending for the devices of the JSON array ?1, with their
+ * rows: one statement for a batch of the scheduler's devices. */
+#define PENDING_OF(list, value) "SELECT " DELIVERY_COLS ", " \
+	DEVICE_COLS_OF("v.") " FROM deliveries d" \
+	" JOIN devices v ON v.id = d.device_id" \
+	" WHERE d.id IN (SELECT (SELECT p.id FROM deliveries p" \
+	"  JOIN jobs j ON j.id = p.job_id WHERE p.device_id = " value \
+	"  AND " UNFINISHED("p.state") " AND j.state = 'active'" \
+	"  ORDER BY p.id DESC LIMIT 1) FROM " list " e)" \
+	" ORDER BY d.device_id"
+static const struct store_query q_deliveries_pending = {
+    .slot = Q_DELIVERIES_PENDING,
+    .name = "pending deliveries",
+    .sql = PENDING_OF("json_each(?1)", "e.value"),
+    .sql_pg = PENDING_OF("json_array_elements_text(?1::json)",
+	"e.value::bigint") };
 static const struct store_query q_device_by_token = { .slot = Q_DEVICE_BY_TOKEN,
     .name = "device by token",
     .sql = "SELECT " DEVICE_COLS " FROM devices WHERE token_sha256 = ?" };
@@ -144,6 +160,7 @@ static const struct store_query q_device_history = { .slot = Q_DEVICE_HISTORY,
 	" JOIN firmware f ON f.id = j.firmware_id"
 	" WHERE d.device_id = ? ORDER BY d.id DESC LIMIT ?" };
 static int	 device_read(const struct store_cur *, void *);
+static int	 device_cols(const struct store_cur *, int, struct device *);
 static void	 device_free_row(void *);
 static int	 device_history_read(const struct store_cur *, void *);
 static void	 device_history_free_row(void *);
@@ -168,6 +185,59 @@ int
 store_device_get(struct store *st, int64_t id, struct device *d)
 {
 	return store_one(st, &q_device_get, &device_row, d, "I", id);
+}
+
+/* The pending deliveries of a batch of devices, with their rows. */
+static int
+pending_read(const struct store_cur *s, void *p)
+{
+	struct pending_delivery *pd = p;
+
+	if (store_delivery_row.read(s, &pd->d) == -1)
+		return -1;
+	if (device_cols(s, DELIVERY_NCOLS, &pd->dev) == -1) {
+		delivery_free(&pd->d);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+pending_free_row(void *p)
+{
+	struct pending_delivery *pd = p;
+
+	delivery_free(&pd->d);
+	device_free(&pd->dev);
+}
+
+int
+store_deliveries_pending(struct store *st, const int64_t *ids, size_t n,
+    struct pending_delivery **out, size_t *nout)
+{
+	static const struct store_row row = { sizeof(struct pending_delivery),
+	    pending_read, pending_free_row };
+	char	 list[STORE_PENDING_MAX * 21 + 2], *p = list;
+
+	*out = NULL;
+	*nout = 0;
+	if (n > STORE_PENDING_MAX)
+		return -1;
+	*p++ = '[';
+	for (size_t i = 0; i < n; i++)
+		p += snprintf(p, sizeof(list) - (size_t)(p - list), "%s%" PRId64,
+		    i ? "," : "", ids[i]);
+	snprintf(p, sizeof(list) - (size_t)(p - list), "]");
+	return store_list(st, &q_deliveries_pending, &row, out, nout, "s",
+	    list);
+}
+
+void
+pending_list_free(struct pending_delivery *pd, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		pending_free_row(&pd[i]);
+	free(pd);
 }
 
 void
@@ -486,22 +556,29 @@ device_history_free(struct device_delivery *h, size_t n)
 static int
 device_read(const struct store_cur *s, void *p)
 {
-	struct device	*d = p;
+	return device_cols(s, 0, p);
+}
+
+/* A device row from column i on; -1 out of memory (nothing left to
+ * free). */
+static int
+device_cols(const struct store_cur *s, int i, struct device *d)
+{
 	int		 fail = 0;
 
-	d->id = store_col_int64(s, 0);
-	d->name = store_col_text(s, 1, &fail);
-	d->tags = store_col_text(s, 2, &fail);
-	d->created_at = store_col_int64(s, 3);
-	d->last_seen = store_col_int64(s, 4);
-	d->last_addr = store_col_text(s, 5, &fail);
-	d->fw_version = store_col_text(s, 6, &fail);
-	d->build = store_col_text(s, 7, &fail);
-	d->fw_type = store_col_text(s, 8, &fail);
-	d->board = store_col_text(s, 9, &fail);
-	d->lib_version = store_col_text(s, 10, &fail);
-	d->buff_in = store_col_int(s, 11);
-	d->h_beat = store_col_int(s, 12);
+	d->id = store_col_int64(s, i);
+	d->name = store_col_text(s, i + 1, &fail);
+	d->tags = store_col_text(s, i + 2, &fail);
+	d->created_at = store_col_int64(s, i + 3);
+	d->last_seen = store_col_int64(s, i + 4);
+	d->last_addr = store_col_text(s, i + 5, &fail);
+	d->fw_version = store_col_text(s, i + 6, &fail);
+	d->build = store_col_text(s, i + 7, &fail);
+	d->fw_type = store_col_text(s, i + 8, &fail);
+	d->board = store_col_text(s, i + 9, &fail);
+	d->lib_version = store_col_text(s, i + 10, &fail);
+	d->buff_in = store_col_int(s, i + 11);
+	d->h_beat = store_col_int(s, i + 12);
 	if (fail) {
 		device_free(d);
 		return store_nomem();

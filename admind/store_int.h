@@ -31,6 +31,11 @@
 			"d.attempts, d.ticket, d.bytes_sent, d.created_at, " \
 			"d.updated_at, d.last_error, d.consented, d.next_at"
 #define DELIVERY_NCOLS	12	/* a query's own columns follow */
+/* A delivery not ended.  Comparisons, not IN (...): an IN list costs a
+ * temporary table per run. */
+#define UNFINISHED(c)	"(" c " = 'queued' OR " c " = 'sent' OR " \
+			c " = 'downloading' OR " c " = 'downloaded' OR " \
+			c " = 'scheduled' OR " c " = 'awaiting-consent')"
 /* The columns store_firmware_cols reads, in its order (firmware as f). */
 #define FIRMWARE_COLS	"f.id, f.sha256, f.sha256_b64, f.md5, f.size, " \
 			"f.filename, f.uploaded_at, f.uploaded_by, f.format, " \
@@ -55,7 +60,7 @@ enum store_q {
 	Q_DEVICE_UPDATE, Q_DEVICE_SET_TOKEN, Q_DEVICE_DELETE,
 	Q_DEVICE_HISTORY, Q_DEVICE_SEARCH_TAG, Q_DEVICE_SEARCH_TAG_COUNT,
 	Q_DEVICE_COUNT_TAG, Q_DEVICE_SEARCH_TEXT, Q_DEVICE_SEARCH_TEXT_COUNT,
-	Q_DEVICE_COUNT_TEXT,
+	Q_DEVICE_COUNT_TEXT, Q_DELIVERIES_PENDING,
 	/* store_firmware.c */
 	Q_FIRMWARE_ADD, Q_FIRMWARE_BY_SHA, Q_FIRMWARE_GET, Q_FIRMWARE_LIST,
 	Q_FIRMWARE_COUNT, Q_FIRMWARE_JOBS, Q_FIRMWARE_IN_USE,

@@ -15,11 +15,6 @@
 #include "store_int.h"
 #include "util.h"
 
-/* Comparisons, not IN (...): an IN list costs a temporary table per run. */
-#define UNFINISHED(c)	"(" c " = 'queued' OR " c " = 'sent' OR " \
-			c " = 'downloading' OR " c " = 'downloaded' OR " \
-			c " = 'scheduled' OR " c " = 'awaiting-consent')"
-
 static const struct store_query q_job_create = { .slot = Q_JOB_CREATE,
     .name = "job create",
     .sql = "INSERT INTO jobs (firmware_id, target_kind, target, force,"

@@ -167,6 +167,13 @@ ctl_flush(uv_idle_t *h)
 		buf_reset(&c->out);
 }
 
+void
+ctl_conn_flush(struct ctl_conn *c)
+{
+	if (uv_is_active((uv_handle_t *)&c->flush))
+		ctl_flush(&c->flush);
+}
+
 /* Appends a frame to this turn's batch: the message's struct when msg is
  * set, else the raw payload (NULL: empty). */
 static int

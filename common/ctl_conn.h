@@ -64,6 +64,9 @@ int	 ctl_send(struct ctl_conn *, uint16_t type, uint32_t reqid,
 int	 ctl_request(struct ctl_conn *, uint16_t type, const struct buf *payload,
 	    ctl_reply_cb cb, void *arg);
 void	 ctl_conn_close(struct ctl_conn *);
+/* Sends what this turn queued now, not when the loop next waits: for a
+ * loop turn that runs long (a batch committed in parts). */
+void	 ctl_conn_flush(struct ctl_conn *);
 /* The same with the message's struct (ctl.h) for the payload; the typed
  * ctl_send_<id>() and ctl_request_<id>() below call them. */
 int	 ctl_send_msg(struct ctl_conn *, uint16_t type, uint32_t reqid,
