@@ -52,6 +52,17 @@ static struct {
 	int		 may;
 } sched_when;
 
+/* Jobs started, in order, whose devices the next turn decides. */
+struct sched_started {
+	struct sched_started *next;
+	int64_t		 job_id;
+	int64_t		*devices;	/* NULL: the job's online ones */
+	size_t		 n;
+};
+static struct sched_started *sched_started, **sched_started_tail =
+    &sched_started;
+static uv_timer_t sched_started_timer;
+
 static void	sched_run(int64_t device_id);
 
 static void
@@ -627,22 +638,65 @@ sched_decide_many(int64_t job_id, const int64_t *ids, size_t n)
 	sched_batch_end();
 }
 
-/* A job was committed (jobs_admin.c): its online targets are decided
- * now.  A job for all devices or a tag (devices NULL) looks at the
- * devices online, not at its million rows. */
-void
-sched_job_started(int64_t job_id, const int64_t *devices, size_t n)
+/* A started job's online targets.  A job for all devices or a tag
+ * (devices NULL) looks at the devices online, not at its million rows. */
+static void
+sched_started_run(const struct sched_started *s)
 {
 	int64_t	*online = NULL;
+	size_t	 n;
 
-	if (devices != NULL) {
-		sched_decide_many(0, devices, n);
+	if (s->devices != NULL) {
+		sched_decide_many(0, s->devices, s->n);
 		return;
 	}
 	if (online_ids(&online, &n) == -1)
 		return;		/* decided at their next login */
-	sched_decide_many(job_id, online, n);
+	sched_decide_many(s->job_id, online, n);
 	free(online);
+}
+
+static void
+sched_started_cb(uv_timer_t *t)
+{
+	struct sched_started *s, *next;
+
+	s = sched_started;
+	sched_started = NULL;
+	sched_started_tail = &sched_started;
+	for (; s != NULL; s = next) {
+		next = s->next;
+		sched_started_run(s);
+		free(s->devices);
+		free(s);
+	}
+}
+
+/* A job was committed (jobs_admin.c, or another node's: cluster.c): its
+ * online targets (devices, or NULL for all of the job's) are decided on
+ * the loop's next turn, so that the request that made it is answered
+ * first.  Were admind to stop before, their next login decides them. */
+void
+sched_job_started(int64_t job_id, const int64_t *devices, size_t n)
+{
+	struct sched_started *s;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL ||
+	    (devices != NULL && (s->devices = calloc(n ? n : 1,
+	    sizeof(*devices))) == NULL)) {
+		log_warn("job %" PRId64 ": its devices are decided at their "
+		    "next login", job_id);
+		free(s);
+		return;
+	}
+	s->job_id = job_id;
+	s->n = n;
+	if (n > 0)
+		memcpy(s->devices, devices, n * sizeof(*devices));
+	*sched_started_tail = s;
+	sched_started_tail = &s->next;
+	if (!uv_is_active((uv_handle_t *)&sched_started_timer))
+		uv_timer_start(&sched_started_timer, sched_started_cb, 0, 0);
 }
 
 void
@@ -851,6 +905,7 @@ sched_start(void)
 	flight_load();
 	sched_jobs_settle();
 	infowait_init(sched_info_timeout);
+	uv_timer_init(env->loop, &sched_started_timer);
 	uv_timer_init(env->loop, &env->sweep);
 	uv_unref((uv_handle_t *)&env->sweep);
 	uv_timer_start(&env->sweep, sched_sweep, every, every);
