@@ -45,15 +45,6 @@ struct flight {
 
 static struct flight *flights[FLIGHT_BUCKETS];
 
-static void
-flight_count_cb(void *arg, const char *name, int64_t count)
-{
-	enum delivery_state s;
-
-	if (delivery_state_parse(name, &s) == 0 && delivery_state_in_flight(s))
-		*(int64_t *)arg += count;
-}
-
 /* The job's entry, created on first use; counted when busy is unknown. */
 static struct flight_job *
 flight_job_get(int64_t job_id)
@@ -75,12 +66,12 @@ flight_job_get(int64_t job_id)
 	 * ends, and followed by flight_moved within it */
 	if (!j->counted || (store_shared(env->store) &&
 	    (tx_number() == 0 || j->counted_tx != tx_number()))) {
-		j->busy = 0;
 		if ((store_shared(env->store) &&
 		    store_job_lock(env->store, job_id) == -1) ||
-		    store_job_counts(env->store, job_id, flight_count_cb,
-		    &j->busy) == -1)
+		    store_job_in_flight(env->store, job_id, &j->busy) == -1) {
+			j->counted = 0;
 			return NULL;
+		}
 		j->counted = 1;
 		j->counted_tx = tx_number();
 	}

@@ -343,11 +343,14 @@ int	 store_job_cancel_older(struct store *, int64_t job_id,
 /* Deliveries of a job, ascending id. */
 int	 store_job_deliveries(struct store *, int64_t job_id,
 	    struct delivery **out, size_t *n) STORE_WUR;
-/* The job's deliveries counted per state: calls cb for each state that
- * has any, with the state's name, in the order of the names. */
 /* The job's row is this transaction's until it ends (other nodes sharing
  * PostgreSQL wait for it): its slots are counted by one node at a time. */
 int	 store_job_lock(struct store *, int64_t job_id) STORE_WUR;
+/* The job's deliveries in flight (sent or downloading), for its pacing. */
+int	 store_job_in_flight(struct store *, int64_t job_id, int64_t *n)
+	    STORE_WUR;
+/* The job's deliveries counted per state: calls cb for each state that
+ * has any, with the state's name, in the order of the names. */
 int	 store_job_counts(struct store *, int64_t job_id,
 	    void (*cb)(void *, const char *state, int64_t count), void *arg)
 	    STORE_WUR;

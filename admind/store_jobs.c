@@ -69,6 +69,13 @@ static const struct store_query q_job_counts = { .slot = Q_JOB_COUNTS,
     .name = "job counts",
     .sql = "SELECT state, count(*) FROM deliveries WHERE job_id = ?"
 	" GROUP BY state ORDER BY state" };
+/* The deliveries in flight (lifecycle.c): two ranges of the (job_id,
+ * state) index, whatever the job's size. */
+static const struct store_query q_job_in_flight = { .slot = Q_JOB_IN_FLIGHT,
+    .name = "job in flight",
+    .sql = "SELECT (SELECT count(*) FROM deliveries WHERE job_id = ?1"
+	" AND state = 'sent') + (SELECT count(*) FROM deliveries"
+	" WHERE job_id = ?1 AND state = 'downloading')" };
 /* Nodes sharing PostgreSQL take turns at a job's slots: the row stays
  * locked until the caller's transaction ends.  NO KEY: a delivery or an
  * event that names the job may still be written meanwhile.  (SQLite's
@@ -287,6 +294,13 @@ store_job_lock(struct store *st, int64_t job_id)
 
 	return store_one(st, &q_job_lock, &store_id_row, &id, "I", job_id) ==
 	    -1 ? -1 : 0;
+}
+
+int
+store_job_in_flight(struct store *st, int64_t job_id, int64_t *n)
+{
+	return store_one(st, &q_job_in_flight, &store_id_row, n, "I",
+	    job_id) == 1 ? 0 : -1;
 }
 
 /* cb must not call store_job_counts itself: the statement is in use. */
