@@ -536,8 +536,9 @@ int	 delivery_device_delete(int64_t device_id) ADMIND_WUR;
 /* sched.c */
 void	 sched_device_online(int64_t device_id, const char *remote);
 void	 sched_device_info(int64_t device_id);
-/* devices NULL: the job's online devices (a job for all or a tag). */
-void	 sched_job_started(int64_t job_id, const int64_t *devices, size_t n);
+/* devices (malloc'd, taken) or NULL: the job's online devices (a job for
+ * all or a tag). */
+void	 sched_job_started(int64_t job_id, int64_t *devices, size_t n);
 /* A resumed job, after the commit: its queued deliveries are decided. */
 void	 sched_job_resumed(int64_t job_id);
 void	 sched_job_kick(int64_t job_id);

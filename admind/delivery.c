@@ -331,25 +331,11 @@ delivery_cancel_job(int64_t job_id, const char *why, int *canceled)
 	return tx_commit();
 }
 
-struct delivery_count {
-	const char	*state;
-	int64_t		 n;
-};
-
-static void
-delivery_count_cb(void *arg, const char *state, int64_t n)
-{
-	struct delivery_count *c = arg;
-
-	if (strcmp(state, c->state) == 0)
-		c->n = n;
-}
-
 int
 delivery_move_job(int64_t job_id, enum delivery_event ev,
     enum delivery_state from, int64_t next_at, const char *why, int *moved)
 {
-	struct delivery_count count = { delivery_state_name(from), 0 };
+	int64_t		 count;
 	enum delivery_state to;
 	char		 text[300], kind[40];
 
@@ -360,10 +346,9 @@ delivery_move_job(int64_t job_id, enum delivery_event ev,
 		return -1;
 	}
 	/* most looks find nothing to move: no transaction, no list */
-	if (store_job_counts(env->store, job_id, delivery_count_cb,
-	    &count) == -1)
+	if (store_job_count_state(env->store, job_id, from, &count) == -1)
 		return -1;
-	if (count.n == 0)
+	if (count == 0)
 		return 0;
 	if (tx_begin() == -1) {
 		tx_rollback();

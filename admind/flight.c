@@ -45,6 +45,25 @@ struct flight {
 
 static struct flight *flights[FLIGHT_BUCKETS];
 
+/* The job's deliveries in flight, one state at a time: each is a range
+ * of an index, whatever the job's size. */
+static int
+flight_count(int64_t job_id, int64_t *busy)
+{
+	int64_t	 n;
+
+	*busy = 0;
+	for (int s = 0; s < DELIVERY_NSTATES; s++) {
+		if (!delivery_state_in_flight((enum delivery_state)s))
+			continue;
+		if (store_job_count_state(env->store, job_id,
+		    (enum delivery_state)s, &n) == -1)
+			return -1;
+		*busy += n;
+	}
+	return 0;
+}
+
 /* The job's entry, created on first use; counted when busy is unknown. */
 static struct flight_job *
 flight_job_get(int64_t job_id)
@@ -68,7 +87,7 @@ flight_job_get(int64_t job_id)
 	    (tx_number() == 0 || j->counted_tx != tx_number()))) {
 		if ((store_shared(env->store) &&
 		    store_job_lock(env->store, job_id) == -1) ||
-		    store_job_in_flight(env->store, job_id, &j->busy) == -1) {
+		    flight_count(job_id, &j->busy) == -1) {
 			j->counted = 0;
 			return NULL;
 		}

@@ -32,6 +32,7 @@ jobs_admin_started_run(void *arg, int committed)
 	if (committed) {
 		cluster_job(s->job_id);
 		sched_job_started(s->job_id, s->devices, s->n);
+		s->devices = NULL;
 	}
 	free(s->devices);
 	free(s);

@@ -673,26 +673,24 @@ sched_started_cb(uv_timer_t *t)
 }
 
 /* A job was committed (jobs_admin.c, or another node's: cluster.c): its
- * online targets (devices, or NULL for all of the job's) are decided on
- * the loop's next turn, so that the request that made it is answered
- * first.  Were admind to stop before, their next login decides them. */
+ * online targets (devices, which it takes, or NULL for all of the job's)
+ * are decided on the loop's next turn, so that the request that made it
+ * is answered first.  Were admind to stop before, their next login
+ * decides them. */
 void
-sched_job_started(int64_t job_id, const int64_t *devices, size_t n)
+sched_job_started(int64_t job_id, int64_t *devices, size_t n)
 {
 	struct sched_started *s;
 
-	if ((s = calloc(1, sizeof(*s))) == NULL ||
-	    (devices != NULL && (s->devices = calloc(n ? n : 1,
-	    sizeof(*devices))) == NULL)) {
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
 		log_warn("job %" PRId64 ": its devices are decided at their "
 		    "next login", job_id);
-		free(s);
+		free(devices);
 		return;
 	}
 	s->job_id = job_id;
+	s->devices = devices;
 	s->n = n;
-	if (n > 0)
-		memcpy(s->devices, devices, n * sizeof(*devices));
 	*sched_started_tail = s;
 	sched_started_tail = &s->next;
 	if (!uv_is_active((uv_handle_t *)&sched_started_timer))

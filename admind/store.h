@@ -346,9 +346,9 @@ int	 store_job_deliveries(struct store *, int64_t job_id,
 /* The job's row is this transaction's until it ends (other nodes sharing
  * PostgreSQL wait for it): its slots are counted by one node at a time. */
 int	 store_job_lock(struct store *, int64_t job_id) STORE_WUR;
-/* The job's deliveries in flight (sent or downloading), for its pacing. */
-int	 store_job_in_flight(struct store *, int64_t job_id, int64_t *n)
-	    STORE_WUR;
+/* How many of the job's deliveries are in that state. */
+int	 store_job_count_state(struct store *, int64_t job_id,
+	    enum delivery_state, int64_t *n) STORE_WUR;
 /* The job's deliveries counted per state: calls cb for each state that
  * has any, with the state's name, in the order of the names. */
 int	 store_job_counts(struct store *, int64_t job_id,

@@ -217,19 +217,24 @@ store_deliveries_pending(struct store *st, const int64_t *ids, size_t n,
 {
 	static const struct store_row row = { sizeof(struct pending_delivery),
 	    pending_read, pending_free_row };
-	char	 list[STORE_PENDING_MAX * 21 + 2], *p = list;
+	struct buf	 list = BUF_INIT;
+	const char	*text;
+	int		 fail, rc = -1;
 
 	*out = NULL;
 	*nout = 0;
 	if (n > STORE_PENDING_MAX)
 		return -1;
-	*p++ = '[';
+	fail = buf_addc(&list, '[') == -1;
 	for (size_t i = 0; i < n; i++)
-		p += snprintf(p, sizeof(list) - (size_t)(p - list), "%s%" PRId64,
-		    i ? "," : "", ids[i]);
-	snprintf(p, sizeof(list) - (size_t)(p - list), "]");
-	return store_list(st, &q_deliveries_pending, &row, out, nout, "s",
-	    list);
+		fail |= buf_printf(&list, "%s%" PRId64, i ? "," : "",
+		    ids[i]) == -1;
+	fail |= buf_addc(&list, ']') == -1;
+	if (!fail && (text = buf_cstr(&list)) != NULL)
+		rc = store_list(st, &q_deliveries_pending, &row, out, nout, "s",
+		    text);
+	buf_free(&list);
+	return rc;
 }
 
 void

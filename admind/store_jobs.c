@@ -69,13 +69,11 @@ static const struct store_query q_job_counts = { .slot = Q_JOB_COUNTS,
     .name = "job counts",
     .sql = "SELECT state, count(*) FROM deliveries WHERE job_id = ?"
 	" GROUP BY state ORDER BY state" };
-/* The deliveries in flight (lifecycle.c): two ranges of the (job_id,
- * state) index, whatever the job's size. */
-static const struct store_query q_job_in_flight = { .slot = Q_JOB_IN_FLIGHT,
-    .name = "job in flight",
-    .sql = "SELECT (SELECT count(*) FROM deliveries WHERE job_id = ?1"
-	" AND state = 'sent') + (SELECT count(*) FROM deliveries"
-	" WHERE job_id = ?1 AND state = 'downloading')" };
+/* One range of the (job_id, state) index, whatever the job's size. */
+static const struct store_query q_job_count_state = {
+    .slot = Q_JOB_COUNT_STATE,
+    .name = "job count of a state",
+    .sql = "SELECT count(*) FROM deliveries WHERE job_id = ? AND state = ?" };
 /* Nodes sharing PostgreSQL take turns at a job's slots: the row stays
  * locked until the caller's transaction ends.  NO KEY: a delivery or an
  * event that names the job may still be written meanwhile.  (SQLite's
@@ -297,10 +295,11 @@ store_job_lock(struct store *st, int64_t job_id)
 }
 
 int
-store_job_in_flight(struct store *st, int64_t job_id, int64_t *n)
+store_job_count_state(struct store *st, int64_t job_id,
+    enum delivery_state state, int64_t *n)
 {
-	return store_one(st, &q_job_in_flight, &store_id_row, n, "I",
-	    job_id) == 1 ? 0 : -1;
+	return store_one(st, &q_job_count_state, &store_id_row, n, "Is",
+	    job_id, delivery_state_name(state)) == 1 ? 0 : -1;
 }
 
 /* cb must not call store_job_counts itself: the statement is in use. */
